@@ -1,0 +1,228 @@
+//===- LLMAttrs.cpp - llm dialect attributes ------------------------------===//
+
+#include "dialects/llm/LLMAttrs.h"
+#include "dialects/llm/LLMDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::llm;
+
+#include "dialects/llm/LLMEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/llm/LLMAttrs.cpp.inc"
+
+void LLMDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/llm/LLMAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// QuantAttr
+//===----------------------------------------------------------------------===//
+
+bool QuantAttr::isBlockScheme() const {
+  switch (getScheme()) {
+  case QuantScheme::gguf_q8_0:
+  case QuantScheme::gguf_q4_0:
+  case QuantScheme::gguf_q4_1:
+    return true;
+  case QuantScheme::symmetric:
+  case QuantScheme::asymmetric:
+    return false;
+  }
+  llvm_unreachable("unknown quant scheme");
+}
+
+bool QuantAttr::hasZeroPoints() const {
+  return getScheme() == QuantScheme::asymmetric;
+}
+
+std::optional<SmallVector<int64_t>>
+QuantAttr::getScalesShape(ArrayRef<int64_t> weightShape) const {
+  if (isBlockScheme() || weightShape.empty())
+    return std::nullopt;
+  SmallVector<int64_t> shape(weightShape);
+  switch (getGranularity()) {
+  case QuantGranularity::tensor:
+    std::fill(shape.begin(), shape.end(), 1);
+    break;
+  case QuantGranularity::channel:
+    shape.back() = 1;
+    break;
+  case QuantGranularity::group:
+  case QuantGranularity::block:
+    if (ShapedType::isDynamic(shape.back()) || shape.back() % getGroup() != 0)
+      return std::nullopt;
+    shape.back() /= getGroup();
+    break;
+  }
+  return shape;
+}
+
+double QuantAttr::getBitsPerWeight() const {
+  switch (getScheme()) {
+  case QuantScheme::gguf_q8_0: // 32 x int8 + f16 scale
+    return (32 * 8 + 16) / 32.0;
+  case QuantScheme::gguf_q4_0: // 32 x int4 + f16 scale
+    return (32 * 4 + 16) / 32.0;
+  case QuantScheme::gguf_q4_1: // 32 x int4 + f16 scale + f16 min
+    return (32 * 4 + 32) / 32.0;
+  case QuantScheme::symmetric:
+  case QuantScheme::asymmetric:
+    break;
+  }
+  double bits = getBits();
+  if (getGranularity() == QuantGranularity::group) {
+    // One f16 scale (and f16 zero point) per group.
+    bits += (hasZeroPoints() ? 32.0 : 16.0) / getGroup();
+  }
+  return bits;
+}
+
+LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t bits, int64_t group,
+                                QuantScheme scheme,
+                                QuantGranularity granularity) {
+  if (bits < 2 || bits > 8)
+    return emitError() << "quant bits must be in [2, 8], got " << bits;
+  if (group < 0)
+    return emitError() << "quant group must be non-negative, got " << group;
+  bool block = scheme == QuantScheme::gguf_q8_0 ||
+               scheme == QuantScheme::gguf_q4_0 ||
+               scheme == QuantScheme::gguf_q4_1;
+  if (block != (granularity == QuantGranularity::block))
+    return emitError() << "quant granularity 'block' goes with the GGUF "
+                          "block schemes only (scheme "
+                       << stringifyQuantScheme(scheme) << ", granularity "
+                       << stringifyQuantGranularity(granularity) << ")";
+  if (block) {
+    int64_t wantBits = scheme == QuantScheme::gguf_q8_0 ? 8 : 4;
+    if (bits != wantBits || group != 32)
+      return emitError() << "scheme " << stringifyQuantScheme(scheme)
+                         << " requires bits = " << wantBits
+                         << " and group = 32, got bits = " << bits
+                         << " and group = " << group;
+    return success();
+  }
+  if (granularity == QuantGranularity::group) {
+    if (group < 2)
+      return emitError() << "quant granularity 'group' requires group >= 2, "
+                            "got "
+                         << group;
+  } else if (group != 0) {
+    return emitError() << "quant granularity '"
+                       << stringifyQuantGranularity(granularity)
+                       << "' requires group = 0, got " << group;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// PlacementAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+PlacementAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      ArrayRef<PlacementTier> tiers) {
+  if (tiers.empty())
+    return emitError() << "placement needs one tier per expert, got none";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RopeScalingAttr
+//===----------------------------------------------------------------------===//
+
+// #llm.rope_scaling<linear, factor = F>
+// #llm.rope_scaling<llama3, factor = F, low_freq_factor = L,
+//                   high_freq_factor = H, original_max_positions = N>
+Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef kindName;
+  if (parser.parseLess() || parser.parseKeyword(&kindName))
+    return {};
+  std::optional<RopeScalingKind> kind = symbolizeRopeScalingKind(kindName);
+  if (!kind) {
+    parser.emitError(loc, "unknown rope scaling '")
+        << kindName << "' (expected linear or llama3)";
+    return {};
+  }
+  double factor = 0, low = 0, high = 0;
+  int64_t original = 0;
+  llvm::StringSet<> seen;
+  while (succeeded(parser.parseOptionalComma())) {
+    StringRef key;
+    SMLoc keyLoc = parser.getCurrentLocation();
+    if (parser.parseKeyword(&key) || parser.parseEqual())
+      return {};
+    if (!seen.insert(key).second) {
+      parser.emitError(keyLoc, "duplicate rope scaling parameter '")
+          << key << "'";
+      return {};
+    }
+    ParseResult r = failure();
+    if (key == "factor")
+      r = parser.parseFloat(factor);
+    else if (key == "low_freq_factor")
+      r = parser.parseFloat(low);
+    else if (key == "high_freq_factor")
+      r = parser.parseFloat(high);
+    else if (key == "original_max_positions")
+      r = parser.parseInteger(original);
+    else
+      parser.emitError(keyLoc, "unknown rope scaling parameter '")
+          << key << "'";
+    if (failed(r))
+      return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), *kind, APFloat(factor), APFloat(low),
+                    APFloat(high), original);
+}
+
+void RopeScalingAttr::print(AsmPrinter &printer) const {
+  printer << "<" << stringifyRopeScalingKind(getKind()) << ", factor = ";
+  printer.printFloat(getFactor());
+  if (getKind() == RopeScalingKind::llama3) {
+    printer << ", low_freq_factor = ";
+    printer.printFloat(getLowFreqFactor());
+    printer << ", high_freq_factor = ";
+    printer.printFloat(getHighFreqFactor());
+    printer
+            << ", original_max_positions = " << getOriginalMaxPositions();
+  }
+  printer << ">";
+}
+
+LogicalResult
+RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        RopeScalingKind kind, APFloat factorAP,
+                        APFloat lowAP, APFloat highAP, int64_t original) {
+  double factor = factorAP.convertToDouble();
+  double low = lowAP.convertToDouble(), high = highAP.convertToDouble();
+  if (!(factor > 0))
+    return emitError() << "rope scaling factor must be positive, got "
+                       << factor;
+  if (kind == RopeScalingKind::linear) {
+    if (low != 0 || high != 0 || original != 0)
+      return emitError() << "linear rope scaling takes only 'factor'";
+    return success();
+  }
+  if (!(low > 0) || !(high > low))
+    return emitError() << "llama3 rope scaling requires 0 < low_freq_factor "
+                          "< high_freq_factor, got "
+                       << low << " and " << high;
+  if (original <= 0)
+    return emitError() << "llama3 rope scaling requires "
+                          "original_max_positions > 0, got "
+                       << original;
+  return success();
+}

@@ -1,0 +1,181 @@
+//===- LLMAttrs.td - llm dialect attributes and enums ------*- tablegen -*-===//
+
+#ifndef LLMC_DIALECTS_LLM_LLMATTRS_TD
+#define LLMC_DIALECTS_LLM_LLMATTRS_TD
+
+include "dialects/llm/LLMDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def LLM_QuantScheme : I32EnumAttr<"QuantScheme", "weight quantization scheme", [
+    I32EnumAttrCase<"symmetric", 0>,
+    I32EnumAttrCase<"asymmetric", 1>,
+    I32EnumAttrCase<"gguf_q8_0", 2>,
+    I32EnumAttrCase<"gguf_q4_0", 3>,
+    I32EnumAttrCase<"gguf_q4_1", 4>]> {
+  let cppNamespace = "::mlir::llm";
+  let genSpecializedAttr = 0;
+}
+
+def LLM_QuantGranularity : I32EnumAttr<"QuantGranularity",
+    "what one quantization scale covers", [
+    I32EnumAttrCase<"tensor", 0>,
+    I32EnumAttrCase<"channel", 1>,
+    I32EnumAttrCase<"group", 2>,
+    I32EnumAttrCase<"block", 3>]> {
+  let cppNamespace = "::mlir::llm";
+  let genSpecializedAttr = 0;
+}
+
+def LLM_PlacementTier : I32EnumAttr<"PlacementTier",
+    "memory tier an expert's weights live in", [
+    I32EnumAttrCase<"device", 0>,
+    I32EnumAttrCase<"host", 1>,
+    I32EnumAttrCase<"storage", 2>]> {
+  let cppNamespace = "::mlir::llm";
+  let genSpecializedAttr = 0;
+}
+
+def LLM_RopeScalingKind : I32EnumAttr<"RopeScalingKind",
+    "rotary embedding frequency scaling", [
+    I32EnumAttrCase<"linear", 0>,
+    I32EnumAttrCase<"llama3", 1>]> {
+  let cppNamespace = "::mlir::llm";
+  let genSpecializedAttr = 0;
+}
+
+
+def LLM_RopeStyle : I32EnumAttr<"RopeStyle",
+    "which elements of a head RoPE rotates together", [
+    // (x[2i], x[2i+1]) pairs: llama2.c, GGUF/llama.cpp, Meta's reference.
+    I32EnumAttrCase<"interleaved", 0>,
+    // (x[i], x[i + d/2]) pairs: Hugging Face `rotate_half`.
+    I32EnumAttrCase<"half", 1>]> {
+  let cppNamespace = "::mlir::llm";
+  // Used as an op attribute: printed as a bare keyword in op syntax.
+}
+
+def LLM_GeluApproximation : I32EnumAttr<"GeluApproximation",
+    "GELU formula", [
+    I32EnumAttrCase<"none", 0>,
+    I32EnumAttrCase<"tanh", 1>]> {
+  let cppNamespace = "::mlir::llm";
+  // Used as an op attribute: printed as a bare keyword in op syntax.
+}
+
+def LLM_MoERouting : I32EnumAttr<"MoERouting",
+    "how router logits become expert weights", [
+    // Mixtral: top-k of the logits, softmax over those k.
+    I32EnumAttrCase<"topk_softmax", 0>,
+    // Softmax over all experts, then top-k (weights not renormalised).
+    I32EnumAttrCase<"softmax_topk", 1>,
+    // Softmax over all experts, top-k, then renormalised to sum to one.
+    I32EnumAttrCase<"softmax_topk_norm", 2>]> {
+  let cppNamespace = "::mlir::llm";
+  // Used as an op attribute: printed as a bare keyword in op syntax.
+}
+
+def LLM_ExitMetric : I32EnumAttr<"ExitMetric",
+    "confidence measure of an early-exit head", [
+    // Exit when the largest softmax probability >= threshold.
+    I32EnumAttrCase<"max_prob", 0>,
+    // Exit when the entropy (nats) of the softmax <= threshold.
+    I32EnumAttrCase<"entropy", 1>,
+    // Exit when top-1 minus top-2 probability >= threshold.
+    I32EnumAttrCase<"margin", 2>]> {
+  let cppNamespace = "::mlir::llm";
+  // Used as an op attribute: printed as a bare keyword in op syntax.
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+class LLM_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<LLM_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
+  let summary = "How a weight tensor is quantized";
+  let description = [{
+    `bits` per element; `group` elements share a scale (0 when the scale
+    covers a whole channel or tensor); `scheme` says whether there is a zero
+    point or a GGUF block layout with the scales inside the blocks;
+    `granularity` what one scale covers.
+
+    ```mlir
+    #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>
+    #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>
+    #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>
+    ```
+
+    Scales of a weight of shape `[..., K]` have shape `[..., K / group]`
+    (group), `[..., 1]` (channel) or all ones (tensor); zero points, present
+    for `asymmetric` only, have the scales' shape. GGUF block schemes keep
+    scales (and minimums) inside the packed blocks: no separate operands.
+  }];
+  let parameters = (ins "int64_t":$bits, "int64_t":$group,
+                        EnumParameter<LLM_QuantScheme>:$scheme,
+                        EnumParameter<LLM_QuantGranularity>:$granularity);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// True for the GGUF block schemes (scales stored inside the blocks).
+    bool isBlockScheme() const;
+    /// True when the scheme carries a separate zero-point tensor.
+    bool hasZeroPoints() const;
+    /// Shape of the scales of a weight of shape `weightShape`; nullopt for
+    /// block schemes. Fails (nullopt) when the group does not divide the
+    /// last dimension.
+    std::optional<::llvm::SmallVector<int64_t>>
+    getScalesShape(::llvm::ArrayRef<int64_t> weightShape) const;
+    /// Storage bits per weight element, scales and zero points included.
+    double getBitsPerWeight() const;
+  }];
+}
+
+def LLM_PlacementAttr : LLM_Attr<"Placement", "placement"> {
+  let summary = "Memory tier of each expert of an llm.moe";
+  let description = [{
+    One tier per expert, in expert order: `device` (accelerator or fast
+    memory), `host` (CPU memory) or `storage` (loaded on demand).
+
+    ```mlir
+    #llm.placement<[device, device, host, storage]>
+    ```
+  }];
+  let parameters = (ins ArrayRefParameter<"PlacementTier">:$tiers);
+  let assemblyFormat = "`<` `[` $tiers `]` `>`";
+  let genVerifyDecl = 1;
+}
+
+def LLM_RopeScalingAttr : LLM_Attr<"RopeScaling", "rope_scaling"> {
+  let summary = "Frequency scaling of rotary position embeddings";
+  let description = [{
+    `linear` divides every position by `factor` (position interpolation).
+    `llama3` rescales frequencies by wavelength as in Llama 3.1: wavelengths
+    longer than `original_max_positions / low_freq_factor` are divided by
+    `factor`, those shorter than `original_max_positions / high_freq_factor`
+    are kept, and the band in between is interpolated smoothly.
+
+    ```mlir
+    #llm.rope_scaling<linear, factor = 4.0>
+    #llm.rope_scaling<llama3, factor = 8.0, low_freq_factor = 1.0,
+                      high_freq_factor = 4.0, original_max_positions = 8192>
+    ```
+  }];
+  let parameters = (ins EnumParameter<LLM_RopeScalingKind>:$kind,
+                        APFloatParameter<"">:$factor,
+                        APFloatParameter<"">:$lowFreqFactor,
+                        APFloatParameter<"">:$highFreqFactor,
+                        "int64_t":$originalMaxPositions);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
+#endif // LLMC_DIALECTS_LLM_LLMATTRS_TD

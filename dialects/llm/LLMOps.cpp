@@ -1,0 +1,617 @@
+//===- LLMOps.cpp - llm dialect operations --------------------------------===//
+//
+// Verifiers name the offending operand and print both types involved, so a
+// malformed importer output or pass result is easy to trace.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/llm/LLMOps.h"
+#include "mlir/Dialect/CommonFolders.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/Support/InterleavedRange.h"
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::llm;
+
+#define GET_OP_CLASSES
+#include "dialects/llm/LLMOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shape helpers
+//===----------------------------------------------------------------------===//
+
+static bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+static bool shapesCompatible(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  if (a.size() != b.size())
+    return false;
+  for (auto [x, y] : llvm::zip_equal(a, b))
+    if (!dimsCompatible(x, y))
+      return false;
+  return true;
+}
+
+static int64_t lastDim(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape().back();
+}
+
+/// Every float activation must have rank >= 1 (a feature dimension).
+static LogicalResult verifyHasFeatureDim(Operation *op, Value v,
+                                         StringRef name) {
+  if (cast<RankedTensorType>(v.getType()).getRank() < 1)
+    return op->emitOpError() << "'" << name << "' must have rank >= 1, got "
+                             << v.getType();
+  return success();
+}
+
+/// Checks a rank-1 per-feature vector (norm weight, bias) against `size`.
+static LogicalResult verifyFeatureVector(Operation *op, Value vec,
+                                         StringRef vecName, int64_t size,
+                                         Value ref, StringRef refName) {
+  auto type = cast<RankedTensorType>(vec.getType());
+  if (type.getRank() != 1 || !dimsCompatible(type.getDimSize(0), size))
+    return op->emitOpError()
+           << "'" << vecName << "' (" << vec.getType()
+           << ") must be a vector of size " << size << " to match '"
+           << refName << "' (" << ref.getType() << ")";
+  return success();
+}
+
+/// Checks scales/zero points against a quantized weight shape. `what`
+/// names the quantized operand in messages.
+static LogicalResult verifyQuantOperands(Operation *op, QuantAttr quant,
+                                         Type quantized, StringRef what,
+                                         Value scales, Value zeros) {
+  auto qType = cast<RankedTensorType>(quantized);
+  Type elt = qType.getElementType();
+  if (!elt.isSignlessInteger(quant.getBits()))
+    return op->emitOpError() << "'" << what << "' (" << quantized
+                             << ") must have element type i" << quant.getBits()
+                             << " for " << quant;
+  if (qType.getRank() < 1)
+    return op->emitOpError() << "'" << what << "' must have rank >= 1";
+  if (quant.isBlockScheme()) {
+    if (ShapedType::isDynamic(qType.getShape().back()) ||
+        qType.getShape().back() % quant.getGroup() != 0)
+      return op->emitOpError()
+             << "'" << what << "' (" << quantized << ") last dimension must be"
+             << " a multiple of the block size " << quant.getGroup();
+    if (scales || zeros)
+      return op->emitOpError() << "block scheme "
+                               << stringifyQuantScheme(quant.getScheme())
+                               << " stores scales inside the blocks: "
+                                  "'scales'/'zeros' operands are not allowed";
+    return success();
+  }
+  std::optional<SmallVector<int64_t>> want =
+      quant.getScalesShape(qType.getShape());
+  if (!want)
+    return op->emitOpError()
+           << "'" << what << "' (" << quantized
+           << ") last dimension must be a multiple of the group size "
+           << quant.getGroup();
+  if (!scales)
+    return op->emitOpError() << "scheme "
+                             << stringifyQuantScheme(quant.getScheme())
+                             << " requires a 'scales' operand";
+  auto sType = cast<RankedTensorType>(scales.getType());
+  if (!shapesCompatible(sType.getShape(), *want))
+    return op->emitOpError()
+           << "'scales' (" << sType << ") must have shape ["
+           << llvm::interleaved(*want) << "] for '" << what << "' ("
+           << quantized << ") and " << quant;
+  if (quant.hasZeroPoints() != bool(zeros))
+    return op->emitOpError()
+           << "scheme " << stringifyQuantScheme(quant.getScheme())
+           << (zeros ? " takes no 'zeros' operand"
+                     : " requires a 'zeros' operand");
+  if (zeros && cast<RankedTensorType>(zeros.getType()).getShape() !=
+                   sType.getShape())
+    return op->emitOpError() << "'zeros' (" << zeros.getType()
+                             << ") must have the shape of 'scales' (" << sType
+                             << ")";
+  return success();
+}
+
+/// Checks the result of a linear layer: leading dims from the input, the
+/// last one `outFeatures`, the input's element type.
+static LogicalResult verifyLinearResult(Operation *op, Value input,
+                                        Value result, int64_t outFeatures) {
+  auto inType = cast<RankedTensorType>(input.getType());
+  auto resType = cast<RankedTensorType>(result.getType());
+  SmallVector<int64_t> want(inType.getShape());
+  want.back() = outFeatures;
+  if (!shapesCompatible(resType.getShape(), want) ||
+      resType.getElementType() != inType.getElementType())
+    return op->emitOpError() << "result (" << resType
+                             << ") must have the input's leading dimensions "
+                                "and element type and last dimension "
+                             << outFeatures << " (input " << inType << ")";
+  return success();
+}
+
+/// Input [..., in] against a weight [out, in]; returns `out` in `outFeatures`.
+static LogicalResult verifyLinearWeight(Operation *op, Value input,
+                                        Value weight, int64_t &outFeatures) {
+  if (failed(verifyHasFeatureDim(op, input, "input")))
+    return failure();
+  auto wType = cast<RankedTensorType>(weight.getType());
+  if (wType.getRank() != 2)
+    return op->emitOpError() << "'weight' must be [out, in], got " << wType;
+  if (!dimsCompatible(wType.getDimSize(1), lastDim(input)))
+    return op->emitOpError()
+           << "'weight' (" << wType << ") in-features " << wType.getDimSize(1)
+           << " do not match the last dimension of 'input' ("
+           << input.getType() << ")";
+  outFeatures = wType.getDimSize(0);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  auto type = getResult().getType();
+  if (getName().empty())
+    return emitOpError("weight name must not be empty");
+  if (!type.hasStaticShape())
+    return emitOpError() << "weight '" << getName()
+                         << "' must have a static shape, got " << type;
+  QuantAttr quant = getQuantAttr();
+  if (!quant)
+    return success();
+  if (!type.getElementType().isSignlessInteger(quant.getBits()))
+    return emitOpError() << "quantized weight '" << getName() << "' (" << type
+                         << ") must have element type i" << quant.getBits()
+                         << " for " << quant;
+  bool divisible =
+      type.getRank() >= 1 &&
+      (quant.isBlockScheme()
+           ? type.getShape().back() % quant.getGroup() == 0
+           : quant.getScalesShape(type.getShape()).has_value());
+  if (!divisible)
+    return emitOpError() << "quantized weight '" << getName() << "' (" << type
+                         << ") last dimension must be a multiple of the "
+                         << "group size " << quant.getGroup();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  auto table = getTable().getType();
+  auto tokens = getTokens().getType();
+  auto result = getResult().getType();
+  if (table.getRank() != 2)
+    return emitOpError() << "'table' must be [vocab, dim], got " << table;
+  SmallVector<int64_t> want(tokens.getShape());
+  want.push_back(table.getDimSize(1));
+  if (!shapesCompatible(result.getShape(), want) ||
+      result.getElementType() != table.getElementType())
+    return emitOpError() << "result (" << result
+                         << ") must be the 'tokens' shape (" << tokens
+                         << ") followed by the 'table' row size ("
+                         << table << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Normalisation
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyEps(Operation *op, double eps) {
+  if (!(eps > 0) || !std::isfinite(eps))
+    return op->emitOpError() << "eps must be positive and finite, got " << eps;
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
+  if (failed(verifyHasFeatureDim(*this, getInput(), "input")) ||
+      failed(verifyEps(*this, getEps().convertToDouble())))
+    return failure();
+  return verifyFeatureVector(*this, getWeight(), "weight",
+                             lastDim(getInput()), getInput(), "input");
+}
+
+LogicalResult LayerNormOp::verify() {
+  if (failed(verifyHasFeatureDim(*this, getInput(), "input")) ||
+      failed(verifyEps(*this, getEps().convertToDouble())) ||
+      failed(verifyFeatureVector(*this, getWeight(), "weight",
+                                 lastDim(getInput()), getInput(), "input")))
+    return failure();
+  if (getBias())
+    return verifyFeatureVector(*this, getBias(), "bias", lastDim(getInput()),
+                               getInput(), "input");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp / QLinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::verify() {
+  int64_t out;
+  if (failed(verifyLinearWeight(*this, getInput(), getWeight(), out)))
+    return failure();
+  if (getBias() && failed(verifyFeatureVector(*this, getBias(), "bias", out,
+                                              getWeight(), "weight")))
+    return failure();
+  return verifyLinearResult(*this, getInput(), getResult(), out);
+}
+
+LogicalResult QLinearOp::verify() {
+  int64_t out;
+  if (failed(verifyLinearWeight(*this, getInput(), getWeight(), out)) ||
+      failed(verifyQuantOperands(*this, getQuant(), getWeight().getType(),
+                                 "weight", getScales(), getZeros())))
+    return failure();
+  if (getBias() && failed(verifyFeatureVector(*this, getBias(), "bias", out,
+                                              getWeight(), "weight")))
+    return failure();
+  return verifyLinearResult(*this, getInput(), getResult(), out);
+}
+
+//===----------------------------------------------------------------------===//
+// RoPEOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RoPEOp::verify() {
+  auto type = getInput().getType();
+  int64_t headDim = getHeadDim();
+  if (type.getRank() != 2)
+    return emitOpError() << "'input' must be [seq, heads * head_dim], got "
+                         << type;
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError() << "head_dim must be positive and even, got "
+                         << headDim;
+  int64_t features = type.getDimSize(1);
+  if (ShapedType::isDynamic(features) || features % headDim != 0)
+    return emitOpError() << "'input' (" << type
+                         << ") feature dimension must be a static multiple "
+                            "of head_dim "
+                         << headDim;
+  double theta = getTheta().convertToDouble();
+  if (!(theta > 1.0) || !std::isfinite(theta))
+    return emitOpError() << "theta must be finite and > 1, got " << theta;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+double AttentionOp::getEffectiveScale() {
+  if (auto scale = getScale())
+    return scale->convertToDouble();
+  return 1.0 / std::sqrt(static_cast<double>(getHeadDim()));
+}
+
+LogicalResult AttentionOp::verify() {
+  auto q = getQuery().getType();
+  auto k = getKey().getType();
+  KVCacheType cache = getCache().getType();
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (q.getRank() != 2 || k.getRank() != 2)
+    return emitOpError() << "'query' and 'key' must be [seq, heads * "
+                            "head_dim], got "
+                         << q << " and " << k;
+  if (heads <= 0 || kvHeads <= 0)
+    return emitOpError() << "num_heads and num_kv_heads must be positive, got "
+                         << heads << " and " << kvHeads;
+  if (heads % kvHeads != 0)
+    return emitOpError() << "num_heads (" << heads
+                         << ") must be a multiple of num_kv_heads (" << kvHeads
+                         << ")";
+  if (cache.getKvHeads() != kvHeads)
+    return emitOpError() << "num_kv_heads (" << kvHeads
+                         << ") does not match the cache (" << cache << ")";
+  int64_t headDim = cache.getHeadDim();
+  if (q.getDimSize(1) != heads * headDim)
+    return emitOpError() << "'query' (" << q << ") must have num_heads * "
+                         << "head_dim = " << heads << " * " << headDim
+                         << " features (head_dim from the cache " << cache
+                         << ")";
+  if (k.getDimSize(1) != kvHeads * headDim)
+    return emitOpError() << "'key' (" << k << ") must have num_kv_heads * "
+                         << "head_dim = " << kvHeads << " * " << headDim
+                         << " features (head_dim from the cache " << cache
+                         << ")";
+  if (!dimsCompatible(q.getDimSize(0), k.getDimSize(0)))
+    return emitOpError() << "'query' (" << q << ") and 'key' (" << k
+                         << ") must have the same number of tokens";
+  if (!ShapedType::isDynamic(q.getDimSize(0)) &&
+      q.getDimSize(0) > cache.getMaxSeq())
+    return emitOpError() << "'query' (" << q << ") has more tokens than the "
+                         << "cache holds (" << cache << ")";
+  if (q.getElementType() != k.getElementType())
+    return emitOpError() << "'query' (" << q << ") and 'key' (" << k
+                         << ") must have the same element type";
+  Type cacheElt = cache.getElementType();
+  if (isa<FloatType>(cacheElt) && cacheElt != q.getElementType())
+    return emitOpError() << "float cache (" << cache
+                         << ") must have the element type of 'query' (" << q
+                         << ")";
+  if (getLayer() < 0 || getLayer() >= cache.getLayers())
+    return emitOpError() << "layer " << getLayer()
+                         << " is out of range for the cache (" << cache << ")";
+  if (auto scale = getScale(); scale && !(scale->convertToDouble() > 0))
+    return emitOpError() << "scale must be positive, got "
+                         << scale->convertToDouble();
+  if (auto window = getSlidingWindow(); window && *window <= 0)
+    return emitOpError() << "sliding_window must be positive, got " << *window;
+  if (getSlidingWindow() && !getCausal())
+    return emitOpError("sliding_window requires causal attention");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SwiGLUOp / SoftmaxOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SwiGLUOp::verify() {
+  auto gate = getGate().getType();
+  auto result = getResult().getType();
+  if (failed(verifyHasFeatureDim(*this, getGate(), "gate")))
+    return failure();
+  if (getUp()) {
+    if (getUp().getType() != gate || result != gate)
+      return emitOpError() << "'gate' (" << gate << "), 'up' ("
+                           << getUp().getType() << ") and result (" << result
+                           << ") must have the same type";
+    return success();
+  }
+  int64_t fused = gate.getShape().back();
+  if (ShapedType::isDynamic(fused) || fused % 2 != 0)
+    return emitOpError() << "fused gate/up input (" << gate
+                         << ") must have a static, even last dimension";
+  SmallVector<int64_t> want(gate.getShape());
+  want.back() = fused / 2;
+  if (!shapesCompatible(result.getShape(), want) ||
+      result.getElementType() != gate.getElementType())
+    return emitOpError() << "result (" << result << ") must have half the "
+                         << "last dimension of the fused input (" << gate
+                         << ")";
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  int64_t rank = getInput().getType().getRank();
+  int64_t axis = getAxis();
+  if (axis < -rank || axis >= rank)
+    return emitOpError() << "axis " << axis << " is out of range for "
+                         << getInput().getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MoEOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoEOp::verify() {
+  if (failed(verifyHasFeatureDim(*this, getInput(), "input")))
+    return failure();
+  auto router = getRouter().getType();
+  auto gate = getGateWeights().getType();
+  auto down = getDownWeights().getType();
+  int64_t dim = lastDim(getInput());
+  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"router", router},
+                            {"gate_weights", gate}, {"down_weights", down}})
+    if (!type.hasStaticShape())
+      return emitOpError() << "'" << name << "' must have a static shape, got "
+                           << type;
+  if (router.getRank() != 2 || !dimsCompatible(router.getDimSize(1), dim))
+    return emitOpError() << "'router' (" << router << ") must be [experts, "
+                         << dim << "] for 'input' (" << getInput().getType()
+                         << ")";
+  int64_t experts = router.getDimSize(0);
+  if (gate.getRank() != 3 || gate.getDimSize(0) != experts ||
+      !dimsCompatible(gate.getDimSize(2), dim))
+    return emitOpError() << "'gate_weights' (" << gate << ") must be ["
+                         << experts << ", hidden, " << dim
+                         << "] to match 'router' (" << router << ")";
+  int64_t hidden = gate.getDimSize(1);
+  if (down.getRank() != 3 || down.getDimSize(0) != experts ||
+      down.getDimSize(1) != dim || down.getDimSize(2) != hidden)
+    return emitOpError() << "'down_weights' (" << down << ") must be ["
+                         << experts << ", " << dim << ", " << hidden
+                         << "] to match 'gate_weights' (" << gate << ")";
+  if (getTopK() < 1 || getTopK() > experts)
+    return emitOpError() << "top_k must be in [1, " << experts << "], got "
+                         << getTopK();
+  if (auto placement = getPlacementAttr();
+      placement && static_cast<int64_t>(placement.getTiers().size()) != experts)
+    return emitOpError() << "placement has " << placement.getTiers().size()
+                         << " tiers for " << experts << " experts";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ExitOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExitOp::verify() {
+  if (failed(verifyHasFeatureDim(*this, getHidden(), "hidden")) ||
+      failed(verifyEps(*this, getEps().convertToDouble())) ||
+      failed(verifyFeatureVector(*this, getNormWeight(), "norm_weight",
+                                 lastDim(getHidden()), getHidden(), "hidden")))
+    return failure();
+  int64_t vocab;
+  if (failed(verifyLinearWeight(*this, getHidden(), getClassifier(), vocab)))
+    return failure();
+  if (failed(verifyLinearResult(*this, getHidden(), getLogits(), vocab)))
+    return failure();
+  auto hidden = getHidden().getType();
+  auto exit = getExit().getType();
+  if (!shapesCompatible(exit.getShape(), hidden.getShape().drop_back()))
+    return emitOpError() << "'exit' (" << exit
+                         << ") must have one flag per token of 'hidden' ("
+                         << hidden << ")";
+  double t = getThreshold().convertToDouble();
+  bool ok = getMetric() == ExitMetric::entropy ? (t >= 0 && std::isfinite(t))
+                                               : (t >= 0 && t <= 1);
+  if (!ok)
+    return emitOpError() << "threshold " << t << " is out of range for metric "
+                         << stringifyExitMetric(getMetric())
+                         << (getMetric() == ExitMetric::entropy ? " (>= 0)"
+                                                                : " ([0, 1])");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DequantizeOp / QuantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeOp::verify() {
+  if (failed(verifyQuantOperands(*this, getQuant(), getInput().getType(),
+                                 "input", getScales(), getZeros())))
+    return failure();
+  auto in = getInput().getType();
+  auto out = getResult().getType();
+  if (!shapesCompatible(in.getShape(), out.getShape()))
+    return emitOpError() << "result (" << out
+                         << ") must have the shape of 'input' (" << in << ")";
+  return success();
+}
+
+Value QuantizeOp::getScales() {
+  return getQuant().isBlockScheme() ? Value() : getOutputs()[1];
+}
+
+Value QuantizeOp::getZeros() {
+  return getQuant().hasZeroPoints() ? getOutputs()[2] : Value();
+}
+
+LogicalResult QuantizeOp::verify() {
+  QuantAttr quant = getQuant();
+  size_t want = quant.isBlockScheme() ? 1 : quant.hasZeroPoints() ? 3 : 2;
+  if (getOutputs().size() != want)
+    return emitOpError() << "scheme " << stringifyQuantScheme(quant.getScheme())
+                         << " produces " << want << " results, got "
+                         << getOutputs().size();
+  auto in = getInput().getType();
+  auto q = cast<RankedTensorType>(getOutputs()[0].getType());
+  if (!shapesCompatible(in.getShape(), q.getShape()))
+    return emitOpError() << "quantized result (" << q
+                         << ") must have the shape of 'input' (" << in << ")";
+  if (want > 1 && !isa<FloatType>(
+                      cast<RankedTensorType>(getOutputs()[1].getType())
+                          .getElementType()))
+    return emitOpError() << "scales result (" << getOutputs()[1].getType()
+                         << ") must have a float element type";
+  return verifyQuantOperands(*this, quant, q, "quantized result", getScales(),
+                             getZeros());
+}
+
+//===----------------------------------------------------------------------===//
+// ConcatOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("requires at least one input");
+  auto first = cast<RankedTensorType>(getInputs()[0].getType());
+  int64_t rank = first.getRank();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= rank)
+    return emitOpError() << "axis " << axis << " is out of range for rank "
+                         << rank;
+  int64_t total = 0;
+  for (auto [i, v] : llvm::enumerate(getInputs())) {
+    auto t = cast<RankedTensorType>(v.getType());
+    bool sameOffAxis = t.getRank() == rank;
+    for (int64_t d = 0; sameOffAxis && d < rank; ++d)
+      if (d != axis && !dimsCompatible(t.getDimSize(d), first.getDimSize(d)))
+        sameOffAxis = false;
+    if (!sameOffAxis || t.getElementType() != first.getElementType())
+      return emitOpError() << "input #" << i << " (" << t
+                           << ") must match input #0 (" << first
+                           << ") in element type and every dimension but "
+                           << axis;
+    if (ShapedType::isDynamic(t.getDimSize(axis)) ||
+        ShapedType::isDynamic(total))
+      total = ShapedType::kDynamic;
+    else
+      total += t.getDimSize(axis);
+  }
+  auto result = getResult().getType();
+  SmallVector<int64_t> want(first.getShape());
+  want[axis] = total;
+  if (!shapesCompatible(result.getShape(), want) ||
+      result.getElementType() != first.getElementType())
+    return emitOpError() << "result (" << result << ") must have dimension "
+                         << axis << " equal to the sum of the inputs' ("
+                         << (ShapedType::isDynamic(total)
+                                 ? std::string("?")
+                                 : std::to_string(total))
+                         << ") and their other dimensions";
+  return success();
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  if (getInputs().size() == 1 &&
+      getInputs()[0].getType() == getResult().getType())
+    return getInputs()[0];
+  return {};
+}
+
+namespace {
+/// concat(a, concat(b, c), d) on one axis -> concat(a, b, c, d).
+struct FlattenNestedConcat : OpRewritePattern<ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConcatOp op,
+                                PatternRewriter &rewriter) const override {
+    SmallVector<Value> inputs;
+    bool changed = false;
+    for (Value v : op.getInputs()) {
+      auto inner = v.getDefiningOp<ConcatOp>();
+      if (inner && inner.getAxis() == op.getAxis()) {
+        llvm::append_range(inputs, inner.getInputs());
+        changed = true;
+      } else {
+        inputs.push_back(v);
+      }
+    }
+    if (!changed)
+      return failure();
+    rewriter.replaceOpWithNewOp<ConcatOp>(op, op.getType(), inputs,
+                                          op.getAxis());
+    return success();
+  }
+};
+} // namespace
+
+void ConcatOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                           MLIRContext *context) {
+  results.add<FlattenNestedConcat>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// AddOp / MulOp folders
+//===----------------------------------------------------------------------===//
+
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  // x + 0 -> x (Commutative puts constants on the right).
+  if (matchPattern(adaptor.getRhs(), m_AnyZeroFloat()))
+    return getLhs();
+  return constFoldBinaryOp<FloatAttr, APFloat, void>(
+      adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return a + b; });
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  // x * 1 -> x. (x * 0 is not 0 for NaN/Inf inputs, so it stays.)
+  if (matchPattern(adaptor.getRhs(), m_OneFloat()))
+    return getLhs();
+  return constFoldBinaryOp<FloatAttr, APFloat, void>(
+      adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return a * b; });
+}

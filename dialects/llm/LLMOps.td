@@ -1,0 +1,462 @@
+//===- LLMOps.td - llm dialect operations ------------------*- tablegen -*-===//
+//
+// Every op has value semantics and is Pure: the KV cache is threaded through
+// llm.attention as a value, weights are immutable named tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_DIALECTS_LLM_LLMOPS_TD
+#define LLMC_DIALECTS_LLM_LLMOPS_TD
+
+include "dialects/llm/LLMDialect.td"
+include "dialects/llm/LLMTypes.td"
+include "dialects/llm/LLMAttrs.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def LLM_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def LLM_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
+def LLM_WeightTensor : RankedTensorOf<[AnyFloat, AnySignlessInteger]>;
+def LLM_TokenTensor : RankedTensorOf<[I32, I64]>;
+def LLM_BoolTensor : RankedTensorOf<[I1]>;
+
+//===----------------------------------------------------------------------===//
+// Weights
+//===----------------------------------------------------------------------===//
+
+def LLM_ParamOp : LLM_Op<"param", [Pure]> {
+  let summary = "A named weight tensor stored in the model file";
+  let description = [{
+    References the weight called `name` in the model's weight file; the
+    contents never enter the IR. A quantized weight carries `quant` and an
+    integer element type of `quant.bits` bits (the logical, unpacked shape).
+
+    ```mlir
+    %wq = llm.param "layers.0.attention.wq" : tensor<64x64xf32>
+    %wk = llm.param "blk.0.attn_k.weight"
+        {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>}
+        : tensor<32x64xi4>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, OptionalAttr<LLM_QuantAttr>:$quant);
+  let results = (outs LLM_WeightTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+def LLM_EmbeddingOp : LLM_Op<"embedding", [Pure]> {
+  let summary = "Token embedding lookup";
+  let description = [{
+    Gathers rows of `table` (`[vocab, dim]`) for every token id:
+    `result[..., d] = table[tokens[...], d]`. Token ids outside the table are
+    undefined behaviour to the op; the runtime checks them.
+
+    ```mlir
+    %h = llm.embedding %table[%tokens] : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$table, LLM_TokenTensor:$tokens);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $tokens `]` attr-dict `:` type($table) `,` type($tokens) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_RMSNormOp : LLM_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Root-mean-square normalisation over the last dimension";
+  let description = [{
+    `result = input / sqrt(mean(input^2) + eps) * weight`, over the last
+    dimension; `weight` has that dimension's size.
+
+    ```mlir
+    %n = llm.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight, F64Attr:$eps);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+  let hasVerifier = 1;
+}
+
+def LLM_LayerNormOp : LLM_Op<"layer_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Layer normalisation over the last dimension";
+  let description = [{
+    `result = (input - mean) / sqrt(var + eps) * weight (+ bias)` over the
+    last dimension.
+
+    ```mlir
+    %n = llm.layer_norm %x, %w, %b {eps = 1.0e-05 : f64}
+        : tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight,
+                       Optional<LLM_FloatTensor>:$bias, F64Attr:$eps);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight) (`,` type($bias)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
+  let summary = "Dense linear layer: input × weightᵀ (+ bias)";
+  let description = [{
+    `result[..., o] = sum_i input[..., i] * weight[o, i] (+ bias[o])`. The
+    weight is `[out, in]` as stored by llama2.c, Hugging Face and GGUF. The
+    weight may have a narrower float type than the input (mixed precision);
+    the result has the input's element type.
+
+    ```mlir
+    %y = llm.linear %x, %w : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+    %z = llm.linear %x, %w bias(%b : tensor<172xf32>)
+        : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight,
+                       Optional<LLM_FloatTensor>:$bias);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_QLinearOp : LLM_Op<"qlinear", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Linear layer over quantized weights";
+  let description = [{
+    Like `llm.linear`, with `weight` holding `quant.bits`-bit integers in the
+    logical `[out, in]` shape, `scales` (and `zeros` for asymmetric schemes)
+    as described by `#llm.quant`. GGUF block schemes carry their scales inside
+    the weight and take no `scales`/`zeros` operands. Dequantization happens
+    in registers: `w = (q - zero) * scale`.
+
+    ```mlir
+    %y = llm.qlinear %x, %q scales(%s : tensor<172x2xf32>)
+        {quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>}
+        : tensor<?x64xf32>, tensor<172x64xi4> -> tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_IntTensor:$weight,
+                       Optional<LLM_FloatTensor>:$scales,
+                       Optional<LLM_WeightTensor>:$zeros,
+                       Optional<LLM_FloatTensor>:$bias,
+                       LLM_QuantAttr:$quant);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`scales` `(` $scales^ `:` type($scales) `)`)?
+    (`zeros` `(` $zeros^ `:` type($zeros) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_RoPEOp : LLM_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Rotary position embedding";
+  let description = [{
+    Rotates each `head_dim`-sized head of `input` (`[seq, heads * head_dim]`)
+    by the angle `(start_pos + s) * theta^(-2i / head_dim)` for pair `i` of
+    token `s`. `style = interleaved` pairs elements (2i, 2i+1) as llama2.c and
+    GGUF do; `style = half` pairs (i, i + head_dim/2) as Hugging Face's
+    `rotate_half` does. `scaling` optionally rescales the frequencies.
+
+    ```mlir
+    %q2 = llm.rope %q, %pos style interleaved {head_dim = 8 : i64, theta = 1.0e+04 : f64}
+        : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, Index:$start_pos,
+                       I64Attr:$head_dim, F64Attr:$theta,
+                       LLM_RopeStyle:$style,
+                       OptionalAttr<LLM_RopeScalingAttr>:$scaling);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $start_pos `style` $style attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def LLM_AttentionOp : LLM_Op<"attention", [Pure,
+    AllTypesMatch<["query", "output"]>, AllTypesMatch<["key", "value"]>,
+    AllTypesMatch<["cache", "new_cache"]>]> {
+  let summary = "Grouped-query attention over a key/value cache";
+  let description = [{
+    Writes `key` and `value` (`[seq, kv_heads * head_dim]`, already rotated)
+    into layer `layer` of `cache` at positions `[start_pos, start_pos + seq)`,
+    then attends every query token (`[seq, num_heads * head_dim]`) to cache
+    positions `[0, start_pos + seq)`: with `causal`, token `s` sees positions
+    `<= start_pos + s`; with `sliding_window = W` only the last `W` of those.
+    Query head `h` uses KV head `h / (num_heads / num_kv_heads)` (GQA).
+    Scores are scaled by `scale` (default `1/sqrt(head_dim)`).
+
+    Returns the attention output and the updated cache. One op serves
+    prefill (many tokens) and decode (one).
+
+    ```mlir
+    %o, %kv1 = llm.attention %q, %k, %v, %kv0[%pos]
+        {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal}
+        : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$query, LLM_FloatTensor:$key,
+                       LLM_FloatTensor:$value, LLM_KVCacheType:$cache,
+                       Index:$start_pos,
+                       I64Attr:$layer, I64Attr:$num_heads, I64Attr:$num_kv_heads,
+                       OptionalAttr<F64Attr>:$scale, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$sliding_window);
+  let results = (outs LLM_FloatTensor:$output, LLM_KVCacheType:$new_cache);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $cache `[` $start_pos `]` attr-dict
+    `:` type($query) `,` type($key) `,` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getHeadDim() { return getCache().getType().getHeadDim(); }
+    /// `scale` if given, else 1/sqrt(head_dim).
+    double getEffectiveScale();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+class LLM_UnaryOp<string mnemonic, list<Trait> traits = []>
+    : LLM_Op<mnemonic, !listconcat(traits, [Pure, Elementwise,
+                                             SameOperandsAndResultType])> {
+  let arguments = (ins LLM_FloatTensor:$input);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def LLM_SiLUOp : LLM_UnaryOp<"silu"> {
+  let summary = "SiLU (swish) activation: x * sigmoid(x)";
+  let description = [{
+    ```mlir
+    %y = llm.silu %x : tensor<?x172xf32>
+    ```
+  }];
+}
+
+def LLM_GeLUOp : LLM_Op<"gelu", [Pure, Elementwise, SameOperandsAndResultType]> {
+  let summary = "GELU activation (exact erf form or tanh approximation)";
+  let description = [{
+    ```mlir
+    %y = llm.gelu %x : tensor<?x172xf32>
+    %z = llm.gelu %x approximate tanh : tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input,
+                       DefaultValuedAttr<LLM_GeluApproximation,
+                                         "::mlir::llm::GeluApproximation::none">:$approximate);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$input (`approximate` $approximate^)? attr-dict `:` type($input)";
+}
+
+def LLM_SwiGLUOp : LLM_Op<"swiglu", [Pure]> {
+  let summary = "SwiGLU gate: silu(gate) * up";
+  let description = [{
+    With two operands, `silu(gate) * up` elementwise. With one operand of
+    last dimension `2H` (a fused gate/up projection), the first `H` columns
+    are the gate and the last `H` the up projection; the result has last
+    dimension `H`.
+
+    ```mlir
+    %a = llm.swiglu %g, %u : tensor<?x172xf32>, tensor<?x172xf32> -> tensor<?x172xf32>
+    %b = llm.swiglu %gu : tensor<?x344xf32> -> tensor<?x172xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$gate, Optional<LLM_FloatTensor>:$up);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $gate (`,` $up^)? attr-dict `:` type($gate) (`,` type($up)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+class LLM_BinaryOp<string mnemonic, list<Trait> traits = []>
+    : LLM_Op<mnemonic, !listconcat(traits, [Pure, Elementwise, Commutative,
+                                             SameOperandsAndResultType])> {
+  let arguments = (ins LLM_FloatTensor:$lhs, LLM_FloatTensor:$rhs);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let hasFolder = 1;
+}
+
+def LLM_AddOp : LLM_BinaryOp<"add"> {
+  let summary = "Elementwise addition (residual connections)";
+  let description = [{
+    ```mlir
+    %r = llm.add %x, %attn : tensor<?x64xf32>
+    ```
+  }];
+}
+
+def LLM_MulOp : LLM_BinaryOp<"mul"> {
+  let summary = "Elementwise multiplication";
+  let description = [{
+    ```mlir
+    %r = llm.mul %a, %b : tensor<?x172xf32>
+    ```
+  }];
+}
+
+def LLM_SoftmaxOp : LLM_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "Softmax along one dimension";
+  let description = [{
+    Numerically stable softmax along `axis` (negative counts from the end;
+    default the last dimension).
+
+    ```mlir
+    %p = llm.softmax %logits {axis = -1 : i64} : tensor<?x512xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input,
+                       DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture of experts and early exit
+//===----------------------------------------------------------------------===//
+
+def LLM_MoEOp : LLM_Op<"moe", [Pure, AllTypesMatch<["input", "result"]>,
+    AllTypesMatch<["gate_weights", "up_weights"]>]> {
+  let summary = "Mixture-of-experts SwiGLU feed-forward layer";
+  let description = [{
+    For each token, the router (`[experts, dim]`) scores every expert; the
+    `top_k` best are run and their outputs combined with weights given by
+    `routing`. Expert `e` computes
+    `down[e] · (silu(gate[e] · x) * (up[e] · x))` with stacked weights
+    `gate_weights`/`up_weights` `[experts, hidden, dim]` and `down_weights`
+    `[experts, dim, hidden]`. `placement` records where each expert's weights
+    live (set by the expert-placement pass).
+
+    ```mlir
+    %y = llm.moe %x, %router, %wg, %wu, %wd routing topk_softmax {top_k = 2 : i64}
+        : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$router,
+                       LLM_FloatTensor:$gate_weights, LLM_FloatTensor:$up_weights,
+                       LLM_FloatTensor:$down_weights,
+                       I64Attr:$top_k, LLM_MoERouting:$routing,
+                       OptionalAttr<LLM_PlacementAttr>:$placement);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $router `,` $gate_weights `,` $up_weights `,` $down_weights
+    `routing` $routing attr-dict
+    `:` type($input) `,` type($router) `,` type($gate_weights) `,` type($down_weights)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts() { return getRouter().getType().getDimSize(0); }
+  }];
+}
+
+def LLM_ExitOp : LLM_Op<"exit", [Pure]> {
+  let summary = "Early-exit head: final norm, classifier and confidence test";
+  let description = [{
+    Applies RMSNorm (`norm_weight`, `eps`) and the classifier (`[vocab, dim]`)
+    to `hidden` and tests the confidence of the resulting distribution per
+    token: `max_prob` and `margin` pass when the value is `>= threshold`,
+    `entropy` (in nats) when it is `<= threshold`. Returns the logits and one
+    `i1` per token (true: exit here).
+
+    ```mlir
+    %logits, %done = llm.exit %h, %norm, %cls metric max_prob
+        {threshold = 9.0e-01 : f64, eps = 1.0e-05 : f64}
+        : tensor<?x64xf32>, tensor<64xf32>, tensor<512x64xf32> -> tensor<?x512xf32>, tensor<?xi1>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$hidden, LLM_FloatTensor:$norm_weight,
+                       LLM_FloatTensor:$classifier, LLM_ExitMetric:$metric,
+                       F64Attr:$threshold, F64Attr:$eps);
+  let results = (outs LLM_FloatTensor:$logits, LLM_BoolTensor:$exit);
+  let assemblyFormat = [{
+    $hidden `,` $norm_weight `,` $classifier `metric` $metric attr-dict `:` type($hidden) `,`
+    type($norm_weight) `,` type($classifier) `->` type($logits) `,` type($exit)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization and symbolic weight transforms
+//===----------------------------------------------------------------------===//
+
+def LLM_DequantizeOp : LLM_Op<"dequantize", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Quantized integers to floats: (q - zero) * scale";
+  let description = [{
+    ```mlir
+    %w = llm.dequantize %q scales(%s : tensor<64x2xf32>)
+        {quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>}
+        : tensor<64x64xi4> -> tensor<64x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_IntTensor:$input, Optional<LLM_FloatTensor>:$scales,
+                       Optional<LLM_WeightTensor>:$zeros,
+                       LLM_QuantAttr:$quant);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`scales` `(` $scales^ `:` type($scales) `)`)?
+    (`zeros` `(` $zeros^ `:` type($zeros) `)`)? attr-dict
+    `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_QuantizeOp : LLM_Op<"quantize", [Pure]> {
+  let summary = "Symbolic weight quantization, evaluated when packing";
+  let description = [{
+    Quantizes a (weight) tensor as `quant` describes. Results: the integers,
+    then the scales (not for GGUF block schemes), then the zero points (for
+    `asymmetric` only). Passes record it on `llm.param` values; `llmc
+    compile` evaluates it once while packing the artifact, so no weight data
+    ever enters the IR.
+
+    ```mlir
+    %q, %s = llm.quantize %w
+        {quant = #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>}
+        : tensor<64x64xf32> -> tensor<64x64xi8>, tensor<64x1xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_QuantAttr:$quant);
+  let results = (outs Variadic<LLM_WeightTensor>:$outputs);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($outputs)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Value getQuantized() { return getOutputs()[0]; }
+    /// Null for block schemes.
+    ::mlir::Value getScales();
+    /// Null unless the scheme has zero points.
+    ::mlir::Value getZeros();
+  }];
+}
+
+def LLM_ConcatOp : LLM_Op<"concat", [Pure]> {
+  let summary = "Concatenation along one dimension (symbolic on weights)";
+  let description = [{
+    Used on activations and, symbolically, on weights (e.g. fused QKV
+    projections: evaluated once at pack time).
+
+    ```mlir
+    %qkv = llm.concat %wq, %wk, %wv {axis = 0 : i64}
+        : tensor<64x64xf32>, tensor<32x64xf32>, tensor<32x64xf32> -> tensor<128x64xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<LLM_WeightTensor>:$inputs, I64Attr:$axis);
+  let results = (outs LLM_WeightTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` type($inputs) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+#endif // LLMC_DIALECTS_LLM_LLMOPS_TD

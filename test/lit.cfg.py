@@ -1,0 +1,29 @@
+# lit configuration for llmc (see test/lit.site.cfg.py.in for the paths).
+import os
+
+import lit.formats
+import lit.util
+
+config.name = "llmc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.llmc_obj_root, "test")
+
+# Our tools first, then FileCheck/not/count from LLVM.
+for d in (config.llvm_tools_dir, config.llmc_tools_dir):
+    config.environment["PATH"] = os.path.pathsep.join((d, config.environment["PATH"]))
+
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%llmc_src", config.llmc_src_root))
+config.substitutions.append(("%llmc_obj", config.llmc_obj_root))
+
+# Tests that need ../shared (real models) mark `REQUIRES: shared-models`.
+shared = os.path.join(os.path.dirname(config.llmc_src_root), "shared", "models")
+if os.path.isdir(shared):
+    config.available_features.add("shared-models")
+    config.substitutions.append(("%shared_models", shared))
+else:
+    lit_config.note("../shared/models not found: tests that need real models are "
+                    "UNSUPPORTED (skipped)")

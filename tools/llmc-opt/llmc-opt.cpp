@@ -1,0 +1,28 @@
+//===- llmc-opt.cpp - the llmc optimizer driver ---------------------------===//
+//
+// mlir-opt with every upstream dialect, pass and extension plus the llm
+// dialect and llmc's passes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/llm/LLMOps.h"
+#include "passes/Passes.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  mlir::llm::registerLLMPasses();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::llm::LLMDialect>();
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "llmc optimizer driver: the llm dialect and its passes\n",
+      registry));
+}
