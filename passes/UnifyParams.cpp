@@ -1,6 +1,7 @@
 //===- UnifyParams.cpp - one llm.param per weight name --------------------===//
 
 #include "passes/Passes.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -12,13 +13,32 @@ namespace mlir::llm {
 using namespace mlir;
 using namespace mlir::llm;
 
+/// "tensor<4x32xi4> with #llm.quant<...>" for diagnostics.
+static std::string describe(ParamOp op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "'" << op.getType() << "'";
+  if (QuantAttr quant = op.getQuantAttr())
+    os << " with " << quant;
+  return s;
+}
+
 namespace {
 struct UnifyParamsPass : llm::impl::UnifyParamsBase<UnifyParamsPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    // First declaration of each name anywhere in the module, to diagnose
-    // conflicting declarations across functions too.
+    if (failed(checkConsistentDeclarations()))
+      return signalPassFailure();
+    getOperation().walk([&](FunctionOpInterface func) {
+      if (!func.isExternal())
+        unify(func);
+    });
+  }
+
+  /// A weight name must mean one tensor: same type and quantization
+  /// everywhere in the module, or packing would be ambiguous.
+  LogicalResult checkConsistentDeclarations() {
     llvm::StringMap<ParamOp> firstDecl;
     bool conflict = false;
     getOperation().walk([&](ParamOp op) {
@@ -29,45 +49,59 @@ struct UnifyParamsPass : llm::impl::UnifyParamsBase<UnifyParamsPass> {
         return;
       InFlightDiagnostic diag = op.emitError()
                                 << "weight '" << op.getName()
-                                << "' is declared as " << op.getType()
-                                << " here and as " << first.getType()
+                                << "' is declared as " << describe(op)
+                                << " here and as " << describe(first)
                                 << " elsewhere";
       diag.attachNote(first.getLoc()) << "first declaration";
       conflict = true;
     });
-    if (conflict)
-      return signalPassFailure();
+    return failure(conflict);
+  }
 
-    getOperation().walk([&](FunctionOpInterface func) {
-      if (func.isExternal())
-        return;
-      // Name -> kept op, in first-use (walk) order.
-      llvm::MapVector<StringRef, ParamOp> kept;
-      SmallVector<ParamOp> duplicates;
-      func.walk([&](ParamOp op) {
-        if (op->getParentWithTrait<OpTrait::IsIsolatedFromAbove>() != func)
-          return; // Belongs to a nested function-like op.
-        auto [it, inserted] = kept.insert({op.getName(), op});
-        if (!inserted)
-          duplicates.push_back(op);
-      });
-      for (ParamOp dup : duplicates) {
-        dup.replaceAllUsesWith(kept.lookup(dup.getName()).getResult());
-        dup.erase();
-      }
-      if (!hoist)
-        return;
+  void unify(FunctionOpInterface func) {
+    // The params of this function (not of nested function-like ops), in
+    // first-use (walk) order.
+    SmallVector<ParamOp> params;
+    func.walk([&](ParamOp op) {
+      if (op->getParentWithTrait<OpTrait::IsIsolatedFromAbove>() == func)
+        params.push_back(op);
+    });
+    if (hoist) {
+      // A param has no operands, so the entry block start dominates all
+      // uses; after hoisting, the first of each name serves every use.
       Block &entry = func.getFunctionBody().front();
-      Operation *insertBefore = &entry.front();
-      for (auto &entryPair : kept) {
-        Operation *op = entryPair.second;
-        if (op == insertBefore) {
-          insertBefore = insertBefore->getNextNode();
+      Operation *insertPoint = &entry.front();
+      llvm::StringMap<ParamOp> kept;
+      for (ParamOp op : params) {
+        auto [it, inserted] = kept.try_emplace(op.getName(), op);
+        if (!inserted) {
+          op.replaceAllUsesWith(it->second.getResult());
+          op.erase();
           continue;
         }
-        op->moveBefore(insertBefore);
+        if (op.getOperation() == insertPoint)
+          insertPoint = insertPoint->getNextNode();
+        else
+          op->moveBefore(insertPoint);
       }
-    });
+      return;
+    }
+    // Without hoisting, merge a duplicate only into a declaration that
+    // dominates it.
+    DominanceInfo dominance(func);
+    llvm::StringMap<SmallVector<ParamOp, 1>> kept;
+    for (ParamOp op : params) {
+      SmallVector<ParamOp, 1> &candidates = kept[op.getName()];
+      auto dominating = llvm::find_if(candidates, [&](ParamOp k) {
+        return dominance.properlyDominates(k.getOperation(), op.getOperation());
+      });
+      if (dominating == candidates.end()) {
+        candidates.push_back(op);
+        continue;
+      }
+      op.replaceAllUsesWith(dominating->getResult());
+      op.erase();
+    }
   }
 };
 } // namespace

@@ -6,6 +6,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Format.h"
 
 using namespace mlir;
 using namespace mlir::llm;
@@ -20,6 +21,12 @@ void LLMDialect::registerAttributes() {
 #define GET_ATTRDEF_LIST
 #include "dialects/llm/LLMAttrs.cpp.inc"
       >();
+}
+
+std::string mlir::llm::formatNumber(double value) {
+  std::string out;
+  llvm::raw_string_ostream(out) << llvm::format("%g", value);
+  return out;
 }
 
 //===----------------------------------------------------------------------===//
@@ -127,6 +134,38 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // PlacementAttr
 //===----------------------------------------------------------------------===//
 
+// #llm.placement<[device, host, storage, ...]>
+Attribute PlacementAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<PlacementTier> tiers;
+  auto parseTier = [&]() -> ParseResult {
+    StringRef name;
+    SMLoc tierLoc = parser.getCurrentLocation();
+    if (parser.parseKeyword(&name))
+      return failure();
+    std::optional<PlacementTier> tier = symbolizePlacementTier(name);
+    if (!tier)
+      return parser.emitError(tierLoc, "unknown placement tier '")
+             << name << "' (expected device, host or storage)";
+    tiers.push_back(*tier);
+    return success();
+  };
+  if (parser.parseLess() ||
+      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseTier) ||
+      parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), tiers);
+}
+
+void PlacementAttr::print(AsmPrinter &printer) const {
+  printer << "<[";
+  llvm::interleaveComma(getTiers(), printer, [&](PlacementTier tier) {
+    printer << stringifyPlacementTier(tier);
+  });
+  printer << "]>";
+}
+
 LogicalResult
 PlacementAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                       ArrayRef<PlacementTier> tiers) {
@@ -210,7 +249,7 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   double low = lowAP.convertToDouble(), high = highAP.convertToDouble();
   if (!(factor > 0))
     return emitError() << "rope scaling factor must be positive, got "
-                       << factor;
+                       << formatNumber(factor);
   if (kind == RopeScalingKind::linear) {
     if (low != 0 || high != 0 || original != 0)
       return emitError() << "linear rope scaling takes only 'factor'";
@@ -219,7 +258,7 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!(low > 0) || !(high > low))
     return emitError() << "llama3 rope scaling requires 0 < low_freq_factor "
                           "< high_freq_factor, got "
-                       << low << " and " << high;
+                       << formatNumber(low) << " and " << formatNumber(high);
   if (original <= 0)
     return emitError() << "llama3 rope scaling requires "
                           "original_max_positions > 0, got "

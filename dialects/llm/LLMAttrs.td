@@ -150,7 +150,7 @@ def LLM_PlacementAttr : LLM_Attr<"Placement", "placement"> {
     ```
   }];
   let parameters = (ins ArrayRefParameter<"PlacementTier">:$tiers);
-  let assemblyFormat = "`<` `[` $tiers `]` `>`";
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }
 

@@ -210,7 +210,8 @@ LogicalResult EmbeddingOp::verify() {
 
 static LogicalResult verifyEps(Operation *op, double eps) {
   if (!(eps > 0) || !std::isfinite(eps))
-    return op->emitOpError() << "eps must be positive and finite, got " << eps;
+    return op->emitOpError() << "eps must be positive and finite, got "
+                             << formatNumber(eps);
   return success();
 }
 
@@ -281,7 +282,8 @@ LogicalResult RoPEOp::verify() {
                          << headDim;
   double theta = getTheta().convertToDouble();
   if (!(theta > 1.0) || !std::isfinite(theta))
-    return emitOpError() << "theta must be finite and > 1, got " << theta;
+    return emitOpError() << "theta must be finite and > 1, got "
+                         << formatNumber(theta);
   return success();
 }
 
@@ -345,7 +347,7 @@ LogicalResult AttentionOp::verify() {
                          << " is out of range for the cache (" << cache << ")";
   if (auto scale = getScale(); scale && !(scale->convertToDouble() > 0))
     return emitOpError() << "scale must be positive, got "
-                         << scale->convertToDouble();
+                         << formatNumber(scale->convertToDouble());
   if (auto window = getSlidingWindow(); window && *window <= 0)
     return emitOpError() << "sliding_window must be positive, got " << *window;
   if (getSlidingWindow() && !getCausal())
@@ -459,7 +461,7 @@ LogicalResult ExitOp::verify() {
   bool ok = getMetric() == ExitMetric::entropy ? (t >= 0 && std::isfinite(t))
                                                : (t >= 0 && t <= 1);
   if (!ok)
-    return emitOpError() << "threshold " << t << " is out of range for metric "
+    return emitOpError() << "threshold " << formatNumber(t) << " is out of range for metric "
                          << stringifyExitMetric(getMetric())
                          << (getMetric() == ExitMetric::entropy ? " (>= 0)"
                                                                 : " ([0, 1])");

@@ -1,0 +1,4 @@
+// CHECK: nothing runs this file
+func.func @f() {
+  return
+}
