@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sets up llmc on Debian 12: installs every apt and pip dependency (only what
+# is missing, so re-running is cheap) and builds Release with assertions into
+# build/. Usage: scripts/setup.sh [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(
+  cmake ninja-build ccache g++ git python3
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
+  nlohmann-json3-dev libgtest-dev libgmock-dev libsentencepiece-dev
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> apt: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Python used by the test suite (lit helpers and reference checks).
+PYTHON="${PYTHON:-$(command -v python3)}"
+if [ -s requirements.txt ]; then
+  if ! "$PYTHON" -m pip install -q --disable-pip-version-check -r requirements.txt; then
+    echo "error: pip could not install requirements.txt into $PYTHON" >&2
+    exit 1
+  fi
+fi
+
+echo "==> configuring (Release with assertions) in build/"
+cmake -G Ninja -S . -B build \
+  -DCMAKE_BUILD_TYPE=Release -DLLMC_ENABLE_ASSERTIONS=ON \
+  -DPython3_EXECUTABLE="$PYTHON" "$@" >/dev/null
+echo "==> building"
+cmake --build build
