@@ -53,8 +53,9 @@ def LLM_EmbeddingOp : LLM_Op<"embedding", [Pure]> {
   let summary = "Token embedding lookup";
   let description = [{
     Gathers rows of `table` (`[vocab, dim]`) for every token id:
-    `result[..., d] = table[tokens[...], d]`. Token ids outside the table are
-    undefined behaviour to the op; the runtime checks them.
+    `result[..., d] = table[tokens[...], d]`, converted to the result's
+    float type (a bf16 table may feed f32 activations). Token ids outside the
+    table are undefined behaviour to the op; the runtime checks them.
 
     ```mlir
     %h = llm.embedding %table[%tokens] : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>

@@ -1,0 +1,427 @@
+//===- GGUF.cpp - GGUF v2/v3 models ---------------------------------------===//
+
+#include "importers/GGUF.h"
+#include "importers/ModelSource.h"
+#include "llvm/Support/MathExtras.h"
+#include <cstring>
+
+using namespace llmc;
+using llvm::Error;
+
+namespace {
+/// Bounds-checked little-endian cursor over the file.
+class Cursor {
+public:
+  Cursor(llvm::StringRef path, llvm::StringRef data) : path(path), data(data) {}
+
+  template <typename T> Error read(T &out, const char *what) {
+    if (data.size() - pos < sizeof(T))
+      return fileError(path, "truncated while reading " + llvm::Twine(what) +
+                                 " at offset " + llvm::Twine(pos));
+    std::memcpy(&out, data.data() + pos, sizeof(T));
+    pos += sizeof(T);
+    return Error::success();
+  }
+
+  Error readString(std::string &out, const char *what) {
+    uint64_t len;
+    if (Error e = read(len, what))
+      return e;
+    if (len > data.size() - pos)
+      return fileError(path, llvm::Twine(what) + " at offset " +
+                                 llvm::Twine(pos - 8) + " claims " +
+                                 llvm::Twine(len) +
+                                 " bytes, more than the file has left");
+    out.assign(data.data() + pos, len);
+    pos += len;
+    return Error::success();
+  }
+
+  uint64_t remaining() const { return data.size() - pos; }
+  uint64_t pos = 0;
+  llvm::StringRef path;
+  llvm::StringRef data;
+};
+
+enum : uint32_t {
+  T_U8 = 0, T_I8, T_U16, T_I16, T_U32, T_I32, T_F32, T_BOOL, T_STRING,
+  T_ARRAY, T_U64, T_I64, T_F64
+};
+
+/// Reads one scalar of `type` into `v` (number or string).
+Error readScalar(Cursor &c, uint32_t type, GGUFValue &v, std::string *strOut,
+                 double *numOut) {
+  auto num = [&](auto tag) -> Error {
+    decltype(tag) x;
+    if (Error e = c.read(x, "a metadata value"))
+      return e;
+    if (numOut)
+      *numOut = static_cast<double>(x);
+    else {
+      v.num = static_cast<double>(x);
+      if constexpr (std::is_integral_v<decltype(tag)>)
+        v.integer = static_cast<int64_t>(x);
+    }
+    return Error::success();
+  };
+  switch (type) {
+  case T_U8: return num(uint8_t());
+  case T_I8: return num(int8_t());
+  case T_U16: return num(uint16_t());
+  case T_I16: return num(int16_t());
+  case T_U32: return num(uint32_t());
+  case T_I32: return num(int32_t());
+  case T_F32: return num(float());
+  case T_BOOL: return num(uint8_t());
+  case T_U64: return num(uint64_t());
+  case T_I64: return num(int64_t());
+  case T_F64: return num(double());
+  case T_STRING: {
+    std::string s;
+    if (Error e = c.readString(s, "a metadata string"))
+      return e;
+    if (strOut)
+      *strOut = std::move(s);
+    else
+      v.str = std::move(s);
+    return Error::success();
+  }
+  default:
+    return fileError(c.path, "unknown metadata value type " +
+                                 llvm::Twine(type) + " at offset " +
+                                 llvm::Twine(c.pos));
+  }
+}
+
+Error readValue(Cursor &c, uint32_t type, GGUFValue &v, int depth) {
+  v.type = type;
+  if (type != T_ARRAY) {
+    v.kind = type == T_STRING ? GGUFValue::String
+             : type == T_BOOL ? GGUFValue::Bool
+                              : GGUFValue::Number;
+    return readScalar(c, type, v, nullptr, nullptr);
+  }
+  uint32_t elemType;
+  uint64_t count;
+  if (Error e = c.read(elemType, "an array type"))
+    return e;
+  if (Error e = c.read(count, "an array length"))
+    return e;
+  // Every element takes at least one byte: a larger count is a lie (and
+  // must not drive an allocation).
+  if (count > c.remaining())
+    return fileError(c.path, "metadata array at offset " + llvm::Twine(c.pos) +
+                                 " claims " + llvm::Twine(count) +
+                                 " elements, more than the file has bytes");
+  v.kind = GGUFValue::Array;
+  v.type = elemType;
+  if (elemType == T_ARRAY) {
+    if (depth > 3)
+      return fileError(c.path, "metadata arrays nested too deeply");
+    for (uint64_t i = 0; i < count; ++i) {
+      GGUFValue inner;
+      uint32_t innerType;
+      if (Error e = c.read(innerType, "a nested array type"))
+        return e;
+      if (Error e = readValue(c, innerType, inner, depth + 1))
+        return e;
+    }
+    return Error::success();
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    if (elemType == T_STRING) {
+      std::string s;
+      if (Error e = readScalar(c, elemType, v, &s, nullptr))
+        return e;
+      v.strs.push_back(std::move(s));
+    } else {
+      double d;
+      if (Error e = readScalar(c, elemType, v, nullptr, &d))
+        return e;
+      v.nums.push_back(d);
+    }
+  }
+  return Error::success();
+}
+
+std::optional<DType> ggmlType(uint32_t t) {
+  switch (t) {
+  case 0: return DType::F32;
+  case 1: return DType::F16;
+  case 2: return DType::Q4_0;
+  case 3: return DType::Q4_1;
+  case 8: return DType::Q8_0;
+  case 30: return DType::BF16;
+  default: return std::nullopt;
+  }
+}
+
+const char *ggmlTypeName(uint32_t t) {
+  static const char *names[] = {
+      "F32",  "F16",  "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1",
+      "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K",
+      "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S",
+      "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16"};
+  return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
+}
+} // namespace
+
+llvm::Expected<GGUFFile> llmc::parseGGUF(llvm::StringRef path,
+                                         llvm::StringRef data) {
+  Cursor c(path, data);
+  GGUFFile file;
+  uint32_t magic;
+  if (Error e = c.read(magic, "the magic"))
+    return std::move(e);
+  if (std::memcmp(&magic, "GGUF", 4) != 0)
+    return fileError(path, "not a GGUF file (wrong magic)");
+  if (Error e = c.read(file.version, "the version"))
+    return std::move(e);
+  if (file.version != 2 && file.version != 3)
+    return fileError(path, "GGUF version " + llvm::Twine(file.version) +
+                               " is not supported (2 and 3 are)");
+  uint64_t tensorCount, kvCount;
+  if (Error e = c.read(tensorCount, "the tensor count"))
+    return std::move(e);
+  if (Error e = c.read(kvCount, "the metadata count"))
+    return std::move(e);
+  if (kvCount > c.remaining() || tensorCount > c.remaining())
+    return fileError(path, "header claims " + llvm::Twine(tensorCount) +
+                               " tensors and " + llvm::Twine(kvCount) +
+                               " metadata entries, more than the file holds");
+  for (uint64_t i = 0; i < kvCount; ++i) {
+    std::string key;
+    uint32_t type;
+    if (Error e = c.readString(key, "a metadata key"))
+      return std::move(e);
+    if (Error e = c.read(type, "a metadata type"))
+      return std::move(e);
+    GGUFValue v;
+    if (Error e = readValue(c, type, v, 0))
+      return std::move(e);
+    if (!file.metadata.try_emplace(key, std::move(v)).second)
+      return fileError(path, "metadata key '" + key + "' appears twice");
+  }
+  std::vector<uint64_t> relOffsets;
+  for (uint64_t i = 0; i < tensorCount; ++i) {
+    TensorInfo t;
+    uint32_t nDims, type;
+    if (Error e = c.readString(t.name, "a tensor name"))
+      return std::move(e);
+    if (Error e = c.read(nDims, "a tensor rank"))
+      return std::move(e);
+    if (nDims == 0 || nDims > 8)
+      return fileError(path, "tensor '" + t.name + "' has rank " +
+                                 llvm::Twine(nDims) + " (1 to 8 supported)");
+    std::vector<int64_t> ne(nDims);
+    for (uint32_t d = 0; d < nDims; ++d) {
+      uint64_t n;
+      if (Error e = c.read(n, "a tensor dimension"))
+        return std::move(e);
+      if (n > static_cast<uint64_t>(INT64_MAX))
+        return fileError(path, "tensor '" + t.name + "' dimension " +
+                                   llvm::Twine(n) + " is out of range");
+      ne[d] = static_cast<int64_t>(n);
+    }
+    // ggml lists the innermost dimension first; llmc shapes are row-major.
+    t.shape.assign(ne.rbegin(), ne.rend());
+    if (Error e = c.read(type, "a tensor type"))
+      return std::move(e);
+    std::optional<DType> dtype = ggmlType(type);
+    if (!dtype)
+      return fileError(path, "tensor '" + t.name + "' has type " +
+                                 ggmlTypeName(type) + " (" + llvm::Twine(type) +
+                                 "), which llmc does not read (F32, F16, BF16, "
+                                 "Q8_0, Q4_0, Q4_1 are supported)");
+    t.dtype = *dtype;
+    uint64_t rel;
+    if (Error e = c.read(rel, "a tensor offset"))
+      return std::move(e);
+    std::optional<uint64_t> n = numElements(t.shape);
+    std::optional<uint64_t> bytes =
+        n ? dtypeStorageBytes(t.dtype, *n) : std::nullopt;
+    if (!bytes)
+      return fileError(path, "tensor '" + t.name + "' shape " +
+                                 formatShape(t.shape) +
+                                 " overflows or is not a whole number of " +
+                                 dtypeName(t.dtype) + " blocks");
+    t.size = *bytes;
+    relOffsets.push_back(rel);
+    file.tensors.push_back(std::move(t));
+  }
+  uint64_t alignment = 32;
+  if (auto it = file.metadata.find("general.alignment");
+      it != file.metadata.end()) {
+    const GGUFValue &v = it->second;
+    if (!v.isInteger() || v.integer <= 0 || v.integer > (1 << 20) ||
+        !llvm::isPowerOf2_64(v.integer))
+      return fileError(path, "general.alignment must be a power of two");
+    alignment = v.integer;
+  }
+  uint64_t dataStart = llvm::alignTo(c.pos, alignment);
+  for (size_t i = 0; i < file.tensors.size(); ++i) {
+    TensorInfo &t = file.tensors[i];
+    if (__builtin_add_overflow(dataStart, relOffsets[i], &t.offset) ||
+        t.offset > data.size() || t.size > data.size() - t.offset)
+      return fileError(path, "tensor '" + t.name + "' data (offset " +
+                                 llvm::Twine(relOffsets[i]) + ", " +
+                                 llvm::Twine(t.size) +
+                                 " bytes) lies beyond the end of the file "
+                                 "(truncated?)");
+  }
+  return std::move(file);
+}
+
+namespace {
+/// Typed metadata access with errors naming the key.
+struct Meta {
+  const GGUFFile &f;
+  llvm::StringRef path;
+  std::string prefix;
+
+  const GGUFValue *find(llvm::StringRef key) const {
+    auto it = f.metadata.find(key);
+    return it == f.metadata.end() ? nullptr : &it->second;
+  }
+  Error integer(llvm::StringRef key, int64_t &out, bool required = true) const {
+    std::string full = prefix + key.str();
+    const GGUFValue *v = find(full);
+    if (!v)
+      return required ? fileError(path, "metadata '" + full + "' is missing")
+                      : Error::success();
+    if (!v->isInteger())
+      return fileError(path, "metadata '" + full + "' must be an integer");
+    out = v->integer;
+    return Error::success();
+  }
+  Error number(llvm::StringRef key, double &out) const {
+    std::string full = prefix + key.str();
+    const GGUFValue *v = find(full);
+    if (!v)
+      return Error::success();
+    if (v->kind != GGUFValue::Number)
+      return fileError(path, "metadata '" + full + "' must be a number");
+    out = v->num;
+    return Error::success();
+  }
+};
+} // namespace
+
+llvm::Expected<std::unique_ptr<ModelSource>>
+llmc::openGGUF(llvm::StringRef path,
+               std::unique_ptr<llvm::MemoryBuffer> buffer) {
+  auto parsed = parseGGUF(path, buffer->getBuffer());
+  if (!parsed)
+    return parsed.takeError();
+  GGUFFile &file = *parsed;
+  auto source = std::make_unique<ModelSource>();
+  source->format = "gguf";
+  source->path = path.str();
+  unsigned index = source->addFile(std::move(buffer));
+  for (TensorInfo &t : file.tensors) {
+    t.file = index;
+    if (Error e = source->addTensor(std::move(t), path))
+      return std::move(e);
+  }
+
+  const GGUFValue *archValue = Meta{file, path, ""}.find("general.architecture");
+  if (!archValue || archValue->kind != GGUFValue::String)
+    return fileError(path, "metadata 'general.architecture' is missing");
+  std::string arch = archValue->str;
+  if (arch != "llama" && arch != "qwen2" && arch != "mistral")
+    return fileError(path, "architecture '" + arch +
+                               "' is not supported (llama, mistral, qwen2)");
+  Meta m{file, path, arch + "."};
+  ModelConfig &c = source->config;
+  c.arch = arch;
+  // llama.cpp stores Q/K of llama-family models permuted for interleaved
+  // RoPE pairs; qwen2 keeps Hugging Face's half rotation.
+  c.ropeStyle = arch == "qwen2" ? RopeStyle::Half : RopeStyle::Interleaved;
+  if (Error e = m.integer("embedding_length", c.dim))
+    return std::move(e);
+  if (Error e = m.integer("block_count", c.numLayers))
+    return std::move(e);
+  if (Error e = m.integer("feed_forward_length", c.hiddenDim))
+    return std::move(e);
+  if (Error e = m.integer("context_length", c.maxSeq))
+    return std::move(e);
+  if (Error e = m.integer("attention.head_count", c.numHeads))
+    return std::move(e);
+  c.numKvHeads = c.numHeads;
+  if (Error e = m.integer("attention.head_count_kv", c.numKvHeads, false))
+    return std::move(e);
+  c.headDim = c.numHeads > 0 ? c.dim / c.numHeads : 0;
+  if (Error e = m.integer("attention.key_length", c.headDim, false))
+    return std::move(e);
+  int64_t ropeDims = c.headDim;
+  if (Error e = m.integer("rope.dimension_count", ropeDims, false))
+    return std::move(e);
+  if (ropeDims != c.headDim)
+    return fileError(path, "partial rotary embeddings (rope.dimension_count " +
+                               llvm::Twine(ropeDims) + " != head_dim " +
+                               llvm::Twine(c.headDim) + ") are not supported");
+  if (Error e = m.number("attention.layer_norm_rms_epsilon", c.normEps))
+    return std::move(e);
+  if (Error e = m.number("rope.freq_base", c.ropeTheta))
+    return std::move(e);
+  if (Error e = m.integer("expert_count", c.numExperts, false))
+    return std::move(e);
+  if (Error e = m.integer("expert_used_count", c.expertsPerToken, false))
+    return std::move(e);
+  int64_t window = 0;
+  if (Error e = m.integer("attention.sliding_window", window, false))
+    return std::move(e);
+  if (window > 0)
+    c.slidingWindow = window;
+  if (const GGUFValue *scaling = m.find(arch + ".rope.scaling.type")) {
+    double factor = 1.0;
+    if (Error e = m.number("rope.scaling.factor", factor))
+      return std::move(e);
+    if (scaling->str == "linear") {
+      c.ropeScaling = RopeScaling{RopeScaling::Linear, factor, 0, 0, 0};
+    } else if (scaling->str != "none") {
+      return fileError(path, "rope scaling '" + scaling->str +
+                                 "' is not supported (linear, none)");
+    }
+  }
+  const TensorInfo *embd = source->lookup("token_embd.weight");
+  if (!embd || embd->shape.size() != 2)
+    return fileError(path, "tensor 'token_embd.weight' is missing or not 2-D");
+  c.vocabSize = embd->shape[0];
+  c.tiedEmbeddings = !source->lookup("output.weight");
+  c.qkvBias = source->lookup("blk.0.attn_q.bias") != nullptr;
+  if (Error e = c.validate(path))
+    return std::move(e);
+
+  source->stackedExperts = true;
+  source->nameOf = [](Role role, int64_t layer, int64_t) -> std::string {
+    std::string b = "blk." + std::to_string(layer) + ".";
+    switch (role) {
+    case Role::TokenEmbedding: return "token_embd.weight";
+    case Role::AttnNorm: return b + "attn_norm.weight";
+    case Role::Wq: return b + "attn_q.weight";
+    case Role::Wk: return b + "attn_k.weight";
+    case Role::Wv: return b + "attn_v.weight";
+    case Role::Wo: return b + "attn_output.weight";
+    case Role::Bq: return b + "attn_q.bias";
+    case Role::Bk: return b + "attn_k.bias";
+    case Role::Bv: return b + "attn_v.bias";
+    case Role::FfnNorm: return b + "ffn_norm.weight";
+    case Role::FfnGate: return b + "ffn_gate.weight";
+    case Role::FfnUp: return b + "ffn_up.weight";
+    case Role::FfnDown: return b + "ffn_down.weight";
+    case Role::FinalNorm: return "output_norm.weight";
+    case Role::Output: return "output.weight";
+    case Role::Router: return b + "ffn_gate_inp.weight";
+    case Role::ExpertGate: return b + "ffn_gate_exps.weight";
+    case Role::ExpertUp: return b + "ffn_up_exps.weight";
+    case Role::ExpertDown: return b + "ffn_down_exps.weight";
+    }
+    return "";
+  };
+  if (Error e = source->checkTensors())
+    return std::move(e);
+  if (m.find("tokenizer.ggml.model"))
+    source->tokenizer = {TokenizerFormat::GGUF, path.str()};
+  return std::move(source);
+}

@@ -1,0 +1,220 @@
+//===- ModelSource.cpp - an opened model ----------------------------------===//
+
+#include "importers/ModelSource.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+using namespace llmc;
+using llvm::Error;
+
+Error llmc::fileError(llvm::StringRef path, const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 (path + ": " + message).str());
+}
+
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
+llmc::readFile(llvm::StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return fileError(path, "cannot read: " + buffer.getError().message());
+  return std::move(*buffer);
+}
+
+Error ModelConfig::validate(llvm::StringRef path) const {
+  auto positive = [&](int64_t v, const char *what) -> Error {
+    if (v <= 0 || v > (int64_t(1) << 31))
+      return fileError(path, llvm::Twine(what) + " must be in [1, 2^31], got " +
+                                 llvm::Twine(v));
+    return Error::success();
+  };
+  for (auto [v, what] : {std::pair<int64_t, const char *>{dim, "dim"},
+                         {hiddenDim, "hidden_dim"},
+                         {numLayers, "n_layers"},
+                         {numHeads, "n_heads"},
+                         {numKvHeads, "n_kv_heads"},
+                         {headDim, "head_dim"},
+                         {vocabSize, "vocab_size"},
+                         {maxSeq, "max_seq_len"}})
+    if (Error e = positive(v, what))
+      return e;
+  if (numHeads % numKvHeads != 0)
+    return fileError(path, "n_heads (" + llvm::Twine(numHeads) +
+                               ") is not a multiple of n_kv_heads (" +
+                               llvm::Twine(numKvHeads) + ")");
+  if (headDim % 2 != 0)
+    return fileError(path, "head_dim " + llvm::Twine(headDim) +
+                               " is odd; RoPE needs pairs");
+  if (!(normEps > 0) || !(ropeTheta > 1))
+    return fileError(path, "norm epsilon must be > 0 and rope theta > 1");
+  if (numExperts < 0 || (numExperts > 0 && (expertsPerToken < 1 ||
+                                            expertsPerToken > numExperts)))
+    return fileError(path, "experts per token (" +
+                               llvm::Twine(expertsPerToken) +
+                               ") must be in [1, " + llvm::Twine(numExperts) +
+                               "]");
+  return Error::success();
+}
+
+const TensorInfo *ModelSource::lookup(llvm::StringRef name) const {
+  auto it = byName.find(name);
+  return it == byName.end() ? nullptr : &tensorList[it->second];
+}
+
+llvm::ArrayRef<uint8_t> ModelSource::bytes(const TensorInfo &t) const {
+  const llvm::MemoryBuffer &buf = *files[t.file];
+  return {reinterpret_cast<const uint8_t *>(buf.getBufferStart()) + t.offset,
+          static_cast<size_t>(t.size)};
+}
+
+std::vector<float> ModelSource::readF32(const TensorInfo &t) const {
+  uint64_t n = *numElements(t.shape);
+  std::vector<float> out(n);
+  convertToF32(t.dtype, bytes(t).data(), n, out.data());
+  return out;
+}
+
+llvm::ArrayRef<uint8_t> ModelSource::fileBytes(unsigned file) const {
+  const llvm::MemoryBuffer &buf = *files[file];
+  return {reinterpret_cast<const uint8_t *>(buf.getBufferStart()),
+          buf.getBufferSize()};
+}
+
+unsigned ModelSource::addFile(std::unique_ptr<llvm::MemoryBuffer> buffer) {
+  files.push_back(std::move(buffer));
+  return files.size() - 1;
+}
+
+Error ModelSource::addTensor(TensorInfo info, llvm::StringRef fileForErrors) {
+  std::optional<uint64_t> n = numElements(info.shape);
+  if (!n)
+    return fileError(fileForErrors, "tensor '" + info.name + "' shape " +
+                                        formatShape(info.shape) +
+                                        " overflows the element count");
+  std::optional<uint64_t> want = dtypeStorageBytes(info.dtype, *n);
+  if (!want)
+    return fileError(fileForErrors,
+                     "tensor '" + info.name + "' shape " +
+                         formatShape(info.shape) + " is not a whole number of " +
+                         dtypeName(info.dtype) + " blocks or overflows");
+  if (info.size != *want)
+    return fileError(fileForErrors,
+                     "tensor '" + info.name + "' has " + llvm::Twine(info.size) +
+                         " bytes, but " + dtypeName(info.dtype) + " " +
+                         formatShape(info.shape) + " needs " +
+                         llvm::Twine(*want));
+  uint64_t fileSize = files[info.file]->getBufferSize();
+  if (info.offset > fileSize || info.size > fileSize - info.offset)
+    return fileError(fileForErrors,
+                     "tensor '" + info.name + "' claims bytes [" +
+                         llvm::Twine(info.offset) + ", " +
+                         llvm::Twine(info.offset) + " + " +
+                         llvm::Twine(info.size) + ") beyond the end of the " +
+                         llvm::Twine(fileSize) + "-byte file (truncated?)");
+  if (!byName.try_emplace(info.name, tensorList.size()).second)
+    return fileError(fileForErrors,
+                     "tensor '" + info.name + "' is defined twice");
+  tensorList.push_back(std::move(info));
+  return Error::success();
+}
+
+Error ModelSource::expectTensor(llvm::StringRef name,
+                                llvm::ArrayRef<int64_t> shape) const {
+  const TensorInfo *t = lookup(name);
+  if (!t)
+    return fileError(path, "tensor '" + name + "' is missing");
+  if (llvm::ArrayRef<int64_t>(t->shape) != shape)
+    return fileError(path, "tensor '" + name + "' has shape " +
+                               formatShape(t->shape) + ", the config implies " +
+                               formatShape(shape));
+  return Error::success();
+}
+
+Error ModelSource::checkTensors() const {
+  const ModelConfig &c = config;
+  auto check = [&](Role role, int64_t layer, int64_t expert,
+                   llvm::ArrayRef<int64_t> shape) -> Error {
+    std::string name = nameOf(role, layer, expert);
+    if (name.empty())
+      return Error::success();
+    return expectTensor(name, shape);
+  };
+  if (Error e = check(Role::TokenEmbedding, -1, -1, {c.vocabSize, c.dim}))
+    return e;
+  if (Error e = check(Role::FinalNorm, -1, -1, {c.dim}))
+    return e;
+  if (!c.tiedEmbeddings)
+    if (Error e = check(Role::Output, -1, -1, {c.vocabSize, c.dim}))
+      return e;
+  for (int64_t l = 0; l < c.numLayers; ++l) {
+    std::vector<std::pair<Role, std::vector<int64_t>>> want = {
+        {Role::AttnNorm, {c.dim}},        {Role::Wq, {c.qDim(), c.dim}},
+        {Role::Wk, {c.kvDim(), c.dim}},   {Role::Wv, {c.kvDim(), c.dim}},
+        {Role::Wo, {c.dim, c.qDim()}},    {Role::FfnNorm, {c.dim}}};
+    if (c.qkvBias) {
+      want.push_back({Role::Bq, {c.qDim()}});
+      want.push_back({Role::Bk, {c.kvDim()}});
+      want.push_back({Role::Bv, {c.kvDim()}});
+    }
+    if (c.numExperts == 0) {
+      want.push_back({Role::FfnGate, {c.hiddenDim, c.dim}});
+      want.push_back({Role::FfnUp, {c.hiddenDim, c.dim}});
+      want.push_back({Role::FfnDown, {c.dim, c.hiddenDim}});
+    } else {
+      want.push_back({Role::Router, {c.numExperts, c.dim}});
+    }
+    for (auto &[role, shape] : want)
+      if (Error e = check(role, l, -1, shape))
+        return e;
+    if (c.numExperts == 0)
+      continue;
+    std::vector<std::pair<Role, std::vector<int64_t>>> experts = {
+        {Role::ExpertGate, {c.hiddenDim, c.dim}},
+        {Role::ExpertUp, {c.hiddenDim, c.dim}},
+        {Role::ExpertDown, {c.dim, c.hiddenDim}}};
+    for (auto &[role, shape] : experts) {
+      if (stackedExperts) {
+        std::vector<int64_t> stacked = {c.numExperts};
+        stacked.insert(stacked.end(), shape.begin(), shape.end());
+        if (Error e = check(role, l, -1, stacked))
+          return e;
+        continue;
+      }
+      for (int64_t x = 0; x < c.numExperts; ++x)
+        if (Error e = check(role, l, x, shape))
+          return e;
+    }
+  }
+  return Error::success();
+}
+
+llvm::Expected<std::unique_ptr<ModelSource>>
+llmc::openModel(llvm::StringRef path, llvm::StringRef tokenizerPath) {
+  std::unique_ptr<ModelSource> source;
+  if (llvm::sys::fs::is_directory(path)) {
+    auto hf = openHuggingFace(path);
+    if (!hf)
+      return hf.takeError();
+    source = std::move(*hf);
+  } else {
+    auto buffer = readFile(path);
+    if (!buffer)
+      return buffer.takeError();
+    llvm::StringRef head = (*buffer)->getBuffer();
+    auto opened = head.starts_with("GGUF")
+                      ? openGGUF(path, std::move(*buffer))
+                      : openLlama2C(path, std::move(*buffer));
+    if (!opened)
+      return opened.takeError();
+    source = std::move(*opened);
+  }
+  if (!tokenizerPath.empty()) {
+    llvm::StringRef ext = llvm::sys::path::extension(tokenizerPath);
+    source->tokenizer.path = tokenizerPath.str();
+    source->tokenizer.format =
+        ext == ".json"    ? TokenizerFormat::HFJson
+        : ext == ".model" ? TokenizerFormat::SentencePieceModel
+                          : TokenizerFormat::Llama2C;
+  }
+  return std::move(source);
+}
