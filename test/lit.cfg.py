@@ -27,3 +27,15 @@ if os.path.isdir(shared):
 else:
     lit_config.note("../shared/models not found: tests that need real models are "
                     "UNSUPPORTED (skipped)")
+
+# Reference libraries (requirements.txt, installed by scripts/setup.sh) for
+# the importer and tokenizer tests.
+import subprocess
+if subprocess.run([config.python_executable, "-c",
+                   "import numpy, safetensors, gguf, tokenizers, sentencepiece"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("python-refs")
+else:
+    lit_config.note("numpy/safetensors/gguf/tokenizers/sentencepiece not importable "
+                    "by %s: importer reference tests are UNSUPPORTED (run "
+                    "scripts/setup.sh)" % config.python_executable)
