@@ -39,7 +39,9 @@ Error llmc::readSafetensorsHeader(ModelSource &source, unsigned file,
     return fileError(path, "header is not a JSON object");
   uint64_t dataStart = 8 + headerLen;
   uint64_t dataSize = data.size() - dataStart;
-  for (auto &[name, entry] : header.items()) {
+  for (auto &item : header.items()) {
+    const std::string &name = item.key();
+    const json &entry = item.value();
     if (name == "__metadata__")
       continue;
     auto bad = [&](const llvm::Twine &what) {

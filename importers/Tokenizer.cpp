@@ -278,8 +278,8 @@ loadSentencePiece(llvm::StringRef path) {
 // GGUF-embedded vocabularies
 //===----------------------------------------------------------------------===//
 
-static llvm::Expected<std::unique_ptr<Tokenizer>>
-loadGGUFTokenizer(llvm::StringRef path, llvm::StringRef data) {
+llvm::Expected<std::unique_ptr<Tokenizer>>
+llmc::parseGGUFTokenizer(llvm::StringRef path, llvm::StringRef data) {
   auto file = parseGGUF(path, data);
   if (!file)
     return file.takeError();
@@ -339,7 +339,7 @@ llmc::loadTokenizer(const TokenizerSpec &spec) {
   case TokenizerFormat::HFJson:
     return parseHFTokenizerJson(spec.path, data);
   case TokenizerFormat::GGUF:
-    return loadGGUFTokenizer(spec.path, data);
+    return parseGGUFTokenizer(spec.path, data);
   default:
     break;
   }

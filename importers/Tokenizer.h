@@ -60,6 +60,8 @@ parseLlama2CTokenizer(llvm::StringRef path, llvm::StringRef data,
                       int64_t vocabSize = -1);
 llvm::Expected<std::unique_ptr<Tokenizer>>
 parseHFTokenizerJson(llvm::StringRef path, llvm::StringRef data);
+llvm::Expected<std::unique_ptr<Tokenizer>>
+parseGGUFTokenizer(llvm::StringRef path, llvm::StringRef data);
 
 } // namespace llmc
 

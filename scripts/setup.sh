@@ -11,6 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   cmake ninja-build ccache g++ git python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
+  libclang-rt-22-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libsentencepiece-dev
 )
 missing=()

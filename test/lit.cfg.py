@@ -19,6 +19,13 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%llmc_src", config.llmc_src_root))
 config.substitutions.append(("%llmc_obj", config.llmc_obj_root))
 
+# libFuzzer targets exist when clang-22 (+ libclang-rt-22-dev) built them.
+if os.path.exists(os.path.join(config.llmc_tools_dir, "fuzz-gguf")):
+    config.available_features.add("fuzzers")
+else:
+    lit_config.note("fuzz targets not built (clang++-22 missing): fuzz smoke "
+                    "tests are UNSUPPORTED")
+
 # Tests that need ../shared (real models) mark `REQUIRES: shared-models`.
 shared = os.path.join(os.path.dirname(config.llmc_src_root), "shared", "models")
 if os.path.isdir(shared):
