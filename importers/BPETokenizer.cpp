@@ -469,10 +469,7 @@ llmc::parseHFTokenizerJson(llvm::StringRef path, llvm::StringRef data) {
 
 llvm::Expected<std::unique_ptr<Tokenizer>>
 llmc::makeGGUFBPETokenizer(llvm::StringRef path, const GGUFFile &file) {
-  auto get = [&](llvm::StringRef key) -> const GGUFValue * {
-    auto it = file.metadata.find(key);
-    return it == file.metadata.end() ? nullptr : &it->second;
-  };
+  auto get = [&](llvm::StringRef key) { return file.find(key); };
   const GGUFValue *tokens = get("tokenizer.ggml.tokens");
   const GGUFValue *merges = get("tokenizer.ggml.merges");
   if (!tokens || tokens->strs.empty())

@@ -279,10 +279,7 @@ struct Meta {
   llvm::StringRef path;
   std::string prefix;
 
-  const GGUFValue *find(llvm::StringRef key) const {
-    auto it = f.metadata.find(key);
-    return it == f.metadata.end() ? nullptr : &it->second;
-  }
+  const GGUFValue *find(llvm::StringRef key) const { return f.find(key); }
   Error integer(llvm::StringRef key, int64_t &out, bool required = true) const {
     std::string full = prefix + key.str();
     const GGUFValue *v = find(full);

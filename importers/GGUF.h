@@ -28,6 +28,12 @@ struct GGUFFile {
   uint32_t version = 0;
   llvm::StringMap<GGUFValue> metadata;
   std::vector<TensorInfo> tensors; // offsets absolute in the file
+
+  /// The metadata value of `key`, or null.
+  const GGUFValue *find(llvm::StringRef key) const {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? nullptr : &it->second;
+  }
 };
 
 /// Parses header, metadata and tensor infos with bounds checks on every

@@ -283,10 +283,7 @@ llmc::parseGGUFTokenizer(llvm::StringRef path, llvm::StringRef data) {
   auto file = parseGGUF(path, data);
   if (!file)
     return file.takeError();
-  auto get = [&](llvm::StringRef key) -> const GGUFValue * {
-    auto it = file->metadata.find(key);
-    return it == file->metadata.end() ? nullptr : &it->second;
-  };
+  auto get = [&](llvm::StringRef key) { return file->find(key); };
   const GGUFValue *model = get("tokenizer.ggml.model");
   if (!model || model->kind != GGUFValue::String)
     return fileError(path, "has no embedded tokenizer (tokenizer.ggml.model)");
