@@ -147,10 +147,9 @@ std::string hfName(Role role, int64_t layer, int64_t expert, bool mixtral,
 }
 } // namespace
 
+/// Reads config.json into a new ModelSource (no tensors yet).
 static llvm::Expected<std::unique_ptr<ModelSource>>
-openHuggingFaceImpl(llvm::StringRef directory) {
-  llvm::SmallString<256> configPath(directory);
-  llvm::sys::path::append(configPath, "config.json");
+parseHFConfig(llvm::StringRef configPath, llvm::StringRef directory) {
   auto configBuf = readFile(configPath);
   if (!configBuf)
     return configBuf.takeError();
@@ -254,6 +253,33 @@ openHuggingFaceImpl(llvm::StringRef directory) {
   if (Error e = c.validate(configPath))
     return std::move(e);
 
+  if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) {
+    std::string t = j["torch_dtype"].get<std::string>();
+    source->declaredDType = t == "float32"    ? DType::F32
+                            : t == "bfloat16" ? DType::BF16
+                                              : DType::F16;
+  }
+  return std::move(source);
+}
+
+static void setHFNames(ModelSource &source) {
+  const ModelConfig &c = source.config;
+  bool mixtral = c.arch == "mixtral", bias = c.qkvBias,
+       tied = c.tiedEmbeddings;
+  source.nameOf = [=](Role role, int64_t layer, int64_t expert) {
+    return hfName(role, layer, expert, mixtral, bias, tied);
+  };
+}
+
+static llvm::Expected<std::unique_ptr<ModelSource>>
+openHuggingFaceImpl(llvm::StringRef directory) {
+  llvm::SmallString<256> configPath(directory);
+  llvm::sys::path::append(configPath, "config.json");
+  auto parsed = parseHFConfig(configPath, directory);
+  if (!parsed)
+    return parsed.takeError();
+  std::unique_ptr<ModelSource> source = std::move(*parsed);
+  ModelConfig &c = source->config;
   // Weights: one model.safetensors, or shards listed in the index.
   llvm::SmallString<256> single(directory), index(directory);
   llvm::sys::path::append(single, "model.safetensors");
@@ -307,11 +333,7 @@ openHuggingFaceImpl(llvm::StringRef directory) {
   // Some tied checkpoints still carry lm_head; prefer it when present.
   if (c.tiedEmbeddings && source->lookup("lm_head.weight"))
     c.tiedEmbeddings = false;
-  bool mixtral = c.arch == "mixtral", bias = c.qkvBias,
-       tied = c.tiedEmbeddings;
-  source->nameOf = [=](Role role, int64_t layer, int64_t expert) {
-    return hfName(role, layer, expert, mixtral, bias, tied);
-  };
+  setHFNames(*source);
   if (Error e = source->checkTensors())
     return std::move(e);
   for (const char *name : {"tokenizer.json", "tokenizer.model"}) {
@@ -336,5 +358,19 @@ llmc::openHuggingFace(llvm::StringRef directory) {
     return openHuggingFaceImpl(directory);
   } catch (const json::exception &e) {
     return fileError(directory, llvm::Twine("malformed JSON: ") + e.what());
+  }
+}
+
+llvm::Expected<std::unique_ptr<ModelSource>>
+llmc::openHuggingFaceConfig(llvm::StringRef configPath) {
+  try {
+    auto source = parseHFConfig(configPath, configPath);
+    if (!source)
+      return source.takeError();
+    setHFNames(**source);
+    (*source)->addDescribedTensors((*source)->declaredDType);
+    return std::move(*source);
+  } catch (const json::exception &e) {
+    return fileError(configPath, llvm::Twine("malformed JSON: ") + e.what());
   }
 }

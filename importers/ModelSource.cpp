@@ -130,21 +130,21 @@ Error ModelSource::expectTensor(llvm::StringRef name,
   return Error::success();
 }
 
-Error ModelSource::checkTensors() const {
+Error ModelSource::forEachExpectedTensor(
+    llvm::function_ref<Error(const std::string &, llvm::ArrayRef<int64_t>)> fn)
+    const {
   const ModelConfig &c = config;
-  auto check = [&](Role role, int64_t layer, int64_t expert,
+  auto visit = [&](Role role, int64_t layer, int64_t expert,
                    llvm::ArrayRef<int64_t> shape) -> Error {
     std::string name = nameOf(role, layer, expert);
-    if (name.empty())
-      return Error::success();
-    return expectTensor(name, shape);
+    return name.empty() ? Error::success() : fn(name, shape);
   };
-  if (Error e = check(Role::TokenEmbedding, -1, -1, {c.vocabSize, c.dim}))
+  if (Error e = visit(Role::TokenEmbedding, -1, -1, {c.vocabSize, c.dim}))
     return e;
-  if (Error e = check(Role::FinalNorm, -1, -1, {c.dim}))
+  if (Error e = visit(Role::FinalNorm, -1, -1, {c.dim}))
     return e;
   if (!c.tiedEmbeddings)
-    if (Error e = check(Role::Output, -1, -1, {c.vocabSize, c.dim}))
+    if (Error e = visit(Role::Output, -1, -1, {c.vocabSize, c.dim}))
       return e;
   for (int64_t l = 0; l < c.numLayers; ++l) {
     std::vector<std::pair<Role, std::vector<int64_t>>> want = {
@@ -164,7 +164,7 @@ Error ModelSource::checkTensors() const {
       want.push_back({Role::Router, {c.numExperts, c.dim}});
     }
     for (auto &[role, shape] : want)
-      if (Error e = check(role, l, -1, shape))
+      if (Error e = visit(role, l, -1, shape))
         return e;
     if (c.numExperts == 0)
       continue;
@@ -176,22 +176,47 @@ Error ModelSource::checkTensors() const {
       if (stackedExperts) {
         std::vector<int64_t> stacked = {c.numExperts};
         stacked.insert(stacked.end(), shape.begin(), shape.end());
-        if (Error e = check(role, l, -1, stacked))
+        if (Error e = visit(role, l, -1, stacked))
           return e;
         continue;
       }
       for (int64_t x = 0; x < c.numExperts; ++x)
-        if (Error e = check(role, l, x, shape))
+        if (Error e = visit(role, l, x, shape))
           return e;
     }
   }
   return Error::success();
 }
 
+Error ModelSource::checkTensors() const {
+  return forEachExpectedTensor(
+      [&](const std::string &name, llvm::ArrayRef<int64_t> shape) {
+        return expectTensor(name, shape);
+      });
+}
+
+void ModelSource::addDescribedTensors(DType dtype) {
+  cantFail(forEachExpectedTensor(
+      [&](const std::string &name, llvm::ArrayRef<int64_t> shape) -> Error {
+        if (byName.count(name))
+          return Error::success();
+        uint64_t n = *numElements(shape);
+        byName[name] = tensorList.size();
+        tensorList.push_back(TensorInfo{name, shape.vec(), dtype, 0, 0,
+                                        dtypeStorageBytes(dtype, n).value_or(0)});
+        return Error::success();
+      }));
+}
+
 llvm::Expected<std::unique_ptr<ModelSource>>
 llmc::openModel(llvm::StringRef path, llvm::StringRef tokenizerPath) {
   std::unique_ptr<ModelSource> source;
-  if (llvm::sys::fs::is_directory(path)) {
+  if (llvm::sys::path::extension(path) == ".json") {
+    auto hf = openHuggingFaceConfig(path);
+    if (!hf)
+      return hf.takeError();
+    source = std::move(*hf);
+  } else if (llvm::sys::fs::is_directory(path)) {
     auto hf = openHuggingFace(path);
     if (!hf)
       return hf.takeError();

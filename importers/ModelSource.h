@@ -81,6 +81,8 @@ public:
   /// True when the experts of a layer are stacked in one [E, ...] tensor
   /// (GGUF) rather than one tensor per expert (Hugging Face).
   bool stackedExperts = false;
+  /// Storage type a config-only source describes its weights with.
+  DType declaredDType = DType::F16;
 
   const TensorInfo *lookup(llvm::StringRef name) const;
   const std::vector<TensorInfo> &tensors() const { return tensorList; }
@@ -94,6 +96,16 @@ public:
                            llvm::ArrayRef<int64_t> shape) const;
   /// Checks every tensor the config implies (roles by layer).
   llvm::Error checkTensors() const;
+  /// Calls `fn` with the name and shape of every tensor the config implies.
+  llvm::Error forEachExpectedTensor(
+      llvm::function_ref<llvm::Error(const std::string &,
+                                     llvm::ArrayRef<int64_t>)>
+          fn) const;
+  /// For analysis without weights (a bare config.json): describes every
+  /// tensor the config implies as `dtype`, with no bytes behind it.
+  /// `hasWeights()` is then false.
+  void addDescribedTensors(DType dtype);
+  bool hasWeights() const { return !files.empty(); }
 
   // Used by the readers while opening.
   unsigned addFile(std::unique_ptr<llvm::MemoryBuffer> buffer);
@@ -119,6 +131,10 @@ llvm::Expected<std::unique_ptr<ModelSource>>
 openGGUF(llvm::StringRef path, std::unique_ptr<llvm::MemoryBuffer> buffer);
 llvm::Expected<std::unique_ptr<ModelSource>>
 openHuggingFace(llvm::StringRef directory);
+/// A bare Hugging Face config.json: config and tensor descriptions (dtype
+/// from torch_dtype), no weights. Enough for IR and roofline analysis.
+llvm::Expected<std::unique_ptr<ModelSource>>
+openHuggingFaceConfig(llvm::StringRef configPath);
 
 /// Parses a safetensors file's header into `source` (file index `file`).
 llvm::Error readSafetensorsHeader(ModelSource &source, unsigned file,

@@ -15,7 +15,14 @@
 #include "importers/ModelSource.h"
 #include "importers/Tokenizer.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "passes/Passes.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -30,6 +37,8 @@ static cl::SubCommand importCmd("import", "Import a model into the llm dialect")
 static cl::SubCommand tokenizeCmd("tokenize", "Encode text or decode ids");
 static cl::SubCommand inspectCmd("inspect",
                                  "List a model's config and tensors");
+static cl::SubCommand rooflineCmd(
+    "roofline", "Roofline analysis: FLOPs, bytes, bound and time per op");
 
 static cl::opt<std::string> importInput(cl::Positional, cl::Required,
                                         cl::desc("<model>"),
@@ -62,6 +71,26 @@ static cl::opt<std::string>
             cl::desc("Write every tensor, converted to float32 little-endian, "
                      "to DIR/<name>.f32"),
             cl::value_desc("dir"), cl::sub(inspectCmd));
+
+static cl::opt<std::string> rooflineInput(
+    cl::Positional, cl::Required,
+    cl::desc("<model.mlir | model path | config.json>"), cl::sub(rooflineCmd));
+static cl::opt<std::string> rfHardware("hardware", cl::init("nvidia-a100-80gb"),
+                                       cl::desc("Hardware preset"),
+                                       cl::sub(rooflineCmd));
+static cl::opt<std::string> rfPhase("phase", cl::init("decode"),
+                                    cl::desc("prefill or decode"),
+                                    cl::sub(rooflineCmd));
+static cl::opt<int64_t> rfBatch("batch", cl::init(1), cl::desc("Batch size"),
+                                cl::sub(rooflineCmd));
+static cl::opt<int64_t> rfSeq("seq", cl::init(1),
+                              cl::desc("Prompt tokens (prefill)"),
+                              cl::sub(rooflineCmd));
+static cl::opt<int64_t> rfKvLen("kv-len", cl::init(0),
+                                cl::desc("Tokens already in the KV cache"),
+                                cl::sub(rooflineCmd));
+static cl::opt<std::string> rfJson("json", cl::desc("Also write JSON here"),
+                                   cl::value_desc("file"), cl::sub(rooflineCmd));
 
 static int fail(Error e) {
   WithColor::error(errs(), "llmc") << toString(std::move(e)) << "\n";
@@ -168,6 +197,144 @@ static int runInspect() {
   return 0;
 }
 
+/// The module to analyse: parsed .mlir, or imported from a model path.
+static mlir::OwningOpRef<mlir::ModuleOp>
+loadModule(mlir::MLIRContext &context, StringRef input, Error &err) {
+  context.loadDialect<mlir::llm::LLMDialect, mlir::func::FuncDialect,
+                      mlir::tensor::TensorDialect, mlir::arith::ArithDialect>();
+  if (sys::path::extension(input) == ".mlir") {
+    auto module = mlir::parseSourceFile<mlir::ModuleOp>(input, &context);
+    if (!module)
+      err = fileError(input, "could not be parsed (see above)");
+    return module;
+  }
+  auto source = openModel(input, "");
+  if (!source) {
+    err = source.takeError();
+    return {};
+  }
+  return buildModule(context, **source);
+}
+
+static int runRoofline() {
+  mlir::MLIRContext context;
+  Error err = Error::success();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      loadModule(context, rooflineInput, err);
+  if (err)
+    return fail(std::move(err));
+  mlir::PassManager pm(&context);
+  mlir::llm::RooflineOptions options;
+  options.hardware = rfHardware;
+  options.phase = rfPhase;
+  options.batch = rfBatch;
+  options.seq = rfSeq;
+  options.kvLen = rfKvLen;
+  pm.addPass(mlir::llm::createRoofline(options));
+  if (failed(pm.run(*module)))
+    return fail(fileError(rooflineInput, "roofline analysis failed (see above)"));
+
+  // One row per op, in program order, named by its first weight.
+  json::Array rows;
+  outs() << formatv("{0,-16} {1,-48} {2,12} {3,12} {4,12} {5,9} {6,8} {7,11}\n",
+                    "op", "weight", "GFLOP", "weight MB", "act+kv MB", "FLOP/B",
+                    "bound", "time us");
+  double weightTotal = 0;
+  module->walk([&](mlir::Operation *op) {
+    auto attr = op->getAttrOfType<mlir::DictionaryAttr>("llm.roofline");
+    if (!attr)
+      return;
+    auto num = [&](StringRef key) {
+      mlir::Attribute a = attr.get(key);
+      if (auto i = dyn_cast_or_null<mlir::IntegerAttr>(a))
+        return double(i.getInt());
+      if (auto f = dyn_cast_or_null<mlir::FloatAttr>(a))
+        return f.getValueAsDouble();
+      return 0.0;
+    };
+    std::string weight;
+    for (mlir::Value v : op->getOperands())
+      if (auto p = v.getDefiningOp<mlir::llm::ParamOp>()) {
+        weight = p.getName().str();
+        break;
+      }
+    double other = num("act_load_bytes") + num("act_store_bytes") +
+                   num("kv_load_bytes") + num("kv_store_bytes");
+    StringRef bound = cast<mlir::StringAttr>(attr.get("bound")).getValue();
+    outs() << formatv("{0,-16} {1,-48} {2,12:f4} {3,12:f3} {4,12:f3} {5,9:f2} "
+                      "{6,8} {7,11:f3}\n",
+                      op->getName().getStringRef(), weight, num("flops") / 1e9,
+                      num("weight_bytes") / 1e6, other / 1e6,
+                      num("intensity"), bound, num("time_s") * 1e6);
+    weightTotal += num("weight_bytes");
+    rows.push_back(json::Object{{"op", op->getName().getStringRef()},
+                                {"weight", weight},
+                                {"flops", num("flops")},
+                                {"weight_bytes", num("weight_bytes")},
+                                {"act_load_bytes", num("act_load_bytes")},
+                                {"act_store_bytes", num("act_store_bytes")},
+                                {"kv_load_bytes", num("kv_load_bytes")},
+                                {"kv_store_bytes", num("kv_store_bytes")},
+                                {"intensity", num("intensity")},
+                                {"bound", bound},
+                                {"time_s", num("time_s")}});
+  });
+  auto total = (*module)->getAttrOfType<mlir::DictionaryAttr>(
+      "llm.roofline.total");
+  auto get = [&](StringRef key) {
+    mlir::Attribute a = total.get(key);
+    if (auto i = dyn_cast_or_null<mlir::IntegerAttr>(a))
+      return double(i.getInt());
+    return cast<mlir::FloatAttr>(a).getValueAsDouble();
+  };
+  int64_t tokens = rfBatch * (rfPhase == "prefill" ? rfSeq : 1);
+  double time = get("time_s");
+  // Memory footprint: every weight once, the KV cache at the context the
+  // step ends with.
+  double params = 0, kvBytes = 0;
+  module->walk([&](mlir::llm::ParamOp p) {
+    auto t = p.getType();
+    double bits = p.getQuantAttr() ? p.getQuantAttr().getBitsPerWeight()
+                                   : t.getElementTypeBitWidth();
+    params += t.getNumElements() * bits / 8;
+  });
+  module->walk([&](mlir::func::FuncOp f) {
+    for (mlir::Type t : f.getArgumentTypes())
+      if (auto kv = dyn_cast<mlir::llm::KVCacheType>(t)) {
+        double ctx = rfKvLen + (rfPhase == "prefill" ? rfSeq : 1);
+        kvBytes = double(kv.getSizeInBytes()) / kv.getMaxSeq() * ctx * rfBatch;
+      }
+  });
+  outs() << formatv("\ntotal ({0}, {1}, batch {2}, {3} tokens): {4:f3} GFLOP, "
+                    "{5:f3} MB moved, predicted {6:f3} ms = {7:f1} tokens/s\n",
+                    rfHardware, rfPhase, rfBatch, tokens, get("flops") / 1e9,
+                    (get("weight_bytes") + get("act_load_bytes") +
+                     get("act_store_bytes") + get("kv_load_bytes") +
+                     get("kv_store_bytes")) / 1e6,
+                    time * 1e3, time > 0 ? double(tokens) / time : 0.0);
+  outs() << formatv("memory: weights {0:f3} MB, KV cache {1:f3} MB at {2} "
+                    "tokens\n",
+                    params / 1e6, kvBytes / 1e6,
+                    rfKvLen + (rfPhase == "prefill" ? rfSeq : 1));
+  if (!rfJson.empty()) {
+    json::Object doc{{"hardware", std::string(rfHardware)},
+                     {"phase", std::string(rfPhase)},
+                     {"batch", int64_t(rfBatch)},
+                     {"seq", int64_t(rfSeq)},
+                     {"kv_len", int64_t(rfKvLen)},
+                     {"ops", std::move(rows)},
+                     {"flops", get("flops")},    {"time_s", time},
+                     {"weight_bytes_total", params},
+                     {"kv_cache_bytes", kvBytes}};
+    if (Error e = writeAtomically(rfJson, [&](raw_ostream &os) {
+          os << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
+          return Error::success();
+        }))
+      return fail(std::move(e));
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(
@@ -175,13 +342,17 @@ int main(int argc, char **argv) {
       "llmc: ahead-of-time compiler for transformer LLMs\n\n"
       "  llmc import <model> [--tokenizer T] -o model.mlir\n"
       "  llmc tokenize --tokenizer <file> \"text\" | --decode ID...\n"
-      "  llmc inspect <model> [--dump DIR]\n");
+      "  llmc inspect <model> [--dump DIR]\n"
+      "  llmc roofline <model.mlir | model | config.json> --hardware H "
+      "[--phase prefill|decode] [--batch B] [--seq S] [--kv-len L]\n");
   if (importCmd)
     return runImport();
   if (tokenizeCmd)
     return runTokenize();
   if (inspectCmd)
     return runInspect();
+  if (rooflineCmd)
+    return runRoofline();
   errs() << "llmc: no subcommand; see llmc --help\n";
   return 1;
 }
