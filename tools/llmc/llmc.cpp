@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/llm/LLMOps.h"
+#include "HostBench.h"
 #include "importers/BuildIR.h"
 #include "importers/ModelSource.h"
 #include "importers/Tokenizer.h"
@@ -89,6 +90,9 @@ static cl::opt<int64_t> rfSeq("seq", cl::init(1),
 static cl::opt<int64_t> rfKvLen("kv-len", cl::init(0),
                                 cl::desc("Tokens already in the KV cache"),
                                 cl::sub(rooflineCmd));
+static cl::opt<bool> rfRemeasure(
+    "remeasure", cl::desc("With --hardware host: measure again, ignoring the cache"),
+    cl::sub(rooflineCmd));
 static cl::opt<std::string> rfJson("json", cl::desc("Also write JSON here"),
                                    cl::value_desc("file"), cl::sub(rooflineCmd));
 
@@ -226,6 +230,12 @@ static int runRoofline() {
   mlir::PassManager pm(&context);
   mlir::llm::RooflineOptions options;
   options.hardware = rfHardware;
+  if (rfHardware == "host") {
+    auto file = hostHardwareFile(rfRemeasure);
+    if (!file)
+      return fail(file.takeError());
+    options.hardwareFile = *file;
+  }
   options.phase = rfPhase;
   options.batch = rfBatch;
   options.seq = rfSeq;
