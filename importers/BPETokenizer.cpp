@@ -275,9 +275,9 @@ public:
       return;
     }
     if (prependSpace && first)
-      norm = "\xe2\x96\x81";
+      norm = kMetaSpace;
     for (char ch : text)
-      norm += ch == ' ' ? std::string("\xe2\x96\x81") : std::string(1, ch);
+      norm += ch == ' ' ? kMetaSpace.str() : std::string(1, ch);
     bpeWord(norm, out);
   }
 
@@ -333,18 +333,8 @@ public:
     int byte = parseByteToken(piece);
     if (byte >= 0)
       return std::string(1, static_cast<char>(byte));
-    for (size_t i = 0; i < piece.size();) {
-      if (piece.substr(i).starts_with("\xe2\x96\x81")) {
-        out += ' ';
-        i += 3;
-      } else {
-        out += piece[i++];
-      }
-    }
-    if (prependSpace && (prev < 0 || prev == bosId) && !out.empty() &&
-        out[0] == ' ')
-      out.erase(0, 1);
-    return out;
+    return metaspaceToText(piece,
+                           prependSpace && (prev < 0 || prev == bosId));
   }
 
   int64_t vocabSize() const override { return pieces.size(); }
@@ -436,7 +426,7 @@ parseHFTokenizerJsonImpl(llvm::StringRef path, llvm::StringRef data) {
                  : PreTokenizer::GPT2;
   } else if (byteFallback || pre.find("Metaspace") != std::string::npos ||
              norm.find("\\u2581") != std::string::npos ||
-             norm.find("\xe2\x96\x81") != std::string::npos) {
+             norm.find(kMetaSpace.str()) != std::string::npos) {
     t->byteLevel = false;
     t->pre = PreTokenizer::None;
     t->prependSpace = norm.find("Prepend") != std::string::npos ||

@@ -2,7 +2,6 @@
 
 #include "importers/ModelSource.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 #include <cstring>
 #include <nlohmann/json.hpp>

@@ -9,7 +9,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "importers/ModelSource.h"
-#include "llvm/Support/MathExtras.h"
 #include <cstring>
 
 using namespace llmc;

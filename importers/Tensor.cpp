@@ -1,7 +1,6 @@
 //===- Tensor.cpp - tensor descriptors of model files ---------------------===//
 
 #include "importers/Tensor.h"
-#include "llvm/Support/MathExtras.h"
 #include <cstring>
 
 using namespace llmc;

@@ -10,8 +10,6 @@
 using namespace llmc;
 using llvm::Error;
 
-static constexpr llvm::StringLiteral kMetaSpace = "\xe2\x96\x81"; // U+2581
-
 std::string Tokenizer::decode(llvm::ArrayRef<int32_t> ids) const {
   std::string out;
   int32_t prev = -1;
@@ -59,6 +57,21 @@ int llmc::parseByteToken(llvm::StringRef piece) {
   if (piece.substr(3, 2).getAsInteger(16, value))
     return -1;
   return static_cast<int>(value);
+}
+
+std::string llmc::metaspaceToText(llvm::StringRef piece, bool atStart) {
+  std::string out;
+  for (size_t i = 0; i < piece.size();) {
+    if (piece.substr(i).starts_with(kMetaSpace)) {
+      out += ' ';
+      i += kMetaSpace.size();
+    } else {
+      out += piece[i++];
+    }
+  }
+  if (atStart && !out.empty() && out[0] == ' ')
+    out.erase(0, 1);
+  return out;
 }
 
 //===----------------------------------------------------------------------===//
@@ -150,19 +163,13 @@ std::string ScoreBPETokenizer::decodeToken(int32_t prev, int32_t id) const {
   int byte = parseByteToken(piece);
   if (byte >= 0)
     return std::string(1, static_cast<char>(byte));
-  std::string out;
-  for (size_t i = 0; i < piece.size();) {
-    if (piece.substr(i).starts_with(kMetaSpace) && space != " ") {
-      out += ' ';
-      i += kMetaSpace.size();
-    } else {
-      out += piece[i++];
-    }
-  }
-  // After BOS (or at the very start) sentencepiece drops the dummy prefix.
-  if ((prev == bosId || prev < 0) && !out.empty() && out[0] == ' ')
-    out.erase(0, 1);
-  return out;
+  bool atStart = prev == bosId || prev < 0;
+  if (space != " ") // sentencepiece vocabularies spell spaces as U+2581
+    return metaspaceToText(piece, atStart);
+  // llama2.c vocabularies store plain spaces; drop the dummy prefix.
+  if (atStart && piece.starts_with(" "))
+    piece = piece.drop_front();
+  return piece.str();
 }
 
 //===----------------------------------------------------------------------===//
@@ -244,19 +251,7 @@ public:
     int byte = parseByteToken(piece);
     if (sp->IsByte(id) && byte >= 0)
       return std::string(1, static_cast<char>(byte));
-    std::string out;
-    llvm::StringRef p(piece);
-    for (size_t i = 0; i < p.size();) {
-      if (p.substr(i).starts_with(kMetaSpace)) {
-        out += ' ';
-        i += kMetaSpace.size();
-      } else {
-        out += p[i++];
-      }
-    }
-    if ((prev < 0 || prev == bosId) && !out.empty() && out[0] == ' ')
-      out.erase(0, 1);
-    return out;
+    return metaspaceToText(piece, prev < 0 || prev == bosId);
   }
   int64_t vocabSize() const override { return sp->GetPieceSize(); }
 

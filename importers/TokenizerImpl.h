@@ -20,6 +20,14 @@ llvm::Error checkUtf8(llvm::StringRef path, llvm::ArrayRef<std::string> vocab);
 /// "<0xAB>" -> 0xAB; -1 when `piece` is not a byte token.
 int parseByteToken(llvm::StringRef piece);
 
+/// Sentencepiece's space symbol, U+2581.
+inline constexpr llvm::StringLiteral kMetaSpace = "\xe2\x96\x81";
+
+/// The text of a sentencepiece-style piece: U+2581 becomes ' ', and at the
+/// start of the text (after BOS, or first) the dummy-prefix space is
+/// dropped.
+std::string metaspaceToText(llvm::StringRef piece, bool atStart);
+
 /// BPE merging by vocabulary score over a sentencepiece-style vocabulary:
 /// llama2.c's tokenizer.bin (space " ") and GGUF "llama" vocabularies
 /// (space "▁").

@@ -124,7 +124,25 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
     return elems(v.getType()) * batch * flops;
   }
 
+  /// FLOPs per result element of ops that stream their operands once.
+  static std::optional<double> perElementFlops(Operation *op) {
+    return llvm::TypeSwitch<Operation *, std::optional<double>>(op)
+        .Case<AddOp, MulOp>([](Operation *) { return 1.0; })
+        .Case<DequantizeOp>([](Operation *) { return 2.0; })
+        .Case<RoPEOp>([](Operation *) { return 3.0; })
+        .Case<RMSNormOp, SiLUOp>([](Operation *) { return 4.0; })
+        .Case<SwiGLUOp, SoftmaxOp>([](Operation *) { return 5.0; })
+        .Case<LayerNormOp>([](Operation *) { return 7.0; })
+        .Case<GeLUOp>([](Operation *) { return 8.0; })
+        .Default([](Operation *) { return std::nullopt; });
+  }
+
   std::optional<Cost> costOf(Operation *op) const {
+    if (std::optional<double> flops = perElementFlops(op)) {
+      Cost c = traffic(op);
+      c.flops = perElem(op->getResult(0), *flops);
+      return c;
+    }
     double m = tokens();
     auto linearFlops = [&](Value w, bool bias) {
       auto wt = cast<RankedTensorType>(w.getType());
@@ -158,21 +176,6 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
           c.actStore = actBytes(o.getResult());
           return c;
         })
-        .Case([&](RMSNormOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getInput(), 4);
-          return c;
-        })
-        .Case([&](LayerNormOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getInput(), 7);
-          return c;
-        })
-        .Case([&](RoPEOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getInput(), 3);
-          return c;
-        })
         .Case([&](AttentionOp o) {
           Cost c;
           KVCacheType cache = o.getCache().getType();
@@ -189,36 +192,6 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
           c.kvLoad = b * kvLen * kvh * hd * 2 * kvBytes;
           // QK^T and PV, plus the softmax; scores stay on chip (fused).
           c.flops = b * (2 * 2 * s * h * hd * ctx + 5 * s * h * ctx);
-          return c;
-        })
-        .Case([&](SiLUOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getResult(), 4);
-          return c;
-        })
-        .Case([&](GeLUOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getResult(), 8);
-          return c;
-        })
-        .Case([&](SwiGLUOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getResult(), 5);
-          return c;
-        })
-        .Case<AddOp, MulOp>([&](Operation *o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o->getResult(0), 1);
-          return c;
-        })
-        .Case([&](SoftmaxOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getResult(), 5);
-          return c;
-        })
-        .Case([&](DequantizeOp o) {
-          Cost c = traffic(o);
-          c.flops = perElem(o.getResult(), 2);
           return c;
         })
         .Case([&](MoEOp o) {

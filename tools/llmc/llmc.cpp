@@ -5,8 +5,8 @@
 //   llmc inspect <model> [--dump DIR]
 //
 // Every failure prints one "llmc: error: <file>: <problem>" line and exits
-// non-zero; outputs are written to a temporary file and renamed, so a
-// failed run never leaves a partial file behind.
+// non-zero; outputs go through llvm::writeToOutput (temporary file, then
+// rename), so a failed run never leaves a partial file behind.
 //
 //===----------------------------------------------------------------------===//
 
@@ -101,12 +101,6 @@ static int fail(Error e) {
   return 1;
 }
 
-/// Writes `path` atomically (temp file + rename); "-" is stdout.
-static Error writeAtomically(StringRef path,
-                             function_ref<Error(raw_ostream &)> write) {
-  return writeToOutput(path, write);
-}
-
 static int runImport() {
   auto source = openModel(importInput, tokenizerOpt);
   if (!source)
@@ -116,7 +110,7 @@ static int runImport() {
   if (failed(mlir::verify(*module)))
     return fail(fileError(importInput, "the imported IR does not verify "
                                        "(an importer bug; see above)"));
-  if (Error e = writeAtomically(importOutput, [&](raw_ostream &os) {
+  if (Error e = writeToOutput(importOutput, [&](raw_ostream &os) {
         module->print(os);
         return Error::success();
       }))
@@ -191,7 +185,7 @@ static int runInspect() {
     SmallString<256> out(dumpDir);
     sys::path::append(out, t.name + ".f32");
     std::vector<float> values = s.readF32(t);
-    if (Error e = writeAtomically(out, [&](raw_ostream &os) {
+    if (Error e = writeToOutput(out, [&](raw_ostream &os) {
           os.write(reinterpret_cast<const char *>(values.data()),
                    values.size() * sizeof(float));
           return Error::success();
@@ -199,6 +193,16 @@ static int runInspect() {
       return fail(std::move(e));
   }
   return 0;
+}
+
+/// A numeric field of an `llm.roofline` dictionary (i64 counts, f64 rates).
+static double rooflineField(mlir::DictionaryAttr dict, StringRef key) {
+  mlir::Attribute a = dict.get(key);
+  if (auto i = dyn_cast_or_null<mlir::IntegerAttr>(a))
+    return double(i.getInt());
+  if (auto f = dyn_cast_or_null<mlir::FloatAttr>(a))
+    return f.getValueAsDouble();
+  return 0.0;
 }
 
 /// The module to analyse: parsed .mlir, or imported from a model path.
@@ -254,14 +258,7 @@ static int runRoofline() {
     auto attr = op->getAttrOfType<mlir::DictionaryAttr>("llm.roofline");
     if (!attr)
       return;
-    auto num = [&](StringRef key) {
-      mlir::Attribute a = attr.get(key);
-      if (auto i = dyn_cast_or_null<mlir::IntegerAttr>(a))
-        return double(i.getInt());
-      if (auto f = dyn_cast_or_null<mlir::FloatAttr>(a))
-        return f.getValueAsDouble();
-      return 0.0;
-    };
+    auto num = [&](StringRef key) { return rooflineField(attr, key); };
     std::string weight;
     for (mlir::Value v : op->getOperands())
       if (auto p = v.getDefiningOp<mlir::llm::ParamOp>()) {
@@ -291,12 +288,7 @@ static int runRoofline() {
   });
   auto total = (*module)->getAttrOfType<mlir::DictionaryAttr>(
       "llm.roofline.total");
-  auto get = [&](StringRef key) {
-    mlir::Attribute a = total.get(key);
-    if (auto i = dyn_cast_or_null<mlir::IntegerAttr>(a))
-      return double(i.getInt());
-    return cast<mlir::FloatAttr>(a).getValueAsDouble();
-  };
+  auto get = [&](StringRef key) { return rooflineField(total, key); };
   int64_t tokens = rfBatch * (rfPhase == "prefill" ? rfSeq : 1);
   double time = get("time_s");
   // Memory footprint: every weight once, the KV cache at the context the
@@ -336,7 +328,7 @@ static int runRoofline() {
                      {"flops", get("flops")},    {"time_s", time},
                      {"weight_bytes_total", params},
                      {"kv_cache_bytes", kvBytes}};
-    if (Error e = writeAtomically(rfJson, [&](raw_ostream &os) {
+    if (Error e = writeToOutput(rfJson, [&](raw_ostream &os) {
           os << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
           return Error::success();
         }))
