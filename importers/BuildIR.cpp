@@ -2,6 +2,7 @@
 
 #include "importers/BuildIR.h"
 #include "dialects/llm/LLMOps.h"
+#include "importers/Tokenizer.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -231,14 +232,12 @@ private:
     }
     module->setAttr("llm.model", b.getDictionaryAttr(model));
     if (source.tokenizer.format != TokenizerFormat::None) {
-      static const char *names[] = {"none", "llama2c", "sentencepiece",
-                                    "hf-json", "gguf"};
       module->setAttr(
           "llm.tokenizer",
           b.getDictionaryAttr(
               {b.getNamedAttr("format",
-                              b.getStringAttr(names[static_cast<int>(
-                                  source.tokenizer.format)])),
+                              b.getStringAttr(tokenizerFormatName(
+                                  source.tokenizer.format))),
                b.getNamedAttr("path",
                               b.getStringAttr(source.tokenizer.path))}));
     }

@@ -106,6 +106,7 @@ public:
   /// `hasWeights()` is then false.
   void addDescribedTensors(DType dtype);
   bool hasWeights() const { return !files.empty(); }
+  unsigned numFiles() const { return files.size(); }
 
   // Used by the readers while opening.
   unsigned addFile(std::unique_ptr<llvm::MemoryBuffer> buffer);

@@ -261,9 +261,10 @@ private:
 } // namespace
 
 static llvm::Expected<std::unique_ptr<Tokenizer>>
-loadSentencePiece(llvm::StringRef path) {
+parseSentencePiece(llvm::StringRef path, llvm::StringRef data) {
   auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  auto status = sp->Load(path.str());
+  auto status = sp->LoadFromSerializedProto(
+      std::string_view(data.data(), data.size()));
   if (!status.ok())
     return fileError(path, "not a sentencepiece model: " + status.ToString());
   return std::make_unique<SentencePieceTokenizer>(std::move(sp));
@@ -319,23 +320,49 @@ llmc::loadTokenizer(const TokenizerSpec &spec) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "the model has no tokenizer; pass "
                                    "--tokenizer");
-  if (spec.format == TokenizerFormat::SentencePieceModel)
-    return loadSentencePiece(spec.path);
   auto buffer = readFile(spec.path);
   if (!buffer)
     return buffer.takeError();
-  llvm::StringRef data = (*buffer)->getBuffer();
-  switch (spec.format) {
+  return parseTokenizer(spec.format, spec.path, (*buffer)->getBuffer());
+}
+
+llvm::Expected<std::unique_ptr<Tokenizer>>
+llmc::parseTokenizer(TokenizerFormat format, llvm::StringRef path,
+                     llvm::StringRef data) {
+  switch (format) {
+  case TokenizerFormat::SentencePieceModel:
+    return parseSentencePiece(path, data);
   case TokenizerFormat::Llama2C:
-    return parseLlama2CTokenizer(spec.path, data);
+    return parseLlama2CTokenizer(path, data);
   case TokenizerFormat::HFJson:
-    return parseHFTokenizerJson(spec.path, data);
+    return parseHFTokenizerJson(path, data);
   case TokenizerFormat::GGUF:
-    return parseGGUFTokenizer(spec.path, data);
+    return parseGGUFTokenizer(path, data);
   default:
     break;
   }
-  return fileError(spec.path, "unknown tokenizer format");
+  return fileError(path, "unknown tokenizer format");
+}
+
+llvm::StringRef llmc::tokenizerFormatName(TokenizerFormat format) {
+  switch (format) {
+  case TokenizerFormat::None: return "none";
+  case TokenizerFormat::Llama2C: return "llama2c";
+  case TokenizerFormat::SentencePieceModel: return "sentencepiece";
+  case TokenizerFormat::HFJson: return "hf-json";
+  case TokenizerFormat::GGUF: return "gguf";
+  }
+  return "none";
+}
+
+std::optional<TokenizerFormat>
+llmc::parseTokenizerFormatName(llvm::StringRef name) {
+  for (auto f : {TokenizerFormat::None, TokenizerFormat::Llama2C,
+                 TokenizerFormat::SentencePieceModel, TokenizerFormat::HFJson,
+                 TokenizerFormat::GGUF})
+    if (tokenizerFormatName(f) == name)
+      return f;
+  return std::nullopt;
 }
 
 llvm::Expected<std::unique_ptr<Tokenizer>>

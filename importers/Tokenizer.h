@@ -16,6 +16,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,16 @@ loadTokenizer(const TokenizerSpec &spec);
 /// tokenizer.json, sentencepiece .model, or llama2.c tokenizer.bin.
 llvm::Expected<std::unique_ptr<Tokenizer>>
 loadTokenizerFile(llvm::StringRef path);
+
+/// A tokenizer of `format` from the bytes of its file (`path` names it in
+/// errors); how artifacts carry their tokenizer.
+llvm::Expected<std::unique_ptr<Tokenizer>>
+parseTokenizer(TokenizerFormat format, llvm::StringRef path,
+               llvm::StringRef data);
+
+/// "llama2c", "sentencepiece", "hf-json", "gguf" or "none".
+llvm::StringRef tokenizerFormatName(TokenizerFormat format);
+std::optional<TokenizerFormat> parseTokenizerFormatName(llvm::StringRef name);
 
 /// Parsers over in-memory data (also the fuzz targets' entry points).
 llvm::Expected<std::unique_ptr<Tokenizer>>

@@ -78,4 +78,62 @@ def Roofline : Pass<"llm-roofline", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::llm::LLMDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering (implemented under lowering/, shared by every backend)
+//===----------------------------------------------------------------------===//
+
+def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
+  let summary = "Lower llm ops to linalg/tensor/arith/math on tensors";
+  let description = [{
+    The tensor-level lowering every backend shares. Each `llm` op becomes
+    `linalg.generic`/`linalg.fill`/`tensor` ops in destination-passing style:
+    embedding is a gather, RMSNorm/LayerNorm a reduction plus an elementwise
+    op, `llm.linear` a contraction over the stored `[out, in]` weight (narrow
+    float weights are extended in the body), RoPE an elementwise op with the
+    inverse frequencies as a constant (rope scaling applied at compile time),
+    attention writes keys and values into the cache with `tensor.insert_slice`
+    and computes scores, causal/sliding-window mask, softmax and the weighted
+    sum over the cache prefix `[0, start_pos + seq)` with GQA head grouping.
+
+    `!llm.kv_cache<L x S x KVH x D, T>` becomes
+    `tensor<L x 2 x KVH x S x D x T>` (keys, then values; positions of one head
+    contiguous). Function arguments and results that were caches are marked
+    `llm.kv_cache` for `--llm-buffer-abi`. `llm.param` is kept.
+
+    Ops without a lowering yet (`llm.moe`, `llm.exit`, quantized ops, symbolic
+    weight transforms) are reported, one error each.
+  }];
+  let dependentDialects = [
+    "::mlir::llm::LLMDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect", "::mlir::func::FuncDialect"
+  ];
+}
+
+def BufferABI : Pass<"llm-buffer-abi", "mlir::ModuleOp"> {
+  let summary = "Give the model entry the runtime's buffer calling convention";
+  let description = [{
+    Rewrites the entry function (after `--convert-llm-to-linalg`) to
+    `(args as memrefs..., weights: memref<?xi8>, results as memrefs...) -> ()`.
+    Tensor arguments are read through `bufferization.to_tensor restrict`; the
+    KV-cache argument is writable and the updated cache is materialized back
+    into it (in place after one-shot bufferization, never copied per step);
+    other results become out-parameters. Every `llm.param` becomes a
+    `memref.view` of the weight buffer at an `alignment`-aligned offset; the
+    layout is recorded as `llm.weights` (name, offset, bytes, shape, dtype)
+    and `llm.weights_bytes` on the function, and `llmc compile` packs the
+    weights to match it. Sets `llvm.emit_c_interface`.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"forward\"",
+           "Name of the entry function">,
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Byte alignment of every weight in the packed buffer">,
+  ];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
 #endif // LLMC_PASSES_PASSES_TD

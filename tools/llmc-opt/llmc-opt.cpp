@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/llm/LLMOps.h"
+#include "lowering/cpu/CPUPipeline.h"
 #include "passes/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -16,6 +17,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::llm::registerLLMPasses();
+  mlir::llm::registerLLMToCPUPipeline();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

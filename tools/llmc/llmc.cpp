@@ -3,6 +3,7 @@
 //   llmc import <model> [--tokenizer T] -o model.mlir
 //   llmc tokenize --tokenizer <path> "text"   |   --decode ID...
 //   llmc inspect <model> [--dump DIR]
+//   llmc compile / llmc run (Run.cpp)
 //
 // Every failure prints one "llmc: error: <file>: <problem>" line and exits
 // non-zero; outputs go through llvm::writeToOutput (temporary file, then
@@ -11,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/llm/LLMOps.h"
+#include "Commands.h"
 #include "HostBench.h"
 #include "importers/BuildIR.h"
 #include "importers/ModelSource.h"
@@ -345,6 +347,10 @@ int main(int argc, char **argv) {
       "  llmc import <model> [--tokenizer T] -o model.mlir\n"
       "  llmc tokenize --tokenizer <file> \"text\" | --decode ID...\n"
       "  llmc inspect <model> [--dump DIR]\n"
+      "  llmc compile <model.mlir | model> -o model.llmc [-O0..3] [--cpu NAME]\n"
+      "  llmc run <model.llmc | model> | --demo [--prompt TEXT] [-n N] "
+      "[--temp T] [--top-k K] [--top-p P] [--seed S] [--stats] "
+      "[--dump-logits FILE]\n"
       "  llmc roofline <model.mlir | model | config.json> --hardware H "
       "[--phase prefill|decode] [--batch B] [--seq S] [--kv-len L]\n");
   if (importCmd)
@@ -355,6 +361,10 @@ int main(int argc, char **argv) {
     return runInspect();
   if (rooflineCmd)
     return runRoofline();
+  if (compileCmd)
+    return runCompile();
+  if (runCmd)
+    return runRun();
   errs() << "llmc: no subcommand; see llmc --help\n";
   return 1;
 }

@@ -1,0 +1,184 @@
+//===- BufferABI.cpp - the runtime's calling convention for the entry -----===//
+//
+// Gives the model entry the buffer ABI every backend's runtime calls:
+//
+//   forward(args as memrefs..., weights: memref<?xi8>, results as memrefs...)
+//
+// Tensor arguments become memrefs read through `to_tensor restrict`; the KV
+// cache argument is also writable and the updated cache is materialized into
+// it (in place after one-shot bufferization); every other result becomes an
+// out-parameter filled with `materialize_in_destination`. Each `llm.param`
+// becomes a typed `memref.view` at a fixed, aligned offset of the one packed
+// weight buffer; the layout is recorded on the function (`llm.weights`) and
+// `llmc compile` packs the weights to match it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringMap.h"
+
+namespace mlir::llm {
+#define GEN_PASS_DEF_BUFFERABI
+#include "passes/Passes.h.inc"
+} // namespace mlir::llm
+
+using namespace mlir;
+using namespace mlir::llm;
+
+namespace {
+MemRefType memrefOf(RankedTensorType t) {
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
+
+struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
+  using BufferABIBase::BufferABIBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto func = module.lookupSymbol<func::FuncOp>(entry);
+    if (!func || func.isExternal()) {
+      module.emitError() << "no entry function '" << entry << "' with a body";
+      return signalPassFailure();
+    }
+    if (alignment <= 0 || (alignment & (alignment - 1))) {
+      module.emitError("alignment must be a power of two");
+      return signalPassFailure();
+    }
+    if (!func.getBody().hasOneBlock()) {
+      func.emitError("entry function must have a single block");
+      return signalPassFailure();
+    }
+    if (failed(rewrite(func)))
+      signalPassFailure();
+  }
+
+  LogicalResult rewrite(func::FuncOp func) {
+    MLIRContext *ctx = func.getContext();
+    OpBuilder b(ctx);
+    Block &body = func.front();
+    Location loc = func.getLoc();
+    FunctionType fnType = func.getFunctionType();
+
+    // Which argument the KV cache result is written back into.
+    int cacheArg = -1;
+    for (unsigned i = 0; i < fnType.getNumInputs(); ++i)
+      if (func.getArgAttr(i, "llm.kv_cache"))
+        cacheArg = i;
+
+    SmallVector<Type> inputs;
+    for (Type t : fnType.getInputs()) {
+      if (auto tt = dyn_cast<RankedTensorType>(t))
+        inputs.push_back(memrefOf(tt));
+      else if (t.isIntOrIndexOrFloat())
+        inputs.push_back(t);
+      else
+        return func.emitError() << "entry argument of type " << t
+                                << " has no buffer ABI";
+    }
+    unsigned weightsArg = inputs.size();
+    auto bytes = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+    inputs.push_back(bytes);
+    SmallVector<int> resultSlot; // argument index each result is written to
+    for (unsigned r = 0; r < fnType.getNumResults(); ++r) {
+      auto tt = dyn_cast<RankedTensorType>(fnType.getResult(r));
+      if (!tt)
+        return func.emitError() << "entry result " << r
+                                << " is not a ranked tensor";
+      if (func.getResultAttr(r, "llm.kv_cache") && cacheArg >= 0 &&
+          fnType.getInput(cacheArg) == tt) {
+        resultSlot.push_back(cacheArg);
+        continue;
+      }
+      resultSlot.push_back(inputs.size());
+      inputs.push_back(memrefOf(tt));
+    }
+
+    // New block arguments; the old tensor arguments read them.
+    SmallVector<BlockArgument> oldArgs(body.getArguments());
+    SmallVector<Value> newArgs;
+    for (Type t : inputs)
+      newArgs.push_back(body.addArgument(t, loc));
+    b.setInsertionPointToStart(&body);
+    for (auto [i, old] : llvm::enumerate(oldArgs)) {
+      Value replacement = newArgs[i];
+      if (auto tt = dyn_cast<RankedTensorType>(old.getType()))
+        replacement = bufferization::ToTensorOp::create(
+            b, loc, tt, newArgs[i], /*restrict=*/true,
+            /*writable=*/static_cast<int>(i) == cacheArg);
+      old.replaceAllUsesWith(replacement);
+    }
+
+    // Weights: one aligned slot per name, in first-use order.
+    llvm::StringMap<std::pair<int64_t, Type>> slots;
+    SmallVector<Attribute> table;
+    int64_t offset = 0;
+    SmallVector<ParamOp> params;
+    func.walk([&](ParamOp p) { params.push_back(p); });
+    for (ParamOp p : params) {
+      auto type = p.getResult().getType();
+      if (p.getQuant() || !isa<FloatType>(type.getElementType()))
+        return p.emitError("quantized weights have no buffer ABI yet");
+      auto it = slots.find(p.getName());
+      if (it == slots.end()) {
+        int64_t size = type.getNumElements() *
+                       (type.getElementTypeBitWidth() / 8);
+        offset = (offset + alignment - 1) / alignment * alignment;
+        it = slots.try_emplace(p.getName(), offset, type).first;
+        SmallVector<Attribute> shape;
+        for (int64_t d : type.getShape())
+          shape.push_back(b.getI64IntegerAttr(d));
+        std::string dtype;
+        llvm::raw_string_ostream(dtype) << type.getElementType();
+        table.push_back(b.getDictionaryAttr(
+            {b.getNamedAttr("name", p.getNameAttr()),
+             b.getNamedAttr("offset", b.getI64IntegerAttr(offset)),
+             b.getNamedAttr("bytes", b.getI64IntegerAttr(size)),
+             b.getNamedAttr("shape", b.getArrayAttr(shape)),
+             b.getNamedAttr("dtype", b.getStringAttr(dtype))}));
+        offset += size;
+      } else if (it->second.second != type) {
+        return p.emitError() << "weight '" << p.getName()
+                             << "' is used with types " << it->second.second
+                             << " and " << type;
+      }
+      b.setInsertionPoint(p);
+      Value shift = arith::ConstantIndexOp::create(b, p.getLoc(),
+                                                   it->second.first);
+      Value view = memref::ViewOp::create(b, p.getLoc(), memrefOf(type),
+                                          newArgs[weightsArg], shift,
+                                          ValueRange{});
+      p.replaceAllUsesWith(bufferization::ToTensorOp::create(
+                               b, p.getLoc(), type, view, /*restrict=*/true)
+                               .getResult());
+      p.erase();
+    }
+
+    // Results go to their buffers.
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    b.setInsertionPoint(ret);
+    for (auto [r, value] : llvm::enumerate(ret.getOperands())) {
+      auto mat = bufferization::MaterializeInDestinationOp::create(
+          b, ret.getLoc(), TypeRange{}, value, newArgs[resultSlot[r]]);
+      mat.setRestrict(true);
+      mat.setWritable(true);
+    }
+    func::ReturnOp::create(b, ret.getLoc());
+    ret.erase();
+    body.eraseArguments(0, oldArgs.size());
+
+    func.setType(FunctionType::get(ctx, inputs, {}));
+    func.setAllArgAttrs(SmallVector<DictionaryAttr>(inputs.size(),
+                                                    b.getDictionaryAttr({})));
+    func.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
+    func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    func->setAttr("llm.weights", b.getArrayAttr(table));
+    func->setAttr("llm.weights_bytes", b.getI64IntegerAttr(offset));
+    return success();
+  }
+};
+} // namespace

@@ -1,0 +1,823 @@
+//===- LLMToLinalg.cpp - llm dialect -> linalg/tensor/arith/math ----------===//
+//
+// The tensor-level lowering shared by every backend. Each llm op becomes
+// linalg.generic ops on tensors (value semantics, destination style), so
+// bufferization, tiling and vectorization are upstream's business. The KV
+// cache becomes one tensor<layers x 2 x kv_heads x max_seq x head_dim>: keys
+// and values of one head are contiguous per position, which is what the
+// attention reduction streams over.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/LLMToLinalg/LLMToLinalg.h"
+#include "passes/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include <cmath>
+
+namespace mlir::llm {
+#define GEN_PASS_DEF_CONVERTLLMTOLINALG
+#include "passes/Passes.h.inc"
+} // namespace mlir::llm
+
+using namespace mlir;
+using namespace mlir::llm;
+
+namespace {
+using utils::IteratorType;
+constexpr IteratorType par = IteratorType::parallel;
+constexpr IteratorType red = IteratorType::reduction;
+
+//===----------------------------------------------------------------------===//
+// Small builders
+//===----------------------------------------------------------------------===//
+
+/// Float constant of `type`.
+Value fconst(OpBuilder &b, Location loc, Type type, double v) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
+}
+
+Value iconst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// Converts a float scalar to `to` (weights may be f16/bf16, math is f32).
+Value castFloat(OpBuilder &b, Location loc, Value v, Type to) {
+  Type from = v.getType();
+  if (from == to)
+    return v;
+  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+    return arith::ExtFOp::create(b, loc, to, v);
+  return arith::TruncFOp::create(b, loc, to, v);
+}
+
+/// tensor.empty of `shape`, whose dynamic sizes are given in order.
+Value empty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elt,
+            ValueRange dynSizes) {
+  return tensor::EmptyOp::create(b, loc, RankedTensorType::get(shape, elt),
+                                 dynSizes);
+}
+
+/// tensor.empty shaped like `like`.
+Value emptyLike(OpBuilder &b, Location loc, Value like, Type elt = {}) {
+  auto type = cast<RankedTensorType>(like.getType());
+  return tensor::EmptyOp::create(b, loc,
+                                 tensor::getMixedSizes(b, loc, like),
+                                 elt ? elt : type.getElementType());
+}
+
+Value fill(OpBuilder &b, Location loc, Value init, double v) {
+  Type elt = cast<RankedTensorType>(init.getType()).getElementType();
+  return linalg::FillOp::create(b, loc, ValueRange{fconst(b, loc, elt, v)},
+                                ValueRange{init})
+      .getResult(0);
+}
+
+/// Dynamic sizes of `v` (in dimension order).
+SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value v) {
+  SmallVector<Value> sizes;
+  auto type = cast<RankedTensorType>(v.getType());
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      sizes.push_back(tensor::DimOp::create(b, loc, v, d));
+  return sizes;
+}
+
+AffineMap map(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(numDims, 0, exprs, ctx);
+}
+
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// One linalg.generic with a single result; `body` gets the block arguments
+/// (inputs, then the output) and returns the value to yield.
+Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iters,
+              BodyFn body) {
+  auto op = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(nb, nl, body(nb, nl, args));
+      });
+  return op.getResult(0);
+}
+
+/// Elementwise op over tensors of one shape (identity maps).
+Value elementwise(OpBuilder &b, Location loc, ValueRange inputs, Type elt,
+                  BodyFn body) {
+  auto type = cast<RankedTensorType>(inputs[0].getType());
+  unsigned rank = type.getRank();
+  SmallVector<AffineMap> maps(inputs.size() + 1,
+                              b.getMultiDimIdentityMap(rank));
+  SmallVector<IteratorType> iters(rank, par);
+  return generic(b, loc, inputs, emptyLike(b, loc, inputs[0], elt), maps,
+                 iters, body);
+}
+
+/// Reduction of the last dimension of a rank-N tensor into a rank-(N-1) one:
+/// `acc = combine(acc, x)` starting from `initValue`.
+Value reduceLast(OpBuilder &b, Location loc, Value x, double initValue,
+                 BodyFn combine) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<int64_t> shape(type.getShape().drop_back());
+  SmallVector<Value> dyn;
+  for (unsigned d = 0; d + 1 < rank; ++d)
+    if (type.isDynamicDim(d))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value init = fill(b, loc, empty(b, loc, shape, type.getElementType(), dyn),
+                    initValue);
+  SmallVector<unsigned> outer;
+  for (unsigned d = 0; d + 1 < rank; ++d)
+    outer.push_back(d);
+  SmallVector<IteratorType> iters(rank, par);
+  iters.back() = red;
+  return generic(b, loc, x, init,
+                 {b.getMultiDimIdentityMap(rank),
+                  map(b.getContext(), rank, outer)},
+                 iters, combine);
+}
+
+/// `x` with its last dimension broadcast away: maps of rank-N loops reading a
+/// rank-(N-1) "row" tensor.
+AffineMap rowMap(MLIRContext *ctx, unsigned rank) {
+  SmallVector<unsigned> outer;
+  for (unsigned d = 0; d + 1 < rank; ++d)
+    outer.push_back(d);
+  return map(ctx, rank, outer);
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(EmbeddingOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto type = op.getResult().getType();
+    Type elt = type.getElementType();
+    Value table = a.getTable();
+    Value tokens = a.getTokens();
+    Value init = empty(rw, loc, type.getShape(), elt,
+                       dynamicSizes(rw, loc, tokens));
+    MLIRContext *ctx = rw.getContext();
+    // Token ids are checked against the vocabulary by the runtime.
+    Value out = generic(
+        rw, loc, tokens, init, {map(ctx, 2, {0}), map(ctx, 2, {0, 1})},
+        {par, par}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value row = arith::IndexCastOp::create(b, l, b.getIndexType(),
+                                                 args[0]);
+          Value col = linalg::IndexOp::create(b, l, 1);
+          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
+          return castFloat(b, l, v, elt);
+        });
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// Sum of squares (or of values) over the last dimension, as llama2.c's
+/// rmsnorm: `w * (x * 1/sqrt(mean(x^2) + eps))`.
+struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RMSNormOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    Type elt = type.getElementType();
+    unsigned rank = type.getRank();
+    int64_t n = type.getShape().back();
+    Value ss = reduceLast(rw, loc, x, 0.0,
+                          [&](OpBuilder &b, Location l, ValueRange args) {
+                            Value sq = arith::MulFOp::create(b, l, args[0], args[0]);
+                            return arith::AddFOp::create(b, l, args[1], sq);
+                          });
+    double eps = op.getEps().convertToDouble();
+    MLIRContext *ctx = rw.getContext();
+    Value out = generic(
+        rw, loc, ValueRange{x, ss, a.getWeight()}, emptyLike(rw, loc, x),
+        {rw.getMultiDimIdentityMap(rank), rowMap(ctx, rank),
+         map(ctx, rank, {rank - 1}), rw.getMultiDimIdentityMap(rank)},
+        SmallVector<IteratorType>(rank, par),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value mean = arith::DivFOp::create(b, l, args[1],
+                                             fconst(b, l, elt, double(n)));
+          Value var = arith::AddFOp::create(b, l, mean, fconst(b, l, elt, eps));
+          Value inv = arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0),
+                                            math::SqrtOp::create(b, l, var));
+          Value scaled = arith::MulFOp::create(b, l, inv, args[0]);
+          return arith::MulFOp::create(b, l, castFloat(b, l, args[2], elt),
+                                       scaled);
+        });
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
+struct LowerLayerNorm : OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    Type elt = type.getElementType();
+    unsigned rank = type.getRank();
+    int64_t n = type.getShape().back();
+    MLIRContext *ctx = rw.getContext();
+    auto add = [](OpBuilder &b, Location l, ValueRange args) -> Value {
+      return arith::AddFOp::create(b, l, args[1], args[0]);
+    };
+    Value sum = reduceLast(rw, loc, x, 0.0, add);
+    // Centre first, then the variance of the centred values (two passes,
+    // stable for large means).
+    Value centred = generic(
+        rw, loc, ValueRange{x, sum}, emptyLike(rw, loc, x),
+        {rw.getMultiDimIdentityMap(rank), rowMap(ctx, rank),
+         rw.getMultiDimIdentityMap(rank)},
+        SmallVector<IteratorType>(rank, par),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value mean = arith::DivFOp::create(b, l, args[1],
+                                             fconst(b, l, elt, double(n)));
+          return arith::SubFOp::create(b, l, args[0], mean);
+        });
+    Value ss = reduceLast(rw, loc, centred, 0.0,
+                          [](OpBuilder &b, Location l, ValueRange args) {
+                            Value sq = arith::MulFOp::create(b, l, args[0], args[0]);
+                            return arith::AddFOp::create(b, l, args[1], sq);
+                          });
+    SmallVector<Value> ins = {centred, ss, a.getWeight()};
+    SmallVector<AffineMap> maps = {rw.getMultiDimIdentityMap(rank),
+                                   rowMap(ctx, rank),
+                                   map(ctx, rank, {rank - 1})};
+    if (a.getBias()) {
+      ins.push_back(a.getBias());
+      maps.push_back(map(ctx, rank, {rank - 1}));
+    }
+    maps.push_back(rw.getMultiDimIdentityMap(rank));
+    double eps = op.getEps().convertToDouble();
+    bool hasBias = static_cast<bool>(a.getBias());
+    Value out = generic(
+        rw, loc, ins, emptyLike(rw, loc, x), maps,
+        SmallVector<IteratorType>(rank, par),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value var = arith::DivFOp::create(b, l, args[1],
+                                            fconst(b, l, elt, double(n)));
+          var = arith::AddFOp::create(b, l, var, fconst(b, l, elt, eps));
+          Value inv = arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0),
+                                            math::SqrtOp::create(b, l, var));
+          Value y = arith::MulFOp::create(b, l, args[0], inv);
+          y = arith::MulFOp::create(b, l, y, castFloat(b, l, args[2], elt));
+          if (hasBias)
+            y = arith::AddFOp::create(b, l, y, castFloat(b, l, args[3], elt));
+          return y;
+        });
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// y[t, o] = sum_i x[t, i] * w[o, i] (+ bias[o]): a contraction over the
+/// input features with the weight in its stored [out, in] layout.
+Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
+                  RankedTensorType resultType) {
+  MLIRContext *ctx = b.getContext();
+  Type elt = resultType.getElementType();
+  Value init = fill(b, loc,
+                    empty(b, loc, resultType.getShape(), elt,
+                          dynamicSizes(b, loc, x)),
+                    0.0);
+  Value y = generic(
+      b, loc, ValueRange{x, w}, init,
+      {map(ctx, 3, {0, 2}), map(ctx, 3, {1, 2}), map(ctx, 3, {0, 1})},
+      {par, par, red}, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value p = arith::MulFOp::create(nb, l, args[0],
+                                        castFloat(nb, l, args[1], elt));
+        return arith::AddFOp::create(nb, l, args[2], p);
+      });
+  if (!bias)
+    return y;
+  return generic(b, loc, ValueRange{y, bias}, emptyLike(b, loc, y),
+                 {map(ctx, 2, {0, 1}), map(ctx, 2, {1}), map(ctx, 2, {0, 1})},
+                 {par, par}, [&](OpBuilder &nb, Location l, ValueRange args) {
+                   return arith::AddFOp::create(
+                       nb, l, args[0], castFloat(nb, l, args[1], elt));
+                 });
+}
+
+struct LowerLinear : OpConversionPattern<LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LinearOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    if (op.getInput().getType().getRank() != 2)
+      return rw.notifyMatchFailure(op, "only [tokens, features] inputs");
+    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), a.getWeight(),
+                                 a.getBias(), op.getResult().getType()));
+    return success();
+  }
+};
+
+/// Inverse frequencies of the rotary pairs, computed in f32 exactly as
+/// llama2.c and Hugging Face do (1 / theta^(2i/d)), then rescaled.
+SmallVector<float> ropeInverseFrequencies(RoPEOp op) {
+  int64_t hd = op.getHeadDim();
+  float theta = static_cast<float>(op.getTheta().convertToDouble());
+  SmallVector<float> inv;
+  for (int64_t i = 0; i < hd / 2; ++i)
+    inv.push_back(1.0f / std::pow(theta, float(2 * i) / float(hd)));
+  RopeScalingAttr s = op.getScalingAttr();
+  if (!s)
+    return inv;
+  float factor = static_cast<float>(s.getFactor().convertToDouble());
+  if (s.getKind() == RopeScalingKind::linear) {
+    for (float &f : inv)
+      f /= factor;
+    return inv;
+  }
+  // Llama 3.1 wavelength-dependent scaling.
+  float lowFreq = static_cast<float>(s.getLowFreqFactor().convertToDouble());
+  float highFreq = static_cast<float>(s.getHighFreqFactor().convertToDouble());
+  float oldCtx = static_cast<float>(s.getOriginalMaxPositions());
+  float lowWavelen = oldCtx / lowFreq, highWavelen = oldCtx / highFreq;
+  for (float &f : inv) {
+    float wavelen = 2.0f * static_cast<float>(M_PI) / f;
+    if (wavelen < highWavelen)
+      continue;
+    if (wavelen > lowWavelen) {
+      f /= factor;
+      continue;
+    }
+    float smooth = (oldCtx / wavelen - lowFreq) / (highFreq - lowFreq);
+    f = (1.0f - smooth) * f / factor + smooth * f;
+  }
+  return inv;
+}
+
+struct LowerRoPE : OpConversionPattern<RoPEOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RoPEOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    if (type.getRank() != 2)
+      return rw.notifyMatchFailure(op, "only [tokens, heads*head_dim] inputs");
+    Type elt = type.getElementType();
+    int64_t hd = op.getHeadDim();
+    bool interleaved = op.getStyle() == RopeStyle::interleaved;
+    SmallVector<float> inv = ropeInverseFrequencies(op);
+    auto invType = RankedTensorType::get({hd / 2}, rw.getF32Type());
+    Value invFreq = arith::ConstantOp::create(
+        rw, loc, DenseElementsAttr::get(invType, ArrayRef<float>(inv)));
+    Value pos = a.getStartPos();
+    Value out = elementwise(
+        rw, loc, x, elt, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value c = linalg::IndexOp::create(b, l, 1);
+          Value hdC = iconst(b, l, hd);
+          Value j = arith::RemUIOp::create(b, l, c, hdC);
+          Value base = arith::SubIOp::create(b, l, c, j);
+          // Pair index i, whether this element is the second of its pair,
+          // and the partner's column.
+          Value i, second, partner;
+          if (interleaved) {
+            i = arith::DivUIOp::create(b, l, j, iconst(b, l, 2));
+            Value odd = arith::RemUIOp::create(b, l, j, iconst(b, l, 2));
+            second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, odd,
+                                           iconst(b, l, 1));
+            Value pj = arith::XOrIOp::create(b, l, j, iconst(b, l, 1));
+            partner = arith::AddIOp::create(b, l, base, pj);
+          } else {
+            Value half = iconst(b, l, hd / 2);
+            second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, j,
+                                           half);
+            Value lo = arith::SubIOp::create(b, l, j, half);
+            Value hi = arith::AddIOp::create(b, l, j, half);
+            i = arith::SelectOp::create(b, l, second, lo, j);
+            Value pj = arith::SelectOp::create(b, l, second, lo, hi);
+            partner = arith::AddIOp::create(b, l, base, pj);
+          }
+          Value p = arith::AddIOp::create(b, l, pos, t);
+          Value pf = arith::UIToFPOp::create(
+              b, l, b.getF32Type(),
+              arith::IndexCastUIOp::create(b, l, b.getI64Type(), p));
+          Value f = tensor::ExtractOp::create(b, l, invFreq, ValueRange{i});
+          Value angle = arith::MulFOp::create(b, l, pf, f);
+          Value cos = castFloat(b, l, math::CosOp::create(b, l, angle), elt);
+          Value sin = castFloat(b, l, math::SinOp::create(b, l, angle), elt);
+          Value other = tensor::ExtractOp::create(b, l, x,
+                                                  ValueRange{t, partner});
+          // first' = first*cos - second*sin; second' = first*sin + second*cos
+          Value selfCos = arith::MulFOp::create(b, l, args[0], cos);
+          Value otherSin = arith::MulFOp::create(b, l, other, sin);
+          Value asFirst = arith::SubFOp::create(b, l, selfCos, otherSin);
+          Value asSecond = arith::AddFOp::create(b, l, otherSin, selfCos);
+          return arith::SelectOp::create(b, l, second, asSecond, asFirst);
+        });
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// Grouped-query attention over the cache tensor
+/// [layers, 2 (k|v), kv_heads, max_seq, head_dim].
+struct LowerAttention : OpConversionPattern<AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    KVCacheType cacheType = op.getCache().getType();
+    Type elt = op.getQuery().getType().getElementType();
+    if (cacheType.getElementType() != elt)
+      return rw.notifyMatchFailure(op, "cache and activations differ in type");
+    int64_t kvh = op.getNumKvHeads(), h = op.getNumHeads();
+    int64_t g = h / kvh, hd = cacheType.getHeadDim();
+    int64_t layer = op.getLayer();
+    int64_t dyn = ShapedType::kDynamic;
+    Value q = a.getQuery(), k = a.getKey(), v = a.getValue();
+    Value cache = a.getCache();
+    Value pos = a.getStartPos();
+    Value t = tensor::DimOp::create(rw, loc, q, 0);
+    Value len = arith::AddIOp::create(rw, loc, pos, t);
+
+    // Write keys/values: [T, kvh*hd] -> [kvh, T, hd] -> cache[layer, kind].
+    auto store = [&](Value src, int64_t kind, Value into) {
+      auto split = RankedTensorType::get({dyn, kvh, hd}, elt);
+      Value e = tensor::ExpandShapeOp::create(
+          rw, loc, split, src, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+          ArrayRef<OpFoldResult>{t, rw.getIndexAttr(kvh),
+                                 rw.getIndexAttr(hd)});
+      Value init = empty(rw, loc, {kvh, dyn, hd}, elt, t);
+      Value tr = linalg::TransposeOp::create(rw, loc, e, init,
+                                             ArrayRef<int64_t>{1, 0, 2})
+                     .getResult()[0];
+      SmallVector<OpFoldResult> offsets = {
+          rw.getIndexAttr(layer), rw.getIndexAttr(kind), rw.getIndexAttr(0),
+          pos, rw.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {rw.getIndexAttr(1), rw.getIndexAttr(1),
+                                         rw.getIndexAttr(kvh), t,
+                                         rw.getIndexAttr(hd)};
+      SmallVector<OpFoldResult> strides(5, rw.getIndexAttr(1));
+      return tensor::InsertSliceOp::create(rw, loc, tr, into, offsets, sizes,
+                                           strides)
+          .getResult();
+    };
+    cache = store(k, 0, cache);
+    cache = store(v, 1, cache);
+
+    // Read [kvh, len, hd] views of this layer's keys and values.
+    auto load = [&](int64_t kind) {
+      auto viewType = RankedTensorType::get({kvh, dyn, hd}, elt);
+      SmallVector<OpFoldResult> offsets = {
+          rw.getIndexAttr(layer), rw.getIndexAttr(kind), rw.getIndexAttr(0),
+          rw.getIndexAttr(0), rw.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {rw.getIndexAttr(1), rw.getIndexAttr(1),
+                                         rw.getIndexAttr(kvh), len,
+                                         rw.getIndexAttr(hd)};
+      SmallVector<OpFoldResult> strides(5, rw.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(rw, loc, viewType, cache, offsets,
+                                            sizes, strides)
+          .getResult();
+    };
+    Value keys = load(0), values = load(1);
+
+    // Scores [kvh, g, T, len]: query head kvh*g + gi attends KV head kvh.
+    auto qType = RankedTensorType::get({dyn, kvh, g, hd}, elt);
+    Value q4 = tensor::ExpandShapeOp::create(
+        rw, loc, qType, q, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}},
+        ArrayRef<OpFoldResult>{t, rw.getIndexAttr(kvh), rw.getIndexAttr(g),
+                               rw.getIndexAttr(hd)});
+    Value scoresInit =
+        fill(rw, loc, empty(rw, loc, {kvh, g, dyn, dyn}, elt, {t, len}), 0.0);
+    // dims: (kvh, g, t, s, d)
+    Value dots = generic(
+        rw, loc, ValueRange{q4, keys}, scoresInit,
+        {map(ctx, 5, {2, 0, 1, 4}), map(ctx, 5, {0, 3, 4}),
+         map(ctx, 5, {0, 1, 2, 3})},
+        {par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value p = arith::MulFOp::create(b, l, args[0], args[1]);
+          return arith::AddFOp::create(b, l, args[2], p);
+        });
+
+    // Scale and mask: position s is visible from token t when
+    // s <= pos + t (causal) and s > pos + t - window (sliding window).
+    std::optional<double> scale;
+    if (auto s = op.getScale())
+      scale = s->convertToDouble();
+    bool causal = op.getCausal();
+    std::optional<int64_t> window = op.getSlidingWindow();
+    double ninf = -std::numeric_limits<double>::infinity();
+    Value scores = elementwise(
+        rw, loc, dots, elt, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          // Default scale divides by sqrt(head_dim) as the references do.
+          Value sc = scale ? Value(arith::MulFOp::create(b, l, args[0],
+                                                   fconst(b, l, elt, *scale)))
+                           : Value(arith::DivFOp::create(
+                                 b, l, args[0],
+                                 fconst(b, l, elt, std::sqrt(double(hd)))));
+          if (!causal && !window)
+            return sc;
+          Value tt = linalg::IndexOp::create(b, l, 2);
+          Value s = linalg::IndexOp::create(b, l, 3);
+          Value self = arith::AddIOp::create(b, l, pos, tt);
+          Value hidden = arith::ConstantIntOp::create(b, l, 0, 1);
+          if (causal)
+            hidden = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, s,
+                                           self);
+          if (window) {
+            // s + window <= self  <=>  too old.
+            Value sw = arith::AddIOp::create(b, l, s, iconst(b, l, *window));
+            Value old = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule,
+                                              sw, self);
+            hidden = arith::OrIOp::create(b, l, hidden, old);
+          }
+          return arith::SelectOp::create(b, l, hidden, fconst(b, l, elt, ninf),
+                                         sc);
+        });
+    Value probs = softmaxLast(rw, loc, scores);
+
+    // out[t, kvh, g, d] = sum_s p[kvh, g, t, s] * v[kvh, s, d]
+    Value outInit =
+        fill(rw, loc, empty(rw, loc, {dyn, kvh, g, hd}, elt, t), 0.0);
+    // dims: (t, kvh, g, d, s)
+    Value out4 = generic(
+        rw, loc, ValueRange{probs, values}, outInit,
+        {map(ctx, 5, {1, 2, 0, 4}), map(ctx, 5, {1, 4, 3}),
+         map(ctx, 5, {0, 1, 2, 3})},
+        {par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value p = arith::MulFOp::create(b, l, args[0], args[1]);
+          return arith::AddFOp::create(b, l, args[2], p);
+        });
+    Value out = tensor::CollapseShapeOp::create(
+        rw, loc, op.getOutput().getType(), out4,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
+    rw.replaceOp(op, {out, cache});
+    return success();
+  }
+
+public:
+  /// Softmax over the last dimension: max, exp(x - max), sum, divide.
+  static Value softmaxLast(OpBuilder &b, Location loc, Value x) {
+    auto type = cast<RankedTensorType>(x.getType());
+    Type elt = type.getElementType();
+    unsigned rank = type.getRank();
+    MLIRContext *ctx = b.getContext();
+    Value mx = reduceLast(b, loc, x, -std::numeric_limits<double>::infinity(),
+                          [](OpBuilder &nb, Location l, ValueRange args) {
+                            return arith::MaximumFOp::create(nb, l, args[1],
+                                                             args[0]);
+                          });
+    SmallVector<IteratorType> iters(rank, par);
+    AffineMap id = b.getMultiDimIdentityMap(rank), row = rowMap(ctx, rank);
+    Value e = generic(b, loc, ValueRange{x, mx}, emptyLike(b, loc, x),
+                      {id, row, id}, iters,
+                      [](OpBuilder &nb, Location l, ValueRange args) {
+                        Value d = arith::SubFOp::create(nb, l, args[0], args[1]);
+                        return math::ExpOp::create(nb, l, d);
+                      });
+    Value sum = reduceLast(b, loc, e, 0.0,
+                           [](OpBuilder &nb, Location l, ValueRange args) {
+                             return arith::AddFOp::create(nb, l, args[1],
+                                                          args[0]);
+                           });
+    return generic(b, loc, ValueRange{e, sum}, emptyLike(b, loc, x),
+                   {id, row, id}, iters,
+                   [](OpBuilder &nb, Location l, ValueRange args) {
+                     return arith::DivFOp::create(nb, l, args[0], args[1]);
+                   });
+  }
+};
+
+struct LowerSoftmax : OpConversionPattern<SoftmaxOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SoftmaxOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    int64_t rank = op.getInput().getType().getRank();
+    int64_t axis = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
+    if (axis != rank - 1)
+      return rw.notifyMatchFailure(op, "softmax over a non-last axis");
+    rw.replaceOp(op, LowerAttention::softmaxLast(rw, op.getLoc(), a.getInput()));
+    return success();
+  }
+};
+
+/// silu(x) = x * (1 / (1 + exp(-x))), in llama2.c's operation order.
+Value silu(OpBuilder &b, Location l, Value x) {
+  Type elt = x.getType();
+  Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
+  Value d = arith::AddFOp::create(b, l, fconst(b, l, elt, 1.0), e);
+  Value s = arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0), d);
+  return arith::MulFOp::create(b, l, x, s);
+}
+
+struct LowerSiLU : OpConversionPattern<SiLUOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SiLUOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Type elt = op.getType().getElementType();
+    rw.replaceOp(op, elementwise(rw, op.getLoc(), a.getInput(), elt,
+                                 [](OpBuilder &b, Location l, ValueRange args) {
+                                   return silu(b, l, args[0]);
+                                 }));
+    return success();
+  }
+};
+
+struct LowerGeLU : OpConversionPattern<GeLUOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GeLUOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Type elt = op.getType().getElementType();
+    bool tanhForm = op.getApproximate() == GeluApproximation::tanh;
+    rw.replaceOp(
+        op, elementwise(rw, op.getLoc(), a.getInput(), elt,
+                        [&](OpBuilder &b, Location l, ValueRange args) {
+                          Value x = args[0];
+                          Value inner;
+                          if (tanhForm) {
+                            // sqrt(2/pi) * (x + 0.044715 x^3)
+                            Value x3 = arith::MulFOp::create(
+                                b, l, x, arith::MulFOp::create(b, l, x, x));
+                            Value s = arith::AddFOp::create(
+                                b, l, x,
+                                arith::MulFOp::create(
+                                    b, l, fconst(b, l, elt, 0.044715), x3));
+                            inner = math::TanhOp::create(
+                                b, l,
+                                arith::MulFOp::create(
+                                    b, l,
+                                    fconst(b, l, elt, std::sqrt(2.0 / M_PI)),
+                                    s));
+                          } else {
+                            inner = math::ErfOp::create(
+                                b, l,
+                                arith::MulFOp::create(b, l, x,
+                                                      fconst(b, l, elt, M_SQRT1_2)));
+                          }
+                          Value one = arith::AddFOp::create(
+                              b, l, fconst(b, l, elt, 1.0), inner);
+                          Value half = arith::MulFOp::create(
+                              b, l, fconst(b, l, elt, 0.5), x);
+                          return arith::MulFOp::create(b, l, half, one);
+                        }));
+    return success();
+  }
+};
+
+struct LowerSwiGLU : OpConversionPattern<SwiGLUOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SwiGLUOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value gate = a.getGate(), up = a.getUp();
+    auto type = op.getResult().getType();
+    if (!up) {
+      // One fused [.., 2H] operand: gate columns first, then up.
+      auto gType = cast<RankedTensorType>(gate.getType());
+      int64_t rank = gType.getRank(), hidden = type.getShape().back();
+      SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rw, loc, gate);
+      sizes.back() = rw.getIndexAttr(hidden);
+      SmallVector<OpFoldResult> off(rank, rw.getIndexAttr(0));
+      SmallVector<OpFoldResult> strides(rank, rw.getIndexAttr(1));
+      Value g = tensor::ExtractSliceOp::create(rw, loc, type, gate, off, sizes,
+                                               strides);
+      off.back() = rw.getIndexAttr(hidden);
+      up = tensor::ExtractSliceOp::create(rw, loc, type, gate, off, sizes,
+                                          strides);
+      gate = g;
+    }
+    Type elt = type.getElementType();
+    rw.replaceOp(op, elementwise(rw, loc, ValueRange{gate, up}, elt,
+                                 [](OpBuilder &b, Location l, ValueRange args) {
+                                   return arith::MulFOp::create(
+                                       b, l, silu(b, l, args[0]), args[1]);
+                                 }));
+    return success();
+  }
+};
+
+template <typename Op, typename ArithOp>
+struct LowerBinary : OpConversionPattern<Op> {
+  using OpConversionPattern<Op>::OpConversionPattern;
+  using OpAdaptor = typename Op::Adaptor;
+  LogicalResult
+  matchAndRewrite(Op op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Type elt = op.getType().getElementType();
+    rw.replaceOp(op, elementwise(rw, op.getLoc(),
+                                 ValueRange{a.getLhs(), a.getRhs()}, elt,
+                                 [](OpBuilder &b, Location l, ValueRange args) {
+                                   return ArithOp::create(b, l, args[0],
+                                                          args[1]);
+                                 }));
+    return success();
+  }
+};
+
+/// The cache's tensor form: [layers, 2, kv_heads, max_seq, head_dim].
+class CacheTypeConverter : public TypeConverter {
+public:
+  CacheTypeConverter() {
+    addConversion([](Type t) { return t; });
+    addConversion([](KVCacheType t) -> Type { return cacheTensorType(t); });
+  }
+};
+
+struct ConvertLLMToLinalg
+    : llm::impl::ConvertLLMToLinalgBase<ConvertLLMToLinalg> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    // Ops with no lowering yet get one clear diagnostic each, instead of a
+    // generic legalization failure.
+    bool unsupported = false;
+    module.walk([&](Operation *op) {
+      if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp>(op)) {
+        op->emitError() << "'" << op->getName()
+                        << "' has no linalg lowering yet";
+        unsupported = true;
+      }
+      if (auto lin = dyn_cast<LinearOp>(op);
+          lin && lin.getInput().getType().getRank() != 2) {
+        op->emitError("llm.linear lowering expects a rank-2 input");
+        unsupported = true;
+      }
+      if (auto r = dyn_cast<RoPEOp>(op);
+          r && r.getInput().getType().getRank() != 2) {
+        op->emitError("llm.rope lowering expects a rank-2 input");
+        unsupported = true;
+      }
+    });
+    if (unsupported)
+      return signalPassFailure();
+
+    // Record which entry arguments/results are KV caches before their type
+    // is lowered; the buffer ABI ties them to one in-place buffer.
+    module.walk([&](func::FuncOp f) {
+      FunctionType ft = f.getFunctionType();
+      for (unsigned i = 0; i < ft.getNumInputs(); ++i)
+        if (isa<KVCacheType>(ft.getInput(i)))
+          f.setArgAttr(i, "llm.kv_cache", UnitAttr::get(ctx));
+      for (unsigned i = 0; i < ft.getNumResults(); ++i)
+        if (isa<KVCacheType>(ft.getResult(i)))
+          f.setResultAttr(i, "llm.kv_cache", UnitAttr::get(ctx));
+    });
+
+    CacheTypeConverter converter;
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
+                           arith::ArithDialect, math::MathDialect,
+                           bufferization::BufferizationDialect,
+                           memref::MemRefDialect>();
+    target.addIllegalDialect<LLMDialect>();
+    target.addLegalOp<ParamOp>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
+      return converter.isSignatureLegal(f.getFunctionType());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
+        [&](Operation *op) { return converter.isLegal(op); });
+
+    RewritePatternSet patterns(ctx);
+    patterns.add<LowerEmbedding, LowerRMSNorm, LowerLayerNorm, LowerLinear,
+                 LowerRoPE, LowerAttention, LowerSoftmax, LowerSiLU, LowerGeLU,
+                 LowerSwiGLU, LowerBinary<AddOp, arith::AddFOp>,
+                 LowerBinary<MulOp, arith::MulFOp>>(converter, ctx);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                   converter);
+    populateReturnOpTypeConversionPattern(patterns, converter);
+    populateCallOpTypeConversionPattern(patterns, converter);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+RankedTensorType mlir::llm::cacheTensorType(KVCacheType t) {
+  return RankedTensorType::get(
+      {t.getLayers(), 2, t.getKvHeads(), t.getMaxSeq(), t.getHeadDim()},
+      t.getElementType());
+}

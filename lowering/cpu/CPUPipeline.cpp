@@ -1,0 +1,183 @@
+//===- CPUPipeline.cpp - llm -> LLVM -> object for the host CPU -----------===//
+
+#include "lowering/cpu/CPUPipeline.h"
+#include "passes/Passes.h"
+#include "runtime/src/ArtifactFormat.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+#include <mutex>
+
+using namespace mlir;
+using namespace mlir::llm;
+
+LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
+                                               const CPUPipelineOptions &o,
+                                               CPUPipelineStage stage) {
+  // The pipeline is written as text (readable, and the same string
+  // llmc-opt accepts), so the passes it names must be registered.
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    registerAllPasses();
+    registerLLMPasses();
+  });
+  std::string p;
+  llvm::raw_string_ostream os(p);
+  if (stage != CPUPipelineStage::FromBufferABI)
+    os << "convert-llm-to-linalg,llm-buffer-abi";
+  if (stage == CPUPipelineStage::ToBufferABI)
+    return parsePassPipeline(p, pm);
+  if (stage == CPUPipelineStage::All)
+    os << ",";
+  // No CSE before bufferization: merging identical fills would make
+  // several ops write one buffer and force copies.
+  os << "canonicalize,eliminate-empty-tensors,"
+     << "one-shot-bufferize,canonicalize,cse,"
+     << "func.func(buffer-deallocation-pipeline),"
+     << "func.func(convert-linalg-to-loops),"
+     << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+     << "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+     << "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
+     << "convert-cf-to-llvm,reconcile-unrealized-casts";
+  return parsePassPipeline(p, pm);
+}
+
+void mlir::llm::registerCPUPipelineDialects(DialectRegistry &registry) {
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<LLMDialect>();
+}
+
+void mlir::llm::registerLLMToCPUPipeline() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "llm-to-cpu",
+      "Lower an llm-dialect model to the LLVM dialect for the CPU: linalg, "
+      "buffer ABI, one-shot bufferization, tiling/vectorization, OpenMP",
+      [](OpPassManager &pm, const CPUPipelineOptions &o) {
+        (void)buildLLMToCPUPipeline(pm, o);
+      });
+}
+
+std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
+                                     int optLevel, std::string &object,
+                                     std::string &arch,
+                                     std::vector<std::string> &features) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
+  module->getContext()->appendDialectRegistry(registry);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "llmc-model");
+  if (!llvmModule)
+    return "translation to LLVM IR failed";
+
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return error;
+  std::string cpuName = cpu.str();
+  std::string featureString;
+  if (cpuName.empty() || cpuName == "native") {
+    cpuName = llvm::sys::getHostCPUName().str();
+    llvm::SubtargetFeatures f;
+    for (auto &feature : llvm::sys::getHostCPUFeatures())
+      f.AddFeature(feature.first(), feature.second);
+    featureString = f.getString();
+  }
+  llvm::CodeGenOptLevel level = optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
+                                : optLevel == 2 ? llvm::CodeGenOptLevel::Default
+                                : optLevel == 1 ? llvm::CodeGenOptLevel::Less
+                                                : llvm::CodeGenOptLevel::None;
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, cpuName, featureString, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, level));
+  if (!tm)
+    return "cannot create a target machine for CPU '" + cpuName + "'";
+  if (!tm->getMCSubtargetInfo()->isCPUStringValid(cpuName))
+    return "unknown CPU '" + cpuName + "' for " + triple.str();
+  arch = triple.getArchName().str();
+  features.clear();
+  if (triple.isX86())
+    for (const char *f : llmc::artifact::kCheckedX86Features)
+      if (tm->getMCSubtargetInfo()->checkFeatures(std::string("+") + f))
+        features.push_back(f);
+  llvmModule->setDataLayout(tm->createDataLayout());
+  llvmModule->setTargetTriple(triple);
+
+  if (optLevel > 0) {
+    auto optimize = makeOptimizingTransformer(optLevel, 0, tm.get());
+    if (llvm::Error e = optimize(llvmModule.get()))
+      return llvm::toString(std::move(e));
+  }
+
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  if (tm->addPassesToEmitFile(pm, os, nullptr,
+                              llvm::CodeGenFileType::ObjectFile))
+    return "the target cannot emit object files";
+  pm.run(*llvmModule);
+  object.assign(buffer.begin(), buffer.end());
+  return "";
+}
+
+std::string mlir::llm::linkSharedObject(llvm::StringRef objectPath,
+                                        llvm::StringRef outputPath) {
+  // ld.lld of the same LLVM release; libomp and libm resolve at dlopen time
+  // (the runtime's RPATH-free search uses the recorded absolute path).
+  std::string lld = LLMC_LLVM_BIN_DIR "/ld.lld";
+  if (!llvm::sys::fs::can_execute(lld)) {
+    auto found = llvm::sys::findProgramByName("ld.lld");
+    if (!found)
+      return "ld.lld not found (install lld-22)";
+    lld = *found;
+  }
+  std::string libDir = LLMC_LLVM_LIB_DIR;
+  std::string rpath = "-rpath=" + libDir;
+  std::string libPath = "-L" + libDir;
+  // The C runtime's shared objects by soname, so no -dev package is needed.
+  std::string multiarch =
+      "-L/usr/lib/" + llvm::Triple(llvm::sys::getDefaultTargetTriple())
+                          .getArchName()
+                          .str() +
+      "-linux-gnu";
+  std::string multiarchLib = "-L/lib/" + multiarch.substr(11);
+  llvm::SmallVector<llvm::StringRef> args = {
+      lld,       "-shared",     "--as-needed", "-o",          outputPath,
+      objectPath, libPath,      rpath,         multiarch,     multiarchLib,
+      "-lomp",   "-l:libm.so.6", "-l:libc.so.6"};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, {}, 0, 0,
+                                     &error);
+  if (rc != 0)
+    return "linking with " + lld + " failed" +
+           (error.empty() ? std::string() : ": " + error);
+  return "";
+}

@@ -1,0 +1,161 @@
+//===- CPUDevice.cpp - runs an artifact's CPU code object -----------------===//
+//
+// The code object is a shared library inside the artifact. It is handed to
+// the dynamic loader through an anonymous memory file (memfd), so nothing is
+// written to disk. The entry follows the llmc-buffer-v1 ABI, i.e. MLIR's C
+// interface of
+//   forward(tokens: memref<?xi32>, start_pos: index,
+//           kv: memref<L x 2 x KVH x S x D x f32>, weights: memref<?xi8>,
+//           logits: memref<? x V x f32>)
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/src/ArtifactFormat.h"
+#include "runtime/src/Internal.h"
+
+#include <cerrno>
+#include <cstring>
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace llmc::runtime;
+
+namespace {
+template <int N> struct MemRef {
+  const void *allocated;
+  const void *aligned;
+  int64_t offset;
+  int64_t sizes[N];
+  int64_t strides[N];
+};
+
+template <int N>
+MemRef<N> memref(const void *data, const int64_t (&shape)[N]) {
+  MemRef<N> m{data, data, 0, {}, {}};
+  int64_t stride = 1;
+  for (int d = N - 1; d >= 0; --d) {
+    m.sizes[d] = shape[d];
+    m.strides[d] = stride;
+    stride *= shape[d];
+  }
+  return m;
+}
+
+using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, MemRef<1> *,
+                         MemRef<2> *);
+
+class CPUDevice : public Device {
+public:
+  ~CPUDevice() override {
+    if (handle)
+      dlclose(handle);
+  }
+
+  llmc_status_t load(llmc_artifact_s &a) {
+    const Section &code = a.sections.at(a.codeSection);
+    int fd = memfd_create("llmc-code", MFD_CLOEXEC);
+    if (fd < 0)
+      return makeStatus(LLMC_IO_ERROR,
+                        a.path + ": memfd_create failed: " + strerror(errno));
+    size_t done = 0;
+    while (done < code.size) {
+      ssize_t w = write(fd, code.data + done, code.size - done);
+      if (w <= 0) {
+        close(fd);
+        return makeStatus(LLMC_IO_ERROR, a.path + ": cannot stage code: " +
+                                             strerror(errno));
+      }
+      done += static_cast<size_t>(w);
+    }
+    std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
+    handle = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+    close(fd);
+    if (!handle)
+      return makeStatus(LLMC_BAD_ARTIFACT,
+                        a.path + ": cannot load the CPU code object: " +
+                            dlerror());
+    entry = reinterpret_cast<EntryFn>(dlsym(handle, a.entrySymbol.c_str()));
+    if (!entry)
+      return makeStatus(LLMC_BAD_ARTIFACT, a.path + ": code object has no '" +
+                                               a.entrySymbol + "'");
+    return nullptr;
+  }
+
+  llmc_status_t forward(llmc_session_s &s, const int32_t *tokens,
+                        int32_t n) override {
+    llmc_artifact_s &a = *s.artifact;
+    auto tok = memref<1>(tokens, {n});
+    int64_t kvShape[5];
+    for (int i = 0; i < 5; ++i)
+      kvShape[i] = a.kvShape[i];
+    auto kv = memref<5>(s.kv.data(), kvShape);
+    auto w = memref<1>(a.weights.data, {static_cast<int64_t>(a.weights.size)});
+    auto logits = memref<2>(s.logits.data(), {n, a.info.vocab_size});
+    entry(&tok, s.position, &kv, &w, &logits);
+    return nullptr;
+  }
+
+private:
+  void *handle = nullptr;
+  EntryFn entry = nullptr;
+};
+
+bool hostHas(const std::string &f) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+#define LLMC_FEATURE(name)                                                     \
+  if (f == name)                                                               \
+    return __builtin_cpu_supports(name);
+  LLMC_FEATURE("sse4.2") LLMC_FEATURE("avx") LLMC_FEATURE("avx2")
+  LLMC_FEATURE("fma") LLMC_FEATURE("bmi") LLMC_FEATURE("bmi2")
+  LLMC_FEATURE("popcnt") LLMC_FEATURE("avx512f") LLMC_FEATURE("avx512bw")
+  LLMC_FEATURE("avx512vl") LLMC_FEATURE("avx512dq") LLMC_FEATURE("avx512cd")
+  LLMC_FEATURE("avx512vnni") LLMC_FEATURE("avx512bf16")
+  LLMC_FEATURE("avxvnni") LLMC_FEATURE("f16c")
+#undef LLMC_FEATURE
+#endif
+  return false;
+}
+} // namespace
+
+llmc_status_t llmc::runtime::checkTarget(llmc_artifact_s &a) {
+  if (a.targetKind != "cpu")
+    return makeStatus(LLMC_UNSUPPORTED, a.path + ": target '" + a.targetKind +
+                                            "' is not supported by this runtime");
+#if defined(__x86_64__)
+  const char *hostArch = "x86_64";
+#elif defined(__aarch64__)
+  const char *hostArch = "aarch64";
+#else
+  const char *hostArch = "unknown";
+#endif
+  if (a.arch != hostArch)
+    return makeStatus(LLMC_UNSUPPORTED, a.path + ": compiled for " + a.arch +
+                                            ", this machine is " + hostArch);
+  std::string missing;
+  for (const std::string &f : a.features)
+    if (!hostHas(f))
+      missing += (missing.empty() ? "" : ", ") + f;
+  if (!missing.empty())
+    return makeStatus(LLMC_UNSUPPORTED,
+                      a.path + ": compiled for CPU features this CPU lacks: " +
+                          missing + " (recompile with --cpu)");
+  return nullptr;
+}
+
+llmc_status_t llmc::runtime::createCPUDevice(llmc_artifact_s &a,
+                                             std::unique_ptr<Device> &out) {
+  auto d = std::make_unique<CPUDevice>();
+  if (llmc_status_t s = d->load(a))
+    return s;
+  out = std::move(d);
+  return nullptr;
+}
+
+llmc_status_t llmc::runtime::ensureDevice(llmc_artifact_s &a) {
+  std::lock_guard<std::mutex> lock(a.deviceMutex);
+  if (a.device)
+    return nullptr;
+  return createCPUDevice(a, a.device);
+}

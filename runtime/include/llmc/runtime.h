@@ -1,0 +1,104 @@
+/*===- runtime.h - the llmc runtime C API ---------------------------------===*
+ *
+ * Loads a compiled model artifact (.llmc), runs it and samples tokens.
+ * No global state; every fallible call returns an llmc_status_t, which is
+ * NULL on success and otherwise owns a message (free with
+ * llmc_status_free). Objects are opaque and freed by their *_free function.
+ *
+ *   llmc_artifact_t *a;  llmc_session_t *s;  const float *logits;
+ *   llmc_artifact_load("model.llmc", &a);
+ *   llmc_session_create(a, 0, &s);             // 0 = the compiled maximum
+ *   llmc_session_forward(s, prompt, n, &logits); // n x vocab rows
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef LLMC_RUNTIME_H
+#define LLMC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLMC_ARTIFACT_VERSION 1
+
+typedef struct llmc_status_s *llmc_status_t;
+typedef struct llmc_artifact_s llmc_artifact_t;
+typedef struct llmc_session_s llmc_session_t;
+typedef struct llmc_sampler_s llmc_sampler_t;
+
+typedef enum llmc_status_code_e {
+  LLMC_OK = 0,
+  LLMC_INVALID_ARGUMENT = 1, /* bad parameter or token */
+  LLMC_IO_ERROR = 2,         /* cannot open / map / read a file */
+  LLMC_BAD_ARTIFACT = 3,     /* truncated, wrong magic, malformed manifest */
+  LLMC_UNSUPPORTED = 4,      /* version, target or CPU features not supported */
+  LLMC_OUT_OF_RANGE = 5,     /* context overflow */
+  LLMC_INTERNAL = 6
+} llmc_status_code_t;
+
+llmc_status_code_t llmc_status_code(llmc_status_t status);
+/* The message, or "ok" for NULL. Valid until the status is freed. */
+const char *llmc_status_message(llmc_status_t status);
+void llmc_status_free(llmc_status_t status);
+
+/* Model facts read from the manifest. */
+typedef struct llmc_model_info_s {
+  int32_t vocab_size;
+  int32_t max_seq_len; /* positions the compiled KV cache holds */
+  int32_t n_layers, dim, n_heads, n_kv_heads, head_dim;
+  int32_t bos_id, eos_id; /* -1 when the tokenizer has none */
+} llmc_model_info_t;
+
+/* Maps `path` and validates header, manifest, sections, target and CPU
+ * features. The code object is loaded when the first session is created. */
+llmc_status_t llmc_artifact_load(const char *path, llmc_artifact_t **out);
+void llmc_artifact_free(llmc_artifact_t *artifact);
+/* The manifest JSON text (owned by the artifact). */
+const char *llmc_artifact_manifest(const llmc_artifact_t *artifact);
+llmc_status_t llmc_artifact_info(const llmc_artifact_t *artifact,
+                                 llmc_model_info_t *out);
+/* Bytes of a named section ("weights", "tokenizer", "code.cpu", ...). */
+llmc_status_t llmc_artifact_section(const llmc_artifact_t *artifact,
+                                    const char *name, const void **data,
+                                    size_t *size);
+
+/* A generation context with its own KV cache of `max_context` positions
+ * (0 = the compiled maximum; more than it is an error). Sessions of one
+ * artifact share its weights. */
+llmc_status_t llmc_session_create(llmc_artifact_t *artifact,
+                                  int32_t max_context, llmc_session_t **out);
+void llmc_session_free(llmc_session_t *session);
+/* Forgets every position (the next forward starts at position 0). */
+void llmc_session_reset(llmc_session_t *session);
+/* Positions consumed so far. */
+int32_t llmc_session_position(const llmc_session_t *session);
+/* Runs `n` tokens at the current position and advances it. On success
+ * `*logits` points at n rows of vocab_size floats, valid until the next call
+ * on this session. Fails without side effects on a bad token id or when the
+ * context would overflow. */
+llmc_status_t llmc_session_forward(llmc_session_t *session,
+                                   const int32_t *tokens, int32_t n,
+                                   const float **logits);
+
+typedef struct llmc_sampler_params_s {
+  float temperature; /* 0 = greedy (argmax) */
+  int32_t top_k;     /* 0 = off */
+  float top_p;       /* 1 = off */
+  uint64_t seed;
+} llmc_sampler_params_t;
+
+llmc_status_t llmc_sampler_create(const llmc_sampler_params_t *params,
+                                  llmc_sampler_t **out);
+void llmc_sampler_free(llmc_sampler_t *sampler);
+llmc_status_t llmc_sampler_sample(llmc_sampler_t *sampler,
+                                  const float *logits, int32_t vocab_size,
+                                  int32_t *token);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMC_RUNTIME_H */

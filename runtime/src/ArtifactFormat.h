@@ -1,0 +1,41 @@
+//===- ArtifactFormat.h - the .llmc container layout ------------*- C++ -*-===//
+//
+// Shared by the writer (`llmc compile`) and the runtime's reader; the format
+// is documented in docs/artifact.md.
+//
+//   [0, 8)    magic "LLMCART\0"
+//   [8, 12)   u32 format version (LLMC_ARTIFACT_VERSION)
+//   [12, 16)  u32 reserved (0)
+//   [16, 24)  u64 manifest offset     [24, 32) u64 manifest size
+//   [32, 64)  reserved (0)
+//   manifest: UTF-8 JSON; sections at 64-byte aligned offsets it lists.
+//
+// All integers little-endian.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SRC_ARTIFACTFORMAT_H
+#define LLMC_RUNTIME_SRC_ARTIFACTFORMAT_H
+
+#include <cstdint>
+
+namespace llmc::artifact {
+constexpr char kMagic[8] = {'L', 'L', 'M', 'C', 'A', 'R', 'T', '\0'};
+constexpr uint64_t kHeaderSize = 64;
+constexpr uint64_t kAlignment = 64;
+/// The ABI of the compiled entry (see --llm-buffer-abi).
+constexpr const char *kEntryABI = "llmc-buffer-v1";
+
+/// x86 CPU features an artifact may require; the compiler records those of
+/// its target CPU that are in this list and the runtime checks each.
+constexpr const char *kCheckedX86Features[] = {
+    "sse4.2", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "popcnt",
+    "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512vnni",
+    "avx512bf16", "avxvnni"};
+
+inline uint64_t alignUp(uint64_t v, uint64_t a = kAlignment) {
+  return (v + a - 1) / a * a;
+}
+} // namespace llmc::artifact
+
+#endif

@@ -1,0 +1,70 @@
+//===- Internal.h - runtime objects behind the C API ------------*- C++ -*-===//
+
+#ifndef LLMC_RUNTIME_SRC_INTERNAL_H
+#define LLMC_RUNTIME_SRC_INTERNAL_H
+
+#include "llmc/runtime.h"
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct llmc_status_s {
+  llmc_status_code_t code;
+  std::string message;
+};
+
+namespace llmc::runtime {
+llmc_status_t makeStatus(llmc_status_code_t code, std::string message);
+
+struct Section {
+  const uint8_t *data = nullptr;
+  size_t size = 0;
+};
+
+/// A backend that runs an artifact's compiled entry. One per artifact,
+/// shared by its sessions.
+class Device {
+public:
+  virtual ~Device() = default;
+  /// Runs forward for `n` tokens at the session's position, writing the
+  /// session's KV cache and logits.
+  virtual llmc_status_t forward(llmc_session_s &session, const int32_t *tokens,
+                                int32_t n) = 0;
+};
+
+/// Creates the CPU device: loads the artifact's code object.
+llmc_status_t createCPUDevice(llmc_artifact_s &artifact,
+                              std::unique_ptr<Device> &out);
+/// Checks the artifact's target against this machine.
+llmc_status_t checkTarget(llmc_artifact_s &artifact);
+/// Creates the artifact's device on first use.
+llmc_status_t ensureDevice(llmc_artifact_s &artifact);
+} // namespace llmc::runtime
+
+struct llmc_artifact_s {
+  ~llmc_artifact_s();
+  std::string path;
+  const uint8_t *base = nullptr;
+  size_t size = 0;
+  std::string manifest;
+  std::map<std::string, llmc::runtime::Section> sections;
+  llmc_model_info_t info{};
+  std::vector<int64_t> kvShape;
+  llmc::runtime::Section weights;
+  std::string targetKind, arch, codeSection, entrySymbol;
+  std::vector<std::string> features;
+  std::mutex deviceMutex;
+  std::unique_ptr<llmc::runtime::Device> device;
+};
+
+struct llmc_session_s {
+  llmc_artifact_s *artifact = nullptr;
+  int32_t maxContext = 0;
+  int32_t position = 0;
+  std::vector<float> kv;
+  std::vector<float> logits;
+};
+
+#endif

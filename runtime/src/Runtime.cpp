@@ -1,0 +1,285 @@
+//===- Runtime.cpp - artifact loading, sessions, the C API ----------------===//
+
+#include "llmc/runtime.h"
+#include "runtime/src/ArtifactFormat.h"
+#include "runtime/src/Internal.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace llmc::runtime;
+using json = nlohmann::json;
+
+llmc_status_t llmc::runtime::makeStatus(llmc_status_code_t code,
+                                        std::string message) {
+  return new llmc_status_s{code, std::move(message)};
+}
+
+extern "C" llmc_status_code_t llmc_status_code(llmc_status_t status) {
+  return status ? status->code : LLMC_OK;
+}
+extern "C" const char *llmc_status_message(llmc_status_t status) {
+  return status ? status->message.c_str() : "ok";
+}
+extern "C" void llmc_status_free(llmc_status_t status) { delete status; }
+
+llmc_artifact_s::~llmc_artifact_s() {
+  device.reset();
+  if (base && base != MAP_FAILED)
+    munmap(const_cast<uint8_t *>(base), size);
+}
+
+namespace {
+llmc_status_t bad(const std::string &path, const std::string &what) {
+  return makeStatus(LLMC_BAD_ARTIFACT, path + ": " + what);
+}
+
+int32_t intField(const json &obj, const char *key, int32_t fallback) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number_integer())
+    return fallback;
+  return it->get<int32_t>();
+}
+
+/// Parses and validates the manifest; throws json errors for wrong types.
+llmc_status_t readManifest(llmc_artifact_s &a) {
+  const std::string &p = a.path;
+  json m = json::parse(a.manifest);
+  if (!m.is_object() || m.value("format", "") != "llmc-artifact")
+    return bad(p, "manifest is not an llmc-artifact manifest");
+  if (m.value("version", -1) != LLMC_ARTIFACT_VERSION)
+    return makeStatus(LLMC_UNSUPPORTED,
+                      p + ": manifest version " +
+                          std::to_string(m.value("version", -1)) +
+                          " is not supported (this runtime reads version " +
+                          std::to_string(LLMC_ARTIFACT_VERSION) + ")");
+  for (const json &s : m.at("sections")) {
+    std::string name = s.at("name").get<std::string>();
+    uint64_t off = s.at("offset").get<uint64_t>();
+    uint64_t size = s.at("size").get<uint64_t>();
+    if (off % llmc::artifact::kAlignment)
+      return bad(p, "section '" + name + "' is not 64-byte aligned");
+    if (off > a.size || size > a.size - off)
+      return bad(p, "section '" + name + "' (" + std::to_string(size) +
+                        " bytes at " + std::to_string(off) +
+                        ") lies past the end of the file (" +
+                        std::to_string(a.size) + " bytes): truncated?");
+    a.sections[name] = {a.base + off, size};
+  }
+  const json &model = m.at("model");
+  llmc_model_info_t &info = a.info;
+  info.vocab_size = intField(model, "vocab_size", 0);
+  info.max_seq_len = intField(model, "max_seq_len", 0);
+  info.n_layers = intField(model, "n_layers", 0);
+  info.dim = intField(model, "dim", 0);
+  info.n_heads = intField(model, "n_heads", 0);
+  info.n_kv_heads = intField(model, "n_kv_heads", 0);
+  info.head_dim = intField(model, "head_dim", 0);
+  info.bos_id = -1;
+  info.eos_id = -1;
+  if (m.contains("tokenizer")) {
+    info.bos_id = intField(m["tokenizer"], "bos_id", -1);
+    info.eos_id = intField(m["tokenizer"], "eos_id", -1);
+  }
+  if (info.vocab_size <= 0 || info.max_seq_len <= 0 || info.n_layers <= 0 ||
+      info.n_kv_heads <= 0 || info.head_dim <= 0)
+    return bad(p, "manifest model section lacks positive vocab_size, "
+                  "max_seq_len, n_layers, n_kv_heads or head_dim");
+
+  const json &kv = m.at("kv_cache");
+  a.kvShape = kv.at("shape").get<std::vector<int64_t>>();
+  if (kv.value("dtype", "") != "f32" || a.kvShape.size() != 5 ||
+      a.kvShape[0] != info.n_layers || a.kvShape[1] != 2 ||
+      a.kvShape[2] != info.n_kv_heads || a.kvShape[3] != info.max_seq_len ||
+      a.kvShape[4] != info.head_dim)
+    return bad(p, "kv_cache must be f32 [n_layers, 2, n_kv_heads, "
+                  "max_seq_len, head_dim]");
+
+  const json &w = m.at("weights");
+  auto ws = a.sections.find(w.at("section").get<std::string>());
+  if (ws == a.sections.end())
+    return bad(p, "weights section is missing");
+  a.weights = ws->second;
+  if (w.at("bytes").get<uint64_t>() != a.weights.size)
+    return bad(p, "weights section size does not match the manifest");
+
+  const json &t = m.at("target");
+  a.targetKind = t.at("kind").get<std::string>();
+  const json &entry = m.at("entry_points").at(0);
+  a.entrySymbol = entry.at("symbol").get<std::string>();
+  if (entry.value("abi", "") != llmc::artifact::kEntryABI)
+    return makeStatus(LLMC_UNSUPPORTED, p + ": entry ABI '" +
+                                            entry.value("abi", "") +
+                                            "' is not supported");
+  a.codeSection = t.at("code_section").get<std::string>();
+  if (!a.sections.count(a.codeSection))
+    return bad(p, "code section '" + a.codeSection + "' is missing");
+  a.features = t.value("features", std::vector<std::string>());
+  a.arch = t.value("arch", "");
+  return nullptr;
+}
+} // namespace
+
+extern "C" llmc_status_t llmc_artifact_load(const char *path,
+                                            llmc_artifact_t **out) {
+  if (!path || !out)
+    return makeStatus(LLMC_INVALID_ARGUMENT, "llmc_artifact_load: null argument");
+  *out = nullptr;
+  auto a = std::make_unique<llmc_artifact_s>();
+  a->path = path;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return makeStatus(LLMC_IO_ERROR, std::string(path) + ": cannot open: " +
+                                         strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return makeStatus(LLMC_IO_ERROR,
+                      std::string(path) + ": not a regular file");
+  }
+  a->size = static_cast<size_t>(st.st_size);
+  if (a->size < llmc::artifact::kHeaderSize) {
+    close(fd);
+    return bad(path, "file is " + std::to_string(a->size) +
+                         " bytes, shorter than the 64-byte header");
+  }
+  void *map = mmap(nullptr, a->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED)
+    return makeStatus(LLMC_IO_ERROR, std::string(path) + ": cannot map: " +
+                                         strerror(errno));
+  a->base = static_cast<const uint8_t *>(map);
+  if (memcmp(a->base, llmc::artifact::kMagic, 8) != 0)
+    return bad(path, "not an llmc artifact (bad magic)");
+  uint32_t version;
+  uint64_t mOff, mSize;
+  memcpy(&version, a->base + 8, 4);
+  memcpy(&mOff, a->base + 16, 8);
+  memcpy(&mSize, a->base + 24, 8);
+  if (version != LLMC_ARTIFACT_VERSION)
+    return makeStatus(LLMC_UNSUPPORTED,
+                      std::string(path) + ": artifact format version " +
+                          std::to_string(version) +
+                          " is not supported (this runtime reads version " +
+                          std::to_string(LLMC_ARTIFACT_VERSION) + ")");
+  if (mOff > a->size || mSize > a->size - mOff)
+    return bad(path, "manifest lies past the end of the file: truncated?");
+  a->manifest.assign(reinterpret_cast<const char *>(a->base + mOff), mSize);
+  llmc_status_t st2;
+  try {
+    st2 = readManifest(*a);
+  } catch (const std::exception &e) {
+    return bad(path, std::string("malformed manifest: ") + e.what());
+  }
+  if (st2)
+    return st2;
+  if (llmc_status_t s = checkTarget(*a))
+    return s;
+  *out = a.release();
+  return nullptr;
+}
+
+extern "C" void llmc_artifact_free(llmc_artifact_t *artifact) {
+  delete artifact;
+}
+
+extern "C" const char *llmc_artifact_manifest(const llmc_artifact_t *a) {
+  return a ? a->manifest.c_str() : "";
+}
+
+extern "C" llmc_status_t llmc_artifact_info(const llmc_artifact_t *a,
+                                            llmc_model_info_t *out) {
+  if (!a || !out)
+    return makeStatus(LLMC_INVALID_ARGUMENT, "llmc_artifact_info: null argument");
+  *out = a->info;
+  return nullptr;
+}
+
+extern "C" llmc_status_t llmc_artifact_section(const llmc_artifact_t *a,
+                                               const char *name,
+                                               const void **data,
+                                               size_t *size) {
+  if (!a || !name || !data || !size)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_artifact_section: null argument");
+  auto it = a->sections.find(name);
+  if (it == a->sections.end())
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      a->path + ": no section '" + name + "'");
+  *data = it->second.data;
+  *size = it->second.size;
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// Sessions
+//===----------------------------------------------------------------------===//
+
+extern "C" llmc_status_t llmc_session_create(llmc_artifact_t *a,
+                                             int32_t maxContext,
+                                             llmc_session_t **out) {
+  if (!a || !out)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_session_create: null argument");
+  *out = nullptr;
+  if (maxContext < 0 || maxContext > a->info.max_seq_len)
+    return makeStatus(LLMC_OUT_OF_RANGE,
+                      "max context " + std::to_string(maxContext) +
+                          " exceeds the " + std::to_string(a->info.max_seq_len) +
+                          " positions the model was compiled for");
+  if (llmc_status_t s = ensureDevice(*a))
+    return s;
+  auto s = std::make_unique<llmc_session_s>();
+  s->artifact = a;
+  s->maxContext = maxContext ? maxContext : a->info.max_seq_len;
+  size_t kvElems = 1;
+  for (int64_t d : a->kvShape)
+    kvElems *= static_cast<size_t>(d);
+  s->kv.assign(kvElems, 0.0f);
+  *out = s.release();
+  return nullptr;
+}
+
+extern "C" void llmc_session_free(llmc_session_t *s) { delete s; }
+
+extern "C" void llmc_session_reset(llmc_session_t *s) {
+  if (s)
+    s->position = 0;
+}
+
+extern "C" int32_t llmc_session_position(const llmc_session_t *s) {
+  return s ? s->position : 0;
+}
+
+extern "C" llmc_status_t llmc_session_forward(llmc_session_t *s,
+                                              const int32_t *tokens,
+                                              int32_t n,
+                                              const float **logits) {
+  if (!s || !tokens || !logits || n <= 0)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_session_forward: null argument or n <= 0");
+  const llmc_model_info_t &info = s->artifact->info;
+  if (n > s->maxContext - s->position)
+    return makeStatus(LLMC_OUT_OF_RANGE,
+                      "context overflow: " + std::to_string(s->position) +
+                          " positions used + " + std::to_string(n) +
+                          " new tokens > max context " +
+                          std::to_string(s->maxContext));
+  for (int32_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= info.vocab_size)
+      return makeStatus(LLMC_INVALID_ARGUMENT,
+                        "token " + std::to_string(tokens[i]) + " at index " +
+                            std::to_string(i) + " is outside the vocabulary [0, " +
+                            std::to_string(info.vocab_size) + ")");
+  s->logits.resize(static_cast<size_t>(n) * info.vocab_size);
+  if (llmc_status_t st = s->artifact->device->forward(*s, tokens, n))
+    return st;
+  s->position += n;
+  *logits = s->logits.data();
+  return nullptr;
+}

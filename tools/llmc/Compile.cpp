@@ -1,0 +1,429 @@
+//===- Compile.cpp - model -> .llmc artifact ------------------------------===//
+
+#include "Compile.h"
+#include "dialects/llm/LLMOps.h"
+#include "importers/BuildIR.h"
+#include "importers/Tokenizer.h"
+#include "llmc/runtime.h"
+#include "lowering/cpu/CPUPipeline.h"
+#include "runtime/src/ArtifactFormat.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/xxhash.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+using namespace llmc;
+
+namespace {
+/// Progress lines on stderr, only when it is a terminal (or forced).
+struct Progress {
+  bool on;
+  uint64_t lastPercent = ~0ull;
+  void step(const Twine &what) {
+    if (on)
+      errs() << "llmc: " << what << "\n";
+  }
+  void percent(StringRef what, uint64_t done, uint64_t total) {
+    if (!on || total == 0 || done * 100 / total == lastPercent)
+      return;
+    lastPercent = done * 100 / total;
+    errs() << "\rllmc: " << what << " " << lastPercent << "%";
+    if (done == total)
+      errs() << "\n";
+  }
+};
+
+/// Runs `pm`, turning the first error diagnostic into an Error.
+Error runPasses(mlir::PassManager &pm, mlir::ModuleOp module,
+                StringRef input, StringRef what) {
+  std::string firstError;
+  mlir::ScopedDiagnosticHandler handler(
+      module.getContext(), [&](mlir::Diagnostic &d) {
+        if (d.getSeverity() == mlir::DiagnosticSeverity::Error &&
+            firstError.empty()) {
+          llvm::raw_string_ostream os(firstError);
+          os << d.getLocation() << ": " << d;
+        }
+        return mlir::success();
+      });
+  if (failed(pm.run(module)))
+    return fileError(input, what + " failed: " +
+                                (firstError.empty() ? "a pass failed"
+                                                    : firstError));
+  return Error::success();
+}
+
+Error readTokenizer(const ModelSource &source, TokenizerPayload &out) {
+  if (source.tokenizer.format == TokenizerFormat::None)
+    return Error::success();
+  auto buffer = readFile(source.tokenizer.path);
+  if (!buffer)
+    return buffer.takeError();
+  auto tok = parseTokenizer(source.tokenizer.format, source.tokenizer.path,
+                            (*buffer)->getBuffer());
+  if (!tok)
+    return tok.takeError();
+  out.format = source.tokenizer.format;
+  out.name = sys::path::filename(source.tokenizer.path).str();
+  out.bytes = (*buffer)->getBuffer().str();
+  out.bos = (*tok)->bos();
+  out.eos = (*tok)->eos();
+  return Error::success();
+}
+
+json::Value toJSON(mlir::Attribute a) {
+  if (auto i = dyn_cast<mlir::IntegerAttr>(a))
+    return i.getType().isInteger(1) ? json::Value(i.getValue().getBoolValue())
+                                    : json::Value(i.getInt());
+  if (auto b = dyn_cast<mlir::BoolAttr>(a))
+    return b.getValue();
+  if (auto f = dyn_cast<mlir::FloatAttr>(a))
+    return f.getValueAsDouble();
+  if (auto s = dyn_cast<mlir::StringAttr>(a))
+    return s.getValue().str();
+  if (auto arr = dyn_cast<mlir::ArrayAttr>(a)) {
+    json::Array out;
+    for (mlir::Attribute e : arr)
+      out.push_back(toJSON(e));
+    return out;
+  }
+  if (auto d = dyn_cast<mlir::DictionaryAttr>(a)) {
+    json::Object out;
+    for (mlir::NamedAttribute n : d)
+      out[n.getName().getValue()] = toJSON(n.getValue());
+    return out;
+  }
+  std::string s;
+  llvm::raw_string_ostream(s) << a;
+  return s;
+}
+
+template <typename Range> json::Array toArray(const Range &r) {
+  json::Array a;
+  for (const auto &v : r)
+    a.push_back(v);
+  return a;
+}
+
+void pad(raw_ostream &os, uint64_t &at, uint64_t to) {
+  static const char zeros[64] = {};
+  while (at < to) {
+    uint64_t n = std::min<uint64_t>(64, to - at);
+    os.write(zeros, n);
+    at += n;
+  }
+}
+
+std::string cacheDir() {
+  SmallString<256> dir;
+  if (auto xdg = sys::Process::GetEnv("XDG_CACHE_HOME"); xdg && !xdg->empty())
+    dir = *xdg;
+  else if (!sys::path::cache_directory(dir))
+    dir = "/tmp";
+  sys::path::append(dir, "llmc");
+  return std::string(dir);
+}
+
+/// Identifies this llmc build, so a new compiler never reuses old artifacts.
+uint64_t compilerHash() {
+  std::string exe = sys::fs::getMainExecutable(nullptr, (void *)&compilerHash);
+  auto buffer = MemoryBuffer::getFile(exe);
+  if (!buffer)
+    return 0;
+  return xxh3_64bits(arrayRefFromStringRef((*buffer)->getBuffer()));
+}
+} // namespace
+
+Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
+                      StringRef tokenizerPath, LoadedModel &out) {
+  mlir::DialectRegistry registry;
+  mlir::llm::registerCPUPipelineDialects(registry);
+  context.appendDialectRegistry(registry);
+  context.loadDialect<mlir::llm::LLMDialect, mlir::func::FuncDialect,
+                      mlir::tensor::TensorDialect, mlir::arith::ArithDialect>();
+  if (sys::path::extension(input) == ".mlir") {
+    out.module = mlir::parseSourceFile<mlir::ModuleOp>(input, &context);
+    if (!out.module)
+      return fileError(input, "could not be parsed (see above)");
+    auto model = out.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
+        "llm.model");
+    auto path = model ? model.getAs<mlir::StringAttr>("path") : nullptr;
+    if (!path)
+      return fileError(input, "has no llm.model {path = ...} attribute naming "
+                              "the weights to pack");
+    std::string tok = tokenizerPath.str();
+    if (tok.empty())
+      if (auto t = out.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
+              "llm.tokenizer"))
+        if (auto p = t.getAs<mlir::StringAttr>("path"))
+          tok = p.getValue().str();
+    auto source = openModel(path.getValue(), tok);
+    if (!source)
+      return source.takeError();
+    out.source = std::move(*source);
+  } else {
+    auto source = openModel(input, tokenizerPath);
+    if (!source)
+      return source.takeError();
+    out.source = std::move(*source);
+    out.module = buildModule(context, *out.source);
+  }
+  if (!out.source->hasWeights())
+    return fileError(out.source->path,
+                     "has no weights (a bare config.json describes shapes "
+                     "only); compile needs the model's weight files");
+  if (failed(mlir::verify(*out.module)))
+    return fileError(input, "the llm IR does not verify (see above)");
+  return readTokenizer(*out.source, out.tokenizer);
+}
+
+Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
+                         StringRef output) {
+  Progress progress{options.progress};
+  mlir::ModuleOp module = *model.module;
+  mlir::MLIRContext *ctx = module.getContext();
+  StringRef input = model.source->path;
+  if (options.target != "cpu")
+    return fileError(input, "target '" + options.target +
+                                "' is not supported yet (cpu)");
+  if (options.optLevel < 0 || options.optLevel > 3)
+    return fileError(input, "optimization level must be 0..3");
+
+  auto model_ = module->getAttrOfType<mlir::DictionaryAttr>("llm.model");
+  if (!model_)
+    return fileError(input, "module has no llm.model attribute");
+
+  // 1. Tensor-level lowering up to the buffer ABI: fixes the weight layout.
+  progress.step("lowering " + input + " to linalg");
+  mlir::llm::CPUPipelineOptions pipelineOptions;
+  mlir::PassManager front(ctx);
+  if (failed(mlir::llm::buildLLMToCPUPipeline(
+          front, pipelineOptions, mlir::llm::CPUPipelineStage::ToBufferABI)))
+    return fileError(input, "cannot build the CPU pipeline");
+  if (Error e = runPasses(front, module, input, "lowering"))
+    return e;
+  auto entry = module.lookupSymbol<mlir::func::FuncOp>("forward");
+  if (!entry || entry.getNumArguments() != 5)
+    return fileError(input, "entry 'forward' does not have the llmc-buffer-v1 "
+                            "signature (tokens, start_pos, kv, weights, logits)");
+  auto weightTable = entry->getAttrOfType<mlir::ArrayAttr>("llm.weights");
+  auto weightBytes = entry->getAttrOfType<mlir::IntegerAttr>("llm.weights_bytes");
+  auto kvType = dyn_cast<mlir::MemRefType>(entry.getArgumentTypes()[2]);
+  if (!weightTable || !weightBytes || !kvType)
+    return fileError(input, "buffer ABI left no weight table");
+
+  // 2. Bufferize, vectorize, parallelize, LLVM.
+  progress.step("bufferizing and generating code");
+  mlir::PassManager back(ctx);
+  if (failed(mlir::llm::buildLLMToCPUPipeline(
+          back, pipelineOptions, mlir::llm::CPUPipelineStage::FromBufferABI)))
+    return fileError(input, "cannot build the CPU pipeline");
+  if (Error e = runPasses(back, module, input, "code generation"))
+    return e;
+  progress.step("emitting machine code");
+  std::string object, arch;
+  std::vector<std::string> features;
+  std::string err = mlir::llm::emitCPUObject(module, options.cpu,
+                                             options.optLevel, object, arch,
+                                             features);
+  if (!err.empty())
+    return fileError(input, err);
+
+  // 3. Link the object into a loadable shared library.
+  SmallString<128> objPath, soPath;
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("llmc-model", "o", objPath))
+    return fileError(objPath, "cannot create: " + ec.message());
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("llmc-model", "so", soPath)) {
+    sys::fs::remove(objPath);
+    return fileError(soPath, "cannot create: " + ec.message());
+  }
+  auto cleanup = make_scope_exit([&] {
+    sys::fs::remove(objPath);
+    sys::fs::remove(soPath);
+  });
+  {
+    std::error_code ec;
+    raw_fd_ostream os(objPath, ec);
+    if (ec)
+      return fileError(objPath, ec.message());
+    os << object;
+  }
+  err = mlir::llm::linkSharedObject(objPath, soPath);
+  if (!err.empty())
+    return fileError(input, err);
+  auto so = MemoryBuffer::getFile(soPath);
+  if (!so)
+    return fileError(soPath, "cannot read the linked code object");
+  StringRef code = (*so)->getBuffer();
+
+  // 4. Check every weight against the source before writing anything.
+  struct Slot {
+    const TensorInfo *tensor;
+    uint64_t offset;
+  };
+  std::vector<Slot> slots;
+  json::Array tensors;
+  for (mlir::Attribute a : weightTable) {
+    auto d = cast<mlir::DictionaryAttr>(a);
+    StringRef name = d.getAs<mlir::StringAttr>("name").getValue();
+    uint64_t off = d.getAs<mlir::IntegerAttr>("offset").getInt();
+    uint64_t bytes = d.getAs<mlir::IntegerAttr>("bytes").getInt();
+    StringRef dtype = d.getAs<mlir::StringAttr>("dtype").getValue();
+    const TensorInfo *t = model.source->lookup(name);
+    if (!t)
+      return fileError(input, "the IR uses weight '" + name +
+                                  "' which the model does not have");
+    if (dtypeName(t->dtype).lower() != dtype.lower() ||
+        model.source->bytes(*t).size() != bytes)
+      return fileError(input, "weight '" + name + "' is " +
+                                  dtypeName(t->dtype) + " " +
+                                  formatShape(t->shape) + " in the model but " +
+                                  dtype + " (" + Twine(bytes) +
+                                  " bytes) in the IR");
+    slots.push_back({t, off});
+    tensors.push_back(toJSON(a));
+  }
+  llvm::sort(slots, [](const Slot &a, const Slot &b) { return a.offset < b.offset; });
+
+  // 5. Layout: header, code, tokenizer, weights, manifest (last, so its size
+  // does not move the sections).
+  using namespace llmc::artifact;
+  uint64_t codeOff = kHeaderSize;
+  uint64_t tokOff = alignUp(codeOff + code.size());
+  uint64_t wOff = alignUp(tokOff + model.tokenizer.bytes.size());
+  uint64_t wSize = weightBytes.getInt();
+  uint64_t mOff = alignUp(wOff + wSize);
+
+  json::Array sections;
+  auto section = [&](StringRef name, uint64_t off, uint64_t size) {
+    sections.push_back(json::Object{{"name", name}, {"offset", off},
+                                    {"size", size}});
+  };
+  section("code.cpu", codeOff, code.size());
+  if (!model.tokenizer.bytes.empty())
+    section("tokenizer", tokOff, model.tokenizer.bytes.size());
+  section("weights", wOff, wSize);
+
+  json::Object manifest{
+      {"format", "llmc-artifact"},
+      {"version", LLMC_ARTIFACT_VERSION},
+      {"generator", "llmc"},
+      {"model", toJSON(model_)},
+      {"target",
+       json::Object{{"kind", "cpu"},
+                    {"arch", arch},
+                    {"cpu", options.cpu},
+                    {"opt_level", options.optLevel},
+                    {"features", toArray(features)},
+                    {"code_section", "code.cpu"}}},
+      {"entry_points",
+       json::Array{json::Object{
+           {"name", "forward"},
+           {"symbol", "_mlir_ciface_forward"},
+           {"abi", kEntryABI},
+           {"args", json::Array{"tokens: i32[n]", "start_pos: i64",
+                                "kv_cache: f32[kv_cache.shape]",
+                                "weights: u8[weights.bytes]",
+                                "logits: f32[n, vocab_size]"}}}}},
+      {"kv_cache",
+       json::Object{{"shape", toArray(kvType.getShape())},
+                    {"dtype", "f32"},
+                    {"layout", "layers, k|v, kv_heads, positions, head_dim"}}},
+      {"weights", json::Object{{"section", "weights"},
+                               {"bytes", wSize},
+                               {"alignment", kAlignment},
+                               {"tensors", std::move(tensors)}}},
+      {"sections", std::move(sections)}};
+  if (model.tokenizer.format != TokenizerFormat::None)
+    manifest["tokenizer"] =
+        json::Object{{"format", tokenizerFormatName(model.tokenizer.format)},
+                     {"file", model.tokenizer.name},
+                     {"section", "tokenizer"},
+                     {"bos_id", model.tokenizer.bos},
+                     {"eos_id", model.tokenizer.eos}};
+  std::string manifestText;
+  raw_string_ostream(manifestText) << json::Value(std::move(manifest));
+
+  // 6. Write atomically (temporary file, then rename).
+  progress.step("writing " + output);
+  return writeToOutput(output, [&](raw_ostream &os) -> Error {
+    char header[kHeaderSize] = {};
+    memcpy(header, kMagic, 8);
+    uint32_t version = LLMC_ARTIFACT_VERSION;
+    uint64_t mSize = manifestText.size();
+    memcpy(header + 8, &version, 4);
+    memcpy(header + 16, &mOff, 8);
+    memcpy(header + 24, &mSize, 8);
+    os.write(header, kHeaderSize);
+    uint64_t at = kHeaderSize;
+    os << code;
+    at += code.size();
+    pad(os, at, tokOff);
+    os << model.tokenizer.bytes;
+    at += model.tokenizer.bytes.size();
+    pad(os, at, wOff);
+    for (const Slot &s : slots) {
+      pad(os, at, wOff + s.offset);
+      ArrayRef<uint8_t> bytes = model.source->bytes(*s.tensor);
+      os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+      at += bytes.size();
+      progress.percent("packing weights", at - wOff, wSize);
+    }
+    pad(os, at, mOff);
+    os << manifestText;
+    return Error::success();
+  });
+}
+
+Expected<std::string> llmc::compileWithCache(LoadedModel &model,
+                                             const CompileOptions &options,
+                                             StringRef stem) {
+  // Key: this compiler, every model byte, the tokenizer, the IR, the options.
+  uint64_t h = compilerHash();
+  auto mix = [&](StringRef s) {
+    h = xxh3_64bits(arrayRefFromStringRef(s)) ^ (h * 0x9E3779B97F4A7C15ull);
+  };
+  for (unsigned f = 0; f < model.source->numFiles(); ++f) {
+    ArrayRef<uint8_t> b = model.source->fileBytes(f);
+    mix(StringRef(reinterpret_cast<const char *>(b.data()), b.size()));
+  }
+  mix(model.tokenizer.bytes);
+  std::string ir;
+  raw_string_ostream(ir) << *model.module;
+  mix(ir);
+  mix(options.target + "|" + options.cpu + "|" + std::to_string(options.optLevel));
+  std::string dir = cacheDir();
+  SmallString<256> path(dir);
+  sys::path::append(path, stem + "-" + utohexstr(h) + ".llmc");
+  if (sys::fs::exists(path))
+    return std::string(path);
+  if (std::error_code ec = sys::fs::create_directories(dir))
+    return fileError(dir, "cannot create the cache directory: " + ec.message());
+  if (Error e = compileModel(model, options, path))
+    return std::move(e);
+  return std::string(path);
+}
+
+Expected<std::string> llmc::compileCached(StringRef input,
+                                          StringRef tokenizerPath,
+                                          const CompileOptions &options) {
+  mlir::MLIRContext context;
+  LoadedModel model;
+  if (Error e = loadModel(context, input, tokenizerPath, model))
+    return std::move(e);
+  return compileWithCache(model, options, sys::path::stem(input));
+}

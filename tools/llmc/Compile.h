@@ -1,0 +1,67 @@
+//===- Compile.h - model -> .llmc artifact ----------------------*- C++ -*-===//
+
+#ifndef LLMC_TOOLS_LLMC_COMPILE_H
+#define LLMC_TOOLS_LLMC_COMPILE_H
+
+#include "importers/ModelSource.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/Error.h"
+#include <memory>
+#include <string>
+
+namespace llmc {
+
+struct CompileOptions {
+  std::string target = "cpu";
+  std::string cpu = "native"; ///< LLVM CPU name; "native" = this machine
+  int optLevel = 3;
+  bool progress = false; ///< progress lines on stderr
+};
+
+/// Tokenizer bytes carried in the artifact.
+struct TokenizerPayload {
+  TokenizerFormat format = TokenizerFormat::None;
+  std::string name; ///< file name, for messages
+  std::string bytes;
+  int32_t bos = -1, eos = -1;
+};
+
+/// A model ready to compile: the llm-dialect module and its weights.
+struct LoadedModel {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::unique_ptr<ModelSource> source;
+  TokenizerPayload tokenizer;
+};
+
+/// Loads `input`: an llm-dialect .mlir file (weights and tokenizer from its
+/// llm.model / llm.tokenizer paths) or a model path (imported).
+llvm::Error loadModel(mlir::MLIRContext &context, llvm::StringRef input,
+                      llvm::StringRef tokenizerPath, LoadedModel &out);
+
+/// Lowers, emits code, packs the weights and writes the artifact to
+/// `output` atomically.
+llvm::Error compileModel(LoadedModel &model, const CompileOptions &options,
+                         llvm::StringRef output);
+
+/// The artifact for `input`, compiled once and cached under
+/// $XDG_CACHE_HOME/llmc (or ~/.cache/llmc) by a hash of the model and
+/// tokenizer bytes and the options.
+llvm::Expected<std::string> compileCached(llvm::StringRef input,
+                                          llvm::StringRef tokenizerPath,
+                                          const CompileOptions &options);
+
+/// compileModel into the cache directory ($XDG_CACHE_HOME/llmc or
+/// ~/.cache/llmc), keyed by a hash of the compiler, the model and tokenizer
+/// bytes, the IR and the options; reuses an existing artifact.
+llvm::Expected<std::string> compileWithCache(LoadedModel &model,
+                                             const CompileOptions &options,
+                                             llvm::StringRef stem);
+
+/// The built-in demo: a small deterministic synthetic Llama (random weights,
+/// a printable-ASCII-and-words tokenizer), compiled and cached.
+llvm::Expected<std::string> compileDemo(const CompileOptions &options);
+
+} // namespace llmc
+
+#endif
