@@ -1,0 +1,205 @@
+"""An independent numpy Llama, written from the checkpoint formats (llama2.c's
+run.c layout and Hugging Face's modeling_llama conventions), not from llmc's
+code. Used as the reference for llmc's generated logits and text.
+
+Weights are held under canonical names; `forward` computes the logits of a
+whole token sequence at once with full causal attention (no KV cache), so
+it checks llmc's cache handling rather than sharing its structure.
+"""
+import json
+import os
+import struct
+
+import numpy as np
+
+
+class Model:
+    def __init__(self, cfg, w):
+        self.cfg = cfg  # dim, hidden, layers, heads, kv_heads, vocab, seq,
+        #                 head_dim, eps, theta, rope ("interleaved"|"half")
+        self.w = w
+
+
+def load_llama2c(path):
+    """llama2.c checkpoint: 7 int32 header fields then float32 arrays."""
+    data = open(path, "rb").read()
+    dim, hidden, layers, heads, kv, vocab, seq = struct.unpack("7i", data[:28])
+    shared = vocab > 0
+    vocab = abs(vocab)
+    hd = dim // heads
+    arr = np.frombuffer(data, dtype=np.float32, offset=28)
+    pos = 0
+
+    def take(*shape):
+        nonlocal pos
+        n = int(np.prod(shape))
+        out = arr[pos:pos + n].reshape(shape)
+        pos += n
+        return out
+
+    w = {"embed": take(vocab, dim)}
+    attn_norm = take(layers, dim)
+    wq = take(layers, heads * hd, dim)
+    wk = take(layers, kv * hd, dim)
+    wv = take(layers, kv * hd, dim)
+    wo = take(layers, dim, heads * hd)
+    ffn_norm = take(layers, dim)
+    w1 = take(layers, hidden, dim)
+    w2 = take(layers, dim, hidden)
+    w3 = take(layers, hidden, dim)
+    w["norm"] = take(dim)
+    take(seq, hd // 2)  # legacy freq_cis_real
+    take(seq, hd // 2)  # legacy freq_cis_imag
+    w["out"] = w["embed"] if shared else take(vocab, dim)
+    w["layers"] = [dict(attn_norm=attn_norm[l], wq=wq[l], wk=wk[l], wv=wv[l],
+                        wo=wo[l], ffn_norm=ffn_norm[l], w1=w1[l], w2=w2[l],
+                        w3=w3[l]) for l in range(layers)]
+    cfg = dict(dim=dim, hidden=hidden, layers=layers, heads=heads, kv_heads=kv,
+               vocab=vocab, seq=seq, head_dim=hd, eps=1e-5, theta=10000.0,
+               rope="interleaved")
+    return Model(cfg, w)
+
+
+def load_hf(directory):
+    """Hugging Face Llama directory (config.json + model.safetensors)."""
+    from safetensors.numpy import load_file
+    c = json.load(open(os.path.join(directory, "config.json")))
+    t = load_file(os.path.join(directory, "model.safetensors"))
+    t = {k: v.astype(np.float32) for k, v in t.items()}
+    heads = c["num_attention_heads"]
+    hd = c.get("head_dim") or c["hidden_size"] // heads
+    w = {"embed": t["model.embed_tokens.weight"], "norm": t["model.norm.weight"]}
+    w["out"] = t["model.embed_tokens.weight"] if c.get("tie_word_embeddings") \
+        else t["lm_head.weight"]
+    w["layers"] = []
+    for l in range(c["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        w["layers"].append(dict(
+            attn_norm=t[p + "input_layernorm.weight"],
+            wq=t[p + "self_attn.q_proj.weight"], wk=t[p + "self_attn.k_proj.weight"],
+            wv=t[p + "self_attn.v_proj.weight"], wo=t[p + "self_attn.o_proj.weight"],
+            ffn_norm=t[p + "post_attention_layernorm.weight"],
+            w1=t[p + "mlp.gate_proj.weight"], w2=t[p + "mlp.down_proj.weight"],
+            w3=t[p + "mlp.up_proj.weight"]))
+    cfg = dict(dim=c["hidden_size"], hidden=c["intermediate_size"],
+               layers=c["num_hidden_layers"], heads=heads,
+               kv_heads=c.get("num_key_value_heads", heads), vocab=c["vocab_size"],
+               seq=c["max_position_embeddings"], head_dim=hd,
+               eps=c.get("rms_norm_eps", 1e-6), theta=c.get("rope_theta", 10000.0),
+               rope="half")
+    return Model(cfg, w)
+
+
+def rmsnorm(x, g, eps):
+    ms = np.mean(x.astype(np.float64) ** 2, axis=-1, keepdims=True)
+    return (x / np.sqrt(ms + eps) * g).astype(np.float32)
+
+
+def rope(x, positions, hd, theta, style):
+    """x: [T, H, hd]. interleaved pairs (2i, 2i+1); half pairs (i, i+hd/2)."""
+    inv = 1.0 / (theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    ang = positions[:, None].astype(np.float64) * inv[None, :]  # [T, hd/2]
+    cos, sin = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+    if style == "interleaved":
+        a, b = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = a * cos - b * sin
+        out[..., 1::2] = a * sin + b * cos
+        return out
+    a, b = x[..., :hd // 2], x[..., hd // 2:]
+    return np.concatenate([a * cos - b * sin, b * cos + a * sin], axis=-1)
+
+
+def forward(m, tokens):
+    """Logits [T, vocab] of every position of `tokens` (float64 math)."""
+    c, w = m.cfg, m.w
+    T, hd, H, KV = len(tokens), c["head_dim"], c["heads"], c["kv_heads"]
+    x = w["embed"][np.asarray(tokens)].astype(np.float64)
+    pos = np.arange(T)
+    mask = np.triu(np.full((T, T), -np.inf), k=1)
+    for L in w["layers"]:
+        h = rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64)
+        q = (h @ L["wq"].T).reshape(T, H, hd)
+        k = (h @ L["wk"].T).reshape(T, KV, hd)
+        v = (h @ L["wv"].T).reshape(T, KV, hd)
+        q = rope(q, pos, hd, c["theta"], c["rope"])
+        k = rope(k, pos, hd, c["theta"], c["rope"])
+        group = H // KV
+        k = np.repeat(k, group, axis=1)  # head h uses kv head h // group
+        v = np.repeat(v, group, axis=1)
+        s = np.einsum("thd,shd->hts", q, k) / np.sqrt(hd) + mask
+        s = np.exp(s - s.max(-1, keepdims=True))
+        p = s / s.sum(-1, keepdims=True)
+        o = np.einsum("hts,shd->thd", p, v).reshape(T, H * hd)
+        x = x + o @ L["wo"].T
+        h = rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64)
+        g = h @ L["w1"].T
+        u = h @ L["w3"].T
+        x = x + ((g / (1 + np.exp(-g))) * u) @ L["w2"].T
+    x = rmsnorm(x, w["norm"], c["eps"]).astype(np.float64)
+    return (x @ w["out"].T).astype(np.float32)
+
+
+def greedy(m, prompt, n, stop=(1, 2)):
+    """Greedy generation of up to n tokens after `prompt`; a generated BOS or
+    EOS ends it. Returns (generated ids, logits of every fed position)."""
+    seq = list(prompt)
+    out = []
+    for _ in range(n):
+        logits = forward(m, seq)
+        nxt = int(np.argmax(logits[-1]))
+        if nxt in stop:
+            break
+        out.append(nxt)
+        if len(out) == n:
+            break
+        seq.append(nxt)
+    return out, forward(m, seq)
+
+
+class Llama2CTokenizer:
+    """llama2.c tokenizer.bin: max_token_length, then (score, len, bytes)."""
+
+    def __init__(self, path, vocab):
+        data = open(path, "rb").read()
+        off = 4
+        self.pieces, self.scores = [], []
+        for _ in range(vocab):
+            score, n = struct.unpack_from("fi", data, off)
+            off += 8
+            self.pieces.append(data[off:off + n])
+            off += n
+            self.scores.append(score)
+        self.ids = {p: i for i, p in enumerate(self.pieces)}
+
+    def encode(self, text):
+        """BOS, a dummy-prefix space when text is non-empty, then greedy
+        highest-score pair merges (byte fallback as <0xXX> + 3)."""
+        toks = [1]
+        if not text:
+            return toks
+        ids = [self.ids[b" "]]
+        for ch in text:
+            b = ch.encode("utf-8")
+            if b in self.ids:
+                ids.append(self.ids[b])
+            else:
+                ids.extend(x + 3 for x in b)
+        while True:
+            best, at = -1e10, -1
+            for i in range(len(ids) - 1):
+                m = self.pieces[ids[i]] + self.pieces[ids[i + 1]]
+                if m in self.ids and self.scores[self.ids[m]] > best:
+                    best, at = self.scores[self.ids[m]], i
+            if at < 0:
+                break
+            ids[at:at + 2] = [self.ids[self.pieces[ids[at]] + self.pieces[ids[at + 1]]]]
+        return toks + ids
+
+    def piece(self, prev, tok):
+        p = self.pieces[tok]
+        if prev == 1 and p.startswith(b" "):
+            p = p[1:]
+        if len(p) == 6 and p.startswith(b"<0x") and p.endswith(b">"):
+            p = bytes([int(p[3:5], 16)])
+        return p

@@ -1,0 +1,130 @@
+// RUN: llmc-opt %s --convert-llm-to-linalg --split-input-file --verify-diagnostics | FileCheck %s
+
+// The KV cache becomes [layers, 2, kv_heads, max_seq, head_dim]; keys and
+// values are written at start_pos with insert_slice, then the [0, pos + T)
+// prefix is read back for GQA attention (8 query heads over 4 KV heads).
+// CHECK-LABEL: func.func @attention
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: tensor<2x2x4x16x8xf32> {llm.kv_cache}
+// CHECK-SAME: -> (tensor<?x64xf32>, tensor<2x2x4x16x8xf32> {llm.kv_cache})
+// CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0
+// CHECK: %[[LEN:.*]] = arith.addi %{{.*}}, %[[T]]
+// CHECK: linalg.transpose
+// CHECK: %[[K1:.*]] = tensor.insert_slice %{{.*}} into %[[CACHE]][1, 0, 0, %{{.*}}, 0] [1, 1, 4, %[[T]], 8] [1, 1, 1, 1, 1] : tensor<4x?x8xf32> into tensor<2x2x4x16x8xf32>
+// CHECK: %[[KV1:.*]] = tensor.insert_slice %{{.*}} into %[[K1]][1, 1, 0, %{{.*}}, 0]
+// CHECK: tensor.extract_slice %[[KV1]][1, 0, 0, 0, 0] [1, 1, 4, %[[LEN]], 8]
+// CHECK: tensor.extract_slice %[[KV1]][1, 1, 0, 0, 0] [1, 1, 4, %[[LEN]], 8]
+// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2, 3]] output_shape [%[[T]], 4, 2, 8] : tensor<?x64xf32> into tensor<?x4x2x8xf32>
+// Scores: a reduction over head_dim.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+// Causal mask: position s is hidden from token t when s > pos + t.
+// CHECK: arith.cmpi ugt
+// CHECK: arith.select %{{.*}}, %cst{{.*}}, %{{.*}} : f32
+// Softmax: max, exp, sum, divide.
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3]] : tensor<?x4x2x8xf32> into tensor<?x64xf32>
+// CHECK: return %{{.*}}, %[[KV1]]
+func.func @attention(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>,
+                     %cache: !llm.kv_cache<2x16x4x8, f32>, %pos: index)
+    -> (tensor<?x64xf32>, !llm.kv_cache<2x16x4x8, f32>) {
+  %o, %c = llm.attention %q, %k, %v, %cache[%pos]
+      {layer = 1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal}
+      : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x16x4x8, f32>
+  return %o, %c : tensor<?x64xf32>, !llm.kv_cache<2x16x4x8, f32>
+}
+
+// -----
+
+// Sliding window: also hides positions s with s + window <= pos + t.
+// CHECK-LABEL: func.func @sliding
+// CHECK: arith.cmpi ugt
+// CHECK: %[[W:.*]] = arith.addi %{{.*}}, %c4
+// CHECK: arith.cmpi ule, %[[W]]
+// CHECK: arith.ori
+func.func @sliding(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>,
+                   %cache: !llm.kv_cache<2x16x4x8, f32>, %pos: index)
+    -> (tensor<?x64xf32>, !llm.kv_cache<2x16x4x8, f32>) {
+  %o, %c = llm.attention %q, %k, %v, %cache[%pos]
+      {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, sliding_window = 4 : i64}
+      : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x16x4x8, f32>
+  return %o, %c : tensor<?x64xf32>, !llm.kv_cache<2x16x4x8, f32>
+}
+
+// -----
+
+// Linear: a contraction over the stored [out, in] weight; a bf16 weight is
+// extended in the body; the bias is added after.
+// CHECK-LABEL: func.func @linear
+// CHECK: %[[Z:.*]] = linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<172x64xbf16>) outs(%[[Z]] : tensor<?x172xf32>)
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<?x172xf32>, tensor<172xf32>)
+// CHECK: arith.addf
+func.func @linear(%x: tensor<?x64xf32>, %w: tensor<172x64xbf16>, %b: tensor<172xf32>) -> tensor<?x172xf32> {
+  %y = llm.linear %x, %w bias(%b : tensor<172xf32>) : tensor<?x64xf32>, tensor<172x64xbf16> -> tensor<?x172xf32>
+  return %y : tensor<?x172xf32>
+}
+
+// -----
+
+// RMSNorm: sum of squares, then w * (x * 1/sqrt(ss/n + eps)).
+// CHECK-LABEL: func.func @norms
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: math.sqrt
+// Embedding: a gather by token id.
+// CHECK: arith.index_cast
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<100x64xf32>
+func.func @norms(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %t: tensor<?xi32>, %e: tensor<100x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %n = llm.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  %g = llm.embedding %e[%t] : tensor<100x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  return %n, %g : tensor<?x64xf32>, tensor<?x64xf32>
+}
+
+// -----
+
+// RoPE: inverse frequencies are a compile-time constant (here theta 10000,
+// head_dim 8: 1, 0.1, 0.01, 0.001); the partner element is read from the
+// input; cos/sin of (start_pos + t) * freq.
+// CHECK-LABEL: func.func @rope
+// CHECK: arith.constant dense<[1.000000e+00, 1.000000e-01, 0.00999999977, 1.000000e-03]> : tensor<4xf32>
+// CHECK: math.cos
+// CHECK: math.sin
+// CHECK-LABEL: func.func @rope_half
+// CHECK: arith.cmpi uge
+func.func @rope(%x: tensor<?x64xf32>, %pos: index) -> tensor<?x64xf32> {
+  %y = llm.rope %x, %pos style interleaved {head_dim = 8 : i64, theta = 1.0e+04 : f64} : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+func.func @rope_half(%x: tensor<?x64xf32>, %pos: index) -> tensor<?x64xf32> {
+  %y = llm.rope %x, %pos style half {head_dim = 8 : i64, theta = 1.0e+04 : f64} : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// SwiGLU of a fused [.., 2H] operand splits it; elementwise ops stay
+// elementwise.
+// CHECK-LABEL: func.func @activations
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [%{{.*}}, 172] [1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[0, 172] [%{{.*}}, 172] [1, 1]
+// CHECK: math.exp
+// CHECK: math.erf
+// CHECK: math.tanh
+func.func @activations(%gu: tensor<?x344xf32>, %x: tensor<?x172xf32>) -> (tensor<?x172xf32>, tensor<?x172xf32>, tensor<?x172xf32>) {
+  %a = llm.swiglu %gu : tensor<?x344xf32> -> tensor<?x172xf32>
+  %b = llm.gelu %x : tensor<?x172xf32>
+  %c = llm.gelu %x approximate tanh : tensor<?x172xf32>
+  return %a, %b, %c : tensor<?x172xf32>, tensor<?x172xf32>, tensor<?x172xf32>
+}
+
+// -----
+
+// Ops without a lowering yet are reported, not crashed on.
+func.func @moe(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64xf32>,
+               %u: tensor<4x96x64xf32>, %d: tensor<4x64x96xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'llm.moe' has no linalg lowering yet}}
+  %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
+  return %y : tensor<?x64xf32>
+}
