@@ -132,7 +132,35 @@ def BufferABI : Pass<"llm-buffer-abi", "mlir::ModuleOp"> {
   ];
   let dependentDialects = [
     "::mlir::bufferization::BufferizationDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect"
+  ];
+}
+
+def ScheduleCPU : Pass<"llm-cpu-schedule", "mlir::ModuleOp"> {
+  let summary = "Tile, parallelize and vectorize tagged linalg ops for the CPU";
+  let description = [{
+    `--convert-llm-to-linalg` tags the ops that dominate run time with
+    `llm.schedule` and tile sizes `llm.tiles`. This pass writes a
+    transform-dialect schedule for every distinct tag and applies it with the
+    transform interpreter (on tensors, before bufferization):
+
+    - `linear` `[task, rows, width]`: `scf.forall` over tasks of `task`
+      output rows (run by OpenMP after bufferization), register tiles of one
+      4-token block x `rows` output rows, the reduction over input features
+      split into `width`-lane partial sums (`tile_reduction_using_for`),
+      vectorized, with the accumulators hoisted into loop-carried vectors.
+
+    `print-schedule` prints the generated transform IR to stderr.
+  }];
+  let options = [
+    Option<"printSchedule", "print-schedule", "bool", /*default=*/"false",
+           "Print the generated transform schedule to stderr">,
+  ];
+  let dependentDialects = [
+    "::mlir::transform::TransformDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::tensor::TensorDialect"
   ];
 }
 

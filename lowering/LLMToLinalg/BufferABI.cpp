@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringMap.h"
@@ -162,8 +163,19 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     b.setInsertionPoint(ret);
     for (auto [r, value] : llvm::enumerate(ret.getOperands())) {
+      Value result = value;
+      if (resultSlot[r] != cacheArg) {
+        // Out-parameters are filled by an explicit linalg.copy (which
+        // bufferization writes in place), never by a library memref copy.
+        auto type = cast<RankedTensorType>(value.getType());
+        Value dest = bufferization::ToTensorOp::create(
+            b, ret.getLoc(), type, newArgs[resultSlot[r]], /*restrict=*/true,
+            /*writable=*/true);
+        result = linalg::CopyOp::create(b, ret.getLoc(), value, dest)
+                     .getResult(0);
+      }
       auto mat = bufferization::MaterializeInDestinationOp::create(
-          b, ret.getLoc(), TypeRange{}, value, newArgs[resultSlot[r]]);
+          b, ret.getLoc(), TypeRange{}, result, newArgs[resultSlot[r]]);
       mat.setRestrict(true);
       mat.setWritable(true);
     }

@@ -112,6 +112,13 @@ Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
   return op.getResult(0);
 }
 
+/// Marks the op defining `v` for the backend schedule (see ScheduleCPU).
+Value tag(Value v, StringRef schedule) {
+  v.getDefiningOp()->setAttr("llm.schedule",
+                             StringAttr::get(v.getContext(), schedule));
+  return v;
+}
+
 /// Elementwise op over tensors of one shape (identity maps).
 Value elementwise(OpBuilder &b, Location loc, ValueRange inputs, Type elt,
                   BodyFn body) {
@@ -293,24 +300,103 @@ struct LowerLayerNorm : OpConversionPattern<LayerNormOp> {
   }
 };
 
+/// Largest of {16, 8, 4, 2, 1} dividing n: the reduction's vector width (16
+/// f32 lanes fill an AVX-512 register, or two AVX2 ones).
+int64_t vectorWidthFor(int64_t n) {
+  for (int64_t v : {16, 8, 4, 2})
+    if (n % v == 0)
+      return v;
+  return 1;
+}
+
 /// y[t, o] = sum_i x[t, i] * w[o, i] (+ bias[o]): a contraction over the
 /// input features with the weight in its stored [out, in] layout.
+///
+/// Tokens are padded to a multiple of kTokenBlock and the contraction runs
+/// over [T/4, 4, out, in], so every tile a backend vectorizes has static
+/// shapes whatever the (dynamic) token count: decode computes 3 zero rows
+/// next to the real one (free: decode is bound by the weight stream), and
+/// prefill reuses each weight vector for 4 tokens. The op carries
+/// `llm.schedule = "linear"` and its tile sizes (`llm.tiles`: output rows per
+/// parallel task, output rows per register tile, reduction vector width) for
+/// the backend's schedule.
+constexpr int64_t kTokenBlock = 4;
+
 Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
                   RankedTensorType resultType) {
   MLIRContext *ctx = b.getContext();
   Type elt = resultType.getElementType();
-  Value init = fill(b, loc,
-                    empty(b, loc, resultType.getShape(), elt,
-                          dynamicSizes(b, loc, x)),
-                    0.0);
-  Value y = generic(
-      b, loc, ValueRange{x, w}, init,
-      {map(ctx, 3, {0, 2}), map(ctx, 3, {1, 2}), map(ctx, 3, {0, 1})},
-      {par, par, red}, [&](OpBuilder &nb, Location l, ValueRange args) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t in = xType.getShape()[1], out = resultType.getShape()[1];
+  int64_t dyn = ShapedType::kDynamic;
+  Value t = tensor::DimOp::create(b, loc, x, 0);
+  Value blk = iconst(b, loc, kTokenBlock);
+  Value blocks = arith::DivUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, t, iconst(b, loc, kTokenBlock - 1)),
+      blk);
+  Value padded = arith::MulIOp::create(b, loc, blocks, blk);
+  // x with zero rows after the T real ones, written by one generic (a pad
+  // or a copy into a slice would become a strided memref.copy).
+  Type xElt = xType.getElementType();
+  Value xp = linalg::GenericOp::create(
+                 b, loc, TypeRange{RankedTensorType::get({dyn, in}, xElt)},
+                 ValueRange{}, ValueRange{empty(b, loc, {dyn, in}, xElt, padded)},
+                 ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
+                 ArrayRef<IteratorType>{par, par},
+                 [&](OpBuilder &nb, Location l, ValueRange) {
+                   Value row = linalg::IndexOp::create(nb, l, 0);
+                   Value col = linalg::IndexOp::create(nb, l, 1);
+                   Value real = arith::CmpIOp::create(
+                       nb, l, arith::CmpIPredicate::ult, row, t);
+                   Value safe = arith::SelectOp::create(nb, l, real, row,
+                                                        iconst(nb, l, 0));
+                   Value v = tensor::ExtractOp::create(nb, l, x,
+                                                       ValueRange{safe, col});
+                   linalg::YieldOp::create(
+                       nb, l,
+                       Value(arith::SelectOp::create(
+                           nb, l, real, v, fconst(nb, l, xElt, 0.0))));
+                 })
+                 .getResult(0);
+  Value x3 = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({dyn, kTokenBlock, in}, xType.getElementType()),
+      xp, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
+      ArrayRef<OpFoldResult>{blocks, b.getIndexAttr(kTokenBlock),
+                             b.getIndexAttr(in)});
+  Value init =
+      fill(b, loc, empty(b, loc, {dyn, kTokenBlock, out}, elt, blocks), 0.0);
+  auto op = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{x3, w}, ValueRange{init},
+      ArrayRef<AffineMap>{map(ctx, 4, {0, 1, 3}), map(ctx, 4, {2, 3}),
+                          map(ctx, 4, {0, 1, 2})},
+      ArrayRef<IteratorType>{par, par, par, red},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
         Value p = arith::MulFOp::create(nb, l, args[0],
                                         castFloat(nb, l, args[1], elt));
-        return arith::AddFOp::create(nb, l, args[2], p);
+        linalg::YieldOp::create(nb, l,
+                                Value(arith::AddFOp::create(nb, l, args[2], p)));
       });
+  // Register tile: 4 output rows when they divide `out`; a parallel task
+  // takes up to 16 rows (a multiple of the register tile dividing `out`).
+  int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
+  int64_t task = rowTile;
+  for (int64_t k = 16 / rowTile; k > 1; --k)
+    if ((out / rowTile) % k == 0) {
+      task = rowTile * k;
+      break;
+    }
+  op->setAttr("llm.schedule", b.getStringAttr("linear"));
+  op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
+                               {task, rowTile, vectorWidthFor(in)}));
+  Value y3 = op.getResult(0);
+  Value yp = tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get({dyn, out}, elt), y3,
+      ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+  Value y = tensor::ExtractSliceOp::create(
+      b, loc, resultType, yp,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{t, b.getIndexAttr(out)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   if (!bias)
     return y;
   return generic(b, loc, ValueRange{y, bias}, emptyLike(b, loc, y),
@@ -510,14 +596,14 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     Value scoresInit =
         fill(rw, loc, empty(rw, loc, {kvh, g, dyn, dyn}, elt, {t, len}), 0.0);
     // dims: (kvh, g, t, s, d)
-    Value dots = generic(
+    Value dots = tag(generic(
         rw, loc, ValueRange{q4, keys}, scoresInit,
         {map(ctx, 5, {2, 0, 1, 4}), map(ctx, 5, {0, 3, 4}),
          map(ctx, 5, {0, 1, 2, 3})},
         {par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
           Value p = arith::MulFOp::create(b, l, args[0], args[1]);
           return arith::AddFOp::create(b, l, args[2], p);
-        });
+        }), "attn_qk");
 
     // Scale and mask: position s is visible from token t when
     // s <= pos + t (causal) and s > pos + t - window (sliding window).
@@ -527,7 +613,7 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     bool causal = op.getCausal();
     std::optional<int64_t> window = op.getSlidingWindow();
     double ninf = -std::numeric_limits<double>::infinity();
-    Value scores = elementwise(
+    Value scores = tag(elementwise(
         rw, loc, dots, elt, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           // Default scale divides by sqrt(head_dim) as the references do.
           Value sc = scale ? Value(arith::MulFOp::create(b, l, args[0],
@@ -553,21 +639,21 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
           }
           return arith::SelectOp::create(b, l, hidden, fconst(b, l, elt, ninf),
                                          sc);
-        });
-    Value probs = softmaxLast(rw, loc, scores);
+        }), "heads");
+    Value probs = softmaxLast(rw, loc, scores, "heads");
 
     // out[t, kvh, g, d] = sum_s p[kvh, g, t, s] * v[kvh, s, d]
     Value outInit =
         fill(rw, loc, empty(rw, loc, {dyn, kvh, g, hd}, elt, t), 0.0);
     // dims: (t, kvh, g, d, s)
-    Value out4 = generic(
+    Value out4 = tag(generic(
         rw, loc, ValueRange{probs, values}, outInit,
         {map(ctx, 5, {1, 2, 0, 4}), map(ctx, 5, {1, 4, 3}),
          map(ctx, 5, {0, 1, 2, 3})},
         {par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
           Value p = arith::MulFOp::create(b, l, args[0], args[1]);
           return arith::AddFOp::create(b, l, args[2], p);
-        });
+        }), "attn_pv");
     Value out = tensor::CollapseShapeOp::create(
         rw, loc, op.getOutput().getType(), out4,
         ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
@@ -577,34 +663,41 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
 
 public:
   /// Softmax over the last dimension: max, exp(x - max), sum, divide.
-  static Value softmaxLast(OpBuilder &b, Location loc, Value x) {
+  static Value softmaxLast(OpBuilder &b, Location loc, Value x,
+                           StringRef schedule = "rows") {
     auto type = cast<RankedTensorType>(x.getType());
     Type elt = type.getElementType();
     unsigned rank = type.getRank();
     MLIRContext *ctx = b.getContext();
-    Value mx = reduceLast(b, loc, x, -std::numeric_limits<double>::infinity(),
-                          [](OpBuilder &nb, Location l, ValueRange args) {
-                            return arith::MaximumFOp::create(nb, l, args[1],
-                                                             args[0]);
-                          });
+    Value mx = tag(reduceLast(b, loc, x,
+                              -std::numeric_limits<double>::infinity(),
+                              [](OpBuilder &nb, Location l, ValueRange args) {
+                                return arith::MaximumFOp::create(nb, l, args[1],
+                                                                 args[0]);
+                              }),
+                   schedule);
     SmallVector<IteratorType> iters(rank, par);
     AffineMap id = b.getMultiDimIdentityMap(rank), row = rowMap(ctx, rank);
-    Value e = generic(b, loc, ValueRange{x, mx}, emptyLike(b, loc, x),
-                      {id, row, id}, iters,
-                      [](OpBuilder &nb, Location l, ValueRange args) {
-                        Value d = arith::SubFOp::create(nb, l, args[0], args[1]);
-                        return math::ExpOp::create(nb, l, d);
-                      });
-    Value sum = reduceLast(b, loc, e, 0.0,
-                           [](OpBuilder &nb, Location l, ValueRange args) {
-                             return arith::AddFOp::create(nb, l, args[1],
-                                                          args[0]);
-                           });
-    return generic(b, loc, ValueRange{e, sum}, emptyLike(b, loc, x),
-                   {id, row, id}, iters,
-                   [](OpBuilder &nb, Location l, ValueRange args) {
-                     return arith::DivFOp::create(nb, l, args[0], args[1]);
-                   });
+    Value e = tag(generic(b, loc, ValueRange{x, mx}, emptyLike(b, loc, x),
+                          {id, row, id}, iters,
+                          [](OpBuilder &nb, Location l, ValueRange args) {
+                            Value d =
+                                arith::SubFOp::create(nb, l, args[0], args[1]);
+                            return math::ExpOp::create(nb, l, d);
+                          }),
+                  schedule);
+    Value sum = tag(reduceLast(b, loc, e, 0.0,
+                               [](OpBuilder &nb, Location l, ValueRange args) {
+                                 return arith::AddFOp::create(nb, l, args[1],
+                                                              args[0]);
+                               }),
+                    schedule);
+    return tag(generic(b, loc, ValueRange{e, sum}, emptyLike(b, loc, x),
+                       {id, row, id}, iters,
+                       [](OpBuilder &nb, Location l, ValueRange args) {
+                         return arith::DivFOp::create(nb, l, args[0], args[1]);
+                       }),
+               schedule);
   }
 };
 
@@ -811,7 +904,14 @@ struct ConvertLLMToLinalg
     populateReturnOpTypeConversionPattern(patterns, converter);
     populateCallOpTypeConversionPattern(patterns, converter);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+    // Every other generic whose outermost loop is parallel works row by row
+    // (tokens): backends may split it across threads.
+    module.walk([&](linalg::GenericOp op) {
+      if (!op->hasAttr("llm.schedule") && op.getNumLoops() > 0 &&
+          op.getIteratorTypesArray()[0] == IteratorType::parallel)
+        op->setAttr("llm.schedule", StringAttr::get(ctx, "rows"));
+    });
   }
 };
 } // namespace

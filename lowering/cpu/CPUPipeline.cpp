@@ -48,14 +48,29 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
     os << ",";
   // No CSE before bufferization: merging identical fills would make
   // several ops write one buffer and force copies.
-  os << "canonicalize,eliminate-empty-tensors,"
-     << "one-shot-bufferize,canonicalize,cse,"
-     << "func.func(buffer-deallocation-pipeline),"
-     << "func.func(convert-linalg-to-loops),"
-     << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-     << "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-     << "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
-     << "convert-cf-to-llvm,reconcile-unrealized-casts";
+  os << "canonicalize,";
+  if (o.vectorize)
+    os << "llm-cpu-schedule,canonicalize,";
+  // canonicalize after cse too: cse exposes self-copies it then erases.
+  os << "eliminate-empty-tensors,one-shot-bufferize,"
+     << "canonicalize,cse,canonicalize,"
+     << "func.func(buffer-deallocation-pipeline),";
+  // Parallel tasks become OpenMP work-sharing loops; without `parallel`
+  // they run in order.
+  os << (o.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,")
+     << "func.func(convert-linalg-to-loops),convert-vector-to-scf{full-unroll=true},"
+     << "func.func(lower-vector-multi-reduction),canonicalize,";
+  if (o.parallel)
+    os << "convert-scf-to-openmp,canonicalize,";
+  os << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+     // Allocations go through the runtime's caching allocator.
+     << "finalize-memref-to-llvm{use-generic-functions=true},"
+     << "convert-vector-to-llvm{reassociate-fp-reductions=true},"
+     << "convert-math-to-llvm,convert-math-to-libm,"
+     << "convert-arith-to-llvm,convert-index-to-llvm,convert-ub-to-llvm,";
+  if (o.parallel)
+    os << "convert-openmp-to-llvm,";
+  os << "convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts";
   return parsePassPipeline(p, pm);
 }
 
@@ -115,8 +130,11 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
                                 : optLevel == 2 ? llvm::CodeGenOptLevel::Default
                                 : optLevel == 1 ? llvm::CodeGenOptLevel::Less
                                                 : llvm::CodeGenOptLevel::None;
+  // Fuse multiply-adds (the contractions are written as mulf + addf).
+  llvm::TargetOptions targetOptions;
+  targetOptions.AllowFPOpFusion = llvm::FPOpFusion::Fast;
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
-      triple, cpuName, featureString, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      triple, cpuName, featureString, targetOptions, llvm::Reloc::PIC_,
       std::nullopt, level));
   if (!tm)
     return "cannot create a target machine for CPU '" + cpuName + "'";

@@ -53,12 +53,19 @@ func.func @sliding(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf
 
 // -----
 
-// Linear: a contraction over the stored [out, in] weight; a bf16 weight is
-// extended in the body; the bias is added after.
+// Linear: tokens padded to a multiple of 4 (zero rows), a contraction over
+// [T/4, 4, out, in] with the weight in its stored [out, in] layout, tagged
+// for the CPU schedule (task rows, register rows, vector width); a bf16
+// weight is extended in the body; the bias is added after.
 // CHECK-LABEL: func.func @linear
+// CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x64xf32>
+// CHECK: arith.cmpi ult
+// CHECK: %[[X3:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [%{{.*}}, 4, 64] : tensor<?x64xf32> into tensor<?x4x64xf32>
 // CHECK: %[[Z:.*]] = linalg.fill
-// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<172x64xbf16>) outs(%[[Z]] : tensor<?x172xf32>)
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[X3]], %{{.*}} : tensor<?x4x64xf32>, tensor<172x64xbf16>) outs(%[[Z]] : tensor<?x4x172xf32>) attrs = {llm.schedule = "linear", llm.tiles = array<i64: 4, 4, 16>}
 // CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: tensor.collapse_shape
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [%[[T]], 172] [1, 1] : tensor<?x172xf32> to tensor<?x172xf32>
 // CHECK: linalg.generic
 // CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<?x172xf32>, tensor<172xf32>)
 // CHECK: arith.addf

@@ -53,6 +53,13 @@ public:
   }
 
   llmc_status_t load(llmc_artifact_s &a) {
+    // The code calls the runtime's allocation functions
+    // (_mlir_memref_to_llvm_*): make this library's symbols global even when
+    // it was itself loaded RTLD_LOCAL (e.g. by Python's ctypes).
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void *>(&llmc_artifact_load), &self) &&
+        self.dli_fname)
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
     const Section &code = a.sections.at(a.codeSection);
     int fd = memfd_create("llmc-code", MFD_CLOEXEC);
     if (fd < 0)

@@ -1,0 +1,154 @@
+"""CPU benchmark: prefill and decode tokens/s of llmc against llama.cpp
+(llama-cpp-python) on the same float32 weights, plus the decode bandwidth
+roofline (measured memory bandwidth / bytes read per token). Prints one JSON
+object per model and writes them all to --json.
+
+usage: bench_cpu.py [--models stories260K,110m,1.1b] [--workdir DIR]
+                    [--prompt 512] [--decode 128] [--json out.json]
+
+Token ids are random (speed does not depend on them). stories260K's context
+is 512 positions, so its prompt is shortened to fit prompt + decode.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
+from check_random_configs import Runtime  # noqa: E402
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def host_bandwidth(llmc, model_bin):
+    """GB/s measured by `llmc roofline --hardware host` (cached per host)."""
+    out = subprocess.run([llmc, "roofline", model_bin, "--hardware", "host"],
+                         capture_output=True, text=True)
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                         os.path.expanduser("~/.cache"), "llmc", "host-hardware.json")
+    try:
+        return float(json.load(open(cache))["host"]["bandwidth"]) / 1e9
+    except (OSError, KeyError, ValueError):
+        log("cannot read measured bandwidth:", out.stderr[-500:])
+        return None
+
+
+def bench_llmc(rt, artifact, vocab, prompt, decode, rng):
+    a = rt.load(artifact)
+    s = rt.session(a)
+    toks = [int(t) for t in rng.integers(3, vocab, prompt)]
+    rt.forward(s, toks[:8], vocab)  # warm up (page in weights, threads)
+    rt.lib.llmc_session_free(s)
+    s = rt.session(a)
+    t0 = time.perf_counter()
+    logits = rt.forward(s, toks, vocab)
+    t1 = time.perf_counter()
+    nxt = int(np.argmax(logits[-1]))
+    for _ in range(decode):
+        nxt = int(np.argmax(rt.forward(s, [nxt], vocab)[-1]))
+    t2 = time.perf_counter()
+    rt.lib.llmc_session_free(s)
+    rt.lib.llmc_artifact_free(a)
+    return prompt / (t1 - t0), decode / (t2 - t1)
+
+
+def bench_llama_cpp(gguf_path, vocab, prompt, decode, rng, threads):
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    llm = Llama(model_path=gguf_path, n_ctx=(prompt + decode + 64 + 255) // 256 * 256, n_batch=prompt,
+                n_ubatch=prompt, n_threads=threads, n_threads_batch=threads,
+                verbose=False)
+    toks = [int(t) for t in rng.integers(3, vocab, prompt)]
+    llm.eval(toks[:8])
+    llm.reset()
+    t0 = time.perf_counter()
+    llm.eval(toks)
+    t1 = time.perf_counter()
+    # Decode speed does not depend on which token is fed.
+    for t in rng.integers(3, vocab, decode):
+        llm.eval([int(t)])
+    t2 = time.perf_counter()
+    return prompt / (t1 - t0), decode / (t2 - t1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="stories260K,110m,1.1b")
+    ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--prompt", type=int, default=512)
+    ap.add_argument("--decode", type=int, default=128)
+    ap.add_argument("--json")
+    ap.add_argument("--llmc", default=os.path.join(ROOT, "build", "bin", "llmc"))
+    ap.add_argument("--runtime", default=os.path.join(ROOT, "build", "lib", "libllmc_runtime.so"))
+    a = ap.parse_args()
+    threads = os.cpu_count()
+    subprocess.run([sys.executable, os.path.join(HERE, "make_models.py"), a.workdir,
+                    "--models", a.models], check=True, stdout=subprocess.DEVNULL)
+    rt = Runtime(a.runtime)
+    results = []
+    for name in a.models.split(","):
+        gguf_path = os.path.join(a.workdir, name + ".f32.gguf")
+        if name == "stories260K":
+            src = os.path.join(ROOT, "..", "shared", "models", "stories260K")
+            bin_path = os.path.join(src, "stories260K.bin")
+            if not os.path.exists(bin_path):
+                log("skip stories260K: ../shared/models not found")
+                continue
+        else:
+            bin_path = os.path.join(a.workdir, name + ".bin")
+        art = os.path.join(a.workdir, name + ".llmc")
+        log(f"{name}: compiling")
+        t0 = time.perf_counter()
+        subprocess.run([a.llmc, "compile", bin_path, "-o", art], check=True)
+        compile_s = time.perf_counter() - t0
+        manifest = json.loads(subprocess.run(
+            [sys.executable, "-c", "import sys,struct; d=open(sys.argv[1],'rb').read();"
+             "o,n=struct.unpack_from('<QQ',d,16); sys.stdout.write(d[o:o+n].decode())", art],
+            capture_output=True, text=True, check=True).stdout)
+        m = manifest["model"]
+        vocab, seq = m["vocab_size"], m["max_seq_len"]
+        prompt = min(a.prompt, seq - a.decode)
+        weight_bytes = manifest["weights"]["bytes"]
+        kv = manifest["kv_cache"]["shape"]
+        # Decode reads every weight once per token, plus the KV prefix.
+        kv_bytes = 4 * kv[0] * 2 * kv[2] * kv[4] * (prompt + a.decode // 2)
+        bw = host_bandwidth(a.llmc, bin_path)
+        log(f"{name}: llmc prefill {prompt}, decode {a.decode}")
+        lp, ld = bench_llmc(rt, art, vocab, prompt, a.decode, np.random.default_rng(0))
+        log(f"{name}: llama.cpp")
+        ref = bench_llama_cpp(gguf_path, vocab, prompt, a.decode,
+                              np.random.default_rng(0), threads)
+        r = {"model": name, "threads": threads, "prompt_tokens": prompt,
+             "decode_tokens": a.decode, "weights_bytes": weight_bytes,
+             "compile_s": round(compile_s, 2),
+             "llmc": {"prefill_tok_s": round(lp, 2), "decode_tok_s": round(ld, 2)}}
+        if ref:
+            r["llama_cpp"] = {"prefill_tok_s": round(ref[0], 2),
+                              "decode_tok_s": round(ref[1], 2)}
+            r["ratio"] = {"prefill": round(lp / ref[0], 3), "decode": round(ld / ref[1], 3)}
+        else:
+            r["llama_cpp"] = "not installed (pip install llama-cpp-python)"
+        if bw:
+            roof = bw * 1e9 / (weight_bytes + kv_bytes)
+            r["roofline"] = {"bandwidth_gbs": round(bw, 2),
+                             "bytes_per_decode_token": weight_bytes + kv_bytes,
+                             "decode_tok_s": round(roof, 2),
+                             "llmc_decode_fraction": round(ld / roof, 3)}
+        print(json.dumps(r), flush=True)
+        results.append(r)
+    if a.json:
+        json.dump(results, open(a.json, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
