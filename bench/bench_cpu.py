@@ -45,11 +45,14 @@ def bench_llmc(rt, artifact, vocab, prompt, decode, rng):
     a = rt.load(artifact)
     s = rt.session(a)
     toks = [int(t) for t in rng.integers(3, vocab, prompt)]
-    rt.forward(s, toks[:8], vocab)  # warm up (page in weights, threads)
+    # Warm up with a full-size prefill (pages in the weights, starts the
+    # threads, fills the allocator's cache), as llama.cpp preallocates its
+    # compute buffers when the context is created.
+    rt.forward(s, toks, vocab, last_only=True)
     rt.lib.llmc_session_free(s)
     s = rt.session(a)
     t0 = time.perf_counter()
-    logits = rt.forward(s, toks, vocab)
+    logits = rt.forward(s, toks, vocab, last_only=True)
     t1 = time.perf_counter()
     nxt = int(np.argmax(logits[-1]))
     for _ in range(decode):
@@ -69,7 +72,7 @@ def bench_llama_cpp(gguf_path, vocab, prompt, decode, rng, threads):
                 n_ubatch=prompt, n_threads=threads, n_threads_batch=threads,
                 verbose=False)
     toks = [int(t) for t in rng.integers(3, vocab, prompt)]
-    llm.eval(toks[:8])
+    llm.eval(toks)  # warm up, as for llmc
     llm.reset()
     t0 = time.perf_counter()
     llm.eval(toks)

@@ -3,6 +3,7 @@
 #include "importers/BuildIR.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/Tokenizer.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -28,9 +29,12 @@ public:
                                            c.numKvHeads, c.headDim, f32);
     auto tokens = RankedTensorType::get({dyn}, b.getI32Type());
     auto logits = RankedTensorType::get({dyn, c.vocabSize}, f32);
+    // forward(tokens, start_pos, kv, num_logits): logits of the last
+    // num_logits positions (1 for generation, all for scoring).
     auto func = func::FuncOp::create(
         b, loc, "forward",
-        b.getFunctionType({tokens, b.getIndexType(), cacheType},
+        b.getFunctionType({tokens, b.getIndexType(), cacheType,
+                           b.getIndexType()},
                           {logits, cacheType}));
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
@@ -59,6 +63,16 @@ public:
       Value ffn = c.numExperts > 0 ? moe(h2, l) : mlp(h2, l);
       x = llm::AddOp::create(b, loc, x, ffn);
     }
+    // Only the rows whose logits are wanted go through the final norm and
+    // the classifier (in prefill that skips most of the lm_head work).
+    Value rows = entry->getArgument(3);
+    Value t = tensor::DimOp::create(b, loc, x, 0);
+    Value first = arith::SubIOp::create(b, loc, t, rows);
+    x = tensor::ExtractSliceOp::create(
+        b, loc, act(c.dim), x,
+        ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rows, b.getIndexAttr(c.dim)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
     Value hn = rmsNorm(x, weight(Role::FinalNorm, -1));
     Value out = linear(hn,
                        c.tiedEmbeddings ? Role::TokenEmbedding : Role::Output,
@@ -255,6 +269,6 @@ private:
 OwningOpRef<ModuleOp> llmc::buildModule(MLIRContext &context,
                                         const ModelSource &source) {
   context.loadDialect<llm::LLMDialect, func::FuncDialect,
-                      tensor::TensorDialect>();
+                      tensor::TensorDialect, arith::ArithDialect>();
   return ModuleBuilder(context, source).build();
 }

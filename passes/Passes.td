@@ -106,7 +106,8 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::llm::LLMDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect",
-    "::mlir::math::MathDialect", "::mlir::func::FuncDialect"
+    "::mlir::math::MathDialect", "::mlir::func::FuncDialect",
+    "::mlir::scf::SCFDialect"
   ];
 }
 

@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include <cmath>
@@ -322,8 +323,79 @@ int64_t vectorWidthFor(int64_t n) {
 /// the backend's schedule.
 constexpr int64_t kTokenBlock = 4;
 
+/// A parallel task's output rows: a multiple of `rowTile` dividing `out`,
+/// at most `limit`.
+int64_t taskRows(int64_t out, int64_t rowTile, int64_t limit) {
+  for (int64_t k = limit / rowTile; k > 1; --k)
+    if ((out / rowTile) % k == 0)
+      return rowTile * k;
+  return rowTile;
+}
+
+/// Decode: y[0, o] = sum_i x[0, i] * w[o, i] for one token. Tagged
+/// `matvec` [task rows, register rows, vector width]: every weight element
+/// is loaded once and used once, so it is kept streaming with several
+/// independent accumulators.
+Value buildMatVec(OpBuilder &b, Location loc, Value x1, Value w,
+                  Type elt, int64_t in, int64_t out) {
+  MLIRContext *ctx = b.getContext();
+  Value init = fill(b, loc, empty(b, loc, {1, out}, elt, {}), 0.0);
+  Value y = generic(
+      b, loc, ValueRange{x1, w}, init,
+      {map(ctx, 3, {0, 2}), map(ctx, 3, {1, 2}), map(ctx, 3, {0, 1})},
+      {par, par, red}, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value p = arith::MulFOp::create(nb, l, args[0],
+                                        castFloat(nb, l, args[1], elt));
+        return arith::AddFOp::create(nb, l, args[2], p);
+      });
+  int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
+  int64_t width = in % 32 == 0 ? 32 : vectorWidthFor(in);
+  Operation *op = y.getDefiningOp();
+  op->setAttr("llm.schedule", b.getStringAttr("matvec"));
+  op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
+                               {taskRows(out, rowTile, 64), rowTile, width}));
+  return y;
+}
+
+Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
+                         RankedTensorType resultType);
+
+/// One token takes the matrix-vector path, several the blocked one.
 Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
                   RankedTensorType resultType) {
+  MLIRContext *ctx = b.getContext();
+  Type elt = resultType.getElementType();
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t in = xType.getShape()[1], out = resultType.getShape()[1];
+  Value t = tensor::DimOp::create(b, loc, x, 0);
+  Value single = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t,
+                                       iconst(b, loc, 1));
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{resultType}, single,
+                                /*addThenBlock=*/true, /*addElseBlock=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value x1 = tensor::CastOp::create(
+        b, loc, RankedTensorType::get({1, in}, xType.getElementType()), x);
+    Value y1 = buildMatVec(b, loc, x1, w, elt, in, out);
+    scf::YieldOp::create(b, loc,
+                         Value(tensor::CastOp::create(b, loc, resultType, y1)));
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, buildBlockedLinear(b, loc, x, w, resultType));
+  }
+  Value y = ifOp.getResult(0);
+  if (!bias)
+    return y;
+  return generic(b, loc, ValueRange{y, bias}, emptyLike(b, loc, y),
+                 {map(ctx, 2, {0, 1}), map(ctx, 2, {1}), map(ctx, 2, {0, 1})},
+                 {par, par}, [&](OpBuilder &nb, Location l, ValueRange args) {
+                   return arith::AddFOp::create(
+                       nb, l, args[0], castFloat(nb, l, args[1], elt));
+                 });
+}
+
+Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
+                         RankedTensorType resultType) {
   MLIRContext *ctx = b.getContext();
   Type elt = resultType.getElementType();
   auto xType = cast<RankedTensorType>(x.getType());
@@ -379,12 +451,7 @@ Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
   // Register tile: 4 output rows when they divide `out`; a parallel task
   // takes up to 16 rows (a multiple of the register tile dividing `out`).
   int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
-  int64_t task = rowTile;
-  for (int64_t k = 16 / rowTile; k > 1; --k)
-    if ((out / rowTile) % k == 0) {
-      task = rowTile * k;
-      break;
-    }
+  int64_t task = taskRows(out, rowTile, 16);
   op->setAttr("llm.schedule", b.getStringAttr("linear"));
   op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
                                {task, rowTile, vectorWidthFor(in)}));
@@ -392,19 +459,11 @@ Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
   Value yp = tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({dyn, out}, elt), y3,
       ArrayRef<ReassociationIndices>{{0, 1}, {2}});
-  Value y = tensor::ExtractSliceOp::create(
+  return tensor::ExtractSliceOp::create(
       b, loc, resultType, yp,
       ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
       ArrayRef<OpFoldResult>{t, b.getIndexAttr(out)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  if (!bias)
-    return y;
-  return generic(b, loc, ValueRange{y, bias}, emptyLike(b, loc, y),
-                 {map(ctx, 2, {0, 1}), map(ctx, 2, {1}), map(ctx, 2, {0, 1})},
-                 {par, par}, [&](OpBuilder &nb, Location l, ValueRange args) {
-                   return arith::AddFOp::create(
-                       nb, l, args[0], castFloat(nb, l, args[1], elt));
-                 });
 }
 
 struct LowerLinear : OpConversionPattern<LinearOp> {
@@ -546,64 +605,128 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     Value t = tensor::DimOp::create(rw, loc, q, 0);
     Value len = arith::AddIOp::create(rw, loc, pos, t);
 
-    // Write keys/values: [T, kvh*hd] -> [kvh, T, hd] -> cache[layer, kind].
-    auto store = [&](Value src, int64_t kind, Value into) {
-      auto split = RankedTensorType::get({dyn, kvh, hd}, elt);
-      Value e = tensor::ExpandShapeOp::create(
-          rw, loc, split, src, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
-          ArrayRef<OpFoldResult>{t, rw.getIndexAttr(kvh),
-                                 rw.getIndexAttr(hd)});
-      Value init = empty(rw, loc, {kvh, dyn, hd}, elt, t);
-      Value tr = linalg::TransposeOp::create(rw, loc, e, init,
-                                             ArrayRef<int64_t>{1, 0, 2})
-                     .getResult()[0];
-      SmallVector<OpFoldResult> offsets = {
-          rw.getIndexAttr(layer), rw.getIndexAttr(kind), rw.getIndexAttr(0),
-          pos, rw.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {rw.getIndexAttr(1), rw.getIndexAttr(1),
-                                         rw.getIndexAttr(kvh), t,
-                                         rw.getIndexAttr(hd)};
-      SmallVector<OpFoldResult> strides(5, rw.getIndexAttr(1));
-      return tensor::InsertSliceOp::create(rw, loc, tr, into, offsets, sizes,
-                                           strides)
+    int64_t cap = cacheTensorType(cacheType).getShape()[3];
+    // Positions read back, rounded up to whole blocks of kKeyBlock (the
+    // capacity is a multiple of it); positions >= len are masked.
+    Value padded = arith::MulIOp::create(
+        rw, loc,
+        arith::DivUIOp::create(
+            rw, loc, arith::AddIOp::create(rw, loc, len, iconst(rw, loc, kKeyBlock - 1)),
+            iconst(rw, loc, kKeyBlock)),
+        iconst(rw, loc, kKeyBlock));
+    SmallVector<OpFoldResult> strides5(5, rw.getIndexAttr(1));
+    SmallVector<OpFoldResult> strides3(3, rw.getIndexAttr(1));
+    auto layerOffsets = [&](int64_t kind) {
+      return SmallVector<OpFoldResult>{rw.getIndexAttr(layer),
+                                       rw.getIndexAttr(kind), rw.getIndexAttr(0),
+                                       rw.getIndexAttr(0), rw.getIndexAttr(0)};
+    };
+    SmallVector<OpFoldResult> layerSizes = {
+        rw.getIndexAttr(1), rw.getIndexAttr(1), rw.getIndexAttr(kvh),
+        rw.getIndexAttr(cap), rw.getIndexAttr(hd)};
+    auto slotType = RankedTensorType::get({kvh, cap, hd}, elt);
+    auto keyTType = RankedTensorType::get({kvh, hd, cap}, elt);
+    // [kvh, cap, hd] slot <-> [kvh, hd, cap] (keys are stored transposed).
+    auto asKeysT = [&](Value slot) {
+      Value flat = tensor::CollapseShapeOp::create(
+          rw, loc, slot, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+      return tensor::ExpandShapeOp::create(
+                 rw, loc, keyTType, flat,
+                 ArrayRef<ReassociationIndices>{{0}, {1, 2}})
           .getResult();
     };
-    cache = store(k, 0, cache);
-    cache = store(v, 1, cache);
-
-    // Read [kvh, len, hd] views of this layer's keys and values.
-    auto load = [&](int64_t kind) {
-      auto viewType = RankedTensorType::get({kvh, dyn, hd}, elt);
-      SmallVector<OpFoldResult> offsets = {
-          rw.getIndexAttr(layer), rw.getIndexAttr(kind), rw.getIndexAttr(0),
-          rw.getIndexAttr(0), rw.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {rw.getIndexAttr(1), rw.getIndexAttr(1),
-                                         rw.getIndexAttr(kvh), len,
-                                         rw.getIndexAttr(hd)};
-      SmallVector<OpFoldResult> strides(5, rw.getIndexAttr(1));
-      return tensor::ExtractSliceOp::create(rw, loc, viewType, cache, offsets,
-                                            sizes, strides)
+    auto asSlot = [&](Value keysT) {
+      Value flat = tensor::CollapseShapeOp::create(
+          rw, loc, keysT, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+      return tensor::ExpandShapeOp::create(
+                 rw, loc, slotType, flat,
+                 ArrayRef<ReassociationIndices>{{0}, {1, 2}})
           .getResult();
     };
-    Value keys = load(0), values = load(1);
+    auto split = [&](Value src) {
+      return tensor::ExpandShapeOp::create(
+                 rw, loc, RankedTensorType::get({dyn, kvh, hd}, elt), src,
+                 ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+                 ArrayRef<OpFoldResult>{t, rw.getIndexAttr(kvh),
+                                        rw.getIndexAttr(hd)})
+          .getResult();
+    };
 
-    // Scores [kvh, g, T, len]: query head kvh*g + gi attends KV head kvh.
+    // Keys: [T, kvh*hd] -> [kvh, hd, T] into the transposed key slot at
+    // column pos, so scores stream keys along positions.
+    Value kSlot = tensor::ExtractSliceOp::create(rw, loc, slotType, cache,
+                                                 layerOffsets(0), layerSizes,
+                                                 strides5);
+    Value kT = linalg::TransposeOp::create(
+                   rw, loc, split(k), empty(rw, loc, {kvh, hd, dyn}, elt, t),
+                   ArrayRef<int64_t>{1, 2, 0})
+                   .getResult()[0];
+    Value keysT = tensor::InsertSliceOp::create(
+        rw, loc, kT, asKeysT(kSlot),
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0), pos},
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd), t},
+        strides3);
+    cache = tensor::InsertSliceOp::create(rw, loc, asSlot(keysT), cache,
+                                          layerOffsets(0), layerSizes, strides5);
+    // Values: [T, kvh*hd] -> [kvh, T, hd] at row pos.
+    Value vT = linalg::TransposeOp::create(
+                   rw, loc, split(v), empty(rw, loc, {kvh, dyn, hd}, elt, t),
+                   ArrayRef<int64_t>{1, 0, 2})
+                   .getResult()[0];
+    SmallVector<OpFoldResult> vOffsets = layerOffsets(1);
+    vOffsets[3] = pos;
+    cache = tensor::InsertSliceOp::create(
+        rw, loc, vT, cache, vOffsets,
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
+                               rw.getIndexAttr(kvh), t, rw.getIndexAttr(hd)},
+        strides5);
+
+    // Read back [kvh, hd, padded] keys and [kvh, padded, hd] values.
+    Value kRead = asKeysT(tensor::ExtractSliceOp::create(
+        rw, loc, slotType, cache, layerOffsets(0), layerSizes, strides5));
+    Value keys = tensor::ExtractSliceOp::create(
+        rw, loc, RankedTensorType::get({kvh, hd, dyn}, elt), kRead,
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0),
+                               rw.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd),
+                               padded},
+        strides3);
+    Value values = tensor::ExtractSliceOp::create(
+        rw, loc, RankedTensorType::get({kvh, dyn, hd}, elt), cache,
+        layerOffsets(1),
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
+                               rw.getIndexAttr(kvh), padded,
+                               rw.getIndexAttr(hd)},
+        strides5);
+
+    // Scores [kvh, g, T, padded]: query head kvh*g + gi attends KV head kvh;
+    // positions in blocks of kKeyBlock so the vectorized tile is static.
     auto qType = RankedTensorType::get({dyn, kvh, g, hd}, elt);
     Value q4 = tensor::ExpandShapeOp::create(
         rw, loc, qType, q, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}},
         ArrayRef<OpFoldResult>{t, rw.getIndexAttr(kvh), rw.getIndexAttr(g),
                                rw.getIndexAttr(hd)});
-    Value scoresInit =
-        fill(rw, loc, empty(rw, loc, {kvh, g, dyn, dyn}, elt, {t, len}), 0.0);
-    // dims: (kvh, g, t, s, d)
-    Value dots = tag(generic(
-        rw, loc, ValueRange{q4, keys}, scoresInit,
-        {map(ctx, 5, {2, 0, 1, 4}), map(ctx, 5, {0, 3, 4}),
-         map(ctx, 5, {0, 1, 2, 3})},
-        {par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
+    Value blocks = arith::DivUIOp::create(rw, loc, padded,
+                                          iconst(rw, loc, kKeyBlock));
+    Value keys4 = tensor::ExpandShapeOp::create(
+        rw, loc, RankedTensorType::get({kvh, hd, dyn, kKeyBlock}, elt), keys,
+        ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}},
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd),
+                               blocks, rw.getIndexAttr(kKeyBlock)});
+    Value scoresInit = fill(
+        rw, loc,
+        empty(rw, loc, {kvh, g, dyn, dyn, kKeyBlock}, elt, {t, blocks}), 0.0);
+    // dims: (kvh, g, t, block, lane, d)
+    Value dots5 = tag(generic(
+        rw, loc, ValueRange{q4, keys4}, scoresInit,
+        {map(ctx, 6, {2, 0, 1, 5}), map(ctx, 6, {0, 5, 3, 4}),
+         map(ctx, 6, {0, 1, 2, 3, 4})},
+        {par, par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
           Value p = arith::MulFOp::create(b, l, args[0], args[1]);
           return arith::AddFOp::create(b, l, args[2], p);
         }), "attn_qk");
+    Value dots = tensor::CollapseShapeOp::create(
+        rw, loc, dots5, ArrayRef<ReassociationIndices>{{0}, {1}, {2}, {3, 4}});
 
     // Scale and mask: position s is visible from token t when
     // s <= pos + t (causal) and s > pos + t - window (sliding window).
@@ -621,15 +744,16 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
                            : Value(arith::DivFOp::create(
                                  b, l, args[0],
                                  fconst(b, l, elt, std::sqrt(double(hd)))));
-          if (!causal && !window)
-            return sc;
           Value tt = linalg::IndexOp::create(b, l, 2);
           Value s = linalg::IndexOp::create(b, l, 3);
           Value self = arith::AddIOp::create(b, l, pos, tt);
-          Value hidden = arith::ConstantIntOp::create(b, l, 0, 1);
+          // Block padding past the written positions is never visible.
+          Value hidden = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge,
+                                               s, len);
           if (causal)
-            hidden = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, s,
-                                           self);
+            hidden = arith::OrIOp::create(
+                b, l, hidden,
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, s, self));
           if (window) {
             // s + window <= self  <=>  too old.
             Value sw = arith::AddIOp::create(b, l, s, iconst(b, l, *window));
@@ -885,7 +1009,7 @@ struct ConvertLLMToLinalg
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
                            bufferization::BufferizationDialect,
-                           memref::MemRefDialect>();
+                           memref::MemRefDialect, scf::SCFDialect>();
     target.addIllegalDialect<LLMDialect>();
     target.addLegalOp<ParamOp>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
@@ -917,7 +1041,8 @@ struct ConvertLLMToLinalg
 } // namespace
 
 RankedTensorType mlir::llm::cacheTensorType(KVCacheType t) {
+  int64_t cap = (t.getMaxSeq() + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
   return RankedTensorType::get(
-      {t.getLayers(), 2, t.getKvHeads(), t.getMaxSeq(), t.getHeadDim()},
+      {t.getLayers(), 2, t.getKvHeads(), cap, t.getHeadDim()},
       t.getElementType());
 }

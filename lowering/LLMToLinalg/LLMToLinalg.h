@@ -7,8 +7,13 @@
 #include "mlir/IR/BuiltinTypes.h"
 
 namespace mlir::llm {
+/// Attention reads keys in blocks of this many positions.
+constexpr int64_t kKeyBlock = 16;
+
 /// The tensor a `!llm.kv_cache` lowers to:
-/// [layers, 2 (keys, values), kv_heads, max_seq, head_dim].
+/// [layers, 2 (keys, values), kv_heads, capacity, head_dim], capacity =
+/// max_seq rounded up to kKeyBlock. A layer's keys are stored transposed
+/// in their slot ([kv_heads, head_dim, capacity]); values are not.
 RankedTensorType cacheTensorType(KVCacheType type);
 } // namespace mlir::llm
 

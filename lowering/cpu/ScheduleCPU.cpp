@@ -76,11 +76,23 @@ void emitVariant(llvm::raw_ostream &os, StringRef kind, ArrayRef<int64_t> t,
        << kOp << ", " << kOp << ", " << kOp << ", " << kOp << ")\n";
     for (const char *h : {"split", "comb", "fill"})
       vectorize(h);
+  } else if (kind == "matvec") {
+    // dims: (1 token, out, in)
+    forall("0, " + std::to_string(t[0]));
+    tileFor("0, " + std::to_string(t[1]), 1);
+    os << "    %fill" << n << ", %split" << n << ", %comb" << n << ", %loop" << n
+       << " = transform.structured.tile_reduction_using_for %b" << n
+       << " by tile_sizes = [0, 0, " << t[2] << "] : (" << kOp << ") -> ("
+       << kOp << ", " << kOp << ", " << kOp << ", " << kOp << ")\n";
+    for (const char *h : {"split", "comb", "fill"})
+      vectorize(h);
   } else if (kind == "attn_qk") {
-    // dims: (kv head, group, token, position, head_dim): one task per query
-    // head, one dot product per (token, position), vectorized over head_dim.
+    // dims: (kv head, group, token, position block, lane, head_dim): one task
+    // per query head; for each token and block of positions, a vector of
+    // scores accumulates q[d] * keysT[d, block] over head_dim (keys are
+    // stored transposed), with no horizontal reductions.
     forall("1, 1");
-    tileFor("0, 0, 1, 1, 0", 2);
+    tileFor("0, 0, 1, 1, 0, 1", 3);
     vectorize("b");
   } else if (kind == "attn_pv") {
     // dims: (token, kv head, group, head_dim, position): one task per query
@@ -109,7 +121,7 @@ struct ScheduleCPU : llm::impl::ScheduleCPUBase<ScheduleCPU> {
         return;
       auto tiles = op->getAttrOfType<DenseI64ArrayAttr>("llm.tiles");
       StringRef k = kind.getValue();
-      bool linear = k == "linear";
+      bool linear = k == "linear" || k == "matvec";
       bool known = linear || k == "attn_qk" || k == "attn_pv" ||
                    k == "heads" || k == "rows";
       if (!known || linear != static_cast<bool>(tiles) ||

@@ -29,9 +29,9 @@ class Device {
 public:
   virtual ~Device() = default;
   /// Runs forward for `n` tokens at the session's position, writing the
-  /// session's KV cache and logits.
+  /// session's KV cache and the logits of the last `rows` positions.
   virtual llmc_status_t forward(llmc_session_s &session, const int32_t *tokens,
-                                int32_t n) = 0;
+                                int32_t n, int32_t rows) = 0;
 };
 
 /// Creates the CPU device: loads the artifact's code object.

@@ -95,10 +95,10 @@ llmc_status_t readManifest(llmc_artifact_s &a) {
   a.kvShape = kv.at("shape").get<std::vector<int64_t>>();
   if (kv.value("dtype", "") != "f32" || a.kvShape.size() != 5 ||
       a.kvShape[0] != info.n_layers || a.kvShape[1] != 2 ||
-      a.kvShape[2] != info.n_kv_heads || a.kvShape[3] != info.max_seq_len ||
+      a.kvShape[2] != info.n_kv_heads || a.kvShape[3] < info.max_seq_len ||
       a.kvShape[4] != info.head_dim)
     return bad(p, "kv_cache must be f32 [n_layers, 2, n_kv_heads, "
-                  "max_seq_len, head_dim]");
+                  "capacity >= max_seq_len, head_dim]");
 
   const json &w = m.at("weights");
   auto ws = a.sections.find(w.at("section").get<std::string>());
@@ -256,10 +256,9 @@ extern "C" int32_t llmc_session_position(const llmc_session_t *s) {
   return s ? s->position : 0;
 }
 
-extern "C" llmc_status_t llmc_session_forward(llmc_session_t *s,
-                                              const int32_t *tokens,
-                                              int32_t n,
-                                              const float **logits) {
+namespace {
+llmc_status_t forwardRows(llmc_session_t *s, const int32_t *tokens, int32_t n,
+                          bool all, const float **logits) {
   if (!s || !tokens || !logits || n <= 0)
     return makeStatus(LLMC_INVALID_ARGUMENT,
                       "llmc_session_forward: null argument or n <= 0");
@@ -276,10 +275,26 @@ extern "C" llmc_status_t llmc_session_forward(llmc_session_t *s,
                         "token " + std::to_string(tokens[i]) + " at index " +
                             std::to_string(i) + " is outside the vocabulary [0, " +
                             std::to_string(info.vocab_size) + ")");
-  s->logits.resize(static_cast<size_t>(n) * info.vocab_size);
-  if (llmc_status_t st = s->artifact->device->forward(*s, tokens, n))
+  int32_t rows = all ? n : 1;
+  s->logits.resize(static_cast<size_t>(rows) * info.vocab_size);
+  if (llmc_status_t st = s->artifact->device->forward(*s, tokens, n, rows))
     return st;
   s->position += n;
   *logits = s->logits.data();
   return nullptr;
+}
+} // namespace
+
+extern "C" llmc_status_t llmc_session_forward(llmc_session_t *s,
+                                              const int32_t *tokens,
+                                              int32_t n,
+                                              const float **logits) {
+  return forwardRows(s, tokens, n, /*all=*/true, logits);
+}
+
+extern "C" llmc_status_t llmc_session_forward_last(llmc_session_t *s,
+                                                   const int32_t *tokens,
+                                                   int32_t n,
+                                                   const float **logits) {
+  return forwardRows(s, tokens, n, /*all=*/false, logits);
 }

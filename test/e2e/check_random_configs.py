@@ -103,14 +103,15 @@ class Runtime:
         L.llmc_status_message.argtypes = [ctypes.c_void_p]
         L.llmc_status_free.argtypes = [ctypes.c_void_p]
         for f in ("llmc_artifact_load", "llmc_session_create",
-                  "llmc_session_forward"):
+                  "llmc_session_forward", "llmc_session_forward_last"):
             getattr(L, f).restype = ctypes.c_void_p
         L.llmc_artifact_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
         L.llmc_session_create.argtypes = [ctypes.c_void_p, ctypes.c_int32,
                                           ctypes.POINTER(ctypes.c_void_p)]
-        L.llmc_session_forward.argtypes = [
-            ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32), ctypes.c_int32,
-            ctypes.POINTER(ctypes.POINTER(ctypes.c_float))]
+        for f in (L.llmc_session_forward, L.llmc_session_forward_last):
+            f.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32),
+                          ctypes.c_int32,
+                          ctypes.POINTER(ctypes.POINTER(ctypes.c_float))]
         L.llmc_session_free.argtypes = [ctypes.c_void_p]
         L.llmc_artifact_free.argtypes = [ctypes.c_void_p]
 
@@ -130,12 +131,15 @@ class Runtime:
         self.check(self.lib.llmc_session_create(artifact, 0, ctypes.byref(s)))
         return s
 
-    def forward(self, session, tokens, vocab):
+    def forward(self, session, tokens, vocab, last_only=False):
+        """Logits of every position of `tokens` (or of the last only)."""
         arr = (ctypes.c_int32 * len(tokens))(*tokens)
         out = ctypes.POINTER(ctypes.c_float)()
-        self.check(self.lib.llmc_session_forward(session, arr, len(tokens),
-                                                 ctypes.byref(out)))
-        return np.ctypeslib.as_array(out, shape=(len(tokens), vocab)).copy()
+        fn = self.lib.llmc_session_forward_last if last_only else \
+            self.lib.llmc_session_forward
+        self.check(fn(session, arr, len(tokens), ctypes.byref(out)))
+        rows = 1 if last_only else len(tokens)
+        return np.ctypeslib.as_array(out, shape=(rows, vocab)).copy()
 
 
 def compare(what, got, ref):
@@ -182,13 +186,19 @@ def main():
                 got = np.concatenate(got)
                 worst = max(worst, compare(f"{name} prompt {P} + decode", got, expect))
                 rt.lib.llmc_session_free(s)
+                # Only the last row, as generation asks for it.
+                s = rt.session(a)
+                last = rt.forward(s, toks[:P], vocab, last_only=True)
+                rt.lib.llmc_session_free(s)
+                worst = max(worst, compare(f"{name} prompt {P} last row", last[0],
+                                           expect[P - 1]))
                 if P <= 7:
                     s = rt.session(a)
                     one = np.concatenate([rt.forward(s, [t], vocab) for t in toks])
                     rt.lib.llmc_session_free(s)
                     worst = max(worst, compare(f"{name} token-by-token", one, got))
             print(f"{name}: ok (prompts {PROMPTS} + {DECODE} decode steps, "
-                  f"token-by-token; max abs diff {worst:.2e})")
+                  f"last-row prefill, token-by-token; max abs diff {worst:.2e})")
         except (AssertionError, RuntimeError) as e:
             print(f"{name}: FAIL {e}")
             failures += 1

@@ -1,28 +1,37 @@
 // RUN: llmc-opt %s --convert-llm-to-linalg --split-input-file --verify-diagnostics | FileCheck %s
 
-// The KV cache becomes [layers, 2, kv_heads, max_seq, head_dim]; keys and
-// values are written at start_pos with insert_slice, then the [0, pos + T)
-// prefix is read back for GQA attention (8 query heads over 4 KV heads).
+// The KV cache becomes [layers, 2, kv_heads, capacity, head_dim] (capacity =
+// max_seq rounded up to 16). Keys are stored transposed in their slot
+// ([kv_heads, head_dim, capacity], written at column start_pos), values at
+// row start_pos; then the first pos + T positions, rounded up to blocks of
+// 16, are read back for GQA attention (8 query heads over 4 KV heads).
 // CHECK-LABEL: func.func @attention
 // CHECK-SAME: %[[CACHE:[a-z0-9]+]]: tensor<2x2x4x16x8xf32> {llm.kv_cache}
 // CHECK-SAME: -> (tensor<?x64xf32>, tensor<2x2x4x16x8xf32> {llm.kv_cache})
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0
-// CHECK: %[[LEN:.*]] = arith.addi %{{.*}}, %[[T]]
-// CHECK: linalg.transpose
-// CHECK: %[[K1:.*]] = tensor.insert_slice %{{.*}} into %[[CACHE]][1, 0, 0, %{{.*}}, 0] [1, 1, 4, %[[T]], 8] [1, 1, 1, 1, 1] : tensor<4x?x8xf32> into tensor<2x2x4x16x8xf32>
-// CHECK: %[[KV1:.*]] = tensor.insert_slice %{{.*}} into %[[K1]][1, 1, 0, %{{.*}}, 0]
-// CHECK: tensor.extract_slice %[[KV1]][1, 0, 0, 0, 0] [1, 1, 4, %[[LEN]], 8]
-// CHECK: tensor.extract_slice %[[KV1]][1, 1, 0, 0, 0] [1, 1, 4, %[[LEN]], 8]
+// CHECK: %[[LEN:.*]] = arith.addi %[[POS:[a-z0-9]+]], %[[T]]
+// CHECK: %[[KSLOT:.*]] = tensor.extract_slice %[[CACHE]][1, 0, 0, 0, 0] [1, 1, 4, 16, 8]
+// CHECK: %[[KT:.*]] = linalg.transpose {{.*}} permutation = [1, 2, 0]
+// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [4, 8, 16] : tensor<4x128xf32> into tensor<4x8x16xf32>
+// CHECK: tensor.insert_slice %[[KT]] into %{{.*}}[0, 0, %[[POS]]] [4, 8, %[[T]]] [1, 1, 1] : tensor<4x8x?xf32> into tensor<4x8x16xf32>
+// CHECK: %[[K1:.*]] = tensor.insert_slice %{{.*}} into %[[CACHE]][1, 0, 0, 0, 0] [1, 1, 4, 16, 8]
+// CHECK: linalg.transpose {{.*}} permutation = [1, 0, 2]
+// CHECK: %[[KV1:.*]] = tensor.insert_slice %{{.*}} into %[[K1]][1, 1, 0, %[[POS]], 0] [1, 1, 4, %[[T]], 8] [1, 1, 1, 1, 1] : tensor<4x?x8xf32> into tensor<2x2x4x16x8xf32>
+// CHECK: tensor.extract_slice %[[KV1]][1, 0, 0, 0, 0] [1, 1, 4, 16, 8]
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0] [4, 8, %[[PAD:.*]]] [1, 1, 1] : tensor<4x8x16xf32> to tensor<4x8x?xf32>
+// CHECK: tensor.extract_slice %[[KV1]][1, 1, 0, 0, 0] [1, 1, 4, %[[PAD]], 8]
 // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2, 3]] output_shape [%[[T]], 4, 2, 8] : tensor<?x64xf32> into tensor<?x4x2x8xf32>
-// Scores: a reduction over head_dim.
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
-// Causal mask: position s is hidden from token t when s > pos + t.
+// Scores: blocks of 16 positions, a reduction over head_dim.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}}llm.schedule = "attn_qk"
+// Mask: positions >= pos + T (block padding) and, causal, s > pos + t.
+// CHECK: arith.cmpi uge, %{{.*}}, %[[LEN]]
 // CHECK: arith.cmpi ugt
 // CHECK: arith.select %{{.*}}, %cst{{.*}}, %{{.*}} : f32
 // Softmax: max, exp, sum, divide.
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: arith.divf
+// CHECK: llm.schedule = "attn_pv"
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3]] : tensor<?x4x2x8xf32> into tensor<?x64xf32>
 // CHECK: return %{{.*}}, %[[KV1]]
 func.func @attention(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>,
@@ -39,6 +48,7 @@ func.func @attention(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32
 // Sliding window: also hides positions s with s + window <= pos + t.
 // CHECK-LABEL: func.func @sliding
 // CHECK: arith.cmpi ugt
+// CHECK: arith.ori
 // CHECK: %[[W:.*]] = arith.addi %{{.*}}, %c4
 // CHECK: arith.cmpi ule, %[[W]]
 // CHECK: arith.ori
@@ -57,15 +67,23 @@ func.func @sliding(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf
 // [T/4, 4, out, in] with the weight in its stored [out, in] layout, tagged
 // for the CPU schedule (task rows, register rows, vector width); a bf16
 // weight is extended in the body; the bias is added after.
+// One token takes the matrix-vector path (tagged matvec), more the blocked
+// one.
 // CHECK-LABEL: func.func @linear
 // CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0 : tensor<?x64xf32>
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[T]], %c1
+// CHECK: scf.if %[[ONE]] -> (tensor<?x172xf32>)
+// CHECK: tensor.cast %{{.*}} : tensor<?x64xf32> to tensor<1x64xf32>
+// CHECK: linalg.generic {{.*}}ins(%{{.*}}, %{{.*}} : tensor<1x64xf32>, tensor<172x64xbf16>) outs(%{{.*}} : tensor<1x172xf32>) attrs = {llm.schedule = "matvec", llm.tiles = array<i64: 4, 4, 32>}
+// CHECK: } else {
 // CHECK: arith.cmpi ult
 // CHECK: %[[X3:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0, 1], [2]] output_shape [%{{.*}}, 4, 64] : tensor<?x64xf32> into tensor<?x4x64xf32>
 // CHECK: %[[Z:.*]] = linalg.fill
 // CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[X3]], %{{.*}} : tensor<?x4x64xf32>, tensor<172x64xbf16>) outs(%[[Z]] : tensor<?x4x172xf32>) attrs = {llm.schedule = "linear", llm.tiles = array<i64: 4, 4, 16>}
 // CHECK: arith.extf %{{.*}} : bf16 to f32
 // CHECK: tensor.collapse_shape
-// CHECK: tensor.extract_slice %{{.*}}[0, 0] [%[[T]], 172] [1, 1] : tensor<?x172xf32> to tensor<?x172xf32>
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [%{{.*}}, 172] [1, 1] : tensor<?x172xf32> to tensor<?x172xf32>
+// CHECK: scf.yield
 // CHECK: linalg.generic
 // CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<?x172xf32>, tensor<172xf32>)
 // CHECK: arith.addf

@@ -136,6 +136,16 @@ TEST_F(RuntimeTest, LoadsRunsAndSamples) {
     EXPECT_LT(t0, info.vocab_size);
   }
 
+  // The last-row variant computes the same last row.
+  llmc_session_t *s2 = nullptr;
+  ASSERT_EQ(take(llmc_session_create(a, 0, &s2)), "ok");
+  const float *lastOnly = nullptr;
+  ASSERT_EQ(take(llmc_session_forward_last(s2, tokens, 3, &lastOnly)), "ok");
+  EXPECT_EQ(llmc_session_position(s2), 3);
+  for (int i = 0; i < info.vocab_size; ++i)
+    EXPECT_NEAR(lastOnly[i], last[i], 1e-5f * (1.0f + std::fabs(last[i]))) << i;
+  llmc_session_free(s2);
+
   // Reset starts again at position 0 and reproduces the logits.
   llmc_session_reset(s);
   EXPECT_EQ(llmc_session_position(s), 0);

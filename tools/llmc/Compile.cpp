@@ -215,9 +215,10 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   if (Error e = runPasses(front, module, input, "lowering"))
     return e;
   auto entry = module.lookupSymbol<mlir::func::FuncOp>("forward");
-  if (!entry || entry.getNumArguments() != 5)
+  if (!entry || entry.getNumArguments() != 6)
     return fileError(input, "entry 'forward' does not have the llmc-buffer-v1 "
-                            "signature (tokens, start_pos, kv, weights, logits)");
+                            "signature (tokens, start_pos, kv, num_logits, "
+                            "weights, logits)");
   auto weightTable = entry->getAttrOfType<mlir::ArrayAttr>("llm.weights");
   auto weightBytes = entry->getAttrOfType<mlir::IntegerAttr>("llm.weights_bytes");
   auto kvType = dyn_cast<mlir::MemRefType>(entry.getArgumentTypes()[2]);
@@ -337,12 +338,14 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
            {"abi", kEntryABI},
            {"args", json::Array{"tokens: i32[n]", "start_pos: i64",
                                 "kv_cache: f32[kv_cache.shape]",
+                                "num_logits: i64 (1..n, the last positions)",
                                 "weights: u8[weights.bytes]",
-                                "logits: f32[n, vocab_size]"}}}}},
+                                "logits: f32[num_logits, vocab_size]"}}}}},
       {"kv_cache",
        json::Object{{"shape", toArray(kvType.getShape())},
                     {"dtype", "f32"},
-                    {"layout", "layers, k|v, kv_heads, positions, head_dim"}}},
+                    {"layout", "layers, k|v, kv_heads, capacity, head_dim; a layer's "
+                               "keys are stored transposed (head_dim x capacity)"}}},
       {"weights", json::Object{{"section", "weights"},
                                {"bytes", wSize},
                                {"alignment", kAlignment},

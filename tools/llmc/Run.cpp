@@ -227,12 +227,15 @@ int llmc::runRun() {
   outs().flush();
   auto t0 = clock::now();
   const float *logits;
-  if (llmc_status_t s = llmc_session_forward(rt.session, prompt.data(),
-                                             prompt.size(), &logits))
+  // Every prompt position's logits only when they are dumped.
+  auto prefill = logitsOut ? llmc_session_forward : llmc_session_forward_last;
+  if (llmc_status_t s =
+          prefill(rt.session, prompt.data(), prompt.size(), &logits))
     return fail(statusError(s));
   auto t1 = clock::now();
-  dump(logits, prompt.size());
-  const float *last = logits + size_t(prompt.size() - 1) * info.vocab_size;
+  size_t prefillRows = logitsOut ? prompt.size() : 1;
+  dump(logits, prefillRows);
+  const float *last = logits + (prefillRows - 1) * info.vocab_size;
   int32_t token = prompt.back();
   int decoded = 0;
   for (int generated = 0; generated < stepsOpt; ++generated) {

@@ -5,8 +5,8 @@
 // written to disk. The entry follows the llmc-buffer-v1 ABI, i.e. MLIR's C
 // interface of
 //   forward(tokens: memref<?xi32>, start_pos: index,
-//           kv: memref<L x 2 x KVH x S x D x f32>, weights: memref<?xi8>,
-//           logits: memref<? x V x f32>)
+//           kv: memref<L x 2 x KVH x S x D x f32>, num_logits: index,
+//           weights: memref<?xi8>, logits: memref<num_logits x V x f32>)
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,8 +42,8 @@ MemRef<N> memref(const void *data, const int64_t (&shape)[N]) {
   return m;
 }
 
-using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, MemRef<1> *,
-                         MemRef<2> *);
+using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, int64_t,
+                         MemRef<1> *, MemRef<2> *);
 
 class CPUDevice : public Device {
 public:
@@ -89,8 +89,8 @@ public:
     return nullptr;
   }
 
-  llmc_status_t forward(llmc_session_s &s, const int32_t *tokens,
-                        int32_t n) override {
+  llmc_status_t forward(llmc_session_s &s, const int32_t *tokens, int32_t n,
+                        int32_t rows) override {
     llmc_artifact_s &a = *s.artifact;
     auto tok = memref<1>(tokens, {n});
     int64_t kvShape[5];
@@ -98,8 +98,8 @@ public:
       kvShape[i] = a.kvShape[i];
     auto kv = memref<5>(s.kv.data(), kvShape);
     auto w = memref<1>(a.weights.data, {static_cast<int64_t>(a.weights.size)});
-    auto logits = memref<2>(s.logits.data(), {n, a.info.vocab_size});
-    entry(&tok, s.position, &kv, &w, &logits);
+    auto logits = memref<2>(s.logits.data(), {rows, a.info.vocab_size});
+    entry(&tok, s.position, &kv, rows, &w, &logits);
     return nullptr;
   }
 

@@ -82,6 +82,11 @@ int32_t llmc_session_position(const llmc_session_t *session);
 llmc_status_t llmc_session_forward(llmc_session_t *session,
                                    const int32_t *tokens, int32_t n,
                                    const float **logits);
+/* As llmc_session_forward, but computes only the last position's logits
+ * (one row): what generation needs, and much cheaper for long prompts. */
+llmc_status_t llmc_session_forward_last(llmc_session_t *session,
+                                        const int32_t *tokens, int32_t n,
+                                        const float **logits);
 
 typedef struct llmc_sampler_params_s {
   float temperature; /* 0 = greedy (argmax) */
