@@ -626,23 +626,17 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
         rw.getIndexAttr(cap), rw.getIndexAttr(hd)};
     auto slotType = RankedTensorType::get({kvh, cap, hd}, elt);
     auto keyTType = RankedTensorType::get({kvh, hd, cap}, elt);
-    // [kvh, cap, hd] slot <-> [kvh, hd, cap] (keys are stored transposed).
-    auto asKeysT = [&](Value slot) {
+    // [kvh, cap, hd] slot <-> [kvh, hd, cap] (keys are stored transposed):
+    // the same memory seen with the other shape.
+    auto reshaped = [&](Value v, RankedTensorType to) {
       Value flat = tensor::CollapseShapeOp::create(
-          rw, loc, slot, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+          rw, loc, v, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
       return tensor::ExpandShapeOp::create(
-                 rw, loc, keyTType, flat,
-                 ArrayRef<ReassociationIndices>{{0}, {1, 2}})
+                 rw, loc, to, flat, ArrayRef<ReassociationIndices>{{0}, {1, 2}})
           .getResult();
     };
-    auto asSlot = [&](Value keysT) {
-      Value flat = tensor::CollapseShapeOp::create(
-          rw, loc, keysT, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
-      return tensor::ExpandShapeOp::create(
-                 rw, loc, slotType, flat,
-                 ArrayRef<ReassociationIndices>{{0}, {1, 2}})
-          .getResult();
-    };
+    auto asKeysT = [&](Value slot) { return reshaped(slot, keyTType); };
+    auto asSlot = [&](Value keysT) { return reshaped(keysT, slotType); };
     auto split = [&](Value src) {
       return tensor::ExpandShapeOp::create(
                  rw, loc, RankedTensorType::get({dyn, kvh, hd}, elt), src,

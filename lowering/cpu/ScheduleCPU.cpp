@@ -62,6 +62,13 @@ void emitVariant(llvm::raw_ostream &os, StringRef kind, ArrayRef<int64_t> t,
       os << ", " << kOp;
     os << ")\n";
   };
+  // Partial sums of `width` lanes over the last (reduction) dimension.
+  auto splitReduction = [&](StringRef sizes) {
+    os << "    %fill" << n << ", %split" << n << ", %comb" << n << ", %loop" << n
+       << " = transform.structured.tile_reduction_using_for %b" << n
+       << " by tile_sizes = [" << sizes << "] : (" << kOp << ") -> (" << kOp
+       << ", " << kOp << ", " << kOp << ", " << kOp << ")\n";
+  };
   auto vectorize = [&](StringRef handle) {
     os << "    transform.structured.vectorize %" << handle << n << " : " << kOp
        << "\n";
@@ -70,20 +77,14 @@ void emitVariant(llvm::raw_ostream &os, StringRef kind, ArrayRef<int64_t> t,
     // dims: (token blocks, 4 tokens, out, in)
     forall("0, 0, " + std::to_string(t[0]));
     tileFor("1, 0, " + std::to_string(t[1]), 2);
-    os << "    %fill" << n << ", %split" << n << ", %comb" << n << ", %loop" << n
-       << " = transform.structured.tile_reduction_using_for %b" << n
-       << " by tile_sizes = [0, 0, 0, " << t[2] << "] : (" << kOp << ") -> ("
-       << kOp << ", " << kOp << ", " << kOp << ", " << kOp << ")\n";
+    splitReduction("0, 0, 0, " + std::to_string(t[2]));
     for (const char *h : {"split", "comb", "fill"})
       vectorize(h);
   } else if (kind == "matvec") {
     // dims: (1 token, out, in)
     forall("0, " + std::to_string(t[0]));
     tileFor("0, " + std::to_string(t[1]), 1);
-    os << "    %fill" << n << ", %split" << n << ", %comb" << n << ", %loop" << n
-       << " = transform.structured.tile_reduction_using_for %b" << n
-       << " by tile_sizes = [0, 0, " << t[2] << "] : (" << kOp << ") -> ("
-       << kOp << ", " << kOp << ", " << kOp << ", " << kOp << ")\n";
+    splitReduction("0, 0, " + std::to_string(t[2]));
     for (const char *h : {"split", "comb", "fill"})
       vectorize(h);
   } else if (kind == "attn_qk") {
