@@ -123,7 +123,14 @@ def main():
         prompt = min(a.prompt, seq - a.decode)
         weight_bytes = manifest["weights"]["bytes"]
         kv = manifest["kv_cache"]["shape"]
-        # Decode reads every weight once per token, plus the KV prefix.
+        # Decode reads every weight once per token except the embedding
+        # table (one row; all of it when it is also the classifier), plus
+        # the KV prefix (average length over the decode steps).
+        read_bytes = weight_bytes
+        if not m.get("tied_embeddings"):
+            emb = [t for t in manifest["weights"]["tensors"] if t["shape"] == [vocab, m["dim"]]]
+            if emb:
+                read_bytes -= emb[0]["bytes"] - 4 * m["dim"]
         kv_bytes = 4 * kv[0] * 2 * kv[2] * kv[4] * (prompt + a.decode // 2)
         bw = host_bandwidth(a.llmc, bin_path)
         log(f"{name}: llmc prefill {prompt}, decode {a.decode}")
@@ -142,9 +149,9 @@ def main():
         else:
             r["llama_cpp"] = "not installed (pip install llama-cpp-python)"
         if bw:
-            roof = bw * 1e9 / (weight_bytes + kv_bytes)
+            roof = bw * 1e9 / (read_bytes + kv_bytes)
             r["roofline"] = {"bandwidth_gbs": round(bw, 2),
-                             "bytes_per_decode_token": weight_bytes + kv_bytes,
+                             "bytes_per_decode_token": read_bytes + kv_bytes,
                              "decode_tok_s": round(roof, 2),
                              "llmc_decode_fraction": round(ld / roof, 3)}
         print(json.dumps(r), flush=True)
