@@ -46,3 +46,13 @@ else:
     lit_config.note("numpy/safetensors/gguf/tokenizers/sentencepiece not importable "
                     "by %s: importer reference tests are UNSUPPORTED (run "
                     "scripts/setup.sh)" % config.python_executable)
+
+# llama.cpp through llama-cpp-python: an optional second reference (not
+# installed by setup.sh: it builds llama.cpp from source).
+if subprocess.run([config.python_executable, "-c", "import llama_cpp"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("llama-cpp")
+else:
+    lit_config.note("llama-cpp-python not installed: the llama.cpp cross-check "
+                    "in e2e/stories260k.test is skipped (pip install "
+                    "llama-cpp-python)")

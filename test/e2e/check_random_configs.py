@@ -113,6 +113,7 @@ class Runtime:
                           ctypes.c_int32,
                           ctypes.POINTER(ctypes.POINTER(ctypes.c_float))]
         L.llmc_session_free.argtypes = [ctypes.c_void_p]
+        L.llmc_session_reset.argtypes = [ctypes.c_void_p]
         L.llmc_artifact_free.argtypes = [ctypes.c_void_p]
 
     def check(self, status):
