@@ -146,11 +146,20 @@ def ScheduleCPU : Pass<"llm-cpu-schedule", "mlir::ModuleOp"> {
     transform-dialect schedule for every distinct tag and applies it with the
     transform interpreter (on tensors, before bufferization):
 
-    - `linear` `[task, rows, width]`: `scf.forall` over tasks of `task`
-      output rows (run by OpenMP after bufferization), register tiles of one
-      4-token block x `rows` output rows, the reduction over input features
-      split into `width`-lane partial sums (`tile_reduction_using_for`),
-      vectorized, with the accumulators hoisted into loop-carried vectors.
+    - `linear` `[task, rows, width]` (several tokens): `scf.forall` over
+      tasks of `task` output rows (run by OpenMP after bufferization),
+      register tiles of one 4-token block x `rows` output rows, the
+      reduction over input features split into `width`-lane partial sums
+      (`tile_reduction_using_for`), vectorized, with the accumulators hoisted
+      into loop-carried vectors.
+    - `matvec` `[task, rows, width]` (one token): the same without token
+      blocks; every weight element is loaded once.
+    - `attn_qk`: one task per query head; for each token and block of 16
+      positions a vector of scores accumulates `q[d] * keysT[d, block]`.
+    - `attn_pv`: one task per query head; a head_dim accumulator in
+      registers across the position loop.
+    - `heads` / `rows`: one task per query head / per 16 tokens (masking,
+      softmax; norms, RoPE, activations, residuals).
 
     `print-schedule` prints the generated transform IR to stderr.
   }];
