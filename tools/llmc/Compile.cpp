@@ -252,7 +252,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     sys::fs::remove(objPath);
     return fileError(soPath, "cannot create: " + ec.message());
   }
-  auto cleanup = make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     sys::fs::remove(objPath);
     sys::fs::remove(soPath);
   });

@@ -84,7 +84,7 @@ std::string demoCheckpoint(int32_t vocab) {
   };
   int64_t kvDim = kDim / kHeads * kKvHeads, hd = kDim / kHeads;
   float s = 1.0f / std::sqrt(float(kDim)), sh = 1.0f / std::sqrt(float(kHidden));
-  fill(int64_t(vocab) * kDim, 1.0f);                 // token embedding
+  fill(int64_t(vocab) * kDim, 0.05f);                // token embedding
   fill(int64_t(kLayers) * kDim, 0.1f, 1.0f);         // attention norms
   fill(int64_t(kLayers) * kDim * kDim, s);           // wq
   fill(int64_t(kLayers) * kvDim * kDim, s);          // wk

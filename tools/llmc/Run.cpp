@@ -210,7 +210,7 @@ int llmc::runRun() {
     if (ec)
       return fail(fileError(dumpLogits, "cannot write: " + ec.message()));
   }
-  auto removeTmp = make_scope_exit([&] {
+  llvm::scope_exit removeTmp([&] {
     if (logitsOut) {
       logitsOut.reset();
       sys::fs::remove(logitsTmp);
