@@ -100,8 +100,12 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
     contiguous). Function arguments and results that were caches are marked
     `llm.kv_cache` for `--llm-buffer-abi`. `llm.param` is kept.
 
-    Ops without a lowering yet (`llm.moe`, `llm.exit`, quantized ops, symbolic
-    weight transforms) are reported, one error each.
+    GGUF block-quantized weights (`q8_0`, `q4_0`, `q4_1`) are read as their
+    packed bytes (a cast to a flat `i8` tensor that `--llm-buffer-abi` binds):
+    `llm.dequantize` decodes the blocks, `llm.qlinear` decodes then runs the
+    f32 linear (correct, not fast; executing blocks directly is [quant]'s).
+    Ops without a lowering yet (`llm.moe`, `llm.exit`, other quantization
+    schemes, symbolic weight transforms) are reported, one error each.
   }];
   let dependentDialects = [
     "::mlir::llm::LLMDialect", "::mlir::linalg::LinalgDialect",
@@ -123,7 +127,9 @@ def BufferABI : Pass<"llm-buffer-abi", "mlir::ModuleOp"> {
     `memref.view` of the weight buffer at an `alignment`-aligned offset; the
     layout is recorded as `llm.weights` (name, offset, bytes, shape, dtype)
     and `llm.weights_bytes` on the function, and `llmc compile` packs the
-    weights to match it. Sets `llvm.emit_c_interface`.
+    weights to match it. A GGUF block-quantized weight whose users are casts
+    to a flat `i8` tensor is bound as its packed bytes (dtype `q8_0`, `q4_0`,
+    `q4_1`). Sets `llvm.emit_c_interface`.
   }];
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"forward\"",

@@ -21,6 +21,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "dialects/llm/LLMAttrs.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::llm {
@@ -122,19 +124,40 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
     func.walk([&](ParamOp p) { params.push_back(p); });
     for (ParamOp p : params) {
       auto type = p.getResult().getType();
-      if (p.getQuant() || !isa<FloatType>(type.getElementType()))
+      // A quantized weight is bound as its packed bytes: its users are
+      // casts to a flat i8 tensor (see dequantizeBlocks in LLMToLinalg).
+      RankedTensorType bound = type;
+      std::string dtype;
+      if (llm::QuantAttr q = p.getQuantAttr()) {
+        auto casts = llvm::to_vector(p->getUsers());
+        auto bytesType = casts.empty() ? RankedTensorType() :
+            dyn_cast<RankedTensorType>(casts[0]->getResult(0).getType());
+        bool ok = bytesType && bytesType.getRank() == 1 &&
+                  bytesType.getElementType().isInteger(8) &&
+                  llvm::all_of(casts, [&](Operation *u) {
+                    return isa<UnrealizedConversionCastOp>(u) &&
+                           u->getNumResults() == 1 &&
+                           u->getResult(0).getType() == bytesType;
+                  });
+        StringRef scheme = llm::stringifyQuantScheme(q.getScheme());
+        if (!ok || !scheme.consume_front("gguf_"))
+          return p.emitError("quantized weights have no buffer ABI yet");
+        bound = bytesType;
+        dtype = scheme.str();
+      } else if (!isa<FloatType>(type.getElementType())) {
         return p.emitError("quantized weights have no buffer ABI yet");
+      } else {
+        llvm::raw_string_ostream(dtype) << type.getElementType();
+      }
       auto it = slots.find(p.getName());
       if (it == slots.end()) {
-        int64_t size = type.getNumElements() *
-                       (type.getElementTypeBitWidth() / 8);
+        int64_t size = bound.getNumElements() *
+                       (bound.getElementTypeBitWidth() / 8);
         offset = (offset + alignment - 1) / alignment * alignment;
         it = slots.try_emplace(p.getName(), offset, type).first;
         SmallVector<Attribute> shape;
         for (int64_t d : type.getShape())
           shape.push_back(b.getI64IntegerAttr(d));
-        std::string dtype;
-        llvm::raw_string_ostream(dtype) << type.getElementType();
         table.push_back(b.getDictionaryAttr(
             {b.getNamedAttr("name", p.getNameAttr()),
              b.getNamedAttr("offset", b.getI64IntegerAttr(offset)),
@@ -150,12 +173,20 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
       b.setInsertionPoint(p);
       Value shift = arith::ConstantIndexOp::create(b, p.getLoc(),
                                                    it->second.first);
-      Value view = memref::ViewOp::create(b, p.getLoc(), memrefOf(type),
+      Value view = memref::ViewOp::create(b, p.getLoc(), memrefOf(bound),
                                           newArgs[weightsArg], shift,
                                           ValueRange{});
-      p.replaceAllUsesWith(bufferization::ToTensorOp::create(
-                               b, p.getLoc(), type, view, /*restrict=*/true)
-                               .getResult());
+      Value tensor = bufferization::ToTensorOp::create(
+                         b, p.getLoc(), bound, view, /*restrict=*/true)
+                         .getResult();
+      if (bound != type) {
+        for (Operation *u : llvm::to_vector(p->getUsers())) {
+          u->getResult(0).replaceAllUsesWith(tensor);
+          u->erase();
+        }
+      } else {
+        p.replaceAllUsesWith(tensor);
+      }
       p.erase();
     }
 

@@ -466,6 +466,156 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
 }
 
+/// GGUF block layouts: bytes per block of 32 weights, and where the
+/// quantized values start (after the f16 scale, and for q4_1 the f16 min).
+struct BlockLayout {
+  int64_t bytes, dataOffset;
+};
+std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
+  switch (q.getScheme()) {
+  case QuantScheme::gguf_q8_0: return BlockLayout{34, 2};
+  case QuantScheme::gguf_q4_0: return BlockLayout{18, 2};
+  case QuantScheme::gguf_q4_1: return BlockLayout{20, 4};
+  default: return std::nullopt;
+  }
+}
+
+/// Dequantizes a GGUF block-quantized [rows, cols] weight to f32, reading its
+/// packed bytes (the weight is reinterpreted as a flat byte tensor, which
+/// `--llm-buffer-abi` binds to the packed blocks in the weight buffer):
+/// q8_0: d * q; q4_0: d * (nibble - 8); q4_1: d * nibble + m; nibble j < 16 is
+/// the low half of byte j, j >= 16 the high half of byte j - 16.
+Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
+                       RankedTensorType resultType) {
+  BlockLayout layout = *ggufBlockLayout(q);
+  auto wType = cast<RankedTensorType>(packed.getType());
+  int64_t cols = wType.getShape().back();
+  int64_t blocks = wType.getNumElements() / 32;
+  Value bytes = UnrealizedConversionCastOp::create(
+                    b, loc,
+                    RankedTensorType::get({blocks * layout.bytes},
+                                          b.getIntegerType(8)),
+                    packed)
+                    .getResult(0);
+  Type f32 = b.getF32Type();
+  QuantScheme scheme = q.getScheme();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, ValueRange{},
+             ValueRange{empty(b, loc, resultType.getShape(), f32, {})},
+             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
+             ArrayRef<IteratorType>{par, par},
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value r = linalg::IndexOp::create(nb, l, 0);
+               Value c = linalg::IndexOp::create(nb, l, 1);
+               Value flat = arith::AddIOp::create(
+                   nb, l, arith::MulIOp::create(nb, l, r, iconst(nb, l, cols)),
+                   c);
+               Value block = arith::DivUIOp::create(nb, l, flat, iconst(nb, l, 32));
+               Value j = arith::RemUIOp::create(nb, l, flat, iconst(nb, l, 32));
+               Value base = arith::MulIOp::create(nb, l, block,
+                                                  iconst(nb, l, layout.bytes));
+               auto byteAt = [&](Value offset) {
+                 Value at = arith::AddIOp::create(nb, l, base, offset);
+                 return tensor::ExtractOp::create(nb, l, bytes, ValueRange{at})
+                     .getResult();
+               };
+               // Little-endian f16 at `offset` within the block.
+               auto half = [&](int64_t offset) {
+                 Type i16 = nb.getIntegerType(16);
+                 Value lo = arith::ExtUIOp::create(nb, l, i16,
+                                                   byteAt(iconst(nb, l, offset)));
+                 Value hi = arith::ExtUIOp::create(
+                     nb, l, i16, byteAt(iconst(nb, l, offset + 1)));
+                 Value bits = arith::OrIOp::create(
+                     nb, l, lo,
+                     arith::ShLIOp::create(
+                         nb, l, hi,
+                         arith::ConstantIntOp::create(nb, l, i16, 8)));
+                 Value h = arith::BitcastOp::create(nb, l, nb.getF16Type(), bits);
+                 return arith::ExtFOp::create(nb, l, f32, h).getResult();
+               };
+               Value d = half(0);
+               Value value;
+               if (scheme == QuantScheme::gguf_q8_0) {
+                 Value qv = byteAt(arith::AddIOp::create(
+                     nb, l, j, iconst(nb, l, layout.dataOffset)));
+                 value = arith::MulFOp::create(
+                     nb, l, d, arith::SIToFPOp::create(nb, l, f32, qv));
+               } else {
+                 Value sixteen = iconst(nb, l, 16);
+                 Value high = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::uge, j, sixteen);
+                 Value idx = arith::SelectOp::create(
+                     nb, l, high, arith::SubIOp::create(nb, l, j, sixteen), j);
+                 Value byte = byteAt(arith::AddIOp::create(
+                     nb, l, idx, iconst(nb, l, layout.dataOffset)));
+                 Type i8 = nb.getIntegerType(8);
+                 Value shifted = arith::SelectOp::create(
+                     nb, l, high,
+                     arith::ShRUIOp::create(
+                         nb, l, byte, arith::ConstantIntOp::create(nb, l, i8, 4)),
+                     byte);
+                 Value nib = arith::AndIOp::create(
+                     nb, l, shifted, arith::ConstantIntOp::create(nb, l, i8, 15));
+                 Value nf = arith::UIToFPOp::create(nb, l, f32, nib);
+                 if (scheme == QuantScheme::gguf_q4_0)
+                   value = arith::MulFOp::create(
+                       nb, l, d,
+                       arith::SubFOp::create(nb, l, nf, fconst(nb, l, f32, 8.0)));
+                 else
+                   value = arith::AddFOp::create(
+                       nb, l, arith::MulFOp::create(nb, l, d, nf), half(2));
+               }
+               linalg::YieldOp::create(nb, l, value);
+             })
+      .getResult(0);
+}
+
+/// Whether `op` is a GGUF-block dequantize/qlinear this lowering handles.
+bool isLowerableGGUF(Operation *op) {
+  if (auto d = dyn_cast<DequantizeOp>(op))
+    return ggufBlockLayout(d.getQuant()) && !d.getScales() && !d.getZeros() &&
+           d.getResult().getType().getRank() == 2 &&
+           d.getResult().getType().getElementType().isF32();
+  if (auto q = dyn_cast<QLinearOp>(op))
+    return ggufBlockLayout(q.getQuant()) && !q.getScales() && !q.getZeros() &&
+           q.getInput().getType().getRank() == 2;
+  return false;
+}
+
+struct LowerDequantize : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    if (!isLowerableGGUF(op))
+      return rw.notifyMatchFailure(op, "only 2-D GGUF block schemes");
+    auto type = op.getResult().getType();
+    rw.replaceOp(op, dequantizeBlocks(rw, op.getLoc(), a.getInput(),
+                                      op.getQuant(), type));
+    return success();
+  }
+};
+
+/// GGUF-quantized linear: the blocks are dequantized to f32, then the f32
+/// linear runs. Correct, not fast: executing the blocks directly is the
+/// [quant] work.
+struct LowerQLinear : OpConversionPattern<QLinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(QLinearOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    if (!isLowerableGGUF(op))
+      return rw.notifyMatchFailure(op, "only GGUF block schemes, rank 2");
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    Value w = dequantizeBlocks(rw, op.getLoc(), a.getWeight(), op.getQuant(),
+                               wType.clone(rw.getF32Type()));
+    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), w, a.getBias(),
+                                 op.getResult().getType()));
+    return success();
+  }
+};
+
 struct LowerLinear : OpConversionPattern<LinearOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -967,7 +1117,8 @@ struct ConvertLLMToLinalg
     // generic legalization failure.
     bool unsupported = false;
     module.walk([&](Operation *op) {
-      if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp>(op)) {
+      if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp>(op) &&
+          !isLowerableGGUF(op)) {
         op->emitError() << "'" << op->getName()
                         << "' has no linalg lowering yet";
         unsupported = true;
@@ -1005,7 +1156,7 @@ struct ConvertLLMToLinalg
                            bufferization::BufferizationDialect,
                            memref::MemRefDialect, scf::SCFDialect>();
     target.addIllegalDialect<LLMDialect>();
-    target.addLegalOp<ParamOp>();
+    target.addLegalOp<ParamOp, UnrealizedConversionCastOp>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
       return converter.isSignatureLegal(f.getFunctionType());
     });
@@ -1014,6 +1165,7 @@ struct ConvertLLMToLinalg
 
     RewritePatternSet patterns(ctx);
     patterns.add<LowerEmbedding, LowerRMSNorm, LowerLayerNorm, LowerLinear,
+                 LowerDequantize, LowerQLinear,
                  LowerRoPE, LowerAttention, LowerSoftmax, LowerSiLU, LowerGeLU,
                  LowerSwiGLU, LowerBinary<AddOp, arith::AddFOp>,
                  LowerBinary<MulOp, arith::MulFOp>>(converter, ctx);

@@ -146,6 +146,27 @@ func.func @activations(%gu: tensor<?x344xf32>, %x: tensor<?x172xf32>) -> (tensor
 
 // -----
 
+// GGUF blocks are read as packed bytes (bound by --llm-buffer-abi): the f16
+// scale from two bytes, the int8 value after it; qlinear dequantizes, then
+// runs the f32 linear.
+// CHECK-LABEL: func.func @gguf
+// CHECK: %[[BYTES:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi8> to tensor<272xi8>
+// CHECK: tensor.extract %[[BYTES]]
+// CHECK: arith.bitcast %{{.*}} : i16 to f16
+// CHECK: arith.sitofp %{{.*}} : i8 to f32
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<144xi8>
+// CHECK: arith.shrui
+// CHECK: llm.schedule = "matvec"
+func.func @gguf(%x: tensor<?x64xf32>) -> (tensor<4x64xf32>, tensor<?x4xf32>) {
+  %q = llm.param "q" {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<4x64xi8>
+  %w = llm.dequantize %q {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<4x64xi8> -> tensor<4x64xf32>
+  %p = llm.param "p" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<4x64xi4>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<?x64xf32>, tensor<4x64xi4> -> tensor<?x4xf32>
+  return %w, %y : tensor<4x64xf32>, tensor<?x4xf32>
+}
+
+// -----
+
 // Ops without a lowering yet are reported, not crashed on.
 func.func @moe(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64xf32>,
                %u: tensor<4x96x64xf32>, %d: tensor<4x64x96xf32>) -> tensor<?x64xf32> {

@@ -1,0 +1,67 @@
+"""GGUF models with Q8_0 / Q4_0 / Q4_1 blocks (written by the `gguf`
+package), compiled and run through the runtime C API, against the numpy
+reference fed with gguf's own dequantization of the same tensors.
+
+usage: check_gguf_quant.py LLMC RUNTIME_LIB WORKDIR
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "import"))
+import modelgen  # noqa: E402
+import reference  # noqa: E402
+from check_random_configs import Runtime, compare  # noqa: E402
+
+
+def reference_model(expected):
+    c = modelgen.SMALL
+    d, h = c["hidden"], c["heads"]
+    w = {"embed": expected["token_embd.weight"], "norm": expected["output_norm.weight"]}
+    w["out"] = expected.get("output.weight", w["embed"])
+    w["layers"] = []
+    for l in range(c["layers"]):
+        b = f"blk.{l}."
+        w["layers"].append({k: expected[b + g + ".weight"] for k, g in (
+            ("attn_norm", "attn_norm"), ("wq", "attn_q"), ("wk", "attn_k"), ("wv", "attn_v"),
+            ("wo", "attn_output"), ("ffn_norm", "ffn_norm"), ("w1", "ffn_gate"),
+            ("w3", "ffn_up"), ("w2", "ffn_down"))})
+    cfg = dict(dim=d, hidden=c["inter"], layers=c["layers"], heads=h, kv_heads=c["kv"],
+               vocab=c["vocab"], seq=256, head_dim=d // h, eps=1e-5, theta=10000.0,
+               rope="interleaved")
+    return reference.Model(cfg, w)
+
+
+def main():
+    llmc, lib, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    rt = Runtime(lib)
+    failures = 0
+    for dtype in ("Q8_0", "Q4_0", "Q4_1"):
+        path = os.path.join(work, f"llama-{dtype}.gguf")
+        expected = modelgen.write_gguf(path, "llama", dtype, seed=3)
+        art = os.path.join(work, f"llama-{dtype}.llmc")
+        subprocess.run([llmc, "compile", path, "-o", art], check=True)
+        ref = reference_model(expected)
+        V = ref.cfg["vocab"]
+        toks = [int(t) for t in np.random.default_rng(1).integers(0, V, 12)]
+        a = rt.load(art)
+        s = rt.session(a)
+        got = np.concatenate([rt.forward(s, toks[:9], V)] +
+                             [rt.forward(s, [t], V) for t in toks[9:]])
+        try:
+            diff = compare(f"gguf {dtype}", got, reference.forward(ref, toks))
+            print(f"gguf {dtype}: ok (9-token prefill + 3 decode steps; max abs diff {diff:.2e})")
+        except AssertionError as e:
+            print(f"gguf {dtype}: FAIL {e}")
+            failures += 1
+        rt.lib.llmc_session_free(s)
+        rt.lib.llmc_artifact_free(a)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
