@@ -1,0 +1,330 @@
+//===- Attention.cpp - llm.rope and llm.attention -------------------------===//
+//
+// Part of --convert-llm-to-linalg (see LLMToLinalg.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/LLMToLinalg/Builders.h"
+#include "lowering/LLMToLinalg/LLMToLinalg.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::llm;
+using namespace mlir::llm::lowering;
+
+namespace {
+/// Inverse frequencies of the rotary pairs, computed in f32 exactly as
+/// llama2.c and Hugging Face do (1 / theta^(2i/d)), then rescaled.
+SmallVector<float> ropeInverseFrequencies(RoPEOp op) {
+  int64_t hd = op.getHeadDim();
+  float theta = static_cast<float>(op.getTheta().convertToDouble());
+  SmallVector<float> inv;
+  for (int64_t i = 0; i < hd / 2; ++i)
+    inv.push_back(1.0f / std::pow(theta, float(2 * i) / float(hd)));
+  RopeScalingAttr s = op.getScalingAttr();
+  if (!s)
+    return inv;
+  float factor = static_cast<float>(s.getFactor().convertToDouble());
+  if (s.getKind() == RopeScalingKind::linear) {
+    for (float &f : inv)
+      f /= factor;
+    return inv;
+  }
+  // Llama 3.1 wavelength-dependent scaling.
+  float lowFreq = static_cast<float>(s.getLowFreqFactor().convertToDouble());
+  float highFreq = static_cast<float>(s.getHighFreqFactor().convertToDouble());
+  float oldCtx = static_cast<float>(s.getOriginalMaxPositions());
+  float lowWavelen = oldCtx / lowFreq, highWavelen = oldCtx / highFreq;
+  for (float &f : inv) {
+    float wavelen = 2.0f * static_cast<float>(M_PI) / f;
+    if (wavelen < highWavelen)
+      continue;
+    if (wavelen > lowWavelen) {
+      f /= factor;
+      continue;
+    }
+    float smooth = (oldCtx / wavelen - lowFreq) / (highFreq - lowFreq);
+    f = (1.0f - smooth) * f / factor + smooth * f;
+  }
+  return inv;
+}
+
+struct LowerRoPE : OpConversionPattern<RoPEOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RoPEOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    if (type.getRank() != 2)
+      return rw.notifyMatchFailure(op, "only [tokens, heads*head_dim] inputs");
+    Type elt = type.getElementType();
+    int64_t hd = op.getHeadDim();
+    bool interleaved = op.getStyle() == RopeStyle::interleaved;
+    SmallVector<float> inv = ropeInverseFrequencies(op);
+    auto invType = RankedTensorType::get({hd / 2}, rw.getF32Type());
+    Value invFreq = arith::ConstantOp::create(
+        rw, loc, DenseElementsAttr::get(invType, ArrayRef<float>(inv)));
+    Value pos = a.getStartPos();
+    Value out = elementwise(
+        rw, loc, x, elt, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value c = linalg::IndexOp::create(b, l, 1);
+          Value hdC = iconst(b, l, hd);
+          Value j = arith::RemUIOp::create(b, l, c, hdC);
+          Value base = arith::SubIOp::create(b, l, c, j);
+          // Pair index i, whether this element is the second of its pair,
+          // and the partner's column.
+          Value i, second, partner;
+          if (interleaved) {
+            i = arith::DivUIOp::create(b, l, j, iconst(b, l, 2));
+            Value odd = arith::RemUIOp::create(b, l, j, iconst(b, l, 2));
+            second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, odd,
+                                           iconst(b, l, 1));
+            Value pj = arith::XOrIOp::create(b, l, j, iconst(b, l, 1));
+            partner = arith::AddIOp::create(b, l, base, pj);
+          } else {
+            Value half = iconst(b, l, hd / 2);
+            second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, j,
+                                           half);
+            Value lo = arith::SubIOp::create(b, l, j, half);
+            Value hi = arith::AddIOp::create(b, l, j, half);
+            i = arith::SelectOp::create(b, l, second, lo, j);
+            Value pj = arith::SelectOp::create(b, l, second, lo, hi);
+            partner = arith::AddIOp::create(b, l, base, pj);
+          }
+          Value p = arith::AddIOp::create(b, l, pos, t);
+          Value pf = arith::UIToFPOp::create(
+              b, l, b.getF32Type(),
+              arith::IndexCastUIOp::create(b, l, b.getI64Type(), p));
+          Value f = tensor::ExtractOp::create(b, l, invFreq, ValueRange{i});
+          Value angle = arith::MulFOp::create(b, l, pf, f);
+          Value cos = castFloat(b, l, math::CosOp::create(b, l, angle), elt);
+          Value sin = castFloat(b, l, math::SinOp::create(b, l, angle), elt);
+          Value other = tensor::ExtractOp::create(b, l, x,
+                                                  ValueRange{t, partner});
+          // first' = first*cos - second*sin; second' = first*sin + second*cos
+          Value selfCos = arith::MulFOp::create(b, l, args[0], cos);
+          Value otherSin = arith::MulFOp::create(b, l, other, sin);
+          Value asFirst = arith::SubFOp::create(b, l, selfCos, otherSin);
+          Value asSecond = arith::AddFOp::create(b, l, otherSin, selfCos);
+          return arith::SelectOp::create(b, l, second, asSecond, asFirst);
+        });
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// Grouped-query attention over the cache tensor
+/// [layers, 2 (k|v), kv_heads, max_seq, head_dim].
+struct LowerAttention : OpConversionPattern<AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    KVCacheType cacheType = op.getCache().getType();
+    Type elt = op.getQuery().getType().getElementType();
+    if (cacheType.getElementType() != elt)
+      return rw.notifyMatchFailure(op, "cache and activations differ in type");
+    int64_t kvh = op.getNumKvHeads(), h = op.getNumHeads();
+    int64_t g = h / kvh, hd = cacheType.getHeadDim();
+    int64_t layer = op.getLayer();
+    int64_t dyn = ShapedType::kDynamic;
+    Value q = a.getQuery(), k = a.getKey(), v = a.getValue();
+    Value cache = a.getCache();
+    Value pos = a.getStartPos();
+    Value t = tensor::DimOp::create(rw, loc, q, 0);
+    Value len = arith::AddIOp::create(rw, loc, pos, t);
+
+    int64_t cap = cacheTensorType(cacheType).getShape()[3];
+    // Positions read back, rounded up to whole blocks of kKeyBlock (the
+    // capacity is a multiple of it); positions >= len are masked.
+    Value padded = arith::MulIOp::create(
+        rw, loc,
+        arith::DivUIOp::create(
+            rw, loc, arith::AddIOp::create(rw, loc, len, iconst(rw, loc, kKeyBlock - 1)),
+            iconst(rw, loc, kKeyBlock)),
+        iconst(rw, loc, kKeyBlock));
+    SmallVector<OpFoldResult> strides5(5, rw.getIndexAttr(1));
+    SmallVector<OpFoldResult> strides3(3, rw.getIndexAttr(1));
+    auto layerOffsets = [&](int64_t kind) {
+      return SmallVector<OpFoldResult>{rw.getIndexAttr(layer),
+                                       rw.getIndexAttr(kind), rw.getIndexAttr(0),
+                                       rw.getIndexAttr(0), rw.getIndexAttr(0)};
+    };
+    SmallVector<OpFoldResult> layerSizes = {
+        rw.getIndexAttr(1), rw.getIndexAttr(1), rw.getIndexAttr(kvh),
+        rw.getIndexAttr(cap), rw.getIndexAttr(hd)};
+    auto slotType = RankedTensorType::get({kvh, cap, hd}, elt);
+    auto keyTType = RankedTensorType::get({kvh, hd, cap}, elt);
+    // [kvh, cap, hd] slot <-> [kvh, hd, cap] (keys are stored transposed):
+    // the same memory seen with the other shape.
+    auto reshaped = [&](Value v, RankedTensorType to) {
+      Value flat = tensor::CollapseShapeOp::create(
+          rw, loc, v, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+      return tensor::ExpandShapeOp::create(
+                 rw, loc, to, flat, ArrayRef<ReassociationIndices>{{0}, {1, 2}})
+          .getResult();
+    };
+    auto asKeysT = [&](Value slot) { return reshaped(slot, keyTType); };
+    auto asSlot = [&](Value keysT) { return reshaped(keysT, slotType); };
+    auto split = [&](Value src) {
+      return tensor::ExpandShapeOp::create(
+                 rw, loc, RankedTensorType::get({dyn, kvh, hd}, elt), src,
+                 ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+                 ArrayRef<OpFoldResult>{t, rw.getIndexAttr(kvh),
+                                        rw.getIndexAttr(hd)})
+          .getResult();
+    };
+
+    // Keys: [T, kvh*hd] -> [kvh, hd, T] into the transposed key slot at
+    // column pos, so scores stream keys along positions.
+    Value kSlot = tensor::ExtractSliceOp::create(rw, loc, slotType, cache,
+                                                 layerOffsets(0), layerSizes,
+                                                 strides5);
+    Value kT = linalg::TransposeOp::create(
+                   rw, loc, split(k), empty(rw, loc, {kvh, hd, dyn}, elt, t),
+                   ArrayRef<int64_t>{1, 2, 0})
+                   .getResult()[0];
+    Value keysT = tensor::InsertSliceOp::create(
+        rw, loc, kT, asKeysT(kSlot),
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0), pos},
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd), t},
+        strides3);
+    cache = tensor::InsertSliceOp::create(rw, loc, asSlot(keysT), cache,
+                                          layerOffsets(0), layerSizes, strides5);
+    // Values: [T, kvh*hd] -> [kvh, T, hd] at row pos.
+    Value vT = linalg::TransposeOp::create(
+                   rw, loc, split(v), empty(rw, loc, {kvh, dyn, hd}, elt, t),
+                   ArrayRef<int64_t>{1, 0, 2})
+                   .getResult()[0];
+    SmallVector<OpFoldResult> vOffsets = layerOffsets(1);
+    vOffsets[3] = pos;
+    cache = tensor::InsertSliceOp::create(
+        rw, loc, vT, cache, vOffsets,
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
+                               rw.getIndexAttr(kvh), t, rw.getIndexAttr(hd)},
+        strides5);
+
+    // Read back [kvh, hd, padded] keys and [kvh, padded, hd] values.
+    Value kRead = asKeysT(tensor::ExtractSliceOp::create(
+        rw, loc, slotType, cache, layerOffsets(0), layerSizes, strides5));
+    Value keys = tensor::ExtractSliceOp::create(
+        rw, loc, RankedTensorType::get({kvh, hd, dyn}, elt), kRead,
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0),
+                               rw.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd),
+                               padded},
+        strides3);
+    Value values = tensor::ExtractSliceOp::create(
+        rw, loc, RankedTensorType::get({kvh, dyn, hd}, elt), cache,
+        layerOffsets(1),
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
+                               rw.getIndexAttr(kvh), padded,
+                               rw.getIndexAttr(hd)},
+        strides5);
+
+    // Scores [kvh, g, T, padded]: query head kvh*g + gi attends KV head kvh;
+    // positions in blocks of kKeyBlock so the vectorized tile is static.
+    auto qType = RankedTensorType::get({dyn, kvh, g, hd}, elt);
+    Value q4 = tensor::ExpandShapeOp::create(
+        rw, loc, qType, q, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}},
+        ArrayRef<OpFoldResult>{t, rw.getIndexAttr(kvh), rw.getIndexAttr(g),
+                               rw.getIndexAttr(hd)});
+    Value blocks = arith::DivUIOp::create(rw, loc, padded,
+                                          iconst(rw, loc, kKeyBlock));
+    Value keys4 = tensor::ExpandShapeOp::create(
+        rw, loc, RankedTensorType::get({kvh, hd, dyn, kKeyBlock}, elt), keys,
+        ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}},
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd),
+                               blocks, rw.getIndexAttr(kKeyBlock)});
+    Value scoresInit = fill(
+        rw, loc,
+        empty(rw, loc, {kvh, g, dyn, dyn, kKeyBlock}, elt, {t, blocks}), 0.0);
+    // dims: (kvh, g, t, block, lane, d)
+    Value dots5 = tag(generic(
+        rw, loc, ValueRange{q4, keys4}, scoresInit,
+        {map(ctx, 6, {2, 0, 1, 5}), map(ctx, 6, {0, 5, 3, 4}),
+         map(ctx, 6, {0, 1, 2, 3, 4})},
+        {par, par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value p = arith::MulFOp::create(b, l, args[0], args[1]);
+          return arith::AddFOp::create(b, l, args[2], p);
+        }), "attn_qk");
+    Value dots = tensor::CollapseShapeOp::create(
+        rw, loc, dots5, ArrayRef<ReassociationIndices>{{0}, {1}, {2}, {3, 4}});
+
+    // Scale and mask: position s is visible from token t when
+    // s <= pos + t (causal) and s > pos + t - window (sliding window).
+    std::optional<double> scale;
+    if (auto s = op.getScale())
+      scale = s->convertToDouble();
+    bool causal = op.getCausal();
+    std::optional<int64_t> window = op.getSlidingWindow();
+    double ninf = -std::numeric_limits<double>::infinity();
+    Value scores = tag(elementwise(
+        rw, loc, dots, elt, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          // Default scale divides by sqrt(head_dim) as the references do.
+          Value sc = scale ? Value(arith::MulFOp::create(b, l, args[0],
+                                                   fconst(b, l, elt, *scale)))
+                           : Value(arith::DivFOp::create(
+                                 b, l, args[0],
+                                 fconst(b, l, elt, std::sqrt(double(hd)))));
+          Value tt = linalg::IndexOp::create(b, l, 2);
+          Value s = linalg::IndexOp::create(b, l, 3);
+          Value self = arith::AddIOp::create(b, l, pos, tt);
+          // Block padding past the written positions is never visible.
+          Value hidden = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge,
+                                               s, len);
+          if (causal)
+            hidden = arith::OrIOp::create(
+                b, l, hidden,
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, s, self));
+          if (window) {
+            // s + window <= self  <=>  too old.
+            Value sw = arith::AddIOp::create(b, l, s, iconst(b, l, *window));
+            Value old = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule,
+                                              sw, self);
+            hidden = arith::OrIOp::create(b, l, hidden, old);
+          }
+          return arith::SelectOp::create(b, l, hidden, fconst(b, l, elt, ninf),
+                                         sc);
+        }), "heads");
+    Value probs = softmaxLast(rw, loc, scores, "heads");
+
+    // out[t, kvh, g, d] = sum_s p[kvh, g, t, s] * v[kvh, s, d]
+    Value outInit =
+        fill(rw, loc, empty(rw, loc, {dyn, kvh, g, hd}, elt, t), 0.0);
+    // dims: (t, kvh, g, d, s)
+    Value out4 = tag(generic(
+        rw, loc, ValueRange{probs, values}, outInit,
+        {map(ctx, 5, {1, 2, 0, 4}), map(ctx, 5, {1, 4, 3}),
+         map(ctx, 5, {0, 1, 2, 3})},
+        {par, par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value p = arith::MulFOp::create(b, l, args[0], args[1]);
+          return arith::AddFOp::create(b, l, args[2], p);
+        }), "attn_pv");
+    Value out = tensor::CollapseShapeOp::create(
+        rw, loc, op.getOutput().getType(), out4,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
+    rw.replaceOp(op, {out, cache});
+    return success();
+  }
+
+
+};
+
+} // namespace
+
+void mlir::llm::lowering::populateAttentionPatterns(
+    TypeConverter &converter, RewritePatternSet &patterns) {
+  patterns.add<LowerRoPE, LowerAttention>(converter, patterns.getContext());
+}

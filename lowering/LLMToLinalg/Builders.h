@@ -1,0 +1,54 @@
+//===- Builders.h - helpers shared by the llm -> linalg patterns -*- C++ -*-===//
+
+#ifndef LLMC_LOWERING_LLMTOLINALG_BUILDERS_H
+#define LLMC_LOWERING_LLMTOLINALG_BUILDERS_H
+
+#include "dialects/llm/LLMOps.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir {
+class TypeConverter;
+namespace llm::lowering {
+
+using utils::IteratorType;
+constexpr IteratorType par = IteratorType::parallel;
+constexpr IteratorType red = IteratorType::reduction;
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+Value fconst(OpBuilder &b, Location loc, Type type, double v);
+Value iconst(OpBuilder &b, Location loc, int64_t v);
+Value castFloat(OpBuilder &b, Location loc, Value v, Type to);
+Value empty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elt,
+            ValueRange dynSizes);
+Value emptyLike(OpBuilder &b, Location loc, Value like, Type elt = {});
+Value fill(OpBuilder &b, Location loc, Value init, double v);
+SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value v);
+AffineMap map(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims);
+Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iters,
+              BodyFn body);
+Value tag(Value v, StringRef schedule);
+Value elementwise(OpBuilder &b, Location loc, ValueRange inputs, Type elt,
+                  BodyFn body);
+Value reduceLast(OpBuilder &b, Location loc, Value x, double initValue,
+                 BodyFn combine);
+AffineMap rowMap(MLIRContext *ctx, unsigned rank);
+/// Softmax over the last dimension: max, exp(x - max), sum, divide.
+Value softmaxLast(OpBuilder &b, Location loc, Value x,
+                  StringRef schedule = "rows");
+
+/// linear, qlinear and GGUF dequantize (Linear.cpp).
+void populateLinearPatterns(TypeConverter &converter,
+                            RewritePatternSet &patterns);
+/// Whether `op` is a GGUF-block dequantize/qlinear the lowering handles.
+bool isLowerableGGUF(Operation *op);
+/// rope and attention (Attention.cpp).
+void populateAttentionPatterns(TypeConverter &converter,
+                               RewritePatternSet &patterns);
+
+} // namespace llm::lowering
+} // namespace mlir
+
+#endif

@@ -1,0 +1,357 @@
+//===- Linear.cpp - llm.linear, llm.qlinear, GGUF dequantization ----------===//
+//
+// Part of --convert-llm-to-linalg (see LLMToLinalg.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowering/LLMToLinalg/Builders.h"
+#include "lowering/LLMToLinalg/LLMToLinalg.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+using namespace mlir;
+using namespace mlir::llm;
+using namespace mlir::llm::lowering;
+
+namespace {
+/// Largest of {16, 8, 4, 2, 1} dividing n: the reduction's vector width (16
+/// f32 lanes fill an AVX-512 register, or two AVX2 ones).
+int64_t vectorWidthFor(int64_t n) {
+  for (int64_t v : {16, 8, 4, 2})
+    if (n % v == 0)
+      return v;
+  return 1;
+}
+
+/// y[t, o] = sum_i x[t, i] * w[o, i] (+ bias[o]): a contraction over the
+/// input features with the weight in its stored [out, in] layout.
+///
+/// Tokens are padded to a multiple of kTokenBlock and the contraction runs
+/// over [T/4, 4, out, in], so every tile a backend vectorizes has static
+/// shapes whatever the (dynamic) token count: decode computes 3 zero rows
+/// next to the real one (free: decode is bound by the weight stream), and
+/// prefill reuses each weight vector for 4 tokens. The op carries
+/// `llm.schedule = "linear"` and its tile sizes (`llm.tiles`: output rows per
+/// parallel task, output rows per register tile, reduction vector width) for
+/// the backend's schedule.
+constexpr int64_t kTokenBlock = 4;
+
+/// A parallel task's output rows: a multiple of `rowTile` dividing `out`,
+/// at most `limit`.
+int64_t taskRows(int64_t out, int64_t rowTile, int64_t limit) {
+  for (int64_t k = limit / rowTile; k > 1; --k)
+    if ((out / rowTile) % k == 0)
+      return rowTile * k;
+  return rowTile;
+}
+
+/// Decode: y[0, o] = sum_i x[0, i] * w[o, i] for one token. Tagged
+/// `matvec` [task rows, register rows, vector width]: every weight element
+/// is loaded once and used once, so it is kept streaming with several
+/// independent accumulators.
+Value buildMatVec(OpBuilder &b, Location loc, Value x1, Value w,
+                  Type elt, int64_t in, int64_t out) {
+  MLIRContext *ctx = b.getContext();
+  Value init = fill(b, loc, empty(b, loc, {1, out}, elt, {}), 0.0);
+  Value y = generic(
+      b, loc, ValueRange{x1, w}, init,
+      {map(ctx, 3, {0, 2}), map(ctx, 3, {1, 2}), map(ctx, 3, {0, 1})},
+      {par, par, red}, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value p = arith::MulFOp::create(nb, l, args[0],
+                                        castFloat(nb, l, args[1], elt));
+        return arith::AddFOp::create(nb, l, args[2], p);
+      });
+  int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
+  int64_t width = in % 32 == 0 ? 32 : vectorWidthFor(in);
+  Operation *op = y.getDefiningOp();
+  op->setAttr("llm.schedule", b.getStringAttr("matvec"));
+  op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
+                               {taskRows(out, rowTile, 64), rowTile, width}));
+  return y;
+}
+
+Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
+                         RankedTensorType resultType);
+
+/// One token takes the matrix-vector path, several the blocked one.
+Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
+                  RankedTensorType resultType) {
+  MLIRContext *ctx = b.getContext();
+  Type elt = resultType.getElementType();
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t in = xType.getShape()[1], out = resultType.getShape()[1];
+  Value t = tensor::DimOp::create(b, loc, x, 0);
+  Value single = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t,
+                                       iconst(b, loc, 1));
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{resultType}, single,
+                                /*addThenBlock=*/true, /*addElseBlock=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value x1 = tensor::CastOp::create(
+        b, loc, RankedTensorType::get({1, in}, xType.getElementType()), x);
+    Value y1 = buildMatVec(b, loc, x1, w, elt, in, out);
+    scf::YieldOp::create(b, loc,
+                         Value(tensor::CastOp::create(b, loc, resultType, y1)));
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, buildBlockedLinear(b, loc, x, w, resultType));
+  }
+  Value y = ifOp.getResult(0);
+  if (!bias)
+    return y;
+  return generic(b, loc, ValueRange{y, bias}, emptyLike(b, loc, y),
+                 {map(ctx, 2, {0, 1}), map(ctx, 2, {1}), map(ctx, 2, {0, 1})},
+                 {par, par}, [&](OpBuilder &nb, Location l, ValueRange args) {
+                   return arith::AddFOp::create(
+                       nb, l, args[0], castFloat(nb, l, args[1], elt));
+                 });
+}
+
+Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
+                         RankedTensorType resultType) {
+  MLIRContext *ctx = b.getContext();
+  Type elt = resultType.getElementType();
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t in = xType.getShape()[1], out = resultType.getShape()[1];
+  int64_t dyn = ShapedType::kDynamic;
+  Value t = tensor::DimOp::create(b, loc, x, 0);
+  Value blk = iconst(b, loc, kTokenBlock);
+  Value blocks = arith::DivUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, t, iconst(b, loc, kTokenBlock - 1)),
+      blk);
+  Value padded = arith::MulIOp::create(b, loc, blocks, blk);
+  // x with zero rows after the T real ones, written by one generic (a pad
+  // or a copy into a slice would become a strided memref.copy).
+  Type xElt = xType.getElementType();
+  Value xp = linalg::GenericOp::create(
+                 b, loc, TypeRange{RankedTensorType::get({dyn, in}, xElt)},
+                 ValueRange{}, ValueRange{empty(b, loc, {dyn, in}, xElt, padded)},
+                 ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
+                 ArrayRef<IteratorType>{par, par},
+                 [&](OpBuilder &nb, Location l, ValueRange) {
+                   Value row = linalg::IndexOp::create(nb, l, 0);
+                   Value col = linalg::IndexOp::create(nb, l, 1);
+                   Value real = arith::CmpIOp::create(
+                       nb, l, arith::CmpIPredicate::ult, row, t);
+                   Value safe = arith::SelectOp::create(nb, l, real, row,
+                                                        iconst(nb, l, 0));
+                   Value v = tensor::ExtractOp::create(nb, l, x,
+                                                       ValueRange{safe, col});
+                   linalg::YieldOp::create(
+                       nb, l,
+                       Value(arith::SelectOp::create(
+                           nb, l, real, v, fconst(nb, l, xElt, 0.0))));
+                 })
+                 .getResult(0);
+  Value x3 = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({dyn, kTokenBlock, in}, xType.getElementType()),
+      xp, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
+      ArrayRef<OpFoldResult>{blocks, b.getIndexAttr(kTokenBlock),
+                             b.getIndexAttr(in)});
+  Value init =
+      fill(b, loc, empty(b, loc, {dyn, kTokenBlock, out}, elt, blocks), 0.0);
+  auto op = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{x3, w}, ValueRange{init},
+      ArrayRef<AffineMap>{map(ctx, 4, {0, 1, 3}), map(ctx, 4, {2, 3}),
+                          map(ctx, 4, {0, 1, 2})},
+      ArrayRef<IteratorType>{par, par, par, red},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value p = arith::MulFOp::create(nb, l, args[0],
+                                        castFloat(nb, l, args[1], elt));
+        linalg::YieldOp::create(nb, l,
+                                Value(arith::AddFOp::create(nb, l, args[2], p)));
+      });
+  // Register tile: 4 output rows when they divide `out`; a parallel task
+  // takes up to 16 rows (a multiple of the register tile dividing `out`).
+  int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
+  int64_t task = taskRows(out, rowTile, 16);
+  op->setAttr("llm.schedule", b.getStringAttr("linear"));
+  op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
+                               {task, rowTile, vectorWidthFor(in)}));
+  Value y3 = op.getResult(0);
+  Value yp = tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get({dyn, out}, elt), y3,
+      ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+  return tensor::ExtractSliceOp::create(
+      b, loc, resultType, yp,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{t, b.getIndexAttr(out)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
+/// GGUF block layouts: bytes per block of 32 weights, and where the
+/// quantized values start (after the f16 scale, and for q4_1 the f16 min).
+struct BlockLayout {
+  int64_t bytes, dataOffset;
+};
+std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
+  switch (q.getScheme()) {
+  case QuantScheme::gguf_q8_0: return BlockLayout{34, 2};
+  case QuantScheme::gguf_q4_0: return BlockLayout{18, 2};
+  case QuantScheme::gguf_q4_1: return BlockLayout{20, 4};
+  default: return std::nullopt;
+  }
+}
+
+/// Dequantizes a GGUF block-quantized [rows, cols] weight to f32, reading its
+/// packed bytes (the weight is reinterpreted as a flat byte tensor, which
+/// `--llm-buffer-abi` binds to the packed blocks in the weight buffer):
+/// q8_0: d * q; q4_0: d * (nibble - 8); q4_1: d * nibble + m; nibble j < 16 is
+/// the low half of byte j, j >= 16 the high half of byte j - 16.
+Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
+                       RankedTensorType resultType) {
+  BlockLayout layout = *ggufBlockLayout(q);
+  auto wType = cast<RankedTensorType>(packed.getType());
+  int64_t cols = wType.getShape().back();
+  int64_t blocks = wType.getNumElements() / 32;
+  Value bytes = UnrealizedConversionCastOp::create(
+                    b, loc,
+                    RankedTensorType::get({blocks * layout.bytes},
+                                          b.getIntegerType(8)),
+                    packed)
+                    .getResult(0);
+  Type f32 = b.getF32Type();
+  QuantScheme scheme = q.getScheme();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, ValueRange{},
+             ValueRange{empty(b, loc, resultType.getShape(), f32, {})},
+             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
+             ArrayRef<IteratorType>{par, par},
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value r = linalg::IndexOp::create(nb, l, 0);
+               Value c = linalg::IndexOp::create(nb, l, 1);
+               Value flat = arith::AddIOp::create(
+                   nb, l, arith::MulIOp::create(nb, l, r, iconst(nb, l, cols)),
+                   c);
+               Value block = arith::DivUIOp::create(nb, l, flat, iconst(nb, l, 32));
+               Value j = arith::RemUIOp::create(nb, l, flat, iconst(nb, l, 32));
+               Value base = arith::MulIOp::create(nb, l, block,
+                                                  iconst(nb, l, layout.bytes));
+               auto byteAt = [&](Value offset) {
+                 Value at = arith::AddIOp::create(nb, l, base, offset);
+                 return tensor::ExtractOp::create(nb, l, bytes, ValueRange{at})
+                     .getResult();
+               };
+               // Little-endian f16 at `offset` within the block.
+               auto half = [&](int64_t offset) {
+                 Type i16 = nb.getIntegerType(16);
+                 Value lo = arith::ExtUIOp::create(nb, l, i16,
+                                                   byteAt(iconst(nb, l, offset)));
+                 Value hi = arith::ExtUIOp::create(
+                     nb, l, i16, byteAt(iconst(nb, l, offset + 1)));
+                 Value bits = arith::OrIOp::create(
+                     nb, l, lo,
+                     arith::ShLIOp::create(
+                         nb, l, hi,
+                         arith::ConstantIntOp::create(nb, l, i16, 8)));
+                 Value h = arith::BitcastOp::create(nb, l, nb.getF16Type(), bits);
+                 return arith::ExtFOp::create(nb, l, f32, h).getResult();
+               };
+               Value d = half(0);
+               Value value;
+               if (scheme == QuantScheme::gguf_q8_0) {
+                 Value qv = byteAt(arith::AddIOp::create(
+                     nb, l, j, iconst(nb, l, layout.dataOffset)));
+                 value = arith::MulFOp::create(
+                     nb, l, d, arith::SIToFPOp::create(nb, l, f32, qv));
+               } else {
+                 Value sixteen = iconst(nb, l, 16);
+                 Value high = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::uge, j, sixteen);
+                 Value idx = arith::SelectOp::create(
+                     nb, l, high, arith::SubIOp::create(nb, l, j, sixteen), j);
+                 Value byte = byteAt(arith::AddIOp::create(
+                     nb, l, idx, iconst(nb, l, layout.dataOffset)));
+                 Type i8 = nb.getIntegerType(8);
+                 Value shifted = arith::SelectOp::create(
+                     nb, l, high,
+                     arith::ShRUIOp::create(
+                         nb, l, byte, arith::ConstantIntOp::create(nb, l, i8, 4)),
+                     byte);
+                 Value nib = arith::AndIOp::create(
+                     nb, l, shifted, arith::ConstantIntOp::create(nb, l, i8, 15));
+                 Value nf = arith::UIToFPOp::create(nb, l, f32, nib);
+                 if (scheme == QuantScheme::gguf_q4_0)
+                   value = arith::MulFOp::create(
+                       nb, l, d,
+                       arith::SubFOp::create(nb, l, nf, fconst(nb, l, f32, 8.0)));
+                 else
+                   value = arith::AddFOp::create(
+                       nb, l, arith::MulFOp::create(nb, l, d, nf), half(2));
+               }
+               linalg::YieldOp::create(nb, l, value);
+             })
+      .getResult(0);
+}
+
+} // namespace
+
+bool mlir::llm::lowering::isLowerableGGUF(Operation *op) {
+  if (auto d = dyn_cast<DequantizeOp>(op))
+    return ggufBlockLayout(d.getQuant()) && !d.getScales() && !d.getZeros() &&
+           d.getResult().getType().getRank() == 2 &&
+           d.getResult().getType().getElementType().isF32();
+  if (auto q = dyn_cast<QLinearOp>(op))
+    return ggufBlockLayout(q.getQuant()) && !q.getScales() && !q.getZeros() &&
+           q.getInput().getType().getRank() == 2;
+  return false;
+}
+
+namespace {
+struct LowerDequantize : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    if (!isLowerableGGUF(op))
+      return rw.notifyMatchFailure(op, "only 2-D GGUF block schemes");
+    auto type = op.getResult().getType();
+    rw.replaceOp(op, dequantizeBlocks(rw, op.getLoc(), a.getInput(),
+                                      op.getQuant(), type));
+    return success();
+  }
+};
+
+/// GGUF-quantized linear: the blocks are dequantized to f32, then the f32
+/// linear runs. Correct, not fast: executing the blocks directly is the
+/// [quant] work.
+struct LowerQLinear : OpConversionPattern<QLinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(QLinearOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    if (!isLowerableGGUF(op))
+      return rw.notifyMatchFailure(op, "only GGUF block schemes, rank 2");
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    Value w = dequantizeBlocks(rw, op.getLoc(), a.getWeight(), op.getQuant(),
+                               wType.clone(rw.getF32Type()));
+    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), w, a.getBias(),
+                                 op.getResult().getType()));
+    return success();
+  }
+};
+
+struct LowerLinear : OpConversionPattern<LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LinearOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    if (op.getInput().getType().getRank() != 2)
+      return rw.notifyMatchFailure(op, "only [tokens, features] inputs");
+    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), a.getWeight(),
+                                 a.getBias(), op.getResult().getType()));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::llm::lowering::populateLinearPatterns(TypeConverter &converter,
+                                                 RewritePatternSet &patterns) {
+  patterns.add<LowerLinear, LowerDequantize, LowerQLinear>(
+      converter, patterns.getContext());
+}
