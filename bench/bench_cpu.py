@@ -54,6 +54,18 @@ def best_of(runs, fn):
     return min((timed(fn) for _ in range(runs)), key=lambda r: r[0])
 
 
+def roofline_prediction(llmc, model_bin, phase, tokens, kv_len, workdir):
+    """tokens/s `llmc roofline --hardware host` predicts for a phase."""
+    out = os.path.join(workdir, "roofline.json")
+    args = [llmc, "roofline", model_bin, "--hardware", "host", "--phase", phase,
+            "--json", out]
+    args += ["--seq", str(tokens)] if phase == "prefill" else ["--kv-len", str(kv_len)]
+    if subprocess.run(args, capture_output=True).returncode != 0:
+        return None
+    t = json.load(open(out))["time_s"]
+    return tokens / t if t > 0 else None
+
+
 def bench_llmc(rt, artifact, vocab, prompt, decode, rng, runs):
     a = rt.load(artifact)
     toks = [int(t) for t in rng.integers(3, vocab, prompt)]
@@ -182,6 +194,17 @@ def main():
                              "bytes_per_decode_token": read_bytes + kv_bytes,
                              "decode_tok_s": round(roof, 2),
                              "llmc_decode_fraction": round(ld / roof, 3)}
+        # The analytical model against the compiled code (validation of the
+        # roofline analysis on this machine).
+        pp = roofline_prediction(a.llmc, bin_path, "prefill", prompt, 0, a.workdir)
+        pd = roofline_prediction(a.llmc, bin_path, "decode", 1, prompt + a.decode // 2,
+                                 a.workdir)
+        if pp and pd:
+            r["roofline_analysis"] = {
+                "predicted_prefill_tok_s": round(pp, 2),
+                "predicted_decode_tok_s": round(pd, 2),
+                "llmc_prefill_fraction": round(lp / pp, 3),
+                "llmc_decode_fraction": round(ld / pd, 3)}
         print(json.dumps(r), flush=True)
         results.append(r)
     if a.json:

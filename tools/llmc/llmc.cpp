@@ -24,6 +24,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "passes/Passes.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/CommandLine.h"
@@ -32,6 +33,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+#include <map>
 
 using namespace llvm;
 using namespace llmc;
@@ -94,6 +96,13 @@ static cl::opt<int64_t> rfKvLen("kv-len", cl::init(0),
                                 cl::sub(rooflineCmd));
 static cl::opt<bool> rfRemeasure(
     "remeasure", cl::desc("With --hardware host: measure again, ignoring the cache"),
+    cl::sub(rooflineCmd));
+static cl::opt<std::string> rfCsv("csv",
+                                  cl::desc("Also write the per-op table as CSV here"),
+                                  cl::value_desc("file"), cl::sub(rooflineCmd));
+static cl::opt<bool> rfPerLayer(
+    "per-layer",
+    cl::desc("Print one summary row per decoder layer instead of one per op"),
     cl::sub(rooflineCmd));
 static cl::opt<std::string> rfJson("json", cl::desc("Also write JSON here"),
                                    cl::value_desc("file"), cl::sub(rooflineCmd));
@@ -250,11 +259,26 @@ static int runRoofline() {
   if (failed(pm.run(*module)))
     return fail(fileError(rooflineInput, "roofline analysis failed (see above)"));
 
-  // One row per op, in program order, named by its first weight.
+  // One row per op, in program order, named by its first weight (or, with
+  // --per-layer, one per decoder layer: ops are attributed to the layer of
+  // the last layer-numbered op seen, so norms and residuals join theirs).
   json::Array rows;
-  outs() << formatv("{0,-16} {1,-48} {2,12} {3,12} {4,12} {5,9} {6,8} {7,11}\n",
-                    "op", "weight", "GFLOP", "weight MB", "act+kv MB", "FLOP/B",
-                    "bound", "time us");
+  std::string csv = "op,weight,layer,flops,weight_bytes,act_load_bytes,"
+                    "act_store_bytes,kv_load_bytes,kv_store_bytes,intensity,"
+                    "bound,time_s\n";
+  struct LayerSum {
+    double flops = 0, weight = 0, other = 0, time = 0, memTime = 0;
+  };
+  std::map<int64_t, LayerSum> layers;
+  int64_t currentLayer = -1;
+  if (rfPerLayer)
+    outs() << formatv("{0,-10} {1,12} {2,12} {3,12} {4,11} {5,14}\n", "layer",
+                      "GFLOP", "weight MB", "act+kv MB", "time us",
+                      "memory-bound %");
+  else
+    outs() << formatv("{0,-16} {1,-48} {2,12} {3,12} {4,12} {5,9} {6,8} {7,11}\n",
+                      "op", "weight", "GFLOP", "weight MB", "act+kv MB",
+                      "FLOP/B", "bound", "time us");
   double weightTotal = 0;
   module->walk([&](mlir::Operation *op) {
     auto attr = op->getAttrOfType<mlir::DictionaryAttr>("llm.roofline");
@@ -270,11 +294,42 @@ static int runRoofline() {
     double other = num("act_load_bytes") + num("act_store_bytes") +
                    num("kv_load_bytes") + num("kv_store_bytes");
     StringRef bound = cast<mlir::StringAttr>(attr.get("bound")).getValue();
-    outs() << formatv("{0,-16} {1,-48} {2,12:f4} {3,12:f3} {4,12:f3} {5,9:f2} "
-                      "{6,8} {7,11:f3}\n",
-                      op->getName().getStringRef(), weight, num("flops") / 1e9,
-                      num("weight_bytes") / 1e6, other / 1e6,
-                      num("intensity"), bound, num("time_s") * 1e6);
+    if (auto a = dyn_cast<mlir::llm::AttentionOp>(op))
+      currentLayer = a.getLayer();
+    else if (!weight.empty() && !StringRef(weight).contains("layers.") &&
+             !StringRef(weight).starts_with("blk."))
+      currentLayer = -1; // embedding, final norm, classifier
+    else if (!weight.empty()) {
+      // "model.layers.3.mlp..." / "layers.3...." / "blk.3...."
+      StringRef rest = StringRef(weight).starts_with("blk.")
+                           ? StringRef(weight).drop_front(4)
+                           : StringRef(weight).split("layers.").second;
+      int64_t l;
+      if (!rest.split('.').first.getAsInteger(10, l))
+        currentLayer = l;
+    }
+    if (!rfPerLayer)
+      outs() << formatv("{0,-16} {1,-48} {2,12:f4} {3,12:f3} {4,12:f3} "
+                        "{5,9:f2} {6,8} {7,11:f3}\n",
+                        op->getName().getStringRef(), weight,
+                        num("flops") / 1e9, num("weight_bytes") / 1e6,
+                        other / 1e6, num("intensity"), bound,
+                        num("time_s") * 1e6);
+    LayerSum &sum = layers[currentLayer];
+    sum.flops += num("flops");
+    sum.weight += num("weight_bytes");
+    sum.other += other;
+    sum.time += num("time_s");
+    if (bound == "memory")
+      sum.memTime += num("time_s");
+    auto g = [](double v) { return formatv("{0}", format("%.9g", v)).str(); };
+    csv += formatv("{0},{1},{2},{3},{4},{5},{6},{7},{8},{9},{10},{11}\n",
+                   op->getName().getStringRef(), weight, currentLayer,
+                   g(num("flops")), g(num("weight_bytes")),
+                   g(num("act_load_bytes")), g(num("act_store_bytes")),
+                   g(num("kv_load_bytes")), g(num("kv_store_bytes")),
+                   g(num("intensity")), bound, g(num("time_s")))
+               .str();
     weightTotal += num("weight_bytes");
     rows.push_back(json::Object{{"op", op->getName().getStringRef()},
                                 {"weight", weight},
@@ -288,6 +343,20 @@ static int runRoofline() {
                                 {"bound", bound},
                                 {"time_s", num("time_s")}});
   });
+  if (rfPerLayer)
+    for (auto &[layer, sum] : layers)
+      outs() << formatv("{0,-10} {1,12:f4} {2,12:f3} {3,12:f3} {4,11:f3} "
+                        "{5,14:f1}\n",
+                        layer < 0 ? std::string("other") : std::to_string(layer),
+                        sum.flops / 1e9, sum.weight / 1e6, sum.other / 1e6,
+                        sum.time * 1e6,
+                        sum.time > 0 ? 100.0 * sum.memTime / sum.time : 0.0);
+  if (!rfCsv.empty())
+    if (Error e = writeToOutput(rfCsv, [&](raw_ostream &os) {
+          os << csv;
+          return Error::success();
+        }))
+      return fail(std::move(e));
   auto total = (*module)->getAttrOfType<mlir::DictionaryAttr>(
       "llm.roofline.total");
   auto get = [&](StringRef key) { return rooflineField(total, key); };
