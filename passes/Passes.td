@@ -74,6 +74,10 @@ def Roofline : Pass<"llm-roofline", "mlir::ModuleOp"> {
            "Prompt tokens per sequence in prefill">,
     Option<"kvLen", "kv-len", "int64_t", /*default=*/"0",
            "Tokens already in the KV cache before this step">,
+    Option<"logitsRows", "logits-rows", "int64_t", /*default=*/"1",
+           "Rows the ops after a slice to a function argument's size compute "
+           "(imported models' final norm and classifier run on the last "
+           "num_logits rows; 1 = generation)">,
   ];
   let dependentDialects = ["::mlir::llm::LLMDialect"];
 }

@@ -8,6 +8,7 @@
 #include "passes/Passes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -80,7 +81,14 @@ double weightBits(Value v) {
 struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
   using Base::Base;
 
-  int64_t seqLen() const { return phase == "prefill" ? seq : 1; }
+  /// Rows of the op being costed: the step's tokens, or `logits-rows` for
+  /// ops after a slice to a function argument's size (the classifier of an
+  /// imported model computes only the last `num_logits` rows).
+  int64_t seqLen() const {
+    return tailRows ? std::min<int64_t>(logitsRows, phase == "prefill" ? seq : 1)
+                    : (phase == "prefill" ? seq : 1);
+  }
+  mutable bool tailRows = false;
   /// Tokens processed per step over the whole batch.
   double tokens() const { return double(batch) * seqLen(); }
 
@@ -297,20 +305,37 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
           << "phase must be prefill or decode, got '" << phase << "'";
       return signalPassFailure();
     }
-    if (batch < 1 || seq < 1 || kvLen < 0) {
+    if (batch < 1 || seq < 1 || kvLen < 0 || logitsRows < 1) {
       emitError(getOperation().getLoc())
-          << "batch and seq must be >= 1 and kv-len >= 0";
+          << "batch, seq and logits-rows must be >= 1 and kv-len >= 0";
       return signalPassFailure();
     }
     FailureOr<Hardware> hw = loadHardware();
     if (failed(hw))
       return signalPassFailure();
     Builder b(&getContext());
+    // Values computed on the rows of a slice whose size is a function
+    // argument (num_logits), and everything computed from them.
+    llvm::DenseSet<Value> tail;
+    getOperation().walk([&](Operation *op) {
+      bool fromTail = false;
+      if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op))
+        fromTail = llvm::any_of(slice.getSizes(), [](Value v) {
+          return isa<BlockArgument>(v);
+        });
+      else if (isa<LLMDialect>(op->getDialect()))
+        fromTail = llvm::any_of(op->getOperands(),
+                                [&](Value v) { return tail.contains(v); });
+      if (fromTail)
+        tail.insert(op->result_begin(), op->result_end());
+    });
     Cost total;
     double totalTime = 0;
     getOperation().walk([&](Operation *op) {
       if (!isa<LLMDialect>(op->getDialect()))
         return;
+      tailRows = llvm::any_of(op->getOperands(),
+                              [&](Value v) { return tail.contains(v); });
       std::optional<Cost> cost = costOf(op);
       if (!cost)
         return;

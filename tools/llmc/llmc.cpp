@@ -94,6 +94,10 @@ static cl::opt<int64_t> rfSeq("seq", cl::init(1),
 static cl::opt<int64_t> rfKvLen("kv-len", cl::init(0),
                                 cl::desc("Tokens already in the KV cache"),
                                 cl::sub(rooflineCmd));
+static cl::opt<int64_t> rfLogitsRows(
+    "logits-rows", cl::init(1),
+    cl::desc("Prompt rows whose logits prefill computes (1 = generation)"),
+    cl::sub(rooflineCmd));
 static cl::opt<bool> rfRemeasure(
     "remeasure", cl::desc("With --hardware host: measure again, ignoring the cache"),
     cl::sub(rooflineCmd));
@@ -255,6 +259,7 @@ static int runRoofline() {
   options.batch = rfBatch;
   options.seq = rfSeq;
   options.kvLen = rfKvLen;
+  options.logitsRows = rfLogitsRows;
   pm.addPass(mlir::llm::createRoofline(options));
   if (failed(pm.run(*module)))
     return fail(fileError(rooflineInput, "roofline analysis failed (see above)"));
