@@ -360,6 +360,10 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
       if (a.getName() == "time_s")
         a.setValue(b.getF64FloatAttr(totalTime));
     fields.push_back(b.getNamedAttr("hardware", b.getStringAttr(hardware)));
+    fields.push_back(b.getNamedAttr(
+        "peak_f32", b.getF64FloatAttr(hw->peak.lookup("f32"))));
+    fields.push_back(
+        b.getNamedAttr("bandwidth", b.getF64FloatAttr(hw->bandwidth)));
     fields.push_back(b.getNamedAttr("phase", b.getStringAttr(phase)));
     getOperation()->setAttr("llm.roofline.total", b.getDictionaryAttr(fields));
   }

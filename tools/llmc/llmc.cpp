@@ -33,6 +33,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+#include <cmath>
 #include <map>
 
 using namespace llvm;
@@ -108,6 +109,9 @@ static cl::opt<bool> rfPerLayer(
     "per-layer",
     cl::desc("Print one summary row per decoder layer instead of one per op"),
     cl::sub(rooflineCmd));
+static cl::opt<std::string> rfPlot(
+    "plot", cl::desc("Also draw the roofline (ops as points) as SVG here"),
+    cl::value_desc("file.svg"), cl::sub(rooflineCmd));
 static cl::opt<std::string> rfJson("json", cl::desc("Also write JSON here"),
                                    cl::value_desc("file"), cl::sub(rooflineCmd));
 
@@ -239,6 +243,77 @@ loadModule(mlir::MLIRContext &context, StringRef input, Error &err) {
   return buildModule(context, **source);
 }
 
+namespace {
+struct RooflinePoint {
+  double intensity, attainable;
+  bool memoryBound;
+  std::string op;
+};
+
+/// A log-log roofline: the hardware roof (bandwidth slope, then the compute
+/// ceiling) and one point per op at (FLOP/byte, attainable FLOP/s).
+void writeRooflineSvg(raw_ostream &os, ArrayRef<RooflinePoint> points,
+                      double peak, double bw, StringRef title) {
+  const double W = 720, H = 480, L = 70, R = 20, T = 40, B = 50;
+  double xMin = 1e-2, xMax = 1e4, yMin = 1e8, yMax = 1e16;
+  if (peak > 0)
+    yMax = std::pow(10, std::ceil(std::log10(peak)) + 0.5);
+  yMin = yMax / 1e8;
+  auto X = [&](double v) {
+    v = std::clamp(v, xMin, xMax);
+    return L + (std::log10(v) - std::log10(xMin)) /
+                   (std::log10(xMax) - std::log10(xMin)) * (W - L - R);
+  };
+  auto Y = [&](double v) {
+    v = std::clamp(v, yMin, yMax);
+    return H - B - (std::log10(v) - std::log10(yMin)) /
+                       (std::log10(yMax) - std::log10(yMin)) * (H - T - B);
+  };
+  os << formatv("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" "
+                "height=\"{1}\" font-family=\"sans-serif\" font-size=\"12\">\n",
+                W, H);
+  os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  os << formatv("<text x=\"{0}\" y=\"24\" font-size=\"14\">roofline: {1}"
+                "</text>\n", L, title);
+  for (int e = -2; e <= 4; ++e) {
+    double x = X(std::pow(10, e));
+    os << formatv("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" "
+                  "stroke=\"#ddd\"/><text x=\"{0}\" y=\"{3}\" "
+                  "text-anchor=\"middle\">1e{4}</text>\n",
+                  x, T, H - B, H - B + 16, e);
+  }
+  for (double y = yMin; y <= yMax * 1.01; y *= 10) {
+    os << formatv("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
+                  "stroke=\"#ddd\"/><text x=\"{3}\" y=\"{4}\" "
+                  "text-anchor=\"end\">{5}</text>\n",
+                  L, Y(y), W - R, L - 6, Y(y) + 4,
+                  formatv("{0:e}", y).str());
+  }
+  os << formatv("<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\">"
+                "arithmetic intensity (FLOP/byte)</text>\n",
+                (L + W - R) / 2, H - 12);
+  os << formatv("<text x=\"16\" y=\"{0}\" transform=\"rotate(-90 16 {0})\" "
+                "text-anchor=\"middle\">attainable FLOP/s</text>\n",
+                (T + H - B) / 2);
+  if (bw > 0 && peak > 0) {
+    double ridge = peak / bw;
+    os << formatv("<polyline fill=\"none\" stroke=\"black\" stroke-width=\"2\" "
+                  "points=\"{0},{1} {2},{3} {4},{3}\"/>\n",
+                  X(xMin), Y(bw * xMin), X(ridge), Y(peak), X(xMax));
+  }
+  for (const RooflinePoint &p : points)
+    os << formatv("<circle cx=\"{0}\" cy=\"{1}\" r=\"4\" fill=\"{2}\" "
+                  "fill-opacity=\"0.6\"><title>{3}</title></circle>\n",
+                  X(p.intensity), Y(p.attainable),
+                  p.memoryBound ? "#d62728" : "#1f77b4", p.op);
+  os << formatv("<text x=\"{0}\" y=\"{1}\" fill=\"#d62728\">memory-bound"
+                "</text><text x=\"{0}\" y=\"{2}\" fill=\"#1f77b4\">"
+                "compute-bound</text>\n",
+                W - R - 110, T + 16, T + 32);
+  os << "</svg>\n";
+}
+} // namespace
+
 static int runRoofline() {
   mlir::MLIRContext context;
   Error err = Error::success();
@@ -285,6 +360,7 @@ static int runRoofline() {
                       "op", "weight", "GFLOP", "weight MB", "act+kv MB",
                       "FLOP/B", "bound", "time us");
   double weightTotal = 0;
+  std::vector<RooflinePoint> points;
   module->walk([&](mlir::Operation *op) {
     auto attr = op->getAttrOfType<mlir::DictionaryAttr>("llm.roofline");
     if (!attr)
@@ -320,6 +396,9 @@ static int runRoofline() {
                         num("flops") / 1e9, num("weight_bytes") / 1e6,
                         other / 1e6, num("intensity"), bound,
                         num("time_s") * 1e6);
+    if (num("flops") > 0)
+      points.push_back({num("intensity"), num("attainable"),
+                        bound == "memory", op->getName().getStringRef().str()});
     LayerSum &sum = layers[currentLayer];
     sum.flops += num("flops");
     sum.weight += num("weight_bytes");
@@ -394,6 +473,49 @@ static int runRoofline() {
                     "tokens\n",
                     params / 1e6, kvBytes / 1e6,
                     rfKvLen + (rfPhase == "prefill" ? rfSeq : 1));
+  // The other phase, for the summary: decode after the prompt, or the
+  // prefill that filled the cache.
+  if (rfPhase == "prefill" || rfKvLen > 0) {
+    mlir::OwningOpRef<mlir::ModuleOp> other = module->clone();
+    mlir::PassManager pm2(&context);
+    mlir::llm::RooflineOptions o2 = options;
+    bool wasPrefill = rfPhase == "prefill";
+    o2.phase = wasPrefill ? "decode" : "prefill";
+    o2.seq = wasPrefill ? rfSeq : rfKvLen;
+    o2.kvLen = wasPrefill ? rfSeq + rfKvLen : 0;
+    pm2.addPass(mlir::llm::createRoofline(o2));
+    if (succeeded(pm2.run(*other))) {
+      auto t2 = (*other)->getAttrOfType<mlir::DictionaryAttr>(
+          "llm.roofline.total");
+      double time2 = rooflineField(t2, "time_s");
+      int64_t tokens2 = rfBatch * (wasPrefill ? 1 : o2.seq);
+      outs() << formatv("{0} ({1} tokens{2}): predicted {3:f3} ms = {4:f1} "
+                        "tokens/s\n",
+                        o2.phase, tokens2,
+                        wasPrefill ? formatv(", kv {0}", o2.kvLen).str()
+                                   : std::string(),
+                        time2 * 1e3, time2 > 0 ? tokens2 / time2 : 0.0);
+    }
+  }
+  if (auto it = layers.find(0); it != layers.end())
+    outs() << formatv("one decoder layer: {0:f4} GFLOP, {1:f3} MB weights, "
+                      "{2:f3} ms\n",
+                      it->second.flops / 1e9, it->second.weight / 1e6,
+                      it->second.time * 1e3);
+  if (!rfPlot.empty()) {
+    auto total2 = (*module)->getAttrOfType<mlir::DictionaryAttr>(
+        "llm.roofline.total");
+    double peakFlops = rooflineField(total2, "peak_f32");
+    double bw = rooflineField(total2, "bandwidth");
+    if (Error e = writeToOutput(rfPlot, [&](raw_ostream &os) {
+          writeRooflineSvg(os, points, peakFlops, bw,
+                           formatv("{0}, {1}, batch {2}", rfHardware, rfPhase,
+                                   rfBatch)
+                               .str());
+          return Error::success();
+        }))
+      return fail(std::move(e));
+  }
   if (!rfJson.empty()) {
     json::Object doc{{"hardware", std::string(rfHardware)},
                      {"phase", std::string(rfPhase)},
