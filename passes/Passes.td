@@ -74,6 +74,9 @@ def Roofline : Pass<"llm-roofline", "mlir::ModuleOp"> {
            "Prompt tokens per sequence in prefill">,
     Option<"kvLen", "kv-len", "int64_t", /*default=*/"0",
            "Tokens already in the KV cache before this step">,
+    Option<"actDtype", "act-dtype", "std::string", /*default=*/"\"\"",
+           "Activation type whose peak compute-bound ops run at: f32, f16, "
+           "bf16 or int8 (default: the IR's element type)">,
     Option<"logitsRows", "logits-rows", "int64_t", /*default=*/"1",
            "Rows the ops after a slice to a function argument's size compute "
            "(imported models' final norm and classifier run on the last "

@@ -305,6 +305,13 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
           << "phase must be prefill or decode, got '" << phase << "'";
       return signalPassFailure();
     }
+    if (!actDtype.empty() && actDtype != "f32" && actDtype != "f16" &&
+        actDtype != "bf16" && actDtype != "int8") {
+      emitError(getOperation().getLoc())
+          << "act-dtype must be f32, f16, bf16 or int8, got '" << actDtype
+          << "'";
+      return signalPassFailure();
+    }
     if (batch < 1 || seq < 1 || kvLen < 0 || logitsRows < 1) {
       emitError(getOperation().getLoc())
           << "batch, seq and logits-rows must be >= 1 and kv-len >= 0";
@@ -342,7 +349,9 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
       Type act = op->getNumResults()
                      ? getElementTypeOrSelf(op->getResult(0).getType())
                      : b.getF32Type();
-      std::string key = peakKey(act);
+      // The IR's activation type, unless the analysis is told the
+      // deployment's (imported models compute in f32 today).
+      std::string key = actDtype.empty() ? peakKey(act) : std::string(actDtype);
       double peak = hw->peak.lookup(key);
       if (peak <= 0)
         peak = hw->peak.lookup("f32");

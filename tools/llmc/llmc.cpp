@@ -95,6 +95,11 @@ static cl::opt<int64_t> rfSeq("seq", cl::init(1),
 static cl::opt<int64_t> rfKvLen("kv-len", cl::init(0),
                                 cl::desc("Tokens already in the KV cache"),
                                 cl::sub(rooflineCmd));
+static cl::opt<std::string> rfActDtype(
+    "act-dtype",
+    cl::desc("Activation type for the compute peak (f32, f16, bf16, int8; "
+             "default: the IR's)"),
+    cl::sub(rooflineCmd));
 static cl::opt<int64_t> rfLogitsRows(
     "logits-rows", cl::init(1),
     cl::desc("Prompt rows whose logits prefill computes (1 = generation)"),
@@ -335,6 +340,7 @@ static int runRoofline() {
   options.seq = rfSeq;
   options.kvLen = rfKvLen;
   options.logitsRows = rfLogitsRows;
+  options.actDtype = rfActDtype;
   pm.addPass(mlir::llm::createRoofline(options));
   if (failed(pm.run(*module)))
     return fail(fileError(rooflineInput, "roofline analysis failed (see above)"));
