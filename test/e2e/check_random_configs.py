@@ -29,6 +29,7 @@ CONFIGS = [
     ("gqa8", "llama2c", 256, 128, 1, 8, 1, 64, None, 1e4, True),
     ("hf-hd64-theta500k-tied", "hf", 256, 172, 2, 4, 2, 96, 64, 5e5, True),
     ("hf-hd128-gqa2", "hf", 256, 160, 1, 2, 1, 80, 128, 1e4, False),
+    ("hf-qkv-bias", "hf-bias", 128, 96, 2, 4, 2, 64, 32, 1e6, False),
 ]
 SEQ = 320
 PROMPTS = (1, 7, 300)
@@ -62,10 +63,11 @@ def llama2c_bytes(rng, dim, hidden, layers, heads, kv, vocab, tied):
 
 
 def write_hf(directory, rng, dim, hidden, layers, heads, kv, vocab, hd, theta,
-             tied):
+             tied, bias=False):
     from safetensors.numpy import save_file
     os.makedirs(directory, exist_ok=True)
-    cfg = {"architectures": ["LlamaForCausalLM"], "hidden_size": dim,
+    cfg = {"architectures": ["Qwen2ForCausalLM" if bias else "LlamaForCausalLM"],
+           "hidden_size": dim,
            "intermediate_size": hidden, "num_hidden_layers": layers,
            "num_attention_heads": heads, "num_key_value_heads": kv,
            "head_dim": hd, "vocab_size": vocab, "max_position_embeddings": SEQ,
@@ -89,6 +91,10 @@ def write_hf(directory, rng, dim, hidden, layers, heads, kv, vocab, hd, theta,
         t[p + "self_attn.k_proj.weight"] = w(kv * hd, dim, fan=dim)
         t[p + "self_attn.v_proj.weight"] = w(kv * hd, dim, fan=dim)
         t[p + "self_attn.o_proj.weight"] = w(dim, heads * hd, fan=heads * hd)
+        if bias:
+            t[p + "self_attn.q_proj.bias"] = w(heads * hd)
+            t[p + "self_attn.k_proj.bias"] = w(kv * hd)
+            t[p + "self_attn.v_proj.bias"] = w(kv * hd)
         t[p + "mlp.gate_proj.weight"] = w(hidden, dim, fan=dim)
         t[p + "mlp.up_proj.weight"] = w(hidden, dim, fan=dim)
         t[p + "mlp.down_proj.weight"] = w(dim, hidden, fan=hidden)
@@ -170,7 +176,7 @@ def main():
         else:
             path = os.path.join(work, name)
             write_hf(path, rng, dim, hidden, layers, heads, kv, vocab, hd,
-                     theta, tied)
+                     theta, tied, bias=fmt == "hf-bias")
             ref = reference.load_hf(path)
         art = os.path.join(work, name + ".llmc")
         subprocess.run([llmc, "compile", path, "-o", art], check=True)

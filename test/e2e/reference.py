@@ -80,7 +80,10 @@ def load_hf(directory):
             wv=t[p + "self_attn.v_proj.weight"], wo=t[p + "self_attn.o_proj.weight"],
             ffn_norm=t[p + "post_attention_layernorm.weight"],
             w1=t[p + "mlp.gate_proj.weight"], w2=t[p + "mlp.down_proj.weight"],
-            w3=t[p + "mlp.up_proj.weight"]))
+            w3=t[p + "mlp.up_proj.weight"],
+            # Qwen2 has q/k/v biases.
+            bq=t.get(p + "self_attn.q_proj.bias"), bk=t.get(p + "self_attn.k_proj.bias"),
+            bv=t.get(p + "self_attn.v_proj.bias")))
     cfg = dict(dim=c["hidden_size"], hidden=c["intermediate_size"],
                layers=c["num_hidden_layers"], heads=heads,
                kv_heads=c.get("num_key_value_heads", heads), vocab=c["vocab_size"],
@@ -119,9 +122,12 @@ def forward(m, tokens):
     mask = np.triu(np.full((T, T), -np.inf), k=1)
     for L in w["layers"]:
         h = rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64)
-        q = (h @ L["wq"].T).reshape(T, H, hd)
-        k = (h @ L["wk"].T).reshape(T, KV, hd)
-        v = (h @ L["wv"].T).reshape(T, KV, hd)
+        def proj(w, b):
+            y = h @ L[w].T
+            return y + L[b] if L.get(b) is not None else y
+        q = proj("wq", "bq").reshape(T, H, hd)
+        k = proj("wk", "bk").reshape(T, KV, hd)
+        v = proj("wv", "bv").reshape(T, KV, hd)
         q = rope(q, pos, hd, c["theta"], c["rope"])
         k = rope(k, pos, hd, c["theta"], c["rope"])
         group = H // KV
