@@ -114,6 +114,12 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
     Ops without a lowering yet (`llm.moe`, `llm.exit`, other quantization
     schemes, symbolic weight transforms) are reported, one error each.
   }];
+  let options = [
+    Option<"profile", "profile", "bool", /*default=*/"false",
+           "Bracket every op with calls to llmc_profile_enter/exit(id) (the "
+           "runtime's per-op timers) and list the ops as module attribute "
+           "llm.profile">,
+  ];
   let dependentDialects = [
     "::mlir::llm::LLMDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect",

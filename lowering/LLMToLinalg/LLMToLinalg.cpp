@@ -307,6 +307,42 @@ public:
 
 struct ConvertLLMToLinalg
     : llm::impl::ConvertLLMToLinalgBase<ConvertLLMToLinalg> {
+  using ConvertLLMToLinalgBase::ConvertLLMToLinalgBase;
+
+  /// Brackets every llm op (but weights) with calls to the runtime's
+  /// per-op timers; the ops replacing it during lowering land in between.
+  void instrument(ModuleOp module) {
+    OpBuilder b(module.getContext());
+    b.setInsertionPointToStart(module.getBody());
+    auto fnType = b.getFunctionType({b.getI32Type()}, {});
+    for (StringRef name : {"llmc_profile_enter", "llmc_profile_exit"})
+      if (!module.lookupSymbol(name))
+        func::FuncOp::create(b, module.getLoc(), name, fnType).setPrivate();
+    SmallVector<Attribute> table;
+    module.walk([&](Operation *op) {
+      if (!isa<LLMDialect>(op->getDialect()) || isa<ParamOp>(op))
+        return;
+      std::string weight;
+      for (Value v : op->getOperands())
+        if (auto p = v.getDefiningOp<ParamOp>()) {
+          weight = p.getName().str();
+          break;
+        }
+      int32_t id = table.size();
+      table.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("op", b.getStringAttr(op->getName().getStringRef())),
+           b.getNamedAttr("weight", b.getStringAttr(weight))}));
+      b.setInsertionPoint(op);
+      Value c = arith::ConstantIntOp::create(b, op->getLoc(), b.getI32Type(), id);
+      func::CallOp::create(b, op->getLoc(), "llmc_profile_enter", TypeRange{},
+                           ValueRange{c});
+      b.setInsertionPointAfter(op);
+      func::CallOp::create(b, op->getLoc(), "llmc_profile_exit", TypeRange{},
+                           ValueRange{c});
+    });
+    module->setAttr("llm.profile", b.getArrayAttr(table));
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -345,6 +381,9 @@ struct ConvertLLMToLinalg
         if (isa<KVCacheType>(ft.getResult(i)))
           f.setResultAttr(i, "llm.kv_cache", UnitAttr::get(ctx));
     });
+
+    if (profile)
+      instrument(module);
 
     CacheTypeConverter converter;
     ConversionTarget target(*ctx);

@@ -41,7 +41,9 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   std::string p;
   llvm::raw_string_ostream os(p);
   if (stage != CPUPipelineStage::FromBufferABI)
-    os << "convert-llm-to-linalg,llm-buffer-abi";
+    os << (o.profile ? "convert-llm-to-linalg{profile=true}"
+                     : "convert-llm-to-linalg")
+       << ",llm-buffer-abi";
   if (stage == CPUPipelineStage::ToBufferABI)
     return parsePassPipeline(p, pm);
   if (stage == CPUPipelineStage::All)

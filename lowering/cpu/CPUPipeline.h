@@ -15,6 +15,9 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run parallel loops on all cores (OpenMP)"),
                         llvm::cl::init(true)};
+  Option<bool> profile{*this, "profile",
+                       llvm::cl::desc("Per-op timers (llmc bench --profile)"),
+                       llvm::cl::init(false)};
   Option<bool> vectorize{*this, "vectorize",
                          llvm::cl::desc("Tile and vectorize linalg ops"),
                          llvm::cl::init(true)};

@@ -8,6 +8,8 @@
 namespace llmc {
 extern llvm::cl::SubCommand compileCmd;
 extern llvm::cl::SubCommand runCmd;
+extern llvm::cl::SubCommand benchCmd;
+int runBench();
 int runCompile();
 int runRun();
 } // namespace llmc

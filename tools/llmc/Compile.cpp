@@ -208,6 +208,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   // 1. Tensor-level lowering up to the buffer ABI: fixes the weight layout.
   progress.step("lowering " + input + " to linalg");
   mlir::llm::CPUPipelineOptions pipelineOptions;
+  pipelineOptions.profile = options.profile;
   mlir::PassManager front(ctx);
   if (failed(mlir::llm::buildLLMToCPUPipeline(
           front, pipelineOptions, mlir::llm::CPUPipelineStage::ToBufferABI)))
@@ -222,6 +223,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   auto weightTable = entry->getAttrOfType<mlir::ArrayAttr>("llm.weights");
   auto weightBytes = entry->getAttrOfType<mlir::IntegerAttr>("llm.weights_bytes");
   auto kvType = dyn_cast<mlir::MemRefType>(entry.getArgumentTypes()[2]);
+  mlir::Attribute profileTable = module->getAttr("llm.profile");
   if (!weightTable || !weightBytes || !kvType)
     return fileError(input, "buffer ABI left no weight table");
 
@@ -351,6 +353,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                {"alignment", kAlignment},
                                {"tensors", std::move(tensors)}}},
       {"sections", std::move(sections)}};
+  if (profileTable)
+    manifest["profile"] = toJSON(profileTable);
   if (model.tokenizer.format != TokenizerFormat::None)
     manifest["tokenizer"] =
         json::Object{{"format", tokenizerFormatName(model.tokenizer.format)},
@@ -408,7 +412,8 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
   std::string ir;
   raw_string_ostream(ir) << *model.module;
   mix(ir);
-  mix(options.target + "|" + options.cpu + "|" + std::to_string(options.optLevel));
+  mix(options.target + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
+      (options.profile ? "|profile" : ""));
   std::string dir = cacheDir();
   SmallString<256> path(dir);
   sys::path::append(path, stem + "-" + utohexstr(h) + ".llmc");

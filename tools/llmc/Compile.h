@@ -17,6 +17,7 @@ struct CompileOptions {
   std::string cpu = "native"; ///< LLVM CPU name; "native" = this machine
   int optLevel = 3;
   bool progress = false; ///< progress lines on stderr
+  bool profile = false;  ///< per-op timers (llmc bench --profile)
 };
 
 /// Tokenizer bytes carried in the artifact.

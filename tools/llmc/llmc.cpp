@@ -553,6 +553,8 @@ int main(int argc, char **argv) {
       "  llmc run <model.llmc | model> | --demo [--prompt TEXT] [-n N] "
       "[--temp T] [--top-k K] [--top-p P] [--seed S] [--stats] "
       "[--dump-logits FILE]\n"
+      "  llmc bench <model> [--prompt-tokens N] [--decode M] [--profile] "
+      "[--hardware H] [--json F]\n"
       "  llmc roofline <model.mlir | model | config.json> --hardware H "
       "[--phase prefill|decode] [--batch B] [--seq S] [--kv-len L]\n");
   if (importCmd)
@@ -567,6 +569,8 @@ int main(int argc, char **argv) {
     return runCompile();
   if (runCmd)
     return runRun();
+  if (benchCmd)
+    return runBench();
   errs() << "llmc: no subcommand; see llmc --help\n";
   return 1;
 }

@@ -102,6 +102,14 @@ llmc_status_t llmc_sampler_sample(llmc_sampler_t *sampler,
                                   const float *logits, int32_t vocab_size,
                                   int32_t *token);
 
+/* Per-op timers of artifacts compiled with profiling (`llmc bench
+ * --profile`; the manifest's "profile" lists the ops by id): accumulated
+ * seconds and calls per op id since the last reset. Process-wide; the
+ * arrays stay valid until the next profiled call. */
+void llmc_profile_read(int32_t *count, const double **seconds,
+                       const int64_t **calls);
+void llmc_profile_reset(void);
+
 #ifdef __cplusplus
 }
 #endif
