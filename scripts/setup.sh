@@ -13,6 +13,7 @@ APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
   libclang-rt-22-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libsentencepiece-dev
+  librsvg2-bin
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

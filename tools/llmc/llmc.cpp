@@ -31,6 +31,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cmath>
@@ -259,11 +260,11 @@ struct RooflinePoint {
 /// ceiling) and one point per op at (FLOP/byte, attainable FLOP/s).
 void writeRooflineSvg(raw_ostream &os, ArrayRef<RooflinePoint> points,
                       double peak, double bw, StringRef title) {
-  const double W = 720, H = 480, L = 70, R = 20, T = 40, B = 50;
-  double xMin = 1e-2, xMax = 1e4, yMin = 1e8, yMax = 1e16;
+  const double W = 720, H = 480, L = 80, R = 20, T = 40, B = 50;
+  double xMin = 1e-2, xMax = 1e4, yMax = 1e16;
   if (peak > 0)
-    yMax = std::pow(10, std::ceil(std::log10(peak)) + 0.5);
-  yMin = yMax / 1e8;
+    yMax = std::pow(10, std::ceil(std::log10(peak) + 0.3));
+  double yMin = yMax / 1e7;
   auto X = [&](double v) {
     v = std::clamp(v, xMin, xMax);
     return L + (std::log10(v) - std::log10(xMin)) /
@@ -287,17 +288,18 @@ void writeRooflineSvg(raw_ostream &os, ArrayRef<RooflinePoint> points,
                   "text-anchor=\"middle\">1e{4}</text>\n",
                   x, T, H - B, H - B + 16, e);
   }
-  for (double y = yMin; y <= yMax * 1.01; y *= 10) {
+  for (int e = static_cast<int>(std::lround(std::log10(yMin)));
+       e <= static_cast<int>(std::lround(std::log10(yMax))); ++e) {
+    double y = std::pow(10, e);
     os << formatv("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
                   "stroke=\"#ddd\"/><text x=\"{3}\" y=\"{4}\" "
-                  "text-anchor=\"end\">{5}</text>\n",
-                  L, Y(y), W - R, L - 6, Y(y) + 4,
-                  formatv("{0:e}", y).str());
+                  "text-anchor=\"end\">1e{5}</text>\n",
+                  L, Y(y), W - R, L - 6, Y(y) + 4, e);
   }
   os << formatv("<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\">"
                 "arithmetic intensity (FLOP/byte)</text>\n",
                 (L + W - R) / 2, H - 12);
-  os << formatv("<text x=\"16\" y=\"{0}\" transform=\"rotate(-90 16 {0})\" "
+  os << formatv("<text x=\"14\" y=\"{0}\" transform=\"rotate(-90 14 {0})\" "
                 "text-anchor=\"middle\">attainable FLOP/s</text>\n",
                 (T + H - B) / 2);
   if (bw > 0 && peak > 0) {
@@ -314,7 +316,7 @@ void writeRooflineSvg(raw_ostream &os, ArrayRef<RooflinePoint> points,
   os << formatv("<text x=\"{0}\" y=\"{1}\" fill=\"#d62728\">memory-bound"
                 "</text><text x=\"{0}\" y=\"{2}\" fill=\"#1f77b4\">"
                 "compute-bound</text>\n",
-                W - R - 110, T + 16, T + 32);
+                W - R - 110, H - B - 30, H - B - 14);
   os << "</svg>\n";
 }
 } // namespace
@@ -367,6 +369,7 @@ static int runRoofline() {
                       "FLOP/B", "bound", "time us");
   double weightTotal = 0;
   std::vector<RooflinePoint> points;
+  double peakAct = 0; // largest activation + KV traffic of one op
   module->walk([&](mlir::Operation *op) {
     auto attr = op->getAttrOfType<mlir::DictionaryAttr>("llm.roofline");
     if (!attr)
@@ -402,8 +405,9 @@ static int runRoofline() {
                         num("flops") / 1e9, num("weight_bytes") / 1e6,
                         other / 1e6, num("intensity"), bound,
                         num("time_s") * 1e6);
+    peakAct = std::max(peakAct, other);
     if (num("flops") > 0)
-      points.push_back({num("intensity"), num("attainable"),
+      points.push_back({num("intensity"), num("attainable_flops"),
                         bound == "memory", op->getName().getStringRef().str()});
     LayerSum &sum = layers[currentLayer];
     sum.flops += num("flops");
@@ -476,9 +480,11 @@ static int runRoofline() {
                      get("kv_store_bytes")) / 1e6,
                     time * 1e3, time > 0 ? double(tokens) / time : 0.0);
   outs() << formatv("memory: weights {0:f3} MB, KV cache {1:f3} MB at {2} "
-                    "tokens\n",
+                    "tokens, peak activations {3:f3} MB (one op's inputs and "
+                    "outputs)\n",
                     params / 1e6, kvBytes / 1e6,
-                    rfKvLen + (rfPhase == "prefill" ? rfSeq : 1));
+                    rfKvLen + (rfPhase == "prefill" ? rfSeq : 1),
+                    peakAct / 1e6);
   // The other phase, for the summary: decode after the prompt, or the
   // prefill that filled the cache.
   if (rfPhase == "prefill" || rfKvLen > 0) {
@@ -511,16 +517,49 @@ static int runRoofline() {
   if (!rfPlot.empty()) {
     auto total2 = (*module)->getAttrOfType<mlir::DictionaryAttr>(
         "llm.roofline.total");
+    // The roof at the peak the ops were costed against (--act-dtype may
+    // select a faster one than f32).
     double peakFlops = rooflineField(total2, "peak_f32");
     double bw = rooflineField(total2, "bandwidth");
-    if (Error e = writeToOutput(rfPlot, [&](raw_ostream &os) {
-          writeRooflineSvg(os, points, peakFlops, bw,
-                           formatv("{0}, {1}, batch {2}", rfHardware, rfPhase,
-                                   rfBatch)
-                               .str());
-          return Error::success();
-        }))
+    for (const RooflinePoint &p : points)
+      if (!p.memoryBound)
+        peakFlops = std::max(peakFlops, p.attainable);
+    std::string title =
+        formatv("{0}, {1}, batch {2}", rfHardware, rfPhase, rfBatch).str();
+    bool png = sys::path::extension(rfPlot) == ".png";
+    std::string svgPath = rfPlot;
+    SmallString<128> tmp;
+    if (png) {
+      // Rasterized by rsvg-convert (librsvg2-bin, installed by setup.sh).
+      auto rsvg = sys::findProgramByName("rsvg-convert");
+      if (!rsvg)
+        return fail(fileError(rfPlot, "a PNG plot needs rsvg-convert (apt "
+                                      "install librsvg2-bin); .svg works "
+                                      "without it"));
+      if (std::error_code ec =
+              sys::fs::createTemporaryFile("llmc-roofline", "svg", tmp))
+        return fail(fileError(tmp, ec.message()));
+      svgPath = std::string(tmp);
+      if (Error e = writeToOutput(svgPath, [&](raw_ostream &os) {
+            writeRooflineSvg(os, points, peakFlops, bw, title);
+            return Error::success();
+          }))
+        return fail(std::move(e));
+      std::string out = rfPlot + ".tmp";
+      SmallVector<StringRef> args = {*rsvg, "-o", out, svgPath};
+      int rc = sys::ExecuteAndWait(*rsvg, args);
+      sys::fs::remove(svgPath);
+      std::error_code ec;
+      if (rc != 0 || (ec = sys::fs::rename(out, rfPlot))) {
+        sys::fs::remove(out);
+        return fail(fileError(rfPlot, "rsvg-convert failed to write the PNG"));
+      }
+    } else if (Error e = writeToOutput(rfPlot, [&](raw_ostream &os) {
+                 writeRooflineSvg(os, points, peakFlops, bw, title);
+                 return Error::success();
+               })) {
       return fail(std::move(e));
+    }
   }
   if (!rfJson.empty()) {
     json::Object doc{{"hardware", std::string(rfHardware)},
