@@ -12,6 +12,7 @@ is 512 positions, so its prompt is shortened to fit prompt + decode.
 import argparse
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -39,6 +40,15 @@ def host_bandwidth(llmc, model_bin):
     except (OSError, KeyError, ValueError):
         log("cannot read measured bandwidth:", out.stderr[-500:])
         return None
+
+
+def read_manifest(path):
+    """The artifact's JSON manifest (offset and size at bytes 16..32)."""
+    with open(path, "rb") as f:
+        f.seek(16)
+        offset, size = struct.unpack("<QQ", f.read(16))
+        f.seek(offset)
+        return json.loads(f.read(size))
 
 
 def timed(fn):
@@ -151,10 +161,7 @@ def main():
         t0 = time.perf_counter()
         subprocess.run([a.llmc, "compile", bin_path, "-o", art], check=True)
         compile_s = time.perf_counter() - t0
-        manifest = json.loads(subprocess.run(
-            [sys.executable, "-c", "import sys,struct; d=open(sys.argv[1],'rb').read();"
-             "o,n=struct.unpack_from('<QQ',d,16); sys.stdout.write(d[o:o+n].decode())", art],
-            capture_output=True, text=True, check=True).stdout)
+        manifest = read_manifest(art)
         m = manifest["model"]
         vocab, seq = m["vocab_size"], m["max_seq_len"]
         prompt = min(a.prompt, seq - a.decode)

@@ -122,8 +122,8 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
   }
 };
 
-/// Grouped-query attention over the cache tensor
-/// [layers, 2 (k|v), kv_heads, max_seq, head_dim].
+/// Grouped-query attention over the cache tensor (see cacheTensorType):
+/// keys stored transposed per layer, values row by row.
 struct LowerAttention : OpConversionPattern<AttentionOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult

@@ -136,6 +136,13 @@ AffineMap rowMap(MLIRContext *ctx, unsigned rank) {
 // Patterns
 //===----------------------------------------------------------------------===//
 
+Value sumLast(OpBuilder &b, Location loc, Value x) {
+  return reduceLast(b, loc, x, 0.0,
+                    [](OpBuilder &nb, Location l, ValueRange args) {
+                      return arith::AddFOp::create(nb, l, args[1], args[0]);
+                    });
+}
+
 /// Softmax over the last dimension: max, exp(x - max), sum, divide.
 Value softmaxLast(OpBuilder &b, Location loc, Value x, StringRef schedule) {
   auto type = cast<RankedTensorType>(x.getType());
@@ -159,12 +166,7 @@ Value softmaxLast(OpBuilder &b, Location loc, Value x, StringRef schedule) {
                           return math::ExpOp::create(nb, l, d);
                         }),
                 schedule);
-  Value sum = tag(reduceLast(b, loc, e, 0.0,
-                             [](OpBuilder &nb, Location l, ValueRange args) {
-                               return arith::AddFOp::create(nb, l, args[1],
-                                                            args[0]);
-                             }),
-                  schedule);
+  Value sum = tag(sumLast(b, loc, e), schedule);
   return tag(generic(b, loc, ValueRange{e, sum}, emptyLike(b, loc, x),
                      {id, row, id}, iters,
                      [](OpBuilder &nb, Location l, ValueRange args) {

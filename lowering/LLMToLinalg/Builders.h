@@ -34,6 +34,8 @@ Value elementwise(OpBuilder &b, Location loc, ValueRange inputs, Type elt,
                   BodyFn body);
 Value reduceLast(OpBuilder &b, Location loc, Value x, double initValue,
                  BodyFn combine);
+/// Sum over the last dimension.
+Value sumLast(OpBuilder &b, Location loc, Value x);
 AffineMap rowMap(MLIRContext *ctx, unsigned rank);
 /// Softmax over the last dimension: max, exp(x - max), sum, divide.
 Value softmaxLast(OpBuilder &b, Location loc, Value x,

@@ -62,8 +62,25 @@ struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
   }
 };
 
-/// Sum of squares (or of values) over the last dimension, as llama2.c's
-/// rmsnorm: `w * (x * 1/sqrt(mean(x^2) + eps))`.
+/// Sum of squares over the last dimension.
+Value sumOfSquares(OpBuilder &b, Location loc, Value x) {
+  return reduceLast(b, loc, x, 0.0, [](OpBuilder &nb, Location l, ValueRange args) {
+    Value sq = arith::MulFOp::create(nb, l, args[0], args[0]);
+    return arith::AddFOp::create(nb, l, args[1], sq);
+  });
+}
+
+/// 1 / sqrt(ss / n + eps), in llama2.c's operation order.
+Value inverseRootMean(OpBuilder &b, Location l, Value ss, int64_t n,
+                      double eps) {
+  Type elt = ss.getType();
+  Value mean = arith::DivFOp::create(b, l, ss, fconst(b, l, elt, double(n)));
+  Value var = arith::AddFOp::create(b, l, mean, fconst(b, l, elt, eps));
+  return arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0),
+                               math::SqrtOp::create(b, l, var));
+}
+
+/// llama2.c's rmsnorm: `w * (x * 1/sqrt(mean(x^2) + eps))`.
 struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -75,11 +92,7 @@ struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
     Type elt = type.getElementType();
     unsigned rank = type.getRank();
     int64_t n = type.getShape().back();
-    Value ss = reduceLast(rw, loc, x, 0.0,
-                          [&](OpBuilder &b, Location l, ValueRange args) {
-                            Value sq = arith::MulFOp::create(b, l, args[0], args[0]);
-                            return arith::AddFOp::create(b, l, args[1], sq);
-                          });
+    Value ss = sumOfSquares(rw, loc, x);
     double eps = op.getEps().convertToDouble();
     MLIRContext *ctx = rw.getContext();
     Value out = generic(
@@ -88,11 +101,7 @@ struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
          map(ctx, rank, {rank - 1}), rw.getMultiDimIdentityMap(rank)},
         SmallVector<IteratorType>(rank, par),
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value mean = arith::DivFOp::create(b, l, args[1],
-                                             fconst(b, l, elt, double(n)));
-          Value var = arith::AddFOp::create(b, l, mean, fconst(b, l, elt, eps));
-          Value inv = arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0),
-                                            math::SqrtOp::create(b, l, var));
+          Value inv = inverseRootMean(b, l, args[1], n, eps);
           Value scaled = arith::MulFOp::create(b, l, inv, args[0]);
           return arith::MulFOp::create(b, l, castFloat(b, l, args[2], elt),
                                        scaled);
@@ -114,10 +123,7 @@ struct LowerLayerNorm : OpConversionPattern<LayerNormOp> {
     unsigned rank = type.getRank();
     int64_t n = type.getShape().back();
     MLIRContext *ctx = rw.getContext();
-    auto add = [](OpBuilder &b, Location l, ValueRange args) -> Value {
-      return arith::AddFOp::create(b, l, args[1], args[0]);
-    };
-    Value sum = reduceLast(rw, loc, x, 0.0, add);
+    Value sum = sumLast(rw, loc, x);
     // Centre first, then the variance of the centred values (two passes,
     // stable for large means).
     Value centred = generic(
@@ -130,11 +136,7 @@ struct LowerLayerNorm : OpConversionPattern<LayerNormOp> {
                                              fconst(b, l, elt, double(n)));
           return arith::SubFOp::create(b, l, args[0], mean);
         });
-    Value ss = reduceLast(rw, loc, centred, 0.0,
-                          [](OpBuilder &b, Location l, ValueRange args) {
-                            Value sq = arith::MulFOp::create(b, l, args[0], args[0]);
-                            return arith::AddFOp::create(b, l, args[1], sq);
-                          });
+    Value ss = sumOfSquares(rw, loc, centred);
     SmallVector<Value> ins = {centred, ss, a.getWeight()};
     SmallVector<AffineMap> maps = {rw.getMultiDimIdentityMap(rank),
                                    rowMap(ctx, rank),
@@ -150,11 +152,7 @@ struct LowerLayerNorm : OpConversionPattern<LayerNormOp> {
         rw, loc, ins, emptyLike(rw, loc, x), maps,
         SmallVector<IteratorType>(rank, par),
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value var = arith::DivFOp::create(b, l, args[1],
-                                            fconst(b, l, elt, double(n)));
-          var = arith::AddFOp::create(b, l, var, fconst(b, l, elt, eps));
-          Value inv = arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0),
-                                            math::SqrtOp::create(b, l, var));
+          Value inv = inverseRootMean(b, l, args[1], n, eps);
           Value y = arith::MulFOp::create(b, l, args[0], inv);
           y = arith::MulFOp::create(b, l, y, castFloat(b, l, args[2], elt));
           if (hasBias)

@@ -57,17 +57,6 @@ static cl::opt<std::string> benchJson("json", cl::desc("Also write JSON here"),
                                       cl::sub(benchCmd));
 
 namespace {
-int fail(const Twine &message) {
-  WithColor::error(errs(), "llmc") << message << "\n";
-  return 1;
-}
-
-Error statusError(llmc_status_t s) {
-  std::string m = llmc_status_message(s);
-  llmc_status_free(s);
-  return createStringError(inconvertibleErrorCode(), m);
-}
-
 /// Predicted seconds per llm op (weights excluded), in program order.
 Expected<std::vector<double>> predict(mlir::MLIRContext &context,
                                       mlir::ModuleOp module, StringRef phase,
@@ -110,7 +99,7 @@ int llmc::runBench() {
   options.profile = benchProfile;
   auto path = compileCached(benchInput, benchTokenizer, options);
   if (!path)
-    return fail(toString(path.takeError()));
+    return fail(path.takeError());
 
   llmc_artifact_t *artifact = nullptr;
   llmc_session_t *session = nullptr;
@@ -119,14 +108,14 @@ int llmc::runBench() {
     llmc_artifact_free(artifact);
   });
   if (llmc_status_t s = llmc_artifact_load(path->c_str(), &artifact))
-    return fail(toString(statusError(s)));
+    return fail(statusError(s));
   llmc_model_info_t info;
   llmc_artifact_info(artifact, &info);
   if (benchPrompt + benchDecode > info.max_seq_len)
     return fail(formatv("--prompt-tokens + --decode exceed the model's {0} "
                         "positions", info.max_seq_len));
   if (llmc_status_t s = llmc_session_create(artifact, 0, &session))
-    return fail(toString(statusError(s)));
+    return fail(statusError(s));
   std::mt19937 rng(1);
   std::vector<int32_t> prompt(benchPrompt);
   for (int32_t &t : prompt)
@@ -136,7 +125,7 @@ int llmc::runBench() {
   // Warm up (page in the weights, start the threads, fill the allocator).
   if (llmc_status_t s =
           llmc_session_forward_last(session, prompt.data(), prompt.size(), &logits))
-    return fail(toString(statusError(s)));
+    return fail(statusError(s));
   llmc_session_reset(session);
   llmc_profile_reset();
 
@@ -153,7 +142,7 @@ int llmc::runBench() {
   for (int i = 0; i < benchDecode; ++i) {
     int32_t next = std::max_element(logits, logits + info.vocab_size) - logits;
     if (llmc_status_t s = llmc_session_forward(session, &next, 1, &logits))
-      return fail(toString(statusError(s)));
+      return fail(statusError(s));
   }
   auto t3 = clock::now();
   llmc_profile_read(&n, &secs, &calls);
@@ -173,14 +162,14 @@ int llmc::runBench() {
     mlir::MLIRContext context;
     LoadedModel model;
     if (Error e = loadModel(context, benchInput, benchTokenizer, model))
-      return fail(toString(std::move(e)));
+      return fail(std::move(e));
     auto pre = predict(context, *model.module, "prefill", benchPrompt, 0);
     auto dec = predict(context, *model.module, "decode", 1,
                        benchPrompt + benchDecode / 2);
     if (!pre)
-      return fail(toString(pre.takeError()));
+      return fail(pre.takeError());
     if (!dec)
-      return fail(toString(dec.takeError()));
+      return fail(dec.takeError());
     auto manifest = json::parse(llmc_artifact_manifest(artifact));
     const json::Array *table =
         manifest ? manifest->getAsObject()->getArray("profile") : nullptr;
@@ -238,6 +227,6 @@ int llmc::runBench() {
           os << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
           return Error::success();
         }))
-      return fail(toString(std::move(e)));
+      return fail(std::move(e));
   return 0;
 }

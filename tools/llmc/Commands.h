@@ -3,9 +3,18 @@
 #ifndef LLMC_TOOLS_LLMC_COMMANDS_H
 #define LLMC_TOOLS_LLMC_COMMANDS_H
 
+#include "llmc/runtime.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
+#include "llvm/ADT/Twine.h"
 
 namespace llmc {
+/// Prints "llmc: error: <message>" and returns the exit status 1.
+int fail(llvm::Error e);
+int fail(const llvm::Twine &message);
+/// The runtime status's message as an Error (frees the status).
+llvm::Error statusError(llmc_status_t s);
+
 extern llvm::cl::SubCommand compileCmd;
 extern llvm::cl::SubCommand runCmd;
 extern llvm::cl::SubCommand benchCmd;

@@ -146,11 +146,15 @@ uint64_t compilerHash() {
 }
 } // namespace
 
-Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
-                      StringRef tokenizerPath, LoadedModel &out) {
+void llmc::prepareContext(mlir::MLIRContext &context) {
   mlir::DialectRegistry registry;
   mlir::llm::registerCPUPipelineDialects(registry);
   context.appendDialectRegistry(registry);
+}
+
+Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
+                      StringRef tokenizerPath, LoadedModel &out) {
+  prepareContext(context);
   context.loadDialect<mlir::llm::LLMDialect, mlir::func::FuncDialect,
                       mlir::tensor::TensorDialect, mlir::arith::ArithDialect>();
   if (sys::path::extension(input) == ".mlir") {

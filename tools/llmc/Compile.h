@@ -35,6 +35,9 @@ struct LoadedModel {
   TokenizerPayload tokenizer;
 };
 
+/// Registers every dialect, interface and extension compiling needs.
+void prepareContext(mlir::MLIRContext &context);
+
 /// Loads `input`: an llm-dialect .mlir file (weights and tokenizer from its
 /// llm.model / llm.tokenizer paths) or a model path (imported).
 llvm::Error loadModel(mlir::MLIRContext &context, llvm::StringRef input,

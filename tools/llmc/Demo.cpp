@@ -11,7 +11,6 @@
 #include "Compile.h"
 #include "importers/BuildIR.h"
 #include "importers/Tokenizer.h"
-#include "lowering/cpu/CPUPipeline.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include <cmath>
@@ -115,9 +114,7 @@ Expected<std::string> llmc::compileDemo(const CompileOptions &options) {
   model.tokenizer.bytes = demoTokenizer(vocab);
   model.tokenizer.bos = 1;
   model.tokenizer.eos = 2;
-  mlir::DialectRegistry registry;
-  mlir::llm::registerCPUPipelineDialects(registry);
-  context.appendDialectRegistry(registry);
+  prepareContext(context);
   model.module = buildModule(context, *model.source);
   return compileWithCache(model, options, "demo");
 }

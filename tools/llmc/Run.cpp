@@ -92,16 +92,6 @@ static cl::opt<bool> progressOpt("progress",
                                           "not a terminal"),
                                  cl::sub(compileCmd), cl::sub(runCmd));
 
-static int fail(Error e) {
-  WithColor::error(errs(), "llmc") << toString(std::move(e)) << "\n";
-  return 1;
-}
-
-static int fail(const Twine &message) {
-  WithColor::error(errs(), "llmc") << message << "\n";
-  return 1;
-}
-
 static CompileOptions compileOptions() {
   CompileOptions o;
   o.target = targetOpt;
@@ -133,12 +123,6 @@ struct RuntimeObjects {
     llmc_artifact_free(artifact);
   }
 };
-
-Error statusError(llmc_status_t s) {
-  std::string m = llmc_status_message(s);
-  llmc_status_free(s);
-  return createStringError(inconvertibleErrorCode(), m);
-}
 
 Expected<std::unique_ptr<Tokenizer>> artifactTokenizer(llmc_artifact_t *a,
                                                        StringRef path) {

@@ -121,9 +121,20 @@ static cl::opt<std::string> rfPlot(
 static cl::opt<std::string> rfJson("json", cl::desc("Also write JSON here"),
                                    cl::value_desc("file"), cl::sub(rooflineCmd));
 
-static int fail(Error e) {
+int llmc::fail(Error e) {
   WithColor::error(errs(), "llmc") << toString(std::move(e)) << "\n";
   return 1;
+}
+
+int llmc::fail(const Twine &message) {
+  WithColor::error(errs(), "llmc") << message << "\n";
+  return 1;
+}
+
+Error llmc::statusError(llmc_status_t s) {
+  std::string m = llmc_status_message(s);
+  llmc_status_free(s);
+  return createStringError(inconvertibleErrorCode(), m);
 }
 
 static int runImport() {
