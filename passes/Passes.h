@@ -9,6 +9,9 @@
 
 namespace mlir::llm {
 
+/// The attention attribute `--llm-flash-attention` sets.
+inline constexpr llvm::StringLiteral kFlashAttrName = "llm.flash";
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 

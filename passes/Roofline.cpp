@@ -55,19 +55,7 @@ std::string peakKey(Type t) {
   return "f32";
 }
 
-/// True for values computed at pack time from weights: params and the
-/// symbolic transforms of params.
-bool isWeight(Value v) {
-  Operation *def = v.getDefiningOp();
-  if (!def)
-    return false;
-  if (isa<ParamOp>(def))
-    return true;
-  if (isa<ConcatOp, QuantizeOp, tensor::ExpandShapeOp,
-          tensor::CollapseShapeOp>(def))
-    return llvm::all_of(def->getOperands(), isWeight);
-  return false;
-}
+bool isWeight(Value v) { return isPackTimeWeight(v); }
 
 /// Bits per element of a weight: `#llm.quant` (with scale overhead) of the
 /// param it comes from, else its element width.
@@ -139,6 +127,7 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
         .Case<DequantizeOp>([](Operation *) { return 2.0; })
         .Case<RoPEOp>([](Operation *) { return 3.0; })
         .Case<RMSNormOp, SiLUOp>([](Operation *) { return 4.0; })
+        .Case<AddRMSNormOp>([](Operation *) { return 5.0; })
         .Case<SwiGLUOp, SoftmaxOp>([](Operation *) { return 5.0; })
         .Case<LayerNormOp>([](Operation *) { return 7.0; })
         .Case<GeLUOp>([](Operation *) { return 8.0; })
@@ -159,19 +148,20 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
     };
     return llvm::TypeSwitch<Operation *, std::optional<Cost>>(op)
         .Case([&](ParamOp) { return std::nullopt; })
-        .Case<ConcatOp, QuantizeOp>([&](Operation *o) -> std::optional<Cost> {
+        .Case<ConcatOp, ScaleColumnsOp, QuantizeOp>([&](Operation *o) -> std::optional<Cost> {
           if (llvm::all_of(o->getOperands(), isWeight))
             return std::nullopt; // pack time
           return traffic(o);
         })
-        .Case([&](LinearOp o) {
+        .Case<LinearOp, QLinearOp>([&](auto o) {
+          // The epilogue: activation (as the standalone ops count it) and
+          // residual add, per output element.
           Cost c = traffic(o);
-          c.flops = linearFlops(o.getWeight(), bool(o.getBias()));
-          return c;
-        })
-        .Case([&](QLinearOp o) {
-          Cost c = traffic(o);
-          c.flops = linearFlops(o.getWeight(), bool(o.getBias()));
+          double epilogue = o.getResidual() ? 1 : 0;
+          if (auto act = o.getActivation())
+            epilogue += *act == Activation::silu ? 4 : 8;
+          c.flops = linearFlops(o.getWeight(), bool(o.getBias())) +
+                    epilogue * perElem(o.getResult(), 1);
           return c;
         })
         .Case([&](EmbeddingOp o) {

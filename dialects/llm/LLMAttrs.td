@@ -67,6 +67,16 @@ def LLM_GeluApproximation : I32EnumAttr<"GeluApproximation",
   // Used as an op attribute: printed as a bare keyword in op syntax.
 }
 
+def LLM_Activation : I32EnumAttr<"Activation",
+    "activation applied in a linear's epilogue", [
+    I32EnumAttrCase<"silu", 0>,
+    // Exact (erf) GELU.
+    I32EnumAttrCase<"gelu", 1>,
+    I32EnumAttrCase<"gelu_tanh", 2>]> {
+  let cppNamespace = "::mlir::llm";
+  // Used as an op attribute: printed as a bare keyword in op syntax.
+}
+
 def LLM_MoERouting : I32EnumAttr<"MoERouting",
     "how router logits become expert weights", [
     // Mixtral: top-k of the logits, softmax over those k.

@@ -7,6 +7,7 @@
 
 #include "dialects/llm/LLMOps.h"
 #include "mlir/Dialect/CommonFolders.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
@@ -215,12 +216,26 @@ static LogicalResult verifyEps(Operation *op, double eps) {
   return success();
 }
 
-LogicalResult RMSNormOp::verify() {
-  if (failed(verifyHasFeatureDim(*this, getInput(), "input")) ||
-      failed(verifyEps(*this, getEps().convertToDouble())))
+/// Shared by llm.rms_norm and llm.add_rms_norm: the weight is optional.
+static LogicalResult verifyRMSNorm(Operation *op, Value input, Value weight,
+                                   double eps) {
+  if (failed(verifyHasFeatureDim(op, input, "input")) ||
+      failed(verifyEps(op, eps)))
     return failure();
-  return verifyFeatureVector(*this, getWeight(), "weight",
-                             lastDim(getInput()), getInput(), "input");
+  if (!weight)
+    return success();
+  return verifyFeatureVector(op, weight, "weight", lastDim(input), input,
+                             "input");
+}
+
+LogicalResult RMSNormOp::verify() {
+  return verifyRMSNorm(*this, getInput(), getWeight(),
+                       getEps().convertToDouble());
+}
+
+LogicalResult AddRMSNormOp::verify() {
+  return verifyRMSNorm(*this, getInput(), getWeight(),
+                       getEps().convertToDouble());
 }
 
 LogicalResult LayerNormOp::verify() {
@@ -239,6 +254,16 @@ LogicalResult LayerNormOp::verify() {
 // LinearOp / QLinearOp
 //===----------------------------------------------------------------------===//
 
+/// The epilogue's residual has exactly the result's type.
+static LogicalResult verifyResidual(Operation *op, Value residual,
+                                    Value result) {
+  if (residual && residual.getType() != result.getType())
+    return op->emitOpError() << "'residual' (" << residual.getType()
+                             << ") must have the result's type ("
+                             << result.getType() << ")";
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
   int64_t out;
   if (failed(verifyLinearWeight(*this, getInput(), getWeight(), out)))
@@ -246,7 +271,9 @@ LogicalResult LinearOp::verify() {
   if (getBias() && failed(verifyFeatureVector(*this, getBias(), "bias", out,
                                               getWeight(), "weight")))
     return failure();
-  return verifyLinearResult(*this, getInput(), getResult(), out);
+  if (failed(verifyLinearResult(*this, getInput(), getResult(), out)))
+    return failure();
+  return verifyResidual(*this, getResidual(), getResult());
 }
 
 LogicalResult QLinearOp::verify() {
@@ -258,7 +285,9 @@ LogicalResult QLinearOp::verify() {
   if (getBias() && failed(verifyFeatureVector(*this, getBias(), "bias", out,
                                               getWeight(), "weight")))
     return failure();
-  return verifyLinearResult(*this, getInput(), getResult(), out);
+  if (failed(verifyLinearResult(*this, getInput(), getResult(), out)))
+    return failure();
+  return verifyResidual(*this, getResidual(), getResult());
 }
 
 //===----------------------------------------------------------------------===//
@@ -616,4 +645,33 @@ OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
   return constFoldBinaryOp<FloatAttr, APFloat, void>(
       adaptor.getOperands(),
       [](const APFloat &a, const APFloat &b) { return a * b; });
+}
+
+//===----------------------------------------------------------------------===//
+// ScaleColumnsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScaleColumnsOp::verify() {
+  auto wType = getWeight().getType();
+  if (wType.getRank() != 2)
+    return emitOpError() << "'weight' must be [out, in], got " << wType;
+  auto sType = getScale().getType();
+  if (sType.getRank() != 1 || !dimsCompatible(sType.getDimSize(0),
+                                              wType.getDimSize(1)))
+    return emitOpError() << "'scale' (" << sType
+                         << ") must be a vector of the weight's "
+                         << wType.getDimSize(1) << " columns";
+  return success();
+}
+
+bool mlir::llm::isPackTimeWeight(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return false;
+  if (isa<ParamOp>(def))
+    return true;
+  if (isa<ConcatOp, ScaleColumnsOp, QuantizeOp, tensor::ExpandShapeOp,
+          tensor::CollapseShapeOp>(def))
+    return llvm::all_of(def->getOperands(), isPackTimeWeight);
+  return false;
 }

@@ -16,4 +16,12 @@
 #define GET_OP_CLASSES
 #include "dialects/llm/LLMOps.h.inc"
 
+namespace mlir::llm {
+/// True for values computed at pack time from weights: `llm.param` and the
+/// symbolic weight transforms (`llm.concat`, `llm.scale_columns`,
+/// `llm.quantize`, reshapes) of such values. `llmc compile` evaluates them
+/// once while packing; no backend computes them.
+bool isPackTimeWeight(Value v);
+} // namespace mlir::llm
+
 #endif // LLMC_DIALECTS_LLM_LLMOPS_H

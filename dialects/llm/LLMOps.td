@@ -73,15 +73,44 @@ def LLM_RMSNormOp : LLM_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>
   let summary = "Root-mean-square normalisation over the last dimension";
   let description = [{
     `result = input / sqrt(mean(input^2) + eps) * weight`, over the last
-    dimension; `weight` has that dimension's size.
+    dimension; `weight` has that dimension's size. Without `weight` (its
+    scale folded into the consumers' weights by `--llm-fuse-norm`) the
+    result is not scaled.
 
     ```mlir
     %n = llm.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+    %u = llm.rms_norm %x {eps = 1.0e-05 : f64} : tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight, F64Attr:$eps);
+  let arguments = (ins LLM_FloatTensor:$input, Optional<LLM_FloatTensor>:$weight,
+                       F64Attr:$eps);
   let results = (outs LLM_FloatTensor:$result);
-  let assemblyFormat = "$input `,` $weight attr-dict `:` type($input) `,` type($weight)";
+  let assemblyFormat = [{
+    $input (`,` $weight^)? attr-dict `:` type($input) (`,` type($weight)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure,
+    AllTypesMatch<["input", "residual", "sum", "result"]>]> {
+  let summary = "Residual add fused with RMS normalisation";
+  let description = [{
+    `sum = input + residual; result = rms_norm(sum, weight, eps)` in one
+    pass over the row: both results are produced, because the sum is the
+    next residual. Created by `--llm-fuse-norm`; `weight` is optional as for
+    `llm.rms_norm`.
+
+    ```mlir
+    %h, %n = llm.add_rms_norm %x, %attn, %w {eps = 1.0e-05 : f64}
+        : tensor<?x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$residual,
+                       Optional<LLM_FloatTensor>:$weight, F64Attr:$eps);
+  let results = (outs LLM_FloatTensor:$sum, LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $residual (`,` $weight^)? attr-dict `:` type($input) (`,` type($weight)^)?
+  }];
   let hasVerifier = 1;
 }
 
@@ -105,38 +134,54 @@ def LLM_LayerNormOp : LLM_Op<"layer_norm", [Pure, AllTypesMatch<["input", "resul
   let hasVerifier = 1;
 }
 
-def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
-  let summary = "Dense linear layer: input × weightᵀ (+ bias)";
+def LLM_LinearOp : LLM_Op<"linear", [Pure, AttrSizedOperandSegments]> {
+  let summary = "Dense linear layer: input × weightᵀ (+ bias), with an epilogue";
   let description = [{
-    `result[..., o] = sum_i input[..., i] * weight[o, i] (+ bias[o])`. The
-    weight is `[out, in]` as stored by llama2.c, Hugging Face and GGUF. The
-    weight may have a narrower float type than the input (mixed precision);
-    the result has the input's element type.
+    `result[..., o] = act(sum_i input[..., i] * weight[o, i] (+ bias[o]))
+    (+ residual[..., o])`. The weight is `[out, in]` as stored by llama2.c,
+    Hugging Face and GGUF. The weight may have a narrower float type than the
+    input (mixed precision); the result has the input's element type. The
+    optional `activation` and `residual` form the epilogue that
+    `--llm-fuse-epilogue` folds in: the activation applies before the
+    residual is added.
 
     ```mlir
     %y = llm.linear %x, %w : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
-    %z = llm.linear %x, %w bias(%b : tensor<172xf32>)
+    %z = llm.linear %x, %w bias(%b : tensor<172xf32>) activation gelu
         : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+    %h = llm.linear %a, %wo residual(%x : tensor<?x64xf32>)
+        : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32>
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight,
-                       Optional<LLM_FloatTensor>:$bias);
+                       Optional<LLM_FloatTensor>:$bias,
+                       Optional<LLM_FloatTensor>:$residual,
+                       OptionalAttr<LLM_Activation>:$activation);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`residual` `(` $residual^ `:` type($residual) `)`)?
+    (`activation` $activation^)? attr-dict
     `:` type($input) `,` type($weight) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias), [{
+      build($_builder, $_state, result, input, weight, bias, ::mlir::Value(),
+            ::mlir::llm::ActivationAttr());
+    }]>];
 }
 
 def LLM_QLinearOp : LLM_Op<"qlinear", [Pure, AttrSizedOperandSegments]> {
   let summary = "Linear layer over quantized weights";
   let description = [{
-    Like `llm.linear`, with `weight` holding `quant.bits`-bit integers in the
-    logical `[out, in]` shape, `scales` (and `zeros` for asymmetric schemes)
-    as described by `#llm.quant`. GGUF block schemes carry their scales inside
-    the weight and take no `scales`/`zeros` operands. Dequantization happens
-    in registers: `w = (q - zero) * scale`.
+    Like `llm.linear` (bias and epilogue included), with `weight` holding
+    `quant.bits`-bit integers in the logical `[out, in]` shape, `scales` (and
+    `zeros` for asymmetric schemes) as described by `#llm.quant`. GGUF block
+    schemes carry their scales inside the weight and take no
+    `scales`/`zeros` operands. Dequantization happens in registers:
+    `w = (q - zero) * scale`.
 
     ```mlir
     %y = llm.qlinear %x, %q scales(%s : tensor<172x2xf32>)
@@ -148,15 +193,27 @@ def LLM_QLinearOp : LLM_Op<"qlinear", [Pure, AttrSizedOperandSegments]> {
                        Optional<LLM_FloatTensor>:$scales,
                        Optional<LLM_WeightTensor>:$zeros,
                        Optional<LLM_FloatTensor>:$bias,
-                       LLM_QuantAttr:$quant);
+                       Optional<LLM_FloatTensor>:$residual,
+                       LLM_QuantAttr:$quant,
+                       OptionalAttr<LLM_Activation>:$activation);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`scales` `(` $scales^ `:` type($scales) `)`)?
     (`zeros` `(` $zeros^ `:` type($zeros) `)`)?
-    (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`residual` `(` $residual^ `:` type($residual) `)`)?
+    (`activation` $activation^)? attr-dict
     `:` type($input) `,` type($weight) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$scales,
+                   "::mlir::Value":$zeros, "::mlir::Value":$bias,
+                   "::mlir::llm::QuantAttr":$quant), [{
+      build($_builder, $_state, result, input, weight, scales, zeros, bias,
+            ::mlir::Value(), quant, ::mlir::llm::ActivationAttr());
+    }]>];
 }
 
 def LLM_RoPEOp : LLM_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
@@ -458,6 +515,26 @@ def LLM_ConcatOp : LLM_Op<"concat", [Pure]> {
   let hasVerifier = 1;
   let hasFolder = 1;
   let hasCanonicalizer = 1;
+}
+
+def LLM_ScaleColumnsOp : LLM_Op<"scale_columns", [Pure,
+    AllTypesMatch<["weight", "result"]>]> {
+  let summary = "Symbolic weight transform: column i of a weight times scale[i]";
+  let description = [{
+    `result[o, i] = weight[o, i] * scale[i]`, computed in f32 and rounded to
+    the weight's element type. `--llm-fuse-norm` uses it to fold an RMSNorm
+    scale into the linears that consume the norm
+    (`rms(x) * g · Wᵀ = rms(x) · (W diag(g))ᵀ`); on `llm.param` values
+    `llmc compile` evaluates it once while packing.
+
+    ```mlir
+    %w2 = llm.scale_columns %wq, %g : tensor<64x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$weight, LLM_FloatTensor:$scale);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$weight `,` $scale attr-dict `:` type($weight) `,` type($scale)";
+  let hasVerifier = 1;
 }
 
 #endif // LLMC_DIALECTS_LLM_LLMOPS_TD

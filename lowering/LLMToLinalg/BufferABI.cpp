@@ -38,6 +38,76 @@ MemRefType memrefOf(RankedTensorType t) {
   return MemRefType::get(t.getShape(), t.getElementType());
 }
 
+/// "concat(a, b)" / "scale_columns(w, g)": the packed name of a weight
+/// transform.
+std::string expressionName(Operation *op) {
+  if (auto p = dyn_cast<ParamOp>(op))
+    return p.getName().str();
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << op->getName().stripDialect() << "(";
+  llvm::interleave(
+      op->getOperands(), os,
+      [&](Value v) { os << expressionName(v.getDefiningOp()); }, ", ");
+  os << ")";
+  return s;
+}
+
+/// How `llmc compile` computes a transform's bytes: {op, axis, inputs} with
+/// params as {param = name}; null for a plain param.
+FailureOr<DictionaryAttr> describeTransform(OpBuilder &b, Operation *op) {
+  if (isa<ParamOp>(op))
+    return DictionaryAttr();
+  SmallVector<Attribute> inputs;
+  for (Value v : op->getOperands()) {
+    Operation *def = v.getDefiningOp();
+    auto p = dyn_cast<ParamOp>(def);
+    if (p && p.getQuantAttr())
+      return op->emitError("symbolic transforms of quantized weights have no "
+                           "buffer ABI yet");
+    if (p) {
+      inputs.push_back(
+          b.getDictionaryAttr(b.getNamedAttr("param", p.getNameAttr())));
+      continue;
+    }
+    if (!isa<ConcatOp, ScaleColumnsOp>(def))
+      return op->emitError() << "weight transform '" << def->getName()
+                             << "' has no buffer ABI";
+    FailureOr<DictionaryAttr> inner = describeTransform(b, def);
+    if (failed(inner))
+      return failure();
+    inputs.push_back(*inner);
+  }
+  SmallVector<NamedAttribute> attrs = {
+      b.getNamedAttr("op", b.getStringAttr(op->getName().stripDialect())),
+      b.getNamedAttr("inputs", b.getArrayAttr(inputs))};
+  if (auto c = dyn_cast<ConcatOp>(op)) {
+    if (c.getAxis() != 0)
+      return op->emitError("only row (axis 0) concatenation of weights has a "
+                           "buffer ABI");
+    attrs.push_back(b.getNamedAttr("axis", c.getAxisAttr()));
+  }
+  for (Value v : op->getOperands())
+    if (!cast<RankedTensorType>(v.getType()).getElementType().isF32() &&
+        isa<ScaleColumnsOp>(op))
+      return op->emitError("scale_columns is packed for f32 weights only");
+  return b.getDictionaryAttr(attrs);
+}
+
+/// Erases the pack-time ops nothing uses any more (all bound).
+void eraseDeadTransforms(func::FuncOp func) {
+  for (bool changed = true; changed;) {
+    SmallVector<Operation *> dead;
+    func.walk([&](Operation *op) {
+      if (isa<ParamOp, ConcatOp, ScaleColumnsOp>(op) && op->use_empty())
+        dead.push_back(op);
+    });
+    for (Operation *op : dead)
+      op->erase();
+    changed = !dead.empty();
+  }
+}
+
 struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
   using BufferABIBase::BufferABIBase;
 
@@ -116,19 +186,32 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
       old.replaceAllUsesWith(replacement);
     }
 
-    // Weights: one aligned slot per name, in first-use order.
+    // Weights: one aligned slot per pack-time value that compute ops use
+    // (a param, or a symbolic transform of params), in first-use order.
     llvm::StringMap<std::pair<int64_t, Type>> slots;
     SmallVector<Attribute> table;
     int64_t offset = 0;
-    SmallVector<ParamOp> params;
-    func.walk([&](ParamOp p) { params.push_back(p); });
-    for (ParamOp p : params) {
-      auto type = p.getResult().getType();
+    SmallVector<Operation *> roots;
+    func.walk([&](Operation *op) {
+      if (!isa<ParamOp, ConcatOp, ScaleColumnsOp>(op) ||
+          !isPackTimeWeight(op->getResult(0)))
+        return;
+      bool usedByCompute = llvm::any_of(op->getUsers(), [](Operation *u) {
+        return u->getNumResults() != 1 || !isa<ConcatOp, ScaleColumnsOp>(u) ||
+               !isPackTimeWeight(u->getResult(0));
+      });
+      if (usedByCompute)
+        roots.push_back(op);
+    });
+    for (Operation *root : roots) {
+      auto type = cast<RankedTensorType>(root->getResult(0).getType());
       // A quantized weight is bound as its packed bytes: its users are
       // casts to a flat i8 tensor (see dequantizeBlocks in LLMToLinalg).
       RankedTensorType bound = type;
       std::string dtype;
-      if (llm::QuantAttr q = p.getQuantAttr()) {
+      auto p = dyn_cast<ParamOp>(root);
+      llm::QuantAttr q = p ? p.getQuantAttr() : llm::QuantAttr();
+      if (q) {
         auto casts = llvm::to_vector(p->getUsers());
         auto bytesType = casts.empty() ? RankedTensorType() :
             dyn_cast<RankedTensorType>(casts[0]->getResult(0).getType());
@@ -145,50 +228,65 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
         bound = bytesType;
         dtype = scheme.str();
       } else if (!isa<FloatType>(type.getElementType())) {
-        return p.emitError("quantized weights have no buffer ABI yet");
+        return root->emitError("quantized weights have no buffer ABI yet");
       } else {
         llvm::raw_string_ostream(dtype) << type.getElementType();
       }
-      auto it = slots.find(p.getName());
+      FailureOr<DictionaryAttr> transform = describeTransform(b, root);
+      if (failed(transform))
+        return failure();
+      std::string name = p ? p.getName().str() : expressionName(root);
+      auto it = slots.find(name);
       if (it == slots.end()) {
         int64_t size = bound.getNumElements() *
                        (bound.getElementTypeBitWidth() / 8);
         offset = (offset + alignment - 1) / alignment * alignment;
-        it = slots.try_emplace(p.getName(), offset, type).first;
+        it = slots.try_emplace(name, offset, type).first;
         SmallVector<Attribute> shape;
         for (int64_t d : type.getShape())
           shape.push_back(b.getI64IntegerAttr(d));
-        table.push_back(b.getDictionaryAttr(
-            {b.getNamedAttr("name", p.getNameAttr()),
-             b.getNamedAttr("offset", b.getI64IntegerAttr(offset)),
-             b.getNamedAttr("bytes", b.getI64IntegerAttr(size)),
-             b.getNamedAttr("shape", b.getArrayAttr(shape)),
-             b.getNamedAttr("dtype", b.getStringAttr(dtype))}));
+        SmallVector<NamedAttribute> entry = {
+            b.getNamedAttr("name", b.getStringAttr(name)),
+            b.getNamedAttr("offset", b.getI64IntegerAttr(offset)),
+            b.getNamedAttr("bytes", b.getI64IntegerAttr(size)),
+            b.getNamedAttr("shape", b.getArrayAttr(shape)),
+            b.getNamedAttr("dtype", b.getStringAttr(dtype))};
+        if (*transform)
+          entry.push_back(b.getNamedAttr("transform", *transform));
+        table.push_back(b.getDictionaryAttr(entry));
         offset += size;
       } else if (it->second.second != type) {
-        return p.emitError() << "weight '" << p.getName()
-                             << "' is used with types " << it->second.second
-                             << " and " << type;
+        return root->emitError() << "weight '" << name
+                                 << "' is used with types "
+                                 << it->second.second << " and " << type;
       }
-      b.setInsertionPoint(p);
-      Value shift = arith::ConstantIndexOp::create(b, p.getLoc(),
-                                                   it->second.first);
-      Value view = memref::ViewOp::create(b, p.getLoc(), memrefOf(bound),
+      b.setInsertionPoint(root);
+      Location loc = root->getLoc();
+      Value shift = arith::ConstantIndexOp::create(b, loc, it->second.first);
+      Value view = memref::ViewOp::create(b, loc, memrefOf(bound),
                                           newArgs[weightsArg], shift,
                                           ValueRange{});
       Value tensor = bufferization::ToTensorOp::create(
-                         b, p.getLoc(), bound, view, /*restrict=*/true)
+                         b, loc, bound, view, /*restrict=*/true)
                          .getResult();
       if (bound != type) {
-        for (Operation *u : llvm::to_vector(p->getUsers())) {
+        for (Operation *u : llvm::to_vector(root->getUsers())) {
           u->getResult(0).replaceAllUsesWith(tensor);
           u->erase();
         }
       } else {
-        p.replaceAllUsesWith(tensor);
+        // Transforms of this value that other roots consume keep reading
+        // the symbolic value until they are bound themselves.
+        root->getResult(0).replaceUsesWithIf(tensor, [](OpOperand &use) {
+          Operation *u = use.getOwner();
+          return u->getNumResults() != 1 ||
+                 !isa<ConcatOp, ScaleColumnsOp>(u) ||
+                 !isPackTimeWeight(u->getResult(0));
+        });
       }
-      p.erase();
     }
+    // The symbolic values are all bound now.
+    eraseDeadTransforms(func);
 
     // Results go to their buffers.
     auto ret = cast<func::ReturnOp>(body.getTerminator());

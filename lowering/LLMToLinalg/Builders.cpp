@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include <cmath>
 
 namespace mlir::llm::lowering {
 
@@ -173,6 +174,35 @@ Value softmaxLast(OpBuilder &b, Location loc, Value x, StringRef schedule) {
                        return arith::DivFOp::create(nb, l, args[0], args[1]);
                      }),
              schedule);
+}
+
+
+
+Value activate(OpBuilder &b, Location l, Activation act,
+                                    Value x) {
+  Type elt = x.getType();
+  if (act == Activation::silu) {
+    Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
+    Value d = arith::AddFOp::create(b, l, fconst(b, l, elt, 1.0), e);
+    Value s = arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0), d);
+    return arith::MulFOp::create(b, l, x, s);
+  }
+  Value inner;
+  if (act == Activation::gelu_tanh) {
+    // tanh(sqrt(2/pi) * (x + 0.044715 x^3))
+    Value x3 = arith::MulFOp::create(b, l, x, arith::MulFOp::create(b, l, x, x));
+    Value s = arith::AddFOp::create(
+        b, l, x, arith::MulFOp::create(b, l, fconst(b, l, elt, 0.044715), x3));
+    inner = math::TanhOp::create(
+        b, l,
+        arith::MulFOp::create(b, l, fconst(b, l, elt, std::sqrt(2.0 / M_PI)), s));
+  } else {
+    inner = math::ErfOp::create(
+        b, l, arith::MulFOp::create(b, l, x, fconst(b, l, elt, M_SQRT1_2)));
+  }
+  Value one = arith::AddFOp::create(b, l, fconst(b, l, elt, 1.0), inner);
+  Value half = arith::MulFOp::create(b, l, fconst(b, l, elt, 0.5), x);
+  return arith::MulFOp::create(b, l, half, one);
 }
 
 } // namespace mlir::llm::lowering

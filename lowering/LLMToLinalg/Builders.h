@@ -41,6 +41,9 @@ AffineMap rowMap(MLIRContext *ctx, unsigned rank);
 Value softmaxLast(OpBuilder &b, Location loc, Value x,
                   StringRef schedule = "rows");
 
+/// silu / gelu / gelu_tanh of a scalar.
+Value activate(OpBuilder &b, Location l, Activation act, Value x);
+
 /// linear, qlinear and GGUF dequantize (Linear.cpp).
 void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);

@@ -80,33 +80,101 @@ Value inverseRootMean(OpBuilder &b, Location l, Value ss, int64_t n,
                                math::SqrtOp::create(b, l, var));
 }
 
+/// `w * (x * inv)` per element (llama2.c's rmsnorm order), or `x * inv`
+/// when the scale was folded away; `inv` per row from `ss`.
+Value normalizeRows(OpBuilder &b, Location loc, Value x, Value ss, Value w,
+                    int64_t n, double eps) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elt = type.getElementType();
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> ins = {x, ss};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
+                                 rowMap(ctx, rank)};
+  if (w) {
+    ins.push_back(w);
+    maps.push_back(map(ctx, rank, {rank - 1}));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  return generic(
+      b, loc, ins, emptyLike(b, loc, x), maps,
+      SmallVector<IteratorType>(rank, par),
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value inv = inverseRootMean(nb, l, args[1], n, eps);
+        Value scaled = arith::MulFOp::create(nb, l, inv, args[0]);
+        if (!w)
+          return scaled;
+        return arith::MulFOp::create(nb, l, castFloat(nb, l, args[2], elt),
+                                     scaled);
+      });
+}
+
 /// llama2.c's rmsnorm: `w * (x * 1/sqrt(mean(x^2) + eps))`.
 struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(RMSNormOp op, OpAdaptor a,
                   ConversionPatternRewriter &rw) const override {
-    Location loc = op.getLoc();
     Value x = a.getInput();
+    int64_t n = cast<RankedTensorType>(x.getType()).getShape().back();
+    Value ss = sumOfSquares(rw, op.getLoc(), x);
+    rw.replaceOp(op, normalizeRows(rw, op.getLoc(), x, ss, a.getWeight(), n,
+                                   op.getEps().convertToDouble()));
+    return success();
+  }
+};
+
+/// sum = a + b and its rmsnorm in two passes over the rows: the sum of
+/// squares adds on the fly, the second pass writes both results.
+struct LowerAddRMSNorm : OpConversionPattern<AddRMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AddRMSNormOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput(), r = a.getResidual();
     auto type = cast<RankedTensorType>(x.getType());
     Type elt = type.getElementType();
     unsigned rank = type.getRank();
     int64_t n = type.getShape().back();
-    Value ss = sumOfSquares(rw, loc, x);
     double eps = op.getEps().convertToDouble();
-    MLIRContext *ctx = rw.getContext();
-    Value out = generic(
-        rw, loc, ValueRange{x, ss, a.getWeight()}, emptyLike(rw, loc, x),
-        {rw.getMultiDimIdentityMap(rank), rowMap(ctx, rank),
-         map(ctx, rank, {rank - 1}), rw.getMultiDimIdentityMap(rank)},
+    SmallVector<int64_t> rowShape(type.getShape().drop_back());
+    SmallVector<Value> rowDyn = dynamicSizes(rw, loc, x);
+    if (type.isDynamicDim(rank - 1))
+      rowDyn.pop_back();
+    Value ssInit = fill(rw, loc, empty(rw, loc, rowShape, elt, rowDyn), 0.0);
+    SmallVector<IteratorType> iters(rank, par);
+    iters.back() = red;
+    AffineMap id = rw.getMultiDimIdentityMap(rank);
+    Value ss = generic(rw, loc, ValueRange{x, r}, ssInit,
+                       {id, id, rowMap(ctx, rank)}, iters,
+                       [&](OpBuilder &b, Location l, ValueRange args) {
+                         Value s = arith::AddFOp::create(b, l, args[0], args[1]);
+                         Value sq = arith::MulFOp::create(b, l, s, s);
+                         return arith::AddFOp::create(b, l, args[2], sq);
+                       });
+    SmallVector<Value> ins = {x, r, ss};
+    SmallVector<AffineMap> maps = {id, id, rowMap(ctx, rank)};
+    Value w = a.getWeight();
+    if (w) {
+      ins.push_back(w);
+      maps.push_back(map(ctx, rank, {rank - 1}));
+    }
+    maps.append({id, id});
+    auto both = linalg::GenericOp::create(
+        rw, loc, TypeRange{type, type}, ins,
+        ValueRange{emptyLike(rw, loc, x), emptyLike(rw, loc, x)}, maps,
         SmallVector<IteratorType>(rank, par),
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value inv = inverseRootMean(b, l, args[1], n, eps);
-          Value scaled = arith::MulFOp::create(b, l, inv, args[0]);
-          return arith::MulFOp::create(b, l, castFloat(b, l, args[2], elt),
-                                       scaled);
+          Value s = arith::AddFOp::create(b, l, args[0], args[1]);
+          Value inv = inverseRootMean(b, l, args[2], n, eps);
+          Value y = arith::MulFOp::create(b, l, inv, s);
+          if (w)
+            y = arith::MulFOp::create(b, l, castFloat(b, l, args[3], elt), y);
+          linalg::YieldOp::create(b, l, ValueRange{s, y});
         });
-    rw.replaceOp(op, out);
+    rw.replaceOp(op, both.getResults());
     return success();
   }
 };
@@ -179,14 +247,6 @@ struct LowerSoftmax : OpConversionPattern<SoftmaxOp> {
 };
 
 /// silu(x) = x * (1 / (1 + exp(-x))), in llama2.c's operation order.
-Value silu(OpBuilder &b, Location l, Value x) {
-  Type elt = x.getType();
-  Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
-  Value d = arith::AddFOp::create(b, l, fconst(b, l, elt, 1.0), e);
-  Value s = arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0), d);
-  return arith::MulFOp::create(b, l, x, s);
-}
-
 struct LowerSiLU : OpConversionPattern<SiLUOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -195,7 +255,8 @@ struct LowerSiLU : OpConversionPattern<SiLUOp> {
     Type elt = op.getType().getElementType();
     rw.replaceOp(op, elementwise(rw, op.getLoc(), a.getInput(), elt,
                                  [](OpBuilder &b, Location l, ValueRange args) {
-                                   return silu(b, l, args[0]);
+                                   return activate(b, l, Activation::silu,
+                                                   args[0]);
                                  }));
     return success();
   }
@@ -207,38 +268,13 @@ struct LowerGeLU : OpConversionPattern<GeLUOp> {
   matchAndRewrite(GeLUOp op, OpAdaptor a,
                   ConversionPatternRewriter &rw) const override {
     Type elt = op.getType().getElementType();
-    bool tanhForm = op.getApproximate() == GeluApproximation::tanh;
-    rw.replaceOp(
-        op, elementwise(rw, op.getLoc(), a.getInput(), elt,
-                        [&](OpBuilder &b, Location l, ValueRange args) {
-                          Value x = args[0];
-                          Value inner;
-                          if (tanhForm) {
-                            // sqrt(2/pi) * (x + 0.044715 x^3)
-                            Value x3 = arith::MulFOp::create(
-                                b, l, x, arith::MulFOp::create(b, l, x, x));
-                            Value s = arith::AddFOp::create(
-                                b, l, x,
-                                arith::MulFOp::create(
-                                    b, l, fconst(b, l, elt, 0.044715), x3));
-                            inner = math::TanhOp::create(
-                                b, l,
-                                arith::MulFOp::create(
-                                    b, l,
-                                    fconst(b, l, elt, std::sqrt(2.0 / M_PI)),
-                                    s));
-                          } else {
-                            inner = math::ErfOp::create(
-                                b, l,
-                                arith::MulFOp::create(b, l, x,
-                                                      fconst(b, l, elt, M_SQRT1_2)));
-                          }
-                          Value one = arith::AddFOp::create(
-                              b, l, fconst(b, l, elt, 1.0), inner);
-                          Value half = arith::MulFOp::create(
-                              b, l, fconst(b, l, elt, 0.5), x);
-                          return arith::MulFOp::create(b, l, half, one);
-                        }));
+    Activation act = op.getApproximate() == GeluApproximation::tanh
+                         ? Activation::gelu_tanh
+                         : Activation::gelu;
+    rw.replaceOp(op, elementwise(rw, op.getLoc(), a.getInput(), elt,
+                                 [&](OpBuilder &b, Location l, ValueRange args) {
+                                   return activate(b, l, act, args[0]);
+                                 }));
     return success();
   }
 };
@@ -270,7 +306,7 @@ struct LowerSwiGLU : OpConversionPattern<SwiGLUOp> {
     rw.replaceOp(op, elementwise(rw, loc, ValueRange{gate, up}, elt,
                                  [](OpBuilder &b, Location l, ValueRange args) {
                                    return arith::MulFOp::create(
-                                       b, l, silu(b, l, args[0]), args[1]);
+                                       b, l, activate(b, l, Activation::silu, args[0]), args[1]);
                                  }));
     return success();
   }
@@ -318,7 +354,8 @@ struct ConvertLLMToLinalg
         func::FuncOp::create(b, module.getLoc(), name, fnType).setPrivate();
     SmallVector<Attribute> table;
     module.walk([&](Operation *op) {
-      if (!isa<LLMDialect>(op->getDialect()) || isa<ParamOp>(op))
+      if (!isa<LLMDialect>(op->getDialect()) || isa<ParamOp>(op) ||
+          (op->getNumResults() == 1 && isPackTimeWeight(op->getResult(0))))
         return;
       std::string weight;
       for (Value v : op->getOperands())
@@ -348,7 +385,11 @@ struct ConvertLLMToLinalg
     // generic legalization failure.
     bool unsupported = false;
     module.walk([&](Operation *op) {
-      if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp>(op) &&
+      if (isa<ConcatOp, ScaleColumnsOp>(op) &&
+          isPackTimeWeight(op->getResult(0)))
+        return; // evaluated at pack time, bound by --llm-buffer-abi
+      if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp,
+              ScaleColumnsOp>(op) &&
           !isLowerableGGUF(op)) {
         op->emitError() << "'" << op->getName()
                         << "' has no linalg lowering yet";
@@ -391,6 +432,8 @@ struct ConvertLLMToLinalg
                            memref::MemRefDialect, scf::SCFDialect>();
     target.addIllegalDialect<LLMDialect>();
     target.addLegalOp<ParamOp, UnrealizedConversionCastOp>();
+    target.addDynamicallyLegalOp<ConcatOp, ScaleColumnsOp>(
+        [](Operation *op) { return isPackTimeWeight(op->getResult(0)); });
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
       return converter.isSignatureLegal(f.getFunctionType());
     });
@@ -400,7 +443,7 @@ struct ConvertLLMToLinalg
     RewritePatternSet patterns(ctx);
     populateLinearPatterns(converter, patterns);
     populateAttentionPatterns(converter, patterns);
-    patterns.add<LowerEmbedding, LowerRMSNorm, LowerLayerNorm, LowerSoftmax,
+    patterns.add<LowerEmbedding, LowerRMSNorm, LowerAddRMSNorm, LowerLayerNorm, LowerSoftmax,
                  LowerSiLU, LowerGeLU,
                  LowerSwiGLU, LowerBinary<AddOp, arith::AddFOp>,
                  LowerBinary<MulOp, arith::MulFOp>>(converter, ctx);

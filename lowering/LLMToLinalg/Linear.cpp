@@ -49,14 +49,63 @@ int64_t taskRows(int64_t out, int64_t rowTile, int64_t limit) {
   return rowTile;
 }
 
+/// What follows the contraction: `act(acc + bias) + residual`. Without an
+/// activation, bias and residual seed the accumulator (no extra pass).
+struct Epilogue {
+  Value bias, residual;
+  std::optional<Activation> act;
+  bool seeds() const { return !act && (bias || residual); }
+};
+
+/// The accumulator's initial value for rows [0, rows) of the result: the
+/// residual row (zero past `real` rows) plus the bias, or zero.
+Value seededInit(OpBuilder &b, Location loc, const Epilogue &e, Type elt,
+                 ArrayRef<int64_t> shape, ValueRange dyn,
+                 function_ref<Value(OpBuilder &, Location)> rowIndex,
+                 Value real) {
+  Value init = empty(b, loc, shape, elt, dyn);
+  if (!e.seeds())
+    return fill(b, loc, init, 0.0);
+  unsigned rank = shape.size();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{}, ValueRange{init},
+             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank)},
+             SmallVector<IteratorType>(rank, par),
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value o = linalg::IndexOp::create(nb, l, rank - 1);
+               Value v = fconst(nb, l, elt, 0.0);
+               if (e.residual) {
+                 Value row = rowIndex(nb, l);
+                 Value ok = arith::CmpIOp::create(
+                     nb, l, arith::CmpIPredicate::ult, row, real);
+                 Value safe =
+                     arith::SelectOp::create(nb, l, ok, row, iconst(nb, l, 0));
+                 Value r = tensor::ExtractOp::create(nb, l, e.residual,
+                                                     ValueRange{safe, o});
+                 v = arith::SelectOp::create(nb, l, ok, castFloat(nb, l, r, elt),
+                                             v);
+               }
+               if (e.bias) {
+                 Value bv = tensor::ExtractOp::create(nb, l, e.bias,
+                                                      ValueRange{o});
+                 v = arith::AddFOp::create(nb, l, v, castFloat(nb, l, bv, elt));
+               }
+               linalg::YieldOp::create(nb, l, v);
+             })
+      .getResult(0);
+}
+
 /// Decode: y[0, o] = sum_i x[0, i] * w[o, i] for one token. Tagged
 /// `matvec` [task rows, register rows, vector width]: every weight element
 /// is loaded once and used once, so it is kept streaming with several
 /// independent accumulators.
 Value buildMatVec(OpBuilder &b, Location loc, Value x1, Value w,
-                  Type elt, int64_t in, int64_t out) {
+                  Type elt, int64_t in, int64_t out, const Epilogue &e) {
   MLIRContext *ctx = b.getContext();
-  Value init = fill(b, loc, empty(b, loc, {1, out}, elt, {}), 0.0);
+  Value init = seededInit(
+      b, loc, e, elt, {1, out}, {},
+      [](OpBuilder &nb, Location l) { return iconst(nb, l, 0); },
+      e.residual ? iconst(b, loc, 1) : Value());
   Value y = generic(
       b, loc, ValueRange{x1, w}, init,
       {map(ctx, 3, {0, 2}), map(ctx, 3, {1, 2}), map(ctx, 3, {0, 1})},
@@ -75,11 +124,11 @@ Value buildMatVec(OpBuilder &b, Location loc, Value x1, Value w,
 }
 
 Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
-                         RankedTensorType resultType);
+                         RankedTensorType resultType, const Epilogue &e);
 
 /// One token takes the matrix-vector path, several the blocked one.
-Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
-                  RankedTensorType resultType) {
+Value buildLinear(OpBuilder &b, Location loc, Value x, Value w,
+                  RankedTensorType resultType, const Epilogue &e) {
   MLIRContext *ctx = b.getContext();
   Type elt = resultType.getElementType();
   auto xType = cast<RankedTensorType>(x.getType());
@@ -94,25 +143,48 @@ Value buildLinear(OpBuilder &b, Location loc, Value x, Value w, Value bias,
     b.setInsertionPointToStart(ifOp.thenBlock());
     Value x1 = tensor::CastOp::create(
         b, loc, RankedTensorType::get({1, in}, xType.getElementType()), x);
-    Value y1 = buildMatVec(b, loc, x1, w, elt, in, out);
+    Epilogue e1 = e;
+    if (e.residual)
+      e1.residual = tensor::CastOp::create(
+          b, loc, RankedTensorType::get({1, out}, elt), e.residual);
+    Value y1 = buildMatVec(b, loc, x1, w, elt, in, out, e1);
     scf::YieldOp::create(b, loc,
                          Value(tensor::CastOp::create(b, loc, resultType, y1)));
     b.setInsertionPointToStart(ifOp.elseBlock());
-    scf::YieldOp::create(b, loc, buildBlockedLinear(b, loc, x, w, resultType));
+    scf::YieldOp::create(b, loc,
+                         buildBlockedLinear(b, loc, x, w, resultType, e));
   }
   Value y = ifOp.getResult(0);
-  if (!bias)
+  if (!e.act)
     return y;
-  return generic(b, loc, ValueRange{y, bias}, emptyLike(b, loc, y),
-                 {map(ctx, 2, {0, 1}), map(ctx, 2, {1}), map(ctx, 2, {0, 1})},
-                 {par, par}, [&](OpBuilder &nb, Location l, ValueRange args) {
-                   return arith::AddFOp::create(
-                       nb, l, args[0], castFloat(nb, l, args[1], elt));
+  // act(y + bias) (+ residual) in one elementwise pass.
+  SmallVector<Value> ins = {y};
+  SmallVector<AffineMap> maps = {map(ctx, 2, {0, 1})};
+  if (e.bias) {
+    ins.push_back(e.bias);
+    maps.push_back(map(ctx, 2, {1}));
+  }
+  if (e.residual) {
+    ins.push_back(e.residual);
+    maps.push_back(map(ctx, 2, {0, 1}));
+  }
+  maps.push_back(map(ctx, 2, {0, 1}));
+  return generic(b, loc, ins, emptyLike(b, loc, y), maps, {par, par},
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   Value v = args[0];
+                   unsigned next = 1;
+                   if (e.bias)
+                     v = arith::AddFOp::create(
+                         nb, l, v, castFloat(nb, l, args[next++], elt));
+                   v = activate(nb, l, *e.act, v);
+                   if (e.residual)
+                     v = arith::AddFOp::create(nb, l, v, args[next]);
+                   return v;
                  });
 }
 
 Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
-                         RankedTensorType resultType) {
+                         RankedTensorType resultType, const Epilogue &e) {
   MLIRContext *ctx = b.getContext();
   Type elt = resultType.getElementType();
   auto xType = cast<RankedTensorType>(x.getType());
@@ -152,8 +224,16 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
       xp, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
       ArrayRef<OpFoldResult>{blocks, b.getIndexAttr(kTokenBlock),
                              b.getIndexAttr(in)});
-  Value init =
-      fill(b, loc, empty(b, loc, {dyn, kTokenBlock, out}, elt, blocks), 0.0);
+  Value init = seededInit(
+      b, loc, e, elt, {dyn, kTokenBlock, out}, blocks,
+      [](OpBuilder &nb, Location l) -> Value {
+        Value blk = linalg::IndexOp::create(nb, l, 0);
+        Value lane = linalg::IndexOp::create(nb, l, 1);
+        return arith::AddIOp::create(
+            nb, l, arith::MulIOp::create(nb, l, blk, iconst(nb, l, kTokenBlock)),
+            lane);
+      },
+      t);
   auto op = linalg::GenericOp::create(
       b, loc, TypeRange{init.getType()}, ValueRange{x3, w}, ValueRange{init},
       ArrayRef<AffineMap>{map(ctx, 4, {0, 1, 3}), map(ctx, 4, {2, 3}),
@@ -329,8 +409,9 @@ struct LowerQLinear : OpConversionPattern<QLinearOp> {
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     Value w = dequantizeBlocks(rw, op.getLoc(), a.getWeight(), op.getQuant(),
                                wType.clone(rw.getF32Type()));
-    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), w, a.getBias(),
-                                 op.getResult().getType()));
+    Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};
+    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), w,
+                                 op.getResult().getType(), e));
     return success();
   }
 };
@@ -342,8 +423,9 @@ struct LowerLinear : OpConversionPattern<LinearOp> {
                   ConversionPatternRewriter &rw) const override {
     if (op.getInput().getType().getRank() != 2)
       return rw.notifyMatchFailure(op, "only [tokens, features] inputs");
+    Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};
     rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), a.getWeight(),
-                                 a.getBias(), op.getResult().getType()));
+                                 op.getResult().getType(), e));
     return success();
   }
 };

@@ -208,6 +208,30 @@ func.func @rms_weight(%x: tensor<?x64xf32>, %w: tensor<32xf32>) {
 
 // -----
 
+func.func @add_rms_weight(%x: tensor<?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{'weight' ('tensor<32xf32>') must be a vector of size 64 to match 'input' ('tensor<?x64xf32>')}}
+  %0, %1 = llm.add_rms_norm %x, %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @linear_residual(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>, %r: tensor<?x64xf32>) {
+  // expected-error @+1 {{'residual' ('tensor<?x64xf32>') must have the result's type ('tensor<?x172xf32>')}}
+  %0 = llm.linear %x, %w residual(%r : tensor<?x64xf32>) : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+  return
+}
+
+// -----
+
+func.func @scale_columns_size(%w: tensor<172x64xf32>, %g: tensor<172xf32>) {
+  // expected-error @+1 {{'scale' ('tensor<172xf32>') must be a vector of the weight's 64 columns}}
+  %0 = llm.scale_columns %w, %g : tensor<172x64xf32>, tensor<172xf32>
+  return
+}
+
+// -----
+
 func.func @layer_norm_bias(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %b: tensor<64x1xf32>) {
   // expected-error @+1 {{'bias' ('tensor<64x1xf32>') must be a vector of size 64 to match 'input' ('tensor<?x64xf32>')}}
   %0 = llm.layer_norm %x, %w, %b {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64x1xf32>

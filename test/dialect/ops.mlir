@@ -24,11 +24,17 @@ func.func @embedding_and_norms(%tokens: tensor<?xi32>, %table: tensor<512x64xf32
   %x2 = llm.embedding %table[%t64] : tensor<512x64xf32>, tensor<2x3xi64> -> tensor<2x3x64xf32>
   // CHECK: llm.rms_norm %{{.*}}, %{{.*}} {eps = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
   %n = llm.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  // CHECK: llm.rms_norm %{{.*}} {eps = 1.000000e-05 : f64} : tensor<?x64xf32>{{$}}
+  %nu = llm.rms_norm %x {eps = 1.0e-05 : f64} : tensor<?x64xf32>
+  // CHECK: llm.add_rms_norm %{{.*}}, %{{.*}}, %{{.*}} {eps = 1.000000e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  %s1, %n1 = llm.add_rms_norm %x, %nu, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  // CHECK: llm.add_rms_norm %{{.*}}, %{{.*}} {eps = 1.000000e-05 : f64} : tensor<?x64xf32>{{$}}
+  %s2, %n2 = llm.add_rms_norm %s1, %n1 {eps = 1.0e-05 : f64} : tensor<?x64xf32>
   // CHECK: llm.layer_norm %{{.*}}, %{{.*}}, %{{.*}} {eps = 9.9999999999999995E-7 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>
   %l = llm.layer_norm %x, %w, %b {eps = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>
   // CHECK: llm.layer_norm %{{.*}}, %{{.*}} {eps = 9.9999999999999995E-7 : f64} : tensor<?x64xf32>, tensor<64xf32>{{$}}
   %l2 = llm.layer_norm %x, %w {eps = 1.0e-06 : f64} : tensor<?x64xf32>, tensor<64xf32>
-  return %n, %l, %l2, %x2 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<2x3x64xf32>
+  return %n2, %l, %l2, %x2 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<2x3x64xf32>
 }
 
 // CHECK-LABEL: func.func @linears
@@ -38,6 +44,14 @@ func.func @linears(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>, %wh: tensor<172
   %0 = llm.linear %x, %w : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
   // CHECK: llm.linear %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<172xf32>) : tensor<?x64xf32>, tensor<172x64xf16> -> tensor<?x172xf32>
   %1 = llm.linear %x, %wh bias(%b : tensor<172xf32>) : tensor<?x64xf32>, tensor<172x64xf16> -> tensor<?x172xf32>
+  // CHECK: llm.linear %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<172xf32>) residual(%{{.*}} : tensor<?x172xf32>) activation gelu_tanh : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+  %e1 = llm.linear %x, %w bias(%b : tensor<172xf32>) residual(%1 : tensor<?x172xf32>) activation gelu_tanh : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+  // CHECK: llm.linear %{{.*}}, %{{.*}} activation silu : tensor<?x64xf32>
+  %e2 = llm.linear %x, %w activation silu : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+  // CHECK: llm.linear %{{.*}}, %{{.*}} activation gelu : tensor<?x64xf32>
+  %e3 = llm.linear %x, %w activation gelu : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>
+  // CHECK: llm.qlinear %{{.*}}, %{{.*}} scales(%{{.*}} : tensor<172x2xf32>) residual(%{{.*}} : tensor<?x172xf32>) activation silu {quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>}
+  %e4 = llm.qlinear %x, %q4 scales(%s : tensor<172x2xf32>) residual(%e1 : tensor<?x172xf32>) activation silu {quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>} : tensor<?x64xf32>, tensor<172x64xi4> -> tensor<?x172xf32>
   // CHECK: llm.qlinear %{{.*}}, %{{.*}} scales(%{{.*}} : tensor<172x2xf32>) {quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>} : tensor<?x64xf32>, tensor<172x64xi4> -> tensor<?x172xf32>
   %2 = llm.qlinear %x, %q4 scales(%s : tensor<172x2xf32>) {quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>} : tensor<?x64xf32>, tensor<172x64xi4> -> tensor<?x172xf32>
   // CHECK: llm.qlinear %{{.*}}, %{{.*}} scales(%{{.*}} : tensor<172x2xf32>) zeros(%{{.*}} : tensor<172x2xi4>) bias(%{{.*}} : tensor<172xf32>) {quant = #llm.quant<bits = 4, group = 32, scheme = asymmetric, granularity = group>}
@@ -122,7 +136,10 @@ func.func @early_exit(%h: tensor<?x64xf32>, %norm: tensor<64xf32>, %cls: tensor<
 // CHECK-LABEL: func.func @weight_transforms
 func.func @weight_transforms(%wq: tensor<64x64xf32>, %wk: tensor<32x64xf32>, %wv: tensor<32x64xf32>) -> (tensor<128x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xi4>) {
   // CHECK: llm.concat %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64} : tensor<64x64xf32>, tensor<32x64xf32>, tensor<32x64xf32> -> tensor<128x64xf32>
-  %qkv = llm.concat %wq, %wk, %wv {axis = 0 : i64} : tensor<64x64xf32>, tensor<32x64xf32>, tensor<32x64xf32> -> tensor<128x64xf32>
+  %qkv0 = llm.concat %wq, %wk, %wv {axis = 0 : i64} : tensor<64x64xf32>, tensor<32x64xf32>, tensor<32x64xf32> -> tensor<128x64xf32>
+  // CHECK: llm.scale_columns %{{.*}}, %{{.*}} : tensor<128x64xf32>, tensor<64xf32>
+  %g = tensor.empty() : tensor<64xf32>
+  %qkv = llm.scale_columns %qkv0, %g : tensor<128x64xf32>, tensor<64xf32>
   // CHECK: llm.quantize %{{.*}} {quant = #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>} : tensor<64x64xf32> -> tensor<64x64xi8>, tensor<64x1xf32>
   %q8, %s8 = llm.quantize %wq {quant = #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>} : tensor<64x64xf32> -> tensor<64x64xi8>, tensor<64x1xf32>
   // CHECK: llm.quantize %{{.*}} {quant = #llm.quant<bits = 4, group = 32, scheme = asymmetric, granularity = group>} : tensor<64x64xf32> -> tensor<64x64xi4>, tensor<64x2xf16>, tensor<64x2xi4>

@@ -8,6 +8,7 @@
 #include "dialects/llm/LLMOps.h"
 #include "lowering/cpu/CPUPipeline.h"
 #include "passes/Passes.h"
+#include "passes/Optimize.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -18,6 +19,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::llm::registerLLMPasses();
   mlir::llm::registerLLMToCPUPipeline();
+  mlir::llm::registerLLMOptimizePipeline();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -6,6 +6,7 @@
 #include "importers/Tokenizer.h"
 #include "llmc/runtime.h"
 #include "lowering/cpu/CPUPipeline.h"
+#include "passes/Optimize.h"
 #include "runtime/src/ArtifactFormat.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -152,6 +153,80 @@ void llmc::prepareContext(mlir::MLIRContext &context) {
   context.appendDialectRegistry(registry);
 }
 
+namespace {
+/// Bytes of the weight a pack-time transform ({op, inputs, axis}; params as
+/// {param = name}) produces, after checking that every input exists and has
+/// a type the transform supports.
+Expected<uint64_t> checkTransform(const ModelSource &source,
+                                  mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param")) {
+    const TensorInfo *info = source.lookup(param.getValue());
+    if (!info)
+      return createStringError("the model has no weight '" +
+                               param.getValue() + "'");
+    return source.bytes(*info).size();
+  }
+  StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
+  auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
+  uint64_t total = 0;
+  SmallVector<uint64_t> sizes;
+  for (mlir::Attribute in : inputs) {
+    Expected<uint64_t> size =
+        checkTransform(source, cast<mlir::DictionaryAttr>(in));
+    if (!size)
+      return size.takeError();
+    sizes.push_back(*size);
+    total += *size;
+  }
+  if (op == "concat")
+    return total;
+  if (op == "scale_columns") {
+    for (mlir::Attribute in : inputs)
+      if (auto p = cast<mlir::DictionaryAttr>(in).getAs<mlir::StringAttr>("param"))
+        if (source.lookup(p.getValue())->dtype != DType::F32)
+          return createStringError("scale_columns needs f32 weights, '" +
+                                   p.getValue() + "' is " +
+                                   dtypeName(source.lookup(p.getValue())->dtype));
+    if (sizes.size() != 2 || sizes[1] == 0 || sizes[0] % sizes[1] != 0)
+      return createStringError("scale_columns: the scale does not divide "
+                               "the weight into rows");
+    return sizes[0];
+  }
+  return createStringError("unknown weight transform '" + op + "'");
+}
+
+/// The bytes of a transform checked by checkTransform.
+std::vector<uint8_t> evaluateTransform(const ModelSource &source,
+                                       mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param")) {
+    ArrayRef<uint8_t> b = source.bytes(*source.lookup(param.getValue()));
+    return std::vector<uint8_t>(b.begin(), b.end());
+  }
+  StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
+  auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
+  std::vector<uint8_t> out =
+      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[0]));
+  if (op == "concat") {
+    // Row concatenation: the inputs' bytes one after the other.
+    for (mlir::Attribute in : inputs.getValue().drop_front()) {
+      std::vector<uint8_t> more =
+          evaluateTransform(source, cast<mlir::DictionaryAttr>(in));
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+  }
+  // scale_columns over f32: w[o, i] *= g[i].
+  std::vector<uint8_t> g =
+      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[1]));
+  size_t cols = g.size() / 4;
+  auto *w = reinterpret_cast<float *>(out.data());
+  auto *s = reinterpret_cast<const float *>(g.data());
+  for (size_t i = 0, n = out.size() / 4; i < n; ++i)
+    w[i] *= s[i % cols];
+  return out;
+}
+} // namespace
+
 Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
                       StringRef tokenizerPath, LoadedModel &out) {
   prepareContext(context);
@@ -208,6 +283,20 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   auto model_ = module->getAttrOfType<mlir::DictionaryAttr>("llm.model");
   if (!model_)
     return fileError(input, "module has no llm.model attribute");
+
+  // 0. The llm-dialect optimization pipeline (-O1: fusion, -O2+: also flash
+  // attention).
+  if (options.optLevel >= 1) {
+    progress.step("optimizing " + input + " (llm-optimize)");
+    mlir::llm::OptimizeOptions opt;
+    opt.flash = options.optLevel >= 2;
+    opt.decodeSplits = options.decodeSplits;
+    opt.softmax = options.decodeSoftmax;
+    mlir::PassManager pm(ctx);
+    mlir::llm::buildLLMOptimizePipeline(pm, opt);
+    if (Error e = runPasses(pm, module, input, "optimization"))
+      return e;
+  }
 
   // 1. Tensor-level lowering up to the buffer ABI: fixes the weight layout.
   progress.step("lowering " + input + " to linalg");
@@ -277,10 +366,12 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     return fileError(soPath, "cannot read the linked code object");
   StringRef code = (*so)->getBuffer();
 
-  // 4. Check every weight against the source before writing anything.
+  // 4. Check every weight against the source before writing anything;
+  // symbolic transforms are checked here and evaluated while writing.
   struct Slot {
-    const TensorInfo *tensor;
-    uint64_t offset;
+    const TensorInfo *tensor; ///< a plain weight, or null for a transform
+    mlir::DictionaryAttr transform;
+    uint64_t offset, bytes;
   };
   std::vector<Slot> slots;
   json::Array tensors;
@@ -290,6 +381,19 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     uint64_t off = d.getAs<mlir::IntegerAttr>("offset").getInt();
     uint64_t bytes = d.getAs<mlir::IntegerAttr>("bytes").getInt();
     StringRef dtype = d.getAs<mlir::StringAttr>("dtype").getValue();
+    if (auto transform = d.getAs<mlir::DictionaryAttr>("transform")) {
+      Expected<uint64_t> size = checkTransform(*model.source, transform);
+      if (!size)
+        return fileError(input, "weight '" + name + "': " +
+                                    toString(size.takeError()));
+      if (*size != bytes)
+        return fileError(input, "weight '" + name + "' is " + Twine(*size) +
+                                    " bytes computed but " + Twine(bytes) +
+                                    " in the IR");
+      slots.push_back({nullptr, transform, off, bytes});
+      tensors.push_back(toJSON(a));
+      continue;
+    }
     const TensorInfo *t = model.source->lookup(name);
     if (!t)
       return fileError(input, "the IR uses weight '" + name +
@@ -301,7 +405,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                   formatShape(t->shape) + " in the model but " +
                                   dtype + " (" + Twine(bytes) +
                                   " bytes) in the IR");
-    slots.push_back({t, off});
+    slots.push_back({t, {}, off, bytes});
     tensors.push_back(toJSON(a));
   }
   llvm::sort(slots, [](const Slot &a, const Slot &b) { return a.offset < b.offset; });
@@ -389,9 +493,16 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     pad(os, at, wOff);
     for (const Slot &s : slots) {
       pad(os, at, wOff + s.offset);
-      ArrayRef<uint8_t> bytes = model.source->bytes(*s.tensor);
-      os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
-      at += bytes.size();
+      if (s.tensor) {
+        ArrayRef<uint8_t> bytes = model.source->bytes(*s.tensor);
+        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        at += bytes.size();
+      } else {
+        std::vector<uint8_t> bytes = evaluateTransform(*model.source,
+                                                       s.transform);
+        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+        at += bytes.size();
+      }
       progress.percent("packing weights", at - wOff, wSize);
     }
     pad(os, at, mOff);
@@ -417,6 +528,7 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
   raw_string_ostream(ir) << *model.module;
   mix(ir);
   mix(options.target + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
+      "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
       (options.profile ? "|profile" : ""));
   std::string dir = cacheDir();
   SmallString<256> path(dir);

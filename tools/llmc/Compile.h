@@ -15,7 +15,9 @@ namespace llmc {
 struct CompileOptions {
   std::string target = "cpu";
   std::string cpu = "native"; ///< LLVM CPU name; "native" = this machine
-  int optLevel = 3;
+  int optLevel = 3; ///< 0: no llm-dialect passes; 1: fusion; 2-3: + flash attention
+  int64_t decodeSplits = 2;          ///< flash decoding: cache chunks per head
+  std::string decodeSoftmax = "unified"; ///< unified (FlashDecoding++) | online
   bool progress = false; ///< progress lines on stderr
   bool profile = false;  ///< per-op timers (llmc bench --profile)
 };
