@@ -675,3 +675,8 @@ bool mlir::llm::isPackTimeWeight(Value v) {
     return llvm::all_of(def->getOperands(), isPackTimeWeight);
   return false;
 }
+
+bool mlir::llm::isRunTimeOp(Operation *op) {
+  return isa<LLMDialect>(op->getDialect()) && !isa<ParamOp>(op) &&
+         !(op->getNumResults() == 1 && isPackTimeWeight(op->getResult(0)));
+}

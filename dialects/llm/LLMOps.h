@@ -22,6 +22,10 @@ namespace mlir::llm {
 /// `llm.quantize`, reshapes) of such values. `llmc compile` evaluates them
 /// once while packing; no backend computes them.
 bool isPackTimeWeight(Value v);
+/// True for the llm ops a compiled model executes: every llm op but the
+/// weights and their pack-time transforms. Profiling timers and the
+/// roofline tables built next to them list exactly these, in order.
+bool isRunTimeOp(Operation *op);
 } // namespace mlir::llm
 
 #endif // LLMC_DIALECTS_LLM_LLMOPS_H

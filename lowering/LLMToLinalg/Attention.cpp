@@ -6,6 +6,7 @@
 
 #include "lowering/LLMToLinalg/Builders.h"
 #include "lowering/LLMToLinalg/LLMToLinalg.h"
+#include "passes/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -232,6 +233,13 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
                                rw.getIndexAttr(kvh), padded,
                                rw.getIndexAttr(hd)},
         strides5);
+
+    if (auto flash = op->getAttrOfType<DictionaryAttr>(kFlashAttrName)) {
+      Value out = buildFlashAttention(rw, loc, op, flash, q, cache, pos, t,
+                                      len);
+      rw.replaceOp(op, {out, cache});
+      return success();
+    }
 
     // Scores [kvh, g, T, padded]: query head kvh*g + gi attends KV head kvh;
     // positions in blocks of kKeyBlock so the vectorized tile is static.

@@ -60,6 +60,22 @@ SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value v) {
   return sizes;
 }
 
+/// `v` (rows dynamic, the rest static) as a full slice whose row count is
+/// `rows`. Used after an scf.if: shape reasoning (the value-bounds analysis
+/// behind bufferization's subset matching) then stops here instead of
+/// comparing both branches, and through them every branch upstream, which
+/// grows exponentially with depth.
+Value withRows(OpBuilder &b, Location loc, Value v, Value rows) {
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+  SmallVector<OpFoldResult> sizes = {rows};
+  for (int64_t d = 1; d < type.getRank(); ++d)
+    sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
+  return tensor::ExtractSliceOp::create(b, loc, type, v, offsets, sizes,
+                                        strides);
+}
+
 AffineMap map(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims) {
   SmallVector<AffineExpr> exprs;
   for (unsigned d : dims)

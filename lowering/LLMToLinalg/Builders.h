@@ -25,6 +25,7 @@ Value empty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elt,
 Value emptyLike(OpBuilder &b, Location loc, Value like, Type elt = {});
 Value fill(OpBuilder &b, Location loc, Value init, double v);
 SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value v);
+Value withRows(OpBuilder &b, Location loc, Value v, Value rows);
 AffineMap map(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims);
 Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
               ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iters,
@@ -49,6 +50,12 @@ void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);
 /// Whether `op` is a GGUF-block dequantize/qlinear the lowering handles.
 bool isLowerableGGUF(Operation *op);
+/// The flash attention kernel (FlashAttention.cpp) over the updated cache
+/// tensor (see cacheTensorType); returns the [T, heads * hd] output.
+/// `flash` is the op's llm.flash attribute.
+Value buildFlashAttention(OpBuilder &b, Location loc, AttentionOp op,
+                          DictionaryAttr flash, Value q, Value cache,
+                          Value pos, Value t, Value len);
 /// rope and attention (Attention.cpp).
 void populateAttentionPatterns(TypeConverter &converter,
                                RewritePatternSet &patterns);

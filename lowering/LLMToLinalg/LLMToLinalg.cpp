@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include <cmath>
@@ -354,8 +355,7 @@ struct ConvertLLMToLinalg
         func::FuncOp::create(b, module.getLoc(), name, fnType).setPrivate();
     SmallVector<Attribute> table;
     module.walk([&](Operation *op) {
-      if (!isa<LLMDialect>(op->getDialect()) || isa<ParamOp>(op) ||
-          (op->getNumResults() == 1 && isPackTimeWeight(op->getResult(0))))
+      if (!isRunTimeOp(op))
         return;
       std::string weight;
       for (Value v : op->getOperands())
@@ -429,7 +429,8 @@ struct ConvertLLMToLinalg
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
                            bufferization::BufferizationDialect,
-                           memref::MemRefDialect, scf::SCFDialect>();
+                           memref::MemRefDialect, scf::SCFDialect,
+                           vector::VectorDialect>();
     target.addIllegalDialect<LLMDialect>();
     target.addLegalOp<ParamOp, UnrealizedConversionCastOp>();
     target.addDynamicallyLegalOp<ConcatOp, ScaleColumnsOp>(

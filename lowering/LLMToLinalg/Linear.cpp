@@ -154,7 +154,7 @@ Value buildLinear(OpBuilder &b, Location loc, Value x, Value w,
     scf::YieldOp::create(b, loc,
                          buildBlockedLinear(b, loc, x, w, resultType, e));
   }
-  Value y = ifOp.getResult(0);
+  Value y = withRows(b, loc, ifOp.getResult(0), t);
   if (!e.act)
     return y;
   // act(y + bias) (+ residual) in one elementwise pass.

@@ -80,8 +80,7 @@ Expected<std::vector<double>> predict(mlir::MLIRContext &context,
                              "roofline analysis failed (see above)");
   std::vector<double> times;
   copy->walk([&](mlir::Operation *op) {
-    if (!isa<mlir::llm::LLMDialect>(op->getDialect()) ||
-        isa<mlir::llm::ParamOp>(op))
+    if (!mlir::llm::isRunTimeOp(op))
       return;
     auto attr = op->getAttrOfType<mlir::DictionaryAttr>("llm.roofline");
     auto t = attr ? dyn_cast_or_null<mlir::FloatAttr>(attr.get("time_s"))
@@ -95,7 +94,8 @@ Expected<std::vector<double>> predict(mlir::MLIRContext &context,
 int llmc::runBench() {
   if (benchPrompt < 1 || benchDecode < 1)
     return fail("--prompt-tokens and --decode must be at least 1");
-  CompileOptions options;
+  CompileOptions options = compileOptions();
+  options.progress = false;
   options.profile = benchProfile;
   auto path = compileCached(benchInput, benchTokenizer, options);
   if (!path)
@@ -156,12 +156,16 @@ int llmc::runBench() {
   json::Object doc{{"model", std::string(benchInput)},
                    {"prompt_tokens", int64_t(benchPrompt)},
                    {"decode_tokens", int64_t(benchDecode)},
+                   {"opt_level", int64_t(options.optLevel)},
                    {"prefill_tok_s", benchPrompt / prefillS},
                    {"decode_tok_s", benchDecode / decodeS}};
   if (benchProfile) {
     mlir::MLIRContext context;
     LoadedModel model;
     if (Error e = loadModel(context, benchInput, benchTokenizer, model))
+      return fail(std::move(e));
+    // Predict the ops the artifact runs: the same llm-level pipeline.
+    if (Error e = optimizeModel(*model.module, options, benchInput))
       return fail(std::move(e));
     auto pre = predict(context, *model.module, "prefill", benchPrompt, 0);
     auto dec = predict(context, *model.module, "decode", 1,

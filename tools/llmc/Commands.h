@@ -9,6 +9,7 @@
 #include "llvm/ADT/Twine.h"
 
 namespace llmc {
+struct CompileOptions;
 /// Prints "llmc: error: <message>" and returns the exit status 1.
 int fail(llvm::Error e);
 int fail(const llvm::Twine &message);
@@ -18,6 +19,9 @@ llvm::Error statusError(llmc_status_t s);
 extern llvm::cl::SubCommand compileCmd;
 extern llvm::cl::SubCommand runCmd;
 extern llvm::cl::SubCommand benchCmd;
+/// The compile flags shared by compile, run and bench (-O, --cpu,
+/// --decode-splits, --softmax, ...).
+CompileOptions compileOptions();
 int runBench();
 int runCompile();
 int runRun();

@@ -268,6 +268,27 @@ Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
   return readTokenizer(*out.source, out.tokenizer);
 }
 
+Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
+                          StringRef input) {
+  if (options.optLevel < 0 || options.optLevel > 3)
+    return fileError(input, "optimization level must be 0..3");
+  if (options.decodeSplits < 1 || options.decodeSplits > 64)
+    return fileError(input, "--decode-splits must be 1..64");
+  if (options.decodeSoftmax != "unified" && options.decodeSoftmax != "online")
+    return fileError(input, "--softmax must be 'unified' or 'online', not '" +
+                                options.decodeSoftmax + "'");
+  // -O1: fusion; -O2 and up: also flash attention.
+  if (options.optLevel < 1)
+    return Error::success();
+  mlir::llm::OptimizeOptions opt;
+  opt.flash = options.optLevel >= 2;
+  opt.decodeSplits = options.decodeSplits;
+  opt.softmax = options.decodeSoftmax;
+  mlir::PassManager pm(module.getContext());
+  mlir::llm::buildLLMOptimizePipeline(pm, opt);
+  return runPasses(pm, module, input, "optimization");
+}
+
 Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                          StringRef output) {
   Progress progress{options.progress};
@@ -277,26 +298,15 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   if (options.target != "cpu")
     return fileError(input, "target '" + options.target +
                                 "' is not supported yet (cpu)");
-  if (options.optLevel < 0 || options.optLevel > 3)
-    return fileError(input, "optimization level must be 0..3");
-
   auto model_ = module->getAttrOfType<mlir::DictionaryAttr>("llm.model");
   if (!model_)
     return fileError(input, "module has no llm.model attribute");
 
-  // 0. The llm-dialect optimization pipeline (-O1: fusion, -O2+: also flash
-  // attention).
-  if (options.optLevel >= 1) {
+  // 0. The llm-dialect optimization pipeline.
+  if (options.optLevel >= 1)
     progress.step("optimizing " + input + " (llm-optimize)");
-    mlir::llm::OptimizeOptions opt;
-    opt.flash = options.optLevel >= 2;
-    opt.decodeSplits = options.decodeSplits;
-    opt.softmax = options.decodeSoftmax;
-    mlir::PassManager pm(ctx);
-    mlir::llm::buildLLMOptimizePipeline(pm, opt);
-    if (Error e = runPasses(pm, module, input, "optimization"))
-      return e;
-  }
+  if (Error e = optimizeModel(module, options, input))
+    return e;
 
   // 1. Tensor-level lowering up to the buffer ABI: fixes the weight layout.
   progress.step("lowering " + input + " to linalg");

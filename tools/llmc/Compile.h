@@ -47,6 +47,11 @@ llvm::Error loadModel(mlir::MLIRContext &context, llvm::StringRef input,
 
 /// Lowers, emits code, packs the weights and writes the artifact to
 /// `output` atomically.
+/// Runs the llm-dialect pipeline `options` selects (-O1+: llm-optimize)
+/// on `module`; checks the option values.
+llvm::Error optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
+                          llvm::StringRef input);
+
 llvm::Error compileModel(LoadedModel &model, const CompileOptions &options,
                          llvm::StringRef output);
 

@@ -43,14 +43,24 @@ static cl::opt<std::string> targetOpt("target", cl::init("cpu"),
 static cl::opt<std::string>
     cpuOpt("cpu", cl::init("native"),
            cl::desc("LLVM CPU name to compile for (native = this machine)"),
-           cl::sub(compileCmd), cl::sub(runCmd));
+           cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
 enum OptLevel { O0, O1, O2, O3 };
 static cl::opt<OptLevel> optLevel(
     cl::desc("Optimization level"), cl::init(O3),
     cl::values(clEnumValN(O0, "O0", "No optimization"),
                clEnumValN(O1, "O1", "Basic"), clEnumValN(O2, "O2", "Default"),
                clEnumValN(O3, "O3", "Aggressive (default)")),
-    cl::sub(compileCmd), cl::sub(runCmd));
+    cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+static cl::opt<int64_t> decodeSplitsOpt(
+    "decode-splits", cl::init(2),
+    cl::desc("Flash decoding (-O2+): KV-cache chunks per head for one-token "
+             "steps, combined after (1 = no split)"),
+    cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+static cl::opt<std::string> softmaxOpt(
+    "softmax", cl::init("unified"),
+    cl::desc("Flash decoding (-O2+) softmax across chunks: unified (one "
+             "fixed maximum, FlashDecoding++) or online (synchronized)"),
+    cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
 static cl::opt<std::string>
     compileTokenizer("tokenizer", cl::desc("Tokenizer file to embed"),
                      cl::sub(compileCmd), cl::sub(runCmd));
@@ -92,11 +102,13 @@ static cl::opt<bool> progressOpt("progress",
                                           "not a terminal"),
                                  cl::sub(compileCmd), cl::sub(runCmd));
 
-static CompileOptions compileOptions() {
+CompileOptions llmc::compileOptions() {
   CompileOptions o;
   o.target = targetOpt;
   o.cpu = cpuOpt;
   o.optLevel = static_cast<int>(optLevel.getValue());
+  o.decodeSplits = decodeSplitsOpt;
+  o.decodeSoftmax = softmaxOpt;
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
 }
