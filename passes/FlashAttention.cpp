@@ -25,7 +25,8 @@ struct FlashAttention : llm::impl::FlashAttentionBase<FlashAttention> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (decodeSplits < 1 || decodeSplits > 64) {
-      module.emitError() << "decode-splits must be 1..64, got " << decodeSplits;
+      module.emitError() << "decode-splits must be 1..64, got "
+                         << static_cast<int64_t>(decodeSplits);
       return signalPassFailure();
     }
     if (softmax != "unified" && softmax != "online") {

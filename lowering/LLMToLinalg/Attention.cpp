@@ -216,6 +216,14 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
                                rw.getIndexAttr(kvh), t, rw.getIndexAttr(hd)},
         strides5);
 
+    // Flash attention reads the cache in place; no score matrix.
+    if (auto flash = op->getAttrOfType<DictionaryAttr>(kFlashAttrName)) {
+      Value out = buildFlashAttention(rw, loc, op, flash, q, cache, pos, t,
+                                      len);
+      rw.replaceOp(op, {out, cache});
+      return success();
+    }
+
     // Read back [kvh, hd, padded] keys and [kvh, padded, hd] values.
     Value kRead = asKeysT(tensor::ExtractSliceOp::create(
         rw, loc, slotType, cache, layerOffsets(0), layerSizes, strides5));
@@ -234,12 +242,6 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
                                rw.getIndexAttr(hd)},
         strides5);
 
-    if (auto flash = op->getAttrOfType<DictionaryAttr>(kFlashAttrName)) {
-      Value out = buildFlashAttention(rw, loc, op, flash, q, cache, pos, t,
-                                      len);
-      rw.replaceOp(op, {out, cache});
-      return success();
-    }
 
     // Scores [kvh, g, T, padded]: query head kvh*g + gi attends KV head kvh;
     // positions in blocks of kKeyBlock so the vectorized tile is static.

@@ -3,7 +3,7 @@ numpy reference (reference.py) through the runtime's C API (ctypes):
 
 - GQA ratios 1, 2, 4, 8; head_dim 32, 64 and 128; odd hidden sizes (172);
   rope theta 10000 and 500000, interleaved (llama2.c) and half (HF) RoPE;
-  tied and untied embeddings;
+  tied and untied embeddings; Qwen2 q/k/v biases; a Mistral sliding window;
 - prompts of 1, 7 and 300 tokens: every prefill row, then decode steps;
 - prefill followed by decode equals token-by-token decode from position 0.
 
@@ -30,7 +30,11 @@ CONFIGS = [
     ("hf-hd64-theta500k-tied", "hf", 256, 172, 2, 4, 2, 96, 64, 5e5, True),
     ("hf-hd128-gqa2", "hf", 256, 160, 1, 2, 1, 80, 128, 1e4, False),
     ("hf-qkv-bias", "hf-bias", 128, 96, 2, 4, 2, 64, 32, 1e6, False),
+    # Mistral: a 40-position sliding window (the 300-token prompt and its
+    # decode steps see only the last 40 positions).
+    ("hf-mistral-window40", "hf-window", 128, 96, 2, 4, 2, 64, 32, 1e4, False),
 ]
+WINDOW = 40
 SEQ = 320
 PROMPTS = (1, 7, 300)
 DECODE = 3
@@ -63,16 +67,20 @@ def llama2c_bytes(rng, dim, hidden, layers, heads, kv, vocab, tied):
 
 
 def write_hf(directory, rng, dim, hidden, layers, heads, kv, vocab, hd, theta,
-             tied, bias=False):
+             tied, bias=False, window=None):
     from safetensors.numpy import save_file
     os.makedirs(directory, exist_ok=True)
-    cfg = {"architectures": ["Qwen2ForCausalLM" if bias else "LlamaForCausalLM"],
+    arch = "Qwen2ForCausalLM" if bias else \
+        "MistralForCausalLM" if window else "LlamaForCausalLM"
+    cfg = {"architectures": [arch],
            "hidden_size": dim,
            "intermediate_size": hidden, "num_hidden_layers": layers,
            "num_attention_heads": heads, "num_key_value_heads": kv,
            "head_dim": hd, "vocab_size": vocab, "max_position_embeddings": SEQ,
            "rms_norm_eps": 1e-5, "rope_theta": theta,
            "tie_word_embeddings": tied}
+    if window:
+        cfg["sliding_window"] = window
     json.dump(cfg, open(os.path.join(directory, "config.json"), "w"))
 
     def w(*shape, fan=None, base=0.0):
@@ -157,6 +165,44 @@ def compare(what, got, ref):
     return diff
 
 
+OPT_LEVELS = ("-O0", "-O3")
+
+
+def check_artifact(rt, llmc, work, name, path, opt, ref, vocab, rng):
+    """Compiles `path` at `opt` and compares every row with the reference;
+    returns the largest difference."""
+    art = os.path.join(work, name + opt + ".llmc")
+    subprocess.run([llmc, "compile", path, opt, "-o", art], check=True)
+    a = rt.load(art)
+    worst = 0.0
+    what = f"{name} {opt}"
+    try:
+        for P in PROMPTS:
+            toks = [int(t) for t in rng.integers(0, vocab, P + DECODE)]
+            expect = reference.forward(ref, toks)
+            s = rt.session(a)
+            got = [rt.forward(s, toks[:P], vocab)]
+            for t in toks[P:]:
+                got.append(rt.forward(s, [t], vocab))
+            got = np.concatenate(got)
+            worst = max(worst, compare(f"{what} prompt {P} + decode", got, expect))
+            rt.lib.llmc_session_free(s)
+            # Only the last row, as generation asks for it.
+            s = rt.session(a)
+            last = rt.forward(s, toks[:P], vocab, last_only=True)
+            rt.lib.llmc_session_free(s)
+            worst = max(worst, compare(f"{what} prompt {P} last row", last[0],
+                                       expect[P - 1]))
+            if P <= 7:
+                s = rt.session(a)
+                one = np.concatenate([rt.forward(s, [t], vocab) for t in toks])
+                rt.lib.llmc_session_free(s)
+                worst = max(worst, compare(f"{what} token-by-token", one, got))
+    finally:
+        rt.lib.llmc_artifact_free(a)
+    return worst
+
+
 def main():
     llmc, runtime_lib, work = sys.argv[1:4]
     only = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--only" else None
@@ -176,41 +222,22 @@ def main():
         else:
             path = os.path.join(work, name)
             write_hf(path, rng, dim, hidden, layers, heads, kv, vocab, hd,
-                     theta, tied, bias=fmt == "hf-bias")
+                     theta, tied, bias=fmt == "hf-bias",
+                     window=WINDOW if fmt == "hf-window" else None)
             ref = reference.load_hf(path)
-        art = os.path.join(work, name + ".llmc")
-        subprocess.run([llmc, "compile", path, "-o", art], check=True)
-        a = rt.load(art)
         worst = 0.0
         try:
-            for P in PROMPTS:
-                toks = [int(t) for t in rng.integers(0, vocab, P + DECODE)]
-                expect = reference.forward(ref, toks)
-                s = rt.session(a)
-                got = [rt.forward(s, toks[:P], vocab)]
-                for t in toks[P:]:
-                    got.append(rt.forward(s, [t], vocab))
-                got = np.concatenate(got)
-                worst = max(worst, compare(f"{name} prompt {P} + decode", got, expect))
-                rt.lib.llmc_session_free(s)
-                # Only the last row, as generation asks for it.
-                s = rt.session(a)
-                last = rt.forward(s, toks[:P], vocab, last_only=True)
-                rt.lib.llmc_session_free(s)
-                worst = max(worst, compare(f"{name} prompt {P} last row", last[0],
-                                           expect[P - 1]))
-                if P <= 7:
-                    s = rt.session(a)
-                    one = np.concatenate([rt.forward(s, [t], vocab) for t in toks])
-                    rt.lib.llmc_session_free(s)
-                    worst = max(worst, compare(f"{name} token-by-token", one, got))
-            print(f"{name}: ok (prompts {PROMPTS} + {DECODE} decode steps, "
-                  f"last-row prefill, token-by-token; max abs diff {worst:.2e})")
+            # The reference path (-O0) and the optimized one (-O3: fusion,
+            # flash attention with its split decode), both against numpy.
+            for opt in OPT_LEVELS:
+                worst = max(worst, check_artifact(rt, llmc, work, name, path, opt,
+                                                  ref, vocab, rng))
+            print(f"{name}: ok ({' and '.join(OPT_LEVELS)}: prompts {PROMPTS} + "
+                  f"{DECODE} decode steps, last-row prefill, token-by-token; "
+                  f"max abs diff {worst:.2e})")
         except (AssertionError, RuntimeError) as e:
             print(f"{name}: FAIL {e}")
             failures += 1
-        finally:
-            rt.lib.llmc_artifact_free(a)
     return 1 if failures else 0
 
 

@@ -90,6 +90,12 @@ def load_hf(directory):
                seq=c["max_position_embeddings"], head_dim=hd,
                eps=c.get("rms_norm_eps", 1e-6), theta=c.get("rope_theta", 10000.0),
                rope="half")
+    # Mistral (and Qwen2 with use_sliding_window): position i sees keys
+    # i - window + 1 .. i.
+    arch = c["architectures"][0]
+    if (arch.startswith("Mistral") or c.get("use_sliding_window")) and \
+            c.get("sliding_window"):
+        cfg["window"] = c["sliding_window"]
     return Model(cfg, w)
 
 
@@ -120,6 +126,8 @@ def forward(m, tokens):
     x = w["embed"][np.asarray(tokens)].astype(np.float64)
     pos = np.arange(T)
     mask = np.triu(np.full((T, T), -np.inf), k=1)
+    if c.get("window"):
+        mask += np.tril(np.full((T, T), -np.inf), k=-c["window"])
     for L in w["layers"]:
         h = rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64)
         def proj(w, b):

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 
-SUFFIXES = {"-NEXT", "-SAME", "-NOT", "-DAG", "-LABEL", "-EMPTY", "-COUNT"}
+SUFFIXES = {"-NEXT", "-SAME", "-NOT", "-DAG", "-LABEL", "-EMPTY", "-COUNT"}  # -COUNT-<n>
 RUN_RE = re.compile(r"^\s*//\s*RUN:(.*)$")
 RUN_TYPO_RE = re.compile(r"^\s*//\s*RUN(?!:)\b")
 
@@ -70,10 +70,13 @@ def lint_file(path):
             problems.append(f"{path}:{i}: 'RUN' without ':' is ignored by lit")
     used = set()
     for prefix in sorted(prefixes | {"CHECK"}):
-        directive = re.compile(r"//\s*" + re.escape(prefix) + r"([A-Z-]*)(:?)")
+        directive = re.compile(r"//\s*" + re.escape(prefix) +
+                               r"((?:-COUNT-[0-9]+)|[A-Z-]*)(:?)")
         for i, line in enumerate(lines, 1):
             for m in directive.finditer(line):
                 suffix, colon = m.group(1), m.group(2)
+                if re.fullmatch(r"-COUNT-[0-9]+", suffix):
+                    suffix = "-COUNT"
                 if not suffix and not colon and prefix == "CHECK":
                     # A word such as "CHECKS" in prose is not a directive.
                     if re.match(r"//\s*CHECK\b", line[m.start():]) is None:

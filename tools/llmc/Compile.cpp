@@ -449,6 +449,13 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                     {"arch", arch},
                     {"cpu", options.cpu},
                     {"opt_level", options.optLevel},
+                    {"attention",
+                     options.optLevel >= 2
+                         ? json::Value(json::Object{
+                               {"kernel", "flash"},
+                               {"decode_splits", options.decodeSplits},
+                               {"softmax", options.decodeSoftmax}})
+                         : json::Value(json::Object{{"kernel", "reference"}})},
                     {"features", toArray(features)},
                     {"code_section", "code.cpu"}}},
       {"entry_points",

@@ -1,0 +1,64 @@
+// RUN: llmc-opt %s --convert-llm-to-linalg | FileCheck %s
+// RUN: llmc-opt %s --llm-flash-attention="softmax=online decode-splits=1" --convert-llm-to-linalg | FileCheck %s --check-prefix=ONLINE
+// RUN: sed -e 's/, llm.flash = {[^}]*}//' %s | llmc-opt --convert-llm-to-linalg | FileCheck %s --check-prefix=REF
+
+// Flash attention (llm.flash set): the new keys/values go into the cache,
+// which the kernel then reads in place as one flat read-only buffer.
+// Decode steps (T == 1) take the unified-max kernel over 2 chunks per head,
+// checked afterwards: a maximum outside phi +- 60 recomputes with the
+// synchronized kernel; prefill takes the synchronized kernel, one chunk
+// per token.
+// CHECK-LABEL: func.func @flash
+// CHECK: %[[T:.*]] = tensor.dim %arg0, %c0 : tensor<?x64xf32>
+// CHECK: %[[CACHE:.*]] = tensor.insert_slice {{.*}} into {{.*}} : tensor<4x?x8xf32> into tensor<2x2x4x64x8xf32>
+// CHECK: %[[BUF:.*]] = bufferization.to_buffer %[[CACHE]] read_only : tensor<2x2x4x64x8xf32> to memref<2x2x4x64x8xf32>
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]] {{\[}}[0, 1, 2, 3, 4]] : memref<2x2x4x64x8xf32> into memref<8192xf32>
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[T]], %c1
+// CHECK: %[[S:.*]] = arith.select %[[ONE]], %c2, %c1
+// CHECK: scf.if %[[ONE]] -> (tensor<?x64xf32>)
+// Partial (acc, max, sum) per (KV head, group member, token, chunk): no
+// [heads, tokens, positions] score tensor anywhere.
+// CHECK: scf.forall (%[[KV:.*]], %[[G:.*]], %[[TOK:.*]], %[[SP:.*]]) in (4, 2, %[[T]], %[[S]]) shared_outs({{.*}}) -> (tensor<4x2x?x?x8xf32>, tensor<4x2x?x?xf32>, tensor<4x2x?x?xf32>)
+// Blocks of 16 positions; the scores of a block accumulate over head_dim.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, vector<8xf32>)
+// CHECK: scf.for {{.*}} -> (vector<16xf32>)
+// CHECK: vector.load %[[FLAT]][%{{.*}}] : memref<8192xf32>, vector<16xf32>
+// CHECK: vector.fma
+// Causal mask on the block's positions.
+// CHECK: vector.step : vector<16xindex>
+// CHECK: arith.cmpi uge, %{{.*}} : vector<16xindex>
+// Unified: exponents against the fixed maximum (0.0), no rescaling.
+// CHECK: vector.reduction <maximumf>
+// CHECK: %[[Z:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[PHI:.*]] = vector.broadcast %[[Z]] : f32 to vector<16xf32>
+// CHECK-NEXT: arith.subf %{{.*}}, %[[PHI]] : vector<16xf32>
+// CHECK-NEXT: math.exp %{{.*}} : vector<16xf32>
+// CHECK-NOT: math.exp %{{.*}} : f32
+// The block's values in one load, then one FMA per position.
+// CHECK: vector.load %[[FLAT]][%{{.*}}] : memref<8192xf32>, vector<128xf32>
+// CHECK: vector.shape_cast %{{.*}} : vector<128xf32> to vector<16x8xf32>
+// CHECK-COUNT-16: vector.fma
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[KV]], %[[G]], %[[TOK]], %[[SP]], 0] [1, 1, 1, 1, 8]
+// The range check, then the synchronized fallback (online: exp of the
+// running-max change).
+// CHECK: arith.cmpf ugt, %{{.*}}, %cst{{.*}} : f32
+// CHECK: scf.if
+// CHECK: scf.forall
+// CHECK: math.exp %{{.*}} : f32
+// CHECK: return
+// CHECK-NOT: llm.schedule = "heads"
+// ONLINE-LABEL: func.func @flash
+// ONLINE-NOT: scf.if
+// ONLINE: scf.forall
+// ONLINE: math.exp %{{.*}} : vector<16xf32>
+// ONLINE: math.exp %{{.*}} : f32
+// ONLINE-NOT: llm.schedule = "heads"
+// The reference path (no llm.flash) materializes the scores in blocks.
+// REF-LABEL: func.func @flash
+// REF: tensor.empty(%{{.*}}) : tensor<4x2x?x?x16xf32>
+// REF: llm.schedule = "heads"
+func.func @flash(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %kv: !llm.kv_cache<2x64x4x8, f32>, %pos: index) -> (tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, f32>) {
+  %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, llm.flash = {decode_splits = 2 : i64, softmax = "unified", unified_max = 0.0 : f64}} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, f32>
+  return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, f32>
+}
