@@ -52,9 +52,14 @@ def Roofline : Pass<"llm-roofline", "mlir::ModuleOp"> {
     Precision comes from the IR: weight element types and `#llm.quant`
     (bits plus scale overhead), activation element types, the KV cache's
     element type. `?` token dimensions are `seq` (prefill) or 1 (decode),
-    times `batch`. Ops are fused units: `llm.attention` keeps its scores on
-    chip (flash attention), so only Q/K/V, the output and the cache move.
-    Weight transforms on `llm.param` values (`llm.concat`, `llm.quantize`,
+    times `batch`. Ops are costed as the backends compile them: an
+    `llm.attention` marked `llm.flash` (`--llm-flash-attention`) keeps its
+    scores in registers, so only Q/K/V, the output and the cache move;
+    without it the reference kernel's score matrix
+    `[heads, tokens, positions]` is written 4 times and read 5 times. Fused
+    epilogues (`residual`, `activation`) and `llm.add_rms_norm` count one
+    pass over their activations. Weight transforms on `llm.param` values
+    (`llm.concat`, `llm.scale_columns`, `llm.quantize`,
     `tensor.expand_shape`) happen at pack time and cost nothing. An
     `llm.moe` reads the experts a batch is expected to touch:
     `E * (1 - (1 - top_k/E)^tokens)`.

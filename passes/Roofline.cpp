@@ -188,8 +188,20 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
           c.actStore = actBytes(o.getOutput());
           c.kvStore = b * s * kvh * hd * 2 * kvBytes;
           c.kvLoad = b * kvLen * kvh * hd * 2 * kvBytes;
-          // QK^T and PV, plus the softmax; scores stay on chip (fused).
+          // QK^T and PV, plus the softmax.
           c.flops = b * (2 * 2 * s * h * hd * ctx + 5 * s * h * ctx);
+          // Flash attention (llm.flash) keeps the scores in registers. The
+          // reference kernel materializes [heads, tokens, positions]: it
+          // writes the scores, then scales, exponentiates and normalizes
+          // them (a read and a write each), takes the max and the sum
+          // (reads), and reads them once more for P·V: 5 reads, 4 writes.
+          if (!o->hasAttr(kFlashAttrName)) {
+            double eltBytes =
+                o.getQuery().getType().getElementTypeBitWidth() / 8.0;
+            double scores = b * h * s * ctx * eltBytes;
+            c.actLoad += 5 * scores;
+            c.actStore += 4 * scores;
+          }
           return c;
         })
         .Case([&](MoEOp o) {

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include <functional>
 #include "dialects/llm/LLMOps.h"
 #include "mlir/Dialect/CommonFolders.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -679,4 +680,29 @@ bool mlir::llm::isPackTimeWeight(Value v) {
 bool mlir::llm::isRunTimeOp(Operation *op) {
   return isa<LLMDialect>(op->getDialect()) && !isa<ParamOp>(op) &&
          !(op->getNumResults() == 1 && isPackTimeWeight(op->getResult(0)));
+}
+
+std::string mlir::llm::weightLabel(Operation *op) {
+  SmallVector<StringRef> names;
+  std::function<void(Value)> leaves = [&](Value v) {
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      return;
+    if (auto p = dyn_cast<ParamOp>(def)) {
+      if (!llvm::is_contained(names, p.getName()))
+        names.push_back(p.getName());
+      return;
+    }
+    for (Value in : def->getOperands())
+      leaves(in);
+  };
+  for (Value v : op->getOperands())
+    if (isa<RankedTensorType>(v.getType()) && isPackTimeWeight(v))
+      leaves(v);
+  if (names.empty())
+    return "";
+  std::string label = names.front().str();
+  if (names.size() > 1)
+    label += " +" + std::to_string(names.size() - 1);
+  return label;
 }

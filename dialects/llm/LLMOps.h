@@ -13,6 +13,8 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <string>
+
 #define GET_OP_CLASSES
 #include "dialects/llm/LLMOps.h.inc"
 
@@ -26,6 +28,10 @@ bool isPackTimeWeight(Value v);
 /// weights and their pack-time transforms. Profiling timers and the
 /// roofline tables built next to them list exactly these, in order.
 bool isRunTimeOp(Operation *op);
+/// A label for the weights `op` reads: the name of the first `llm.param`
+/// reached through its pack-time operands, with " +N" when the weight is a
+/// transform of N more params (e.g. fused Q/K/V). Empty without weights.
+std::string weightLabel(Operation *op);
 } // namespace mlir::llm
 
 #endif // LLMC_DIALECTS_LLM_LLMOPS_H

@@ -357,12 +357,7 @@ struct ConvertLLMToLinalg
     module.walk([&](Operation *op) {
       if (!isRunTimeOp(op))
         return;
-      std::string weight;
-      for (Value v : op->getOperands())
-        if (auto p = v.getDefiningOp<ParamOp>()) {
-          weight = p.getName().str();
-          break;
-        }
+      std::string weight = weightLabel(op);
       int32_t id = table.size();
       table.push_back(b.getDictionaryAttr(
           {b.getNamedAttr("op", b.getStringAttr(op->getName().getStringRef())),

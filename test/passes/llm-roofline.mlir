@@ -35,20 +35,25 @@ func.func @quantized(%x: tensor<?x4096xf16>, %s: tensor<4096x32xf16>) -> (tensor
 
 // -----
 
-// Attention is one fused op: only Q/K/V in, the output out and the cache
-// move; the [heads, seq, ctx] scores stay on chip. Decode with 1000 cached
-// tokens, batch 4: reads 4*1000*8*128*2 (K and V) * 2 bytes of cache, writes
-// one new position per sequence. The separate softmax of an unfused
-// formulation would store and reload its whole input.
+// Attention with the flash kernel (llm.flash) is one fused op: only Q/K/V
+// in, the output out and the cache move; the [heads, seq, ctx] scores stay
+// in registers. Decode with 1000 cached tokens, batch 4: reads
+// 4*1000*8*128*2 (K and V) * 2 bytes of cache, writes one new position per
+// sequence. The reference kernel (no llm.flash) also writes its scores
+// (4*32*1001 f16 = 256256 bytes) 4 times and reads them 5 times. A
+// separate softmax stores and reloads its whole input.
 // KV-LABEL: func.func @attention
-// KV: llm.attention {{.*}}act_load_bytes = 49152 : i64, act_store_bytes = 32768 : i64, {{.*}}bound = "memory", {{.*}}kv_load_bytes = 16384000 : i64, kv_store_bytes = 16384 : i64
+// KV: llm.attention {{.*}}llm.roofline = {act_load_bytes = 49152 : i64, act_store_bytes = 32768 : i64, {{.*}}bound = "memory", {{.*}}kv_load_bytes = 16384000 : i64, kv_store_bytes = 16384 : i64
+// KV: llm.attention {{.*}}llm.roofline = {act_load_bytes = 1330432 : i64, act_store_bytes = 1057792 : i64, {{.*}}kv_load_bytes = 16384000 : i64, kv_store_bytes = 16384 : i64
 // KV: llm.softmax {{.*}}act_load_bytes = 258048 : i64, act_store_bytes = 258048 : i64
 func.func @attention(%q: tensor<?x4096xf16>, %k: tensor<?x1024xf16>, %v: tensor<?x1024xf16>, %pos: index,
-                     %kv: !llm.kv_cache<32x4096x8x128, f16>, %scores: tensor<32x?x1008xf16>) -> (tensor<?x4096xf16>, tensor<32x?x1008xf16>) {
-  %o, %kv2 = llm.attention %q, %k, %v, %kv[%pos] {layer = 0 : i64, num_heads = 32 : i64, num_kv_heads = 8 : i64, causal}
+                     %kv: !llm.kv_cache<32x4096x8x128, f16>, %scores: tensor<32x?x1008xf16>) -> (tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<32x?x1008xf16>) {
+  %o, %kv2 = llm.attention %q, %k, %v, %kv[%pos] {layer = 0 : i64, num_heads = 32 : i64, num_kv_heads = 8 : i64, causal, llm.flash = {decode_splits = 2 : i64, softmax = "unified", unified_max = 0.0 : f64}}
+      : tensor<?x4096xf16>, tensor<?x1024xf16>, !llm.kv_cache<32x4096x8x128, f16>
+  %o2, %kv3 = llm.attention %q, %k, %v, %kv2[%pos] {layer = 1 : i64, num_heads = 32 : i64, num_kv_heads = 8 : i64, causal}
       : tensor<?x4096xf16>, tensor<?x1024xf16>, !llm.kv_cache<32x4096x8x128, f16>
   %p = llm.softmax %scores : tensor<32x?x1008xf16>
-  return %o, %p : tensor<?x4096xf16>, tensor<32x?x1008xf16>
+  return %o, %o2, %p : tensor<?x4096xf16>, tensor<?x4096xf16>, tensor<32x?x1008xf16>
 }
 
 // -----

@@ -32,29 +32,27 @@
 using namespace llvm;
 using namespace llmc;
 
-cl::SubCommand llmc::benchCmd(
-    "bench", "Time prefill/decode; with --profile, per op class vs roofline");
 
 static cl::opt<std::string> benchInput(cl::Positional, cl::Required,
                                        cl::desc("<model path | model.mlir>"),
-                                       cl::sub(benchCmd));
+                                       cl::sub(benchCmd()));
 static cl::opt<std::string> benchTokenizer("tokenizer",
                                            cl::desc("Tokenizer file"),
-                                           cl::sub(benchCmd));
+                                           cl::sub(benchCmd()));
 static cl::opt<int> benchPrompt("prompt-tokens", cl::init(128),
-                                cl::desc("Prefill length"), cl::sub(benchCmd));
+                                cl::desc("Prefill length"), cl::sub(benchCmd()));
 static cl::opt<int> benchDecode("decode", cl::init(32),
-                                cl::desc("Decode steps"), cl::sub(benchCmd));
+                                cl::desc("Decode steps"), cl::sub(benchCmd()));
 static cl::opt<std::string> benchHardware("hardware", cl::init("host"),
                                           cl::desc("Roofline hardware"),
-                                          cl::sub(benchCmd));
+                                          cl::sub(benchCmd()));
 static cl::opt<bool> benchProfile("profile",
                                   cl::desc("Per-op timers; compare per op "
                                            "class with the roofline"),
-                                  cl::sub(benchCmd));
+                                  cl::sub(benchCmd()));
 static cl::opt<std::string> benchJson("json", cl::desc("Also write JSON here"),
                                       cl::value_desc("file"),
-                                      cl::sub(benchCmd));
+                                      cl::sub(benchCmd()));
 
 namespace {
 /// Predicted seconds per llm op (weights excluded), in program order.

@@ -16,9 +16,13 @@ int fail(const llvm::Twine &message);
 /// The runtime status's message as an Error (frees the status).
 llvm::Error statusError(llmc_status_t s);
 
-extern llvm::cl::SubCommand compileCmd;
-extern llvm::cl::SubCommand runCmd;
-extern llvm::cl::SubCommand benchCmd;
+/// Subcommands whose options live in several files: constructed on first
+/// use, so every file's options can name them during static
+/// initialization (whatever order the files initialize in).
+llvm::cl::SubCommand &compileCmd();
+llvm::cl::SubCommand &runCmd();
+llvm::cl::SubCommand &benchCmd();
+llvm::cl::SubCommand &rooflineCmd();
 /// The compile flags shared by compile, run and bench (-O, --cpu,
 /// --decode-splits, --softmax, ...).
 CompileOptions compileOptions();

@@ -26,81 +26,98 @@
 using namespace llvm;
 using namespace llmc;
 
-cl::SubCommand llmc::compileCmd("compile",
-                                "Compile a model into a .llmc artifact");
-cl::SubCommand llmc::runCmd("run", "Generate text with a model");
+
+cl::SubCommand &llmc::compileCmd() {
+  static cl::SubCommand cmd("compile", "Compile a model into a .llmc artifact");
+  return cmd;
+}
+cl::SubCommand &llmc::runCmd() {
+  static cl::SubCommand cmd("run", "Generate text with a model");
+  return cmd;
+}
+cl::SubCommand &llmc::benchCmd() {
+  static cl::SubCommand cmd("bench", "Time prefill/decode; with --profile, per op class vs roofline");
+  return cmd;
+}
+cl::SubCommand &llmc::rooflineCmd() {
+  static cl::SubCommand cmd("roofline", "Roofline analysis: FLOPs, bytes, bound and time per op");
+  return cmd;
+}
 
 static cl::opt<std::string> compileInput(cl::Positional, cl::Required,
                                          cl::desc("<model.mlir | model path>"),
-                                         cl::sub(compileCmd));
+                                         cl::sub(compileCmd()));
 static cl::opt<std::string> compileOutput("o", cl::Required,
                                           cl::desc("Output artifact"),
                                           cl::value_desc("model.llmc"),
-                                          cl::sub(compileCmd));
+                                          cl::sub(compileCmd()));
 static cl::opt<std::string> targetOpt("target", cl::init("cpu"),
                                       cl::desc("Target backend (cpu)"),
-                                      cl::sub(compileCmd), cl::sub(runCmd));
+                                      cl::sub(compileCmd()), cl::sub(runCmd()));
 static cl::opt<std::string>
     cpuOpt("cpu", cl::init("native"),
            cl::desc("LLVM CPU name to compile for (native = this machine)"),
-           cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+           cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()));
 enum OptLevel { O0, O1, O2, O3 };
 static cl::opt<OptLevel> optLevel(
     cl::desc("Optimization level"), cl::init(O3),
     cl::values(clEnumValN(O0, "O0", "No optimization"),
                clEnumValN(O1, "O1", "Basic"), clEnumValN(O2, "O2", "Default"),
                clEnumValN(O3, "O3", "Aggressive (default)")),
-    cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
 static cl::opt<int64_t> decodeSplitsOpt(
     "decode-splits", cl::init(2),
     cl::desc("Flash decoding (-O2+): KV-cache chunks per head for one-token "
              "steps, combined after (1 = no split)"),
-    cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
 static cl::opt<std::string> softmaxOpt(
     "softmax", cl::init("unified"),
     cl::desc("Flash decoding (-O2+) softmax across chunks: unified (one "
              "fixed maximum, FlashDecoding++) or online (synchronized)"),
-    cl::sub(compileCmd), cl::sub(runCmd), cl::sub(benchCmd));
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
 static cl::opt<std::string>
     compileTokenizer("tokenizer", cl::desc("Tokenizer file to embed"),
-                     cl::sub(compileCmd), cl::sub(runCmd));
+                     cl::sub(compileCmd()), cl::sub(runCmd()));
 
 static cl::opt<std::string> runInput(cl::Positional, cl::init(""),
                                      cl::desc("<model.llmc | model.mlir | model path>"),
-                                     cl::sub(runCmd));
+                                     cl::sub(runCmd()));
 static cl::opt<bool> demoOpt("demo",
                              cl::desc("Run the built-in synthetic demo model"),
-                             cl::sub(runCmd));
+                             cl::sub(runCmd()));
 static cl::opt<std::string> promptOpt("prompt", cl::init(""),
-                                      cl::desc("Prompt text"), cl::sub(runCmd));
+                                      cl::desc("Prompt text"), cl::sub(runCmd()));
 static cl::opt<int> stepsOpt("n", cl::init(256),
-                             cl::desc("Tokens to generate"), cl::sub(runCmd));
+                             cl::desc("Tokens to generate"), cl::sub(runCmd()));
 static cl::opt<float> tempOpt("temp", cl::init(0.0f),
                               cl::desc("Sampling temperature (0 = greedy)"),
-                              cl::sub(runCmd));
+                              cl::sub(runCmd()));
 static cl::opt<int> topKOpt("top-k", cl::init(0),
                             cl::desc("Sample from the K most likely (0 = all)"),
-                            cl::sub(runCmd));
+                            cl::sub(runCmd()));
 static cl::opt<float> topPOpt("top-p", cl::init(1.0f),
                               cl::desc("Nucleus sampling threshold (1 = off)"),
-                              cl::sub(runCmd));
+                              cl::sub(runCmd()));
 static cl::opt<uint64_t> seedOpt("seed", cl::init(0),
-                                 cl::desc("Sampling seed"), cl::sub(runCmd));
+                                 cl::desc("Sampling seed"), cl::sub(runCmd()));
 static cl::opt<bool> statsOpt("stats",
                               cl::desc("Print prefill/decode speed to stderr"),
-                              cl::sub(runCmd));
+                              cl::sub(runCmd()));
 static cl::opt<std::string> dumpLogits(
     "dump-logits",
     cl::desc("Write the logits of every computed position (float32 LE, "
              "vocab_size per row, position order)"),
-    cl::value_desc("file"), cl::sub(runCmd));
+    cl::value_desc("file"), cl::sub(runCmd()));
 static cl::opt<int> maxContextOpt("max-context", cl::init(0),
                                   cl::desc("KV cache positions (0 = compiled)"),
-                                  cl::sub(runCmd));
+                                  cl::sub(runCmd()));
 static cl::opt<bool> progressOpt("progress",
                                  cl::desc("Show progress even when stderr is "
                                           "not a terminal"),
-                                 cl::sub(compileCmd), cl::sub(runCmd));
+                                 cl::sub(compileCmd()), cl::sub(runCmd()));
 
 CompileOptions llmc::compileOptions() {
   CompileOptions o;

@@ -13,6 +13,7 @@
 
 #include "dialects/llm/LLMOps.h"
 #include "Commands.h"
+#include "Compile.h"
 #include "HostBench.h"
 #include "importers/BuildIR.h"
 #include "importers/ModelSource.h"
@@ -44,8 +45,6 @@ static cl::SubCommand importCmd("import", "Import a model into the llm dialect")
 static cl::SubCommand tokenizeCmd("tokenize", "Encode text or decode ids");
 static cl::SubCommand inspectCmd("inspect",
                                  "List a model's config and tensors");
-static cl::SubCommand rooflineCmd(
-    "roofline", "Roofline analysis: FLOPs, bytes, bound and time per op");
 
 static cl::opt<std::string> importInput(cl::Positional, cl::Required,
                                         cl::desc("<model>"),
@@ -81,45 +80,45 @@ static cl::opt<std::string>
 
 static cl::opt<std::string> rooflineInput(
     cl::Positional, cl::Required,
-    cl::desc("<model.mlir | model path | config.json>"), cl::sub(rooflineCmd));
+    cl::desc("<model.mlir | model path | config.json>"), cl::sub(rooflineCmd()));
 static cl::opt<std::string> rfHardware("hardware", cl::init("nvidia-a100-80gb"),
                                        cl::desc("Hardware preset"),
-                                       cl::sub(rooflineCmd));
+                                       cl::sub(rooflineCmd()));
 static cl::opt<std::string> rfPhase("phase", cl::init("decode"),
                                     cl::desc("prefill or decode"),
-                                    cl::sub(rooflineCmd));
+                                    cl::sub(rooflineCmd()));
 static cl::opt<int64_t> rfBatch("batch", cl::init(1), cl::desc("Batch size"),
-                                cl::sub(rooflineCmd));
+                                cl::sub(rooflineCmd()));
 static cl::opt<int64_t> rfSeq("seq", cl::init(1),
                               cl::desc("Prompt tokens (prefill)"),
-                              cl::sub(rooflineCmd));
+                              cl::sub(rooflineCmd()));
 static cl::opt<int64_t> rfKvLen("kv-len", cl::init(0),
                                 cl::desc("Tokens already in the KV cache"),
-                                cl::sub(rooflineCmd));
+                                cl::sub(rooflineCmd()));
 static cl::opt<std::string> rfActDtype(
     "act-dtype",
     cl::desc("Activation type for the compute peak (f32, f16, bf16, int8; "
              "default: the IR's)"),
-    cl::sub(rooflineCmd));
+    cl::sub(rooflineCmd()));
 static cl::opt<int64_t> rfLogitsRows(
     "logits-rows", cl::init(1),
     cl::desc("Prompt rows whose logits prefill computes (1 = generation)"),
-    cl::sub(rooflineCmd));
+    cl::sub(rooflineCmd()));
 static cl::opt<bool> rfRemeasure(
     "remeasure", cl::desc("With --hardware host: measure again, ignoring the cache"),
-    cl::sub(rooflineCmd));
+    cl::sub(rooflineCmd()));
 static cl::opt<std::string> rfCsv("csv",
                                   cl::desc("Also write the per-op table as CSV here"),
-                                  cl::value_desc("file"), cl::sub(rooflineCmd));
+                                  cl::value_desc("file"), cl::sub(rooflineCmd()));
 static cl::opt<bool> rfPerLayer(
     "per-layer",
     cl::desc("Print one summary row per decoder layer instead of one per op"),
-    cl::sub(rooflineCmd));
+    cl::sub(rooflineCmd()));
 static cl::opt<std::string> rfPlot(
     "plot", cl::desc("Also draw the roofline (ops as points) as SVG here"),
-    cl::value_desc("file.svg"), cl::sub(rooflineCmd));
+    cl::value_desc("file.svg"), cl::sub(rooflineCmd()));
 static cl::opt<std::string> rfJson("json", cl::desc("Also write JSON here"),
-                                   cl::value_desc("file"), cl::sub(rooflineCmd));
+                                   cl::value_desc("file"), cl::sub(rooflineCmd()));
 
 int llmc::fail(Error e) {
   WithColor::error(errs(), "llmc") << toString(std::move(e)) << "\n";
@@ -339,6 +338,10 @@ static int runRoofline() {
       loadModule(context, rooflineInput, err);
   if (err)
     return fail(std::move(err));
+  // Analyze what `llmc compile` at the same -O level builds (fusions, flash
+  // attention); -O0 analyzes the graph as imported.
+  if (Error e = optimizeModel(*module, compileOptions(), rooflineInput))
+    return fail(std::move(e));
   mlir::PassManager pm(&context);
   mlir::llm::RooflineOptions options;
   options.hardware = rfHardware;
@@ -386,12 +389,7 @@ static int runRoofline() {
     if (!attr)
       return;
     auto num = [&](StringRef key) { return rooflineField(attr, key); };
-    std::string weight;
-    for (mlir::Value v : op->getOperands())
-      if (auto p = v.getDefiningOp<mlir::llm::ParamOp>()) {
-        weight = p.getName().str();
-        break;
-      }
+    std::string weight = mlir::llm::weightLabel(op);
     double other = num("act_load_bytes") + num("act_store_bytes") +
                    num("kv_load_bytes") + num("kv_store_bytes");
     StringRef bound = cast<mlir::StringAttr>(attr.get("bound")).getValue();
@@ -613,13 +611,13 @@ int main(int argc, char **argv) {
     return runTokenize();
   if (inspectCmd)
     return runInspect();
-  if (rooflineCmd)
+  if (rooflineCmd())
     return runRoofline();
-  if (compileCmd)
+  if (compileCmd())
     return runCompile();
-  if (runCmd)
+  if (runCmd())
     return runRun();
-  if (benchCmd)
+  if (benchCmd())
     return runBench();
   errs() << "llmc: no subcommand; see llmc --help\n";
   return 1;
