@@ -42,6 +42,17 @@ def host_bandwidth(llmc, model_bin):
         return None
 
 
+def emit(result, results):
+    """Prints one model's JSON line and keeps it for save_json."""
+    print(json.dumps(result), flush=True)
+    results.append(result)
+
+
+def save_json(results, path):
+    if path:
+        json.dump(results, open(path, "w"), indent=1)
+
+
 def read_manifest(path):
     """The artifact's JSON manifest (offset and size at bytes 16..32)."""
     with open(path, "rb") as f:
@@ -212,10 +223,8 @@ def main():
                 "predicted_decode_tok_s": round(pd, 2),
                 "llmc_prefill_fraction": round(lp / pp, 3),
                 "llmc_decode_fraction": round(ld / pd, 3)}
-        print(json.dumps(r), flush=True)
-        results.append(r)
-    if a.json:
-        json.dump(results, open(a.json, "w"), indent=1)
+        emit(r, results)
+    save_json(results, a.json)
 
 
 if __name__ == "__main__":

@@ -278,7 +278,7 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
     return fileError(input, "--softmax must be 'unified' or 'online', not '" +
                                 options.decodeSoftmax + "'");
   // -O1: fusion; -O2 and up: also flash attention.
-  if (options.optLevel < 1)
+  if (options.optLevel < 1 || !options.llmOptimize)
     return Error::success();
   mlir::llm::OptimizeOptions opt;
   opt.flash = options.optLevel >= 2;
@@ -303,7 +303,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     return fileError(input, "module has no llm.model attribute");
 
   // 0. The llm-dialect optimization pipeline.
-  if (options.optLevel >= 1)
+  if (options.optLevel >= 1 && options.llmOptimize)
     progress.step("optimizing " + input + " (llm-optimize)");
   if (Error e = optimizeModel(module, options, input))
     return e;
@@ -449,8 +449,9 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                     {"arch", arch},
                     {"cpu", options.cpu},
                     {"opt_level", options.optLevel},
+                    {"llm_optimize", options.optLevel >= 1 && options.llmOptimize},
                     {"attention",
-                     options.optLevel >= 2
+                     options.optLevel >= 2 && options.llmOptimize
                          ? json::Value(json::Object{
                                {"kernel", "flash"},
                                {"decode_splits", options.decodeSplits},
@@ -545,6 +546,7 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
   raw_string_ostream(ir) << *model.module;
   mix(ir);
   mix(options.target + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
+      (options.llmOptimize ? "" : "|no-llm-optimize") +
       "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
       (options.profile ? "|profile" : ""));
   std::string dir = cacheDir();

@@ -16,6 +16,9 @@ struct CompileOptions {
   std::string target = "cpu";
   std::string cpu = "native"; ///< LLVM CPU name; "native" = this machine
   int optLevel = 3; ///< 0: no llm-dialect passes; 1: fusion; 2-3: + flash attention
+  /// false: no llm-dialect passes at any level (LLVM still optimizes per
+  /// optLevel): the anchor that isolates what fusion buys.
+  bool llmOptimize = true;
   int64_t decodeSplits = 2;          ///< flash decoding: cache chunks per head
   std::string decodeSoftmax = "unified"; ///< unified (FlashDecoding++) | online
   bool progress = false; ///< progress lines on stderr

@@ -72,6 +72,13 @@ static cl::opt<int64_t> decodeSplitsOpt(
              "steps, combined after (1 = no split)"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
+static cl::opt<bool> llmOptimizeOpt(
+    "llm-optimize", cl::init(true),
+    cl::desc("Run the llm-dialect pipeline (fusion, flash attention) at -O1 "
+             "and up; =false keeps the imported graph while LLVM still "
+             "optimizes at the -O level"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
 static cl::opt<std::string> softmaxOpt(
     "softmax", cl::init("unified"),
     cl::desc("Flash decoding (-O2+) softmax across chunks: unified (one "
@@ -125,6 +132,7 @@ CompileOptions llmc::compileOptions() {
   o.cpu = cpuOpt;
   o.optLevel = static_cast<int>(optLevel.getValue());
   o.decodeSplits = decodeSplitsOpt;
+  o.llmOptimize = llmOptimizeOpt;
   o.decodeSoftmax = softmaxOpt;
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
