@@ -242,7 +242,6 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
                                rw.getIndexAttr(hd)},
         strides5);
 
-
     // Scores [kvh, g, T, padded]: query head kvh*g + gi attends KV head kvh;
     // positions in blocks of kKeyBlock so the vectorized tile is static.
     auto qType = RankedTensorType::get({dyn, kvh, g, hd}, elt);

@@ -32,7 +32,6 @@
 using namespace llvm;
 using namespace llmc;
 
-
 static cl::opt<std::string> benchInput(cl::Positional, cl::Required,
                                        cl::desc("<model path | model.mlir>"),
                                        cl::sub(benchCmd()));
