@@ -264,11 +264,46 @@ def FlashAttention : Pass<"llm-flash-attention", "mlir::ModuleOp"> {
       each chunk rescales by its own running max and the combine rescales by
       the maximum over chunks.
 
+    Before:
+
+    ```mlir
+    %o, %kv1 = llm.attention %q, %k, %v, %kv0[%pos]
+        {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal}
+        : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
+    ```
+
+    After:
+
     ```mlir
     %o, %kv1 = llm.attention %q, %k, %v, %kv0[%pos]
         {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal,
          llm.flash = {decode_splits = 2 : i64, softmax = "unified", unified_max = 0.0 : f64}}
         : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
+    ```
+
+    What `--convert-llm-to-linalg` then emits for a decode step (excerpt):
+    the cache is read in place through a flat read-only view, one task per
+    (KV head, group member, token, chunk) keeps only a running sum and a
+    head_dim accumulator, and each block of 16 positions is one vector of
+    scores exponentiated against the fixed maximum:
+
+    ```mlir
+    %buf = bufferization.to_buffer %cache read_only : tensor<5x2x4x512x8xf32> to memref<5x2x4x512x8xf32>
+    %flat = memref.collapse_shape %buf [[0, 1, 2, 3, 4]] : memref<5x2x4x512x8xf32> into memref<81920xf32>
+    %parts:3 = scf.forall (%kvh, %g, %t, %chunk) in (4, 2, %T, %splits) shared_outs(...) {
+      %r:3 = scf.for %blk = %lo to %hi step %c16 iter_args(%m, %l, %acc) -> (f32, f32, vector<8xf32>) {
+        %k = vector.load %flat[%koff] : memref<81920xf32>, vector<16xf32>
+        %s = vector.fma %qd, %k, %s0 : vector<16xf32>       // q . k, 16 positions
+        %vis = arith.cmpi uge, %limit, %positions : vector<16xindex>  // causal
+        %p = math.exp %shifted : vector<16xf32>           // exp(s - unified_max)
+        %vals = vector.load %flat[%voff] : memref<81920xf32>, vector<128xf32>
+        %acc1 = vector.fma %p_i, %v_i, %acc : vector<8xf32>   // x16
+        ...
+      }
+      scf.forall.in_parallel { tensor.parallel_insert_slice ... }
+    }
+    // combine: sums of the chunks' (acc, sum); a chunk maximum outside
+    // unified_max +- 60 recomputes the step with the synchronized kernel.
     ```
   }];
   let options = [
@@ -391,6 +426,49 @@ def ScheduleCPU : Pass<"llm-cpu-schedule", "mlir::ModuleOp"> {
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
     "::mlir::tensor::TensorDialect"
   ];
+}
+
+def EarlyDealloc : Pass<"llm-early-dealloc", "mlir::func::FuncOp"> {
+  let summary = "Free every buffer right after its last use";
+  let description = [{
+    Runs after `buffer-deallocation-pipeline`, which frees a buffer where
+    its ownership ends: for a buffer yielded out of an `scf.if` (every
+    lowering that branches on one token vs. several) that is the end of the
+    function, so a prefill would hold every layer's activations at once.
+    This pass moves each `memref.dealloc`, or an `scf.if` that only guards
+    one, up to just after the last op of its block that uses the buffer
+    through any alias. Aliases come from `BufferViewFlowAnalysis`: the
+    allocations the freed value may come from, then every view, region
+    result or op result derived from them (`memref.extract_strided_metadata`
+    included). A dealloc stays put when the freed value does not trace back
+    to an allocation, or an alias is used outside the dealloc's block or
+    becomes a raw pointer.
+
+    Before:
+
+    ```mlir
+    %0 = scf.if %c -> (memref<?xf32, strided<[?], offset: ?>>) { ... memref.alloc ... }
+    linalg.generic ... ins(%0 ...) outs(%out ...)
+    %big = memref.alloc(%n) : memref<?xf32>
+    ...
+    %base, %off, %size, %stride = memref.extract_strided_metadata %0 : ...
+    memref.dealloc %big : memref<?xf32>
+    memref.dealloc %base : memref<f32>
+    ```
+
+    After:
+
+    ```mlir
+    %0 = scf.if %c -> (memref<?xf32, strided<[?], offset: ?>>) { ... memref.alloc ... }
+    linalg.generic ... ins(%0 ...) outs(%out ...)
+    %base, %off, %size, %stride = memref.extract_strided_metadata %0 : ...
+    memref.dealloc %base : memref<f32>
+    %big = memref.alloc(%n) : memref<?xf32>
+    ...
+    memref.dealloc %big : memref<?xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
 #endif // LLMC_PASSES_PASSES_TD

@@ -385,7 +385,7 @@ Value mlir::llm::lowering::buildFlashAttention(
                 scale,
                 op.getCausal(),
                 op.getSlidingWindow(),
-                op.getLayer(),
+                static_cast<int64_t>(op.getLayer()),
                 cacheType.getShape()[3],
                 flat,
                 q3,

@@ -56,7 +56,7 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   // canonicalize after cse too: cse exposes self-copies it then erases.
   os << "eliminate-empty-tensors,one-shot-bufferize,"
      << "canonicalize,cse,canonicalize,"
-     << "func.func(buffer-deallocation-pipeline),";
+     << "func.func(buffer-deallocation-pipeline,llm-early-dealloc),";
   // Parallel tasks become OpenMP work-sharing loops; without `parallel`
   // they run in order.
   os << (o.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,")
