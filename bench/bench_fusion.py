@@ -2,11 +2,13 @@
 and flash attention) buy over the imported graph, on the 110M and 1.1B
 shapes (bench/make_models.py). The anchor is `-O2 --llm-optimize=false`:
 the same LLVM optimization, no llm-dialect passes (the reference attention
-kernel). Plain -O0 would also turn LLVM's optimizer off, which is not what
-fusion is about. Per model and variant:
+kernel). Plain -O0 also turns LLVM's optimizer off, which is not what
+fusion is about; it is measured too (one round, no long prefill), as the
+issue names it. Per model and variant:
 
-- prefill and decode tokens/s through the runtime C API (fastest of --runs;
-  the anchor is measured in the same run, reported as the ratio);
+- prefill and decode tokens/s through the runtime C API: the variants take
+  turns for --runs rounds and each keeps its fastest (the anchor is measured
+  in the same run, reported as the ratio);
 - kernels per decoder layer: the llm ops a layer executes (after
   llm-optimize at -O2), counted on a middle layer of the roofline table;
 - bytes moved per token, from the roofline analysis of the same graph
@@ -40,7 +42,10 @@ from bench_cpu import emit, host_bandwidth, log, read_manifest, save_json  # noq
 from check_random_configs import Runtime  # noqa: E402
 
 # name -> llmc flags
-VARIANTS = (("unfused", ["-O2", "--llm-optimize=false"]), ("fused", ["-O2"]))
+# -O0 (no llm-dialect passes, no LLVM optimization) is what the issue names;
+# the fair anchor is "unfused": LLVM's optimization without llm-optimize.
+VARIANTS = (("O0", ["-O0"]), ("unfused", ["-O2", "--llm-optimize=false"]),
+            ("fused", ["-O2"]))
 
 # Runs in a fresh process so its peak RSS is the prefill's alone.
 PEAK_SCRIPT = r"""
@@ -132,8 +137,8 @@ def main():
     ap.add_argument("--prompt", type=int, default=512)
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--long-prompt", type=int, default=2048)
-    ap.add_argument("--runs", type=int, default=2,
-                    help="timings per figure; the fastest is kept")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="rounds of timings; each variant's fastest is kept")
     ap.add_argument("--json")
     ap.add_argument("--llmc", default=os.path.join(ROOT, "build", "bin", "llmc"))
     ap.add_argument("--runtime", default=os.path.join(ROOT, "build", "lib", "libllmc_runtime.so"))
@@ -154,27 +159,42 @@ def main():
                 continue
         r = {"model": name, "threads": os.cpu_count(), "prompt_tokens": a.prompt,
              "decode_tokens": a.decode}
+        arts, compile_s = {}, {}
         for level, flags in VARIANTS:
-            art = os.path.join(a.workdir, f"{name}-{level}.llmc")
+            arts[level] = os.path.join(a.workdir, f"{name}-{level}.llmc")
             log(f"{name} {level}: compiling")
             t0 = time.perf_counter()
-            subprocess.run([a.llmc, "compile", model, *flags, "-o", art], check=True)
-            compile_s = time.perf_counter() - t0
-            m = read_manifest(art)["model"]
-            vocab, seq, layers = m["vocab_size"], m["max_seq_len"], m["n_layers"]
-            prompt = min(a.prompt, seq - a.decode)
-            log(f"{name} {level}: prefill {prompt}, decode {a.decode}")
-            pf, dc = measure(rt, art, vocab, prompt, a.decode, a.runs)
+            subprocess.run([a.llmc, "compile", model, *flags, "-o", arts[level]],
+                           check=True)
+            compile_s[level] = time.perf_counter() - t0
+        m = read_manifest(arts["fused"])["model"]
+        vocab, seq = m["vocab_size"], m["max_seq_len"]
+        prompt = min(a.prompt, seq - a.decode)
+        # The variants take turns, round after round, so that a slow phase
+        # of the machine hits both alike; each keeps its fastest round.
+        best = {level: (0.0, 0.0) for level, _ in VARIANTS}
+        for round_ in range(a.runs):
+            for level, _ in VARIANTS:
+                if level == "O0" and round_ > 0:
+                    continue  # several times slower: one round shows it
+                log(f"{name} {level}: prefill {prompt}, decode {a.decode} "
+                    f"(round {round_ + 1}/{a.runs})")
+                pf, dc = measure(rt, arts[level], vocab, prompt, a.decode, 1)
+                best[level] = (max(best[level][0], pf), max(best[level][1], dc))
+        for level, flags in VARIANTS:
+            art = arts[level]
+            pf, dc = best[level]
             dec_bytes, kernels = roofline(a.llmc, model, flags, "decode", 1,
                                           prompt + a.decode // 2, a.workdir)
             pre_bytes, _ = roofline(a.llmc, model, flags, "prefill", prompt, 0,
                                     a.workdir)
-            entry = {"flags": " ".join(flags), "compile_s": round(compile_s, 1),
+            entry = {"flags": " ".join(flags),
+                     "compile_s": round(compile_s[level], 1),
                      "prefill_tok_s": round(pf, 2), "decode_tok_s": round(dc, 2),
                      "kernels_per_layer": kernels,
                      "decode_bytes_per_token": int(dec_bytes),
                      "prefill_bytes_per_token": int(pre_bytes / prompt)}
-            if a.long_prompt and a.long_prompt <= seq:
+            if a.long_prompt and a.long_prompt <= seq and level != "O0":
                 log(f"{name} {level}: peak memory of a {a.long_prompt}-token prefill")
                 peak = peak_prefill(a.runtime, art, vocab, a.long_prompt)
                 if peak:
@@ -191,6 +211,9 @@ def main():
             "decode": round(o2["decode_tok_s"] / o0["decode_tok_s"], 3),
             "decode_bytes": round(o2["decode_bytes_per_token"] / o0["decode_bytes_per_token"], 4),
             "prefill_bytes": round(o2["prefill_bytes_per_token"] / o0["prefill_bytes_per_token"], 4)}
+        r["ratio_fused_over_O0"] = {
+            "prefill": round(o2["prefill_tok_s"] / r["O0"]["prefill_tok_s"], 3),
+            "decode": round(o2["decode_tok_s"] / r["O0"]["decode_tok_s"], 3)}
         m = read_manifest(os.path.join(a.workdir, f"{name}-fused.llmc"))["model"]
         if "long_prefill" in o2:
             heads = m["n_heads"]

@@ -20,12 +20,23 @@ def UnifyParams : Pass<"llm-unify-params", "mlir::ModuleOp"> {
     or quantizations anywhere in the module is an error (it would make
     packing ambiguous), reported at both declarations.
 
-    Example:
+    Before:
+
+    ```mlir
+    %h = llm.rms_norm %x, %g : ...
+    %a = llm.param "w" : tensor<4x4xf32>
+    %y = llm.linear %h, %a : ...
+    %b = llm.param "w" : tensor<4x4xf32>
+    %z = llm.linear %y, %b : ...
+    ```
+
+    After:
 
     ```mlir
     %a = llm.param "w" : tensor<4x4xf32>
-    ...
-    %b = llm.param "w" : tensor<4x4xf32>   // replaced by %a, hoisted
+    %h = llm.rms_norm %x, %g : ...
+    %y = llm.linear %h, %a : ...
+    %z = llm.linear %y, %a : ...
     ```
   }];
   let options = [
@@ -66,6 +77,23 @@ def Roofline : Pass<"llm-roofline", "mlir::ModuleOp"> {
 
     Hardware presets (peak FLOP/s per dtype, bandwidth, datasheet source)
     are read from `data/hardware.json` or `hardware-file`.
+
+    Before:
+
+    ```mlir
+    %y = llm.linear %x, %w : tensor<?x64xf32>, tensor<128x64xf32> -> tensor<?x128xf32>
+    ```
+
+    After (`hardware=nvidia-a100-80gb phase=prefill seq=16`):
+
+    ```mlir
+    %y = llm.linear %x, %w {llm.roofline = {act_load_bytes = 4096 : i64,
+        act_store_bytes = 8192 : i64, attainable_flops = 1.186e+13 : f64,
+        bound = "memory", flops = 262144 : i64, intensity = 5.818 : f64,
+        kv_load_bytes = 0 : i64, kv_store_bytes = 0 : i64,
+        time_s = 2.21e-08 : f64, weight_bytes = 32768 : i64}}
+        : tensor<?x64xf32>, tensor<128x64xf32> -> tensor<?x128xf32>
+    ```
   }];
   let options = [
     Option<"hardware", "hardware", "std::string", /*default=*/"\"nvidia-a100-80gb\"",
@@ -346,6 +374,31 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
     f32 linear (correct, not fast; executing blocks directly is [quant]'s).
     Ops without a lowering yet (`llm.moe`, `llm.exit`, other quantization
     schemes, symbolic weight transforms) are reported, one error each.
+
+    Before:
+
+    ```mlir
+    %y = llm.linear %x, %w : tensor<?x64xf32>, tensor<128x64xf32> -> tensor<?x128xf32>
+    ```
+
+    After (one token takes the matvec kernel, several the tiled one; the
+    schedule tags are read by `--llm-cpu-schedule`):
+
+    ```mlir
+    %one = arith.cmpi eq, %t, %c1 : index
+    %y = scf.if %one -> (tensor<?x128xf32>) {
+      %acc = linalg.fill ins(%cst : f32) outs(%e : tensor<1x128xf32>) -> tensor<1x128xf32>
+      %r = linalg.generic {iterator_types = ["parallel", "parallel", "reduction"], ...}
+          ins(%x1, %w : tensor<1x64xf32>, tensor<128x64xf32>) outs(%acc : tensor<1x128xf32>)
+          attrs = {llm.schedule = "matvec", llm.tiles = array<i64: 64, 4, 32>} {
+      ^bb0(%in: f32, %wv: f32, %out: f32):
+        %p = arith.mulf %in, %wv : f32
+        %s = arith.addf %out, %p : f32
+        linalg.yield %s : f32
+      } -> tensor<1x128xf32>
+      ...
+    } else { ... llm.schedule = "linear" ... }
+    ```
   }];
   let options = [
     Option<"profile", "profile", "bool", /*default=*/"false",
@@ -378,6 +431,27 @@ def BufferABI : Pass<"llm-buffer-abi", "mlir::ModuleOp"> {
     weights to match it. A GGUF block-quantized weight whose users are casts
     to a flat `i8` tensor is bound as its packed bytes (dtype `q8_0`, `q4_0`,
     `q4_1`). Sets `llvm.emit_c_interface`.
+
+    Before:
+
+    ```mlir
+    func.func @forward(%x: tensor<?x64xf32>) -> tensor<?x128xf32> {
+      %w = llm.param "w" : tensor<128x64xf32>
+      ...
+    ```
+
+    After:
+
+    ```mlir
+    func.func @forward(%arg0: memref<?x64xf32>, %arg1: memref<?xi8>, %arg2: memref<?x128xf32>)
+        attributes {llm.weights = [{bytes = 32768 : i64, dtype = "f32", name = "w",
+                                    offset = 0 : i64, shape = [128, 64]} ],
+                    llm.weights_bytes = 32768 : i64, llvm.emit_c_interface} {
+      %x = bufferization.to_tensor %arg0 restrict : memref<?x64xf32> to tensor<?x64xf32>
+      %view = memref.view %arg1[%c0][] : memref<?xi8> to memref<128x64xf32>
+      %w = bufferization.to_tensor %view restrict : memref<128x64xf32> to tensor<128x64xf32>
+      ...
+    ```
   }];
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"forward\"",
@@ -416,6 +490,32 @@ def ScheduleCPU : Pass<"llm-cpu-schedule", "mlir::ModuleOp"> {
       softmax; norms, RoPE, activations, residuals).
 
     `print-schedule` prints the generated transform IR to stderr.
+
+    Before:
+
+    ```mlir
+    %y = linalg.generic {...} ins(%x, %w : tensor<?x4x64xf32>, tensor<128x64xf32>)
+        outs(%init : tensor<?x4x128xf32>)
+        attrs = {llm.schedule = "linear", llm.tiles = array<i64: 16, 4, 16>} {...}
+    ```
+
+    After:
+
+    ```mlir
+    scf.forall (%task) in (8) {
+      scf.for ... {
+        scf.for ... {
+          %acc = scf.for %k = %c0 to %c64 step %c16 iter_args(..., %v = %zero)
+              -> (tensor<1x4x4x16xf32>, vector<1x4x4x16xf32>) {
+            %a = vector.transfer_read ... : vector<1x4x4x16xf32>
+            %b = vector.transfer_read ... : vector<1x4x4x16xf32>
+            %m = arith.mulf %a, %b : vector<1x4x4x16xf32>
+            %s = arith.addf %v, %m : vector<1x4x4x16xf32>
+            scf.yield ..., %s
+          }
+          %r = vector.multi_reduction <add>, %acc#1, ... [3] : vector<1x4x4x16xf32> to vector<1x4x4xf32>
+          ...
+    ```
   }];
   let options = [
     Option<"printSchedule", "print-schedule", "bool", /*default=*/"false",

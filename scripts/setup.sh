@@ -9,7 +9,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(
-  cmake ninja-build ccache g++ git python3
+  cmake ninja-build ccache g++ git python3 python3-dev python3-pip
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
   libclang-rt-22-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libsentencepiece-dev

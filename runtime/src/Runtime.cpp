@@ -252,6 +252,21 @@ extern "C" void llmc_session_reset(llmc_session_t *s) {
     s->position = 0;
 }
 
+extern "C" llmc_status_t llmc_session_rewind(llmc_session_t *s,
+                                             int32_t position) {
+  if (!s)
+    return makeStatus(LLMC_INVALID_ARGUMENT, "llmc_session_rewind: null session");
+  if (position < 0 || position > s->position)
+    return makeStatus(LLMC_OUT_OF_RANGE,
+                      "cannot rewind to position " + std::to_string(position) +
+                          ": the session holds positions [0, " +
+                          std::to_string(s->position) + ")");
+  // Cache entries at and after `position` are overwritten before any later
+  // step reads them (attention reads [0, position + n) after writing).
+  s->position = position;
+  return nullptr;
+}
+
 extern "C" int32_t llmc_session_position(const llmc_session_t *s) {
   return s ? s->position : 0;
 }

@@ -153,6 +153,19 @@ TEST_F(RuntimeTest, LoadsRunsAndSamples) {
   EXPECT_EQ(0, memcmp(last.data(), logits + 2 * info.vocab_size,
                       last.size() * sizeof(float)));
 
+  // Rewinding to position 1 and running the last two tokens again
+  // reproduces the last row; rewinding past the end is refused.
+  ASSERT_EQ(take(llmc_session_rewind(s, 1)), "ok");
+  EXPECT_EQ(llmc_session_position(s), 1);
+  ASSERT_EQ(take(llmc_session_forward(s, tokens + 1, 2, &logits)), "ok");
+  for (int i = 0; i < info.vocab_size; ++i)
+    EXPECT_NEAR(logits[info.vocab_size + i], last[i],
+                1e-5f * (1.0f + std::fabs(last[i]))) << i;
+  llmc_status_code_t code;
+  std::string msg = take(llmc_session_rewind(s, 4), &code);
+  EXPECT_EQ(code, LLMC_OUT_OF_RANGE);
+  EXPECT_NE(msg.find("holds positions [0, 3)"), std::string::npos) << msg;
+
   llmc_sampler_free(g);
   llmc_sampler_free(k1);
   llmc_sampler_free(h1);

@@ -151,6 +151,8 @@ void llmc::prepareContext(mlir::MLIRContext &context) {
   mlir::DialectRegistry registry;
   mlir::llm::registerCPUPipelineDialects(registry);
   context.appendDialectRegistry(registry);
+  context.loadDialect<mlir::llm::LLMDialect, mlir::func::FuncDialect,
+                      mlir::tensor::TensorDialect, mlir::arith::ArithDialect>();
 }
 
 namespace {
@@ -227,38 +229,8 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
 }
 } // namespace
 
-Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
-                      StringRef tokenizerPath, LoadedModel &out) {
-  prepareContext(context);
-  context.loadDialect<mlir::llm::LLMDialect, mlir::func::FuncDialect,
-                      mlir::tensor::TensorDialect, mlir::arith::ArithDialect>();
-  if (sys::path::extension(input) == ".mlir") {
-    out.module = mlir::parseSourceFile<mlir::ModuleOp>(input, &context);
-    if (!out.module)
-      return fileError(input, "could not be parsed (see above)");
-    auto model = out.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
-        "llm.model");
-    auto path = model ? model.getAs<mlir::StringAttr>("path") : nullptr;
-    if (!path)
-      return fileError(input, "has no llm.model {path = ...} attribute naming "
-                              "the weights to pack");
-    std::string tok = tokenizerPath.str();
-    if (tok.empty())
-      if (auto t = out.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
-              "llm.tokenizer"))
-        if (auto p = t.getAs<mlir::StringAttr>("path"))
-          tok = p.getValue().str();
-    auto source = openModel(path.getValue(), tok);
-    if (!source)
-      return source.takeError();
-    out.source = std::move(*source);
-  } else {
-    auto source = openModel(input, tokenizerPath);
-    if (!source)
-      return source.takeError();
-    out.source = std::move(*source);
-    out.module = buildModule(context, *out.source);
-  }
+/// Checks what every loaded model needs and reads its tokenizer.
+static Error finishLoad(StringRef input, LoadedModel &out) {
   if (!out.source->hasWeights())
     return fileError(out.source->path,
                      "has no weights (a bare config.json describes shapes "
@@ -266,6 +238,55 @@ Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
   if (failed(mlir::verify(*out.module)))
     return fileError(input, "the llm IR does not verify (see above)");
   return readTokenizer(*out.source, out.tokenizer);
+}
+
+Error llmc::loadModule(mlir::OwningOpRef<mlir::ModuleOp> module,
+                       StringRef name, StringRef tokenizerPath,
+                       LoadedModel &out) {
+  out.module = std::move(module);
+  auto model = out.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
+      "llm.model");
+  auto path = model ? model.getAs<mlir::StringAttr>("path") : nullptr;
+  if (!path)
+    return fileError(name, "has no llm.model {path = ...} attribute naming "
+                           "the weights to pack");
+  std::string tok = tokenizerPath.str();
+  if (tok.empty())
+    if (auto t = out.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
+            "llm.tokenizer"))
+      if (auto p = t.getAs<mlir::StringAttr>("path"))
+        tok = p.getValue().str();
+  auto source = openModel(path.getValue(), tok);
+  if (!source)
+    return source.takeError();
+  out.source = std::move(*source);
+  return finishLoad(name, out);
+}
+
+Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+llmc::parseModuleFile(mlir::MLIRContext &context, StringRef input) {
+  prepareContext(context);
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(input, &context);
+  if (!module)
+    return fileError(input, "could not be parsed (see above)");
+  return std::move(module);
+}
+
+Error llmc::loadModel(mlir::MLIRContext &context, StringRef input,
+                      StringRef tokenizerPath, LoadedModel &out) {
+  if (sys::path::extension(input) == ".mlir") {
+    auto module = parseModuleFile(context, input);
+    if (!module)
+      return module.takeError();
+    return loadModule(std::move(*module), input, tokenizerPath, out);
+  }
+  prepareContext(context);
+  auto source = openModel(input, tokenizerPath);
+  if (!source)
+    return source.takeError();
+  out.source = std::move(*source);
+  out.module = buildModule(context, *out.source);
+  return finishLoad(input, out);
 }
 
 Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,

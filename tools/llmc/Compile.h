@@ -40,21 +40,33 @@ struct LoadedModel {
   TokenizerPayload tokenizer;
 };
 
-/// Registers every dialect, interface and extension compiling needs.
+/// Registers every dialect, interface and extension compiling needs and
+/// loads the ones models are written in.
 void prepareContext(mlir::MLIRContext &context);
+
+/// Parses the IR file `input` into `context` (prepared).
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+parseModuleFile(mlir::MLIRContext &context, llvm::StringRef input);
 
 /// Loads `input`: an llm-dialect .mlir file (weights and tokenizer from its
 /// llm.model / llm.tokenizer paths) or a model path (imported).
 llvm::Error loadModel(mlir::MLIRContext &context, llvm::StringRef input,
                       llvm::StringRef tokenizerPath, LoadedModel &out);
 
-/// Lowers, emits code, packs the weights and writes the artifact to
-/// `output` atomically.
+/// `module`, an llm-dialect module whose `llm.model {path}` names the
+/// weights (and `llm.tokenizer {path}` the tokenizer unless `tokenizerPath`
+/// is given), with its weights and tokenizer; `name` labels errors.
+llvm::Error loadModule(mlir::OwningOpRef<mlir::ModuleOp> module,
+                       llvm::StringRef name, llvm::StringRef tokenizerPath,
+                       LoadedModel &out);
+
 /// Runs the llm-dialect pipeline `options` selects (-O1+: llm-optimize)
 /// on `module`; checks the option values.
 llvm::Error optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
                           llvm::StringRef input);
 
+/// Lowers, emits code, packs the weights and writes the artifact to
+/// `output` atomically.
 llvm::Error compileModel(LoadedModel &model, const CompileOptions &options,
                          llvm::StringRef output);
 

@@ -15,6 +15,7 @@
 #include "Commands.h"
 #include "Compile.h"
 #include "HostBench.h"
+#include "Roofline.h"
 #include "importers/BuildIR.h"
 #include "importers/ModelSource.h"
 #include "importers/Tokenizer.h"
@@ -230,35 +231,6 @@ static int runInspect() {
   return 0;
 }
 
-/// A numeric field of an `llm.roofline` dictionary (i64 counts, f64 rates).
-static double rooflineField(mlir::DictionaryAttr dict, StringRef key) {
-  mlir::Attribute a = dict.get(key);
-  if (auto i = dyn_cast_or_null<mlir::IntegerAttr>(a))
-    return double(i.getInt());
-  if (auto f = dyn_cast_or_null<mlir::FloatAttr>(a))
-    return f.getValueAsDouble();
-  return 0.0;
-}
-
-/// The module to analyse: parsed .mlir, or imported from a model path.
-static mlir::OwningOpRef<mlir::ModuleOp>
-loadModule(mlir::MLIRContext &context, StringRef input, Error &err) {
-  context.loadDialect<mlir::llm::LLMDialect, mlir::func::FuncDialect,
-                      mlir::tensor::TensorDialect, mlir::arith::ArithDialect>();
-  if (sys::path::extension(input) == ".mlir") {
-    auto module = mlir::parseSourceFile<mlir::ModuleOp>(input, &context);
-    if (!module)
-      err = fileError(input, "could not be parsed (see above)");
-    return module;
-  }
-  auto source = openModel(input, "");
-  if (!source) {
-    err = source.takeError();
-    return {};
-  }
-  return buildModule(context, **source);
-}
-
 namespace {
 struct RooflinePoint {
   double intensity, attainable;
@@ -333,16 +305,14 @@ void writeRooflineSvg(raw_ostream &os, ArrayRef<RooflinePoint> points,
 
 static int runRoofline() {
   mlir::MLIRContext context;
-  Error err = Error::success();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      loadModule(context, rooflineInput, err);
-  if (err)
-    return fail(std::move(err));
+  auto loaded = loadAnalysisModule(context, rooflineInput);
+  if (!loaded)
+    return fail(loaded.takeError());
+  mlir::OwningOpRef<mlir::ModuleOp> module = std::move(*loaded);
   // Analyze what `llmc compile` at the same -O level builds (fusions, flash
   // attention); -O0 analyzes the graph as imported.
   if (Error e = optimizeModel(*module, compileOptions(), rooflineInput))
     return fail(std::move(e));
-  mlir::PassManager pm(&context);
   mlir::llm::RooflineOptions options;
   options.hardware = rfHardware;
   if (rfHardware == "host") {
@@ -357,13 +327,12 @@ static int runRoofline() {
   options.kvLen = rfKvLen;
   options.logitsRows = rfLogitsRows;
   options.actDtype = rfActDtype;
-  pm.addPass(mlir::llm::createRoofline(options));
-  if (failed(pm.run(*module)))
-    return fail(fileError(rooflineInput, "roofline analysis failed (see above)"));
+  auto analyzed = analyzeRoofline(*module, options, rooflineInput);
+  if (!analyzed)
+    return fail(analyzed.takeError());
 
   // One row per op, in program order, named by its first weight (or, with
-  // --per-layer, one per decoder layer: ops are attributed to the layer of
-  // the last layer-numbered op seen, so norms and residuals join theirs).
+  // --per-layer, one per decoder layer).
   json::Array rows;
   std::string csv = "op,weight,layer,flops,weight_bytes,act_load_bytes,"
                     "act_store_bytes,kv_load_bytes,kv_store_bytes,intensity,"
@@ -372,7 +341,6 @@ static int runRoofline() {
     double flops = 0, weight = 0, other = 0, time = 0, memTime = 0;
   };
   std::map<int64_t, LayerSum> layers;
-  int64_t currentLayer = -1;
   if (rfPerLayer)
     outs() << formatv("{0,-10} {1,12} {2,12} {3,12} {4,11} {5,14}\n", "layer",
                       "GFLOP", "weight MB", "act+kv MB", "time us",
@@ -384,68 +352,44 @@ static int runRoofline() {
   double weightTotal = 0;
   std::vector<RooflinePoint> points;
   double peakAct = 0; // largest activation + KV traffic of one op
-  module->walk([&](mlir::Operation *op) {
-    auto attr = op->getAttrOfType<mlir::DictionaryAttr>("llm.roofline");
-    if (!attr)
-      return;
-    auto num = [&](StringRef key) { return rooflineField(attr, key); };
-    std::string weight = mlir::llm::weightLabel(op);
-    double other = num("act_load_bytes") + num("act_store_bytes") +
-                   num("kv_load_bytes") + num("kv_store_bytes");
-    StringRef bound = cast<mlir::StringAttr>(attr.get("bound")).getValue();
-    if (auto a = dyn_cast<mlir::llm::AttentionOp>(op))
-      currentLayer = a.getLayer();
-    else if (!weight.empty() && !StringRef(weight).contains("layers.") &&
-             !StringRef(weight).starts_with("blk."))
-      currentLayer = -1; // embedding, final norm, classifier
-    else if (!weight.empty()) {
-      // "model.layers.3.mlp..." / "layers.3...." / "blk.3...."
-      StringRef rest = StringRef(weight).starts_with("blk.")
-                           ? StringRef(weight).drop_front(4)
-                           : StringRef(weight).split("layers.").second;
-      int64_t l;
-      if (!rest.split('.').first.getAsInteger(10, l))
-        currentLayer = l;
-    }
+  for (const RooflineRow &r : *analyzed) {
+    double other =
+        r.actLoadBytes + r.actStoreBytes + r.kvLoadBytes + r.kvStoreBytes;
     if (!rfPerLayer)
       outs() << formatv("{0,-16} {1,-48} {2,12:f4} {3,12:f3} {4,12:f3} "
                         "{5,9:f2} {6,8} {7,11:f3}\n",
-                        op->getName().getStringRef(), weight,
-                        num("flops") / 1e9, num("weight_bytes") / 1e6,
-                        other / 1e6, num("intensity"), bound,
-                        num("time_s") * 1e6);
+                        r.op, r.weight, r.flops / 1e9, r.weightBytes / 1e6,
+                        other / 1e6, r.intensity, r.bound, r.timeS * 1e6);
     peakAct = std::max(peakAct, other);
-    if (num("flops") > 0)
-      points.push_back({num("intensity"), num("attainable_flops"),
-                        bound == "memory", op->getName().getStringRef().str()});
-    LayerSum &sum = layers[currentLayer];
-    sum.flops += num("flops");
-    sum.weight += num("weight_bytes");
+    if (r.flops > 0)
+      points.push_back(
+          {r.intensity, r.attainableFlops, r.bound == "memory", r.op});
+    LayerSum &sum = layers[r.layer];
+    sum.flops += r.flops;
+    sum.weight += r.weightBytes;
     sum.other += other;
-    sum.time += num("time_s");
-    if (bound == "memory")
-      sum.memTime += num("time_s");
+    sum.time += r.timeS;
+    if (r.bound == "memory")
+      sum.memTime += r.timeS;
     auto g = [](double v) { return formatv("{0}", format("%.9g", v)).str(); };
     csv += formatv("{0},{1},{2},{3},{4},{5},{6},{7},{8},{9},{10},{11}\n",
-                   op->getName().getStringRef(), weight, currentLayer,
-                   g(num("flops")), g(num("weight_bytes")),
-                   g(num("act_load_bytes")), g(num("act_store_bytes")),
-                   g(num("kv_load_bytes")), g(num("kv_store_bytes")),
-                   g(num("intensity")), bound, g(num("time_s")))
+                   r.op, r.weight, r.layer, g(r.flops), g(r.weightBytes),
+                   g(r.actLoadBytes), g(r.actStoreBytes), g(r.kvLoadBytes),
+                   g(r.kvStoreBytes), g(r.intensity), r.bound, g(r.timeS))
                .str();
-    weightTotal += num("weight_bytes");
-    rows.push_back(json::Object{{"op", op->getName().getStringRef()},
-                                {"weight", weight},
-                                {"flops", num("flops")},
-                                {"weight_bytes", num("weight_bytes")},
-                                {"act_load_bytes", num("act_load_bytes")},
-                                {"act_store_bytes", num("act_store_bytes")},
-                                {"kv_load_bytes", num("kv_load_bytes")},
-                                {"kv_store_bytes", num("kv_store_bytes")},
-                                {"intensity", num("intensity")},
-                                {"bound", bound},
-                                {"time_s", num("time_s")}});
-  });
+    weightTotal += r.weightBytes;
+    rows.push_back(json::Object{{"op", r.op},
+                                {"weight", r.weight},
+                                {"flops", r.flops},
+                                {"weight_bytes", r.weightBytes},
+                                {"act_load_bytes", r.actLoadBytes},
+                                {"act_store_bytes", r.actStoreBytes},
+                                {"kv_load_bytes", r.kvLoadBytes},
+                                {"kv_store_bytes", r.kvStoreBytes},
+                                {"intensity", r.intensity},
+                                {"bound", r.bound},
+                                {"time_s", r.timeS}});
+  }
   if (rfPerLayer)
     for (auto &[layer, sum] : layers)
       outs() << formatv("{0,-10} {1,12:f4} {2,12:f3} {3,12:f3} {4,11:f3} "

@@ -73,6 +73,10 @@ llmc_status_t llmc_session_create(llmc_artifact_t *artifact,
 void llmc_session_free(llmc_session_t *session);
 /* Forgets every position (the next forward starts at position 0). */
 void llmc_session_reset(llmc_session_t *session);
+/* Forgets every position from `position` on (0 <= position <= the current
+ * position): the next forward starts there, e.g. to re-run a suffix or drop
+ * rejected draft tokens. */
+llmc_status_t llmc_session_rewind(llmc_session_t *session, int32_t position);
 /* Positions consumed so far. */
 int32_t llmc_session_position(const llmc_session_t *session);
 /* Runs `n` tokens at the current position and advances it. On success
