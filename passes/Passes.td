@@ -347,6 +347,62 @@ def FlashAttention : Pass<"llm-flash-attention", "mlir::ModuleOp"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
+  let summary = "Quantize the weights of linear layers (symbolic, at pack time)";
+  let description = [{
+    Every `llm.linear` whose weight is a pack-time value (an `llm.param`, or a
+    symbolic transform of params such as a fused QKV `llm.concat`) becomes an
+    `llm.qlinear` over `llm.quantize` of that weight. `llm.quantize` is
+    evaluated once by `llmc compile` while packing the artifact; the backend
+    dequantizes in registers. Bias, residual and activation epilogues are
+    kept. Schemes:
+
+    - `w8`: int8, one scale per output channel;
+    - `w4g32`, `w4g64`, `w4g128` (any `wNgG`, N in {4, 8}): N-bit integers,
+      one scale per group of G input features;
+    - `asymmetric`: a zero point next to each scale (`(q - z) * s`, q
+      unsigned); otherwise symmetric (`q * s`, q signed, scale = absmax /
+      (2^(N-1) - 1)).
+
+    Weights whose param names contain one of the `keep` substrings (e.g.
+    `output`, the classifier; `layers.0.`) stay in float. A linear whose
+    input features the group size does not divide stays too, with a remark.
+
+    Before:
+
+    ```mlir
+    %w = llm.param "layers.0.feed_forward.w2.weight" : tensor<64x172xf32>
+    %y = llm.linear %h, %w residual(%x : tensor<?x64xf32>)
+        : tensor<?x172xf32>, tensor<64x172xf32> -> tensor<?x64xf32>
+    ```
+
+    After (`scheme=w8`):
+
+    ```mlir
+    %w = llm.param "layers.0.feed_forward.w2.weight" : tensor<64x172xf32>
+    %q, %s = llm.quantize %w
+        {quant = #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>}
+        : tensor<64x172xf32> -> tensor<64x172xi8>, tensor<64x1xf32>
+    %y = llm.qlinear %h, %q scales(%s : tensor<64x1xf32>) residual(%x : tensor<?x64xf32>)
+        {quant = #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>}
+        : tensor<?x172xf32>, tensor<64x172xi8> -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"scheme", "scheme", "std::string", /*default=*/"\"w8\"",
+           "w8, w4g32, w4g64, w4g128 (wN per channel, wNgG per group)">,
+    Option<"asymmetric", "asymmetric", "bool", /*default=*/"false",
+           "Zero points next to the scales (unsigned integers)">,
+    ListOption<"keep", "keep", "std::string",
+               "Keep weights whose param name contains one of these in float">,
+  ];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
+//===----------------------------------------------------------------------===//
 // Lowering (implemented under lowering/, shared by every backend)
 //===----------------------------------------------------------------------===//
 
@@ -372,6 +428,13 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
     packed bytes (a cast to a flat `i8` tensor that `--llm-buffer-abi` binds):
     `llm.dequantize` decodes the blocks, `llm.qlinear` decodes then runs the
     f32 linear (correct, not fast; executing blocks directly is [quant]'s).
+    An `llm.qlinear` over symmetric/asymmetric 8- or 4-bit integers
+    (`--llm-quantize`) dequantizes in registers inside the contraction:
+    8-bit integers and per-channel scales are inputs of the generic;
+    per-group scales and 4-bit nibbles (two per byte, read as the packed
+    bytes `--llm-buffer-abi` binds) are read by index in the body, and the
+    contraction is tagged `qmatvec` / `qlinear`. `llm.quantize` of
+    pack-time weights is kept, like `llm.concat`, for the buffer ABI.
     Ops without a lowering yet (`llm.moe`, `llm.exit`, other quantization
     schemes, symbolic weight transforms) are reported, one error each.
 
@@ -488,6 +551,11 @@ def ScheduleCPU : Pass<"llm-cpu-schedule", "mlir::ModuleOp"> {
       registers across the position loop.
     - `heads` / `rows`: one task per query head / per 16 tokens (masking,
       softmax; norms, RoPE, activations, residuals).
+    - `qlinear` / `qmatvec`: quantized contractions that read scales or
+      packed nibbles by index: the same tiles, a plain reduction loop of
+      `width`-lane steps (the partial-sum split does not re-offset the
+      `linalg.index` values the body reads), vectorized with
+      `vectorize_nd_extract` (gathers).
 
     `print-schedule` prints the generated transform IR to stderr.
 

@@ -679,7 +679,8 @@ bool mlir::llm::isPackTimeWeight(Value v) {
 
 bool mlir::llm::isRunTimeOp(Operation *op) {
   return isa<LLMDialect>(op->getDialect()) && !isa<ParamOp>(op) &&
-         !(op->getNumResults() == 1 && isPackTimeWeight(op->getResult(0)));
+         !(op->getNumResults() >= 1 &&
+           llvm::all_of(op->getResults(), isPackTimeWeight));
 }
 
 std::string mlir::llm::weightLabel(Operation *op) {

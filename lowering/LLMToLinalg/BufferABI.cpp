@@ -53,27 +53,34 @@ std::string expressionName(Operation *op) {
   return s;
 }
 
-/// How `llmc compile` computes a transform's bytes: {op, axis, inputs} with
-/// params as {param = name}; null for a plain param.
-FailureOr<DictionaryAttr> describeTransform(OpBuilder &b, Operation *op) {
-  if (isa<ParamOp>(op))
-    return DictionaryAttr();
-  SmallVector<Attribute> inputs;
-  for (Value v : op->getOperands()) {
-    Operation *def = v.getDefiningOp();
-    auto p = dyn_cast<ParamOp>(def);
-    if (p && p.getQuantAttr())
+/// Pack-time ops `llmc compile` evaluates: symbolic weight transforms.
+bool isTransformOp(Operation *op) {
+  return isa<ConcatOp, ScaleColumnsOp, QuantizeOp>(op);
+}
+
+/// A use that is itself part of a pack-time transform (not compute).
+bool isTransformUse(Operation *user) {
+  return isTransformOp(user) &&
+         llvm::all_of(user->getResults(), isPackTimeWeight);
+}
+
+/// How `llmc compile` computes a pack-time value's bytes: {param = name},
+/// or {op, inputs, ...} with the inputs described the same way. A
+/// quantize result adds which result, the scheme and the input's shape.
+FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
+  Operation *op = v.getDefiningOp();
+  if (auto p = dyn_cast<ParamOp>(op)) {
+    if (p.getQuantAttr())
       return op->emitError("symbolic transforms of quantized weights have no "
                            "buffer ABI yet");
-    if (p) {
-      inputs.push_back(
-          b.getDictionaryAttr(b.getNamedAttr("param", p.getNameAttr())));
-      continue;
-    }
-    if (!isa<ConcatOp, ScaleColumnsOp>(def))
-      return op->emitError() << "weight transform '" << def->getName()
-                             << "' has no buffer ABI";
-    FailureOr<DictionaryAttr> inner = describeTransform(b, def);
+    return b.getDictionaryAttr(b.getNamedAttr("param", p.getNameAttr()));
+  }
+  if (!isTransformOp(op))
+    return op->emitError() << "weight transform '" << op->getName()
+                           << "' has no buffer ABI";
+  SmallVector<Attribute> inputs;
+  for (Value in : op->getOperands()) {
+    FailureOr<DictionaryAttr> inner = describeValue(b, in);
     if (failed(inner))
       return failure();
     inputs.push_back(*inner);
@@ -87,10 +94,28 @@ FailureOr<DictionaryAttr> describeTransform(OpBuilder &b, Operation *op) {
                            "buffer ABI");
     attrs.push_back(b.getNamedAttr("axis", c.getAxisAttr()));
   }
-  for (Value v : op->getOperands())
-    if (!cast<RankedTensorType>(v.getType()).getElementType().isF32() &&
-        isa<ScaleColumnsOp>(op))
-      return op->emitError("scale_columns is packed for f32 weights only");
+  if (isa<ScaleColumnsOp>(op))
+    for (Value in : op->getOperands())
+      if (!cast<RankedTensorType>(in.getType()).getElementType().isF32())
+        return op->emitError("scale_columns is packed for f32 weights only");
+  if (auto q = dyn_cast<QuantizeOp>(op)) {
+    QuantAttr quant = q.getQuant();
+    auto in = q.getInput().getType();
+    if (quant.isBlockScheme() || in.getRank() != 2 || !in.hasStaticShape() ||
+        (quant.getBits() != 8 && quant.getBits() != 4) ||
+        (quant.getBits() == 4 && in.getShape()[1] % 2 != 0))
+      return op->emitError() << "llm.quantize with " << quant << " of "
+                             << in << " has no buffer ABI (2-D, 4 or 8 bits)";
+    attrs.push_back(b.getNamedAttr(
+        "result",
+        b.getI64IntegerAttr(cast<OpResult>(v).getResultNumber())));
+    attrs.push_back(b.getNamedAttr("bits", b.getI64IntegerAttr(quant.getBits())));
+    attrs.push_back(b.getNamedAttr("group", b.getI64IntegerAttr(quant.getGroup())));
+    attrs.push_back(b.getNamedAttr("asymmetric",
+                                   b.getBoolAttr(quant.hasZeroPoints())));
+    attrs.push_back(b.getNamedAttr("rows", b.getI64IntegerAttr(in.getShape()[0])));
+    attrs.push_back(b.getNamedAttr("cols", b.getI64IntegerAttr(in.getShape()[1])));
+  }
   return b.getDictionaryAttr(attrs);
 }
 
@@ -99,7 +124,7 @@ void eraseDeadTransforms(func::FuncOp func) {
   for (bool changed = true; changed;) {
     SmallVector<Operation *> dead;
     func.walk([&](Operation *op) {
-      if (isa<ParamOp, ConcatOp, ScaleColumnsOp>(op) && op->use_empty())
+      if ((isa<ParamOp>(op) || isTransformOp(op)) && op->use_empty())
         dead.push_back(op);
     });
     for (Operation *op : dead)
@@ -187,55 +212,71 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
     }
 
     // Weights: one aligned slot per pack-time value that compute ops use
-    // (a param, or a symbolic transform of params), in first-use order.
+    // (a param, or a result of a symbolic transform of params), in
+    // first-use order.
     llvm::StringMap<std::pair<int64_t, Type>> slots;
     SmallVector<Attribute> table;
     int64_t offset = 0;
-    SmallVector<Operation *> roots;
+    SmallVector<Value> roots;
     func.walk([&](Operation *op) {
-      if (!isa<ParamOp, ConcatOp, ScaleColumnsOp>(op) ||
-          !isPackTimeWeight(op->getResult(0)))
+      if (!isa<ParamOp>(op) && !isTransformOp(op))
         return;
-      bool usedByCompute = llvm::any_of(op->getUsers(), [](Operation *u) {
-        return u->getNumResults() != 1 || !isa<ConcatOp, ScaleColumnsOp>(u) ||
-               !isPackTimeWeight(u->getResult(0));
-      });
-      if (usedByCompute)
-        roots.push_back(op);
+      for (Value v : op->getResults())
+        if (isPackTimeWeight(v) &&
+            llvm::any_of(v.getUsers(),
+                         [](Operation *u) { return !isTransformUse(u); }))
+          roots.push_back(v);
     });
-    for (Operation *root : roots) {
-      auto type = cast<RankedTensorType>(root->getResult(0).getType());
-      // A quantized weight is bound as its packed bytes: its users are
-      // casts to a flat i8 tensor (see dequantizeBlocks in LLMToLinalg).
-      RankedTensorType bound = type;
+    for (Value root : roots) {
+      Operation *def = root.getDefiningOp();
+      auto type = cast<RankedTensorType>(root.getType());
+      // A value read as packed bytes (GGUF blocks, 4-bit integers) has only
+      // casts to one flat i8 tensor as users (see LLMToLinalg); it is bound
+      // as those bytes.
+      auto users = llvm::to_vector(root.getUsers());
+      auto bytesType = users.empty() ? RankedTensorType() :
+          dyn_cast<RankedTensorType>(users[0]->getResultTypes().empty()
+                                         ? Type()
+                                         : users[0]->getResult(0).getType());
+      bool asBytes = bytesType && bytesType.getRank() == 1 &&
+                     bytesType.getElementType().isInteger(8) &&
+                     llvm::all_of(users, [&](Operation *u) {
+                       return isa<UnrealizedConversionCastOp>(u) &&
+                              u->getNumResults() == 1 &&
+                              u->getResult(0).getType() == bytesType;
+                     });
+      RankedTensorType bound = asBytes ? bytesType : type;
       std::string dtype;
-      auto p = dyn_cast<ParamOp>(root);
+      auto p = dyn_cast<ParamOp>(def);
       llm::QuantAttr q = p ? p.getQuantAttr() : llm::QuantAttr();
       if (q) {
-        auto casts = llvm::to_vector(p->getUsers());
-        auto bytesType = casts.empty() ? RankedTensorType() :
-            dyn_cast<RankedTensorType>(casts[0]->getResult(0).getType());
-        bool ok = bytesType && bytesType.getRank() == 1 &&
-                  bytesType.getElementType().isInteger(8) &&
-                  llvm::all_of(casts, [&](Operation *u) {
-                    return isa<UnrealizedConversionCastOp>(u) &&
-                           u->getNumResults() == 1 &&
-                           u->getResult(0).getType() == bytesType;
-                  });
         StringRef scheme = llm::stringifyQuantScheme(q.getScheme());
-        if (!ok || !scheme.consume_front("gguf_"))
+        if (!asBytes || !scheme.consume_front("gguf_"))
           return p.emitError("quantized weights have no buffer ABI yet");
-        bound = bytesType;
         dtype = scheme.str();
-      } else if (!isa<FloatType>(type.getElementType())) {
-        return root->emitError("quantized weights have no buffer ABI yet");
+      } else if (auto qz = dyn_cast<QuantizeOp>(def);
+                 qz && root == qz.getQuantized()) {
+        unsigned bits = qz.getQuant().getBits();
+        if (bits != 8 && !asBytes)
+          return qz.emitError() << "i" << bits << " weights are bound as "
+                                   "packed bytes: the users must read them so";
+        dtype = (qz.getQuant().hasZeroPoints() ? "u" : "i") +
+                std::to_string(bits);
+      } else if (!isa<FloatType>(type.getElementType()) || asBytes) {
+        return def->emitError("quantized weights have no buffer ABI yet");
       } else {
         llvm::raw_string_ostream(dtype) << type.getElementType();
       }
-      FailureOr<DictionaryAttr> transform = describeTransform(b, root);
-      if (failed(transform))
-        return failure();
-      std::string name = p ? p.getName().str() : expressionName(root);
+      DictionaryAttr transform;
+      if (!p) {
+        FailureOr<DictionaryAttr> t = describeValue(b, root);
+        if (failed(t))
+          return failure();
+        transform = *t;
+      }
+      std::string name = p ? p.getName().str() : expressionName(def);
+      if (def->getNumResults() > 1)
+        name += "#" + std::to_string(cast<OpResult>(root).getResultNumber());
       auto it = slots.find(name);
       if (it == slots.end()) {
         int64_t size = bound.getNumElements() *
@@ -251,17 +292,17 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
             b.getNamedAttr("bytes", b.getI64IntegerAttr(size)),
             b.getNamedAttr("shape", b.getArrayAttr(shape)),
             b.getNamedAttr("dtype", b.getStringAttr(dtype))};
-        if (*transform)
-          entry.push_back(b.getNamedAttr("transform", *transform));
+        if (transform)
+          entry.push_back(b.getNamedAttr("transform", transform));
         table.push_back(b.getDictionaryAttr(entry));
         offset += size;
       } else if (it->second.second != type) {
-        return root->emitError() << "weight '" << name
-                                 << "' is used with types "
-                                 << it->second.second << " and " << type;
+        return def->emitError() << "weight '" << name
+                                << "' is used with types "
+                                << it->second.second << " and " << type;
       }
-      b.setInsertionPoint(root);
-      Location loc = root->getLoc();
+      b.setInsertionPoint(def);
+      Location loc = def->getLoc();
       Value shift = arith::ConstantIndexOp::create(b, loc, it->second.first);
       Value view = memref::ViewOp::create(b, loc, memrefOf(bound),
                                           newArgs[weightsArg], shift,
@@ -269,19 +310,16 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
       Value tensor = bufferization::ToTensorOp::create(
                          b, loc, bound, view, /*restrict=*/true)
                          .getResult();
-      if (bound != type) {
-        for (Operation *u : llvm::to_vector(root->getUsers())) {
+      if (asBytes) {
+        for (Operation *u : users) {
           u->getResult(0).replaceAllUsesWith(tensor);
           u->erase();
         }
       } else {
         // Transforms of this value that other roots consume keep reading
         // the symbolic value until they are bound themselves.
-        root->getResult(0).replaceUsesWithIf(tensor, [](OpOperand &use) {
-          Operation *u = use.getOwner();
-          return u->getNumResults() != 1 ||
-                 !isa<ConcatOp, ScaleColumnsOp>(u) ||
-                 !isPackTimeWeight(u->getResult(0));
+        root.replaceUsesWithIf(tensor, [](OpOperand &use) {
+          return !isTransformUse(use.getOwner());
         });
       }
     }

@@ -50,6 +50,9 @@ void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);
 /// Whether `op` is a GGUF-block dequantize/qlinear the lowering handles.
 bool isLowerableGGUF(Operation *op);
+/// Whether `op` is an llm.qlinear over symmetric/asymmetric 8- or 4-bit
+/// integers (per channel or per group) the lowering handles.
+bool isLowerableQLinear(Operation *op);
 /// The flash attention kernel (FlashAttention.cpp) over the updated cache
 /// tensor (see cacheTensorType); returns the [T, heads * hd] output.
 /// `flash` is the op's llm.flash attribute.

@@ -380,12 +380,12 @@ struct ConvertLLMToLinalg
     // generic legalization failure.
     bool unsupported = false;
     module.walk([&](Operation *op) {
-      if (isa<ConcatOp, ScaleColumnsOp>(op) &&
-          isPackTimeWeight(op->getResult(0)))
+      if (isa<ConcatOp, ScaleColumnsOp, QuantizeOp>(op) &&
+          llvm::all_of(op->getResults(), isPackTimeWeight))
         return; // evaluated at pack time, bound by --llm-buffer-abi
       if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp,
               ScaleColumnsOp>(op) &&
-          !isLowerableGGUF(op)) {
+          !isLowerableGGUF(op) && !isLowerableQLinear(op)) {
         op->emitError() << "'" << op->getName()
                         << "' has no linalg lowering yet";
         unsupported = true;
@@ -428,8 +428,10 @@ struct ConvertLLMToLinalg
                            vector::VectorDialect>();
     target.addIllegalDialect<LLMDialect>();
     target.addLegalOp<ParamOp, UnrealizedConversionCastOp>();
-    target.addDynamicallyLegalOp<ConcatOp, ScaleColumnsOp>(
-        [](Operation *op) { return isPackTimeWeight(op->getResult(0)); });
+    target.addDynamicallyLegalOp<ConcatOp, ScaleColumnsOp, QuantizeOp>(
+        [](Operation *op) {
+          return llvm::all_of(op->getResults(), isPackTimeWeight);
+        });
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
       return converter.isSignatureLegal(f.getFunctionType());
     });

@@ -57,6 +57,110 @@ struct Epilogue {
   bool seeds() const { return !act && (bias || residual); }
 };
 
+/// How the contraction reads weight element (o, i). Float weights and
+/// 8-bit integers are a generic input indexed (o, i); per-channel scales
+/// (and zero points) are inputs indexed (o). Per-group scales and 4-bit
+/// integers (two per byte: element 2k low nibble of byte k) are read in the
+/// body by index, and the contraction is then tagged for a schedule that
+/// vectorizes those reads (`qmatvec` / `qlinear`).
+struct WeightReader {
+  Value w;        ///< [out, in] float or 8-bit weights, or null (4-bit)
+  QuantAttr quant; ///< null: float weights
+  Value scales, zeros; ///< channel: [out]; group: [out, in / group]
+  Value bytes;    ///< 4-bit: the flat packed bytes
+  int64_t in = 0;
+
+  bool channel() const {
+    return quant && quant.getGranularity() == QuantGranularity::channel;
+  }
+  /// Reads something by index in the body.
+  bool indexed() const { return quant && (!channel() || !w); }
+
+  /// Appends the generic inputs and maps for the weight, given the loop
+  /// dims of `o` and `i` among `numDims`.
+  void operands(MLIRContext *ctx, unsigned numDims, unsigned oDim,
+                unsigned iDim, SmallVectorImpl<Value> &ins,
+                SmallVectorImpl<AffineMap> &maps) const {
+    if (w) {
+      ins.push_back(w);
+      maps.push_back(map(ctx, numDims, {oDim, iDim}));
+    }
+    if (channel()) {
+      ins.push_back(scales);
+      maps.push_back(map(ctx, numDims, {oDim}));
+      if (zeros) {
+        ins.push_back(zeros);
+        maps.push_back(map(ctx, numDims, {oDim}));
+      }
+    }
+  }
+
+  /// The weight (o, i) as `elt` in the body; `args` starts at the weight's
+  /// first block argument.
+  Value value(OpBuilder &b, Location l, ValueRange args, unsigned oDim,
+              unsigned iDim, Type elt) const {
+    if (!quant)
+      return castFloat(b, l, args[0], elt);
+    unsigned next = 0;
+    bool sym = !quant.hasZeroPoints();
+    Value o, i; // created only for reads by index
+    if (indexed()) {
+      o = linalg::IndexOp::create(b, l, oDim);
+      i = linalg::IndexOp::create(b, l, iDim);
+    }
+    Value raw;
+    if (w) {
+      raw = args[next++];
+    } else {
+      // 4 bits: byte (o * in + i) / 2, low nibble for even elements.
+      Type i8 = b.getIntegerType(8);
+      Value flat = arith::AddIOp::create(
+          b, l, arith::MulIOp::create(b, l, o, iconst(b, l, in)), i);
+      Value byte = tensor::ExtractOp::create(
+          b, l, bytes,
+          ValueRange{arith::ShRUIOp::create(b, l, flat, iconst(b, l, 1))});
+      Value odd = arith::IndexCastOp::create(
+          b, l, i8, arith::AndIOp::create(b, l, flat, iconst(b, l, 1)));
+      Value shift = arith::MulIOp::create(
+          b, l, odd, arith::ConstantIntOp::create(b, l, i8, 4));
+      Value nib = arith::AndIOp::create(
+          b, l, arith::ShRUIOp::create(b, l, byte, shift),
+          arith::ConstantIntOp::create(b, l, i8, 15));
+      // Signed nibbles: (n ^ 8) - 8.
+      raw = sym ? arith::SubIOp::create(
+                      b, l,
+                      arith::XOrIOp::create(
+                          b, l, nib, arith::ConstantIntOp::create(b, l, i8, 8)),
+                      arith::ConstantIntOp::create(b, l, i8, 8))
+                      .getResult()
+                : nib;
+    }
+    Value q = sym ? arith::SIToFPOp::create(b, l, elt, raw).getResult()
+                  : arith::UIToFPOp::create(b, l, elt, raw).getResult();
+    Value s, z;
+    if (channel()) {
+      s = args[next++];
+      if (!sym)
+        z = args[next++];
+    } else {
+      Value g = arith::DivUIOp::create(b, l, i, iconst(b, l, quant.getGroup()));
+      s = tensor::ExtractOp::create(b, l, scales, ValueRange{o, g});
+      if (!sym)
+        z = tensor::ExtractOp::create(b, l, zeros, ValueRange{o, g});
+    }
+    if (!sym)
+      q = arith::SubFOp::create(b, l, q, castFloat(b, l, z, elt));
+    return arith::MulFOp::create(b, l, q, castFloat(b, l, s, elt));
+  }
+
+  /// The schedule tag of a contraction reading this weight.
+  StringRef schedule(StringRef plain) const {
+    if (!indexed())
+      return plain;
+    return plain == "matvec" ? "qmatvec" : "qlinear";
+  }
+};
+
 /// The accumulator's initial value for rows [0, rows) of the result: the
 /// residual row (zero past `real` rows) plus the bias, or zero.
 Value seededInit(OpBuilder &b, Location loc, const Epilogue &e, Type elt,
@@ -99,35 +203,39 @@ Value seededInit(OpBuilder &b, Location loc, const Epilogue &e, Type elt,
 /// `matvec` [task rows, register rows, vector width]: every weight element
 /// is loaded once and used once, so it is kept streaming with several
 /// independent accumulators.
-Value buildMatVec(OpBuilder &b, Location loc, Value x1, Value w,
+Value buildMatVec(OpBuilder &b, Location loc, Value x1, const WeightReader &w,
                   Type elt, int64_t in, int64_t out, const Epilogue &e) {
   MLIRContext *ctx = b.getContext();
   Value init = seededInit(
       b, loc, e, elt, {1, out}, {},
       [](OpBuilder &nb, Location l) { return iconst(nb, l, 0); },
       e.residual ? iconst(b, loc, 1) : Value());
+  SmallVector<Value> ins = {x1};
+  SmallVector<AffineMap> maps = {map(ctx, 3, {0, 2})};
+  w.operands(ctx, 3, 1, 2, ins, maps);
+  maps.push_back(map(ctx, 3, {0, 1}));
   Value y = generic(
-      b, loc, ValueRange{x1, w}, init,
-      {map(ctx, 3, {0, 2}), map(ctx, 3, {1, 2}), map(ctx, 3, {0, 1})},
-      {par, par, red}, [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value p = arith::MulFOp::create(nb, l, args[0],
-                                        castFloat(nb, l, args[1], elt));
-        return arith::AddFOp::create(nb, l, args[2], p);
+      b, loc, ins, init, maps, {par, par, red},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value wv = w.value(nb, l, args.slice(1, args.size() - 2), 1, 2, elt);
+        Value p = arith::MulFOp::create(nb, l, args[0], wv);
+        return arith::AddFOp::create(nb, l, args.back(), p);
       });
   int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
   int64_t width = in % 32 == 0 ? 32 : vectorWidthFor(in);
   Operation *op = y.getDefiningOp();
-  op->setAttr("llm.schedule", b.getStringAttr("matvec"));
+  op->setAttr("llm.schedule", b.getStringAttr(w.schedule("matvec")));
   op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
                                {taskRows(out, rowTile, 64), rowTile, width}));
   return y;
 }
 
-Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
-                         RankedTensorType resultType, const Epilogue &e);
+Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
+                         const WeightReader &w, RankedTensorType resultType,
+                         const Epilogue &e);
 
 /// One token takes the matrix-vector path, several the blocked one.
-Value buildLinear(OpBuilder &b, Location loc, Value x, Value w,
+Value buildLinear(OpBuilder &b, Location loc, Value x, const WeightReader &w,
                   RankedTensorType resultType, const Epilogue &e) {
   MLIRContext *ctx = b.getContext();
   Type elt = resultType.getElementType();
@@ -183,8 +291,9 @@ Value buildLinear(OpBuilder &b, Location loc, Value x, Value w,
                  });
 }
 
-Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
-                         RankedTensorType resultType, const Epilogue &e) {
+Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
+                         const WeightReader &w, RankedTensorType resultType,
+                         const Epilogue &e) {
   MLIRContext *ctx = b.getContext();
   Type elt = resultType.getElementType();
   auto xType = cast<RankedTensorType>(x.getType());
@@ -234,22 +343,24 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x, Value w,
             lane);
       },
       t);
+  SmallVector<Value> ins = {x3};
+  SmallVector<AffineMap> maps = {map(ctx, 4, {0, 1, 3})};
+  w.operands(ctx, 4, 2, 3, ins, maps);
+  maps.push_back(map(ctx, 4, {0, 1, 2}));
   auto op = linalg::GenericOp::create(
-      b, loc, TypeRange{init.getType()}, ValueRange{x3, w}, ValueRange{init},
-      ArrayRef<AffineMap>{map(ctx, 4, {0, 1, 3}), map(ctx, 4, {2, 3}),
-                          map(ctx, 4, {0, 1, 2})},
+      b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
       ArrayRef<IteratorType>{par, par, par, red},
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value p = arith::MulFOp::create(nb, l, args[0],
-                                        castFloat(nb, l, args[1], elt));
-        linalg::YieldOp::create(nb, l,
-                                Value(arith::AddFOp::create(nb, l, args[2], p)));
+        Value wv = w.value(nb, l, args.slice(1, args.size() - 2), 2, 3, elt);
+        Value p = arith::MulFOp::create(nb, l, args[0], wv);
+        linalg::YieldOp::create(
+            nb, l, Value(arith::AddFOp::create(nb, l, args.back(), p)));
       });
   // Register tile: 4 output rows when they divide `out`; a parallel task
   // takes up to 16 rows (a multiple of the register tile dividing `out`).
   int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
   int64_t task = taskRows(out, rowTile, 16);
-  op->setAttr("llm.schedule", b.getStringAttr("linear"));
+  op->setAttr("llm.schedule", b.getStringAttr(w.schedule("linear")));
   op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
                                {task, rowTile, vectorWidthFor(in)}));
   Value y3 = op.getResult(0);
@@ -381,6 +492,19 @@ bool mlir::llm::lowering::isLowerableGGUF(Operation *op) {
   return false;
 }
 
+bool mlir::llm::lowering::isLowerableQLinear(Operation *op) {
+  auto q = dyn_cast<QLinearOp>(op);
+  if (!q || q.getInput().getType().getRank() != 2)
+    return false;
+  QuantAttr quant = q.getQuant();
+  auto wType = q.getWeight().getType();
+  return (quant.getScheme() == QuantScheme::symmetric ||
+          quant.getScheme() == QuantScheme::asymmetric) &&
+         (quant.getBits() == 8 ||
+          (quant.getBits() == 4 && wType.getNumElements() % 2 == 0)) &&
+         wType.getRank() == 2 && wType.hasStaticShape();
+}
+
 namespace {
 struct LowerDequantize : OpConversionPattern<DequantizeOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -396,20 +520,50 @@ struct LowerDequantize : OpConversionPattern<DequantizeOp> {
   }
 };
 
-/// GGUF-quantized linear: the blocks are dequantized to f32, then the f32
-/// linear runs. Correct, not fast: executing the blocks directly is the
-/// [quant] work.
+/// Quantized linear. Symmetric/asymmetric 8- and 4-bit integers are
+/// dequantized in registers inside the contraction (WeightReader). GGUF
+/// blocks are still dequantized to f32 first, then the f32 linear runs:
+/// correct, not fast.
 struct LowerQLinear : OpConversionPattern<QLinearOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(QLinearOp op, OpAdaptor a,
                   ConversionPatternRewriter &rw) const override {
-    if (!isLowerableGGUF(op))
-      return rw.notifyMatchFailure(op, "only GGUF block schemes, rank 2");
+    if (!isLowerableGGUF(op) && !isLowerableQLinear(op))
+      return rw.notifyMatchFailure(op, "unsupported quantization");
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
-    Value w = dequantizeBlocks(rw, op.getLoc(), a.getWeight(), op.getQuant(),
-                               wType.clone(rw.getF32Type()));
     Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};
+    WeightReader w;
+    if (isLowerableGGUF(op)) {
+      w.w = dequantizeBlocks(rw, op.getLoc(), a.getWeight(), op.getQuant(),
+                             wType.clone(rw.getF32Type()));
+    } else {
+      Location loc = op.getLoc();
+      QuantAttr quant = op.getQuant();
+      w.quant = quant;
+      w.in = wType.getShape()[1];
+      if (quant.getBits() == 8) {
+        w.w = a.getWeight();
+      } else {
+        // Read as its packed bytes, which --llm-buffer-abi binds.
+        w.bytes = UnrealizedConversionCastOp::create(
+                      rw, loc,
+                      RankedTensorType::get({wType.getNumElements() / 2},
+                                            rw.getIntegerType(8)),
+                      a.getWeight())
+                      .getResult(0);
+      }
+      auto flatten = [&](Value v) -> Value {
+        if (!v || !w.channel())
+          return v;
+        auto t = cast<RankedTensorType>(v.getType());
+        return tensor::CollapseShapeOp::create(
+            rw, loc, RankedTensorType::get({t.getShape()[0]}, t.getElementType()),
+            v, ArrayRef<ReassociationIndices>{{0, 1}});
+      };
+      w.scales = flatten(a.getScales());
+      w.zeros = flatten(a.getZeros());
+    }
     rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), w,
                                  op.getResult().getType(), e));
     return success();
@@ -424,7 +578,9 @@ struct LowerLinear : OpConversionPattern<LinearOp> {
     if (op.getInput().getType().getRank() != 2)
       return rw.notifyMatchFailure(op, "only [tokens, features] inputs");
     Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};
-    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), a.getWeight(),
+    WeightReader w;
+    w.w = a.getWeight();
+    rw.replaceOp(op, buildLinear(rw, op.getLoc(), a.getInput(), w,
                                  op.getResult().getType(), e));
     return success();
   }

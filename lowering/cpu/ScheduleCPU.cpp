@@ -69,24 +69,42 @@ void emitVariant(llvm::raw_ostream &os, StringRef kind, ArrayRef<int64_t> t,
        << " by tile_sizes = [" << sizes << "] : (" << kOp << ") -> (" << kOp
        << ", " << kOp << ", " << kOp << ", " << kOp << ")\n";
   };
+  // A plain reduction loop of `width`-wide steps (each step reduced
+  // horizontally): the partial-sum split does not re-offset linalg.index
+  // in the op it creates, which the quantized bodies read.
+  auto reductionLoop = [&](StringRef sizes) {
+    os << "    %split" << n << ", %loop" << n
+       << " = transform.structured.tile_using_for %b" << n << " tile_sizes ["
+       << sizes << "] : (" << kOp << ") -> (" << kOp << ", " << kOp << ")\n";
+  };
+  // Quantized contractions read scales / packed nibbles by index in their
+  // body (tensor.extract): vectorized as gathers or broadcast loads.
+  bool extracts = kind.consume_front("q");
   auto vectorize = [&](StringRef handle) {
-    os << "    transform.structured.vectorize %" << handle << n << " : " << kOp
-       << "\n";
+    os << "    transform.structured.vectorize %" << handle << n
+       << (extracts ? " {vectorize_nd_extract}" : "") << " : " << kOp << "\n";
+  };
+  // The reduction over input features in `width`-lane steps, vectorized.
+  auto reduceIn = [&](const std::string &sizes) {
+    if (extracts) {
+      reductionLoop(sizes);
+      vectorize("split");
+      return;
+    }
+    splitReduction(sizes);
+    for (const char *h : {"split", "comb", "fill"})
+      vectorize(h);
   };
   if (kind == "linear") {
     // dims: (token blocks, 4 tokens, out, in)
     forall("0, 0, " + std::to_string(t[0]));
     tileFor("1, 0, " + std::to_string(t[1]), 2);
-    splitReduction("0, 0, 0, " + std::to_string(t[2]));
-    for (const char *h : {"split", "comb", "fill"})
-      vectorize(h);
+    reduceIn("0, 0, 0, " + std::to_string(t[2]));
   } else if (kind == "matvec") {
     // dims: (1 token, out, in)
     forall("0, " + std::to_string(t[0]));
     tileFor("0, " + std::to_string(t[1]), 1);
-    splitReduction("0, 0, " + std::to_string(t[2]));
-    for (const char *h : {"split", "comb", "fill"})
-      vectorize(h);
+    reduceIn("0, 0, " + std::to_string(t[2]));
   } else if (kind == "attn_qk") {
     // dims: (kv head, group, token, position block, lane, head_dim): one task
     // per query head; for each token and block of positions, a vector of
@@ -122,7 +140,8 @@ struct ScheduleCPU : llm::impl::ScheduleCPUBase<ScheduleCPU> {
         return;
       auto tiles = op->getAttrOfType<DenseI64ArrayAttr>("llm.tiles");
       StringRef k = kind.getValue();
-      bool linear = k == "linear" || k == "matvec";
+      bool linear = k == "linear" || k == "matvec" || k == "qlinear" ||
+                    k == "qmatvec";
       bool known = linear || k == "attn_qk" || k == "attn_pv" ||
                    k == "heads" || k == "rows";
       if (!known || linear != static_cast<bool>(tiles) ||

@@ -3,6 +3,12 @@ the generated text byte for byte and the dumped logits of every position.
 
 usage: check_generation.py --llama2c MODEL.bin --tokenizer TOK.bin
            --prompt TEXT -n N --text LLMC_STDOUT --logits LLMC_LOGITS.f32
+           [--quant w8|w4g32|... [--quant-asymmetric]]
+
+With --quant, the reference's linear weights (every projection and the
+classifier; not the embedding table) are first quantized and dequantized
+by fake_quant below, an independent numpy rendering of the scheme that
+`llmc compile --quant` applies (as at -O0, where no fusion precedes it).
 """
 import argparse
 import sys
@@ -10,6 +16,44 @@ import sys
 import numpy as np
 
 import reference
+
+
+def fake_quant(w, bits, group, asym):
+    """Quantize-dequantize rows of w per channel (group 0) or per group of
+    columns, in float32 like llmc: symmetric q = rint(w / s) in
+    [-(2^(b-1)-1), 2^(b-1)-1] with s = absmax / qmax; asymmetric
+    q = rint((w - min) / s) in [0, 2^b - 1], s = (max - min) / qmax,
+    value (q - z) * s with z = -min / s."""
+    rows, cols = w.shape
+    g = group or cols
+    if cols % g or (bits == 4 and (rows * cols) % 2):
+        return w  # llm-quantize leaves it in float
+    x = w.astype(np.float32).reshape(rows, cols // g, g)
+    lo = x.min(axis=-1, keepdims=True)
+    hi = x.max(axis=-1, keepdims=True)
+    if asym:
+        qmax = np.float32(2 ** bits - 1)
+        s = np.where(hi > lo, (hi - lo) / qmax, np.abs(lo)).astype(np.float32)
+        safe = np.where(s > 0, s, np.float32(1))
+        z = np.where(s > 0, -lo / safe, 0).astype(np.float32)
+        q = np.where(s > 0, np.clip(np.rint((x - lo) / safe), 0, qmax), 0)
+        out = (q.astype(np.float32) - z) * s
+    else:
+        qmax = np.float32(2 ** (bits - 1) - 1)
+        s = (np.maximum(np.abs(lo), np.abs(hi)) / qmax).astype(np.float32)
+        safe = np.where(s > 0, s, np.float32(1))
+        q = np.where(s > 0, np.clip(np.rint(x / safe), -qmax, qmax), 0)
+        out = q.astype(np.float32) * s
+    return out.reshape(rows, cols).astype(np.float32)
+
+
+def quantize_model(m, scheme, asym):
+    bits = int(scheme[1:].split("g")[0])
+    group = int(scheme.split("g")[1]) if "g" in scheme else 0
+    for L in m.w["layers"]:
+        for k in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
+            L[k] = fake_quant(L[k], bits, group, asym)
+    m.w["out"] = fake_quant(m.w["out"], bits, group, asym)
 
 
 def main():
@@ -21,9 +65,13 @@ def main():
     ap.add_argument("--text", required=True)
     ap.add_argument("--logits", required=True)
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--quant")
+    ap.add_argument("--quant-asymmetric", action="store_true")
     a = ap.parse_args()
 
     m = reference.load_llama2c(a.llama2c)
+    if a.quant:
+        quantize_model(m, a.quant, a.quant_asymmetric)
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     prompt = tok.encode(a.prompt)
     gen, ref = reference.greedy(m, prompt, a.n)

@@ -1,7 +1,10 @@
 """Compares two `llmc run --dump-logits` files (float32 rows of vocab).
 
-usage: compare_logits.py A.f32 B.f32 --vocab N [--tol 1e-4]
+usage: compare_logits.py A.f32 B.f32 --vocab N [--tol 1e-4] [--top1 F]
 Prints "logits: R rows x N, max abs diff D ok" or exits 1 naming the row.
+With --top1 F (for approximations such as quantization) it checks instead
+that the argmax agrees on at least a fraction F of the rows, and prints
+"top-1 agreement: A of R rows ok" and the mean KL divergence.
 """
 import argparse
 import sys
@@ -15,6 +18,7 @@ def main():
     ap.add_argument("b")
     ap.add_argument("--vocab", type=int, required=True)
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--top1", type=float)
     args = ap.parse_args()
     a = np.fromfile(args.a, dtype="<f4")
     b = np.fromfile(args.b, dtype="<f4")
@@ -23,6 +27,18 @@ def main():
               f"{a.size} vs {b.size} values")
         return 1
     a, b = a.reshape(-1, args.vocab), b.reshape(-1, args.vocab)
+    if args.top1 is not None:
+        agree = int((a.argmax(axis=1) == b.argmax(axis=1)).sum())
+        def logp(x):
+            x = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+            return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+        pa, pb = logp(a), logp(b)
+        kl = float((np.exp(pa) * (pa - pb)).sum(axis=1).mean())
+        ok = agree >= args.top1 * a.shape[0]
+        print(f"top-1 agreement: {agree} of {a.shape[0]} rows "
+              f"(need {args.top1:.0%}) {'ok' if ok else 'FAIL'}, "
+              f"mean KL {kl:.2e}")
+        return 0 if ok else 1
     rows = np.abs(a - b).max(axis=1)
     worst = float(rows.max())
     if not worst <= args.tol:

@@ -3,6 +3,7 @@
 #include "Compile.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/BuildIR.h"
+#include "importers/Quantize.h"
 #include "importers/Tokenizer.h"
 #include "llmc/runtime.h"
 #include "lowering/cpu/CPUPipeline.h"
@@ -156,6 +157,26 @@ void llmc::prepareContext(mlir::MLIRContext &context) {
 }
 
 namespace {
+/// The scheme of a quantize transform.
+QuantSpec quantSpecOf(mlir::DictionaryAttr t) {
+  QuantSpec spec;
+  spec.bits = t.getAs<mlir::IntegerAttr>("bits").getInt();
+  spec.group = t.getAs<mlir::IntegerAttr>("group").getInt();
+  spec.asymmetric = t.getAs<mlir::BoolAttr>("asymmetric").getValue();
+  return spec;
+}
+
+/// Whether every param a transform reads is a float tensor.
+bool allFloatLeaves(const ModelSource &source, mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param")) {
+    DType d = source.lookup(param.getValue())->dtype;
+    return d == DType::F32 || d == DType::F16 || d == DType::BF16;
+  }
+  return llvm::all_of(t.getAs<mlir::ArrayAttr>("inputs"), [&](mlir::Attribute a) {
+    return allFloatLeaves(source, cast<mlir::DictionaryAttr>(a));
+  });
+}
+
 /// Bytes of the weight a pack-time transform ({op, inputs, axis}; params as
 /// {param = name}) produces, after checking that every input exists and has
 /// a type the transform supports.
@@ -182,6 +203,20 @@ Expected<uint64_t> checkTransform(const ModelSource &source,
   }
   if (op == "concat")
     return total;
+  if (op == "quantize") {
+    QuantSpec spec = quantSpecOf(t);
+    auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
+    auto cols = t.getAs<mlir::IntegerAttr>("cols").getInt();
+    if (sizes.size() != 1 || sizes[0] == 0 || rows * cols == 0 ||
+        (spec.group && cols % spec.group))
+      return createStringError("quantize: malformed transform");
+    if (!allFloatLeaves(source, t))
+      return createStringError("quantize needs float weights");
+    int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
+    if (result == 0)
+      return uint64_t(spec.packedBytes(rows, cols));
+    return uint64_t(rows * spec.groupsPerRow(cols) * 4);
+  }
   if (op == "scale_columns") {
     for (mlir::Attribute in : inputs)
       if (auto p = cast<mlir::DictionaryAttr>(in).getAs<mlir::StringAttr>("param"))
@@ -197,9 +232,67 @@ Expected<uint64_t> checkTransform(const ModelSource &source,
   return createStringError("unknown weight transform '" + op + "'");
 }
 
+/// The values of a float-valued transform (params of any float dtype,
+/// concat, scale_columns) as f32.
+std::vector<float> evaluateF32(const ModelSource &source,
+                               mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param"))
+    return source.readF32(*source.lookup(param.getValue()));
+  StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
+  auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
+  std::vector<float> out =
+      evaluateF32(source, cast<mlir::DictionaryAttr>(inputs[0]));
+  if (op == "concat") {
+    for (mlir::Attribute in : inputs.getValue().drop_front()) {
+      std::vector<float> more =
+          evaluateF32(source, cast<mlir::DictionaryAttr>(in));
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+  }
+  // scale_columns: w[o, i] *= g[i].
+  std::vector<float> g =
+      evaluateF32(source, cast<mlir::DictionaryAttr>(inputs[1]));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] *= g[i % g.size()];
+  return out;
+}
+
+/// The last quantized weight: a quantize transform's results (integers,
+/// scales, zero points) are packed one after the other.
+struct QuantCache {
+  std::string key;
+  QuantizedMatrix matrix;
+};
+
 /// The bytes of a transform checked by checkTransform.
 std::vector<uint8_t> evaluateTransform(const ModelSource &source,
-                                       mlir::DictionaryAttr t) {
+                                       mlir::DictionaryAttr t,
+                                       QuantCache &cache) {
+  if (t.getAs<mlir::StringAttr>("op") &&
+      t.getAs<mlir::StringAttr>("op").getValue() == "quantize") {
+    QuantSpec spec = quantSpecOf(t);
+    auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
+    auto cols = t.getAs<mlir::IntegerAttr>("cols").getInt();
+    std::string key;
+    llvm::raw_string_ostream(key)
+        << t.get("inputs") << spec.bits << "/" << spec.group << "/"
+        << spec.asymmetric << "/" << rows << "x" << cols;
+    if (key != cache.key) {
+      std::vector<float> w = evaluateF32(
+          source,
+          cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
+      cache.matrix = quantizeMatrix(w.data(), rows, cols, spec);
+      cache.key = key;
+    }
+    int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
+    if (result == 0)
+      return cache.matrix.packed;
+    const std::vector<float> &v =
+        result == 1 ? cache.matrix.scales : cache.matrix.zeros;
+    const auto *p = reinterpret_cast<const uint8_t *>(v.data());
+    return std::vector<uint8_t>(p, p + v.size() * sizeof(float));
+  }
   if (auto param = t.getAs<mlir::StringAttr>("param")) {
     ArrayRef<uint8_t> b = source.bytes(*source.lookup(param.getValue()));
     return std::vector<uint8_t>(b.begin(), b.end());
@@ -207,19 +300,19 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
   StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
   auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
   std::vector<uint8_t> out =
-      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[0]));
+      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[0]), cache);
   if (op == "concat") {
     // Row concatenation: the inputs' bytes one after the other.
     for (mlir::Attribute in : inputs.getValue().drop_front()) {
       std::vector<uint8_t> more =
-          evaluateTransform(source, cast<mlir::DictionaryAttr>(in));
+          evaluateTransform(source, cast<mlir::DictionaryAttr>(in), cache);
       out.insert(out.end(), more.begin(), more.end());
     }
     return out;
   }
   // scale_columns over f32: w[o, i] *= g[i].
   std::vector<uint8_t> g =
-      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[1]));
+      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[1]), cache);
   size_t cols = g.size() / 4;
   auto *w = reinterpret_cast<float *>(out.data());
   auto *s = reinterpret_cast<const float *>(g.data());
@@ -298,15 +391,25 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
   if (options.decodeSoftmax != "unified" && options.decodeSoftmax != "online")
     return fileError(input, "--softmax must be 'unified' or 'online', not '" +
                                 options.decodeSoftmax + "'");
-  // -O1: fusion; -O2 and up: also flash attention.
-  if (options.optLevel < 1 || !options.llmOptimize)
-    return Error::success();
-  mlir::llm::OptimizeOptions opt;
-  opt.flash = options.optLevel >= 2;
-  opt.decodeSplits = options.decodeSplits;
-  opt.softmax = options.decodeSoftmax;
   mlir::PassManager pm(module.getContext());
-  mlir::llm::buildLLMOptimizePipeline(pm, opt);
+  // -O1: fusion; -O2 and up: also flash attention.
+  if (options.optLevel >= 1 && options.llmOptimize) {
+    mlir::llm::OptimizeOptions opt;
+    opt.flash = options.optLevel >= 2;
+    opt.decodeSplits = options.decodeSplits;
+    opt.softmax = options.decodeSoftmax;
+    mlir::llm::buildLLMOptimizePipeline(pm, opt);
+  }
+  // Quantization after fusion: a fused QKV weight is quantized as one.
+  if (!options.quant.empty()) {
+    mlir::llm::QuantizeOptions q;
+    q.scheme = options.quant;
+    q.asymmetric = options.quantAsymmetric;
+    q.keep.assign(options.quantKeep.begin(), options.quantKeep.end());
+    pm.addPass(mlir::llm::createQuantize(q));
+  }
+  if (pm.size() == 0)
+    return Error::success();
   return runPasses(pm, module, input, "optimization");
 }
 
@@ -471,6 +574,10 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                     {"cpu", options.cpu},
                     {"opt_level", options.optLevel},
                     {"llm_optimize", options.optLevel >= 1 && options.llmOptimize},
+                    {"quant", options.quant.empty()
+                                  ? std::string("none")
+                                  : options.quant +
+                                        (options.quantAsymmetric ? "-asym" : "")},
                     {"attention",
                      options.optLevel >= 2 && options.llmOptimize
                          ? json::Value(json::Object{
@@ -530,6 +637,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     os << model.tokenizer.bytes;
     at += model.tokenizer.bytes.size();
     pad(os, at, wOff);
+    QuantCache quantCache;
     for (const Slot &s : slots) {
       pad(os, at, wOff + s.offset);
       if (s.tensor) {
@@ -537,8 +645,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
         os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
         at += bytes.size();
       } else {
-        std::vector<uint8_t> bytes = evaluateTransform(*model.source,
-                                                       s.transform);
+        std::vector<uint8_t> bytes =
+            evaluateTransform(*model.source, s.transform, quantCache);
         os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
         at += bytes.size();
       }
@@ -568,6 +676,10 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
   mix(ir);
   mix(options.target + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
       (options.llmOptimize ? "" : "|no-llm-optimize") +
+      (options.quant.empty() ? ""
+                             : "|quant=" + options.quant +
+                                   (options.quantAsymmetric ? "a" : "") +
+                                   "/" + llvm::join(options.quantKeep, ",")) +
       "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
       (options.profile ? "|profile" : ""));
   std::string dir = cacheDir();

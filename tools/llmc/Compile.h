@@ -9,6 +9,7 @@
 #include "llvm/Support/Error.h"
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llmc {
 
@@ -21,6 +22,10 @@ struct CompileOptions {
   bool llmOptimize = true;
   int64_t decodeSplits = 2;          ///< flash decoding: cache chunks per head
   std::string decodeSoftmax = "unified"; ///< unified (FlashDecoding++) | online
+  /// Weight quantization scheme of llm-quantize ("" = none): w8, w4g32, ...
+  std::string quant;
+  bool quantAsymmetric = false;        ///< zero points next to the scales
+  std::vector<std::string> quantKeep;  ///< weight-name substrings kept float
   bool progress = false; ///< progress lines on stderr
   bool profile = false;  ///< per-op timers (llmc bench --profile)
 };

@@ -17,6 +17,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/WithColor.h"
@@ -85,6 +86,23 @@ static cl::opt<std::string> softmaxOpt(
              "fixed maximum, FlashDecoding++) or online (synchronized)"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
+static cl::opt<std::string> quantOpt(
+    "quant",
+    cl::desc("Quantize the linear layers' weights: w8 (int8 per output "
+             "channel), w4g32 / w4g64 / w4g128 (int4 per group), any wNgG"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
+static cl::opt<bool> quantAsymOpt(
+    "quant-asymmetric",
+    cl::desc("With --quant: zero points next to the scales"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
+static cl::list<std::string> quantKeepOpt(
+    "quant-keep", cl::CommaSeparated,
+    cl::desc("With --quant: keep weights whose name contains one of these "
+             "(comma-separated) in float, e.g. output"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
 static cl::opt<std::string>
     compileTokenizer("tokenizer", cl::desc("Tokenizer file to embed"),
                      cl::sub(compileCmd()), cl::sub(runCmd()));
@@ -97,6 +115,9 @@ static cl::opt<bool> demoOpt("demo",
                              cl::sub(runCmd()));
 static cl::opt<std::string> promptOpt("prompt", cl::init(""),
                                       cl::desc("Prompt text"), cl::sub(runCmd()));
+static cl::opt<std::string> promptFileOpt(
+    "prompt-file", cl::desc("Read the prompt from a file (instead of --prompt)"),
+    cl::value_desc("file"), cl::sub(runCmd()));
 static cl::opt<int> stepsOpt("n", cl::init(256),
                              cl::desc("Tokens to generate"), cl::sub(runCmd()));
 static cl::opt<float> tempOpt("temp", cl::init(0.0f),
@@ -134,6 +155,9 @@ CompileOptions llmc::compileOptions() {
   o.decodeSplits = decodeSplitsOpt;
   o.llmOptimize = llmOptimizeOpt;
   o.decodeSoftmax = softmaxOpt;
+  o.quant = quantOpt;
+  o.quantAsymmetric = quantAsymOpt;
+  o.quantKeep.assign(quantKeepOpt.begin(), quantKeepOpt.end());
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
 }
@@ -186,6 +210,16 @@ int llmc::runRun() {
     return fail("llmc run needs a model path or --demo (not both)");
   if (stepsOpt < 1)
     return fail("-n must be at least 1");
+  std::string promptText = promptOpt;
+  if (!promptFileOpt.empty()) {
+    if (!promptOpt.empty())
+      return fail("give --prompt or --prompt-file, not both");
+    auto buf = MemoryBuffer::getFile(promptFileOpt);
+    if (!buf)
+      return fail(fileError(promptFileOpt,
+                            "cannot read: " + buf.getError().message()));
+    promptText = (*buf)->getBuffer().str();
+  }
   CompileOptions options = compileOptions();
   std::string artifactPath;
   if (demoOpt) {
@@ -211,7 +245,7 @@ int llmc::runRun() {
   auto tokenizer = artifactTokenizer(rt.artifact, artifactPath);
   if (!tokenizer)
     return fail(tokenizer.takeError());
-  std::vector<int32_t> prompt = (*tokenizer)->encode(promptOpt, true);
+  std::vector<int32_t> prompt = (*tokenizer)->encode(promptText, true);
   if (prompt.empty())
     return fail("the prompt encodes to no tokens and the tokenizer has no BOS");
   if (llmc_status_t s =
@@ -244,7 +278,7 @@ int llmc::runRun() {
   };
 
   using clock = std::chrono::steady_clock;
-  outs() << promptOpt;
+  outs() << promptText;
   outs().flush();
   auto t0 = clock::now();
   const float *logits;

@@ -1,0 +1,77 @@
+//===- Quantize.cpp - weight quantization math ----------------------------===//
+
+#include "importers/Quantize.h"
+#include <algorithm>
+#include <cmath>
+
+using namespace llmc;
+
+QuantizedMatrix llmc::quantizeMatrix(const float *w, int64_t rows,
+                                     int64_t cols, const QuantSpec &spec) {
+  QuantizedMatrix m;
+  int64_t group = spec.group ? spec.group : cols;
+  int64_t groups = cols / group;
+  m.packed.assign(spec.packedBytes(rows, cols), 0);
+  m.scales.assign(rows * groups, 0.0f);
+  if (spec.asymmetric)
+    m.zeros.assign(rows * groups, 0.0f);
+  int32_t qmax = spec.asymmetric ? (1 << spec.bits) - 1
+                                 : (1 << (spec.bits - 1)) - 1;
+  auto store = [&](int64_t index, int32_t q) {
+    if (spec.bits == 8) {
+      m.packed[index] = static_cast<uint8_t>(q);
+      return;
+    }
+    uint8_t nib = static_cast<uint8_t>(q) & 0xF;
+    m.packed[index / 2] |= index % 2 ? uint8_t(nib << 4) : nib;
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const float *v = w + r * cols + g * group;
+      float lo = *std::min_element(v, v + group);
+      float hi = *std::max_element(v, v + group);
+      float scale, zero = 0.0f, base = 0.0f;
+      if (spec.asymmetric) {
+        // A constant group stores q = 0 with z = -lo / s, s = |lo|.
+        scale = hi > lo ? (hi - lo) / float(qmax) : std::fabs(lo);
+        base = lo;
+        zero = scale > 0.0f ? -lo / scale : 0.0f;
+      } else {
+        scale = std::max(std::fabs(lo), std::fabs(hi)) / float(qmax);
+      }
+      m.scales[r * groups + g] = scale;
+      if (spec.asymmetric)
+        m.zeros[r * groups + g] = zero;
+      for (int64_t i = 0; i < group; ++i) {
+        int32_t q = 0;
+        if (scale > 0.0f) {
+          float x = std::nearbyint((v[i] - base) / scale);
+          q = static_cast<int32_t>(std::clamp(
+              x, spec.asymmetric ? 0.0f : -float(qmax), float(qmax)));
+        }
+        store(r * cols + g * group + i, q);
+      }
+    }
+  }
+  return m;
+}
+
+int32_t llmc::quantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
+                             int64_t cols, int64_t r, int64_t c) {
+  int64_t index = r * cols + c;
+  if (spec.bits == 8)
+    return spec.asymmetric ? int32_t(m.packed[index])
+                           : int32_t(int8_t(m.packed[index]));
+  uint8_t byte = m.packed[index / 2];
+  int32_t nib = index % 2 ? byte >> 4 : byte & 0xF;
+  return spec.asymmetric ? nib : ((nib ^ 8) - 8);
+}
+
+float llmc::dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
+                             int64_t cols, int64_t r, int64_t c) {
+  int64_t g = r * spec.groupsPerRow(cols) + (spec.group ? c / spec.group : 0);
+  float q = float(quantizedValue(m, spec, cols, r, c));
+  if (spec.asymmetric)
+    return (q - m.zeros[g]) * m.scales[g];
+  return q * m.scales[g];
+}

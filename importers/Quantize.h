@@ -1,0 +1,62 @@
+//===- Quantize.h - weight quantization math --------------------*- C++ -*-===//
+//
+// What `llmc compile` runs while packing an `llm.quantize` weight, and what
+// the backends' `llm.qlinear` kernels undo in registers. A [rows, cols]
+// row-major matrix is quantized per row (one scale per output channel) or
+// per group of `group` consecutive columns:
+//
+//   symmetric:  q = clamp(round(w / s), -Q, Q), s = absmax / Q,
+//               Q = 2^(bits-1) - 1, w' = q * s          (q signed)
+//   asymmetric: q = clamp(round((w - min) / s), 0, 2^bits - 1),
+//               s = (max - min) / (2^bits - 1), z = -min / s,
+//               w' = (q - z) * s                          (q unsigned)
+//
+// so |w - w'| <= s / 2 for every element. Storage: 8-bit values one per
+// byte; 4-bit values two per byte, element 2k in the low nibble of byte k,
+// 2k + 1 in the high nibble (signed nibbles in two's complement).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_IMPORTERS_QUANTIZE_H
+#define LLMC_IMPORTERS_QUANTIZE_H
+
+#include <cstdint>
+#include <vector>
+
+namespace llmc {
+
+struct QuantSpec {
+  int bits = 8;       ///< 4 or 8
+  int64_t group = 0;  ///< 0: one scale per row
+  bool asymmetric = false;
+  /// Scales (and zero points) per row.
+  int64_t groupsPerRow(int64_t cols) const { return group ? cols / group : 1; }
+  /// Bytes of the packed integers of a [rows, cols] matrix.
+  int64_t packedBytes(int64_t rows, int64_t cols) const {
+    return rows * cols * bits / 8;
+  }
+};
+
+struct QuantizedMatrix {
+  std::vector<uint8_t> packed; ///< the integers, packed as described above
+  std::vector<float> scales;   ///< [rows, groupsPerRow]
+  std::vector<float> zeros;    ///< asymmetric only, like scales
+};
+
+/// Quantizes row-major `w` ([rows, cols]; `group` must divide `cols`, and
+/// `cols` must be even for 4 bits).
+QuantizedMatrix quantizeMatrix(const float *w, int64_t rows, int64_t cols,
+                               const QuantSpec &spec);
+
+/// The integer stored for element (r, c): signed for symmetric schemes,
+/// unsigned for asymmetric ones.
+int32_t quantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
+                       int64_t cols, int64_t r, int64_t c);
+
+/// The dequantized value of element (r, c).
+float dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
+                       int64_t cols, int64_t r, int64_t c);
+
+} // namespace llmc
+
+#endif

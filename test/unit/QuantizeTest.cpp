@@ -1,0 +1,90 @@
+//===- QuantizeTest.cpp - quantization round trips within their bounds ----===//
+//
+// For every scheme llm-quantize offers: each dequantized element is within
+// half a quantization step (s / 2) of the original, the integers stay in
+// the scheme's range, extreme values are exact, degenerate groups (all zero,
+// constant) round-trip, and the 4-bit packing puts element 2k in the low
+// nibble of byte k.
+//
+//===----------------------------------------------------------------------===//
+
+#include "importers/Quantize.h"
+#include <gtest/gtest.h>
+#include <cmath>
+#include <random>
+
+using namespace llmc;
+
+namespace {
+struct Scheme {
+  const char *name;
+  QuantSpec spec;
+};
+
+void PrintTo(const Scheme &s, std::ostream *os) { *os << s.name; }
+
+class QuantizeRoundTrip : public ::testing::TestWithParam<Scheme> {};
+
+TEST_P(QuantizeRoundTrip, ErrorWithinHalfAStep) {
+  const QuantSpec spec = GetParam().spec;
+  const int64_t rows = 24, cols = 256;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> w(rows * cols);
+  for (float &v : w)
+    v = normal(rng);
+  // Outliers, a constant row and an all-zero row.
+  w[5 * cols + 17] = 3.0f;
+  for (int64_t c = 0; c < cols; ++c) {
+    w[7 * cols + c] = -0.25f;
+    w[8 * cols + c] = 0.0f;
+  }
+  QuantizedMatrix m = quantizeMatrix(w.data(), rows, cols, spec);
+  ASSERT_EQ(int64_t(m.packed.size()), spec.packedBytes(rows, cols));
+  ASSERT_EQ(int64_t(m.scales.size()), rows * spec.groupsPerRow(cols));
+  ASSERT_EQ(m.zeros.size(), spec.asymmetric ? m.scales.size() : 0u);
+  int32_t lo = spec.asymmetric ? 0 : -((1 << (spec.bits - 1)) - 1);
+  int32_t hi = spec.asymmetric ? (1 << spec.bits) - 1 : (1 << (spec.bits - 1)) - 1;
+  double worst = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      int64_t g = r * spec.groupsPerRow(cols) + (spec.group ? c / spec.group : 0);
+      float s = m.scales[g];
+      int32_t q = quantizedValue(m, spec, cols, r, c);
+      EXPECT_GE(q, lo);
+      EXPECT_LE(q, hi);
+      float back = dequantizedValue(m, spec, cols, r, c);
+      float err = std::fabs(back - w[r * cols + c]);
+      EXPECT_LE(err, 0.5f * s * (1 + 1e-5f) + 1e-7f)
+          << GetParam().name << " at (" << r << ", " << c << ")";
+      worst = std::max(worst, double(err) / std::max(s, 1e-30f));
+    }
+  EXPECT_GT(worst, 0.25) << "the bound is not tight: suspicious";
+  // The outlier is the group's maximum: exact up to float rounding.
+  EXPECT_NEAR(dequantizedValue(m, spec, cols, 5, 17), 3.0f, 3e-6f);
+  for (int64_t c = 0; c < cols; ++c) {
+    EXPECT_NEAR(dequantizedValue(m, spec, cols, 7, c), -0.25f, 1e-6f);
+    EXPECT_EQ(dequantizedValue(m, spec, cols, 8, c), 0.0f);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Schemes, QuantizeRoundTrip,
+    ::testing::Values(Scheme{"w8", {8, 0, false}}, Scheme{"w8a", {8, 0, true}},
+                      Scheme{"w8g32", {8, 32, false}},
+                      Scheme{"w4g32", {4, 32, false}},
+                      Scheme{"w4g64a", {4, 64, true}},
+                      Scheme{"w4g128", {4, 128, false}},
+                      Scheme{"w4g128a", {4, 128, true}}),
+    [](const auto &info) { return std::string(info.param.name); });
+
+TEST(Quantize, NibbleOrder) {
+  // Symmetric 4-bit, one group of 4: absmax 7 -> scale 1, q = w.
+  const float w[4] = {1.0f, -2.0f, 7.0f, -7.0f};
+  QuantizedMatrix m = quantizeMatrix(w, 1, 4, QuantSpec{4, 4, false});
+  ASSERT_EQ(m.packed.size(), 2u);
+  EXPECT_EQ(m.packed[0], 0xE1); // -2 -> 0xE (high), 1 -> 0x1 (low)
+  EXPECT_EQ(m.packed[1], 0x97); // -7 -> 0x9 (high), 7 -> 0x7 (low)
+  EXPECT_FLOAT_EQ(m.scales[0], 1.0f);
+}
+} // namespace
