@@ -103,7 +103,8 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
             opt_level: int = 2, out: Optional[PathLike] = None, *,
             cpu: str = "native", tokenizer: Optional[PathLike] = None,
             decode_splits: int = 2, softmax: str = "unified",
-            llm_optimize: bool = True,
+            llm_optimize: bool = True, quant_asymmetric: bool = False,
+            quant_keep: Sequence[str] = (),
             progress: Optional[bool] = None) -> Artifact:
     """Compiles a model (a path, a ``.mlir`` file or a :class:`Module`) into
     an artifact at ``out``, or into the compile cache (``~/.cache/llmc``)
@@ -111,12 +112,12 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
     fuses, 2-3 also select flash attention (as ``llmc compile -O``).
     ``progress`` (default: stderr is a terminal) prints compile stages.
 
-    ``quant`` and ``early_exit`` name schemes of later llmc releases; until
-    then any value raises CompileError.
+    ``quant`` quantizes the linear layers' weights (``"w8"``, ``"w4g32"``,
+    ``"w4g64"``, ``"w4g128"``, any ``"wNgG"``; ``quant_asymmetric`` adds
+    zero points, ``quant_keep`` lists weight-name substrings kept in float;
+    see docs/quantization.md). ``early_exit`` names a feature of a later
+    llmc release; until then any value raises CompileError.
     """
-    if quant is not None:
-        raise CompileError(f"quantization scheme '{quant}': quantized "
-                           "compilation is not available in this llmc yet")
     if early_exit is not None:
         raise CompileError(f"early exit '{early_exit}': early-exit "
                            "compilation is not available in this llmc yet")
@@ -126,7 +127,9 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
                 opt_level=int(opt_level), llm_optimize=bool(llm_optimize),
                 decode_splits=int(decode_splits), softmax=softmax,
                 tokenizer=os.fspath(tokenizer) if tokenizer else "",
-                progress=bool(progress))
+                progress=bool(progress), quant=quant or "",
+                quant_asymmetric=bool(quant_asymmetric),
+                quant_keep=[str(k) for k in quant_keep])
     target_model = model._handle if isinstance(model, Module) else os.fspath(model)
     return Artifact(_llmc.compile(target_model, **args))
 

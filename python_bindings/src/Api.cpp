@@ -115,6 +115,9 @@ CompileOptions toOptions(const CompileArgs &a) {
   o.decodeSplits = a.decodeSplits;
   o.decodeSoftmax = a.softmax;
   o.progress = a.progress;
+  o.quant = a.quant;
+  o.quantAsymmetric = a.quantAsymmetric;
+  o.quantKeep = a.quantKeep;
   return o;
 }
 

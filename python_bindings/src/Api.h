@@ -55,6 +55,9 @@ struct CompileArgs {
   std::string softmax = "unified";
   std::string tokenizer; ///< overrides the model's
   bool progress = false;
+  std::string quant; ///< llm-quantize scheme, "" = none
+  bool quantAsymmetric = false;
+  std::vector<std::string> quantKeep;
 };
 
 /// Compiles a model path or .mlir file (`input`) or a Module into an

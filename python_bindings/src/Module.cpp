@@ -127,7 +127,9 @@ nb::list rowList(const std::vector<api::RooflineRow> &rows) {
 api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
                              int optLevel, bool llmOptimize,
                              int64_t decodeSplits, const std::string &softmax,
-                             const std::string &tokenizer, bool progress) {
+                             const std::string &tokenizer, bool progress,
+                             const std::string &quant, bool quantAsymmetric,
+                             const std::vector<std::string> &quantKeep) {
   api::CompileArgs a;
   a.target = target;
   a.cpu = cpu;
@@ -137,6 +139,9 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
   a.softmax = softmax;
   a.tokenizer = tokenizer;
   a.progress = progress;
+  a.quant = quant;
+  a.quantAsymmetric = quantAsymmetric;
+  a.quantKeep = quantKeep;
   return a;
 }
 
@@ -211,10 +216,12 @@ NB_MODULE(_llmc, m) {
         [](nb::object model, const std::string &out, const std::string &target,
            const std::string &cpu, int optLevel, bool llmOptimize,
            int64_t decodeSplits, const std::string &softmax,
-           const std::string &tokenizer, bool progress) {
-          api::CompileArgs a = compileArgs(target, cpu, optLevel, llmOptimize,
-                                           decodeSplits, softmax, tokenizer,
-                                           progress);
+           const std::string &tokenizer, bool progress,
+           const std::string &quant, bool quantAsymmetric,
+           const std::vector<std::string> &quantKeep) {
+          api::CompileArgs a = compileArgs(
+              target, cpu, optLevel, llmOptimize, decodeSplits, softmax,
+              tokenizer, progress, quant, quantAsymmetric, quantKeep);
           const api::Module *mod = moduleOrNull(model);
           std::string input = mod ? "" : nb::cast<std::string>(model);
           std::string path;
@@ -226,7 +233,7 @@ NB_MODULE(_llmc, m) {
         },
         "model"_a, "out"_a, "target"_a, "cpu"_a, "opt_level"_a,
         "llm_optimize"_a, "decode_splits"_a, "softmax"_a, "tokenizer"_a,
-        "progress"_a);
+        "progress"_a, "quant"_a, "quant_asymmetric"_a, "quant_keep"_a);
 
   m.def("roofline",
         [](nb::object model, const std::string &hardware,

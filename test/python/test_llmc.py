@@ -135,6 +135,22 @@ def test_ir_round_trip_and_opt(stories, cache_dir):
     assert a.manifest["model"]["n_layers"] == 5
 
 
+def test_quantized_compile_equals_cli(stories, tmp_path):
+    art = llmc.compile(stories[0], tokenizer=stories[1], quant="w8",
+                       out=tmp_path / "w8.llmc")
+    assert art.manifest["target"]["quant"] == "w8"
+    cli = tmp_path / "cli.llmc"
+    run(tool("llmc"), "compile", stories[0], "--tokenizer", stories[1],
+        "--quant", "w8", "-o", cli)
+    text = "".join(art.load().generate(PROMPT, 48))
+    assert llmc_run(cli, "--prompt", PROMPT, "-n", "48") == (PROMPT + text + "\n").encode()
+    kept = llmc.compile(stories[0], quant="w4g32", quant_asymmetric=True,
+                        quant_keep=["output", "tok_embeddings"], out=tmp_path / "k.llmc")
+    dtypes = {t["name"]: t["dtype"] for t in kept.manifest["weights"]["tensors"]}
+    assert "u4" in dtypes.values()
+    assert not any("tok_embeddings" in n and d == "u4" for n, d in dtypes.items())
+
+
 def test_roofline_matches_cli(stories, tmp_path):
     rows = llmc.roofline(stories[0], hardware="nvidia-a100-80gb",
                          phase="prefill", seq=16)
@@ -188,8 +204,8 @@ def test_parse_and_opt_errors():
 
 
 def test_compile_errors(stories, tmp_path):
-    with pytest.raises(llmc.CompileError, match="quantiz"):
-        llmc.compile(stories[0], quant="w4g32")
+    with pytest.raises(llmc.CompileError, match="unknown scheme 'w3'"):
+        llmc.compile(stories[0], quant="w3", out=tmp_path / "q.llmc")
     with pytest.raises(llmc.CompileError, match="early"):
         llmc.compile(stories[0], early_exit="layers=1")
     with pytest.raises(llmc.CompileError, match="target 'vulkan'"):
