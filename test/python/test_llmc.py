@@ -151,6 +151,21 @@ def test_quantized_compile_equals_cli(stories, tmp_path):
     assert not any("tok_embeddings" in n and d == "u4" for n, d in dtypes.items())
 
 
+def test_two_models_in_one_process(stories, stories_artifact, tmp_path):
+    # Each artifact runs its own code: loading a second one must not reuse
+    # the first one's code object (a runtime bug once).
+    w8 = llmc.compile(stories[0], tokenizer=stories[1], quant="w8",
+                      out=tmp_path / "w8.llmc")
+    a, b = llmc.load(stories_artifact.path), llmc.load(w8.path)
+    ids = a.tokenizer.encode(PROMPT)
+    la, lb = a.session().forward(ids), b.session().forward(ids)
+    dump = tmp_path / "w8.f32"
+    llmc_run(w8.path, "--prompt", PROMPT, "-n", "1", "--dump-logits", dump)
+    ref = np.fromfile(dump, dtype=np.float32).reshape(-1, la.shape[1])
+    np.testing.assert_allclose(lb, ref[:len(ids)], rtol=0, atol=1e-5)
+    assert np.abs(la - lb).max() > 1e-4
+
+
 def test_roofline_matches_cli(stories, tmp_path):
     rows = llmc.roofline(stories[0], hardware="nvidia-a100-80gb",
                          phase="prefill", seq=16)

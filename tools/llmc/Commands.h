@@ -7,9 +7,12 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
 #include "llvm/ADT/Twine.h"
+#include <memory>
+#include <string>
 
 namespace llmc {
 struct CompileOptions;
+class Tokenizer;
 /// Prints "llmc: error: <message>" and returns the exit status 1.
 int fail(llvm::Error e);
 int fail(const llvm::Twine &message);
@@ -23,10 +26,20 @@ llvm::cl::SubCommand &compileCmd();
 llvm::cl::SubCommand &runCmd();
 llvm::cl::SubCommand &benchCmd();
 llvm::cl::SubCommand &rooflineCmd();
+llvm::cl::SubCommand &perplexityCmd();
 /// The compile flags shared by compile, run and bench (-O, --cpu,
 /// --decode-splits, --softmax, ...).
 CompileOptions compileOptions();
 int runBench();
+int runPerplexity();
+/// The tokenizer an artifact carries.
+llvm::Expected<std::unique_ptr<Tokenizer>>
+artifactTokenizer(llmc_artifact_t *artifact, llvm::StringRef path);
+/// `input` itself when it is a .llmc artifact, else compiled (cached)
+/// with `options`.
+llvm::Expected<std::string> resolveArtifact(llvm::StringRef input,
+                                            llvm::StringRef tokenizer,
+                                            const CompileOptions &options);
 int runCompile();
 int runRun();
 } // namespace llmc

@@ -40,6 +40,12 @@ cl::SubCommand &llmc::benchCmd() {
   static cl::SubCommand cmd("bench", "Time prefill/decode; with --profile, per op class vs roofline");
   return cmd;
 }
+cl::SubCommand &llmc::perplexityCmd() {
+  static cl::SubCommand cmd(
+      "perplexity",
+      "Perplexity over a text; with --ref, KL divergence and top-1 agreement");
+  return cmd;
+}
 cl::SubCommand &llmc::rooflineCmd() {
   static cl::SubCommand cmd("roofline", "Roofline analysis: FLOPs, bytes, bound and time per op");
   return cmd;
@@ -54,58 +60,58 @@ static cl::opt<std::string> compileOutput("o", cl::Required,
                                           cl::sub(compileCmd()));
 static cl::opt<std::string> targetOpt("target", cl::init("cpu"),
                                       cl::desc("Target backend (cpu)"),
-                                      cl::sub(compileCmd()), cl::sub(runCmd()));
+                                      cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
 static cl::opt<std::string>
     cpuOpt("cpu", cl::init("native"),
            cl::desc("LLVM CPU name to compile for (native = this machine)"),
-           cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()));
+           cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()));
 enum OptLevel { O0, O1, O2, O3 };
 static cl::opt<OptLevel> optLevel(
     cl::desc("Optimization level"), cl::init(O3),
     cl::values(clEnumValN(O0, "O0", "No optimization"),
                clEnumValN(O1, "O1", "Basic"), clEnumValN(O2, "O2", "Default"),
                clEnumValN(O3, "O3", "Aggressive (default)")),
-    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::opt<int64_t> decodeSplitsOpt(
     "decode-splits", cl::init(2),
     cl::desc("Flash decoding (-O2+): KV-cache chunks per head for one-token "
              "steps, combined after (1 = no split)"),
-    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::opt<bool> llmOptimizeOpt(
     "llm-optimize", cl::init(true),
     cl::desc("Run the llm-dialect pipeline (fusion, flash attention) at -O1 "
              "and up; =false keeps the imported graph while LLVM still "
              "optimizes at the -O level"),
-    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::opt<std::string> softmaxOpt(
     "softmax", cl::init("unified"),
     cl::desc("Flash decoding (-O2+) softmax across chunks: unified (one "
              "fixed maximum, FlashDecoding++) or online (synchronized)"),
-    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::opt<std::string> quantOpt(
     "quant",
     cl::desc("Quantize the linear layers' weights: w8 (int8 per output "
              "channel), w4g32 / w4g64 / w4g128 (int4 per group), any wNgG"),
-    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::opt<bool> quantAsymOpt(
     "quant-asymmetric",
     cl::desc("With --quant: zero points next to the scales"),
-    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::list<std::string> quantKeepOpt(
     "quant-keep", cl::CommaSeparated,
     cl::desc("With --quant: keep weights whose name contains one of these "
              "(comma-separated) in float, e.g. output"),
-    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::opt<std::string>
     compileTokenizer("tokenizer", cl::desc("Tokenizer file to embed"),
-                     cl::sub(compileCmd()), cl::sub(runCmd()));
+                     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
 
 static cl::opt<std::string> runInput(cl::Positional, cl::init(""),
                                      cl::desc("<model.llmc | model.mlir | model path>"),
@@ -145,7 +151,7 @@ static cl::opt<int> maxContextOpt("max-context", cl::init(0),
 static cl::opt<bool> progressOpt("progress",
                                  cl::desc("Show progress even when stderr is "
                                           "not a terminal"),
-                                 cl::sub(compileCmd()), cl::sub(runCmd()));
+                                 cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
 
 CompileOptions llmc::compileOptions() {
   CompileOptions o;
@@ -185,8 +191,10 @@ struct RuntimeObjects {
   }
 };
 
-Expected<std::unique_ptr<Tokenizer>> artifactTokenizer(llmc_artifact_t *a,
-                                                       StringRef path) {
+} // namespace
+
+Expected<std::unique_ptr<Tokenizer>>
+llmc::artifactTokenizer(llmc_artifact_t *a, StringRef path) {
   auto manifest = json::parse(llmc_artifact_manifest(a));
   if (!manifest)
     return manifest.takeError();
@@ -203,7 +211,14 @@ Expected<std::unique_ptr<Tokenizer>> artifactTokenizer(llmc_artifact_t *a,
   return parseTokenizer(*format, path,
                         StringRef(static_cast<const char *>(data), size));
 }
-} // namespace
+
+Expected<std::string> llmc::resolveArtifact(StringRef input,
+                                            StringRef tokenizer,
+                                            const CompileOptions &options) {
+  if (sys::path::extension(input) == ".llmc")
+    return input.str();
+  return compileCached(input, tokenizer, options);
+}
 
 int llmc::runRun() {
   if (demoOpt == !runInput.empty())
@@ -227,10 +242,8 @@ int llmc::runRun() {
     if (!path)
       return fail(path.takeError());
     artifactPath = *path;
-  } else if (sys::path::extension(runInput) == ".llmc") {
-    artifactPath = runInput;
   } else {
-    auto path = compileCached(runInput, compileTokenizer, options);
+    auto path = resolveArtifact(runInput, compileTokenizer, options);
     if (!path)
       return fail(path.takeError());
     artifactPath = *path;

@@ -548,7 +548,9 @@ int main(int argc, char **argv) {
       "  llmc bench <model> [--prompt-tokens N] [--decode M] [--profile] "
       "[--hardware H] [--json F]\n"
       "  llmc roofline <model.mlir | model | config.json> --hardware H "
-      "[--phase prefill|decode] [--batch B] [--seq S] [--kv-len L]\n");
+      "[--phase prefill|decode] [--batch B] [--seq S] [--kv-len L]\n"
+      "  llmc perplexity <model.llmc | model> --text FILE [--ref MODEL] "
+      "[--ctx N] [--json F]\n");
   if (importCmd)
     return runImport();
   if (tokenizeCmd)
@@ -563,6 +565,8 @@ int main(int argc, char **argv) {
     return runRun();
   if (benchCmd())
     return runBench();
+  if (perplexityCmd())
+    return runPerplexity();
   errs() << "llmc: no subcommand; see llmc --help\n";
   return 1;
 }

@@ -50,6 +50,8 @@ public:
   ~CPUDevice() override {
     if (handle)
       dlclose(handle);
+    if (codeFd >= 0)
+      close(codeFd);
   }
 
   llmc_status_t load(llmc_artifact_s &a) {
@@ -75,9 +77,16 @@ public:
       }
       done += static_cast<size_t>(w);
     }
+    // The descriptor stays open while the code is loaded: the loader
+    // identifies objects by path, and a closed descriptor's number (hence
+    // "/proc/self/fd/N") is reused by the next artifact's code, which
+    // dlopen would then take for the one already loaded.
     std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
     handle = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-    close(fd);
+    if (handle)
+      codeFd = fd;
+    else
+      close(fd);
     if (!handle)
       return makeStatus(LLMC_BAD_ARTIFACT,
                         a.path + ": cannot load the CPU code object: " +
@@ -105,6 +114,7 @@ public:
 
 private:
   void *handle = nullptr;
+  int codeFd = -1;
   EntryFn entry = nullptr;
 };
 

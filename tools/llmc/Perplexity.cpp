@@ -1,0 +1,230 @@
+//===- Perplexity.cpp - llmc perplexity: how well a model predicts a text -===//
+//
+//   llmc perplexity <model> --text FILE [--ref <model>] [--ctx N] [--json F]
+//
+// The text is tokenized (BOS first) and cut into windows of --ctx tokens
+// (default: the compiled context, at most 512); each window runs in a fresh
+// session and every position except the last predicts the next token:
+// perplexity = exp(mean negative log-likelihood). With --ref (e.g. the f32
+// model next to a quantized one), the same windows run through the
+// reference and, as llama.cpp's KL-divergence statistics do, every position
+// contributes KL(ref || model) over the whole vocabulary and whether both
+// pick the same top-1 token.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+#include "Compile.h"
+#include "importers/Tokenizer.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+#include <cmath>
+#include <vector>
+
+using namespace llvm;
+using namespace llmc;
+
+static cl::opt<std::string> pplInput(cl::Positional, cl::Required,
+                                     cl::desc("<model.llmc | model path>"),
+                                     cl::sub(perplexityCmd()));
+static cl::opt<std::string> pplText("text", cl::Required,
+                                    cl::desc("Text to evaluate"),
+                                    cl::value_desc("file"),
+                                    cl::sub(perplexityCmd()));
+static cl::opt<std::string>
+    pplRef("ref",
+           cl::desc("Reference model (.llmc, or a path compiled without "
+                    "--quant): KL divergence and top-1 agreement against it"),
+           cl::value_desc("model"), cl::sub(perplexityCmd()));
+static cl::opt<int> pplCtx("ctx", cl::init(0),
+                           cl::desc("Tokens per window (0 = the compiled "
+                                    "context, at most 512)"),
+                           cl::sub(perplexityCmd()));
+static cl::opt<std::string> pplJson("json", cl::desc("Also write JSON here"),
+                                    cl::value_desc("file"),
+                                    cl::sub(perplexityCmd()));
+
+namespace {
+/// An artifact with one session, freed together.
+struct Loaded {
+  llmc_artifact_t *artifact = nullptr;
+  llmc_session_t *session = nullptr;
+  llmc_model_info_t info{};
+  ~Loaded() {
+    llmc_session_free(session);
+    llmc_artifact_free(artifact);
+  }
+  Error load(const std::string &path, int ctx) {
+    if (llmc_status_t s = llmc_artifact_load(path.c_str(), &artifact))
+      return statusError(s);
+    if (llmc_status_t s = llmc_artifact_info(artifact, &info))
+      return statusError(s);
+    if (llmc_status_t s = llmc_session_create(artifact, ctx, &session))
+      return statusError(s);
+    return Error::success();
+  }
+  /// Logits of every position of `tokens`, in a fresh context.
+  Expected<const float *> run(ArrayRef<int32_t> tokens) {
+    llmc_session_reset(session);
+    const float *logits;
+    if (llmc_status_t s = llmc_session_forward(session, tokens.data(),
+                                               tokens.size(), &logits))
+      return statusError(s);
+    return logits;
+  }
+};
+
+/// log softmax of one row, in double.
+void logSoftmax(const float *row, int32_t n, std::vector<double> &out) {
+  out.resize(n);
+  double mx = row[0];
+  for (int32_t i = 1; i < n; ++i)
+    mx = std::max(mx, double(row[i]));
+  double sum = 0;
+  for (int32_t i = 0; i < n; ++i)
+    sum += std::exp(double(row[i]) - mx);
+  double lse = mx + std::log(sum);
+  for (int32_t i = 0; i < n; ++i)
+    out[i] = double(row[i]) - lse;
+}
+
+int32_t argmax(const float *row, int32_t n) {
+  int32_t best = 0;
+  for (int32_t i = 1; i < n; ++i)
+    if (row[i] > row[best])
+      best = i;
+  return best;
+}
+} // namespace
+
+int llmc::runPerplexity() {
+  CompileOptions options = compileOptions();
+  auto path = resolveArtifact(pplInput, "", options);
+  if (!path)
+    return fail(path.takeError());
+  Loaded model, ref;
+  int ctxLimit = pplCtx;
+  if (ctxLimit < 0 || ctxLimit == 1)
+    return fail("--ctx must be at least 2 (or 0 for the compiled context)");
+  // Probe the compiled context first.
+  {
+    llmc_artifact_t *a = nullptr;
+    if (llmc_status_t s = llmc_artifact_load(path->c_str(), &a))
+      return fail(statusError(s));
+    llmc_model_info_t info;
+    llmc_status_t s = llmc_artifact_info(a, &info);
+    llmc_artifact_free(a);
+    if (s)
+      return fail(statusError(s));
+    if (ctxLimit == 0)
+      ctxLimit = std::min(info.max_seq_len, 512);
+    if (ctxLimit > info.max_seq_len)
+      return fail(*path + ": --ctx " + Twine(ctxLimit) +
+                  " exceeds the compiled context " + Twine(info.max_seq_len));
+  }
+  if (Error e = model.load(*path, ctxLimit))
+    return fail(std::move(e));
+  std::string refPath;
+  if (!pplRef.empty()) {
+    CompileOptions refOptions = options;
+    refOptions.quant.clear();
+    auto r = resolveArtifact(pplRef, "", refOptions);
+    if (!r)
+      return fail(r.takeError());
+    refPath = *r;
+    if (Error e = ref.load(refPath, ctxLimit))
+      return fail(std::move(e));
+    if (ref.info.vocab_size != model.info.vocab_size)
+      return fail(refPath + ": vocabulary of " + Twine(ref.info.vocab_size) +
+                  " tokens, the model has " + Twine(model.info.vocab_size));
+  }
+  auto tokenizer = artifactTokenizer(model.artifact, *path);
+  if (!tokenizer)
+    return fail(tokenizer.takeError());
+  auto text = MemoryBuffer::getFile(pplText);
+  if (!text)
+    return fail(fileError(pplText, "cannot read: " + text.getError().message()));
+  std::vector<int32_t> tokens = (*tokenizer)->encode((*text)->getBuffer(), true);
+  if (tokens.size() < 2)
+    return fail(fileError(pplText, "has fewer than 2 tokens"));
+
+  bool progress = options.progress;
+  int32_t vocab = model.info.vocab_size;
+  double nll = 0, refNll = 0, kl = 0;
+  int64_t scored = 0, agree = 0;
+  std::vector<double> lp, lq;
+  size_t windows = (tokens.size() + ctxLimit - 1) / ctxLimit;
+  for (size_t w = 0; w < windows; ++w) {
+    size_t begin = w * ctxLimit;
+    size_t end = std::min(tokens.size(), begin + ctxLimit);
+    if (end - begin < 2)
+      break;
+    ArrayRef<int32_t> win(tokens.data() + begin, end - begin);
+    auto logits = model.run(win);
+    if (!logits)
+      return fail(logits.takeError());
+    const float *refLogits = nullptr;
+    if (!refPath.empty()) {
+      auto r = ref.run(win);
+      if (!r)
+        return fail(r.takeError());
+      refLogits = *r;
+    }
+    for (size_t i = 0; i + 1 < win.size(); ++i) {
+      const float *row = *logits + i * vocab;
+      logSoftmax(row, vocab, lq);
+      nll -= lq[win[i + 1]];
+      ++scored;
+      if (!refLogits)
+        continue;
+      const float *rrow = refLogits + i * vocab;
+      logSoftmax(rrow, vocab, lp);
+      refNll -= lp[win[i + 1]];
+      double d = 0;
+      for (int32_t v = 0; v < vocab; ++v)
+        d += std::exp(lp[v]) * (lp[v] - lq[v]);
+      kl += d;
+      agree += argmax(row, vocab) == argmax(rrow, vocab);
+    }
+    if (progress)
+      errs() << format("\rllmc: perplexity window %zu/%zu", w + 1, windows);
+  }
+  if (progress)
+    errs() << "\n";
+  double ppl = std::exp(nll / scored);
+  json::Object result{{"model", *path},
+                      {"text", pplText.getValue()},
+                      {"tokens", int64_t(tokens.size())},
+                      {"scored", scored},
+                      {"ctx", ctxLimit},
+                      {"perplexity", ppl}};
+  outs() << format("perplexity: %.4f over %lld predicted tokens (%zu windows "
+                   "of up to %d)\n",
+                   ppl, (long long)scored, windows, ctxLimit);
+  if (!refPath.empty()) {
+    double refPpl = std::exp(refNll / scored);
+    double delta = 100.0 * (ppl - refPpl) / refPpl;
+    double meanKl = kl / scored;
+    double top1 = 100.0 * agree / scored;
+    outs() << format("reference perplexity: %.4f (delta %+.3f %%)\n", refPpl,
+                     delta);
+    outs() << format("mean KL divergence: %.6f, top-1 agreement: %.2f %%\n",
+                     meanKl, top1);
+    result["reference"] = refPath;
+    result["reference_perplexity"] = refPpl;
+    result["perplexity_delta_percent"] = delta;
+    result["mean_kl"] = meanKl;
+    result["top1_agreement_percent"] = top1;
+  }
+  if (!pplJson.empty())
+    if (Error e = writeToOutput(pplJson, [&](raw_ostream &os) {
+          os << formatv("{0:2}", json::Value(std::move(result))) << "\n";
+          return Error::success();
+        }))
+      return fail(std::move(e));
+  return 0;
+}
