@@ -6,6 +6,13 @@
 
 using namespace llmc;
 
+std::pair<int64_t, bool> llmc::nibbleAt(const QuantSpec &spec, int64_t cols,
+                                        int64_t r, int64_t c) {
+  int64_t block = spec.group ? spec.group : cols;
+  int64_t j = c % block, half = block / 2;
+  return {r * cols / 2 + (c / block) * half + (j % half), j >= half};
+}
+
 QuantizedMatrix llmc::quantizeMatrix(const float *w, int64_t rows,
                                      int64_t cols, const QuantSpec &spec) {
   QuantizedMatrix m;
@@ -17,13 +24,14 @@ QuantizedMatrix llmc::quantizeMatrix(const float *w, int64_t rows,
     m.zeros.assign(rows * groups, 0.0f);
   int32_t qmax = spec.asymmetric ? (1 << spec.bits) - 1
                                  : (1 << (spec.bits - 1)) - 1;
-  auto store = [&](int64_t index, int32_t q) {
+  auto store = [&](int64_t r, int64_t c, int32_t q) {
     if (spec.bits == 8) {
-      m.packed[index] = static_cast<uint8_t>(q);
+      m.packed[r * cols + c] = static_cast<uint8_t>(q);
       return;
     }
+    auto [byte, high] = nibbleAt(spec, cols, r, c);
     uint8_t nib = static_cast<uint8_t>(q) & 0xF;
-    m.packed[index / 2] |= index % 2 ? uint8_t(nib << 4) : nib;
+    m.packed[byte] |= high ? uint8_t(nib << 4) : nib;
   };
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t g = 0; g < groups; ++g) {
@@ -49,7 +57,7 @@ QuantizedMatrix llmc::quantizeMatrix(const float *w, int64_t rows,
           q = static_cast<int32_t>(std::clamp(
               x, spec.asymmetric ? 0.0f : -float(qmax), float(qmax)));
         }
-        store(r * cols + g * group + i, q);
+        store(r, g * group + i, q);
       }
     }
   }
@@ -58,12 +66,13 @@ QuantizedMatrix llmc::quantizeMatrix(const float *w, int64_t rows,
 
 int32_t llmc::quantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
                              int64_t cols, int64_t r, int64_t c) {
-  int64_t index = r * cols + c;
-  if (spec.bits == 8)
-    return spec.asymmetric ? int32_t(m.packed[index])
-                           : int32_t(int8_t(m.packed[index]));
-  uint8_t byte = m.packed[index / 2];
-  int32_t nib = index % 2 ? byte >> 4 : byte & 0xF;
+  if (spec.bits == 8) {
+    uint8_t v = m.packed[r * cols + c];
+    return spec.asymmetric ? int32_t(v) : int32_t(int8_t(v));
+  }
+  auto [at, high] = nibbleAt(spec, cols, r, c);
+  uint8_t byte = m.packed[at];
+  int32_t nib = high ? byte >> 4 : byte & 0xF;
   return spec.asymmetric ? nib : ((nib ^ 8) - 8);
 }
 

@@ -12,8 +12,12 @@
 //               w' = (q - z) * s                          (q unsigned)
 //
 // so |w - w'| <= s / 2 for every element. Storage: 8-bit values one per
-// byte; 4-bit values two per byte, element 2k in the low nibble of byte k,
-// 2k + 1 in the high nibble (signed nibbles in two's complement).
+// byte; 4-bit values two per byte, per block of B elements of a row (B =
+// the group, or the row for per-channel scales): element j < B/2 of the
+// block in the low nibble of the block's byte j, element j >= B/2 in the
+// high nibble of byte j - B/2 (as GGUF q4_0 does), so that a kernel reads
+// B/2 consecutive bytes and gets two runs of consecutive elements. Signed
+// nibbles are two's complement.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +25,7 @@
 #define LLMC_IMPORTERS_QUANTIZE_H
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace llmc {
@@ -43,10 +48,15 @@ struct QuantizedMatrix {
   std::vector<float> zeros;    ///< asymmetric only, like scales
 };
 
-/// Quantizes row-major `w` ([rows, cols]; `group` must divide `cols`, and
-/// `cols` must be even for 4 bits).
+/// Quantizes row-major `w` ([rows, cols]; `group` must divide `cols`; for
+/// 4 bits the block size, group or cols, must be even).
 QuantizedMatrix quantizeMatrix(const float *w, int64_t rows, int64_t cols,
                                const QuantSpec &spec);
+
+/// Where 4-bit element (r, c) lives: its byte and whether it is the high
+/// nibble.
+std::pair<int64_t, bool> nibbleAt(const QuantSpec &spec, int64_t cols,
+                                  int64_t r, int64_t c);
 
 /// The integer stored for element (r, c): signed for symmetric schemes,
 /// unsigned for asymmetric ones.

@@ -430,11 +430,15 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
     f32 linear (correct, not fast; executing blocks directly is [quant]'s).
     An `llm.qlinear` over symmetric/asymmetric 8- or 4-bit integers
     (`--llm-quantize`) dequantizes in registers inside the contraction:
-    8-bit integers and per-channel scales are inputs of the generic;
-    per-group scales and 4-bit nibbles (two per byte, read as the packed
-    bytes `--llm-buffer-abi` binds) are read by index in the body, and the
-    contraction is tagged `qmatvec` / `qlinear`. `llm.quantize` of
-    pack-time weights is kept, like `llm.concat`, for the buffer ABI.
+    8-bit integers and per-channel scales are inputs of the generic. 4-bit
+    weights are read as the packed bytes `--llm-buffer-abi` binds (per block
+    of B = group or row elements, element j < B/2 is the low nibble of byte
+    j, j >= B/2 the high nibble of byte j - B/2): in groups, the bytes are
+    viewed as `[out, in/G, G/2]` and the reduction runs over (group, half,
+    byte), so bytes, scales and zero points are inputs too (tagged
+    `q4matvec` / `q4linear`); otherwise (per channel, or 8-bit groups) they
+    are read by index in the body (`qmatvec` / `qlinear`). `llm.quantize`
+    of pack-time weights is kept, like `llm.concat`, for the buffer ABI.
     Ops without a lowering yet (`llm.moe`, `llm.exit`, other quantization
     schemes, symbolic weight transforms) are reported, one error each.
 
@@ -551,6 +555,10 @@ def ScheduleCPU : Pass<"llm-cpu-schedule", "mlir::ModuleOp"> {
       registers across the position loop.
     - `heads` / `rows`: one task per query head / per 16 tokens (masking,
       softmax; norms, RoPE, activations, residuals).
+    - `q4linear` / `q4matvec` (tiles `[task, rows, group]`): grouped 4-bit
+      contractions over (group, half, byte): the same tiles, partial sums
+      over one whole group (`1, 2, group/2`), so a step loads `group/2`
+      consecutive bytes and the matching inputs and ends in FMAs.
     - `qlinear` / `qmatvec`: quantized contractions that read scales or
       packed nibbles by index: the same tiles, a plain reduction loop of
       `width`-lane steps (the partial-sum split does not re-offset the

@@ -30,7 +30,8 @@ FailureOr<QuantAttr> parseScheme(MLIRContext *ctx, StringRef scheme,
     return failure();
   if (rest.consume_front("g") && (rest.consumeInteger(10, group) || group < 2))
     return failure();
-  if (!rest.empty() || (bits != 4 && bits != 8))
+  if (!rest.empty() || (bits != 4 && bits != 8) ||
+      (bits == 4 && group % 2 != 0))
     return failure();
   return QuantAttr::get(
       ctx, bits, group,

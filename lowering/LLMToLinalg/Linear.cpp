@@ -68,19 +68,69 @@ struct WeightReader {
   QuantAttr quant; ///< null: float weights
   Value scales, zeros; ///< channel: [out]; group: [out, in / group]
   Value bytes;    ///< 4-bit: the flat packed bytes
+  /// 4-bit in groups: the bytes as [out, in / group, group / 2]. The
+  /// reduction then runs over (group, half, byte) dims (element
+  /// g * group + h * group / 2 + j is nibble h of byte j of group g), so
+  /// every operand is indexed by a projected permutation: contiguous byte
+  /// and input loads, one scale per group, and only the (never tiled) half
+  /// dim read by index.
+  Value groupedBytes;
   int64_t in = 0;
 
   bool channel() const {
     return quant && quant.getGranularity() == QuantGranularity::channel;
   }
-  /// Reads something by index in the body.
-  bool indexed() const { return quant && (!channel() || !w); }
+  bool grouped4() const { return static_cast<bool>(groupedBytes); }
+  /// Reads something by index in the body (other than the nibble dim).
+  bool indexed() const { return quant && !grouped4() && (!channel() || !w); }
+  /// Reduction dims of the contraction: the input features, or (group,
+  /// half, byte).
+  unsigned reductionDims() const { return grouped4() ? 3 : 1; }
+
+  /// `x` ([..., in]) shaped for the reduction dims: [..., in / g, 2, g / 2]
+  /// for grouped 4-bit weights.
+  Value shapeInput(OpBuilder &b, Location loc, Value x) const {
+    if (!grouped4())
+      return x;
+    auto t = cast<RankedTensorType>(x.getType());
+    int64_t g = quant.getGroup();
+    SmallVector<int64_t> shape(t.getShape().drop_back());
+    unsigned r = shape.size();
+    shape.append({in / g, 2, g / 2});
+    SmallVector<ReassociationIndices> re;
+    for (unsigned d = 0; d < r; ++d)
+      re.push_back({int64_t(d)});
+    re.push_back({int64_t(r), int64_t(r) + 1, int64_t(r) + 2});
+    SmallVector<OpFoldResult> sizes;
+    for (unsigned d = 0; d < r; ++d)
+      sizes.push_back(t.isDynamicDim(d)
+                          ? OpFoldResult(tensor::DimOp::create(b, loc, x, d)
+                                             .getResult())
+                          : OpFoldResult(b.getIndexAttr(t.getDimSize(d))));
+    sizes.append({b.getIndexAttr(in / g), b.getIndexAttr(2),
+                  b.getIndexAttr(g / 2)});
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(shape, t.getElementType()), x, re,
+        sizes);
+  }
 
   /// Appends the generic inputs and maps for the weight, given the loop
   /// dims of `o` and `i` among `numDims`.
   void operands(MLIRContext *ctx, unsigned numDims, unsigned oDim,
                 unsigned iDim, SmallVectorImpl<Value> &ins,
                 SmallVectorImpl<AffineMap> &maps) const {
+    if (grouped4()) {
+      // iDim is the group dim; then the half and byte dims.
+      ins.push_back(groupedBytes);
+      maps.push_back(map(ctx, numDims, {oDim, iDim, iDim + 2}));
+      ins.push_back(scales);
+      maps.push_back(map(ctx, numDims, {oDim, iDim}));
+      if (zeros) {
+        ins.push_back(zeros);
+        maps.push_back(map(ctx, numDims, {oDim, iDim}));
+      }
+      return;
+    }
     if (w) {
       ins.push_back(w);
       maps.push_back(map(ctx, numDims, {oDim, iDim}));
@@ -93,6 +143,24 @@ struct WeightReader {
         maps.push_back(map(ctx, numDims, {oDim}));
       }
     }
+  }
+
+  /// Nibble `high` (index 0: low, 1: high) of the i8 `byte`; signed nibbles
+  /// (two's complement) become (n ^ 8) - 8.
+  static Value nibble(OpBuilder &b, Location l, Value byte, Value high,
+                      bool sym) {
+    Type i8 = b.getIntegerType(8);
+    auto c8 = [&](int64_t v) {
+      return arith::ConstantIntOp::create(b, l, i8, v).getResult();
+    };
+    Value shift = arith::MulIOp::create(
+        b, l, arith::IndexCastOp::create(b, l, i8, high), c8(4));
+    Value nib = arith::AndIOp::create(
+        b, l, arith::ShRUIOp::create(b, l, byte, shift), c8(15));
+    if (!sym)
+      return nib;
+    return arith::SubIOp::create(
+        b, l, arith::XOrIOp::create(b, l, nib, c8(8)), c8(8));
   }
 
   /// The weight (o, i) as `elt` in the body; `args` starts at the weight's
@@ -109,36 +177,34 @@ struct WeightReader {
       i = linalg::IndexOp::create(b, l, iDim);
     }
     Value raw;
-    if (w) {
+    if (grouped4()) {
+      // The half dim selects the low (0) or high (1) nibble.
+      Value byte = args[next++];
+      raw = nibble(b, l, byte, linalg::IndexOp::create(b, l, iDim + 1), sym);
+    } else if (w) {
       raw = args[next++];
     } else {
-      // 4 bits: byte (o * in + i) / 2, low nibble for even elements.
-      Type i8 = b.getIntegerType(8);
-      Value flat = arith::AddIOp::create(
-          b, l, arith::MulIOp::create(b, l, o, iconst(b, l, in)), i);
-      Value byte = tensor::ExtractOp::create(
-          b, l, bytes,
-          ValueRange{arith::ShRUIOp::create(b, l, flat, iconst(b, l, 1))});
-      Value odd = arith::IndexCastOp::create(
-          b, l, i8, arith::AndIOp::create(b, l, flat, iconst(b, l, 1)));
-      Value shift = arith::MulIOp::create(
-          b, l, odd, arith::ConstantIntOp::create(b, l, i8, 4));
-      Value nib = arith::AndIOp::create(
-          b, l, arith::ShRUIOp::create(b, l, byte, shift),
-          arith::ConstantIntOp::create(b, l, i8, 15));
-      // Signed nibbles: (n ^ 8) - 8.
-      raw = sym ? arith::SubIOp::create(
-                      b, l,
-                      arith::XOrIOp::create(
-                          b, l, nib, arith::ConstantIntOp::create(b, l, i8, 8)),
-                      arith::ConstantIntOp::create(b, l, i8, 8))
-                      .getResult()
-                : nib;
+      // 4 bits in blocks of B (the group, or the row): element j of a
+      // block is nibble j / (B/2) of the block's byte j % (B/2).
+      int64_t block = quant.getGroup() ? quant.getGroup() : in;
+      Value j = arith::RemUIOp::create(b, l, i, iconst(b, l, block));
+      Value at = arith::AddIOp::create(
+          b, l,
+          arith::AddIOp::create(
+              b, l, arith::MulIOp::create(b, l, o, iconst(b, l, in / 2)),
+              arith::MulIOp::create(
+                  b, l, arith::DivUIOp::create(b, l, i, iconst(b, l, block)),
+                  iconst(b, l, block / 2))),
+          arith::RemUIOp::create(b, l, j, iconst(b, l, block / 2)));
+      Value byte = tensor::ExtractOp::create(b, l, bytes, ValueRange{at});
+      raw = nibble(b, l, byte,
+                   arith::DivUIOp::create(b, l, j, iconst(b, l, block / 2)),
+                   sym);
     }
     Value q = sym ? arith::SIToFPOp::create(b, l, elt, raw).getResult()
                   : arith::UIToFPOp::create(b, l, elt, raw).getResult();
     Value s, z;
-    if (channel()) {
+    if (channel() || grouped4()) {
       s = args[next++];
       if (!sym)
         z = args[next++];
@@ -155,6 +221,8 @@ struct WeightReader {
 
   /// The schedule tag of a contraction reading this weight.
   StringRef schedule(StringRef plain) const {
+    if (grouped4())
+      return plain == "matvec" ? "q4matvec" : "q4linear";
     if (!indexed())
       return plain;
     return plain == "matvec" ? "qmatvec" : "qlinear";
@@ -210,19 +278,27 @@ Value buildMatVec(OpBuilder &b, Location loc, Value x1, const WeightReader &w,
       b, loc, e, elt, {1, out}, {},
       [](OpBuilder &nb, Location l) { return iconst(nb, l, 0); },
       e.residual ? iconst(b, loc, 1) : Value());
-  SmallVector<Value> ins = {x1};
-  SmallVector<AffineMap> maps = {map(ctx, 3, {0, 2})};
-  w.operands(ctx, 3, 1, 2, ins, maps);
-  maps.push_back(map(ctx, 3, {0, 1}));
+  // dims: (token, out, reduction dims...)
+  unsigned nr = w.reductionDims(), nd = 2 + nr;
+  SmallVector<unsigned> xDims = {0};
+  for (unsigned r = 0; r < nr; ++r)
+    xDims.push_back(2 + r);
+  SmallVector<Value> ins = {w.shapeInput(b, loc, x1)};
+  SmallVector<AffineMap> maps = {map(ctx, nd, xDims)};
+  w.operands(ctx, nd, 1, 2, ins, maps);
+  maps.push_back(map(ctx, nd, {0, 1}));
+  SmallVector<IteratorType> iters = {par, par};
+  iters.append(nr, red);
   Value y = generic(
-      b, loc, ins, init, maps, {par, par, red},
+      b, loc, ins, init, maps, iters,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Value wv = w.value(nb, l, args.slice(1, args.size() - 2), 1, 2, elt);
         Value p = arith::MulFOp::create(nb, l, args[0], wv);
         return arith::AddFOp::create(nb, l, args.back(), p);
       });
   int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
-  int64_t width = in % 32 == 0 ? 32 : vectorWidthFor(in);
+  int64_t width = w.grouped4() ? w.quant.getGroup()
+                  : in % 32 == 0 ? 32 : vectorWidthFor(in);
   Operation *op = y.getDefiningOp();
   op->setAttr("llm.schedule", b.getStringAttr(w.schedule("matvec")));
   op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
@@ -343,13 +419,19 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
             lane);
       },
       t);
-  SmallVector<Value> ins = {x3};
-  SmallVector<AffineMap> maps = {map(ctx, 4, {0, 1, 3})};
-  w.operands(ctx, 4, 2, 3, ins, maps);
-  maps.push_back(map(ctx, 4, {0, 1, 2}));
+  // dims: (token blocks, 4 tokens, out, reduction dims...)
+  unsigned nr = w.reductionDims(), nd = 3 + nr;
+  SmallVector<unsigned> xDims = {0, 1};
+  for (unsigned r = 0; r < nr; ++r)
+    xDims.push_back(3 + r);
+  SmallVector<Value> ins = {w.shapeInput(b, loc, x3)};
+  SmallVector<AffineMap> maps = {map(ctx, nd, xDims)};
+  w.operands(ctx, nd, 2, 3, ins, maps);
+  maps.push_back(map(ctx, nd, {0, 1, 2}));
+  SmallVector<IteratorType> iters = {par, par, par};
+  iters.append(nr, red);
   auto op = linalg::GenericOp::create(
-      b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps,
-      ArrayRef<IteratorType>{par, par, par, red},
+      b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps, iters,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Value wv = w.value(nb, l, args.slice(1, args.size() - 2), 2, 3, elt);
         Value p = arith::MulFOp::create(nb, l, args[0], wv);
@@ -361,8 +443,10 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
   int64_t rowTile = out % 4 == 0 ? 4 : (out % 2 == 0 ? 2 : 1);
   int64_t task = taskRows(out, rowTile, 16);
   op->setAttr("llm.schedule", b.getStringAttr(w.schedule("linear")));
-  op->setAttr("llm.tiles", b.getDenseI64ArrayAttr(
-                               {task, rowTile, vectorWidthFor(in)}));
+  op->setAttr("llm.tiles",
+              b.getDenseI64ArrayAttr(
+                  {task, rowTile,
+                   w.grouped4() ? w.quant.getGroup() : vectorWidthFor(in)}));
   Value y3 = op.getResult(0);
   Value yp = tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({dyn, out}, elt), y3,
@@ -552,6 +636,15 @@ struct LowerQLinear : OpConversionPattern<QLinearOp> {
                                             rw.getIntegerType(8)),
                       a.getWeight())
                       .getResult(0);
+        int64_t g = quant.getGroup();
+        if (quant.getGranularity() == QuantGranularity::group && g % 2 == 0) {
+          int64_t out = wType.getShape()[0];
+          w.groupedBytes = tensor::ExpandShapeOp::create(
+              rw, loc,
+              RankedTensorType::get({out, w.in / g, g / 2},
+                                    rw.getIntegerType(8)),
+              w.bytes, ArrayRef<ReassociationIndices>{{0, 1, 2}});
+        }
       }
       auto flatten = [&](Value v) -> Value {
         if (!v || !w.channel())

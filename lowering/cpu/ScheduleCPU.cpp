@@ -79,13 +79,21 @@ void emitVariant(llvm::raw_ostream &os, StringRef kind, ArrayRef<int64_t> t,
   };
   // Quantized contractions read scales / packed nibbles by index in their
   // body (tensor.extract): vectorized as gathers or broadcast loads.
-  bool extracts = kind.consume_front("q");
+  // Grouped 4-bit contractions reduce over (group, half, byte): the
+  // partial sums span one whole group (tiles[2] = the group size).
+  bool grouped = kind.consume_front("q4");
+  bool extracts = !grouped && kind.consume_front("q");
   auto vectorize = [&](StringRef handle) {
     os << "    transform.structured.vectorize %" << handle << n
        << (extracts ? " {vectorize_nd_extract}" : "") << " : " << kOp << "\n";
   };
   // The reduction over input features in `width`-lane steps, vectorized.
-  auto reduceIn = [&](const std::string &sizes) {
+  auto reduceIn = [&](std::string sizes) {
+    if (grouped) {
+      // The last size is the group: split as (1 group, 2 halves, g/2).
+      size_t comma = sizes.rfind(", ");
+      sizes = sizes.substr(0, comma + 2) + "1, 2, " + std::to_string(t[2] / 2);
+    }
     if (extracts) {
       reductionLoop(sizes);
       vectorize("split");
@@ -141,7 +149,7 @@ struct ScheduleCPU : llm::impl::ScheduleCPUBase<ScheduleCPU> {
       auto tiles = op->getAttrOfType<DenseI64ArrayAttr>("llm.tiles");
       StringRef k = kind.getValue();
       bool linear = k == "linear" || k == "matvec" || k == "qlinear" ||
-                    k == "qmatvec";
+                    k == "qmatvec" || k == "q4linear" || k == "q4matvec";
       bool known = linear || k == "attn_qk" || k == "attn_pv" ||
                    k == "heads" || k == "rows";
       if (!known || linear != static_cast<bool>(tiles) ||

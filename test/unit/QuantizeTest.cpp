@@ -79,12 +79,18 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto &info) { return std::string(info.param.name); });
 
 TEST(Quantize, NibbleOrder) {
-  // Symmetric 4-bit, one group of 4: absmax 7 -> scale 1, q = w.
+  // Symmetric 4-bit, one group of 4: absmax 7 -> scale 1, q = w. Elements
+  // 0, 1 are the low nibbles of bytes 0, 1; elements 2, 3 the high ones.
   const float w[4] = {1.0f, -2.0f, 7.0f, -7.0f};
   QuantizedMatrix m = quantizeMatrix(w, 1, 4, QuantSpec{4, 4, false});
   ASSERT_EQ(m.packed.size(), 2u);
-  EXPECT_EQ(m.packed[0], 0xE1); // -2 -> 0xE (high), 1 -> 0x1 (low)
-  EXPECT_EQ(m.packed[1], 0x97); // -7 -> 0x9 (high), 7 -> 0x7 (low)
+  EXPECT_EQ(m.packed[0], 0x71); // 7 -> 0x7 (high), 1 -> 0x1 (low)
+  EXPECT_EQ(m.packed[1], 0x9E); // -7 -> 0x9 (high), -2 -> 0xE (low)
   EXPECT_FLOAT_EQ(m.scales[0], 1.0f);
+  // Two groups of 4 in one row of 8: each group packs into its own 2 bytes.
+  const float w2[8] = {1, 2, 3, 4, 5, 6, 7, -7};
+  m = quantizeMatrix(w2, 1, 8, QuantSpec{4, 4, false});
+  EXPECT_EQ(quantizedValue(m, QuantSpec{4, 4, false}, 8, 0, 6), 7);
+  EXPECT_EQ(m.packed[2] & 0xF, quantizedValue(m, QuantSpec{4, 4, false}, 8, 0, 4));
 }
 } // namespace
