@@ -8,7 +8,8 @@
 using namespace mlir;
 
 void mlir::llm::buildLLMOptimizePipeline(OpPassManager &pm,
-                                         const OptimizeOptions &o) {
+                                         const OptimizeOptions &o,
+                                         const QuantizeOptions *quant) {
   pm.addPass(createUnifyParams());
   // Dequantize fusion first: the fusions below see quantized linears whole.
   pm.addPass(createFuseDequant());
@@ -19,6 +20,8 @@ void mlir::llm::buildLLMOptimizePipeline(OpPassManager &pm,
   // residual seeds its accumulator for free); the norm fusion takes the
   // remaining add -> norm pairs and folds the scales.
   pm.addPass(createFuseEpilogue());
+  if (quant)
+    pm.addPass(createQuantize(*quant));
   pm.addPass(createFuseNorm());
   if (o.flash) {
     FlashAttentionOptions flash;

@@ -26,9 +26,13 @@ struct OptimizeOptions : public PassPipelineOptions<OptimizeOptions> {
       llvm::cl::init(0.0)};
 };
 
-/// unify-params, fuse-dequant, fuse-qkv, fuse-epilogue, fuse-norm,
-/// flash-attention, canonicalize, cse.
-void buildLLMOptimizePipeline(OpPassManager &pm, const OptimizeOptions &o);
+/// unify-params, fuse-dequant, fuse-qkv, fuse-epilogue, [quantize],
+/// fuse-norm, flash-attention, canonicalize, cse. With `quant`, weights are
+/// quantized after the Q/K/V and gate/up concatenation but before the norm
+/// fusion could fold RMSNorm gains into them: folded gains widen each
+/// group's range and cost 4-bit accuracy.
+void buildLLMOptimizePipeline(OpPassManager &pm, const OptimizeOptions &o,
+                              const QuantizeOptions *quant = nullptr);
 void registerLLMOptimizePipeline();
 
 } // namespace mlir::llm

@@ -367,6 +367,9 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
       unsigned); otherwise symmetric (`q * s`, q signed, scale = absmax /
       (2^(N-1) - 1)).
 
+    `llmc compile --quant` runs it inside `llm-optimize`, after
+    `llm-fuse-qkv` / `llm-fuse-epilogue` and before `llm-fuse-norm`: RMSNorm
+    gains folded into the weights first would widen each group's range.
     Weights whose param names contain one of the `keep` substrings (e.g.
     `output`, the classifier; `layers.0.`) stay in float. A linear whose
     input features the group size does not divide stays too, with a remark.

@@ -392,20 +392,21 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
     return fileError(input, "--softmax must be 'unified' or 'online', not '" +
                                 options.decodeSoftmax + "'");
   mlir::PassManager pm(module.getContext());
-  // -O1: fusion; -O2 and up: also flash attention.
+  mlir::llm::QuantizeOptions q;
+  q.scheme = options.quant;
+  q.asymmetric = options.quantAsymmetric;
+  q.keep.assign(options.quantKeep.begin(), options.quantKeep.end());
+  const mlir::llm::QuantizeOptions *quant =
+      options.quant.empty() ? nullptr : &q;
+  // -O1: fusion; -O2 and up: also flash attention. Quantization runs inside
+  // (after the Q/K/V concatenation, before norm gains are folded) or alone.
   if (options.optLevel >= 1 && options.llmOptimize) {
     mlir::llm::OptimizeOptions opt;
     opt.flash = options.optLevel >= 2;
     opt.decodeSplits = options.decodeSplits;
     opt.softmax = options.decodeSoftmax;
-    mlir::llm::buildLLMOptimizePipeline(pm, opt);
-  }
-  // Quantization after fusion: a fused QKV weight is quantized as one.
-  if (!options.quant.empty()) {
-    mlir::llm::QuantizeOptions q;
-    q.scheme = options.quant;
-    q.asymmetric = options.quantAsymmetric;
-    q.keep.assign(options.quantKeep.begin(), options.quantKeep.end());
+    mlir::llm::buildLLMOptimizePipeline(pm, opt, quant);
+  } else if (quant) {
     pm.addPass(mlir::llm::createQuantize(q));
   }
   if (pm.size() == 0)
