@@ -37,6 +37,7 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cmath>
+#include <functional>
 #include <map>
 
 using namespace llvm;
@@ -411,8 +412,38 @@ static int runRoofline() {
   double time = get("time_s");
   // Memory footprint: every weight once, the KV cache at the context the
   // step ends with.
+  // Weights as stored: a param that anything computes with (directly or
+  // through concat / scale_columns) in its own type; each llm.quantize of
+  // pack-time weights as its results (integers, scales, zero points). A
+  // tied embedding whose classifier is quantized counts both ways.
   double params = 0, kvBytes = 0;
-  module->walk([&](mlir::llm::ParamOp p) {
+  auto tensorBytes = [](mlir::Type type) {
+    auto t = cast<mlir::RankedTensorType>(type);
+    return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
+  };
+  module->walk([&](mlir::Operation *op) {
+    if (auto q = dyn_cast<mlir::llm::QuantizeOp>(op)) {
+      if (mlir::llm::isPackTimeWeight(q.getInput()))
+        for (mlir::Value r : q.getResults())
+          params += tensorBytes(r.getType());
+      return;
+    }
+    auto p = dyn_cast<mlir::llm::ParamOp>(op);
+    if (!p)
+      return;
+    bool direct = p->use_empty();
+    std::function<void(mlir::Value)> visit = [&](mlir::Value v) {
+      for (mlir::Operation *u : v.getUsers()) {
+        if (isa<mlir::llm::ConcatOp, mlir::llm::ScaleColumnsOp>(u) &&
+            mlir::llm::isPackTimeWeight(u->getResult(0)))
+          visit(u->getResult(0));
+        else if (!isa<mlir::llm::QuantizeOp>(u))
+          direct = true;
+      }
+    };
+    visit(p.getResult());
+    if (!direct)
+      return;
     auto t = p.getType();
     double bits = p.getQuantAttr() ? p.getQuantAttr().getBitsPerWeight()
                                    : t.getElementTypeBitWidth();
