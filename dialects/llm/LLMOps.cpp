@@ -677,6 +677,11 @@ bool mlir::llm::isPackTimeWeight(Value v) {
   return false;
 }
 
+bool mlir::llm::isPackTimeTransform(Operation *op) {
+  return isa<ConcatOp, ScaleColumnsOp, QuantizeOp>(op) &&
+         llvm::all_of(op->getResults(), isPackTimeWeight);
+}
+
 bool mlir::llm::isRunTimeOp(Operation *op) {
   return isa<LLMDialect>(op->getDialect()) && !isa<ParamOp>(op) &&
          !(op->getNumResults() >= 1 &&

@@ -24,6 +24,9 @@ namespace mlir::llm {
 /// `llm.quantize`, reshapes) of such values. `llmc compile` evaluates them
 /// once while packing; no backend computes them.
 bool isPackTimeWeight(Value v);
+/// True for an `llm.concat`, `llm.scale_columns` or `llm.quantize` whose
+/// results are all pack-time weights (evaluated by `llmc compile`).
+bool isPackTimeTransform(Operation *op);
 /// True for the llm ops a compiled model executes: every llm op but the
 /// weights and their pack-time transforms. Profiling timers and the
 /// roofline tables built next to them list exactly these, in order.

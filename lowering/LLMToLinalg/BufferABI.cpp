@@ -59,10 +59,7 @@ bool isTransformOp(Operation *op) {
 }
 
 /// A use that is itself part of a pack-time transform (not compute).
-bool isTransformUse(Operation *user) {
-  return isTransformOp(user) &&
-         llvm::all_of(user->getResults(), isPackTimeWeight);
-}
+bool isTransformUse(Operation *user) { return isPackTimeTransform(user); }
 
 /// How `llmc compile` computes a pack-time value's bytes: {param = name},
 /// or {op, inputs, ...} with the inputs described the same way. A

@@ -380,8 +380,7 @@ struct ConvertLLMToLinalg
     // generic legalization failure.
     bool unsupported = false;
     module.walk([&](Operation *op) {
-      if (isa<ConcatOp, ScaleColumnsOp, QuantizeOp>(op) &&
-          llvm::all_of(op->getResults(), isPackTimeWeight))
+      if (isPackTimeTransform(op))
         return; // evaluated at pack time, bound by --llm-buffer-abi
       if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp,
               ScaleColumnsOp>(op) &&
@@ -429,9 +428,7 @@ struct ConvertLLMToLinalg
     target.addIllegalDialect<LLMDialect>();
     target.addLegalOp<ParamOp, UnrealizedConversionCastOp>();
     target.addDynamicallyLegalOp<ConcatOp, ScaleColumnsOp, QuantizeOp>(
-        [](Operation *op) {
-          return llvm::all_of(op->getResults(), isPackTimeWeight);
-        });
+        isPackTimeTransform);
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
       return converter.isSignatureLegal(f.getFunctionType());
     });

@@ -258,6 +258,12 @@ std::vector<float> evaluateF32(const ModelSource &source,
   return out;
 }
 
+/// The bytes of f32 values.
+std::vector<uint8_t> floatBytes(const std::vector<float> &v) {
+  const auto *p = reinterpret_cast<const uint8_t *>(v.data());
+  return std::vector<uint8_t>(p, p + v.size() * sizeof(float));
+}
+
 /// The last quantized weight: a quantize transform's results (integers,
 /// scales, zero points) are packed one after the other.
 struct QuantCache {
@@ -288,36 +294,22 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
     int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
     if (result == 0)
       return cache.matrix.packed;
-    const std::vector<float> &v =
-        result == 1 ? cache.matrix.scales : cache.matrix.zeros;
-    const auto *p = reinterpret_cast<const uint8_t *>(v.data());
-    return std::vector<uint8_t>(p, p + v.size() * sizeof(float));
+    return floatBytes(result == 1 ? cache.matrix.scales : cache.matrix.zeros);
   }
   if (auto param = t.getAs<mlir::StringAttr>("param")) {
     ArrayRef<uint8_t> b = source.bytes(*source.lookup(param.getValue()));
     return std::vector<uint8_t>(b.begin(), b.end());
   }
-  StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
-  auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
-  std::vector<uint8_t> out =
-      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[0]), cache);
-  if (op == "concat") {
-    // Row concatenation: the inputs' bytes one after the other.
-    for (mlir::Attribute in : inputs.getValue().drop_front()) {
-      std::vector<uint8_t> more =
-          evaluateTransform(source, cast<mlir::DictionaryAttr>(in), cache);
-      out.insert(out.end(), more.begin(), more.end());
-    }
-    return out;
+  // scale_columns (f32 only, checked): computed as floats.
+  if (t.getAs<mlir::StringAttr>("op").getValue() != "concat")
+    return floatBytes(evaluateF32(source, t));
+  // Row concatenation: the inputs' bytes one after the other (any dtype).
+  std::vector<uint8_t> out;
+  for (mlir::Attribute in : t.getAs<mlir::ArrayAttr>("inputs")) {
+    std::vector<uint8_t> more =
+        evaluateTransform(source, cast<mlir::DictionaryAttr>(in), cache);
+    out.insert(out.end(), more.begin(), more.end());
   }
-  // scale_columns over f32: w[o, i] *= g[i].
-  std::vector<uint8_t> g =
-      evaluateTransform(source, cast<mlir::DictionaryAttr>(inputs[1]), cache);
-  size_t cols = g.size() / 4;
-  auto *w = reinterpret_cast<float *>(out.data());
-  auto *s = reinterpret_cast<const float *>(g.data());
-  for (size_t i = 0, n = out.size() / 4; i < n; ++i)
-    w[i] *= s[i % cols];
   return out;
 }
 } // namespace

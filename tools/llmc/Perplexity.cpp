@@ -58,11 +58,14 @@ struct Loaded {
     llmc_session_free(session);
     llmc_artifact_free(artifact);
   }
-  Error load(const std::string &path, int ctx) {
+  Error load(const std::string &path) {
     if (llmc_status_t s = llmc_artifact_load(path.c_str(), &artifact))
       return statusError(s);
     if (llmc_status_t s = llmc_artifact_info(artifact, &info))
       return statusError(s);
+    return Error::success();
+  }
+  Error startSession(int ctx) {
     if (llmc_status_t s = llmc_session_create(artifact, ctx, &session))
       return statusError(s);
     return Error::success();
@@ -110,23 +113,15 @@ int llmc::runPerplexity() {
   int ctxLimit = pplCtx;
   if (ctxLimit < 0 || ctxLimit == 1)
     return fail("--ctx must be at least 2 (or 0 for the compiled context)");
-  // Probe the compiled context first.
-  {
-    llmc_artifact_t *a = nullptr;
-    if (llmc_status_t s = llmc_artifact_load(path->c_str(), &a))
-      return fail(statusError(s));
-    llmc_model_info_t info;
-    llmc_status_t s = llmc_artifact_info(a, &info);
-    llmc_artifact_free(a);
-    if (s)
-      return fail(statusError(s));
-    if (ctxLimit == 0)
-      ctxLimit = std::min(info.max_seq_len, 512);
-    if (ctxLimit > info.max_seq_len)
-      return fail(*path + ": --ctx " + Twine(ctxLimit) +
-                  " exceeds the compiled context " + Twine(info.max_seq_len));
-  }
-  if (Error e = model.load(*path, ctxLimit))
+  if (Error e = model.load(*path))
+    return fail(std::move(e));
+  if (ctxLimit == 0)
+    ctxLimit = std::min(model.info.max_seq_len, 512);
+  if (ctxLimit > model.info.max_seq_len)
+    return fail(*path + ": --ctx " + Twine(ctxLimit) +
+                " exceeds the compiled context " +
+                Twine(model.info.max_seq_len));
+  if (Error e = model.startSession(ctxLimit))
     return fail(std::move(e));
   std::string refPath;
   if (!pplRef.empty()) {
@@ -136,7 +131,9 @@ int llmc::runPerplexity() {
     if (!r)
       return fail(r.takeError());
     refPath = *r;
-    if (Error e = ref.load(refPath, ctxLimit))
+    if (Error e = ref.load(refPath))
+      return fail(std::move(e));
+    if (Error e = ref.startSession(ctxLimit))
       return fail(std::move(e));
     if (ref.info.vocab_size != model.info.vocab_size)
       return fail(refPath + ": vocabulary of " + Twine(ref.info.vocab_size) +

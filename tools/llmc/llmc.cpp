@@ -434,10 +434,11 @@ static int runRoofline() {
     bool direct = p->use_empty();
     std::function<void(mlir::Value)> visit = [&](mlir::Value v) {
       for (mlir::Operation *u : v.getUsers()) {
-        if (isa<mlir::llm::ConcatOp, mlir::llm::ScaleColumnsOp>(u) &&
-            mlir::llm::isPackTimeWeight(u->getResult(0)))
+        if (isa<mlir::llm::QuantizeOp>(u))
+          continue; // counted as its results
+        if (mlir::llm::isPackTimeTransform(u))
           visit(u->getResult(0));
-        else if (!isa<mlir::llm::QuantizeOp>(u))
+        else
           direct = true;
       }
     };
