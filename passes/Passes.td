@@ -429,8 +429,15 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
 
     GGUF block-quantized weights (`q8_0`, `q4_0`, `q4_1`) are read as their
     packed bytes (a cast to a flat `i8` tensor that `--llm-buffer-abi` binds):
-    `llm.dequantize` decodes the blocks, `llm.qlinear` decodes then runs the
-    f32 linear (correct, not fast; executing blocks directly is [quant]'s).
+    `llm.dequantize` decodes the blocks. An `llm.qlinear` over q8_0 / q4_0
+    blocks runs on them as stored, as llama.cpp does: activations are
+    quantized to 8 bits per block of 32 (linalg generics), and a kernel
+    emitted at the tensor level (scf.forall over row tasks, 4 rows x 1 or 4
+    tokens per register tile, 8-lane i32 byte dot products per block scaled
+    into f32 accumulators; `--llm-cpu-vnni` makes those vpdpbusd) computes
+    the product;
+    see lowering/LLMToLinalg/BlockDot.cpp. q4_1 is dequantized to f32 first,
+    then the f32 linear runs (correct, not fast).
     An `llm.qlinear` over symmetric/asymmetric 8- or 4-bit integers
     (`--llm-quantize`) dequantizes in registers inside the contraction:
     8-bit integers and per-channel scales are inputs of the generic. 4-bit
@@ -651,3 +658,38 @@ def EarlyDealloc : Pass<"llm-early-dealloc", "mlir::func::FuncOp"> {
 }
 
 #endif // LLMC_PASSES_PASSES_TD
+
+def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
+  let summary = "Byte dot products as AVX-VNNI / AVX512-VNNI vpdpbusd";
+  let description = [{
+    Rewrites the portable form of a 4-way byte dot product accumulated into
+    i32 lanes, `acc[k] + sum_q zext(u[4k + q]) * sext(s[4k + q])` written as
+    a `vector.multi_reduction <add>` over the inner dim of a
+    `vector.shape_cast` to `Nx4` of `arith.muli(arith.extui(u), arith.extsi(s))`
+    (either operand order), into one `llvm.call_intrinsic` of
+    `llvm.x86.avx512.vpdpbusd.{128,256}` (N = 4 or 8: `u`, `s` are
+    `vector<4Nxi8>`, `acc` `vector<Nxi32>`). Run only for targets with
+    AVX-VNNI, or AVX512-VNNI with AVX512VL (`llmc compile` checks the target
+    CPU); elsewhere the portable form stays and LLVM lowers it with
+    widening multiplies. Runs after bufferization (the intrinsic call has no
+    declared memory effects).
+
+    Before:
+
+    ```mlir
+    %a = arith.extui %u : vector<32xi8> to vector<32xi32>
+    %b = arith.extsi %s : vector<32xi8> to vector<32xi32>
+    %p = arith.muli %a, %b : vector<32xi32>
+    %q = vector.shape_cast %p : vector<32xi32> to vector<8x4xi32>
+    %r = vector.multi_reduction <add>, %q, %acc [1] : vector<8x4xi32> to vector<8xi32>
+    ```
+
+    After:
+
+    ```mlir
+    %r = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%acc, %u, %s)
+        : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}

@@ -48,6 +48,18 @@ Value activate(OpBuilder &b, Location l, Activation act, Value x);
 /// linear, qlinear and GGUF dequantize (Linear.cpp).
 void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);
+/// A GGUF block-quantized tensor `packed` as its flat block bytes (a cast
+/// `--llm-buffer-abi` binds).
+Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q);
+/// Element `flat` (row-major index) of GGUF blocks `bytes` as f32.
+Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
+                   Value flat);
+/// Whether `op` is a GGUF q8_0 / q4_0 linear the block kernel runs.
+bool isBlockDotLinear(QLinearOp op);
+/// y = x w^T ([T, out], no epilogue) for a q8_0 / q4_0 weight given as its
+/// flat block bytes, on 8-bit activations (BlockDot.cpp).
+Value buildBlockDotLinear(OpBuilder &b, Location loc, Value x, Value bytes,
+                          QuantScheme scheme, int64_t out);
 /// Whether `op` is a GGUF-block dequantize/qlinear the lowering handles.
 bool isLowerableGGUF(Operation *op);
 /// Whether `op` is an llm.qlinear over symmetric/asymmetric 8- or 4-bit

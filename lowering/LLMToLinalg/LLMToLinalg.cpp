@@ -22,6 +22,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include <cmath>
 
@@ -48,6 +49,16 @@ struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
     Value init = empty(rw, loc, type.getShape(), elt,
                        dynamicSizes(rw, loc, tokens));
     MLIRContext *ctx = rw.getContext();
+    // A GGUF block-quantized table: decode only the rows looked up, not the
+    // whole table (the dequantize is left to its other users, if any).
+    Value blocks;
+    QuantAttr quant;
+    if (auto dq = op.getTable().getDefiningOp<DequantizeOp>();
+        dq && isLowerableGGUF(dq)) {
+      quant = dq.getQuant();
+      blocks = ggufBytes(rw, loc, rw.getRemappedValue(dq.getInput()), quant);
+    }
+    int64_t cols = type.getShape()[1];
     // Token ids are checked against the vocabulary by the runtime.
     Value out = generic(
         rw, loc, tokens, init, {map(ctx, 2, {0}), map(ctx, 2, {0, 1})},
@@ -55,6 +66,13 @@ struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
           Value row = arith::IndexCastOp::create(b, l, b.getIndexType(),
                                                  args[0]);
           Value col = linalg::IndexOp::create(b, l, 1);
+          if (blocks) {
+            Value flat = arith::AddIOp::create(
+                b, l, arith::MulIOp::create(b, l, row, iconst(b, l, cols)),
+                col);
+            return castFloat(b, l, blockElement(b, l, blocks, quant, flat),
+                             elt);
+          }
           Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
           return castFloat(b, l, v, elt);
         });
@@ -448,6 +466,12 @@ struct ConvertLLMToLinalg
     populateCallOpTypeConversionPattern(patterns, converter);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
+    // A dequantized GGUF table only an embedding used is dead now (the
+    // gather decodes its rows itself).
+    module.walk([](linalg::GenericOp op) {
+      if (isOpTriviallyDead(op))
+        op.erase();
+    });
     // Every other generic whose outermost loop is parallel works row by row
     // (tokens): backends may split it across threads.
     module.walk([&](linalg::GenericOp op) {

@@ -57,6 +57,36 @@ struct Epilogue {
   bool seeds() const { return !act && (bias || residual); }
 };
 
+/// act(y + bias) (+ residual) in one elementwise pass.
+Value applyEpilogue(OpBuilder &b, Location loc, Value y, const Epilogue &e) {
+  MLIRContext *ctx = b.getContext();
+  Type elt = cast<RankedTensorType>(y.getType()).getElementType();
+  SmallVector<Value> ins = {y};
+  SmallVector<AffineMap> maps = {map(ctx, 2, {0, 1})};
+  if (e.bias) {
+    ins.push_back(e.bias);
+    maps.push_back(map(ctx, 2, {1}));
+  }
+  if (e.residual) {
+    ins.push_back(e.residual);
+    maps.push_back(map(ctx, 2, {0, 1}));
+  }
+  maps.push_back(map(ctx, 2, {0, 1}));
+  return generic(b, loc, ins, emptyLike(b, loc, y), maps, {par, par},
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   Value v = args[0];
+                   unsigned next = 1;
+                   if (e.bias)
+                     v = arith::AddFOp::create(
+                         nb, l, v, castFloat(nb, l, args[next++], elt));
+                   if (e.act)
+                     v = activate(nb, l, *e.act, v);
+                   if (e.residual)
+                     v = arith::AddFOp::create(nb, l, v, args[next]);
+                   return v;
+                 });
+}
+
 /// How the contraction reads weight element (o, i). Float weights and
 /// 8-bit integers are a generic input indexed (o, i); per-channel scales
 /// (and zero points) are inputs indexed (o). Per-group scales and 4-bit
@@ -313,7 +343,6 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
 /// One token takes the matrix-vector path, several the blocked one.
 Value buildLinear(OpBuilder &b, Location loc, Value x, const WeightReader &w,
                   RankedTensorType resultType, const Epilogue &e) {
-  MLIRContext *ctx = b.getContext();
   Type elt = resultType.getElementType();
   auto xType = cast<RankedTensorType>(x.getType());
   int64_t in = xType.getShape()[1], out = resultType.getShape()[1];
@@ -339,32 +368,7 @@ Value buildLinear(OpBuilder &b, Location loc, Value x, const WeightReader &w,
                          buildBlockedLinear(b, loc, x, w, resultType, e));
   }
   Value y = withRows(b, loc, ifOp.getResult(0), t);
-  if (!e.act)
-    return y;
-  // act(y + bias) (+ residual) in one elementwise pass.
-  SmallVector<Value> ins = {y};
-  SmallVector<AffineMap> maps = {map(ctx, 2, {0, 1})};
-  if (e.bias) {
-    ins.push_back(e.bias);
-    maps.push_back(map(ctx, 2, {1}));
-  }
-  if (e.residual) {
-    ins.push_back(e.residual);
-    maps.push_back(map(ctx, 2, {0, 1}));
-  }
-  maps.push_back(map(ctx, 2, {0, 1}));
-  return generic(b, loc, ins, emptyLike(b, loc, y), maps, {par, par},
-                 [&](OpBuilder &nb, Location l, ValueRange args) {
-                   Value v = args[0];
-                   unsigned next = 1;
-                   if (e.bias)
-                     v = arith::AddFOp::create(
-                         nb, l, v, castFloat(nb, l, args[next++], elt));
-                   v = activate(nb, l, *e.act, v);
-                   if (e.residual)
-                     v = arith::AddFOp::create(nb, l, v, args[next]);
-                   return v;
-                 });
+  return e.act ? applyEpilogue(b, loc, y, e) : y;
 }
 
 Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
@@ -472,28 +476,91 @@ std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
   }
 }
 
+/// Element `flat` (row-major index) of a GGUF block-quantized tensor whose
+/// flat block bytes are `bytes`, as f32: q8_0: d * q; q4_0: d * (nibble -
+/// 8); q4_1: d * nibble + m; nibble j < 16 is the low half of byte j,
+/// j >= 16 the high half of byte j - 16.
+} // namespace
+
+Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
+                                     QuantAttr q) {
+  int64_t blocks =
+      cast<RankedTensorType>(packed.getType()).getNumElements() / 32;
+  return UnrealizedConversionCastOp::create(
+             b, loc,
+             RankedTensorType::get({blocks * ggufBlockLayout(q)->bytes},
+                                   b.getIntegerType(8)),
+             packed)
+      .getResult(0);
+}
+
+Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
+                                        QuantAttr q, Value flat) {
+  BlockLayout layout = *ggufBlockLayout(q);
+  QuantScheme scheme = q.getScheme();
+  Type f32 = nb.getF32Type();
+  Value block = arith::DivUIOp::create(nb, l, flat, iconst(nb, l, 32));
+  Value j = arith::RemUIOp::create(nb, l, flat, iconst(nb, l, 32));
+  Value base = arith::MulIOp::create(nb, l, block, iconst(nb, l, layout.bytes));
+  auto byteAt = [&](Value offset) {
+    Value at = arith::AddIOp::create(nb, l, base, offset);
+    return tensor::ExtractOp::create(nb, l, bytes, ValueRange{at}).getResult();
+  };
+  // Little-endian f16 at `offset` within the block.
+  auto half = [&](int64_t offset) {
+    Type i16 = nb.getIntegerType(16);
+    Value lo = arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset)));
+    Value hi =
+        arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset + 1)));
+    Value bits = arith::OrIOp::create(
+        nb, l, lo,
+        arith::ShLIOp::create(nb, l, hi,
+                              arith::ConstantIntOp::create(nb, l, i16, 8)));
+    Value h = arith::BitcastOp::create(nb, l, nb.getF16Type(), bits);
+    return arith::ExtFOp::create(nb, l, f32, h).getResult();
+  };
+  Value d = half(0);
+  if (scheme == QuantScheme::gguf_q8_0) {
+    Value qv = byteAt(
+        arith::AddIOp::create(nb, l, j, iconst(nb, l, layout.dataOffset)));
+    return arith::MulFOp::create(nb, l, d,
+                                 arith::SIToFPOp::create(nb, l, f32, qv));
+  }
+  Value sixteen = iconst(nb, l, 16);
+  Value high =
+      arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, j, sixteen);
+  Value idx = arith::SelectOp::create(
+      nb, l, high, arith::SubIOp::create(nb, l, j, sixteen), j);
+  Value byte = byteAt(
+      arith::AddIOp::create(nb, l, idx, iconst(nb, l, layout.dataOffset)));
+  Type i8 = nb.getIntegerType(8);
+  Value shifted = arith::SelectOp::create(
+      nb, l, high,
+      arith::ShRUIOp::create(nb, l, byte,
+                             arith::ConstantIntOp::create(nb, l, i8, 4)),
+      byte);
+  Value nib = arith::AndIOp::create(
+      nb, l, shifted, arith::ConstantIntOp::create(nb, l, i8, 15));
+  Value nf = arith::UIToFPOp::create(nb, l, f32, nib);
+  if (scheme == QuantScheme::gguf_q4_0)
+    return arith::MulFOp::create(
+        nb, l, d, arith::SubFOp::create(nb, l, nf, fconst(nb, l, f32, 8.0)));
+  return arith::AddFOp::create(nb, l, arith::MulFOp::create(nb, l, d, nf),
+                               half(2));
+}
+
+namespace {
 /// Dequantizes a GGUF block-quantized [rows, cols] weight to f32, reading its
 /// packed bytes (the weight is reinterpreted as a flat byte tensor, which
-/// `--llm-buffer-abi` binds to the packed blocks in the weight buffer):
-/// q8_0: d * q; q4_0: d * (nibble - 8); q4_1: d * nibble + m; nibble j < 16 is
-/// the low half of byte j, j >= 16 the high half of byte j - 16.
+/// `--llm-buffer-abi` binds to the packed blocks in the weight buffer).
 Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
                        RankedTensorType resultType) {
-  BlockLayout layout = *ggufBlockLayout(q);
   auto wType = cast<RankedTensorType>(packed.getType());
   int64_t cols = wType.getShape().back();
-  int64_t blocks = wType.getNumElements() / 32;
-  Value bytes = UnrealizedConversionCastOp::create(
-                    b, loc,
-                    RankedTensorType::get({blocks * layout.bytes},
-                                          b.getIntegerType(8)),
-                    packed)
-                    .getResult(0);
-  Type f32 = b.getF32Type();
-  QuantScheme scheme = q.getScheme();
+  Value bytes = ggufBytes(b, loc, packed, q);
   return linalg::GenericOp::create(
              b, loc, TypeRange{resultType}, ValueRange{},
-             ValueRange{empty(b, loc, resultType.getShape(), f32, {})},
+             ValueRange{empty(b, loc, resultType.getShape(), b.getF32Type(), {})},
              ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
              ArrayRef<IteratorType>{par, par},
              [&](OpBuilder &nb, Location l, ValueRange) {
@@ -502,63 +569,8 @@ Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
                Value flat = arith::AddIOp::create(
                    nb, l, arith::MulIOp::create(nb, l, r, iconst(nb, l, cols)),
                    c);
-               Value block = arith::DivUIOp::create(nb, l, flat, iconst(nb, l, 32));
-               Value j = arith::RemUIOp::create(nb, l, flat, iconst(nb, l, 32));
-               Value base = arith::MulIOp::create(nb, l, block,
-                                                  iconst(nb, l, layout.bytes));
-               auto byteAt = [&](Value offset) {
-                 Value at = arith::AddIOp::create(nb, l, base, offset);
-                 return tensor::ExtractOp::create(nb, l, bytes, ValueRange{at})
-                     .getResult();
-               };
-               // Little-endian f16 at `offset` within the block.
-               auto half = [&](int64_t offset) {
-                 Type i16 = nb.getIntegerType(16);
-                 Value lo = arith::ExtUIOp::create(nb, l, i16,
-                                                   byteAt(iconst(nb, l, offset)));
-                 Value hi = arith::ExtUIOp::create(
-                     nb, l, i16, byteAt(iconst(nb, l, offset + 1)));
-                 Value bits = arith::OrIOp::create(
-                     nb, l, lo,
-                     arith::ShLIOp::create(
-                         nb, l, hi,
-                         arith::ConstantIntOp::create(nb, l, i16, 8)));
-                 Value h = arith::BitcastOp::create(nb, l, nb.getF16Type(), bits);
-                 return arith::ExtFOp::create(nb, l, f32, h).getResult();
-               };
-               Value d = half(0);
-               Value value;
-               if (scheme == QuantScheme::gguf_q8_0) {
-                 Value qv = byteAt(arith::AddIOp::create(
-                     nb, l, j, iconst(nb, l, layout.dataOffset)));
-                 value = arith::MulFOp::create(
-                     nb, l, d, arith::SIToFPOp::create(nb, l, f32, qv));
-               } else {
-                 Value sixteen = iconst(nb, l, 16);
-                 Value high = arith::CmpIOp::create(
-                     nb, l, arith::CmpIPredicate::uge, j, sixteen);
-                 Value idx = arith::SelectOp::create(
-                     nb, l, high, arith::SubIOp::create(nb, l, j, sixteen), j);
-                 Value byte = byteAt(arith::AddIOp::create(
-                     nb, l, idx, iconst(nb, l, layout.dataOffset)));
-                 Type i8 = nb.getIntegerType(8);
-                 Value shifted = arith::SelectOp::create(
-                     nb, l, high,
-                     arith::ShRUIOp::create(
-                         nb, l, byte, arith::ConstantIntOp::create(nb, l, i8, 4)),
-                     byte);
-                 Value nib = arith::AndIOp::create(
-                     nb, l, shifted, arith::ConstantIntOp::create(nb, l, i8, 15));
-                 Value nf = arith::UIToFPOp::create(nb, l, f32, nib);
-                 if (scheme == QuantScheme::gguf_q4_0)
-                   value = arith::MulFOp::create(
-                       nb, l, d,
-                       arith::SubFOp::create(nb, l, nf, fconst(nb, l, f32, 8.0)));
-                 else
-                   value = arith::AddFOp::create(
-                       nb, l, arith::MulFOp::create(nb, l, d, nf), half(2));
-               }
-               linalg::YieldOp::create(nb, l, value);
+               linalg::YieldOp::create(
+                   nb, l, blockElement(nb, l, bytes, q, flat));
              })
       .getResult(0);
 }
@@ -606,8 +618,9 @@ struct LowerDequantize : OpConversionPattern<DequantizeOp> {
 
 /// Quantized linear. Symmetric/asymmetric 8- and 4-bit integers are
 /// dequantized in registers inside the contraction (WeightReader). GGUF
-/// blocks are still dequantized to f32 first, then the f32 linear runs:
-/// correct, not fast.
+/// q8_0 / q4_0 blocks run as stored on 8-bit activations (BlockDot.cpp);
+/// other GGUF blocks (q4_1) are dequantized to f32 first, then the f32
+/// linear runs: correct, not fast.
 struct LowerQLinear : OpConversionPattern<QLinearOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -617,6 +630,17 @@ struct LowerQLinear : OpConversionPattern<QLinearOp> {
       return rw.notifyMatchFailure(op, "unsupported quantization");
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};
+    if (isBlockDotLinear(op)) {
+      Location loc = op.getLoc();
+      Value packed = ggufBytes(rw, loc, a.getWeight(), op.getQuant());
+      Value y = buildBlockDotLinear(rw, loc, a.getInput(), packed,
+                                    op.getQuant().getScheme(),
+                                    wType.getShape()[0]);
+      if (e.bias || e.residual || e.act)
+        y = applyEpilogue(rw, loc, y, e);
+      rw.replaceOp(op, y);
+      return success();
+    }
     WeightReader w;
     if (isLowerableGGUF(op)) {
       w.w = dequantizeBlocks(rw, op.getLoc(), a.getWeight(), op.getQuant(),

@@ -57,6 +57,10 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   os << "eliminate-empty-tensors,one-shot-bufferize,"
      << "canonicalize,cse,canonicalize,"
      << "func.func(buffer-deallocation-pipeline,llm-early-dealloc),";
+  // After bufferization: the intrinsic calls it creates have no declared
+  // memory effects, which the deallocation pipeline rejects.
+  if (o.vnni)
+    os << "func.func(llm-cpu-vnni),";
   // Parallel tasks become OpenMP work-sharing loops; without `parallel`
   // they run in order.
   os << (o.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,")
@@ -92,15 +96,64 @@ void mlir::llm::registerLLMToCPUPipeline() {
       });
 }
 
-std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
-                                     int optLevel, std::string &object,
-                                     std::string &arch,
-                                     std::vector<std::string> &features) {
+namespace {
+/// The target machine for `cpu` ("" or "native": the host CPU with all its
+/// features) on the default triple; null with `error` set if there is none.
+std::unique_ptr<llvm::TargetMachine>
+makeTargetMachine(llvm::StringRef cpu, llvm::CodeGenOptLevel level,
+                  std::string &error) {
   static std::once_flag once;
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
   });
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  std::string cpuName = cpu.str();
+  std::string featureString;
+  if (cpuName.empty() || cpuName == "native") {
+    cpuName = llvm::sys::getHostCPUName().str();
+    llvm::SubtargetFeatures f;
+    for (auto &feature : llvm::sys::getHostCPUFeatures())
+      f.AddFeature(feature.first(), feature.second);
+    featureString = f.getString();
+  }
+  // Fuse multiply-adds (the contractions are written as mulf + addf).
+  llvm::TargetOptions targetOptions;
+  targetOptions.AllowFPOpFusion = llvm::FPOpFusion::Fast;
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, cpuName, featureString, targetOptions, llvm::Reloc::PIC_,
+      std::nullopt, level));
+  if (!tm) {
+    error = "cannot create a target machine for CPU '" + cpuName + "'";
+    return nullptr;
+  }
+  if (!tm->getMCSubtargetInfo()->isCPUStringValid(cpuName)) {
+    error = "unknown CPU '" + cpuName + "' for " + triple.str();
+    return nullptr;
+  }
+  return tm;
+}
+} // namespace
+
+bool mlir::llm::targetHasVNNI(llvm::StringRef cpu) {
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> tm =
+      makeTargetMachine(cpu, llvm::CodeGenOptLevel::Default, error);
+  if (!tm || !tm->getTargetTriple().isX86())
+    return false;
+  const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
+  return sti->checkFeatures("+avxvnni") ||
+         sti->checkFeatures("+avx512vnni,+avx512vl");
+}
+
+std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
+                                     int optLevel, std::string &object,
+                                     std::string &arch,
+                                     std::vector<std::string> &features) {
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
@@ -113,35 +166,15 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
   if (!llvmModule)
     return "translation to LLVM IR failed";
 
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-  std::string error;
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
-    return error;
-  std::string cpuName = cpu.str();
-  std::string featureString;
-  if (cpuName.empty() || cpuName == "native") {
-    cpuName = llvm::sys::getHostCPUName().str();
-    llvm::SubtargetFeatures f;
-    for (auto &feature : llvm::sys::getHostCPUFeatures())
-      f.AddFeature(feature.first(), feature.second);
-    featureString = f.getString();
-  }
   llvm::CodeGenOptLevel level = optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
                                 : optLevel == 2 ? llvm::CodeGenOptLevel::Default
                                 : optLevel == 1 ? llvm::CodeGenOptLevel::Less
                                                 : llvm::CodeGenOptLevel::None;
-  // Fuse multiply-adds (the contractions are written as mulf + addf).
-  llvm::TargetOptions targetOptions;
-  targetOptions.AllowFPOpFusion = llvm::FPOpFusion::Fast;
-  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
-      triple, cpuName, featureString, targetOptions, llvm::Reloc::PIC_,
-      std::nullopt, level));
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> tm = makeTargetMachine(cpu, level, error);
   if (!tm)
-    return "cannot create a target machine for CPU '" + cpuName + "'";
-  if (!tm->getMCSubtargetInfo()->isCPUStringValid(cpuName))
-    return "unknown CPU '" + cpuName + "' for " + triple.str();
+    return error;
+  llvm::Triple triple = tm->getTargetTriple();
   arch = triple.getArchName().str();
   features.clear();
   if (triple.isX86())

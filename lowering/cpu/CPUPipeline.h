@@ -21,7 +21,15 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
   Option<bool> vectorize{*this, "vectorize",
                          llvm::cl::desc("Tile and vectorize linalg ops"),
                          llvm::cl::init(true)};
+  Option<bool> vnni{*this, "vnni",
+                    llvm::cl::desc("The target has AVX(512)-VNNI byte dot "
+                                   "products (see targetHasVNNI)"),
+                    llvm::cl::init(false)};
 };
+
+/// Whether `cpu` ("" or "native": the host) has AVX-VNNI or AVX512-VNNI
+/// (with AVX512VL), i.e. the 256-bit vpdpbusd.
+bool targetHasVNNI(llvm::StringRef cpu);
 
 /// Every dialect, interface model and extension the pipeline touches (append
 /// to a context before loading or parsing the module).

@@ -119,9 +119,24 @@ def rope(x, positions, hd, theta, style):
     return np.concatenate([a * cos - b * sin, b * cos + a * sin], axis=-1)
 
 
-def forward(m, tokens):
-    """Logits [T, vocab] of every position of `tokens` (float64 math)."""
+def quantize_q8_blocks(x):
+    """Activations as llama.cpp quantizes them for q8_0 / q4_0 dot products
+    (ggml's quantize_row_q8_0): per block of 32, scale d = max|x| / 127 and
+    x ~ d * round(x / d) (round half to even here, as the vector path does;
+    the scale is kept in f32)."""
+    shape = x.shape
+    b = x.reshape(-1, 32).astype(np.float32)
+    d = np.abs(b).max(axis=1, keepdims=True) / np.float32(127)
+    inv = np.divide(np.float32(1), d, out=np.zeros_like(d), where=d != 0)
+    return (np.rint(b * inv) * d).reshape(shape).astype(np.float64)
+
+
+def forward(m, tokens, act_quant=None):
+    """Logits [T, vocab] of every position of `tokens` (float64 math).
+    `act_quant`, if given, is applied to the input of every matmul with a
+    weight (e.g. quantize_q8_blocks for models on GGUF q8_0 / q4_0)."""
     c, w = m.cfg, m.w
+    aq = act_quant or (lambda a: a)
     T, hd, H, KV = len(tokens), c["head_dim"], c["heads"], c["kv_heads"]
     x = w["embed"][np.asarray(tokens)].astype(np.float64)
     pos = np.arange(T)
@@ -129,7 +144,7 @@ def forward(m, tokens):
     if c.get("window"):
         mask += np.tril(np.full((T, T), -np.inf), k=-c["window"])
     for L in w["layers"]:
-        h = rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64)
+        h = aq(rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64))
         def proj(w, b):
             y = h @ L[w].T
             return y + L[b] if L.get(b) is not None else y
@@ -145,12 +160,12 @@ def forward(m, tokens):
         s = np.exp(s - s.max(-1, keepdims=True))
         p = s / s.sum(-1, keepdims=True)
         o = np.einsum("hts,shd->thd", p, v).reshape(T, H * hd)
-        x = x + o @ L["wo"].T
-        h = rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64)
+        x = x + aq(o) @ L["wo"].T
+        h = aq(rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64))
         g = h @ L["w1"].T
         u = h @ L["w3"].T
-        x = x + ((g / (1 + np.exp(-g))) * u) @ L["w2"].T
-    x = rmsnorm(x, w["norm"], c["eps"]).astype(np.float64)
+        x = x + aq((g / (1 + np.exp(-g))) * u) @ L["w2"].T
+    x = aq(rmsnorm(x, w["norm"], c["eps"]).astype(np.float64))
     return (x @ w["out"].T).astype(np.float32)
 
 

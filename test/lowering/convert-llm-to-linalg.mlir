@@ -152,22 +152,105 @@ func.func @activations(%gu: tensor<?x344xf32>, %x: tensor<?x172xf32>) -> (tensor
 // -----
 
 // GGUF blocks are read as packed bytes (bound by --llm-buffer-abi): the f16
-// scale from two bytes, the int8 value after it; qlinear dequantizes, then
-// runs the f32 linear.
-// CHECK-LABEL: func.func @gguf
+// scale from two bytes, the int8 value after it. A dequantized table that
+// only feeds an embedding is never materialized: the gather decodes the
+// rows it reads.
+// CHECK-LABEL: func.func @gguf_dequantize
 // CHECK: %[[BYTES:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi8> to tensor<272xi8>
 // CHECK: tensor.extract %[[BYTES]]
 // CHECK: arith.bitcast %{{.*}} : i16 to f16
 // CHECK: arith.sitofp %{{.*}} : i8 to f32
-// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<144xi8>
-// CHECK: arith.shrui
-// CHECK: llm.schedule = "matvec"
-func.func @gguf(%x: tensor<?x64xf32>) -> (tensor<4x64xf32>, tensor<?x4xf32>) {
+// CHECK-LABEL: func.func @gguf_embedding
+// CHECK-NOT: linalg.generic
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<8x64xi4> to tensor<288xi8>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?xi32>) outs(%{{.*}} : tensor<?x64xf32>)
+// CHECK: arith.index_cast
+// CHECK: tensor.extract %{{.*}} : tensor<288xi8>
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @gguf_dequantize() -> tensor<4x64xf32> {
   %q = llm.param "q" {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<4x64xi8>
   %w = llm.dequantize %q {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<4x64xi8> -> tensor<4x64xf32>
+  return %w : tensor<4x64xf32>
+}
+func.func @gguf_embedding(%t: tensor<?xi32>) -> tensor<?x64xf32> {
+  %q = llm.param "e" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<8x64xi4>
+  %w = llm.dequantize %q {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<8x64xi4> -> tensor<8x64xf32>
+  %x = llm.embedding %w[%t] : tensor<8x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  return %x : tensor<?x64xf32>
+}
+
+// -----
+
+// A q4_0 linear runs on the blocks as stored: the activations are
+// quantized per block of 32 (max |x|, x * 127 / max rounded to even) and
+// each block's -8 offset becomes the dot product's starting value; the
+// kernel (one token here; four per tile in the else branch) reads the f16
+// scale and the 16 nibble bytes of each block and accumulates
+// zext(nibbles) * sext(x) in 8 i32 lanes, then scales into f32 lanes.
+// CHECK-LABEL: func.func @gguf_q4_0
+// CHECK: %[[B:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<144xi8>
+// CHECK: scf.if
+// CHECK: math.absf
+// CHECK: arith.maximumf
+// CHECK: math.roundeven
+// CHECK: arith.fptosi %{{.*}} : f32 to i8
+// CHECK: arith.constant -8 : i32
+// CHECK: scf.forall (%{{.*}}) in (1) shared_outs
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<144xi8>, vector<2xi8>
+// CHECK: vector.bitcast %{{.*}} : vector<2xi8> to vector<1xf16>
+// CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<144xi8>, vector<16xi8>
+// CHECK: arith.shrui %{{.*}} : vector<16xi8>
+// CHECK: vector.shuffle
+// CHECK: arith.extui %{{.*}} : vector<32xi8> to vector<32xi32>
+// CHECK: vector.shape_cast %{{.*}} : vector<32xi32> to vector<8x4xi32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
+// CHECK: vector.fma %{{.*}} : vector<8xf32>
+// CHECK: vector.reduction <add>
+// CHECK: tensor.parallel_insert_slice
+// CHECK: } else {
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+func.func @gguf_q4_0(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
   %p = llm.param "p" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<4x64xi4>
   %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<?x64xf32>, tensor<4x64xi4> -> tensor<?x4xf32>
-  return %w, %y : tensor<4x64xf32>, tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// q8_0: |x| is the unsigned side of the dot product and the weight bytes
+// take x's sign; the bias is added after.
+// CHECK-LABEL: func.func @gguf_q8_0
+// CHECK: math.absf
+// CHECK: scf.forall
+// CHECK: vector.transfer_read %{{.*}} : tensor<272xi8>, vector<32xi8>
+// CHECK: arith.cmpi slt, %{{.*}}, %{{.*}} : vector<32xi8>
+// CHECK: arith.subi
+// CHECK: arith.select
+// CHECK: arith.extsi %{{.*}} : vector<32xi8> to vector<32xi32>
+// CHECK: vector.multi_reduction <add>
+// CHECK: linalg.generic
+// CHECK: arith.addf
+func.func @gguf_q8_0(%x: tensor<?x64xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<4x64xi8>
+  %y = llm.qlinear %x, %p bias(%b : tensor<4xf32>) {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<?x64xf32>, tensor<4x64xi8> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// q4_1 (no block kernel yet) is dequantized, then the f32 linear runs.
+// CHECK-LABEL: func.func @gguf_q4_1
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<160xi8>
+// CHECK: arith.shrui
+// CHECK: llm.schedule = "matvec"
+func.func @gguf_q4_1(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_1, granularity = block>} : tensor<4x64xi4>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_1, granularity = block>} : tensor<?x64xf32>, tensor<4x64xi4> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
 }
 
 // -----

@@ -429,6 +429,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   progress.step("lowering " + input + " to linalg");
   mlir::llm::CPUPipelineOptions pipelineOptions;
   pipelineOptions.profile = options.profile;
+  pipelineOptions.vnni = mlir::llm::targetHasVNNI(options.cpu);
   mlir::PassManager front(ctx);
   if (failed(mlir::llm::buildLLMToCPUPipeline(
           front, pipelineOptions, mlir::llm::CPUPipelineStage::ToBufferABI)))
