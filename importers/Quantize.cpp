@@ -1,8 +1,11 @@
 //===- Quantize.cpp - weight quantization math ----------------------------===//
 
 #include "importers/Quantize.h"
+#include "importers/Tensor.h"
+#include "llvm/ADT/APFloat.h"
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 using namespace llmc;
 
@@ -83,4 +86,67 @@ float llmc::dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
   if (spec.asymmetric)
     return (q - m.zeros[g]) * m.scales[g];
   return q * m.scales[g];
+}
+
+namespace {
+uint16_t floatToHalf(float v) {
+  llvm::APFloat f(v);
+  bool lost = false;
+  f.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven,
+            &lost);
+  return static_cast<uint16_t>(f.bitcastToAPInt().getZExtValue());
+}
+} // namespace
+
+int64_t llmc::blockBytes(BlockFormat f) {
+  return f == BlockFormat::Q8_0 ? 34 : 18;
+}
+
+std::vector<uint8_t> llmc::quantizeBlocks(const float *w, int64_t n,
+                                          BlockFormat f) {
+  int64_t bb = blockBytes(f);
+  std::vector<uint8_t> out(n / 32 * bb, 0);
+  for (int64_t blk = 0; blk < n / 32; ++blk) {
+    const float *x = w + blk * 32;
+    uint8_t *y = out.data() + blk * bb;
+    float d;
+    if (f == BlockFormat::Q8_0) {
+      float amax = 0;
+      for (int j = 0; j < 32; ++j)
+        amax = std::max(amax, std::fabs(x[j]));
+      d = amax / 127;
+      float id = d ? 1.0f / d : 0.0f;
+      for (int j = 0; j < 32; ++j)
+        y[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
+    } else {
+      float amax = 0, max = 0;
+      for (int j = 0; j < 32; ++j)
+        if (amax < std::fabs(x[j])) {
+          amax = std::fabs(x[j]);
+          max = x[j];
+        }
+      d = max / -8;
+      float id = d ? 1.0f / d : 0.0f;
+      for (int j = 0; j < 16; ++j) {
+        int lo = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
+        int hi = std::min(15, static_cast<int>(static_cast<int8_t>(x[16 + j] * id + 8.5f)));
+        y[2 + j] = static_cast<uint8_t>(lo | (hi << 4));
+      }
+    }
+    uint16_t h = floatToHalf(d);
+    std::memcpy(y, &h, 2);
+  }
+  return out;
+}
+
+float llmc::blockValue(const uint8_t *blocks, BlockFormat f, int64_t i) {
+  const uint8_t *y = blocks + (i / 32) * blockBytes(f);
+  int64_t j = i % 32;
+  uint16_t h;
+  std::memcpy(&h, y, 2);
+  float d = halfToFloat(h);
+  if (f == BlockFormat::Q8_0)
+    return d * static_cast<int8_t>(y[2 + j]);
+  int q = j < 16 ? (y[2 + j] & 15) : (y[2 + j - 16] >> 4);
+  return d * (q - 8);
 }

@@ -67,6 +67,22 @@ int32_t quantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
 float dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
                        int64_t cols, int64_t r, int64_t c);
 
+/// GGUF blocks of 32 weights, quantized as ggml's reference quantizers
+/// (quantize_row_q8_0_ref / quantize_row_q4_0_ref) do:
+///   q8_0: d = absmax / 127, q = round(w / d) (half away from zero), block =
+///         f16 d, 32 x int8;
+///   q4_0: m = the element of largest magnitude (signed), d = m / -8,
+///         q = min(15, trunc(w / d + 8.5)), block = f16 d, 16 bytes (element
+///         j < 16 in the low nibble of byte j, j >= 16 in the high nibble of
+///         byte j - 16); w' = d * (q - 8).
+enum class BlockFormat { Q8_0, Q4_0 };
+/// Bytes of one block of 32.
+int64_t blockBytes(BlockFormat f);
+/// `n` (a multiple of 32) row-major values as blocks.
+std::vector<uint8_t> quantizeBlocks(const float *w, int64_t n, BlockFormat f);
+/// Value `i` of the blocks `blocks` (d rounded to f16, as stored).
+float blockValue(const uint8_t *blocks, BlockFormat f, int64_t i);
+
 } // namespace llmc
 
 #endif

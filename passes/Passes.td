@@ -365,7 +365,10 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
       one scale per group of G input features;
     - `asymmetric`: a zero point next to each scale (`(q - z) * s`, q
       unsigned); otherwise symmetric (`q * s`, q signed, scale = absmax /
-      (2^(N-1) - 1)).
+      (2^(N-1) - 1));
+    - `q8_0`, `q4_0`: GGUF blocks of 32 (f16 scale inside each block),
+      quantized as ggml's reference quantizer does; the backend runs them
+      like imported GGUF blocks (8-bit activations, byte dot products).
 
     `llmc compile --quant` runs it inside `llm-optimize`, after
     `llm-fuse-qkv` / `llm-fuse-epilogue` and before `llm-fuse-norm`: RMSNorm
@@ -396,7 +399,8 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"w8\"",
-           "w8, w4g32, w4g64, w4g128 (wN per channel, wNgG per group)">,
+           "w8, w4g32, w4g64, w4g128 (wN per channel, wNgG per group), "
+           "q8_0, q4_0 (GGUF blocks)">,
     Option<"asymmetric", "asymmetric", "bool", /*default=*/"false",
            "Zero points next to the scales (unsigned integers)">,
     ListOption<"keep", "keep", "std::string",

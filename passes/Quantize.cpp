@@ -21,9 +21,15 @@ using namespace mlir::llm;
 
 namespace {
 
-/// `wN` (per output channel) or `wNgG` (groups of G along the input).
+/// `wN` (per output channel), `wNgG` (groups of G along the input), or the
+/// GGUF block formats `q8_0` / `q4_0` (symmetric only).
 FailureOr<QuantAttr> parseScheme(MLIRContext *ctx, StringRef scheme,
                                  bool asymmetric) {
+  if ((scheme == "q8_0" || scheme == "q4_0") && !asymmetric)
+    return QuantAttr::get(ctx, scheme == "q8_0" ? 8 : 4, 32,
+                          scheme == "q8_0" ? QuantScheme::gguf_q8_0
+                                           : QuantScheme::gguf_q4_0,
+                          QuantGranularity::block);
   StringRef rest = scheme;
   int64_t bits = 0, group = 0;
   if (!rest.consume_front("w") || rest.consumeInteger(10, bits))
@@ -61,7 +67,8 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
     if (failed(quant)) {
       getOperation().emitError()
           << "llm-quantize: unknown scheme '" << scheme
-          << "' (w8, w4, or wNgG with N in {4, 8} and G >= 2, e.g. w4g32)";
+          << "' (w8, w4, wNgG with N in {4, 8} and G >= 2, e.g. w4g32, or "
+             "q8_0 / q4_0, which are symmetric)";
       return signalPassFailure();
     }
     SmallVector<LinearOp> linears;
@@ -87,9 +94,11 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
         !wType.hasStaticShape() || !isa<FloatType>(wType.getElementType()) ||
         kept(w))
       return;
+    bool block = quant.isBlockScheme();
     std::optional<SmallVector<int64_t>> scalesShape =
-        quant.getScalesShape(wType.getShape());
-    if (!scalesShape) {
+        block ? std::optional<SmallVector<int64_t>>(SmallVector<int64_t>())
+              : quant.getScalesShape(wType.getShape());
+    if (!scalesShape || (block && wType.getShape()[1] % quant.getGroup())) {
       op.emitRemark() << "not quantized: the group size " << quant.getGroup()
                       << " does not divide the " << wType.getShape()[1]
                       << " input features";
@@ -97,12 +106,13 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
     }
     OpBuilder b(op);
     auto f32 = b.getF32Type();
-    auto scalesType = RankedTensorType::get(*scalesShape, f32);
+    // Block schemes: the blocks alone (their scales are inside).
     SmallVector<Type> results = {RankedTensorType::get(
         wType.getShape(), b.getIntegerType(quant.getBits()))};
-    results.push_back(scalesType);
+    if (!block)
+      results.push_back(RankedTensorType::get(*scalesShape, f32));
     if (quant.hasZeroPoints())
-      results.push_back(scalesType);
+      results.push_back(results.back());
     auto q = QuantizeOp::create(b, op.getLoc(), results, w, quant);
     auto ql = QLinearOp::create(
         b, op.getLoc(), op.getType(), op.getInput(), q.getQuantized(),

@@ -98,11 +98,25 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
   if (auto q = dyn_cast<QuantizeOp>(op)) {
     QuantAttr quant = q.getQuant();
     auto in = q.getInput().getType();
-    if (quant.isBlockScheme() || in.getRank() != 2 || !in.hasStaticShape() ||
-        (quant.getBits() != 8 && quant.getBits() != 4) ||
-        (quant.getBits() == 4 && in.getShape()[1] % 2 != 0))
+    bool block = quant.isBlockScheme();
+    bool packable =
+        block ? (quant.getScheme() == QuantScheme::gguf_q8_0 ||
+                 quant.getScheme() == QuantScheme::gguf_q4_0) &&
+                    in.getRank() == 2 && in.hasStaticShape() &&
+                    in.getShape()[1] % 32 == 0
+              : in.getRank() == 2 && in.hasStaticShape() &&
+                    (quant.getBits() == 8 || quant.getBits() == 4) &&
+                    (quant.getBits() == 8 || in.getShape()[1] % 2 == 0);
+    if (!packable)
       return op->emitError() << "llm.quantize with " << quant << " of "
-                             << in << " has no buffer ABI (2-D, 4 or 8 bits)";
+                             << in
+                             << " has no buffer ABI (2-D, 4 or 8 bits, or "
+                                "q8_0 / q4_0 blocks of 32)";
+    if (block) {
+      StringRef scheme = stringifyQuantScheme(quant.getScheme());
+      scheme.consume_front("gguf_");
+      attrs.push_back(b.getNamedAttr("blocks", b.getStringAttr(scheme)));
+    }
     attrs.push_back(b.getNamedAttr(
         "result",
         b.getI64IntegerAttr(cast<OpResult>(v).getResultNumber())));
@@ -250,6 +264,14 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
         StringRef scheme = llm::stringifyQuantScheme(q.getScheme());
         if (!asBytes || !scheme.consume_front("gguf_"))
           return p.emitError("quantized weights have no buffer ABI yet");
+        dtype = scheme.str();
+      } else if (auto qz = dyn_cast<QuantizeOp>(def);
+                 qz && root == qz.getQuantized() &&
+                 qz.getQuant().isBlockScheme()) {
+        StringRef scheme = llm::stringifyQuantScheme(qz.getQuant().getScheme());
+        if (!asBytes || !scheme.consume_front("gguf_"))
+          return qz.emitError("block-quantized weights are bound as their "
+                              "blocks: the users must read them so");
         dtype = scheme.str();
       } else if (auto qz = dyn_cast<QuantizeOp>(def);
                  qz && root == qz.getQuantized()) {

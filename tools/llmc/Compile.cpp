@@ -166,6 +166,18 @@ QuantSpec quantSpecOf(mlir::DictionaryAttr t) {
   return spec;
 }
 
+/// The GGUF block format of a quantize transform, if it makes blocks.
+std::optional<BlockFormat> blockFormatOf(mlir::DictionaryAttr t) {
+  auto blocks = t.getAs<mlir::StringAttr>("blocks");
+  if (!blocks)
+    return std::nullopt;
+  if (blocks.getValue() == "q8_0")
+    return BlockFormat::Q8_0;
+  if (blocks.getValue() == "q4_0")
+    return BlockFormat::Q4_0;
+  return std::nullopt;
+}
+
 /// Whether every param a transform reads is a float tensor.
 bool allFloatLeaves(const ModelSource &source, mlir::DictionaryAttr t) {
   if (auto param = t.getAs<mlir::StringAttr>("param")) {
@@ -212,6 +224,11 @@ Expected<uint64_t> checkTransform(const ModelSource &source,
       return createStringError("quantize: malformed transform");
     if (!allFloatLeaves(source, t))
       return createStringError("quantize needs float weights");
+    if (std::optional<BlockFormat> f = blockFormatOf(t)) {
+      if (cols % 32)
+        return createStringError("quantize: malformed transform");
+      return uint64_t(rows * cols / 32 * blockBytes(*f));
+    }
     int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
     if (result == 0)
       return uint64_t(spec.packedBytes(rows, cols));
@@ -280,6 +297,12 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
     QuantSpec spec = quantSpecOf(t);
     auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
     auto cols = t.getAs<mlir::IntegerAttr>("cols").getInt();
+    if (std::optional<BlockFormat> f = blockFormatOf(t)) {
+      std::vector<float> w = evaluateF32(
+          source,
+          cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
+      return quantizeBlocks(w.data(), rows * cols, *f);
+    }
     std::string key;
     llvm::raw_string_ostream(key)
         << t.get("inputs") << spec.bits << "/" << spec.group << "/"

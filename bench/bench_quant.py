@@ -1,0 +1,182 @@
+"""Quantization benchmark: decode (and prefill) tokens/s of llmc per weight
+scheme on the 1.1B shape (TinyLlama-1.1B's, bench/make_models.py), each
+next to llama.cpp (llama-cpp-python) at the closest GGUF type measured in
+the same run, and the decode bandwidth roofline of the bytes each scheme
+reads per token.
+
+  scheme   llmc runs                                   llama.cpp anchor
+  f32      the f32 checkpoint                          F32 GGUF
+  w8       the f32 checkpoint, --quant w8              Q8_0 GGUF
+  w4g32    the f32 checkpoint, --quant w4g32           Q4_0 GGUF
+  q8_0     the Q8_0 GGUF itself (blocks as stored)     the same file
+  q4_0     the Q4_0 GGUF itself (blocks as stored)     the same file
+
+The Q8_0 / Q4_0 GGUF files are made from the F32 GGUF by llama.cpp's own
+quantizer (llama_model_quantize, every tensor in the type: `pure`), so both
+engines read the very same blocks. Schemes llmc does not have yet
+(dgq-a8w4, gqsa-w4s50) are listed as such.
+
+Per scheme: prefill (--prompt tokens) and decode (--decode steps after
+it) tokens/s, fastest of --runs, llmc and llama.cpp taking turns; the
+ratio llmc / llama.cpp; the weight bytes one decode token reads (the
+artifact's weights minus the embedding table, of which one row is read),
+and the roofline = measured bandwidth (`llmc roofline --hardware host`) /
+those bytes, with each engine's fraction of it.
+
+Artifacts are cached in --workdir and rebuilt when older than the llmc
+binary or their model file (1.1B compiles take minutes).
+
+usage: bench_quant.py [--models 1.1b] [--schemes f32,w8,w4g32,q8_0,q4_0]
+                      [--prompt 128] [--decode 64] [--runs 3] [--json F]
+"""
+import argparse
+import ctypes
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from bench_cpu import (Runtime, bench_llama_cpp, bench_llmc, emit,  # noqa: E402
+                       host_bandwidth, log, read_manifest, save_json)
+
+ANCHOR = {"f32": "f32", "w8": "q8_0", "w4g32": "q4_0", "q8_0": "q8_0", "q4_0": "q4_0"}
+GGUF_FTYPE = {"q8_0": 7, "q4_0": 2}
+NOT_YET = ("dgq-a8w4", "gqsa-w4s50")
+
+
+def quantize_gguf(src, dst, kind):
+    """llama.cpp's quantizer, every tensor in `kind`."""
+    if os.path.exists(dst) and os.path.getmtime(dst) > os.path.getmtime(src):
+        return True
+    try:
+        import llama_cpp
+    except ImportError:
+        return False
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.ftype = GGUF_FTYPE[kind]
+    p.nthread = os.cpu_count()
+    p.pure = True
+    log(f"llama.cpp quantize {os.path.basename(src)} -> {kind}")
+    tmp = dst + ".tmp"
+    if llama_cpp.llama_model_quantize(src.encode(), tmp.encode(), ctypes.byref(p)) != 0:
+        return False
+    os.replace(tmp, dst)
+    return True
+
+
+def compile_artifact(llmc, model, art, extra):
+    """Compiles unless a newer artifact exists; returns seconds or None."""
+    newest = max(os.path.getmtime(model), os.path.getmtime(llmc))
+    if os.path.exists(art) and os.path.getmtime(art) > newest:
+        return None
+    log(f"llmc compile {os.path.basename(model)} {' '.join(extra)}")
+    t0 = time.perf_counter()
+    subprocess.run([llmc, "compile", model, "-o", art] + extra, check=True)
+    return round(time.perf_counter() - t0, 1)
+
+
+def decode_bytes(manifest):
+    """Weight bytes one decode token reads: all but the embedding table,
+    of which one row (in its stored type) is read."""
+    m = manifest["model"]
+    total = manifest["weights"]["bytes"]
+    if m.get("tied_embeddings"):
+        return total
+    for t in manifest["weights"]["tensors"]:
+        if "tok_embeddings" in t["name"] or "token_embd" in t["name"]:
+            return total - t["bytes"] + t["bytes"] // m["vocab_size"]
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="1.1b")
+    ap.add_argument("--schemes", default="f32,w8,w4g32,q8_0,q4_0")
+    ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--prompt", type=int, default=128)
+    ap.add_argument("--decode", type=int, default=64)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json")
+    ap.add_argument("--llmc", default=os.path.join(ROOT, "build", "bin", "llmc"))
+    ap.add_argument("--runtime", default=os.path.join(ROOT, "build", "lib", "libllmc_runtime.so"))
+    a = ap.parse_args()
+    threads = os.cpu_count()
+    subprocess.run([sys.executable, os.path.join(HERE, "make_models.py"), a.workdir,
+                    "--models", a.models], check=True, stdout=subprocess.DEVNULL)
+    rt = Runtime(a.runtime)
+    results = []
+    for name in a.models.split(","):
+        bin_path = os.path.join(a.workdir, name + ".bin")
+        f32_gguf = os.path.join(a.workdir, name + ".f32.gguf")
+        bw = host_bandwidth(a.llmc, bin_path)
+        ggufs = {"f32": f32_gguf}
+        for kind in ("q8_0", "q4_0"):
+            path = os.path.join(a.workdir, f"{name}.{kind}.gguf")
+            if quantize_gguf(f32_gguf, path, kind):
+                ggufs[kind] = path
+        for scheme in a.schemes.split(","):
+            r = {"model": name, "scheme": scheme, "threads": threads,
+                 "prompt_tokens": a.prompt, "decode_tokens": a.decode}
+            if scheme in NOT_YET:
+                r["llmc"] = "not implemented yet"
+                emit(r, results)
+                continue
+            if scheme in ("q8_0", "q4_0"):
+                if scheme not in ggufs:
+                    r["llmc"] = "needs llama-cpp-python to make the GGUF file"
+                    emit(r, results)
+                    continue
+                model, extra = ggufs[scheme], []
+            else:
+                model, extra = bin_path, ([] if scheme == "f32" else ["--quant", scheme])
+            art = os.path.join(a.workdir, f"{name}-{scheme}.llmc")
+            compile_s = compile_artifact(a.llmc, model, art, extra)
+            if compile_s is not None:
+                r["compile_s"] = compile_s
+            manifest = read_manifest(art)
+            vocab = manifest["model"]["vocab_size"]
+            nbytes = decode_bytes(manifest)
+            r["llmc_weights_bytes_per_token"] = nbytes
+            best = None
+            anchor = ggufs.get(ANCHOR[scheme])
+            ref_best = None
+            for _ in range(a.runs):
+                log(f"{name} {scheme}: llmc")
+                m = bench_llmc(rt, art, vocab, a.prompt, a.decode,
+                               np.random.default_rng(0), 1)
+                best = m if best is None else (max(best[0], m[0]), max(best[1], m[1]))
+                if anchor:
+                    log(f"{name} {scheme}: llama.cpp {ANCHOR[scheme]}")
+                    ref = bench_llama_cpp(anchor, vocab, a.prompt, a.decode,
+                                          np.random.default_rng(0), threads, 1)
+                    if ref:
+                        ref_best = ref if ref_best is None else (
+                            max(ref_best[0], ref[0]), max(ref_best[1], ref[1]))
+            r["llmc"] = {"prefill_tok_s": round(best[0], 2), "decode_tok_s": round(best[1], 2)}
+            if ref_best:
+                r["llama_cpp"] = {"type": ANCHOR[scheme].upper(),
+                                  "bytes": os.path.getsize(anchor),
+                                  "prefill_tok_s": round(ref_best[0], 2),
+                                  "decode_tok_s": round(ref_best[1], 2)}
+                r["ratio"] = {"prefill": round(best[0] / ref_best[0], 3),
+                              "decode": round(best[1] / ref_best[1], 3)}
+            else:
+                r["llama_cpp"] = "not installed (pip install llama-cpp-python)"
+            if bw:
+                roof = bw * 1e9 / nbytes
+                r["roofline"] = {"bandwidth_gbs": round(bw, 2),
+                                 "decode_tok_s": round(roof, 2),
+                                 "llmc_fraction": round(best[1] / roof, 3)}
+                if ref_best:
+                    r["roofline"]["llama_cpp_fraction"] = round(ref_best[1] / roof, 3)
+            emit(r, results)
+    save_json(results, a.json)
+
+
+if __name__ == "__main__":
+    main()
