@@ -9,6 +9,10 @@ With --quant, the reference's linear weights (every projection and the
 classifier; not the embedding table) are first quantized and dequantized
 by fake_quant below, an independent numpy rendering of the scheme that
 `llmc compile --quant` applies (as at -O0, where no fusion precedes it).
+For q8_0 / q4_0 the blocks come from the `gguf` package's own quantizer
+(gguf.quants, ggml's reference algorithm) and the inputs of those
+matmuls are quantized to 8 bits per block of 32 as llmc's block kernel
+(and llama.cpp) does; matrices whose rows are not whole blocks stay f32.
 """
 import argparse
 import sys
@@ -47,13 +51,38 @@ def fake_quant(w, bits, group, asym):
     return out.reshape(rows, cols).astype(np.float32)
 
 
+def gguf_blocks(w, scheme):
+    """quantize + dequantize by the gguf package (None: not whole blocks)."""
+    from gguf import GGMLQuantizationType, quants
+    if w.shape[1] % 32:
+        return None
+    t = GGMLQuantizationType.Q8_0 if scheme == "q8_0" else GGMLQuantizationType.Q4_0
+    return quants.dequantize(quants.quantize(w.astype(np.float32), t), t).reshape(w.shape)
+
+
 def quantize_model(m, scheme, asym):
+    """Fake-quantizes the model's linears; returns the act_quant for
+    reference.forward (8-bit activation blocks for q8_0 / q4_0)."""
+    if scheme in ("q8_0", "q4_0"):
+        blocked = set()
+        for L in m.w["layers"]:
+            for k in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
+                q = gguf_blocks(L[k], scheme)
+                if q is not None:
+                    L[k] = q
+                    blocked.add({"wk": "wq", "wv": "wq", "w3": "w1"}.get(k, k))
+        q = gguf_blocks(m.w["out"], scheme)
+        if q is not None:
+            m.w["out"] = q
+            blocked.add("out")
+        return lambda x, name: reference.quantize_q8_blocks(x) if name in blocked else x
     bits = int(scheme[1:].split("g")[0])
     group = int(scheme.split("g")[1]) if "g" in scheme else 0
     for L in m.w["layers"]:
         for k in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
             L[k] = fake_quant(L[k], bits, group, asym)
     m.w["out"] = fake_quant(m.w["out"], bits, group, asym)
+    return None
 
 
 def main():
@@ -70,11 +99,10 @@ def main():
     a = ap.parse_args()
 
     m = reference.load_llama2c(a.llama2c)
-    if a.quant:
-        quantize_model(m, a.quant, a.quant_asymmetric)
+    act_quant = quantize_model(m, a.quant, a.quant_asymmetric) if a.quant else None
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     prompt = tok.encode(a.prompt)
-    gen, ref = reference.greedy(m, prompt, a.n)
+    gen, ref = reference.greedy(m, prompt, a.n, act_quant=act_quant)
     text = a.prompt.encode()
     prev = prompt[-1]
     for t in gen:

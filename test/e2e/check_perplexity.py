@@ -28,8 +28,7 @@ def main():
     a = ap.parse_args()
     got = json.load(open(a.json))
     m = reference.load_llama2c(a.llama2c)
-    if a.quant:
-        quantize_model(m, a.quant, a.quant_asymmetric)
+    act_quant = quantize_model(m, a.quant, a.quant_asymmetric) if a.quant else None
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     ids = tok.encode(open(a.text, encoding="utf-8").read())
     ctx = got["ctx"]
@@ -38,7 +37,7 @@ def main():
         win = ids[begin:begin + ctx]
         if len(win) < 2:
             break
-        logits = reference.forward(m, win).astype(np.float64)
+        logits = reference.forward(m, win, act_quant).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         nll -= sum(logp[i, win[i + 1]] for i in range(len(win) - 1))

@@ -119,7 +119,7 @@ def rope(x, positions, hd, theta, style):
     return np.concatenate([a * cos - b * sin, b * cos + a * sin], axis=-1)
 
 
-def quantize_q8_blocks(x):
+def quantize_q8_blocks(x, name=None):
     """Activations as llama.cpp quantizes them for q8_0 / q4_0 dot products
     (ggml's quantize_row_q8_0): per block of 32, scale d = max|x| / 127 and
     x ~ d * round(x / d) (round half to even here, as the vector path does;
@@ -133,10 +133,11 @@ def quantize_q8_blocks(x):
 
 def forward(m, tokens, act_quant=None):
     """Logits [T, vocab] of every position of `tokens` (float64 math).
-    `act_quant`, if given, is applied to the input of every matmul with a
-    weight (e.g. quantize_q8_blocks for models on GGUF q8_0 / q4_0)."""
+    `act_quant(x, name)`, if given, is applied to the input of the matmul
+    with weight `name` ("wq" for q/k/v, "wo", "w1" for gate/up, "w2",
+    "out"), e.g. quantize_q8_blocks for models on GGUF q8_0 / q4_0."""
     c, w = m.cfg, m.w
-    aq = act_quant or (lambda a: a)
+    aq = act_quant or (lambda a, name: a)
     T, hd, H, KV = len(tokens), c["head_dim"], c["heads"], c["kv_heads"]
     x = w["embed"][np.asarray(tokens)].astype(np.float64)
     pos = np.arange(T)
@@ -144,7 +145,7 @@ def forward(m, tokens, act_quant=None):
     if c.get("window"):
         mask += np.tril(np.full((T, T), -np.inf), k=-c["window"])
     for L in w["layers"]:
-        h = aq(rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64))
+        h = aq(rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64), "wq")
         def proj(w, b):
             y = h @ L[w].T
             return y + L[b] if L.get(b) is not None else y
@@ -160,22 +161,22 @@ def forward(m, tokens, act_quant=None):
         s = np.exp(s - s.max(-1, keepdims=True))
         p = s / s.sum(-1, keepdims=True)
         o = np.einsum("hts,shd->thd", p, v).reshape(T, H * hd)
-        x = x + aq(o) @ L["wo"].T
-        h = aq(rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64))
+        x = x + aq(o, "wo") @ L["wo"].T
+        h = aq(rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64), "w1")
         g = h @ L["w1"].T
         u = h @ L["w3"].T
-        x = x + aq((g / (1 + np.exp(-g))) * u) @ L["w2"].T
-    x = aq(rmsnorm(x, w["norm"], c["eps"]).astype(np.float64))
+        x = x + aq((g / (1 + np.exp(-g))) * u, "w2") @ L["w2"].T
+    x = aq(rmsnorm(x, w["norm"], c["eps"]).astype(np.float64), "out")
     return (x @ w["out"].T).astype(np.float32)
 
 
-def greedy(m, prompt, n, stop=(1, 2)):
+def greedy(m, prompt, n, stop=(1, 2), act_quant=None):
     """Greedy generation of up to n tokens after `prompt`; a generated BOS or
     EOS ends it. Returns (generated ids, logits of every fed position)."""
     seq = list(prompt)
     out = []
     for _ in range(n):
-        logits = forward(m, seq)
+        logits = forward(m, seq, act_quant)
         nxt = int(np.argmax(logits[-1]))
         if nxt in stop:
             break
@@ -183,7 +184,7 @@ def greedy(m, prompt, n, stop=(1, 2)):
         if len(out) == n:
             break
         seq.append(nxt)
-    return out, forward(m, seq)
+    return out, forward(m, seq, act_quant)
 
 
 class Llama2CTokenizer:

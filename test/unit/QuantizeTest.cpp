@@ -94,3 +94,59 @@ TEST(Quantize, NibbleOrder) {
   EXPECT_EQ(m.packed[2] & 0xF, quantizedValue(m, QuantSpec{4, 4, false}, 8, 0, 4));
 }
 } // namespace
+
+// GGUF blocks (ggml's reference quantizers): q8_0 elements within half a
+// step of d (plus what rounding d to f16 adds, |q| * d * 2^-11); q4_0
+// elements within half a step except the clamped side of the range (q =
+// 16 -> 15: one step), the block's largest magnitude exact up to the f16
+// rounding of d; all-zero blocks decode to zeros.
+TEST(Quantize, GGUFBlocksWithinTheirBounds) {
+  const int64_t n = 32 * 64;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> w(n);
+  for (float &v : w)
+    v = normal(rng);
+  for (int j = 0; j < 32; ++j)
+    w[3 * 32 + j] = 0.0f;  // a zero block
+  w[5 * 32 + 9] = -2.0f;   // an outlier (q4_0: the negative extreme)
+  for (BlockFormat f : {BlockFormat::Q8_0, BlockFormat::Q4_0}) {
+    std::vector<uint8_t> blocks = quantizeBlocks(w.data(), n, f);
+    ASSERT_EQ(blocks.size(), size_t(n / 32 * blockBytes(f)));
+    for (int64_t b = 0; b < n / 32; ++b) {
+      float amax = 0, max = 0;
+      for (int j = 0; j < 32; ++j)
+        if (std::fabs(w[b * 32 + j]) > amax) {
+          amax = std::fabs(w[b * 32 + j]);
+          max = w[b * 32 + j];
+        }
+      float d = f == BlockFormat::Q8_0 ? amax / 127 : std::fabs(max) / 8;
+      float qmax = f == BlockFormat::Q8_0 ? 127 : 8;
+      float f16 = qmax * d * std::ldexp(1.0f, -11);
+      for (int j = 0; j < 32; ++j) {
+        int64_t i = b * 32 + j;
+        float got = blockValue(blocks.data(), f, i);
+        float err = std::fabs(got - w[i]);
+        bool clamped = f == BlockFormat::Q4_0 && w[i] / (max / -8) > 7.5f;
+        EXPECT_LE(err, (clamped ? d : d / 2) + f16 + 1e-7f)
+            << (f == BlockFormat::Q8_0 ? "q8_0" : "q4_0") << " element " << i;
+        if (amax == 0.0f)
+          EXPECT_EQ(got, 0.0f);
+        if (w[i] == max && amax > 0)
+          EXPECT_NEAR(got, max, f16 + 1e-7f);
+      }
+    }
+  }
+  // q4_0 nibbles: element j < 16 low nibble of byte j, j >= 16 high nibble
+  // of byte j - 16; q8_0 values one signed byte each after the f16 scale.
+  std::vector<float> ramp(32);
+  for (int j = 0; j < 32; ++j)
+    ramp[j] = float(j - 16); // d = -16 / -8 = 2: q = (j - 16) / 2 + 8
+  std::vector<uint8_t> q4 = quantizeBlocks(ramp.data(), 32, BlockFormat::Q4_0);
+  EXPECT_EQ(q4[2] & 15, 0);       // element 0: -16 -> q 0
+  EXPECT_EQ(q4[2] >> 4, 8);       // element 16: 0 -> q 8
+  EXPECT_EQ(q4[2 + 15] >> 4, 15); // element 31: 15 / 2 + 8.5 = 16 -> 15
+  std::vector<uint8_t> q8 = quantizeBlocks(ramp.data(), 32, BlockFormat::Q8_0);
+  EXPECT_EQ(int8_t(q8[2]), -127);
+  EXPECT_EQ(int8_t(q8[2 + 16]), 0);
+}
