@@ -36,32 +36,60 @@ QuantizedMatrix llmc::quantizeMatrix(const float *w, int64_t rows,
     uint8_t nib = static_cast<uint8_t>(q) & 0xF;
     m.packed[byte] |= high ? uint8_t(nib << 4) : nib;
   };
+  // Scale and base (the value of q = 0) of a group whose range [lo, hi]
+  // is shrunk by `clip`.
+  auto range = [&](float lo, float hi, float clip, float &scale,
+                   float &base) {
+    if (spec.asymmetric) {
+      // A constant group stores q = 0 with z = -lo / s, s = |lo|.
+      lo *= clip;
+      hi *= clip;
+      scale = hi > lo ? (hi - lo) / float(qmax) : std::fabs(lo);
+      base = lo;
+    } else {
+      scale = clip * std::max(std::fabs(lo), std::fabs(hi)) / float(qmax);
+      base = 0.0f;
+    }
+  };
+  auto quantized = [&](float v, float scale, float base) {
+    if (scale <= 0.0f)
+      return 0;
+    float x = std::nearbyint((v - base) / scale);
+    return static_cast<int32_t>(std::clamp(
+        x, spec.asymmetric ? 0.0f : -float(qmax), float(qmax)));
+  };
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t g = 0; g < groups; ++g) {
       const float *v = w + r * cols + g * group;
       float lo = *std::min_element(v, v + group);
       float hi = *std::max_element(v, v + group);
-      float scale, zero = 0.0f, base = 0.0f;
-      if (spec.asymmetric) {
-        // A constant group stores q = 0 with z = -lo / s, s = |lo|.
-        scale = hi > lo ? (hi - lo) / float(qmax) : std::fabs(lo);
-        base = lo;
-        zero = scale > 0.0f ? -lo / scale : 0.0f;
-      } else {
-        scale = std::max(std::fabs(lo), std::fabs(hi)) / float(qmax);
+      float scale, base;
+      range(lo, hi, 1.0f, scale, base);
+      if (spec.clipSearch && scale > 0.0f) {
+        double best = -1;
+        for (int step = 0; step <= 10; ++step) {
+          float s, b;
+          range(lo, hi, 1.0f - 0.05f * step, s, b);
+          if (s <= 0.0f)
+            continue;
+          double err = 0;
+          for (int64_t i = 0; i < group; ++i) {
+            double d = (quantized(v[i], s, b) * s + b) - v[i];
+            err += d * d;
+          }
+          if (best < 0 || err < best) {
+            best = err;
+            scale = s;
+            base = b;
+          }
+        }
       }
+      float zero = spec.asymmetric && scale > 0.0f ? -base / scale : 0.0f;
       m.scales[r * groups + g] = scale;
       if (spec.asymmetric)
         m.zeros[r * groups + g] = zero;
-      for (int64_t i = 0; i < group; ++i) {
-        int32_t q = 0;
-        if (scale > 0.0f) {
-          float x = std::nearbyint((v[i] - base) / scale);
-          q = static_cast<int32_t>(std::clamp(
-              x, spec.asymmetric ? 0.0f : -float(qmax), float(qmax)));
-        }
-        store(r, g * group + i, q);
-      }
+      for (int64_t i = 0; i < group; ++i)
+        store(r, g * group + i, quantized(v[i], scale, base));
     }
   }
   return m;

@@ -11,7 +11,9 @@
 //               s = (max - min) / (2^bits - 1), z = -min / s,
 //               w' = (q - z) * s                          (q unsigned)
 //
-// so |w - w'| <= s / 2 for every element. Storage: 8-bit values one per
+// so |w - w'| <= s / 2 for every element (with the clipping search, for
+// elements inside the clipped range; the group's squared error is never
+// larger than without it). Storage: 8-bit values one per
 // byte; 4-bit values two per byte, per block of B elements of a row (B =
 // the group, or the row for per-channel scales): element j < B/2 of the
 // block in the low nibble of the block's byte j, element j >= B/2 in the
@@ -34,6 +36,10 @@ struct QuantSpec {
   int bits = 8;       ///< 4 or 8
   int64_t group = 0;  ///< 0: one scale per row
   bool asymmetric = false;
+  /// Per group, search the clipping of the range (scale factor 1.0, 0.95,
+  /// ..., 0.5 of the max-abs / min-max scale) with the least squared
+  /// error instead of always using the full range.
+  bool clipSearch = false;
   /// Scales (and zero points) per row.
   int64_t groupsPerRow(int64_t cols) const { return group ? cols / group : 1; }
   /// Bytes of the packed integers of a [rows, cols] matrix.

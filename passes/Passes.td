@@ -373,6 +373,9 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
     `llmc compile --quant` runs it inside `llm-optimize`, after
     `llm-fuse-qkv` / `llm-fuse-epilogue` and before `llm-fuse-norm`: RMSNorm
     gains folded into the weights first would widen each group's range.
+    With `clip`, each `llm.quantize` (not q8_0 / q4_0, whose quantizer is
+    ggml's) carries `llm.clip_search` and the packer picks each group's
+    scale by a search over clipped ranges (least squared error).
     Weights whose param names contain one of the `keep` substrings (e.g.
     `output`, the classifier; `layers.0.`) stay in float. A linear whose
     input features the group size does not divide stays too, with a remark.
@@ -403,6 +406,10 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
            "q8_0, q4_0 (GGUF blocks)">,
     Option<"asymmetric", "asymmetric", "bool", /*default=*/"false",
            "Zero points next to the scales (unsigned integers)">,
+    Option<"clip", "clip", "bool", /*default=*/"false",
+           "wN / wNgG: per group (or channel), pick the clipping of the "
+           "range (1.0, 0.95, ..., 0.5) with the least squared error when "
+           "packing (marks llm.quantize with llm.clip_search)">,
     ListOption<"keep", "keep", "std::string",
                "Keep weights whose param name contains one of these in float">,
   ];

@@ -114,6 +114,8 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
     if (quant.hasZeroPoints())
       results.push_back(results.back());
     auto q = QuantizeOp::create(b, op.getLoc(), results, w, quant);
+    if (clip && !block)
+      q->setAttr("llm.clip_search", b.getUnitAttr());
     auto ql = QLinearOp::create(
         b, op.getLoc(), op.getType(), op.getInput(), q.getQuantized(),
         q.getScales(), q.getZeros(), op.getBias(), op.getResidual(), quant,

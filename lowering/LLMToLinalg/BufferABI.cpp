@@ -124,6 +124,8 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
     attrs.push_back(b.getNamedAttr("group", b.getI64IntegerAttr(quant.getGroup())));
     attrs.push_back(b.getNamedAttr("asymmetric",
                                    b.getBoolAttr(quant.hasZeroPoints())));
+    if (op->hasAttr("llm.clip_search"))
+      attrs.push_back(b.getNamedAttr("clip_search", b.getBoolAttr(true)));
     attrs.push_back(b.getNamedAttr("rows", b.getI64IntegerAttr(in.getShape()[0])));
     attrs.push_back(b.getNamedAttr("cols", b.getI64IntegerAttr(in.getShape()[1])));
   }

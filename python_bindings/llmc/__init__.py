@@ -104,7 +104,7 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
             cpu: str = "native", tokenizer: Optional[PathLike] = None,
             decode_splits: int = 2, softmax: str = "unified",
             llm_optimize: bool = True, quant_asymmetric: bool = False,
-            quant_keep: Sequence[str] = (),
+            quant_clip: bool = False, quant_keep: Sequence[str] = (),
             progress: Optional[bool] = None) -> Artifact:
     """Compiles a model (a path, a ``.mlir`` file or a :class:`Module`) into
     an artifact at ``out``, or into the compile cache (``~/.cache/llmc``)
@@ -113,9 +113,10 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
     ``progress`` (default: stderr is a terminal) prints compile stages.
 
     ``quant`` quantizes the linear layers' weights (``"w8"``, ``"w4g32"``,
-    ``"w4g64"``, ``"w4g128"``, any ``"wNgG"``; ``quant_asymmetric`` adds
-    zero points, ``quant_keep`` lists weight-name substrings kept in float;
-    see docs/quantization.md). ``early_exit`` names a feature of a later
+    ``"w4g64"``, ``"w4g128"``, any ``"wNgG"``, or the GGUF blocks
+    ``"q8_0"`` / ``"q4_0"``; ``quant_asymmetric`` adds zero points,
+    ``quant_clip`` searches each group's clipping, ``quant_keep`` lists
+    weight-name substrings kept in float; see docs/quantization.md). ``early_exit`` names a feature of a later
     llmc release; until then any value raises CompileError.
     """
     if early_exit is not None:
@@ -129,6 +130,7 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
                 tokenizer=os.fspath(tokenizer) if tokenizer else "",
                 progress=bool(progress), quant=quant or "",
                 quant_asymmetric=bool(quant_asymmetric),
+                quant_clip=bool(quant_clip),
                 quant_keep=[str(k) for k in quant_keep])
     target_model = model._handle if isinstance(model, Module) else os.fspath(model)
     return Artifact(_llmc.compile(target_model, **args))

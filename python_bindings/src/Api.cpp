@@ -117,6 +117,7 @@ CompileOptions toOptions(const CompileArgs &a) {
   o.progress = a.progress;
   o.quant = a.quant;
   o.quantAsymmetric = a.quantAsymmetric;
+  o.quantClip = a.quantClip;
   o.quantKeep = a.quantKeep;
   return o;
 }

@@ -57,6 +57,7 @@ struct CompileArgs {
   bool progress = false;
   std::string quant; ///< llm-quantize scheme, "" = none
   bool quantAsymmetric = false;
+  bool quantClip = false;
   std::vector<std::string> quantKeep;
 };
 

@@ -129,6 +129,7 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
                              int64_t decodeSplits, const std::string &softmax,
                              const std::string &tokenizer, bool progress,
                              const std::string &quant, bool quantAsymmetric,
+                             bool quantClip,
                              const std::vector<std::string> &quantKeep) {
   api::CompileArgs a;
   a.target = target;
@@ -141,6 +142,7 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
   a.progress = progress;
   a.quant = quant;
   a.quantAsymmetric = quantAsymmetric;
+  a.quantClip = quantClip;
   a.quantKeep = quantKeep;
   return a;
 }
@@ -217,11 +219,12 @@ NB_MODULE(_llmc, m) {
            const std::string &cpu, int optLevel, bool llmOptimize,
            int64_t decodeSplits, const std::string &softmax,
            const std::string &tokenizer, bool progress,
-           const std::string &quant, bool quantAsymmetric,
+           const std::string &quant, bool quantAsymmetric, bool quantClip,
            const std::vector<std::string> &quantKeep) {
           api::CompileArgs a = compileArgs(
               target, cpu, optLevel, llmOptimize, decodeSplits, softmax,
-              tokenizer, progress, quant, quantAsymmetric, quantKeep);
+              tokenizer, progress, quant, quantAsymmetric, quantClip,
+              quantKeep);
           const api::Module *mod = moduleOrNull(model);
           std::string input = mod ? "" : nb::cast<std::string>(model);
           std::string path;
@@ -233,7 +236,8 @@ NB_MODULE(_llmc, m) {
         },
         "model"_a, "out"_a, "target"_a, "cpu"_a, "opt_level"_a,
         "llm_optimize"_a, "decode_splits"_a, "softmax"_a, "tokenizer"_a,
-        "progress"_a, "quant"_a, "quant_asymmetric"_a, "quant_keep"_a);
+        "progress"_a, "quant"_a, "quant_asymmetric"_a, "quant_clip"_a,
+        "quant_keep"_a);
 
   m.def("roofline",
         [](nb::object model, const std::string &hardware,

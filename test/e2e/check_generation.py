@@ -22,12 +22,14 @@ import numpy as np
 import reference
 
 
-def fake_quant(w, bits, group, asym):
+def fake_quant(w, bits, group, asym, clip=False):
     """Quantize-dequantize rows of w per channel (group 0) or per group of
     columns, in float32 like llmc: symmetric q = rint(w / s) in
     [-(2^(b-1)-1), 2^(b-1)-1] with s = absmax / qmax; asymmetric
     q = rint((w - min) / s) in [0, 2^b - 1], s = (max - min) / qmax,
-    value (q - z) * s with z = -min / s."""
+    value (q - z) * s with z = -min / s. With `clip`, each group's range
+    is first scaled by the factor in 1.0, 0.95, ..., 0.5 whose
+    quantize-dequantize has the least squared error (the first on ties)."""
     rows, cols = w.shape
     g = group or cols
     if cols % g or (bits == 4 and (rows * cols) % 2):
@@ -35,20 +37,42 @@ def fake_quant(w, bits, group, asym):
     x = w.astype(np.float32).reshape(rows, cols // g, g)
     lo = x.min(axis=-1, keepdims=True)
     hi = x.max(axis=-1, keepdims=True)
+    if clip:
+        best, out = None, None
+        for step in range(11):
+            c = np.float32(1) - np.float32(0.05) * np.float32(step)
+            y, v = _fake_quant_range(x, lo, hi, c, bits, asym)
+            err = ((y - x).astype(np.float64) ** 2).sum(axis=-1, keepdims=True)
+            if best is None:
+                best, out = err, v
+            else:
+                better = err < best
+                best = np.where(better, err, best)
+                out = np.where(better, v, out)
+        return out.reshape(rows, cols).astype(np.float32)
+    return _fake_quant_range(x, lo, hi, np.float32(1), bits, asym)[1].reshape(
+        rows, cols).astype(np.float32)
+
+
+def _fake_quant_range(x, lo, hi, c, bits, asym):
+    """Groups x quantized with the range [lo, hi] scaled by c: (q * s +
+    base, the search's criterion as llmc computes it; the dequantized
+    value as the kernel computes it)."""
     if asym:
+        lo, hi = lo * c, hi * c
         qmax = np.float32(2 ** bits - 1)
         s = np.where(hi > lo, (hi - lo) / qmax, np.abs(lo)).astype(np.float32)
         safe = np.where(s > 0, s, np.float32(1))
         z = np.where(s > 0, -lo / safe, 0).astype(np.float32)
         q = np.where(s > 0, np.clip(np.rint((x - lo) / safe), 0, qmax), 0)
-        out = (q.astype(np.float32) - z) * s
-    else:
-        qmax = np.float32(2 ** (bits - 1) - 1)
-        s = (np.maximum(np.abs(lo), np.abs(hi)) / qmax).astype(np.float32)
-        safe = np.where(s > 0, s, np.float32(1))
-        q = np.where(s > 0, np.clip(np.rint(x / safe), -qmax, qmax), 0)
-        out = q.astype(np.float32) * s
-    return out.reshape(rows, cols).astype(np.float32)
+        q = q.astype(np.float32)
+        return (q * s + lo).astype(np.float32), ((q - z) * s).astype(np.float32)
+    qmax = np.float32(2 ** (bits - 1) - 1)
+    s = (c * np.maximum(np.abs(lo), np.abs(hi)) / qmax).astype(np.float32)
+    safe = np.where(s > 0, s, np.float32(1))
+    q = np.where(s > 0, np.clip(np.rint(x / safe), -qmax, qmax), 0)
+    y = (q.astype(np.float32) * s).astype(np.float32)
+    return y, y
 
 
 def gguf_blocks(w, scheme):
@@ -60,7 +84,7 @@ def gguf_blocks(w, scheme):
     return quants.dequantize(quants.quantize(w.astype(np.float32), t), t).reshape(w.shape)
 
 
-def quantize_model(m, scheme, asym):
+def quantize_model(m, scheme, asym, clip=False):
     """Fake-quantizes the model's linears; returns the act_quant for
     reference.forward (8-bit activation blocks for q8_0 / q4_0)."""
     if scheme in ("q8_0", "q4_0"):
@@ -80,8 +104,8 @@ def quantize_model(m, scheme, asym):
     group = int(scheme.split("g")[1]) if "g" in scheme else 0
     for L in m.w["layers"]:
         for k in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
-            L[k] = fake_quant(L[k], bits, group, asym)
-    m.w["out"] = fake_quant(m.w["out"], bits, group, asym)
+            L[k] = fake_quant(L[k], bits, group, asym, clip)
+    m.w["out"] = fake_quant(m.w["out"], bits, group, asym, clip)
     return None
 
 
@@ -96,10 +120,12 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--quant")
     ap.add_argument("--quant-asymmetric", action="store_true")
+    ap.add_argument("--quant-clip", action="store_true")
     a = ap.parse_args()
 
     m = reference.load_llama2c(a.llama2c)
-    act_quant = quantize_model(m, a.quant, a.quant_asymmetric) if a.quant else None
+    act_quant = (quantize_model(m, a.quant, a.quant_asymmetric, a.quant_clip)
+                 if a.quant else None)
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     prompt = tok.encode(a.prompt)
     gen, ref = reference.greedy(m, prompt, a.n, act_quant=act_quant)

@@ -25,10 +25,12 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--quant")
     ap.add_argument("--quant-asymmetric", action="store_true")
+    ap.add_argument("--quant-clip", action="store_true")
     a = ap.parse_args()
     got = json.load(open(a.json))
     m = reference.load_llama2c(a.llama2c)
-    act_quant = quantize_model(m, a.quant, a.quant_asymmetric) if a.quant else None
+    act_quant = (quantize_model(m, a.quant, a.quant_asymmetric, a.quant_clip)
+                 if a.quant else None)
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     ids = tok.encode(open(a.text, encoding="utf-8").read())
     ctx = got["ctx"]

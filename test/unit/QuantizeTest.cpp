@@ -150,3 +150,36 @@ TEST(Quantize, GGUFBlocksWithinTheirBounds) {
   EXPECT_EQ(int8_t(q8[2]), -127);
   EXPECT_EQ(int8_t(q8[2 + 16]), 0);
 }
+
+// The clipping search never makes a group's squared error larger than the
+// full range does, and helps a group with one outlier.
+TEST(Quantize, ClipSearchNeverWorse) {
+  const int64_t rows = 16, cols = 128;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> w(rows * cols);
+  for (float &v : w)
+    v = normal(rng);
+  w[3 * cols + 40] = 0.6f; // an outlier in group (3, 1)
+  for (bool asym : {false, true}) {
+    QuantSpec plain{4, 32, asym};
+    QuantSpec clip = plain;
+    clip.clipSearch = true;
+    QuantizedMatrix a = quantizeMatrix(w.data(), rows, cols, plain);
+    QuantizedMatrix b = quantizeMatrix(w.data(), rows, cols, clip);
+    double total[2] = {0, 0};
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t g = 0; g < cols / 32; ++g) {
+        double e[2] = {0, 0};
+        for (int64_t c = g * 32; c < (g + 1) * 32; ++c) {
+          float v = w[r * cols + c];
+          e[0] += std::pow(dequantizedValue(a, plain, cols, r, c) - v, 2);
+          e[1] += std::pow(dequantizedValue(b, clip, cols, r, c) - v, 2);
+        }
+        EXPECT_LE(e[1], e[0] * (1 + 1e-5) + 1e-12) << "group " << r << "," << g;
+        total[0] += e[0];
+        total[1] += e[1];
+      }
+    EXPECT_LT(total[1], total[0]) << (asym ? "asymmetric" : "symmetric");
+  }
+}

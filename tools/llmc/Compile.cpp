@@ -163,6 +163,8 @@ QuantSpec quantSpecOf(mlir::DictionaryAttr t) {
   spec.bits = t.getAs<mlir::IntegerAttr>("bits").getInt();
   spec.group = t.getAs<mlir::IntegerAttr>("group").getInt();
   spec.asymmetric = t.getAs<mlir::BoolAttr>("asymmetric").getValue();
+  auto clip = t.getAs<mlir::BoolAttr>("clip_search");
+  spec.clipSearch = clip && clip.getValue();
   return spec;
 }
 
@@ -306,7 +308,8 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
     std::string key;
     llvm::raw_string_ostream(key)
         << t.get("inputs") << spec.bits << "/" << spec.group << "/"
-        << spec.asymmetric << "/" << rows << "x" << cols;
+        << spec.asymmetric << "/" << spec.clipSearch << "/" << rows << "x"
+        << cols;
     if (key != cache.key) {
       std::vector<float> w = evaluateF32(
           source,
@@ -410,6 +413,7 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
   mlir::llm::QuantizeOptions q;
   q.scheme = options.quant;
   q.asymmetric = options.quantAsymmetric;
+  q.clip = options.quantClip;
   q.keep.assign(options.quantKeep.begin(), options.quantKeep.end());
   const mlir::llm::QuantizeOptions *quant =
       options.quant.empty() ? nullptr : &q;
@@ -594,7 +598,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                     {"quant", options.quant.empty()
                                   ? std::string("none")
                                   : options.quant +
-                                        (options.quantAsymmetric ? "-asym" : "")},
+                                        (options.quantAsymmetric ? "-asym" : "") +
+                                        (options.quantClip ? "-clip" : "")},
                     {"attention",
                      options.optLevel >= 2 && options.llmOptimize
                          ? json::Value(json::Object{
@@ -696,6 +701,7 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
       (options.quant.empty() ? ""
                              : "|quant=" + options.quant +
                                    (options.quantAsymmetric ? "a" : "") +
+                                   (options.quantClip ? "c" : "") +
                                    "/" + llvm::join(options.quantKeep, ",")) +
       "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
       (options.profile ? "|profile" : ""));

@@ -25,6 +25,7 @@ struct CompileOptions {
   /// Weight quantization scheme of llm-quantize ("" = none): w8, w4g32, ...
   std::string quant;
   bool quantAsymmetric = false;        ///< zero points next to the scales
+  bool quantClip = false;              ///< clipping search per group
   std::vector<std::string> quantKeep;  ///< weight-name substrings kept float
   bool progress = false; ///< progress lines on stderr
   bool profile = false;  ///< per-op timers (llmc bench --profile)

@@ -104,6 +104,12 @@ static cl::opt<bool> quantAsymOpt(
     cl::desc("With --quant: zero points next to the scales"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
+static cl::opt<bool> quantClipOpt(
+    "quant-clip",
+    cl::desc("With --quant wN / wNgG: per group, the clipped range (1.0 .. "
+             "0.5 of the full one) with the least squared error"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
+    cl::sub(rooflineCmd()));
 static cl::list<std::string> quantKeepOpt(
     "quant-keep", cl::CommaSeparated,
     cl::desc("With --quant: keep weights whose name contains one of these "
@@ -164,6 +170,7 @@ CompileOptions llmc::compileOptions() {
   o.decodeSoftmax = softmaxOpt;
   o.quant = quantOpt;
   o.quantAsymmetric = quantAsymOpt;
+  o.quantClip = quantClipOpt;
   o.quantKeep.assign(quantKeepOpt.begin(), quantKeepOpt.end());
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
