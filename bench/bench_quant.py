@@ -10,11 +10,13 @@ reads per token.
   w4g32    the f32 checkpoint, --quant w4g32           Q4_0 GGUF
   q8_0     the Q8_0 GGUF itself (blocks as stored)     the same file
   q4_0     the Q4_0 GGUF itself (blocks as stored)     the same file
+  gqsa-w4s50  the f32 checkpoint, --quant gqsa-w4s50   Q4_0 GGUF (no GGUF
+           type prunes groups; Q4_0 is its dense counterpart)
 
 The Q8_0 / Q4_0 GGUF files are made from the F32 GGUF by llama.cpp's own
 quantizer (llama_model_quantize, every tensor in the type: `pure`), so both
 engines read the very same blocks. Schemes llmc does not have yet
-(dgq-a8w4, gqsa-w4s50) are listed as such.
+(dgq-a8w4) are listed as such.
 
 Per scheme: prefill (--prompt tokens) and decode (--decode steps after
 it) tokens/s, fastest of --runs, llmc and llama.cpp taking turns; the
@@ -26,7 +28,7 @@ those bytes, with each engine's fraction of it.
 Artifacts are cached in --workdir and rebuilt when older than the llmc
 binary or their model file (1.1B compiles take minutes).
 
-usage: bench_quant.py [--models 1.1b] [--schemes f32,w8,w4g32,q8_0,q4_0]
+usage: bench_quant.py [--models 1.1b] [--schemes f32,w8,w4g32,q8_0,q4_0,gqsa-w4s50]
                       [--prompt 128] [--decode 64] [--runs 3] [--json F]
 """
 import argparse
@@ -44,9 +46,10 @@ sys.path.insert(0, HERE)
 from bench_cpu import (Runtime, bench_llama_cpp, bench_llmc, emit,  # noqa: E402
                        host_bandwidth, log, read_manifest, save_json)
 
-ANCHOR = {"f32": "f32", "w8": "q8_0", "w4g32": "q4_0", "q8_0": "q8_0", "q4_0": "q4_0"}
+ANCHOR = {"f32": "f32", "w8": "q8_0", "w4g32": "q4_0", "q8_0": "q8_0", "q4_0": "q4_0",
+          "gqsa-w4s50": "q4_0"}
 GGUF_FTYPE = {"q8_0": 7, "q4_0": 2}
-NOT_YET = ("dgq-a8w4", "gqsa-w4s50")
+NOT_YET = ("dgq-a8w4",)
 
 
 def quantize_gguf(src, dst, kind):
@@ -96,7 +99,7 @@ def decode_bytes(manifest):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="1.1b")
-    ap.add_argument("--schemes", default="f32,w8,w4g32,q8_0,q4_0")
+    ap.add_argument("--schemes", default="f32,w8,w4g32,q8_0,q4_0,gqsa-w4s50,dgq-a8w4")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--decode", type=int, default=64)

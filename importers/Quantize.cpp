@@ -178,3 +178,47 @@ float llmc::blockValue(const uint8_t *blocks, BlockFormat f, int64_t i) {
   int q = j < 16 ? (y[2 + j] & 15) : (y[2 + j - 16] >> 4);
   return d * (q - 8);
 }
+
+std::vector<uint8_t> llmc::quantizeSparseBlocks(const float *w, int64_t rows,
+                                                int64_t cols) {
+  int64_t blocks = cols / 32, kept = blocks / 2;
+  std::vector<uint8_t> out(rows * kept * 20, 0);
+  std::vector<int64_t> order(blocks);
+  std::vector<double> saliency(blocks);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = w + r * cols;
+    for (int64_t b = 0; b < blocks; ++b) {
+      double s = 0;
+      for (int j = 0; j < 32; ++j)
+        s += double(row[b * 32 + j]) * row[b * 32 + j];
+      saliency[b] = s;
+      order[b] = b;
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return saliency[a] > saliency[b];
+    });
+    std::sort(order.begin(), order.begin() + kept);
+    for (int64_t k = 0; k < kept; ++k) {
+      uint8_t *e = out.data() + (r * kept + k) * 20;
+      uint16_t idx = static_cast<uint16_t>(order[k]);
+      std::memcpy(e, &idx, 2);
+      std::vector<uint8_t> q =
+          quantizeBlocks(row + order[k] * 32, 32, BlockFormat::Q4_0);
+      std::memcpy(e + 2, q.data(), 18);
+    }
+  }
+  return out;
+}
+
+float llmc::sparseBlockValue(const uint8_t *entries, int64_t cols, int64_t r,
+                             int64_t c) {
+  int64_t kept = cols / 64;
+  for (int64_t k = 0; k < kept; ++k) {
+    const uint8_t *e = entries + (r * kept + k) * 20;
+    uint16_t idx;
+    std::memcpy(&idx, e, 2);
+    if (idx == c / 32)
+      return blockValue(e + 2, BlockFormat::Q4_0, c % 32);
+  }
+  return 0.0f;
+}

@@ -89,6 +89,17 @@ std::vector<uint8_t> quantizeBlocks(const float *w, int64_t n, BlockFormat f);
 /// Value `i` of the blocks `blocks` (d rounded to f16, as stored).
 float blockValue(const uint8_t *blocks, BlockFormat f, int64_t i);
 
+/// GQSA with 50 % group sparsity on q4_0 blocks: each row of a [rows, cols]
+/// matrix (cols a multiple of 64) keeps the cols / 64 blocks of 32 with the
+/// largest saliency (sum of squared weights; the lower index on ties),
+/// stored in index order as 20-byte entries: the block index (u16, little
+/// endian) then the q4_0 block. Pruned blocks are zero.
+std::vector<uint8_t> quantizeSparseBlocks(const float *w, int64_t rows,
+                                          int64_t cols);
+/// Element (r, c) of such a matrix.
+float sparseBlockValue(const uint8_t *entries, int64_t cols, int64_t r,
+                       int64_t c);
+
 } // namespace llmc
 
 #endif

@@ -368,7 +368,11 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
       (2^(N-1) - 1));
     - `q8_0`, `q4_0`: GGUF blocks of 32 (f16 scale inside each block),
       quantized as ggml's reference quantizer does; the backend runs them
-      like imported GGUF blocks (8-bit activations, byte dot products).
+      like imported GGUF blocks (8-bit activations, byte dot products);
+    - `gqsa-w4s50`: q4_0 blocks with 50 % structured group sparsity: each
+      row keeps the half of its blocks with the largest saliency (sum of
+      squared weights), stored with their block index; the kernel visits
+      only the kept blocks.
 
     `llmc compile --quant` runs it inside `llm-optimize`, after
     `llm-fuse-qkv` / `llm-fuse-epilogue` and before `llm-fuse-norm`: RMSNorm
@@ -403,7 +407,8 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"w8\"",
            "w8, w4g32, w4g64, w4g128 (wN per channel, wNgG per group), "
-           "q8_0, q4_0 (GGUF blocks)">,
+           "q8_0, q4_0 (GGUF blocks), gqsa-w4s50 (q4_0, half the blocks "
+           "of each row kept)">,
     Option<"asymmetric", "asymmetric", "bool", /*default=*/"false",
            "Zero points next to the scales (unsigned integers)">,
     Option<"clip", "clip", "bool", /*default=*/"false",

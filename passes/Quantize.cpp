@@ -25,6 +25,9 @@ namespace {
 /// GGUF block formats `q8_0` / `q4_0` (symmetric only).
 FailureOr<QuantAttr> parseScheme(MLIRContext *ctx, StringRef scheme,
                                  bool asymmetric) {
+  if (scheme == "gqsa-w4s50" && !asymmetric)
+    return QuantAttr::get(ctx, 4, 32, QuantScheme::gqsa_q4_0_s50,
+                          QuantGranularity::block);
   if ((scheme == "q8_0" || scheme == "q4_0") && !asymmetric)
     return QuantAttr::get(ctx, scheme == "q8_0" ? 8 : 4, 32,
                           scheme == "q8_0" ? QuantScheme::gguf_q8_0
@@ -68,7 +71,7 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
       getOperation().emitError()
           << "llm-quantize: unknown scheme '" << scheme
           << "' (w8, w4, wNgG with N in {4, 8} and G >= 2, e.g. w4g32, or "
-             "q8_0 / q4_0, which are symmetric)";
+             "q8_0 / q4_0 / gqsa-w4s50, which are symmetric)";
       return signalPassFailure();
     }
     SmallVector<LinearOp> linears;
@@ -98,8 +101,13 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
     std::optional<SmallVector<int64_t>> scalesShape =
         block ? std::optional<SmallVector<int64_t>>(SmallVector<int64_t>())
               : quant.getScalesShape(wType.getShape());
-    if (!scalesShape || (block && wType.getShape()[1] % quant.getGroup())) {
-      op.emitRemark() << "not quantized: the group size " << quant.getGroup()
+    // GQSA keeps half of each row's blocks: an even number of them.
+    int64_t unit = quant.getScheme() == QuantScheme::gqsa_q4_0_s50
+                       ? 2 * quant.getGroup()
+                       : quant.getGroup();
+    if (!scalesShape || (block && wType.getShape()[1] % unit)) {
+      op.emitRemark() << "not quantized: the group size "
+                      << (block ? unit : quant.getGroup())
                       << " does not divide the " << wType.getShape()[1]
                       << " input features";
       return;

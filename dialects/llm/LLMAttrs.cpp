@@ -38,6 +38,7 @@ bool QuantAttr::isBlockScheme() const {
   case QuantScheme::gguf_q8_0:
   case QuantScheme::gguf_q4_0:
   case QuantScheme::gguf_q4_1:
+  case QuantScheme::gqsa_q4_0_s50:
     return true;
   case QuantScheme::symmetric:
   case QuantScheme::asymmetric:
@@ -80,6 +81,8 @@ double QuantAttr::getBitsPerWeight() const {
     return (32 * 4 + 16) / 32.0;
   case QuantScheme::gguf_q4_1: // 32 x int4 + f16 scale + f16 min
     return (32 * 4 + 32) / 32.0;
+  case QuantScheme::gqsa_q4_0_s50: // half the q4_0 blocks + a u16 index each
+    return (32 * 4 + 16 + 16) / 64.0;
   case QuantScheme::symmetric:
   case QuantScheme::asymmetric:
     break;
@@ -102,7 +105,8 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "quant group must be non-negative, got " << group;
   bool block = scheme == QuantScheme::gguf_q8_0 ||
                scheme == QuantScheme::gguf_q4_0 ||
-               scheme == QuantScheme::gguf_q4_1;
+               scheme == QuantScheme::gguf_q4_1 ||
+               scheme == QuantScheme::gqsa_q4_0_s50;
   if (block != (granularity == QuantGranularity::block))
     return emitError() << "quant granularity 'block' goes with the GGUF "
                           "block schemes only (scheme "

@@ -16,7 +16,8 @@ def LLM_QuantScheme : I32EnumAttr<"QuantScheme", "weight quantization scheme", [
     I32EnumAttrCase<"asymmetric", 1>,
     I32EnumAttrCase<"gguf_q8_0", 2>,
     I32EnumAttrCase<"gguf_q4_0", 3>,
-    I32EnumAttrCase<"gguf_q4_1", 4>]> {
+    I32EnumAttrCase<"gguf_q4_1", 4>,
+    I32EnumAttrCase<"gqsa_q4_0_s50", 5>]> {
   let cppNamespace = "::mlir::llm";
   let genSpecializedAttr = 0;
 }
@@ -122,7 +123,13 @@ def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
     #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>
     #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>
     #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>
+    #llm.quant<bits = 4, group = 32, scheme = gqsa_q4_0_s50, granularity = block>
     ```
+
+    `gqsa_q4_0_s50` (GQSA, group-wise int4 with 50 % structured group
+    sparsity): each row keeps the half of its q4_0 blocks with the largest
+    saliency, stored as (u16 block index, q4_0 block) pairs in index order;
+    the other blocks are zero and not stored.
 
     Scales of a weight of shape `[..., K]` have shape `[..., K / group]`
     (group), `[..., 1]` (channel) or all ones (tensor); zero points, present

@@ -47,9 +47,12 @@ constexpr int64_t kLanes = 8;  ///< i32 lanes of one block's dot product
 
 struct Kernel {
   bool q4;      ///< q4_0 (else q8_0)
+  bool sparse;  ///< GQSA: half of each row's q4_0 blocks, with indices
   int64_t in, out, blockBytes;
 
   int64_t blocks() const { return in / kBlock; }
+  /// Blocks stored per row.
+  int64_t stored() const { return sparse ? blocks() / 2 : blocks(); }
 };
 
 VectorType vec(int64_t n, Type t) { return VectorType::get({n}, t); }
@@ -206,7 +209,7 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
   // decodes the 110M shape 1.3x faster than 8 x 1).
   int64_t rows = 1;
   for (int64_t r : {int64_t(tokens == 1 ? 16 : 4), int64_t(8), int64_t(4), int64_t(2)})
-    if (k.out % r == 0) {
+    if (k.out % r == 0 && !k.sparse) {
       rows = r;
       break;
     }
@@ -244,9 +247,32 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
                   b, l, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
               SmallVector<Value> inits(rows * tokens, zeroAcc);
               Value row0 = arith::AddIOp::create(b, l, col0, r0);
+              // Dense: loop over every block g of the row. GQSA: over the
+              // row's stored blocks; rows share no index, so each row
+              // reads its own activations (one row per register tile).
               auto blockLoop = scf::ForOp::create(
-                  b, l, zeroIdx, iconst(b, l, k.blocks()), one, inits,
-                  [&](OpBuilder &b, Location l, Value g, ValueRange accs) {
+                  b, l, zeroIdx, iconst(b, l, k.stored()), one, inits,
+                  [&](OpBuilder &b, Location l, Value kb, ValueRange accs) {
+                    Value g = kb;
+                    Value entry0; // GQSA: byte offset of the entry
+                    if (k.sparse) {
+                      entry0 = arith::MulIOp::create(
+                          b, l,
+                          arith::AddIOp::create(
+                              b, l,
+                              arith::MulIOp::create(b, l, row0,
+                                                    iconst(b, l, k.stored())),
+                              kb),
+                          iconst(b, l, k.blockBytes));
+                      Value two = read(b, l, vec(2, i8), bytes, entry0);
+                      Value idx = vector::ExtractOp::create(
+                          b, l,
+                          vector::BitCastOp::create(
+                              b, l, vec(1, b.getI16Type()), two),
+                          ArrayRef<int64_t>{0});
+                      g = arith::IndexCastUIOp::create(
+                          b, l, b.getIndexType(), idx);
+                    }
                     Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, kBlock));
                     SmallVector<Value> xq, xs, start, sx;
                     for (int64_t t = 0; t < tokens; ++t) {
@@ -272,13 +298,20 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
                     SmallVector<Value> next;
                     for (int64_t r = 0; r < rows; ++r) {
                       Value row = arith::AddIOp::create(b, l, row0, iconst(b, l, r));
-                      Value blk = arith::AddIOp::create(
-                          b, l,
-                          arith::MulIOp::create(b, l, row,
-                                                iconst(b, l, k.blocks())),
-                          g);
-                      Value at = arith::MulIOp::create(b, l, blk,
-                                                       iconst(b, l, k.blockBytes));
+                      Value at;
+                      if (k.sparse) {
+                        // The q4_0 block after the 2-byte index.
+                        at = arith::AddIOp::create(b, l, entry0,
+                                                   iconst(b, l, 2));
+                      } else {
+                        Value blk = arith::AddIOp::create(
+                            b, l,
+                            arith::MulIOp::create(b, l, row,
+                                                  iconst(b, l, k.blocks())),
+                            g);
+                        at = arith::MulIOp::create(b, l, blk,
+                                                   iconst(b, l, k.blockBytes));
+                      }
                       Value sw = scaleAt(b, l, bytes, at);
                       Value w = blockWeights(b, l, k, bytes, at);
                       for (int64_t t = 0; t < tokens; ++t) {
@@ -363,9 +396,11 @@ Value padRows(OpBuilder &b, Location l, Value x, int64_t tokens) {
 bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {
   QuantScheme s = op.getQuant().getScheme();
   auto in = op.getInput().getType();
-  return (s == QuantScheme::gguf_q8_0 || s == QuantScheme::gguf_q4_0) &&
+  int64_t unit = s == QuantScheme::gqsa_q4_0_s50 ? 2 * kBlock : kBlock;
+  return (s == QuantScheme::gguf_q8_0 || s == QuantScheme::gguf_q4_0 ||
+          s == QuantScheme::gqsa_q4_0_s50) &&
          in.getRank() == 2 && !in.isDynamicDim(1) &&
-         in.getDimSize(1) % kBlock == 0 && in.getElementType().isF32() &&
+         in.getDimSize(1) % unit == 0 && in.getElementType().isF32() &&
          op.getResult().getType().getElementType().isF32();
 }
 
@@ -374,8 +409,10 @@ Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
                                                QuantScheme scheme,
                                                int64_t out) {
   auto xType = cast<RankedTensorType>(x.getType());
-  Kernel k{scheme == QuantScheme::gguf_q4_0, xType.getShape()[1], out,
-           scheme == QuantScheme::gguf_q4_0 ? 18 : 34};
+  bool sparse = scheme == QuantScheme::gqsa_q4_0_s50;
+  Kernel k{scheme == QuantScheme::gguf_q4_0 || sparse, sparse,
+           xType.getShape()[1], out,
+           sparse ? 20 : scheme == QuantScheme::gguf_q4_0 ? 18 : 34};
   auto resultType = RankedTensorType::get({ShapedType::kDynamic, out},
                                           b.getF32Type());
   // One token: a 1-token kernel; several: 4 tokens per register tile (rows

@@ -101,9 +101,14 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
     bool block = quant.isBlockScheme();
     bool packable =
         block ? (quant.getScheme() == QuantScheme::gguf_q8_0 ||
-                 quant.getScheme() == QuantScheme::gguf_q4_0) &&
+                 quant.getScheme() == QuantScheme::gguf_q4_0 ||
+                 quant.getScheme() == QuantScheme::gqsa_q4_0_s50) &&
                     in.getRank() == 2 && in.hasStaticShape() &&
-                    in.getShape()[1] % 32 == 0
+                    in.getShape()[1] %
+                            (quant.getScheme() == QuantScheme::gqsa_q4_0_s50
+                                 ? 64
+                                 : 32) ==
+                        0
               : in.getRank() == 2 && in.hasStaticShape() &&
                     (quant.getBits() == 8 || quant.getBits() == 4) &&
                     (quant.getBits() == 8 || in.getShape()[1] % 2 == 0);
@@ -271,9 +276,10 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
                  qz && root == qz.getQuantized() &&
                  qz.getQuant().isBlockScheme()) {
         StringRef scheme = llm::stringifyQuantScheme(qz.getQuant().getScheme());
-        if (!asBytes || !scheme.consume_front("gguf_"))
+        if (!asBytes)
           return qz.emitError("block-quantized weights are bound as their "
                               "blocks: the users must read them so");
+        scheme.consume_front("gguf_");
         dtype = scheme.str();
       } else if (auto qz = dyn_cast<QuantizeOp>(def);
                  qz && root == qz.getQuantized()) {

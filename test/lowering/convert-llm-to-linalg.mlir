@@ -242,6 +242,27 @@ func.func @gguf_q8_0(%x: tensor<?x64xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32>
 
 // -----
 
+// GQSA (q4_0, half of each row's blocks kept): 20-byte entries (u16 block
+// index, then the q4_0 block); the kernel loops over a row's 64 / 64 = 1
+// stored block, reads its index and then the activations of that block.
+// CHECK-LABEL: func.func @gqsa
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<80xi8>
+// CHECK: scf.forall
+// CHECK: scf.for {{.*}} -> (vector<8xf32>)
+// CHECK: vector.transfer_read %{{.*}} : tensor<80xi8>, vector<2xi8>
+// CHECK: vector.bitcast %{{.*}} : vector<2xi8> to vector<1xi16>
+// CHECK: arith.index_castui
+// CHECK: vector.transfer_read %{{.*}} : tensor<?x64xi8>, vector<32xi8>
+// CHECK: vector.multi_reduction <add>
+func.func @gqsa(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
+  %p = llm.param "p" : tensor<4x64xf32>
+  %q = llm.quantize %p {quant = #llm.quant<bits = 4, group = 32, scheme = gqsa_q4_0_s50, granularity = block>} : tensor<4x64xf32> -> tensor<4x64xi4>
+  %y = llm.qlinear %x, %q {quant = #llm.quant<bits = 4, group = 32, scheme = gqsa_q4_0_s50, granularity = block>} : tensor<?x64xf32>, tensor<4x64xi4> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 // q4_1 (no block kernel yet) is dequantized, then the f32 linear runs.
 // CHECK-LABEL: func.func @gguf_q4_1
 // CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<160xi8>

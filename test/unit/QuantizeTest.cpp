@@ -183,3 +183,51 @@ TEST(Quantize, ClipSearchNeverWorse) {
     EXPECT_LT(total[1], total[0]) << (asym ? "asymmetric" : "symmetric");
   }
 }
+
+// GQSA 50 %: each row keeps exactly half of its blocks, the ones with the
+// largest sums of squares, in index order; kept blocks equal plain q4_0,
+// pruned ones are zero.
+TEST(Quantize, SparseBlocksKeepTheSalientHalf) {
+  const int64_t rows = 6, cols = 256; // 8 blocks per row, 4 kept
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> w(rows * cols);
+  for (float &v : w)
+    v = normal(rng);
+  for (int j = 0; j < 32; ++j) {
+    w[0 * cols + 5 * 32 + j] *= 10; // row 0: block 5 salient
+    w[1 * cols + 2 * 32 + j] = 0;   // row 1: block 2 empty
+  }
+  std::vector<uint8_t> e = quantizeSparseBlocks(w.data(), rows, cols);
+  ASSERT_EQ(e.size(), size_t(rows * 4 * 20));
+  std::vector<uint8_t> dense = quantizeBlocks(w.data(), rows * cols, BlockFormat::Q4_0);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> sal(8, 0);
+    for (int64_t c = 0; c < cols; ++c)
+      sal[c / 32] += double(w[r * cols + c]) * w[r * cols + c];
+    int kept = 0, prev = -1;
+    std::vector<bool> stored(8, false);
+    for (int k = 0; k < 4; ++k) {
+      uint16_t idx = e[(r * 4 + k) * 20] | (e[(r * 4 + k) * 20 + 1] << 8);
+      EXPECT_GT(int(idx), prev) << "indices ascend";
+      prev = idx;
+      ASSERT_LT(idx, 8);
+      stored[idx] = true;
+    }
+    for (int64_t b = 0; b < 8; ++b) {
+      int larger = 0;
+      for (int64_t o = 0; o < 8; ++o)
+        larger += sal[o] > sal[b];
+      bool isKept = stored[b];
+      EXPECT_EQ(isKept, larger < 4) << "row " << r << " block " << b;
+      kept += isKept;
+      for (int j = 0; j < 32; ++j) {
+        float want = isKept ? blockValue(dense.data(), BlockFormat::Q4_0,
+                                         r * cols + b * 32 + j)
+                            : 0.0f;
+        EXPECT_EQ(sparseBlockValue(e.data(), cols, r, b * 32 + j), want);
+      }
+    }
+    EXPECT_EQ(kept, 4);
+  }
+}

@@ -180,6 +180,12 @@ std::optional<BlockFormat> blockFormatOf(mlir::DictionaryAttr t) {
   return std::nullopt;
 }
 
+/// Whether a quantize transform makes GQSA 50 % sparse q4_0 blocks.
+bool isSparseBlocks(mlir::DictionaryAttr t) {
+  auto blocks = t.getAs<mlir::StringAttr>("blocks");
+  return blocks && blocks.getValue() == "gqsa_q4_0_s50";
+}
+
 /// Whether every param a transform reads is a float tensor.
 bool allFloatLeaves(const ModelSource &source, mlir::DictionaryAttr t) {
   if (auto param = t.getAs<mlir::StringAttr>("param")) {
@@ -230,6 +236,11 @@ Expected<uint64_t> checkTransform(const ModelSource &source,
       if (cols % 32)
         return createStringError("quantize: malformed transform");
       return uint64_t(rows * cols / 32 * blockBytes(*f));
+    }
+    if (isSparseBlocks(t)) {
+      if (cols % 64 || cols / 32 > 65536)
+        return createStringError("quantize: malformed transform");
+      return uint64_t(rows * (cols / 64) * 20);
     }
     int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
     if (result == 0)
@@ -304,6 +315,12 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
           source,
           cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
       return quantizeBlocks(w.data(), rows * cols, *f);
+    }
+    if (isSparseBlocks(t)) {
+      std::vector<float> w = evaluateF32(
+          source,
+          cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
+      return quantizeSparseBlocks(w.data(), rows, cols);
     }
     std::string key;
     llvm::raw_string_ostream(key)

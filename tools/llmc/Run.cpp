@@ -96,7 +96,8 @@ static cl::opt<std::string> quantOpt(
     "quant",
     cl::desc("Quantize the linear layers' weights: w8 (int8 per output "
              "channel), w4g32 / w4g64 / w4g128 (int4 per group), any wNgG, "
-             "q8_0 / q4_0 (GGUF blocks, 8-bit activations)"),
+             "q8_0 / q4_0 (GGUF blocks, 8-bit activations), gqsa-w4s50 "
+             "(q4_0, half of each row's blocks kept)"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
 static cl::opt<bool> quantAsymOpt(
