@@ -213,13 +213,7 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
       rows = r;
       break;
     }
-  // Rows per task: a multiple of `rows` dividing out, at most 64.
-  int64_t task = rows;
-  for (int64_t n = 64 / rows; n > 1; --n)
-    if ((k.out / rows) % n == 0) {
-      task = rows * n;
-      break;
-    }
+  int64_t task = taskRows(k.out, rows, 64);
   Value y = empty(b, l, {ShapedType::kDynamic, k.out}, f32, tp);
   auto forall = scf::ForallOp::create(
       b, l, ArrayRef<OpFoldResult>{b.getIndexAttr(k.out / task)}, ValueRange{y},
@@ -358,39 +352,6 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
   return forall.getResult(0);
 }
 
-/// x padded with zero rows to a multiple of `tokens` rows.
-Value padRows(OpBuilder &b, Location l, Value x, int64_t tokens) {
-  auto xType = cast<RankedTensorType>(x.getType());
-  int64_t in = xType.getShape()[1];
-  Value t = tensor::DimOp::create(b, l, x, 0);
-  Value padded = arith::MulIOp::create(
-      b, l,
-      arith::DivUIOp::create(
-          b, l, arith::AddIOp::create(b, l, t, iconst(b, l, tokens - 1)),
-          iconst(b, l, tokens)),
-      iconst(b, l, tokens));
-  Type elt = xType.getElementType();
-  return linalg::GenericOp::create(
-             b, l, TypeRange{RankedTensorType::get({ShapedType::kDynamic, in}, elt)},
-             ValueRange{}, ValueRange{empty(b, l, {ShapedType::kDynamic, in}, elt, padded)},
-             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
-             ArrayRef<IteratorType>{par, par},
-             [&](OpBuilder &nb, Location nl, ValueRange) {
-               Value row = linalg::IndexOp::create(nb, nl, 0);
-               Value col = linalg::IndexOp::create(nb, nl, 1);
-               Value real = arith::CmpIOp::create(
-                   nb, nl, arith::CmpIPredicate::ult, row, t);
-               Value safe = arith::SelectOp::create(nb, nl, real, row,
-                                                    iconst(nb, nl, 0));
-               Value v = tensor::ExtractOp::create(nb, nl, x,
-                                                   ValueRange{safe, col});
-               linalg::YieldOp::create(
-                   nb, nl,
-                   Value(arith::SelectOp::create(nb, nl, real, v,
-                                                 fconst(nb, nl, elt, 0.0))));
-             })
-      .getResult(0);
-}
 } // namespace
 
 bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {

@@ -76,6 +76,47 @@ Value withRows(OpBuilder &b, Location loc, Value v, Value rows) {
                                         strides);
 }
 
+int64_t taskRows(int64_t out, int64_t rowTile, int64_t limit) {
+  for (int64_t k = limit / rowTile; k > 1; --k)
+    if ((out / rowTile) % k == 0)
+      return rowTile * k;
+  return rowTile;
+}
+
+Value padRows(OpBuilder &b, Location loc, Value x, int64_t multiple) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t in = xType.getShape()[1];
+  int64_t dyn = ShapedType::kDynamic;
+  Value t = tensor::DimOp::create(b, loc, x, 0);
+  Value padded = arith::MulIOp::create(
+      b, loc,
+      arith::DivUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, t, iconst(b, loc, multiple - 1)),
+          iconst(b, loc, multiple)),
+      iconst(b, loc, multiple));
+  Type elt = xType.getElementType();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{RankedTensorType::get({dyn, in}, elt)},
+             ValueRange{}, ValueRange{empty(b, loc, {dyn, in}, elt, padded)},
+             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
+             ArrayRef<IteratorType>{par, par},
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value row = linalg::IndexOp::create(nb, l, 0);
+               Value col = linalg::IndexOp::create(nb, l, 1);
+               Value real = arith::CmpIOp::create(
+                   nb, l, arith::CmpIPredicate::ult, row, t);
+               Value safe = arith::SelectOp::create(nb, l, real, row,
+                                                    iconst(nb, l, 0));
+               Value v = tensor::ExtractOp::create(nb, l, x,
+                                                   ValueRange{safe, col});
+               linalg::YieldOp::create(
+                   nb, l,
+                   Value(arith::SelectOp::create(nb, l, real, v,
+                                                 fconst(nb, l, elt, 0.0))));
+             })
+      .getResult(0);
+}
+
 AffineMap map(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims) {
   SmallVector<AffineExpr> exprs;
   for (unsigned d : dims)

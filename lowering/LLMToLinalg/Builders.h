@@ -42,6 +42,14 @@ AffineMap rowMap(MLIRContext *ctx, unsigned rank);
 Value softmaxLast(OpBuilder &b, Location loc, Value x,
                   StringRef schedule = "rows");
 
+/// A parallel task's output rows: a multiple of `rowTile` dividing `out`,
+/// at most `limit`.
+int64_t taskRows(int64_t out, int64_t rowTile, int64_t limit);
+/// `x` ([T, in]) with zero rows after the T real ones up to a multiple of
+/// `multiple`, written by one generic (a pad or a copy into a slice would
+/// become a strided memref.copy).
+Value padRows(OpBuilder &b, Location loc, Value x, int64_t multiple);
+
 /// silu / gelu / gelu_tanh of a scalar.
 Value activate(OpBuilder &b, Location l, Activation act, Value x);
 

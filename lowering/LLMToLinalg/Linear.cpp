@@ -40,15 +40,6 @@ int64_t vectorWidthFor(int64_t n) {
 /// the backend's schedule.
 constexpr int64_t kTokenBlock = 4;
 
-/// A parallel task's output rows: a multiple of `rowTile` dividing `out`,
-/// at most `limit`.
-int64_t taskRows(int64_t out, int64_t rowTile, int64_t limit) {
-  for (int64_t k = limit / rowTile; k > 1; --k)
-    if ((out / rowTile) % k == 0)
-      return rowTile * k;
-  return rowTile;
-}
-
 /// What follows the contraction: `act(acc + bias) + residual`. Without an
 /// activation, bias and residual seed the accumulator (no extra pass).
 struct Epilogue {
@@ -380,34 +371,9 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
   int64_t in = xType.getShape()[1], out = resultType.getShape()[1];
   int64_t dyn = ShapedType::kDynamic;
   Value t = tensor::DimOp::create(b, loc, x, 0);
-  Value blk = iconst(b, loc, kTokenBlock);
+  Value xp = padRows(b, loc, x, kTokenBlock);
   Value blocks = arith::DivUIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, t, iconst(b, loc, kTokenBlock - 1)),
-      blk);
-  Value padded = arith::MulIOp::create(b, loc, blocks, blk);
-  // x with zero rows after the T real ones, written by one generic (a pad
-  // or a copy into a slice would become a strided memref.copy).
-  Type xElt = xType.getElementType();
-  Value xp = linalg::GenericOp::create(
-                 b, loc, TypeRange{RankedTensorType::get({dyn, in}, xElt)},
-                 ValueRange{}, ValueRange{empty(b, loc, {dyn, in}, xElt, padded)},
-                 ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
-                 ArrayRef<IteratorType>{par, par},
-                 [&](OpBuilder &nb, Location l, ValueRange) {
-                   Value row = linalg::IndexOp::create(nb, l, 0);
-                   Value col = linalg::IndexOp::create(nb, l, 1);
-                   Value real = arith::CmpIOp::create(
-                       nb, l, arith::CmpIPredicate::ult, row, t);
-                   Value safe = arith::SelectOp::create(nb, l, real, row,
-                                                        iconst(nb, l, 0));
-                   Value v = tensor::ExtractOp::create(nb, l, x,
-                                                       ValueRange{safe, col});
-                   linalg::YieldOp::create(
-                       nb, l,
-                       Value(arith::SelectOp::create(
-                           nb, l, real, v, fconst(nb, l, xElt, 0.0))));
-                 })
-                 .getResult(0);
+      b, loc, tensor::DimOp::create(b, loc, xp, 0), iconst(b, loc, kTokenBlock));
   Value x3 = tensor::ExpandShapeOp::create(
       b, loc, RankedTensorType::get({dyn, kTokenBlock, in}, xType.getElementType()),
       xp, ArrayRef<ReassociationIndices>{{0, 1}, {2}},
