@@ -151,6 +151,24 @@ def test_quantized_compile_equals_cli(stories, tmp_path):
     assert not any("tok_embeddings" in n and d == "u4" for n, d in dtypes.items())
 
 
+def test_block_and_clip_schemes(stories, tmp_path):
+    # GGUF blocks packed at compile time, and the clipping search: both
+    # recorded in the manifest, stored as blocks / int4, and the q4_0 model
+    # agrees with the CLI-compiled one.
+    q4 = llmc.compile(stories[0], tokenizer=stories[1], quant="q4_0",
+                      out=tmp_path / "q4.llmc")
+    assert q4.manifest["target"]["quant"] == "q4_0"
+    assert "q4_0" in {t["dtype"] for t in q4.manifest["weights"]["tensors"]}
+    cli = tmp_path / "q4cli.llmc"
+    run(tool("llmc"), "compile", stories[0], "--tokenizer", stories[1],
+        "--quant", "q4_0", "-o", cli)
+    text = "".join(q4.load().generate(PROMPT, 32))
+    assert llmc_run(cli, "--prompt", PROMPT, "-n", "32") == (PROMPT + text + "\n").encode()
+    clip = llmc.compile(stories[0], quant="w4g32", quant_clip=True,
+                        out=tmp_path / "c.llmc")
+    assert clip.manifest["target"]["quant"] == "w4g32-clip"
+
+
 def test_two_models_in_one_process(stories, stories_artifact, tmp_path):
     # Each artifact runs its own code: loading a second one must not reuse
     # the first one's code object (a runtime bug once).
