@@ -7,7 +7,7 @@
 // RUN: llmc-opt %s --llm-quantize="scheme=gqsa-w4s50" --split-input-file 2>&1 | FileCheck %s --check-prefix=GQSA
 // RUN: llmc-opt %s --llm-quantize="scheme=w4g32 clip=true" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=CLIP
 // RUN: llmc-opt %s --llm-quantize="scheme=q4_0 clip=true" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=Q40
-// RUN: not llmc-opt %s --llm-quantize="scheme=q4_0 asymmetric=true" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADQ
+// RUN: not llmc-opt %s --llm-quantize="scheme=q4_0 asymmetric=true" --split-input-file 2>&1 | FileCheck %s --check-prefix=NOASYM
 
 // w8: one scale per output channel; the residual epilogue carries over; the
 // fused (concatenated) weight is quantized as one.
@@ -39,7 +39,7 @@
 // Q80: llm.quantize %{{.*}} {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<96x64xf32> -> tensor<96x64xi8>
 // Q80: %[[Q:.*]] = llm.quantize %{{.*}} : tensor<64x96xf32> -> tensor<64x96xi8>
 // Q80: llm.qlinear %{{.*}}, %[[Q]] residual(%arg0 : tensor<?x64xf32>) activation silu
-// GQSA keeps half of each row's blocks: rows must be an even number of
+// The GQSA scheme keeps half of each row's blocks: rows must be an even number of
 // blocks (96 features are 3), so w2 stays in float with a remark.
 // GQSA: remark: not quantized: the group size 64 does not divide the 96 input features
 // GQSA-LABEL: func.func @layer
@@ -48,7 +48,7 @@
 // `clip` marks each quantize for the packer's clipping search.
 // CLIP-LABEL: func.func @layer
 // CLIP: llm.quantize %{{.*}} {llm.clip_search, quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>}
-// BADQ: error: llm-quantize: unknown scheme 'q4_0'
+// NOASYM: error: llm-quantize: unknown scheme 'q4_0'
 func.func @layer(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %wq = llm.param "wq" : tensor<64x64xf32>
   %wk = llm.param "wk" : tensor<32x64xf32>
