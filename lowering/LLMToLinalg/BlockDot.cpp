@@ -141,8 +141,22 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
                      return arith::MaximumFOp::create(
                          nb, nl, args[1], math::AbsFOp::create(nb, nl, args[0]));
                    });
-  // x * (127 / amax), rounded to nearest even: the 8-bit activations (and,
-  // for q8_0, their magnitudes).
+  // 1 / d per block (d = amax / 127; 0 for an all-zero block), once per
+  // block rather than per element.
+  Value inv = generic(
+      b, l, {a.amax}, empty(b, l, {dyn, G}, f32, tp),
+      {map(ctx, 2, {0, 1}), map(ctx, 2, {0, 1})}, {par, par},
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value d = arith::DivFOp::create(nb, nl, args[0],
+                                        fconst(nb, nl, f32, 127.0));
+        Value zero = fconst(nb, nl, f32, 0.0);
+        return arith::SelectOp::create(
+            nb, nl,
+            arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ, d, zero),
+            zero, arith::DivFOp::create(nb, nl, fconst(nb, nl, f32, 1.0), d));
+      });
+  // x / d, rounded to nearest even: the 8-bit activations (and, for q8_0,
+  // their magnitudes).
   SmallVector<Type> outTypes(k.q4 ? 1 : 2,
                              RankedTensorType::get({dyn, G, kBlock}, i8));
   SmallVector<Value> outs;
@@ -151,19 +165,11 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
   SmallVector<AffineMap> maps = {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})};
   maps.append(outs.size(), map(ctx, 3, {0, 1, 2}));
   auto qop = linalg::GenericOp::create(
-      b, l, TypeRange(outTypes), ValueRange{x3, a.amax}, outs, maps,
+      b, l, TypeRange(outTypes), ValueRange{x3, inv}, outs, maps,
       SmallVector<IteratorType>(3, par),
       [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value d = arith::DivFOp::create(nb, nl, args[1],
-                                        fconst(nb, nl, f32, 127.0));
-        Value zero = fconst(nb, nl, f32, 0.0);
-        Value id = arith::SelectOp::create(
-            nb, nl,
-            arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ, d, zero),
-            zero,
-            arith::DivFOp::create(nb, nl, fconst(nb, nl, f32, 1.0), d));
         Value r = math::RoundEvenOp::create(
-            nb, nl, arith::MulFOp::create(nb, nl, args[0], id));
+            nb, nl, arith::MulFOp::create(nb, nl, args[0], args[1]));
         SmallVector<Value> ys = {arith::FPToSIOp::create(nb, nl, i8, r)};
         if (!k.q4)
           ys.push_back(arith::FPToSIOp::create(

@@ -310,17 +310,13 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
     QuantSpec spec = quantSpecOf(t);
     auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
     auto cols = t.getAs<mlir::IntegerAttr>("cols").getInt();
-    if (std::optional<BlockFormat> f = blockFormatOf(t)) {
+    std::optional<BlockFormat> f = blockFormatOf(t);
+    if (f || isSparseBlocks(t)) {
       std::vector<float> w = evaluateF32(
           source,
           cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
-      return quantizeBlocks(w.data(), rows * cols, *f);
-    }
-    if (isSparseBlocks(t)) {
-      std::vector<float> w = evaluateF32(
-          source,
-          cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
-      return quantizeSparseBlocks(w.data(), rows, cols);
+      return f ? quantizeBlocks(w.data(), rows * cols, *f)
+               : quantizeSparseBlocks(w.data(), rows, cols);
     }
     std::string key;
     llvm::raw_string_ostream(key)
