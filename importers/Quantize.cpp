@@ -180,7 +180,8 @@ float llmc::blockValue(const uint8_t *blocks, BlockFormat f, int64_t i) {
 }
 
 std::vector<uint8_t> llmc::quantizeSparseBlocks(const float *w, int64_t rows,
-                                                int64_t cols) {
+                                                int64_t cols,
+                                                const float *meanSquare) {
   int64_t blocks = cols / 32, kept = blocks / 2;
   std::vector<uint8_t> out(rows * kept * 20, 0);
   std::vector<int64_t> order(blocks);
@@ -190,7 +191,8 @@ std::vector<uint8_t> llmc::quantizeSparseBlocks(const float *w, int64_t rows,
     for (int64_t b = 0; b < blocks; ++b) {
       double s = 0;
       for (int j = 0; j < 32; ++j)
-        s += double(row[b * 32 + j]) * row[b * 32 + j];
+        s += double(row[b * 32 + j]) * row[b * 32 + j] *
+             (meanSquare ? double(meanSquare[b * 32 + j]) : 1.0);
       saliency[b] = s;
       order[b] = b;
     }
@@ -221,4 +223,123 @@ float llmc::sparseBlockValue(const uint8_t *entries, int64_t cols, int64_t r,
       return blockValue(e + 2, BlockFormat::Q4_0, c % 32);
   }
   return 0.0f;
+}
+
+int64_t llmc::dgqRowBytes(int64_t cols, int64_t group) {
+  return 4 + cols / group + cols / 2;
+}
+
+DGQMatrix llmc::quantizeDGQ(const float *w, int64_t rows, int64_t cols,
+                            int64_t group, const float *meanSquare,
+                            const float *range) {
+  DGQMatrix m;
+  int64_t groups = cols / group, rowBytes = dgqRowBytes(cols, group);
+  m.rows.assign(rows * rowBytes, 0);
+  m.smooth.assign(cols, 1.0f);
+  // Percentile-clipping smoothing: t_j = sqrt(range_j / max_i |w_ij|).
+  std::vector<float> t(cols, 1.0f), h(cols, 1.0f);
+  if (range) {
+    std::vector<float> wmax(cols, 0.0f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        wmax[c] = std::max(wmax[c], std::fabs(w[r * cols + c]));
+    for (int64_t c = 0; c < cols; ++c)
+      if (range[c] > 0.0f && wmax[c] > 0.0f)
+        t[c] = std::clamp(std::sqrt(range[c] / wmax[c]), 1.0f / 64, 64.0f);
+  }
+  for (int64_t c = 0; c < cols; ++c) {
+    m.smooth[c] = 1.0f / t[c];
+    // The error weight of column j: the smoothed activations' E[x^2].
+    if (meanSquare)
+      h[c] = std::max(meanSquare[c] / (t[c] * t[c]), 1e-12f);
+  }
+  auto quant = [](float v, float s) {
+    return s > 0.0f ? int(std::clamp(std::nearbyint(v / s), -8.0f, 7.0f)) : 0;
+  };
+  std::vector<float> row(cols), best(groups);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c)
+      row[c] = w[r * cols + c] * t[c];
+    auto groupError = [&](int64_t g, float s) {
+      double err = 0;
+      for (int64_t i = g * group; i < (g + 1) * group; ++i) {
+        double d = double(quant(row[i], s)) * s - row[i];
+        err += h[i] * d * d;
+      }
+      return err;
+    };
+    // Phase 1: each group's float scale.
+    float top = 0.0f;
+    for (int64_t g = 0; g < groups; ++g) {
+      float amax = 0.0f;
+      for (int64_t i = g * group; i < (g + 1) * group; ++i)
+        amax = std::max(amax, std::fabs(row[i]));
+      best[g] = amax / 7.0f;
+      double bestErr = groupError(g, best[g]);
+      for (int step = 1; step <= 10 && amax > 0.0f; ++step) {
+        float s = (1.0f - 0.05f * step) * amax / 7.0f;
+        double err = groupError(g, s);
+        if (err < bestErr) {
+          bestErr = err;
+          best[g] = s;
+        }
+      }
+      top = std::max(top, best[g]);
+    }
+    // Phase 2: the channel scale; the group scales become its integer
+    // multiples.
+    float s1 = top / 127.0f;
+    auto level = [&](int64_t g, float c1) {
+      return c1 > 0.0f ? int(std::clamp(std::nearbyint(best[g] / c1), 1.0f,
+                                        127.0f))
+                       : 1;
+    };
+    if (top > 0.0f) {
+      double bestErr = -1;
+      for (int step = 0; step <= 10; ++step) {
+        float c1 = (1.0f - 0.05f * step) * top / 127.0f;
+        double err = 0;
+        for (int64_t g = 0; g < groups; ++g)
+          err += groupError(g, c1 * level(g, c1));
+        if (bestErr < 0 || err < bestErr) {
+          bestErr = err;
+          s1 = c1;
+        }
+      }
+    }
+    uint8_t *out = m.rows.data() + r * rowBytes;
+    std::memcpy(out, &s1, 4);
+    uint8_t *nibbles = out + 4 + groups;
+    for (int64_t g = 0; g < groups; ++g) {
+      int s2 = level(g, s1);
+      out[4 + g] = uint8_t(s2);
+      float s = s1 * s2;
+      for (int64_t i = g * group; i < (g + 1) * group; ++i) {
+        uint8_t nib = uint8_t(quant(row[i], s) + 8);
+        int64_t blk = i / 32, j = i % 32;
+        uint8_t &byte = nibbles[blk * 16 + (j % 16)];
+        byte |= j < 16 ? nib : uint8_t(nib << 4);
+      }
+    }
+  }
+  return m;
+}
+
+void llmc::dgqParts(const uint8_t *rowBytes, int64_t cols, int64_t group,
+                    int64_t r, int64_t c, float &s1, int &s2, int &q) {
+  const uint8_t *row = rowBytes + r * dgqRowBytes(cols, group);
+  std::memcpy(&s1, row, 4);
+  s2 = row[4 + c / group];
+  const uint8_t *nibbles = row + 4 + cols / group;
+  int64_t blk = c / 32, j = c % 32;
+  uint8_t byte = nibbles[blk * 16 + (j % 16)];
+  q = int(j < 16 ? byte & 15 : byte >> 4) - 8;
+}
+
+float llmc::dgqValue(const uint8_t *rowBytes, int64_t cols, int64_t group,
+                     int64_t r, int64_t c) {
+  float s1;
+  int s2, q;
+  dgqParts(rowBytes, cols, group, r, c, s1, s2, q);
+  return s1 * float(s2) * float(q);
 }

@@ -91,14 +91,52 @@ float blockValue(const uint8_t *blocks, BlockFormat f, int64_t i);
 
 /// GQSA with 50 % group sparsity on q4_0 blocks: each row of a [rows, cols]
 /// matrix (cols a multiple of 64) keeps the cols / 64 blocks of 32 with the
-/// largest saliency (sum of squared weights; the lower index on ties),
-/// stored in index order as 20-byte entries: the block index (u16, little
-/// endian) then the q4_0 block. Pruned blocks are zero.
+/// largest saliency (the lower index on ties), stored in index order as
+/// 20-byte entries: the block index (u16, little endian) then the q4_0
+/// block. Pruned blocks are zero. Saliency: the sum of w^2 over the block,
+/// each term times the column's E[x^2] when calibration statistics
+/// `meanSquare` are given (the block's expected contribution to the output
+/// energy, as Wanda-style pruning scores weights).
 std::vector<uint8_t> quantizeSparseBlocks(const float *w, int64_t rows,
-                                          int64_t cols);
+                                          int64_t cols,
+                                          const float *meanSquare = nullptr);
 /// Element (r, c) of such a matrix.
 float sparseBlockValue(const uint8_t *entries, int64_t cols, int64_t r,
                        int64_t c);
+
+/// DGQ A8W4 (Dual Grained Quantization) of a [rows, cols] matrix with
+/// groups of `group` columns (a multiple of 32 dividing cols). Each row is
+/// stored as dgqRowBytes(cols, group) bytes: its f32 channel scale s1, one
+/// u8 group scale s2 in [1, 127] per group, then the int4 weights q in
+/// [-8, 7] as nibbles q + 8 in blocks of 32 (element j < 16 of a block in
+/// the low nibble of byte j, j >= 16 in the high nibble of byte j - 16).
+/// The stored weight is s1 * s2 * q.
+///
+/// Calibration (optional, per column): `meanSquare` E[x^2] weights each
+/// column's squared error, `range` (a high percentile of |x|) sets the
+/// percentile-clipping smoothing: column j of the weight is multiplied by
+/// t_j = sqrt(range_j / max_i |w_ij|) before quantizing and the
+/// activations by 1 / t_j at run time (`smooth`, all ones without
+/// calibration). Scales come from the two-phase grid search: (1) per group
+/// the float scale S' = c * absmax / 7, c in {1, 0.95, ..., 0.5}, with the
+/// least weighted squared error; (2) per row s1 = f * max S' / 127, f in
+/// {1, 0.95, ..., 0.5}, s2 = clamp(round(S' / s1), 1, 127), with q
+/// re-rounded for the effective scale s1 * s2, least weighted error.
+struct DGQMatrix {
+  std::vector<uint8_t> rows;  ///< [rows, dgqRowBytes]
+  std::vector<float> smooth;  ///< [cols]: activation multipliers 1 / t_j
+};
+int64_t dgqRowBytes(int64_t cols, int64_t group);
+DGQMatrix quantizeDGQ(const float *w, int64_t rows, int64_t cols,
+                      int64_t group, const float *meanSquare = nullptr,
+                      const float *range = nullptr);
+/// The stored (smoothed) weight s1 * s2 * q of element (r, c); the
+/// effective weight is this times smooth[c].
+float dgqValue(const uint8_t *rowBytes, int64_t cols, int64_t group,
+               int64_t r, int64_t c);
+/// Its parts: s1, s2 and q.
+void dgqParts(const uint8_t *rowBytes, int64_t cols, int64_t group,
+              int64_t r, int64_t c, float &s1, int &s2, int &q);
 
 } // namespace llmc
 

@@ -9,7 +9,8 @@ using namespace mlir;
 
 void mlir::llm::buildLLMOptimizePipeline(OpPassManager &pm,
                                          const OptimizeOptions &o,
-                                         const QuantizeOptions *quant) {
+                                         const QuantizeOptions *quant,
+                                         bool observe) {
   pm.addPass(createUnifyParams());
   // Dequantize fusion first: the fusions below see quantized linears whole.
   pm.addPass(createFuseDequant());
@@ -22,6 +23,8 @@ void mlir::llm::buildLLMOptimizePipeline(OpPassManager &pm,
   pm.addPass(createFuseEpilogue());
   if (quant)
     pm.addPass(createQuantize(*quant));
+  if (observe)
+    pm.addPass(createObserve());
   pm.addPass(createFuseNorm());
   if (o.flash) {
     FlashAttentionOptions flash;

@@ -30,9 +30,11 @@ struct OptimizeOptions : public PassPipelineOptions<OptimizeOptions> {
 /// fuse-norm, flash-attention, canonicalize, cse. With `quant`, weights are
 /// quantized after the Q/K/V and gate/up concatenation but before the norm
 /// fusion could fold RMSNorm gains into them: folded gains widen each
-/// group's range and cost 4-bit accuracy.
+/// group's range and cost 4-bit accuracy. With `observe`, llm-observe runs
+/// at that same point (calibration sees what the quantizer will quantize).
 void buildLLMOptimizePipeline(OpPassManager &pm, const OptimizeOptions &o,
-                              const QuantizeOptions *quant = nullptr);
+                              const QuantizeOptions *quant = nullptr,
+                              bool observe = false);
 void registerLLMOptimizePipeline();
 
 } // namespace mlir::llm

@@ -372,7 +372,16 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
     - `gqsa-w4s50`: q4_0 blocks with 50 % structured group sparsity: each
       row keeps the half of its blocks with the largest saliency (sum of
       squared weights), stored with their block index; the kernel visits
-      only the kept blocks.
+      only the kept blocks. With `llmc compile --calibration`, the
+      saliency weights each squared weight by its input's E[x^2];
+    - `dgq-a8w4` (`dgq-a8w4gG`, G a multiple of 32, default 128): Dual
+      Grained Quantization: int4 weights with a u8 integer scale per group
+      and an f32 scale per row, int8 activations per token; the kernel sums
+      a whole row in integers (`sum_g s2 * sum_j q x`) and scales once.
+      Results: the packed rows and a vector of activation multipliers per
+      input feature (percentile-clipping smoothing, from `llmc calibrate`
+      statistics; all ones without). Scales by a two-phase grid search at
+      pack time.
 
     `llmc compile --quant` runs it inside `llm-optimize`, after
     `llm-fuse-qkv` / `llm-fuse-epilogue` and before `llm-fuse-norm`: RMSNorm
@@ -408,7 +417,8 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
     Option<"scheme", "scheme", "std::string", /*default=*/"\"w8\"",
            "w8, w4g32, w4g64, w4g128 (wN per channel, wNgG per group), "
            "q8_0, q4_0 (GGUF blocks), gqsa-w4s50 (q4_0, half the blocks "
-           "of each row kept)">,
+           "of each row kept), dgq-a8w4 / dgq-a8w4gG (int4 with u8 group and "
+           "f32 row scales, int8 activations)">,
     Option<"asymmetric", "asymmetric", "bool", /*default=*/"false",
            "Zero points next to the scales (unsigned integers)">,
     Option<"clip", "clip", "bool", /*default=*/"false",
@@ -418,6 +428,39 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
     ListOption<"keep", "keep", "std::string",
                "Keep weights whose param name contains one of these in float">,
   ];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
+def Observe : Pass<"llm-observe", "mlir::ModuleOp"> {
+  let summary = "Observe the inputs of linears for calibration";
+  let description = [{
+    Inserts an `llm.observe` of the input of every `llm.linear` /
+    `llm.qlinear` whose weight is a pack-time value, once per distinct input
+    (linears sharing an input share the site; the site lists every weight
+    key). The module's `llm.observe` attribute lists the sites in order
+    (`{site, keys, features}`); `llmc compile` copies it into the
+    artifact's manifest and `llmc calibrate` runs the model over a text
+    with an observer that records, per site and input feature, the mean
+    square, the maximum magnitude and percentiles of the magnitude.
+
+    `llmc calibrate` runs it inside `llm-optimize` exactly where
+    `llm-quantize` runs, so the keys are the weight expressions the
+    quantizer sees (e.g. the fused `concat(wq,wk,wv)`) and the observed
+    values are the inputs of the quantized linears.
+
+    Before:
+
+    ```mlir
+    %y = llm.linear %h, %w : tensor<?x64xf32>, tensor<96x64xf32> -> tensor<?x96xf32>
+    ```
+
+    After:
+
+    ```mlir
+    llm.observe %h {keys = ["w"], site = 0 : i64} : tensor<?x64xf32>
+    %y = llm.linear %h, %w : tensor<?x64xf32>, tensor<96x64xf32> -> tensor<?x96xf32>
+    ```
+  }];
   let dependentDialects = ["::mlir::llm::LLMDialect"];
 }
 

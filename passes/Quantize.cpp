@@ -25,6 +25,16 @@ namespace {
 /// GGUF block formats `q8_0` / `q4_0` (symmetric only).
 FailureOr<QuantAttr> parseScheme(MLIRContext *ctx, StringRef scheme,
                                  bool asymmetric) {
+  StringRef dgq = scheme;
+  if (dgq.consume_front("dgq-a8w4") && !asymmetric) {
+    int64_t group = 128;
+    if (!dgq.empty() &&
+        (!dgq.consume_front("g") || dgq.consumeInteger(10, group) ||
+         !dgq.empty() || group < 32 || group % 32))
+      return failure();
+    return QuantAttr::get(ctx, 4, group, QuantScheme::dgq_a8w4,
+                          QuantGranularity::block);
+  }
   if (scheme == "gqsa-w4s50" && !asymmetric)
     return QuantAttr::get(ctx, 4, 32, QuantScheme::gqsa_q4_0_s50,
                           QuantGranularity::block);
@@ -71,7 +81,8 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
       getOperation().emitError()
           << "llm-quantize: unknown scheme '" << scheme
           << "' (w8, w4, wNgG with N in {4, 8} and G >= 2, e.g. w4g32, or "
-             "q8_0 / q4_0 / gqsa-w4s50, which are symmetric)";
+             "q8_0 / q4_0 / gqsa-w4s50 / dgq-a8w4[gG], which are "
+             "symmetric)";
       return signalPassFailure();
     }
     SmallVector<LinearOp> linears;
@@ -105,6 +116,14 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
     int64_t unit = quant.getScheme() == QuantScheme::gqsa_q4_0_s50
                        ? 2 * quant.getGroup()
                        : quant.getGroup();
+    // DGQ accumulates a row in i32: exact up to 16384 inputs (|q x| <=
+    // 8 * 127 per element, times a group scale <= 127).
+    if (quant.hasInputScales() && wType.getShape()[1] > 16384) {
+      op.emitRemark() << "not quantized: dgq_a8w4 accumulates in 32-bit "
+                         "integers, exact up to 16384 input features, not "
+                      << wType.getShape()[1];
+      return;
+    }
     if (!scalesShape || (block && wType.getShape()[1] % unit)) {
       op.emitRemark() << "not quantized: the group size "
                       << (block ? unit : quant.getGroup())
@@ -119,6 +138,8 @@ struct QuantizePass : llm::impl::QuantizeBase<QuantizePass> {
         wType.getShape(), b.getIntegerType(quant.getBits()))};
     if (!block)
       results.push_back(RankedTensorType::get(*scalesShape, f32));
+    if (quant.hasInputScales()) // DGQ: the activations' multipliers
+      results.push_back(RankedTensorType::get({wType.getShape()[1]}, f32));
     if (quant.hasZeroPoints())
       results.push_back(results.back());
     auto q = QuantizeOp::create(b, op.getLoc(), results, w, quant);

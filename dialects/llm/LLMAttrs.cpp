@@ -39,12 +39,17 @@ bool QuantAttr::isBlockScheme() const {
   case QuantScheme::gguf_q4_0:
   case QuantScheme::gguf_q4_1:
   case QuantScheme::gqsa_q4_0_s50:
+  case QuantScheme::dgq_a8w4:
     return true;
   case QuantScheme::symmetric:
   case QuantScheme::asymmetric:
     return false;
   }
   llvm_unreachable("unknown quant scheme");
+}
+
+bool QuantAttr::hasInputScales() const {
+  return getScheme() == QuantScheme::dgq_a8w4;
 }
 
 bool QuantAttr::hasZeroPoints() const {
@@ -83,6 +88,8 @@ double QuantAttr::getBitsPerWeight() const {
     return (32 * 4 + 32) / 32.0;
   case QuantScheme::gqsa_q4_0_s50: // half the q4_0 blocks + a u16 index each
     return (32 * 4 + 16 + 16) / 64.0;
+  case QuantScheme::dgq_a8w4: // int4 + a u8 per group (+ f32 per row)
+    return 4.0 + 8.0 / getGroup();
   case QuantScheme::symmetric:
   case QuantScheme::asymmetric:
     break;
@@ -106,12 +113,20 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   bool block = scheme == QuantScheme::gguf_q8_0 ||
                scheme == QuantScheme::gguf_q4_0 ||
                scheme == QuantScheme::gguf_q4_1 ||
-               scheme == QuantScheme::gqsa_q4_0_s50;
+               scheme == QuantScheme::gqsa_q4_0_s50 ||
+               scheme == QuantScheme::dgq_a8w4;
   if (block != (granularity == QuantGranularity::block))
     return emitError() << "quant granularity 'block' goes with the GGUF "
                           "block schemes only (scheme "
                        << stringifyQuantScheme(scheme) << ", granularity "
                        << stringifyQuantGranularity(granularity) << ")";
+  if (scheme == QuantScheme::dgq_a8w4) {
+    if (bits != 4 || group < 32 || group % 32 != 0)
+      return emitError() << "scheme dgq_a8w4 requires bits = 4 and a group "
+                            "that is a multiple of 32, got bits = "
+                         << bits << " and group = " << group;
+    return success();
+  }
   if (block) {
     int64_t wantBits = scheme == QuantScheme::gguf_q8_0 ? 8 : 4;
     if (bits != wantBits || group != 32)

@@ -17,7 +17,8 @@ def LLM_QuantScheme : I32EnumAttr<"QuantScheme", "weight quantization scheme", [
     I32EnumAttrCase<"gguf_q8_0", 2>,
     I32EnumAttrCase<"gguf_q4_0", 3>,
     I32EnumAttrCase<"gguf_q4_1", 4>,
-    I32EnumAttrCase<"gqsa_q4_0_s50", 5>]> {
+    I32EnumAttrCase<"gqsa_q4_0_s50", 5>,
+    I32EnumAttrCase<"dgq_a8w4", 6>]> {
   let cppNamespace = "::mlir::llm";
   let genSpecializedAttr = 0;
 }
@@ -124,12 +125,24 @@ def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
     #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>
     #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>
     #llm.quant<bits = 4, group = 32, scheme = gqsa_q4_0_s50, granularity = block>
+    #llm.quant<bits = 4, group = 128, scheme = dgq_a8w4, granularity = block>
     ```
 
     `gqsa_q4_0_s50` (GQSA, group-wise int4 with 50 % structured group
     sparsity): each row keeps the half of its q4_0 blocks with the largest
     saliency, stored as (u16 block index, q4_0 block) pairs in index order;
     the other blocks are zero and not stored.
+
+    `dgq_a8w4` (Dual Grained Quantization, A8W4): each row is stored as its
+    f32 channel scale `s1`, one u8 integer scale `s2` per `group` inputs
+    (a multiple of 32) and the int4 weights `q` in [-8, 7] as nibbles
+    `q + 8` in blocks of 32 (q4_0's order): `w = s1 * s2 * q`. The
+    activations are quantized to int8 per token, so a row's dot product is
+    one integer sum (`sum_g s2 * sum_j q x`) scaled once. Its one extra
+    operand, `scales`, is a vector over the input features that the
+    activations are multiplied by before quantization (the inverse of the
+    percentile-clipping smoothing folded into the weights; all ones without
+    calibration).
 
     Scales of a weight of shape `[..., K]` have shape `[..., K / group]`
     (group), `[..., 1]` (channel) or all ones (tensor); zero points, present
@@ -142,8 +155,12 @@ def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
-    /// True for the GGUF block schemes (scales stored inside the blocks).
+    /// True for the GGUF block schemes and DGQ (scales stored inside the
+    /// packed weight).
     bool isBlockScheme() const;
+    /// True for DGQ: a block scheme whose `scales` operand multiplies the
+    /// input features (one per column of the weight).
+    bool hasInputScales() const;
     /// True when the scheme carries a separate zero-point tensor.
     bool hasZeroPoints() const;
     /// Shape of the scales of a weight of shape `weightShape`; nullopt for

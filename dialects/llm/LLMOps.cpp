@@ -84,6 +84,20 @@ static LogicalResult verifyQuantOperands(Operation *op, QuantAttr quant,
       return op->emitOpError()
              << "'" << what << "' (" << quantized << ") last dimension must be"
              << " a multiple of the block size " << quant.getGroup();
+    if (quant.hasInputScales()) {
+      // DGQ: one activation multiplier per input feature.
+      if (!scales || zeros)
+        return op->emitOpError() << "scheme dgq_a8w4 requires a 'scales' "
+                                    "operand (one per input feature) and no "
+                                    "'zeros'";
+      auto sType = cast<RankedTensorType>(scales.getType());
+      if (sType.getRank() != 1 ||
+          !dimsCompatible(sType.getDimSize(0), qType.getShape().back()))
+        return op->emitOpError()
+               << "'scales' (" << sType << ") must be a vector of the "
+               << qType.getShape().back() << " input features";
+      return success();
+    }
     if (scales || zeros)
       return op->emitOpError() << "block scheme "
                                << stringifyQuantScheme(quant.getScheme())
@@ -470,6 +484,16 @@ LogicalResult MoEOp::verify() {
 // ExitOp
 //===----------------------------------------------------------------------===//
 
+LogicalResult ObserveOp::verify() {
+  auto t = getInput().getType();
+  if (t.getRank() != 2 || !t.getElementType().isF32())
+    return emitOpError() << "observes [tokens, features] f32 tensors, not "
+                         << t;
+  if (getSite() < 0 || getSite() > INT32_MAX)
+    return emitOpError() << "site " << getSite() << " is not a valid id";
+  return success();
+}
+
 LogicalResult ExitOp::verify() {
   if (failed(verifyHasFeatureDim(*this, getHidden(), "hidden")) ||
       failed(verifyEps(*this, getEps().convertToDouble())) ||
@@ -515,7 +539,8 @@ LogicalResult DequantizeOp::verify() {
 }
 
 Value QuantizeOp::getScales() {
-  return getQuant().isBlockScheme() ? Value() : getOutputs()[1];
+  QuantAttr q = getQuant();
+  return q.isBlockScheme() && !q.hasInputScales() ? Value() : getOutputs()[1];
 }
 
 Value QuantizeOp::getZeros() {
@@ -524,7 +549,9 @@ Value QuantizeOp::getZeros() {
 
 LogicalResult QuantizeOp::verify() {
   QuantAttr quant = getQuant();
-  size_t want = quant.isBlockScheme() ? 1 : quant.hasZeroPoints() ? 3 : 2;
+  size_t want = quant.isBlockScheme() && !quant.hasInputScales() ? 1
+                : quant.hasZeroPoints()                         ? 3
+                                                                : 2;
   if (getOutputs().size() != want)
     return emitOpError() << "scheme " << stringifyQuantScheme(quant.getScheme())
                          << " produces " << want << " results, got "
@@ -686,6 +713,18 @@ bool mlir::llm::isRunTimeOp(Operation *op) {
   return isa<LLMDialect>(op->getDialect()) && !isa<ParamOp>(op) &&
          !(op->getNumResults() >= 1 &&
            llvm::all_of(op->getResults(), isPackTimeWeight));
+}
+
+std::string mlir::llm::weightKey(Value weight) {
+  Operation *def = weight.getDefiningOp();
+  if (!def)
+    return "?";
+  if (auto p = dyn_cast<ParamOp>(def))
+    return p.getName().str();
+  std::string key = def->getName().stripDialect().str() + "(";
+  for (auto [i, in] : llvm::enumerate(def->getOperands()))
+    key += (i ? "," : "") + weightKey(in);
+  return key + ")";
 }
 
 std::string mlir::llm::weightLabel(Operation *op) {

@@ -35,6 +35,12 @@ bool isRunTimeOp(Operation *op);
 /// reached through its pack-time operands, with " +N" when the weight is a
 /// transform of N more params (e.g. fused Q/K/V). Empty without weights.
 std::string weightLabel(Operation *op);
+
+/// The expression a pack-time weight is computed by, as text: a param's
+/// name, or `op(input, ...)` (op without its dialect, e.g.
+/// `concat(layers.0.attention.wq.weight,...)`). Calibration statistics are
+/// looked up by it (`llmc compile` spells a transform record the same way).
+std::string weightKey(Value weight);
 } // namespace mlir::llm
 
 #endif // LLMC_DIALECTS_LLM_LLMOPS_H

@@ -446,6 +446,33 @@ def LLM_ExitOp : LLM_Op<"exit", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Calibration
+//===----------------------------------------------------------------------===//
+
+def LLM_ObserveOp : LLM_Op<"observe", [MemoryEffects<[MemWrite]>]> {
+  let summary = "Hands an activation to the runtime's calibration observer";
+  let description = [{
+    Inserted by `--llm-observe` (what `llmc calibrate` compiles): at run time
+    the `[tokens, features]` f32 tensor `input` is passed to the runtime's
+    observer (`llmc_observe(site, data, rows, cols, row_stride)`), which
+    accumulates per-feature statistics. `site` numbers the observation
+    point; `keys` name what it feeds: the weight expressions of the linears
+    that read `input` (`concat(wq,wk,wv)`, ...), the keys `llmc compile
+    --calibration` looks statistics up by. It writes only to the observer,
+    never to a value, so it has no result.
+
+    ```mlir
+    llm.observe %x {site = 0 : i64, keys = ["layers.0.attention.wq.weight"]}
+        : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, I64Attr:$site,
+                       StrArrayAttr:$keys);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Quantization and symbolic weight transforms
 //===----------------------------------------------------------------------===//
 

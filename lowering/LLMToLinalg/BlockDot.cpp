@@ -89,14 +89,10 @@ Value scaleAt(OpBuilder &b, Location l, Value bytes, Value at) {
   return arith::ExtFOp::create(b, l, b.getF32Type(), s);
 }
 
-/// The 32 weights of the block starting at byte `at`: q4_0 nibbles as
-/// unsigned bytes (low halves, then high halves), q8_0 bytes as stored.
-Value blockWeights(OpBuilder &b, Location l, const Kernel &k, Value bytes,
-                   Value at) {
+/// The 32 nibbles of the 16 bytes at `data` as unsigned bytes (low halves,
+/// then high halves).
+Value unpackNibbles(OpBuilder &b, Location l, Value bytes, Value data) {
   Type i8 = b.getI8Type();
-  Value data = arith::AddIOp::create(b, l, at, iconst(b, l, 2));
-  if (!k.q4)
-    return read(b, l, vec(kBlock, i8), bytes, data);
   Value packed = read(b, l, vec(kBlock / 2, i8), bytes, data);
   auto splat = [&](int64_t v) {
     return arith::ConstantOp::create(
@@ -109,6 +105,27 @@ Value blockWeights(OpBuilder &b, Location l, const Kernel &k, Value bytes,
   for (int64_t i = 0; i < kBlock; ++i)
     order.push_back(i);
   return vector::ShuffleOp::create(b, l, lo, hi, order);
+}
+
+/// The 32 weights of the block starting at byte `at`: q4_0 nibbles as
+/// unsigned bytes (low halves, then high halves), q8_0 bytes as stored.
+Value blockWeights(OpBuilder &b, Location l, const Kernel &k, Value bytes,
+                   Value at) {
+  Value data = arith::AddIOp::create(b, l, at, iconst(b, l, 2));
+  if (!k.q4)
+    return read(b, l, vec(kBlock, b.getI8Type()), bytes, data);
+  return unpackNibbles(b, l, bytes, data);
+}
+
+/// 1 / d for the 8-bit step d = amax / 127 of a block or token (0 when
+/// amax is 0): computed once, so quantizing is one multiply per element.
+Value inverseStep(OpBuilder &b, Location l, Value amax) {
+  Type f32 = b.getF32Type();
+  Value d = arith::DivFOp::create(b, l, amax, fconst(b, l, f32, 127.0));
+  Value zero = fconst(b, l, f32, 0.0);
+  return arith::SelectOp::create(
+      b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, d, zero),
+      zero, arith::DivFOp::create(b, l, fconst(b, l, f32, 1.0), d));
 }
 
 /// Activations quantized per block: `q` [Tp, in] i8 (q4_0: x, q8_0: |x|),
@@ -146,14 +163,8 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
   Value inv = generic(
       b, l, {a.amax}, empty(b, l, {dyn, G}, f32, tp),
       {map(ctx, 2, {0, 1}), map(ctx, 2, {0, 1})}, {par, par},
-      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-        Value d = arith::DivFOp::create(nb, nl, args[0],
-                                        fconst(nb, nl, f32, 127.0));
-        Value zero = fconst(nb, nl, f32, 0.0);
-        return arith::SelectOp::create(
-            nb, nl,
-            arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ, d, zero),
-            zero, arith::DivFOp::create(nb, nl, fconst(nb, nl, f32, 1.0), d));
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        return inverseStep(nb, nl, args[0]);
       });
   // x / d, rounded to nearest even: the 8-bit activations (and, for q8_0,
   // their magnitudes).
@@ -204,6 +215,38 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
   return a;
 }
 
+/// The [Tp, out] f32 result of tasks of `task` output columns run by an
+/// scf.forall: `body(b, l, col0, tile)` builds the task whose first column
+/// is `col0` and returns its [Tp, task] result (`tile` is the destination
+/// slice, to thread through its loops).
+Value forEachRowTask(
+    OpBuilder &b, Location l, Value tp, int64_t out, int64_t task,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
+  Type f32 = b.getF32Type();
+  Value y = empty(b, l, {ShapedType::kDynamic, out}, f32, tp);
+  auto forall = scf::ForallOp::create(
+      b, l, ArrayRef<OpFoldResult>{b.getIndexAttr(out / task)}, ValueRange{y},
+      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  Value col0 = arith::MulIOp::create(b, l, forall.getInductionVar(0),
+                                     iconst(b, l, task));
+  auto tileType = RankedTensorType::get({ShapedType::kDynamic, task}, f32);
+  Value tile = tensor::ExtractSliceOp::create(
+      b, l, tileType, forall.getRegionIterArgs()[0],
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
+      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  Value result = body(b, l, col0, tile);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(
+      b, l, result, forall.getRegionIterArgs()[0],
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
+      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  return forall.getResult(0);
+}
+
 /// Rows [0, Tp) of y = x w^T for Tp (a multiple of `tokens`) padded
 /// activation rows: the kernel described at the top of the file.
 Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
@@ -220,21 +263,9 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
       break;
     }
   int64_t task = taskRows(k.out, rows, 64);
-  Value y = empty(b, l, {ShapedType::kDynamic, k.out}, f32, tp);
-  auto forall = scf::ForallOp::create(
-      b, l, ArrayRef<OpFoldResult>{b.getIndexAttr(k.out / task)}, ValueRange{y},
-      std::nullopt);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(forall.getTerminator());
-  Value taskIdx = forall.getInductionVar(0);
-  Value col0 = arith::MulIOp::create(b, l, taskIdx, iconst(b, l, task));
+  return forEachRowTask(b, l, tp, k.out, task, [&](OpBuilder &b, Location l,
+                                                   Value col0, Value tile) {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
-  auto tileType = RankedTensorType::get({ShapedType::kDynamic, task}, f32);
-  Value tile = tensor::ExtractSliceOp::create(
-      b, l, tileType, forall.getRegionIterArgs()[0],
-      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
-      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   VectorType accType = vec(kLanes, f32);
   Value invMax = fconst(b, l, f32, 1.0 / 127.0);
   auto tokenLoop = scf::ForOp::create(
@@ -349,13 +380,216 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
             });
         scf::YieldOp::create(b, l, rowLoop.getResults());
       });
-  b.setInsertionPointToStart(forall.getTerminator().getBody());
-  tensor::ParallelInsertSliceOp::create(
-      b, l, tokenLoop.getResult(0), forall.getRegionIterArgs()[0],
-      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
-      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  return forall.getResult(0);
+  return tokenLoop.getResult(0);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// DGQ A8W4
+//===----------------------------------------------------------------------===//
+//
+// A row is its f32 scale s1, a u8 scale s2 per group of G inputs and the
+// int4 weights as nibbles q + 8 in blocks of 32. The activations, times
+// the input scales m (the smoothing), are quantized to int8 per token
+// (scale max|x m| / 127), so
+//
+//   y[t, r] = s1[r] * d[t] * sum_g s2[r, g] * sum_{j in g} q[r, j] x[t, j]
+//
+// and the whole double sum is exact in i32: per group, the byte dot
+// products of the nibbles with the activations start at -8 * the group's
+// activation sums (precomputed per token, in the 8-lane layout of the dot
+// products), are multiplied by s2 as integers and accumulated; one float
+// conversion and scaling per output.
+
+/// [Tp, in] i8 activations, [Tp, groups * 8] i32 group starts, [Tp] f32
+/// per-token amax.
+struct TokenActivations {
+  Value q, start, amax;
+};
+
+TokenActivations quantizeTokens(OpBuilder &b, Location l, Value xp, Value m,
+                                int64_t in, int64_t group) {
+  MLIRContext *ctx = b.getContext();
+  int64_t dyn = ShapedType::kDynamic, groups = in / group;
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  Value tp = tensor::DimOp::create(b, l, xp, 0);
+  TokenActivations a;
+  // max |x m| per token.
+  a.amax = generic(b, l, {xp, m}, fill(b, l, empty(b, l, {dyn}, f32, tp), 0.0),
+                   {map(ctx, 2, {0, 1}), map(ctx, 2, {1}), map(ctx, 2, {0})},
+                   {par, red},
+                   [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                     Value v = arith::MulFOp::create(nb, nl, args[0], args[1]);
+                     return arith::MaximumFOp::create(
+                         nb, nl, args[2], math::AbsFOp::create(nb, nl, v));
+                   });
+  // 1 / d per token (d = amax / 127; 0 for an all-zero row).
+  Value inv = generic(
+      b, l, {a.amax}, empty(b, l, {dyn}, f32, tp),
+      {map(ctx, 1, {0}), map(ctx, 1, {0})}, {par},
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        return inverseStep(nb, nl, args[0]);
+      });
+  a.q = generic(b, l, {xp, m, inv}, empty(b, l, {dyn, in}, i8, tp),
+                {map(ctx, 2, {0, 1}), map(ctx, 2, {1}), map(ctx, 2, {0}),
+                 map(ctx, 2, {0, 1})},
+                {par, par},
+                [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                  Value v = arith::MulFOp::create(
+                      nb, nl, arith::MulFOp::create(nb, nl, args[0], args[1]),
+                      args[2]);
+                  return arith::FPToSIOp::create(
+                      nb, nl, i8, math::RoundEvenOp::create(nb, nl, v));
+                });
+  // start[t, g, k] = -8 * sum over the group's blocks c and q < 4 of
+  // x[t, g G + 32 c + 4 k + q]: lane k of the group's dot products.
+  Value q5 = tensor::ExpandShapeOp::create(
+      b, l,
+      RankedTensorType::get({dyn, groups, group / kBlock, kLanes, 4}, i8), a.q,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2, 3, 4}},
+      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(groups),
+                             b.getIndexAttr(group / kBlock),
+                             b.getIndexAttr(kLanes), b.getIndexAttr(4)});
+  Value zero = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
+  Value acc = linalg::FillOp::create(
+                  b, l, zero, empty(b, l, {dyn, groups, kLanes}, i32, tp))
+                  .getResult(0);
+  Value start = generic(
+      b, l, {q5}, acc, {map(ctx, 5, {0, 1, 2, 3, 4}), map(ctx, 5, {0, 1, 3})},
+      {par, par, red, par, red},
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value v = arith::ExtSIOp::create(nb, nl, i32, args[0]);
+        Value m8 = arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(-8));
+        return arith::AddIOp::create(nb, nl, args[1],
+                                     arith::MulIOp::create(nb, nl, v, m8));
+      });
+  a.start = tensor::CollapseShapeOp::create(
+      b, l, RankedTensorType::get({dyn, groups * kLanes}, i32), start,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  return a;
+}
+
+/// Rows [0, Tp) of y = x w^T over DGQ rows, Tp a multiple of `tokens`.
+Value dgqKernel(OpBuilder &b, Location l, const TokenActivations &a,
+                Value bytes, int64_t in, int64_t out, int64_t group,
+                int64_t tokens) {
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  int64_t groups = in / group, chunks = group / kBlock;
+  int64_t rowBytes = 4 + groups + in / 2;
+  Value tp = tensor::DimOp::create(b, l, a.q, 0);
+  int64_t rows = 1;
+  for (int64_t r : {int64_t(tokens == 1 ? 16 : 4), int64_t(8), int64_t(4),
+                    int64_t(2)})
+    if (out % r == 0) {
+      rows = r;
+      break;
+    }
+  int64_t task = taskRows(out, rows, 64);
+  return forEachRowTask(b, l, tp, out, task, [&](OpBuilder &b, Location l,
+                                                 Value col0, Value tile) {
+  Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
+  VectorType accType = vec(kLanes, i32);
+  auto tokenLoop = scf::ForOp::create(
+      b, l, zeroIdx, tp, iconst(b, l, tokens), ValueRange{tile},
+      [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
+        auto rowLoop = scf::ForOp::create(
+            b, l, zeroIdx, iconst(b, l, task), iconst(b, l, rows), tIter,
+            [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
+              Value zeroAcc = arith::ConstantOp::create(
+                  b, l, DenseElementsAttr::get(accType, b.getI32IntegerAttr(0)));
+              SmallVector<Value> inits(rows * tokens, zeroAcc);
+              Value row0 = arith::AddIOp::create(b, l, col0, r0);
+              SmallVector<Value> rowBase;
+              for (int64_t r = 0; r < rows; ++r)
+                rowBase.push_back(arith::MulIOp::create(
+                    b, l, arith::AddIOp::create(b, l, row0, iconst(b, l, r)),
+                    iconst(b, l, rowBytes)));
+              SmallVector<Value> ts;
+              for (int64_t t = 0; t < tokens; ++t)
+                ts.push_back(arith::AddIOp::create(b, l, t0, iconst(b, l, t)));
+              auto groupLoop = scf::ForOp::create(
+                  b, l, zeroIdx, iconst(b, l, groups), one, inits,
+                  [&](OpBuilder &b, Location l, Value g, ValueRange accs) {
+                    Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, group));
+                    // The group's activations, per token and block.
+                    SmallVector<SmallVector<Value>> xq(tokens);
+                    SmallVector<Value> start;
+                    for (int64_t t = 0; t < tokens; ++t) {
+                      for (int64_t c = 0; c < chunks; ++c)
+                        xq[t].push_back(read(
+                            b, l, vec(kBlock, i8), a.q,
+                            {ts[t], arith::AddIOp::create(
+                                        b, l, x0, iconst(b, l, c * kBlock))}));
+                      start.push_back(read(
+                          b, l, accType, a.start,
+                          {ts[t], arith::MulIOp::create(b, l, g,
+                                                        iconst(b, l, kLanes))}));
+                    }
+                    SmallVector<Value> next;
+                    for (int64_t r = 0; r < rows; ++r) {
+                      Value s2 = arith::ExtUIOp::create(
+                          b, l, i32,
+                          tensor::ExtractOp::create(
+                              b, l, bytes,
+                              ValueRange{arith::AddIOp::create(
+                                  b, l, rowBase[r],
+                                  arith::AddIOp::create(b, l, g,
+                                                        iconst(b, l, 4)))}));
+                      Value s2v = vector::BroadcastOp::create(b, l, accType, s2);
+                      // Nibbles of block (g * chunks + c): 16 bytes each.
+                      Value wBase = arith::AddIOp::create(
+                          b, l, rowBase[r],
+                          arith::AddIOp::create(
+                              b, l, iconst(b, l, 4 + groups),
+                              arith::MulIOp::create(
+                                  b, l, g, iconst(b, l, chunks * kBlock / 2))));
+                      SmallVector<Value> w;
+                      for (int64_t c = 0; c < chunks; ++c)
+                        w.push_back(unpackNibbles(
+                            b, l, bytes,
+                            arith::AddIOp::create(b, l, wBase,
+                                                  iconst(b, l, c * kBlock / 2))));
+                      for (int64_t t = 0; t < tokens; ++t) {
+                        Value d = start[t];
+                        for (int64_t c = 0; c < chunks; ++c)
+                          d = dotBytes(b, l, d, w[c], xq[t][c]);
+                        next.push_back(arith::AddIOp::create(
+                            b, l, accs[r * tokens + t],
+                            arith::MulIOp::create(b, l, d, s2v)));
+                      }
+                    }
+                    scf::YieldOp::create(b, l, next);
+                  });
+              Value outT = rIter[0];
+              for (int64_t r = 0; r < rows; ++r) {
+                Value four = read(b, l, vec(4, i8), bytes, rowBase[r]);
+                Value s1 = vector::ExtractOp::create(
+                    b, l, vector::BitCastOp::create(b, l, vec(1, f32), four),
+                    ArrayRef<int64_t>{0});
+                for (int64_t t = 0; t < tokens; ++t) {
+                  Value sum = vector::ReductionOp::create(
+                      b, l, vector::CombiningKind::ADD,
+                      groupLoop.getResult(r * tokens + t));
+                  Value amax = tensor::ExtractOp::create(b, l, a.amax,
+                                                         ValueRange{ts[t]});
+                  Value scale = arith::MulFOp::create(
+                      b, l, s1,
+                      arith::DivFOp::create(b, l, amax,
+                                            fconst(b, l, f32, 127.0)));
+                  Value v = arith::MulFOp::create(
+                      b, l, arith::SIToFPOp::create(b, l, f32, sum), scale);
+                  outT = tensor::InsertOp::create(
+                      b, l, v, outT,
+                      ValueRange{ts[t],
+                                 arith::AddIOp::create(b, l, r0, iconst(b, l, r))});
+                }
+              }
+              scf::YieldOp::create(b, l, outT);
+            });
+        scf::YieldOp::create(b, l, rowLoop.getResults());
+      });
+  return tokenLoop.getResult(0);
+  });
 }
 
 } // namespace
@@ -363,9 +597,15 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
 bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {
   QuantScheme s = op.getQuant().getScheme();
   auto in = op.getInput().getType();
-  int64_t unit = s == QuantScheme::gqsa_q4_0_s50 ? 2 * kBlock : kBlock;
+  int64_t unit = s == QuantScheme::gqsa_q4_0_s50 ? 2 * kBlock
+                 : s == QuantScheme::dgq_a8w4    ? op.getQuant().getGroup()
+                                                 : kBlock;
+  if (s == QuantScheme::dgq_a8w4 &&
+      (!op.getScales() || in.getRank() != 2 || in.isDynamicDim(1) ||
+       in.getDimSize(1) > 16384))
+    return false;
   return (s == QuantScheme::gguf_q8_0 || s == QuantScheme::gguf_q4_0 ||
-          s == QuantScheme::gqsa_q4_0_s50) &&
+          s == QuantScheme::gqsa_q4_0_s50 || s == QuantScheme::dgq_a8w4) &&
          in.getRank() == 2 && !in.isDynamicDim(1) &&
          in.getDimSize(1) % unit == 0 && in.getElementType().isF32() &&
          op.getResult().getType().getElementType().isF32();
@@ -373,8 +613,9 @@ bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {
 
 Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
                                                Value x, Value bytes,
-                                               QuantScheme scheme,
-                                               int64_t out) {
+                                               QuantAttr quant, int64_t out,
+                                               Value inputScales) {
+  QuantScheme scheme = quant.getScheme();
   auto xType = cast<RankedTensorType>(x.getType());
   bool sparse = scheme == QuantScheme::gqsa_q4_0_s50;
   Kernel k{scheme == QuantScheme::gguf_q4_0 || sparse, sparse,
@@ -392,12 +633,19 @@ Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
-    Value y1 = blockKernel(b, loc, k, quantizeActivations(b, loc, k, x), bytes, 1);
-    scf::YieldOp::create(b, loc, y1);
+    // One kernel for `tokens` tokens per register tile.
+    auto kernel = [&](Value xp, int64_t tokens) {
+      if (scheme == QuantScheme::dgq_a8w4)
+        return dgqKernel(b, loc,
+                         quantizeTokens(b, loc, xp, inputScales, k.in,
+                                        quant.getGroup()),
+                         bytes, k.in, out, quant.getGroup(), tokens);
+      return blockKernel(b, loc, k, quantizeActivations(b, loc, k, xp), bytes,
+                         tokens);
+    };
+    scf::YieldOp::create(b, loc, kernel(x, 1));
     b.setInsertionPointToStart(ifOp.elseBlock());
-    Value yp = blockKernel(b, loc, k,
-                           quantizeActivations(b, loc, k, padRows(b, loc, x, 4)),
-                           bytes, 4);
+    Value yp = kernel(padRows(b, loc, x, 4), 4);
     Value y = tensor::ExtractSliceOp::create(
         b, loc, resultType, yp,
         ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},

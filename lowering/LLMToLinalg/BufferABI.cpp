@@ -99,16 +99,16 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
     QuantAttr quant = q.getQuant();
     auto in = q.getInput().getType();
     bool block = quant.isBlockScheme();
+    int64_t unit = quant.getScheme() == QuantScheme::gqsa_q4_0_s50 ? 64
+                   : quant.hasInputScales()                        ? quant.getGroup()
+                                                                   : 32;
     bool packable =
         block ? (quant.getScheme() == QuantScheme::gguf_q8_0 ||
                  quant.getScheme() == QuantScheme::gguf_q4_0 ||
-                 quant.getScheme() == QuantScheme::gqsa_q4_0_s50) &&
+                 quant.getScheme() == QuantScheme::gqsa_q4_0_s50 ||
+                 quant.getScheme() == QuantScheme::dgq_a8w4) &&
                     in.getRank() == 2 && in.hasStaticShape() &&
-                    in.getShape()[1] %
-                            (quant.getScheme() == QuantScheme::gqsa_q4_0_s50
-                                 ? 64
-                                 : 32) ==
-                        0
+                    in.getShape()[1] % unit == 0
               : in.getRank() == 2 && in.hasStaticShape() &&
                     (quant.getBits() == 8 || quant.getBits() == 4) &&
                     (quant.getBits() == 8 || in.getShape()[1] % 2 == 0);
@@ -116,7 +116,7 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
       return op->emitError() << "llm.quantize with " << quant << " of "
                              << in
                              << " has no buffer ABI (2-D, 4 or 8 bits, or "
-                                "q8_0 / q4_0 blocks of 32)";
+                                "q8_0 / q4_0 / GQSA / DGQ blocks)";
     if (block) {
       StringRef scheme = stringifyQuantScheme(quant.getScheme());
       scheme.consume_front("gguf_");

@@ -62,12 +62,14 @@ Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q);
 /// Element `flat` (row-major index) of GGUF blocks `bytes` as f32.
 Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                    Value flat);
-/// Whether `op` is a GGUF q8_0 / q4_0 linear the block kernel runs.
+/// Whether `op` is a q8_0 / q4_0 / GQSA / DGQ linear the block kernel runs.
 bool isBlockDotLinear(QLinearOp op);
-/// y = x w^T ([T, out], no epilogue) for a q8_0 / q4_0 weight given as its
-/// flat block bytes, on 8-bit activations (BlockDot.cpp).
+/// y = x w^T ([T, out], no epilogue) for a q8_0 / q4_0 / GQSA / DGQ weight
+/// given as its flat bytes, on 8-bit activations (BlockDot.cpp);
+/// `inputScales` (DGQ only) multiplies the input features first.
 Value buildBlockDotLinear(OpBuilder &b, Location loc, Value x, Value bytes,
-                          QuantScheme scheme, int64_t out);
+                          QuantAttr quant, int64_t out,
+                          Value inputScales = Value());
 /// Whether `op` is a GGUF-block dequantize/qlinear the lowering handles.
 bool isLowerableGGUF(Operation *op);
 /// Whether `op` is an llm.qlinear over symmetric/asymmetric 8- or 4-bit

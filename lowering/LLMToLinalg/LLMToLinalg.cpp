@@ -349,6 +349,40 @@ struct LowerBinary : OpConversionPattern<Op> {
   }
 };
 
+/// llm.observe: the tensor's buffer handed to the runtime's observer as
+/// llmc_observe(site, address, rows, cols, row_stride) (address in bytes
+/// of element [0, 0], strides in elements).
+struct LowerObserve : OpConversionPattern<ObserveOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ObserveOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location l = op.getLoc();
+    auto t = cast<RankedTensorType>(a.getInput().getType());
+    int64_t dyn = ShapedType::kDynamic;
+    auto layout = StridedLayoutAttr::get(rw.getContext(), dyn, {dyn, dyn});
+    auto mt = MemRefType::get(t.getShape(), t.getElementType(), layout);
+    Value m = bufferization::ToBufferOp::create(rw, l, mt, a.getInput(),
+                                                /*read_only=*/true);
+    auto md = memref::ExtractStridedMetadataOp::create(rw, l, m);
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(rw, l, m);
+    Value addr = arith::AddIOp::create(
+        rw, l, base,
+        arith::MulIOp::create(rw, l, md.getOffset(), iconst(rw, l, 4)));
+    auto i64 = [&](Value v) {
+      return arith::IndexCastOp::create(rw, l, rw.getI64Type(), v).getResult();
+    };
+    Value site = arith::ConstantIntOp::create(rw, l, rw.getI32Type(),
+                                              op.getSite());
+    func::CallOp::create(rw, l, "llmc_observe", TypeRange{},
+                         ValueRange{site, i64(addr), i64(md.getSizes()[0]),
+                                    i64(md.getSizes()[1]),
+                                    i64(md.getStrides()[0])});
+    rw.eraseOp(op);
+    return success();
+  }
+};
+
 /// The cache's tensor form: [layers, 2, kv_heads, max_seq, head_dim].
 class CacheTypeConverter : public TypeConverter {
 public:
@@ -436,6 +470,17 @@ struct ConvertLLMToLinalg
 
     if (profile)
       instrument(module);
+    bool observes = false;
+    module.walk([&](ObserveOp) { observes = true; });
+    if (observes && !module.lookupSymbol("llmc_observe")) {
+      OpBuilder b(ctx);
+      b.setInsertionPointToStart(module.getBody());
+      Type i64 = b.getI64Type();
+      func::FuncOp::create(
+          b, module.getLoc(), "llmc_observe",
+          b.getFunctionType({b.getI32Type(), i64, i64, i64, i64}, {}))
+          .setPrivate();
+    }
 
     CacheTypeConverter converter;
     ConversionTarget target(*ctx);
@@ -457,7 +502,7 @@ struct ConvertLLMToLinalg
     RewritePatternSet patterns(ctx);
     populateLinearPatterns(converter, patterns);
     populateAttentionPatterns(converter, patterns);
-    patterns.add<LowerEmbedding, LowerRMSNorm, LowerAddRMSNorm, LowerLayerNorm, LowerSoftmax,
+    patterns.add<LowerObserve, LowerEmbedding, LowerRMSNorm, LowerAddRMSNorm, LowerLayerNorm, LowerSoftmax,
                  LowerSiLU, LowerGeLU,
                  LowerSwiGLU, LowerBinary<AddOp, arith::AddFOp>,
                  LowerBinary<MulOp, arith::MulFOp>>(converter, ctx);

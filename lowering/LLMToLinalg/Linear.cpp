@@ -450,12 +450,16 @@ std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
 
 Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
                                      QuantAttr q) {
-  int64_t blocks =
-      cast<RankedTensorType>(packed.getType()).getNumElements() / 32;
-  // GQSA: half the blocks, each with a 2-byte index.
-  int64_t bytes = q.getScheme() == QuantScheme::gqsa_q4_0_s50
-                      ? blocks / 2 * 20
-                      : blocks * ggufBlockLayout(q)->bytes;
+  auto type = cast<RankedTensorType>(packed.getType());
+  int64_t blocks = type.getNumElements() / 32;
+  // GQSA: half the blocks, each with a 2-byte index. DGQ: per row an f32
+  // scale, a u8 per group and the nibbles.
+  int64_t bytes =
+      q.getScheme() == QuantScheme::gqsa_q4_0_s50 ? blocks / 2 * 20
+      : q.hasInputScales()
+          ? type.getDimSize(0) * (4 + type.getDimSize(1) / q.getGroup() +
+                                  type.getDimSize(1) / 2)
+          : blocks * ggufBlockLayout(q)->bytes;
   return UnrealizedConversionCastOp::create(
              b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)),
              packed)
@@ -602,8 +606,8 @@ struct LowerQLinear : OpConversionPattern<QLinearOp> {
       Location loc = op.getLoc();
       Value packed = ggufBytes(rw, loc, a.getWeight(), op.getQuant());
       Value y = buildBlockDotLinear(rw, loc, a.getInput(), packed,
-                                    op.getQuant().getScheme(),
-                                    wType.getShape()[0]);
+                                    op.getQuant(), wType.getShape()[0],
+                                    a.getScales());
       if (e.bias || e.residual || e.act)
         y = applyEpilogue(rw, loc, y, e);
       rw.replaceOp(op, y);

@@ -761,3 +761,27 @@ func.func @concat_result(%a: tensor<4x4xf32>) {
   %0 = llm.concat %a, %a {axis = 0 : i64} : tensor<4x4xf32>, tensor<4x4xf32> -> tensor<9x4xf32>
   return
 }
+
+// -----
+
+func.func @observe_rank(%x: tensor<4xf32>) {
+  // expected-error @+1 {{observes [tokens, features] f32 tensors, not 'tensor<4xf32>'}}
+  llm.observe %x {site = 0 : i64, keys = []} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @dgq_group(%w: tensor<4x64xf32>) {
+  // expected-error @+1 {{scheme dgq_a8w4 requires bits = 4 and a group that is a multiple of 32, got bits = 4 and group = 48}}
+  %q, %m = llm.quantize %w {quant = #llm.quant<bits = 4, group = 48, scheme = dgq_a8w4, granularity = block>} : tensor<4x64xf32> -> tensor<4x64xi4>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @dgq_scales(%w: tensor<4x64xf32>) {
+  // expected-error @+1 {{'scales' ('tensor<32xf32>') must be a vector of the 64 input features}}
+  %q, %m = llm.quantize %w {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<4x64xf32> -> tensor<4x64xi4>, tensor<32xf32>
+  return
+}

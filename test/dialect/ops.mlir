@@ -133,6 +133,13 @@ func.func @early_exit(%h: tensor<?x64xf32>, %norm: tensor<64xf32>, %cls: tensor<
   return %logits, %done, %d2, %d3 : tensor<?x512xf32>, tensor<?xi1>, tensor<?xi1>, tensor<?xi1>
 }
 
+// CHECK-LABEL: func.func @observe
+func.func @observe(%x: tensor<?x64xf32>) {
+  // CHECK: llm.observe %{{.*}} {keys = ["concat(wq,wk,wv)"], site = 0 : i64} : tensor<?x64xf32>
+  llm.observe %x {site = 0 : i64, keys = ["concat(wq,wk,wv)"]} : tensor<?x64xf32>
+  return
+}
+
 // CHECK-LABEL: func.func @weight_transforms
 func.func @weight_transforms(%wq: tensor<64x64xf32>, %wk: tensor<32x64xf32>, %wv: tensor<32x64xf32>) -> (tensor<128x64xf32>, tensor<64x64xf32>, tensor<64x64xf32>, tensor<64x64xi4>) {
   // CHECK: llm.concat %{{.*}}, %{{.*}}, %{{.*}} {axis = 0 : i64} : tensor<64x64xf32>, tensor<32x64xf32>, tensor<32x64xf32> -> tensor<128x64xf32>
@@ -144,6 +151,8 @@ func.func @weight_transforms(%wq: tensor<64x64xf32>, %wk: tensor<32x64xf32>, %wv
   %q8, %s8 = llm.quantize %wq {quant = #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = channel>} : tensor<64x64xf32> -> tensor<64x64xi8>, tensor<64x1xf32>
   // CHECK: llm.quantize %{{.*}} {quant = #llm.quant<bits = 4, group = 32, scheme = asymmetric, granularity = group>} : tensor<64x64xf32> -> tensor<64x64xi4>, tensor<64x2xf16>, tensor<64x2xi4>
   %q4, %s4, %z4 = llm.quantize %wq {quant = #llm.quant<bits = 4, group = 32, scheme = asymmetric, granularity = group>} : tensor<64x64xf32> -> tensor<64x64xi4>, tensor<64x2xf16>, tensor<64x2xi4>
+  // CHECK: llm.quantize %{{.*}} {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<64x64xf32> -> tensor<64x64xi4>, tensor<64xf32>
+  %qd, %md = llm.quantize %wq {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<64x64xf32> -> tensor<64x64xi4>, tensor<64xf32>
   // CHECK: llm.quantize %{{.*}} {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<64x64xf32> -> tensor<64x64xi4>
   %qb = llm.quantize %wq {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<64x64xf32> -> tensor<64x64xi4>
   // CHECK: llm.quantize %{{.*}} {quant = #llm.quant<bits = 8, group = 0, scheme = symmetric, granularity = tensor>} : tensor<64x64xf32> -> tensor<64x64xi8>, tensor<1x1xf32>

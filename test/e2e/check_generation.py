@@ -14,7 +14,11 @@ row's blocks with the least sum of squares) the blocks come from the
 `gguf` package's own quantizer
 (gguf.quants, ggml's reference algorithm) and the inputs of those
 matmuls are quantized to 8 bits per block of 32 as llmc's block kernel
-(and llama.cpp) does; matrices whose rows are not whole blocks stay f32.
+(and llama.cpp) does; matrices whose rows are not whole blocks stay f32. For dgq-a8w4 the
+reference decodes the weights stored in the compiled --artifact (by the
+documented row layout; the quantizer's bounds are unit-tested) and
+quantizes each matmul input, times the stored smoothing vector, to int8
+per token.
 """
 import argparse
 import sys
@@ -77,17 +81,21 @@ def _fake_quant_range(x, lo, hi, c, bits, asym):
     return y, y
 
 
-def gguf_blocks(w, scheme):
+def gguf_blocks(w, scheme, ms=None):
     """quantize + dequantize by the gguf package (None: not whole blocks).
     gqsa-w4s50 first zeroes, in each row, the half of the blocks of 32
-    with the smallest sum of squares (the lower index wins ties)."""
+    with the smallest sum of squares (the lower index wins ties); with
+    calibration, each square weighted by its input's E[x^2] `ms`."""
     from gguf import GGMLQuantizationType, quants
     if w.shape[1] % (64 if scheme == "gqsa-w4s50" else 32):
         return None
     if scheme == "gqsa-w4s50":
         rows, cols = w.shape
         b = w.astype(np.float32).reshape(rows, cols // 32, 32)
-        sal = (b.astype(np.float64) ** 2).sum(axis=-1)
+        sq = b.astype(np.float64) ** 2
+        if ms is not None:
+            sq = sq * np.asarray(ms, dtype=np.float32).astype(np.float64).reshape(cols // 32, 32)
+        sal = sq.sum(axis=-1)
         order = np.argsort(-sal, axis=1, kind="stable")
         keep = np.zeros_like(sal, dtype=bool)
         np.put_along_axis(keep, order[:, : cols // 64], True, axis=1)
@@ -96,18 +104,118 @@ def gguf_blocks(w, scheme):
     return quants.dequantize(quants.quantize(w.astype(np.float32), t), t).reshape(w.shape)
 
 
-def quantize_model(m, scheme, asym, clip=False):
+def artifact_weights(path):
+    """{transform key: (transform, bytes)} of the pack-time transforms in a
+    .llmc artifact (header: u64 manifest offset at 16, size at 24)."""
+    import json
+    import struct
+    blob = open(path, "rb").read()
+    off, size = struct.unpack_from("<QQ", blob, 16)
+    man = json.loads(blob[off:off + size])
+    base = next(s["offset"] for s in man["sections"] if s["name"] == "weights")
+
+    def key(t):
+        if "param" in t:
+            return t["param"]
+        return t["op"] + "(" + ",".join(key(i) for i in t["inputs"]) + ")"
+    out = {}
+    for t in man["weights"]["tensors"]:
+        tr = t.get("transform")
+        if tr and tr.get("op") == "quantize":
+            data = blob[base + t["offset"]: base + t["offset"] + t["bytes"]]
+            out[(key(tr["inputs"][0]), tr["result"])] = (tr, data)
+    return out
+
+
+def dgq_rows(tr, data):
+    """The stored (smoothed) weight s1 * s2 * q of DGQ rows, decoded by the
+    layout docs/quantization.md gives: per row f32 s1, u8 s2 per group,
+    nibbles q + 8 in blocks of 32 (low halves, then high halves)."""
+    rows, cols, group = tr["rows"], tr["cols"], tr["group"]
+    groups = cols // group
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(rows, 4 + groups + cols // 2)
+    s1 = raw[:, :4].copy().view("<f4")[:, 0].astype(np.float64)
+    s2 = raw[:, 4:4 + groups].astype(np.float64)
+    nib = raw[:, 4 + groups:].reshape(rows, cols // 32, 16)
+    q = np.concatenate([nib & 15, nib >> 4], axis=-1).reshape(rows, cols)
+    q = q.astype(np.float64) - 8
+    return s1[:, None] * np.repeat(s2, group, axis=1) * q
+
+
+def quantize_tokens(x):
+    """int8 per token (row): d = max|x| / 127 in f32, x' = rint(x / d) d."""
+    x32 = x.astype(np.float32)
+    d = np.abs(x32).max(axis=-1, keepdims=True) / np.float32(127)
+    inv = np.divide(np.float32(1), d, out=np.zeros_like(d), where=d != 0)
+    return (np.rint(x32 * inv) * d).astype(np.float64)
+
+
+def dgq_model(m, artifact):
+    """Replaces the reference's linears by the DGQ weights stored in the
+    artifact (compiled at -O2: q/k/v and gate/up quantized as fused
+    matrices) and returns the act_quant that multiplies a matmul's input by
+    that weight's stored smoothing vector and quantizes it per token."""
+    import re
+    weights = artifact_weights(artifact)
+    mult = {}  # (layer, name) -> smoothing vector
+    for (key, result), (tr, data) in weights.items():
+        if result != 0 or tr.get("blocks") != "dgq_a8w4":
+            continue
+        w = dgq_rows(tr, data)
+        smooth = np.frombuffer(weights[(key, 1)][1], dtype="<f4").astype(np.float64)
+        names = re.findall(r"layers\.(\d+)\.\w+\.(w[qkvo123])\.weight", key)
+        if not names:  # the classifier
+            m.w["out"] = w
+            mult[(None, "out")] = smooth
+            continue
+        layer = int(names[0][0])
+        L = m.w["layers"][layer]
+        at = 0
+        for _, k in names:
+            n = L[k].shape[0]
+            L[k] = w[at:at + n]
+            at += n
+        mult[(layer, {"wk": "wq", "wv": "wq", "w3": "w1"}.get(names[0][1], names[0][1]))] = smooth
+    state = {"layer": -1}
+
+    def act_quant(x, name):
+        if name == "wq":
+            state["layer"] = (state["layer"] + 1) % len(m.w["layers"])
+        s = mult.get((None if name == "out" else state["layer"], name))
+        return x if s is None else quantize_tokens(x * s)
+    return act_quant
+
+
+def calibration_weights(path):
+    """{(layer, weight name): E[x^2] of its input} from llmc calibrate
+    statistics (layer None: the classifier)."""
+    import json
+    import re
+    out = {}
+    for site in json.load(open(path))["sites"]:
+        for key in site["keys"]:
+            names = re.findall(r"layers\.(\d+)\.\w+\.(w[qkvo123])\.weight", key)
+            where = (int(names[0][0]), names[0][1]) if names else (None, "out")
+            out[where] = site["mean_square"]
+    return out
+
+
+def quantize_model(m, scheme, asym, clip=False, artifact=None,
+                   calibration=None):
     """Fake-quantizes the model's linears; returns the act_quant for
     reference.forward (8-bit activation blocks for q8_0 / q4_0)."""
+    if scheme.startswith("dgq-a8w4"):
+        return dgq_model(m, artifact)
     if scheme in ("q8_0", "q4_0", "gqsa-w4s50"):
         blocked = set()
-        for L in m.w["layers"]:
+        ms = calibration_weights(calibration) if calibration else {}
+        for i, L in enumerate(m.w["layers"]):
             for k in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
-                q = gguf_blocks(L[k], scheme)
+                q = gguf_blocks(L[k], scheme, ms.get((i, k)))
                 if q is not None:
                     L[k] = q
                     blocked.add({"wk": "wq", "wv": "wq", "w3": "w1"}.get(k, k))
-        q = gguf_blocks(m.w["out"], scheme)
+        q = gguf_blocks(m.w["out"], scheme, ms.get((None, "out")))
         if q is not None:
             m.w["out"] = q
             blocked.add("out")
@@ -133,13 +241,17 @@ def main():
     ap.add_argument("--quant")
     ap.add_argument("--quant-asymmetric", action="store_true")
     ap.add_argument("--quant-clip", action="store_true")
+    ap.add_argument("--artifact", help="dgq-a8w4: the compiled model, whose "
+                    "stored weights the reference decodes")
+    ap.add_argument("--calibration", help="gqsa-w4s50: llmc calibrate "
+                    "statistics (saliency weighted by E[x^2])")
     ap.add_argument("--flips", type=int, default=2)
     ap.add_argument("--flip-tol", type=float, default=0.2)
     a = ap.parse_args()
 
     m = reference.load_llama2c(a.llama2c)
-    act_quant = (quantize_model(m, a.quant, a.quant_asymmetric, a.quant_clip)
-                 if a.quant else None)
+    act_quant = (quantize_model(m, a.quant, a.quant_asymmetric, a.quant_clip,
+                                a.artifact, a.calibration) if a.quant else None)
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     prompt = tok.encode(a.prompt)
     gen, ref = reference.greedy(m, prompt, a.n, act_quant=act_quant)

@@ -283,3 +283,63 @@ func.func @moe(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64xf3
   %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
   return %y : tensor<?x64xf32>
 }
+
+// -----
+
+// DGQ A8W4 (group 32 here): rows of 4 + 64 / 32 + 64 / 2 = 38 bytes. The
+// activations times the input scales are quantized per token (one amax per
+// row, not per block), the group starts are -8 * the activation sums in the
+// dot products' 8-lane layout, and the kernel accumulates in i32: each
+// group's byte dot products times the row's u8 group scale. One float
+// conversion per output, scaled by the f32 row scale at byte 0.
+// CHECK-LABEL: func.func @dgq
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<152xi8>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[Q:.*]]#1 : tensor<?x64xf32>, tensor<64xf32>) outs(%{{.*}} : tensor<?xf32>)
+// CHECK: arith.mulf
+// CHECK: math.absf
+// CHECK: arith.maximumf
+// CHECK: math.roundeven
+// CHECK: arith.fptosi %{{.*}} : f32 to i8
+// CHECK: tensor.expand_shape %{{.*}} output_shape [%{{.*}}, 2, 1, 8, 4] : tensor<?x64xi8> into tensor<?x2x1x8x4xi8>
+// CHECK: iterator_types = ["parallel", "parallel", "reduction", "parallel", "reduction"]
+// CHECK: scf.forall
+// CHECK: scf.for {{.*}} -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>)
+// CHECK: tensor.extract %{{.*}} : tensor<152xi8>
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: vector.transfer_read %{{.*}} : tensor<152xi8>, vector<16xi8>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
+// CHECK: arith.muli %{{.*}} : vector<8xi32>
+// CHECK: arith.addi %{{.*}} : vector<8xi32>
+// CHECK: vector.transfer_read %{{.*}} : tensor<152xi8>, vector<4xi8>
+// CHECK: vector.bitcast %{{.*}} : vector<4xi8> to vector<1xf32>
+// CHECK: vector.reduction <add>, %{{.*}} : vector<8xi32> into i32
+// CHECK: arith.sitofp %{{.*}} : i32 to f32
+// CHECK: } else {
+// CHECK: scf.for {{.*}} -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>)
+func.func @dgq(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
+  %p = llm.param "p" : tensor<4x64xf32>
+  %q:2 = llm.quantize %p {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<4x64xf32> -> tensor<4x64xi4>, tensor<64xf32>
+  %y = llm.qlinear %x, %q#0 scales(%q#1 : tensor<64xf32>) {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<?x64xf32>, tensor<4x64xi4> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// llm.observe hands the tensor's buffer to the runtime: the address of
+// element [0, 0] in bytes, rows, columns and the row stride.
+// CHECK-LABEL: func.func private @llmc_observe(i32, i64, i64, i64, i64)
+// CHECK-LABEL: func.func @observe
+// CHECK: %[[M:.*]] = bufferization.to_buffer %arg0 read_only : tensor<?x64xf32> to memref<?x64xf32, strided<[?, ?], offset: ?>>
+// CHECK: %{{.*}}, %[[OFF:.*]], %[[SIZES:.*]]:2, %[[STRIDES:.*]]:2 = memref.extract_strided_metadata %[[M]]
+// CHECK: %[[P:.*]] = memref.extract_aligned_pointer_as_index %[[M]]
+// CHECK: %[[BYTES:.*]] = arith.muli %[[OFF]], %{{.*}} : index
+// CHECK: %[[A:.*]] = arith.addi %[[P]], %[[BYTES]] : index
+// CHECK: %[[A64:.*]] = arith.index_cast %[[A]] : index to i64
+// CHECK: %[[R:.*]] = arith.index_cast %[[SIZES]]#0 : index to i64
+// CHECK: %[[C:.*]] = arith.index_cast %[[SIZES]]#1 : index to i64
+// CHECK: %[[S:.*]] = arith.index_cast %[[STRIDES]]#0 : index to i64
+// CHECK: call @llmc_observe(%{{.*}}, %[[A64]], %[[R]], %[[C]], %[[S]])
+func.func @observe(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  llm.observe %x {site = 3 : i64, keys = ["w"]} : tensor<?x64xf32>
+  return %x : tensor<?x64xf32>
+}

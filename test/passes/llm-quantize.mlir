@@ -8,6 +8,9 @@
 // RUN: llmc-opt %s --llm-quantize="scheme=w4g32 clip=true" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=CLIP
 // RUN: llmc-opt %s --llm-quantize="scheme=q4_0 clip=true" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=Q40
 // RUN: not llmc-opt %s --llm-quantize="scheme=q4_0 asymmetric=true" --split-input-file 2>&1 | FileCheck %s --check-prefix=NOASYM
+// RUN: llmc-opt %s --llm-quantize="scheme=dgq-a8w4g32" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=DGQ
+// RUN: llmc-opt %s --llm-quantize="scheme=dgq-a8w4" --split-input-file 2>&1 | FileCheck %s --check-prefix=G128
+// RUN: not llmc-opt %s --llm-quantize="scheme=dgq-a8w4g48" --split-input-file 2>&1 | FileCheck %s --check-prefix=WRONGG
 
 // w8: one scale per output channel; the residual epilogue carries over; the
 // fused (concatenated) weight is quantized as one.
@@ -49,6 +52,17 @@
 // CLIP-LABEL: func.func @layer
 // CLIP: llm.quantize %{{.*}} {llm.clip_search, quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>}
 // NOASYM: error: llm-quantize: unknown scheme 'q4_0'
+// Dual grained A8W4: the packed rows (scales inside) and the activations'
+// multipliers, one per input feature, as the qlinear's scales.
+// DGQ-LABEL: func.func @layer
+// DGQ: %[[Q:.*]]:2 = llm.quantize %{{.*}} {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<96x64xf32> -> tensor<96x64xi4>, tensor<64xf32>
+// DGQ: llm.qlinear %arg0, %[[Q]]#0 scales(%[[Q]]#1 : tensor<64xf32>) {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<?x64xf32>, tensor<96x64xi4> -> tensor<?x96xf32>
+// DGQ: %[[Q2:.*]]:2 = llm.quantize %{{.*}} : tensor<64x96xf32> -> tensor<64x96xi4>, tensor<96xf32>
+// DGQ: llm.qlinear %{{.*}}, %[[Q2]]#0 scales(%[[Q2]]#1 : tensor<96xf32>) residual(%arg0 : tensor<?x64xf32>) activation silu
+// The default group is 128, which 64 and 96 input features are not.
+// G128: remark: not quantized: the group size 128 does not divide the 64 input features
+// G128: remark: not quantized: the group size 128 does not divide the 96 input features
+// WRONGG: error: llm-quantize: unknown scheme 'dgq-a8w4g48'
 func.func @layer(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %wq = llm.param "wq" : tensor<64x64xf32>
   %wk = llm.param "wk" : tensor<32x64xf32>

@@ -231,3 +231,83 @@ TEST(Quantize, SparseBlocksKeepTheSalientHalf) {
     EXPECT_EQ(kept, 4);
   }
 }
+
+TEST(Quantize, CalibratedSaliencyWeighsByInputEnergy) {
+  // Equal weights everywhere: with E[x^2] large on blocks 1 and 6 only,
+  // those (and the two next lowest indices on ties) are kept.
+  const int64_t rows = 2, cols = 256;
+  std::vector<float> w(rows * cols, 0.01f), ms(cols, 1.0f);
+  for (int j = 0; j < 32; ++j)
+    ms[1 * 32 + j] = ms[6 * 32 + j] = 100.0f;
+  std::vector<uint8_t> e = quantizeSparseBlocks(w.data(), rows, cols, ms.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<int> idx;
+    for (int k = 0; k < 4; ++k)
+      idx.push_back(e[(r * 4 + k) * 20] | (e[(r * 4 + k) * 20 + 1] << 8));
+    EXPECT_EQ(idx, (std::vector<int>{0, 1, 2, 6})) << "row " << r;
+  }
+}
+
+TEST(Quantize, DGQWithinItsBounds) {
+  // w' = s1 * s2 * q with q in [-8, 7], s2 in [1, 127]; every element
+  // inside the representable range [-8 s, 7 s] (s = s1 * s2) is within
+  // s / 2 of the (smoothed) weight, the others are clipped to its edge.
+  const int64_t rows = 12, cols = 512, group = 128;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> w(rows * cols), ms(cols), range(cols);
+  for (float &v : w)
+    v = normal(rng);
+  w[3 * cols + 17] = 0.9f; // an outlier
+  for (int64_t c = 0; c < cols; ++c) {
+    ms[c] = 0.5f + float(c % 7);
+    range[c] = 1.0f + float(c % 5);
+  }
+  for (bool calibrated : {false, true}) {
+    DGQMatrix m = quantizeDGQ(w.data(), rows, cols, group,
+                              calibrated ? ms.data() : nullptr,
+                              calibrated ? range.data() : nullptr);
+    ASSERT_EQ(m.rows.size(), size_t(rows * dgqRowBytes(cols, group)));
+    ASSERT_EQ(dgqRowBytes(cols, group), 4 + 4 + 256);
+    for (int64_t c = 0; c < cols; ++c) {
+      if (calibrated)
+        EXPECT_GT(m.smooth[c], 0.0f);
+      else
+        EXPECT_EQ(m.smooth[c], 1.0f);
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        float s1;
+        int s2, q;
+        dgqParts(m.rows.data(), cols, group, r, c, s1, s2, q);
+        ASSERT_GE(s2, 1);
+        ASSERT_LE(s2, 127);
+        ASSERT_GE(q, -8);
+        ASSERT_LE(q, 7);
+        float s = s1 * float(s2);
+        float smoothed = w[r * cols + c] / m.smooth[c];
+        float got = dgqValue(m.rows.data(), cols, group, r, c);
+        EXPECT_FLOAT_EQ(got, s * float(q));
+        float lo = -8 * s, hi = 7 * s;
+        float want = std::clamp(smoothed, lo, hi);
+        EXPECT_LE(std::fabs(got - want), s / 2 * (1 + 1e-5f))
+            << "r " << r << " c " << c << (calibrated ? " calibrated" : "");
+      }
+  }
+}
+
+TEST(Quantize, DGQTwoLevelScalesTrackTheGroups) {
+  // Two groups whose magnitudes differ 10x: the integer group scales
+  // differ by about 10x too (the channel scale is shared).
+  const int64_t cols = 64, group = 32;
+  std::vector<float> w(cols);
+  for (int64_t c = 0; c < cols; ++c)
+    w[c] = (c < 32 ? 1.0f : 0.1f) * ((c % 3) - 1.0f) * (1 + c % 5) / 5.0f;
+  DGQMatrix m = quantizeDGQ(w.data(), 1, cols, group);
+  float s1;
+  int big, small, q;
+  dgqParts(m.rows.data(), cols, group, 0, 0, s1, big, q);
+  dgqParts(m.rows.data(), cols, group, 0, 40, s1, small, q);
+  EXPECT_GT(big, 8 * small);
+  EXPECT_LT(big, 12 * small + 12);
+}

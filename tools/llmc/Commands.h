@@ -27,11 +27,15 @@ llvm::cl::SubCommand &runCmd();
 llvm::cl::SubCommand &benchCmd();
 llvm::cl::SubCommand &rooflineCmd();
 llvm::cl::SubCommand &perplexityCmd();
+llvm::cl::SubCommand &calibrateCmd();
 /// The compile flags shared by compile, run and bench (-O, --cpu,
 /// --decode-splits, --softmax, ...).
 CompileOptions compileOptions();
+/// --tokenizer (compile, run, perplexity, calibrate).
+std::string tokenizerOption();
 int runBench();
 int runPerplexity();
+int runCalibrate();
 /// The tokenizer an artifact carries.
 llvm::Expected<std::unique_ptr<Tokenizer>>
 artifactTokenizer(llmc_artifact_t *artifact, llvm::StringRef path);

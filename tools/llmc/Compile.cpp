@@ -23,6 +23,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/xxhash.h"
+#include <map>
 #include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;
@@ -186,6 +187,23 @@ bool isSparseBlocks(mlir::DictionaryAttr t) {
   return blocks && blocks.getValue() == "gqsa_q4_0_s50";
 }
 
+/// Whether a quantize transform makes DGQ A8W4 rows.
+bool isDGQ(mlir::DictionaryAttr t) {
+  auto blocks = t.getAs<mlir::StringAttr>("blocks");
+  return blocks && blocks.getValue() == "dgq_a8w4";
+}
+
+/// The expression a transform computes, spelled as mlir::llm::weightKey
+/// spells it in the IR: how calibration statistics are looked up.
+std::string transformKey(mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param"))
+    return param.getValue().str();
+  std::string key = t.getAs<mlir::StringAttr>("op").getValue().str() + "(";
+  for (auto [i, in] : llvm::enumerate(t.getAs<mlir::ArrayAttr>("inputs")))
+    key += (i ? "," : "") + transformKey(cast<mlir::DictionaryAttr>(in));
+  return key + ")";
+}
+
 /// Whether every param a transform reads is a float tensor.
 bool allFloatLeaves(const ModelSource &source, mlir::DictionaryAttr t) {
   if (auto param = t.getAs<mlir::StringAttr>("param")) {
@@ -242,6 +260,13 @@ Expected<uint64_t> checkTransform(const ModelSource &source,
         return createStringError("quantize: malformed transform");
       return uint64_t(rows * (cols / 64) * 20);
     }
+    if (isDGQ(t)) {
+      int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
+      if (spec.group < 32 || spec.group % 32 || cols % spec.group)
+        return createStringError("quantize: malformed transform");
+      return result == 0 ? uint64_t(rows * dgqRowBytes(cols, spec.group))
+                         : uint64_t(cols * 4);
+    }
     int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
     if (result == 0)
       return uint64_t(spec.packedBytes(rows, cols));
@@ -294,11 +319,67 @@ std::vector<uint8_t> floatBytes(const std::vector<float> &v) {
   return std::vector<uint8_t>(p, p + v.size() * sizeof(float));
 }
 
+/// Statistics of one observed input (llmc calibrate): per feature E[x^2]
+/// and the high percentile of |x| DGQ's smoothing clips at.
+struct CalibrationSite {
+  std::vector<float> meanSquare, range;
+};
+/// llmc calibrate's output, by weight key.
+struct Calibration {
+  std::map<std::string, CalibrationSite> sites;
+};
+
+/// Reads llmc calibrate's JSON (format llmc-calibration-v1).
+Error loadCalibration(StringRef path, Calibration &out) {
+  auto buffer = MemoryBuffer::getFile(path);
+  if (!buffer)
+    return fileError(path, "cannot read: " + buffer.getError().message());
+  Expected<json::Value> doc = json::parse((*buffer)->getBuffer());
+  if (!doc)
+    return fileError(path, "is not JSON: " + toString(doc.takeError()));
+  const json::Object *o = doc->getAsObject();
+  if (!o || o->getString("format") != std::optional<StringRef>("llmc-calibration-v1"))
+    return fileError(path, "is not llmc calibrate output "
+                           "(format llmc-calibration-v1)");
+  const json::Array *sites = o->getArray("sites");
+  if (!sites)
+    return fileError(path, "has no 'sites'");
+  auto floats = [](const json::Array *a, std::vector<float> &v) {
+    if (!a)
+      return false;
+    for (const json::Value &x : *a) {
+      std::optional<double> d = x.getAsNumber();
+      if (!d || !std::isfinite(*d) || *d < 0)
+        return false;
+      v.push_back(float(*d));
+    }
+    return true;
+  };
+  for (const json::Value &sv : *sites) {
+    const json::Object *site = sv.getAsObject();
+    CalibrationSite cs;
+    const json::Array *keys = site ? site->getArray("keys") : nullptr;
+    if (!keys || !floats(site->getArray("mean_square"), cs.meanSquare) ||
+        !floats(site->getArray("p99"), cs.range) ||
+        cs.meanSquare.size() != cs.range.size())
+      return fileError(path, "has a malformed site (keys, mean_square and "
+                             "p99 of one length each)");
+    for (const json::Value &k : *keys)
+      if (std::optional<StringRef> key = k.getAsString())
+        out.sites[key->str()] = cs;
+  }
+  return Error::success();
+}
+
 /// The last quantized weight: a quantize transform's results (integers,
 /// scales, zero points) are packed one after the other.
 struct QuantCache {
   std::string key;
   QuantizedMatrix matrix;
+  DGQMatrix dgq;
+  const Calibration *calibration = nullptr;
+  /// Weights quantized without statistics although some were given.
+  std::vector<std::string> uncalibrated;
 };
 
 /// The bytes of a transform checked by checkTransform.
@@ -310,13 +391,39 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
     QuantSpec spec = quantSpecOf(t);
     auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
     auto cols = t.getAs<mlir::IntegerAttr>("cols").getInt();
+    auto input = cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]);
+    // Calibration statistics of the weight's input, when given and found.
+    const CalibrationSite *stats = nullptr;
+    if (cache.calibration) {
+      std::string k = transformKey(input);
+      auto it = cache.calibration->sites.find(k);
+      if (it != cache.calibration->sites.end() &&
+          int64_t(it->second.meanSquare.size()) == cols)
+        stats = &it->second;
+      else if (isDGQ(t) || isSparseBlocks(t))
+        if (!llvm::is_contained(cache.uncalibrated, k))
+          cache.uncalibrated.push_back(k);
+    }
     std::optional<BlockFormat> f = blockFormatOf(t);
     if (f || isSparseBlocks(t)) {
-      std::vector<float> w = evaluateF32(
-          source,
-          cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
+      std::vector<float> w = evaluateF32(source, input);
       return f ? quantizeBlocks(w.data(), rows * cols, *f)
-               : quantizeSparseBlocks(w.data(), rows, cols);
+               : quantizeSparseBlocks(w.data(), rows, cols,
+                                      stats ? stats->meanSquare.data() : nullptr);
+    }
+    if (isDGQ(t)) {
+      std::string key;
+      llvm::raw_string_ostream(key) << t.get("inputs") << "dgq/" << spec.group;
+      if (key != cache.key) {
+        std::vector<float> w = evaluateF32(source, input);
+        cache.dgq = quantizeDGQ(w.data(), rows, cols, spec.group,
+                                stats ? stats->meanSquare.data() : nullptr,
+                                stats ? stats->range.data() : nullptr);
+        cache.key = key;
+      }
+      if (t.getAs<mlir::IntegerAttr>("result").getInt() == 0)
+        return cache.dgq.rows;
+      return floatBytes(cache.dgq.smooth);
     }
     std::string key;
     llvm::raw_string_ostream(key)
@@ -324,9 +431,7 @@ std::vector<uint8_t> evaluateTransform(const ModelSource &source,
         << spec.asymmetric << "/" << spec.clipSearch << "/" << rows << "x"
         << cols;
     if (key != cache.key) {
-      std::vector<float> w = evaluateF32(
-          source,
-          cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]));
+      std::vector<float> w = evaluateF32(source, input);
       cache.matrix = quantizeMatrix(w.data(), rows, cols, spec);
       cache.key = key;
     }
@@ -437,9 +542,12 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
     opt.flash = options.optLevel >= 2;
     opt.decodeSplits = options.decodeSplits;
     opt.softmax = options.decodeSoftmax;
-    mlir::llm::buildLLMOptimizePipeline(pm, opt, quant);
-  } else if (quant) {
-    pm.addPass(mlir::llm::createQuantize(q));
+    mlir::llm::buildLLMOptimizePipeline(pm, opt, quant, options.observe);
+  } else {
+    if (quant)
+      pm.addPass(mlir::llm::createQuantize(q));
+    if (options.observe)
+      pm.addPass(mlir::llm::createObserve());
   }
   if (pm.size() == 0)
     return Error::success();
@@ -458,6 +566,18 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   auto model_ = module->getAttrOfType<mlir::DictionaryAttr>("llm.model");
   if (!model_)
     return fileError(input, "module has no llm.model attribute");
+
+  Calibration calibration;
+  if (!options.calibration.empty()) {
+    if (options.quant != "dgq-a8w4" && options.quant != "gqsa-w4s50" &&
+        !StringRef(options.quant).starts_with("dgq-a8w4g"))
+      return fileError(options.calibration,
+                       "calibration statistics are used by --quant dgq-a8w4 "
+                       "and gqsa-w4s50 only (got --quant '" +
+                           options.quant + "')");
+    if (Error e = loadCalibration(options.calibration, calibration))
+      return e;
+  }
 
   // 0. The llm-dialect optimization pipeline.
   if (options.optLevel >= 1 && options.llmOptimize)
@@ -485,6 +605,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   auto weightBytes = entry->getAttrOfType<mlir::IntegerAttr>("llm.weights_bytes");
   auto kvType = dyn_cast<mlir::MemRefType>(entry.getArgumentTypes()[2]);
   mlir::Attribute profileTable = module->getAttr("llm.profile");
+  mlir::Attribute observeTable = module->getAttr("llm.observe");
   if (!weightTable || !weightBytes || !kvType)
     return fileError(input, "buffer ABI left no weight table");
 
@@ -644,6 +765,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
       {"sections", std::move(sections)}};
   if (profileTable)
     manifest["profile"] = toJSON(profileTable);
+  if (observeTable)
+    manifest["observe"] = toJSON(observeTable);
   if (model.tokenizer.format != TokenizerFormat::None)
     manifest["tokenizer"] =
         json::Object{{"format", tokenizerFormatName(model.tokenizer.format)},
@@ -673,6 +796,15 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     at += model.tokenizer.bytes.size();
     pad(os, at, wOff);
     QuantCache quantCache;
+    if (!options.calibration.empty())
+      quantCache.calibration = &calibration;
+    auto warn = make_scope_exit([&] {
+      for (const std::string &k : quantCache.uncalibrated)
+        errs() << "llmc: warning: " << options.calibration
+               << " has no statistics for the input of " << k
+               << " (calibrated with other -O options?); quantized from the "
+                  "weights alone\n";
+    });
     for (const Slot &s : slots) {
       pad(os, at, wOff + s.offset);
       if (s.tensor) {
@@ -717,7 +849,12 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
                                    (options.quantClip ? "c" : "") +
                                    "/" + llvm::join(options.quantKeep, ",")) +
       "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
-      (options.profile ? "|profile" : ""));
+      (options.profile ? "|profile" : "") +
+      (options.observe ? "|observe" : ""));
+  if (!options.calibration.empty()) {
+    auto stats = MemoryBuffer::getFile(options.calibration);
+    mix(stats ? (*stats)->getBuffer() : StringRef(options.calibration));
+  }
   std::string dir = cacheDir();
   SmallString<256> path(dir);
   sys::path::append(path, stem + "-" + utohexstr(h) + ".llmc");

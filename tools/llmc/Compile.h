@@ -29,6 +29,11 @@ struct CompileOptions {
   std::vector<std::string> quantKeep;  ///< weight-name substrings kept float
   bool progress = false; ///< progress lines on stderr
   bool profile = false;  ///< per-op timers (llmc bench --profile)
+  /// Observation points on the linears' inputs (llmc calibrate).
+  bool observe = false;
+  /// Calibration statistics (llmc calibrate -o) for the quantizer: "" =
+  /// none (weights only).
+  std::string calibration;
 };
 
 /// Tokenizer bytes carried in the artifact.

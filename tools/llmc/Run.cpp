@@ -46,6 +46,13 @@ cl::SubCommand &llmc::perplexityCmd() {
       "Perplexity over a text; with --ref, KL divergence and top-1 agreement");
   return cmd;
 }
+cl::SubCommand &llmc::calibrateCmd() {
+  static cl::SubCommand cmd(
+      "calibrate",
+      "Run a model over a text and record activation statistics for "
+      "calibrated quantization");
+  return cmd;
+}
 cl::SubCommand &llmc::rooflineCmd() {
   static cl::SubCommand cmd("roofline", "Roofline analysis: FLOPs, bytes, bound and time per op");
   return cmd;
@@ -64,7 +71,7 @@ static cl::opt<std::string> targetOpt("target", cl::init("cpu"),
 static cl::opt<std::string>
     cpuOpt("cpu", cl::init("native"),
            cl::desc("LLVM CPU name to compile for (native = this machine)"),
-           cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()));
+           cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()), cl::sub(calibrateCmd()));
 enum OptLevel { O0, O1, O2, O3 };
 static cl::opt<OptLevel> optLevel(
     cl::desc("Optimization level"), cl::init(O3),
@@ -72,7 +79,7 @@ static cl::opt<OptLevel> optLevel(
                clEnumValN(O1, "O1", "Basic"), clEnumValN(O2, "O2", "Default"),
                clEnumValN(O3, "O3", "Aggressive (default)")),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
-    cl::sub(rooflineCmd()));
+    cl::sub(rooflineCmd()), cl::sub(calibrateCmd()));
 static cl::opt<int64_t> decodeSplitsOpt(
     "decode-splits", cl::init(2),
     cl::desc("Flash decoding (-O2+): KV-cache chunks per head for one-token "
@@ -85,7 +92,7 @@ static cl::opt<bool> llmOptimizeOpt(
              "and up; =false keeps the imported graph while LLVM still "
              "optimizes at the -O level"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
-    cl::sub(rooflineCmd()));
+    cl::sub(rooflineCmd()), cl::sub(calibrateCmd()));
 static cl::opt<std::string> softmaxOpt(
     "softmax", cl::init("unified"),
     cl::desc("Flash decoding (-O2+) softmax across chunks: unified (one "
@@ -117,9 +124,15 @@ static cl::list<std::string> quantKeepOpt(
              "(comma-separated) in float, e.g. output"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()));
+static cl::opt<std::string> calibrationOpt(
+    "calibration",
+    cl::desc("With --quant dgq-a8w4 / gqsa-w4s50: activation statistics "
+             "from llmc calibrate (smoothing, error weights, saliency)"),
+    cl::value_desc("stats.json"), cl::sub(compileCmd()), cl::sub(runCmd()),
+    cl::sub(perplexityCmd()), cl::sub(benchCmd()));
 static cl::opt<std::string>
     compileTokenizer("tokenizer", cl::desc("Tokenizer file to embed"),
-                     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
+                     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(calibrateCmd()));
 
 static cl::opt<std::string> runInput(cl::Positional, cl::init(""),
                                      cl::desc("<model.llmc | model.mlir | model path>"),
@@ -159,7 +172,9 @@ static cl::opt<int> maxContextOpt("max-context", cl::init(0),
 static cl::opt<bool> progressOpt("progress",
                                  cl::desc("Show progress even when stderr is "
                                           "not a terminal"),
-                                 cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
+                                 cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(calibrateCmd()));
+
+std::string llmc::tokenizerOption() { return compileTokenizer; }
 
 CompileOptions llmc::compileOptions() {
   CompileOptions o;
@@ -173,6 +188,7 @@ CompileOptions llmc::compileOptions() {
   o.quantAsymmetric = quantAsymOpt;
   o.quantClip = quantClipOpt;
   o.quantKeep.assign(quantKeepOpt.begin(), quantKeepOpt.end());
+  o.calibration = calibrationOpt;
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
 }

@@ -582,7 +582,8 @@ int main(int argc, char **argv) {
       "  llmc roofline <model.mlir | model | config.json> --hardware H "
       "[--phase prefill|decode] [--batch B] [--seq S] [--kv-len L]\n"
       "  llmc perplexity <model.llmc | model> --text FILE [--ref MODEL] "
-      "[--ctx N] [--json F]\n");
+      "[--ctx N] [--json F]\n"
+      "  llmc calibrate <model> --text FILE -o stats.json [--ctx N]\n");
   if (importCmd)
     return runImport();
   if (tokenizeCmd)
@@ -599,6 +600,8 @@ int main(int argc, char **argv) {
     return runBench();
   if (perplexityCmd())
     return runPerplexity();
+  if (calibrateCmd())
+    return runCalibrate();
   errs() << "llmc: no subcommand; see llmc --help\n";
   return 1;
 }

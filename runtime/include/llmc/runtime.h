@@ -114,6 +114,16 @@ void llmc_profile_read(int32_t *count, const double **seconds,
                        const int64_t **calls);
 void llmc_profile_reset(void);
 
+/* Calibration: artifacts compiled with observation points (`llmc
+ * calibrate`; the manifest's "observe" lists the sites) hand each observed
+ * activation, a [rows, cols] f32 matrix with `row_stride` floats between
+ * rows, to the observer set here (process-wide; NULL: none, the data is
+ * ignored). Called on the thread running the forward pass, between ops. */
+typedef void (*llmc_observer_fn)(void *user, int32_t site, const float *data,
+                                 int64_t rows, int64_t cols,
+                                 int64_t row_stride);
+void llmc_observer_set(llmc_observer_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

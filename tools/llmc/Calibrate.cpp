@@ -1,0 +1,252 @@
+//===- Calibrate.cpp - llmc calibrate: activation statistics --------------===//
+//
+//   llmc calibrate <model> --text FILE -o stats.json [--ctx N]
+//
+// Compiles the model (f32, the usual -O pipeline) with `--llm-observe`
+// observation points on the inputs of its linears, runs it through the
+// runtime over the text (BOS first, windows of --ctx tokens, every position
+// computed) and records per site and input feature:
+//
+//   mean_square  E[x^2]: weights the quantizer's error (DGQ's grid search)
+//                and the saliency of weight groups (GQSA: sum of w^2 E[x^2])
+//   absmax       max |x|
+//   p99, p999    the 99th / 99.9th percentiles of |x| (from a histogram of
+//                4 bins per octave, 2^-24 .. 2^16: each is the upper edge of
+//                its bin, at most 19 % above the exact value, and never
+//                above absmax): DGQ's percentile-clipping smoothing
+//
+// The sites are keyed by the weight expressions they feed (`keys`), as
+// `llmc compile --calibration` looks them up. Written atomically.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+#include "Compile.h"
+#include "importers/Tokenizer.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include <cmath>
+#include <vector>
+
+using namespace llvm;
+using namespace llmc;
+
+static cl::opt<std::string> calInput(cl::Positional, cl::Required,
+                                     cl::desc("<model path | model.mlir>"),
+                                     cl::sub(calibrateCmd()));
+static cl::opt<std::string> calText("text", cl::Required,
+                                    cl::desc("Calibration text"),
+                                    cl::value_desc("file"),
+                                    cl::sub(calibrateCmd()));
+static cl::opt<std::string> calOutput("o", cl::Required,
+                                      cl::desc("Statistics (JSON)"),
+                                      cl::value_desc("stats.json"),
+                                      cl::sub(calibrateCmd()));
+static cl::opt<int> calCtx("ctx", cl::init(0),
+                           cl::desc("Tokens per window (0 = the compiled "
+                                    "context, at most 512)"),
+                           cl::sub(calibrateCmd()));
+
+namespace {
+constexpr int kBinsPerOctave = 4, kMinOctave = -24, kMaxOctave = 16;
+constexpr int kBins = (kMaxOctave - kMinOctave) * kBinsPerOctave;
+
+/// Per-feature accumulators of one site.
+struct Site {
+  int64_t features = 0, rows = 0;
+  std::vector<double> sumSquares;
+  std::vector<float> absmax;
+  std::vector<uint32_t> histogram; ///< [features, kBins]
+
+  void init(int64_t n) {
+    features = n;
+    sumSquares.assign(n, 0.0);
+    absmax.assign(n, 0.0f);
+    histogram.assign(n * kBins, 0);
+  }
+  static int bin(float v) {
+    if (!(v > 0.0f))
+      return 0;
+    int b = int(std::floor(std::log2(v) * kBinsPerOctave)) -
+            kMinOctave * kBinsPerOctave;
+    return std::clamp(b, 0, kBins - 1);
+  }
+  static float upperEdge(int b) {
+    return std::exp2(float(b + 1 + kMinOctave * kBinsPerOctave) /
+                     kBinsPerOctave);
+  }
+  /// The p-quantile of |x| of feature `f` (upper edge of its bin).
+  float percentile(int64_t f, double p) const {
+    uint64_t need = uint64_t(std::ceil(p * double(rows)));
+    uint64_t seen = 0;
+    for (int b = 0; b < kBins; ++b) {
+      seen += histogram[f * kBins + b];
+      if (seen >= need && seen > 0)
+        return std::min(upperEdge(b), absmax[f]);
+    }
+    return absmax[f];
+  }
+};
+
+struct Observer {
+  std::vector<Site> sites;
+  std::string error; ///< the first inconsistency seen
+
+  static void observe(void *user, int32_t site, const float *data,
+                      int64_t rows, int64_t cols, int64_t stride) {
+    auto *self = static_cast<Observer *>(user);
+    if (site < 0 || size_t(site) >= self->sites.size() ||
+        self->sites[site].features != cols) {
+      if (self->error.empty())
+        self->error = "observation site " + std::to_string(site) +
+                      " does not match the manifest";
+      return;
+    }
+    Site &s = self->sites[site];
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *row = data + r * stride;
+      for (int64_t c = 0; c < cols; ++c) {
+        float v = std::fabs(row[c]);
+        s.sumSquares[c] += double(v) * v;
+        s.absmax[c] = std::max(s.absmax[c], v);
+        ++s.histogram[c * kBins + Site::bin(v)];
+      }
+    }
+    s.rows += rows;
+  }
+};
+
+json::Array floats(const std::vector<float> &v) {
+  json::Array a;
+  for (float x : v)
+    a.push_back(double(x));
+  return a;
+}
+} // namespace
+
+int llmc::runCalibrate() {
+  CompileOptions options = compileOptions();
+  if (sys::path::extension(calInput) == ".llmc")
+    return fail(calInput + ": llmc calibrate needs the model (it compiles it "
+                           "with observation points), not an artifact");
+  options.quant.clear();
+  options.calibration.clear();
+  options.observe = true;
+  auto path = resolveArtifact(calInput, tokenizerOption(), options);
+  if (!path)
+    return fail(path.takeError());
+  llmc_artifact_t *artifact = nullptr;
+  llmc_session_t *session = nullptr;
+  auto cleanup = make_scope_exit([&] {
+    llmc_observer_set(nullptr, nullptr);
+    llmc_session_free(session);
+    llmc_artifact_free(artifact);
+  });
+  if (llmc_status_t s = llmc_artifact_load(path->c_str(), &artifact))
+    return fail(statusError(s));
+  llmc_model_info_t info;
+  if (llmc_status_t s = llmc_artifact_info(artifact, &info))
+    return fail(statusError(s));
+  Expected<json::Value> manifest = json::parse(llmc_artifact_manifest(artifact));
+  if (!manifest)
+    return fail(manifest.takeError());
+  const json::Array *table =
+      manifest->getAsObject() ? manifest->getAsObject()->getArray("observe")
+                              : nullptr;
+  if (!table || table->empty())
+    return fail(calInput + ": the model has no linear layer to observe");
+  Observer observer;
+  observer.sites.resize(table->size());
+  for (const json::Value &entry : *table) {
+    const json::Object *o = entry.getAsObject();
+    std::optional<int64_t> site = o ? o->getInteger("site") : std::nullopt;
+    std::optional<int64_t> features = o ? o->getInteger("features") : std::nullopt;
+    if (!site || !features || *site < 0 || size_t(*site) >= table->size())
+      return fail(*path + ": malformed observation table");
+    observer.sites[*site].init(*features);
+  }
+
+  int ctx = calCtx;
+  if (ctx < 0 || ctx == 1)
+    return fail("--ctx must be at least 2 (or 0 for the compiled context)");
+  if (ctx == 0)
+    ctx = std::min(info.max_seq_len, 512);
+  if (ctx > info.max_seq_len)
+    return fail(*path + ": --ctx " + Twine(ctx) +
+                " exceeds the compiled context " + Twine(info.max_seq_len));
+  if (llmc_status_t s = llmc_session_create(artifact, ctx, &session))
+    return fail(statusError(s));
+  auto tokenizer = artifactTokenizer(artifact, *path);
+  if (!tokenizer)
+    return fail(tokenizer.takeError());
+  auto text = MemoryBuffer::getFile(calText);
+  if (!text)
+    return fail(fileError(calText, "cannot read: " + text.getError().message()));
+  std::vector<int32_t> tokens = (*tokenizer)->encode((*text)->getBuffer(), true);
+  if (tokens.size() < 2)
+    return fail(fileError(calText, "has fewer than 2 tokens"));
+
+  llmc_observer_set(&Observer::observe, &observer);
+  size_t windows = (tokens.size() + ctx - 1) / ctx;
+  for (size_t w = 0; w < windows; ++w) {
+    size_t begin = w * ctx, end = std::min(tokens.size(), begin + ctx);
+    llmc_session_reset(session);
+    const float *logits;
+    if (llmc_status_t s = llmc_session_forward(session, tokens.data() + begin,
+                                               end - begin, &logits))
+      return fail(statusError(s));
+    if (options.progress)
+      errs() << format("\rllmc: calibrating window %zu/%zu", w + 1, windows);
+  }
+  if (options.progress)
+    errs() << "\n";
+  llmc_observer_set(nullptr, nullptr);
+  if (!observer.error.empty())
+    return fail(*path + ": " + observer.error);
+
+  json::Array sites;
+  for (size_t i = 0; i < observer.sites.size(); ++i) {
+    const Site &s = observer.sites[i];
+    const json::Object *o = (*table)[i].getAsObject();
+    std::vector<float> meanSquare(s.features), p99(s.features),
+        p999(s.features);
+    for (int64_t f = 0; f < s.features; ++f) {
+      meanSquare[f] = s.rows ? float(s.sumSquares[f] / double(s.rows)) : 0.0f;
+      p99[f] = s.percentile(f, 0.99);
+      p999[f] = s.percentile(f, 0.999);
+    }
+    json::Array keys;
+    if (const json::Array *k = o->getArray("keys"))
+      keys = *k;
+    sites.push_back(json::Object{{"site", int64_t(i)},
+                                 {"keys", std::move(keys)},
+                                 {"features", s.features},
+                                 {"rows", s.rows},
+                                 {"mean_square", floats(meanSquare)},
+                                 {"absmax", floats(s.absmax)},
+                                 {"p99", floats(p99)},
+                                 {"p999", floats(p999)}});
+  }
+  json::Object doc{{"format", "llmc-calibration-v1"},
+                   {"model", calInput.getValue()},
+                   {"text", calText.getValue()},
+                   {"tokens", int64_t(tokens.size())},
+                   {"ctx", ctx},
+                   {"sites", std::move(sites)}};
+  if (Error e = writeToOutput(calOutput, [&](raw_ostream &os) {
+        os << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
+        return Error::success();
+      }))
+    return fail(std::move(e));
+  outs() << format("calibrated %zu sites over %zu tokens (%zu windows of up "
+                   "to %d) -> %s\n",
+                   observer.sites.size(), tokens.size(), windows, ctx,
+                   calOutput.c_str());
+  return 0;
+}
