@@ -229,33 +229,22 @@ int64_t llmc::dgqRowBytes(int64_t cols, int64_t group) {
   return 4 + cols / group + cols / 2;
 }
 
-DGQMatrix llmc::quantizeDGQ(const float *w, int64_t rows, int64_t cols,
-                            int64_t group, const float *meanSquare,
-                            const float *range) {
-  DGQMatrix m;
+namespace {
+/// DGQ of `w` with columns scaled by `t` (activations by 1 / t), error
+/// weights `h` per column; returns the weighted squared weight error of the
+/// result (sum over rows and columns of h_j (w_ij t_j - w'_ij)^2).
+double quantizeDGQScaled(const float *w, int64_t rows, int64_t cols,
+                         int64_t group, const std::vector<float> &t,
+                         const std::vector<float> &h, DGQMatrix &m) {
   int64_t groups = cols / group, rowBytes = dgqRowBytes(cols, group);
   m.rows.assign(rows * rowBytes, 0);
-  m.smooth.assign(cols, 1.0f);
-  // Percentile-clipping smoothing: t_j = sqrt(range_j / max_i |w_ij|).
-  std::vector<float> t(cols, 1.0f), h(cols, 1.0f);
-  if (range) {
-    std::vector<float> wmax(cols, 0.0f);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        wmax[c] = std::max(wmax[c], std::fabs(w[r * cols + c]));
-    for (int64_t c = 0; c < cols; ++c)
-      if (range[c] > 0.0f && wmax[c] > 0.0f)
-        t[c] = std::clamp(std::sqrt(range[c] / wmax[c]), 1.0f / 64, 64.0f);
-  }
-  for (int64_t c = 0; c < cols; ++c) {
+  m.smooth.resize(cols);
+  for (int64_t c = 0; c < cols; ++c)
     m.smooth[c] = 1.0f / t[c];
-    // The error weight of column j: the smoothed activations' E[x^2].
-    if (meanSquare)
-      h[c] = std::max(meanSquare[c] / (t[c] * t[c]), 1e-12f);
-  }
   auto quant = [](float v, float s) {
     return s > 0.0f ? int(std::clamp(std::nearbyint(v / s), -8.0f, 7.0f)) : 0;
   };
+  double total = 0;
   std::vector<float> row(cols), best(groups);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c)
@@ -294,19 +283,20 @@ DGQMatrix llmc::quantizeDGQ(const float *w, int64_t rows, int64_t cols,
                                         127.0f))
                        : 1;
     };
-    if (top > 0.0f) {
-      double bestErr = -1;
-      for (int step = 0; step <= 10; ++step) {
-        float c1 = (1.0f - 0.05f * step) * top / 127.0f;
-        double err = 0;
-        for (int64_t g = 0; g < groups; ++g)
-          err += groupError(g, c1 * level(g, c1));
-        if (bestErr < 0 || err < bestErr) {
-          bestErr = err;
-          s1 = c1;
-        }
+    double rowErr = 0;
+    for (int64_t g = 0; g < groups; ++g)
+      rowErr += groupError(g, s1 * level(g, s1));
+    for (int step = 1; step <= 10 && top > 0.0f; ++step) {
+      float c1 = (1.0f - 0.05f * step) * top / 127.0f;
+      double err = 0;
+      for (int64_t g = 0; g < groups; ++g)
+        err += groupError(g, c1 * level(g, c1));
+      if (err < rowErr) {
+        rowErr = err;
+        s1 = c1;
       }
     }
+    total += rowErr;
     uint8_t *out = m.rows.data() + r * rowBytes;
     std::memcpy(out, &s1, 4);
     uint8_t *nibbles = out + 4 + groups;
@@ -322,7 +312,60 @@ DGQMatrix llmc::quantizeDGQ(const float *w, int64_t rows, int64_t cols,
       }
     }
   }
-  return m;
+  return total;
+}
+} // namespace
+
+DGQMatrix llmc::quantizeDGQ(const float *w, int64_t rows, int64_t cols,
+                            int64_t group, const float *meanSquare,
+                            const float *range) {
+  std::vector<float> ones(cols, 1.0f);
+  DGQMatrix best;
+  if (!range) {
+    std::vector<float> h(cols, 1.0f);
+    if (meanSquare)
+      for (int64_t c = 0; c < cols; ++c)
+        h[c] = std::max(meanSquare[c], 1e-12f);
+    quantizeDGQScaled(w, rows, cols, group, ones, h, best);
+    return best;
+  }
+  // Percentile-clipping smoothing t_j = (range_j / max_i |w_ij|)^alpha,
+  // alpha searched on the calibration statistics: the expected squared
+  // output error of the weights (E[x_j^2] / t_j^2 weighted, see
+  // quantizeDGQScaled) plus that of per-token int8 activations (a uniform
+  // error of step d = max_j (range_j / t_j) / 127 on each input: d^2 / 12
+  // times the sum of the squared smoothed weights).
+  std::vector<float> wmax(cols, 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      wmax[c] = std::max(wmax[c], std::fabs(w[r * cols + c]));
+  double bestErr = -1;
+  for (int step = 0; step <= 5; ++step) {
+    float alpha = 0.1f * step;
+    std::vector<float> t(cols, 1.0f), h(cols, 1.0f);
+    float amax = 0.0f;
+    double wsq = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      if (alpha > 0.0f && range[c] > 0.0f && wmax[c] > 0.0f)
+        t[c] = std::clamp(std::pow(range[c] / wmax[c], alpha), 1.0f / 64,
+                          64.0f);
+      if (meanSquare)
+        h[c] = std::max(meanSquare[c] / (t[c] * t[c]), 1e-12f);
+      amax = std::max(amax, range[c] / t[c]);
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        wsq += double(w[r * cols + c] * t[c]) * (w[r * cols + c] * t[c]);
+    DGQMatrix m;
+    double d = amax / 127.0;
+    double err = quantizeDGQScaled(w, rows, cols, group, t, h, m) +
+                 d * d / 12.0 * wsq;
+    if (bestErr < 0 || err < bestErr) {
+      bestErr = err;
+      best = std::move(m);
+    }
+  }
+  return best;
 }
 
 void llmc::dgqParts(const uint8_t *rowBytes, int64_t cols, int64_t group,

@@ -113,15 +113,18 @@ float sparseBlockValue(const uint8_t *entries, int64_t cols, int64_t r,
 /// The stored weight is s1 * s2 * q.
 ///
 /// Calibration (optional, per column): `meanSquare` E[x^2] weights each
-/// column's squared error, `range` (a high percentile of |x|) sets the
-/// percentile-clipping smoothing: column j of the weight is multiplied by
-/// t_j = sqrt(range_j / max_i |w_ij|) before quantizing and the
-/// activations by 1 / t_j at run time (`smooth`, all ones without
-/// calibration). Scales come from the two-phase grid search: (1) per group
-/// the float scale S' = c * absmax / 7, c in {1, 0.95, ..., 0.5}, with the
-/// least weighted squared error; (2) per row s1 = f * max S' / 127, f in
-/// {1, 0.95, ..., 0.5}, s2 = clamp(round(S' / s1), 1, 127), with q
-/// re-rounded for the effective scale s1 * s2, least weighted error.
+/// column's squared error (the expected output error of a weight error),
+/// `range` (a high percentile of |x|) drives the percentile-clipping
+/// smoothing: column j of the weight is multiplied by t_j = (range_j /
+/// max_i |w_ij|)^alpha before quantizing and the activations by 1 / t_j at
+/// run time (`smooth`; all ones without `range`), alpha in {0, 0.1, ...,
+/// 0.5} chosen to minimize the estimated output error of weights and
+/// per-token int8 activations together. Scales come from the two-phase
+/// grid search: (1) per group the float scale S' = c * absmax / 7, c in
+/// {1, 0.95, ..., 0.5}, with the least weighted squared error; (2) per row
+/// s1 = f * max S' / 127, f in {1, 0.95, ..., 0.5}, s2 = clamp(round(S' /
+/// s1), 1, 127), with q re-rounded for the effective scale s1 * s2, least
+/// weighted error.
 struct DGQMatrix {
   std::vector<uint8_t> rows;  ///< [rows, dgqRowBytes]
   std::vector<float> smooth;  ///< [cols]: activation multipliers 1 / t_j
