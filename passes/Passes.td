@@ -431,6 +431,33 @@ def Quantize : Pass<"llm-quantize", "mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::llm::LLMDialect"];
 }
 
+def QuantizeKVCache : Pass<"llm-quantize-kv-cache", "mlir::ModuleOp"> {
+  let summary = "Store the KV cache as int8 with one scale per head and position";
+  let description = [{
+    Rewrites every float `!llm.kv_cache` (function arguments and results,
+    `llm.attention` operands and results) to element type `i8`: the
+    lowering then quantizes each head's key and value vector of a position
+    to int8 with one f32 scale (`max |x| / 127`, round half to even) when
+    writing it, and dequantizes while reading (attention scores and the
+    weighted sum of values are computed in f32). The cache shrinks from 4
+    to 1 + 4 / head_dim bytes per element. `llmc compile --kv-cache=int8`
+    runs it after `llm-optimize`.
+
+    Before:
+
+    ```mlir
+    func.func @f(%kv: !llm.kv_cache<2x64x4x8, f32>, ...) -> (..., !llm.kv_cache<2x64x4x8, f32>)
+    ```
+
+    After:
+
+    ```mlir
+    func.func @f(%kv: !llm.kv_cache<2x64x4x8, i8>, ...) -> (..., !llm.kv_cache<2x64x4x8, i8>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
 def Observe : Pass<"llm-observe", "mlir::ModuleOp"> {
   let summary = "Observe the inputs of linears for calibration";
   let description = [{

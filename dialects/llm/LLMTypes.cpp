@@ -66,6 +66,10 @@ int64_t KVCacheType::getNumElements() const {
 }
 
 int64_t KVCacheType::getSizeInBytes() const {
-  return getNumElements() *
-         llvm::divideCeil(getElementType().getIntOrFloatBitWidth(), 8);
+  int64_t bytes = getNumElements() *
+                  llvm::divideCeil(getElementType().getIntOrFloatBitWidth(), 8);
+  // int8: one f32 scale per layer, key/value, head and position.
+  if (getElementType().isSignlessInteger(8))
+    bytes += 2 * getLayers() * getMaxSeq() * getKvHeads() * 4;
+  return bytes;
 }

@@ -16,7 +16,9 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
   let description = [{
     The attention key/value cache: for each of `layers` decoder layers, keys
     and values of up to `max_seq` positions, `kv_heads` heads of `head_dim`
-    elements each. Element type is a float type or `i8` (int8 KV cache).
+    elements each. Element type is a float type or `i8` (int8 KV cache:
+    each head's key or value vector of one position is stored as `head_dim`
+    int8 values and one f32 scale, `max |x| / 127`).
 
     ```mlir
     !llm.kv_cache<5x512x4x8, f32>   // layers x max_seq x kv_heads x head_dim
@@ -33,7 +35,8 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
   let extraClassDeclaration = [{
     /// Elements of keys and values together, over all layers.
     int64_t getNumElements() const;
-    /// Bytes of keys and values together, over all layers.
+    /// Bytes of keys and values together, over all layers (int8: with
+    /// their scales).
     int64_t getSizeInBytes() const;
   }];
 }

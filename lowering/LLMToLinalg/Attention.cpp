@@ -123,6 +123,142 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
   }
 };
 
+/// int8 KV cache (see cacheTensorType): the writes and, without flash
+/// attention, the dequantized reads of one layer. Both keys and values are
+/// rows [capacity, head_dim + 4] per head: head_dim int8 values, then the
+/// f32 scale's 4 bytes; every region is a slice of the 5-D cache (no
+/// reshape), so bufferization updates it in place.
+struct Int8Cache {
+  OpBuilder &b;
+  Location loc;
+  int64_t layer, kvh, cap, hd;
+
+  SmallVector<OpFoldResult> at(int64_t kind, OpFoldResult pos,
+                               int64_t column) {
+    return {b.getIndexAttr(layer), b.getIndexAttr(kind), b.getIndexAttr(0),
+            pos, b.getIndexAttr(column)};
+  }
+  SmallVector<OpFoldResult> size(OpFoldResult rows, int64_t columns) {
+    return {b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(kvh), rows,
+            b.getIndexAttr(columns)};
+  }
+  SmallVector<OpFoldResult> ones() {
+    return SmallVector<OpFoldResult>(5, b.getIndexAttr(1));
+  }
+
+  /// Writes x ([T, kvh, hd] f32) at positions [pos, pos + T) of `kind` (0
+  /// keys, 1 values): per (token, head) the scale d = max |x| / 127 and the
+  /// int8 values round_even(x / d).
+  Value write(Value cache, Value x, Value pos, Value t, int64_t kind) {
+    MLIRContext *ctx = b.getContext();
+    int64_t dyn = ShapedType::kDynamic;
+    Type f32 = b.getF32Type(), i8 = b.getI8Type();
+    Value amax = generic(
+        b, loc, {x}, fill(b, loc, empty(b, loc, {dyn, kvh}, f32, t), 0.0),
+        {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})}, {par, par, red},
+        [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          return arith::MaximumFOp::create(
+              nb, nl, args[1], math::AbsFOp::create(nb, nl, args[0]));
+        });
+    Value inv = elementwise(b, loc, amax, f32,
+                            [](OpBuilder &nb, Location nl, ValueRange args) {
+                              return inverseStep(nb, nl, args[0]);
+                            });
+    // Both results are computed into their slices of the cache (so
+    // bufferization writes the cache in place, no copy).
+    auto dest = [&](int64_t column, int64_t columns) {
+      return tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({kvh, dyn, columns}, i8), cache,
+          at(kind, pos, column), size(t, columns), ones());
+    };
+    // Iteration (h, t, d) into [kvh, T, hd].
+    Value q = generic(
+        b, loc, {x, inv}, dest(0, hd),
+        {map(ctx, 3, {1, 0, 2}), map(ctx, 3, {1, 0}), map(ctx, 3, {0, 1, 2})},
+        {par, par, par},
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value r = math::RoundEvenOp::create(
+              nb, nl, arith::MulFOp::create(nb, nl, args[0], args[1]));
+          return arith::FPToSIOp::create(nb, nl, i8, r);
+        });
+    cache = tensor::InsertSliceOp::create(b, loc, q, cache, at(kind, pos, 0),
+                                          size(t, hd), ones());
+    // The scales' little-endian bytes, [kvh, T, 4].
+    Value sb = generic(
+        b, loc, {amax}, dest(hd, 4),
+        {map(ctx, 3, {1, 0}), map(ctx, 3, {0, 1, 2})}, {par, par, par},
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Type i32 = nb.getI32Type();
+          Value d = arith::DivFOp::create(nb, nl, args[0],
+                                          fconst(nb, nl, f32, 127.0));
+          Value bits = arith::BitcastOp::create(nb, nl, i32, d);
+          Value k = arith::IndexCastOp::create(
+              nb, nl, i32, linalg::IndexOp::create(nb, nl, 2));
+          Value sh = arith::MulIOp::create(
+              nb, nl, k, arith::ConstantIntOp::create(nb, nl, i32, 8));
+          return arith::TruncIOp::create(
+              nb, nl, i8, arith::ShRUIOp::create(nb, nl, bits, sh));
+        });
+    return tensor::InsertSliceOp::create(b, loc, sb, cache,
+                                         at(kind, pos, hd), size(t, 4),
+                                         ones());
+  }
+
+  /// Positions [0, padded) of `kind` dequantized to f32: keys as
+  /// [kvh, hd, padded], values as [kvh, padded, hd].
+  Value read(Value cache, Value padded, int64_t kind) {
+    MLIRContext *ctx = b.getContext();
+    int64_t dyn = ShapedType::kDynamic;
+    Type f32 = b.getF32Type(), i8 = b.getI8Type();
+    bool keys = kind == 0;
+    Value rows = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kvh, dyn, hd + 4}, i8), cache,
+        at(kind, b.getIndexAttr(0), 0), size(padded, hd + 4), ones());
+    // The scales: [kvh, padded] i32 from each row's 4 bytes, as f32.
+    Value bytes = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kvh, dyn, 4}, i8), cache,
+        at(kind, b.getIndexAttr(0), hd), size(padded, 4), ones());
+    Type i32 = b.getI32Type();
+    Value bits = generic(
+        b, loc, {bytes},
+        linalg::FillOp::create(
+            b, loc, arith::ConstantIntOp::create(b, loc, i32, 0).getResult(),
+            empty(b, loc, {kvh, dyn}, i32, padded))
+            .getResult(0),
+        {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})}, {par, par, red},
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value k = arith::IndexCastOp::create(
+              nb, nl, i32, linalg::IndexOp::create(nb, nl, 2));
+          Value sh = arith::MulIOp::create(
+              nb, nl, k, arith::ConstantIntOp::create(nb, nl, i32, 8));
+          return arith::OrIOp::create(
+              nb, nl, args[1],
+              arith::ShLIOp::create(
+                  nb, nl, arith::ExtUIOp::create(nb, nl, i32, args[0]), sh));
+        });
+    Value data = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kvh, dyn, hd}, i8), rows,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                               b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(kvh), padded, b.getIndexAttr(hd)},
+        SmallVector<OpFoldResult>(3, b.getIndexAttr(1)));
+    // Iteration (h, a, c) over the output: the position is c for keys, a
+    // for values.
+    unsigned p = keys ? 2 : 1, d = keys ? 1 : 2;
+    SmallVector<int64_t> outShape = keys ? SmallVector<int64_t>{kvh, hd, dyn}
+                                         : SmallVector<int64_t>{kvh, dyn, hd};
+    return generic(
+        b, loc, {data, bits}, empty(b, loc, outShape, f32, padded),
+        {map(ctx, 3, {0, p, d}), map(ctx, 3, {0, p}), map(ctx, 3, {0, 1, 2})},
+        {par, par, par},
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value scale = arith::BitcastOp::create(nb, nl, f32, args[1]);
+          return arith::MulFOp::create(
+              nb, nl, arith::SIToFPOp::create(nb, nl, f32, args[0]), scale);
+        });
+  }
+};
+
 /// Grouped-query attention over the cache tensor (see cacheTensorType):
 /// keys stored transposed per layer, values row by row.
 struct LowerAttention : OpConversionPattern<AttentionOp> {
@@ -134,7 +270,8 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     MLIRContext *ctx = rw.getContext();
     KVCacheType cacheType = op.getCache().getType();
     Type elt = op.getQuery().getType().getElementType();
-    if (cacheType.getElementType() != elt)
+    bool int8 = cacheType.getElementType().isInteger(8);
+    if (cacheType.getElementType() != elt && !(int8 && elt.isF32()))
       return rw.notifyMatchFailure(op, "cache and activations differ in type");
     int64_t kvh = op.getNumKvHeads(), h = op.getNumHeads();
     int64_t g = h / kvh, hd = cacheType.getHeadDim();
@@ -187,6 +324,11 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
           .getResult();
     };
 
+    Int8Cache int8Cache{rw, loc, static_cast<int64_t>(layer), kvh, cap, hd};
+    if (int8) {
+      cache = int8Cache.write(cache, split(k), pos, t, 0);
+      cache = int8Cache.write(cache, split(v), pos, t, 1);
+    } else {
     // Keys: [T, kvh*hd] -> [kvh, hd, T] into the transposed key slot at
     // column pos, so scores stream keys along positions.
     Value kSlot = tensor::ExtractSliceOp::create(rw, loc, slotType, cache,
@@ -215,6 +357,7 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
         ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
                                rw.getIndexAttr(kvh), t, rw.getIndexAttr(hd)},
         strides5);
+    }
 
     // Flash attention reads the cache in place; no score matrix.
     if (auto flash = op->getAttrOfType<DictionaryAttr>(kFlashAttrName)) {
@@ -225,22 +368,28 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     }
 
     // Read back [kvh, hd, padded] keys and [kvh, padded, hd] values.
-    Value kRead = asKeysT(tensor::ExtractSliceOp::create(
-        rw, loc, slotType, cache, layerOffsets(0), layerSizes, strides5));
-    Value keys = tensor::ExtractSliceOp::create(
-        rw, loc, RankedTensorType::get({kvh, hd, dyn}, elt), kRead,
-        ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0),
-                               rw.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd),
-                               padded},
-        strides3);
-    Value values = tensor::ExtractSliceOp::create(
-        rw, loc, RankedTensorType::get({kvh, dyn, hd}, elt), cache,
-        layerOffsets(1),
-        ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
-                               rw.getIndexAttr(kvh), padded,
-                               rw.getIndexAttr(hd)},
-        strides5);
+    Value keys, values;
+    if (int8) {
+      keys = int8Cache.read(cache, padded, 0);
+      values = int8Cache.read(cache, padded, 1);
+    } else {
+      Value kRead = asKeysT(tensor::ExtractSliceOp::create(
+          rw, loc, slotType, cache, layerOffsets(0), layerSizes, strides5));
+      keys = tensor::ExtractSliceOp::create(
+          rw, loc, RankedTensorType::get({kvh, hd, dyn}, elt), kRead,
+          ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0),
+                                 rw.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd),
+                                 padded},
+          strides3);
+      values = tensor::ExtractSliceOp::create(
+          rw, loc, RankedTensorType::get({kvh, dyn, hd}, elt), cache,
+          layerOffsets(1),
+          ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
+                                 rw.getIndexAttr(kvh), padded,
+                                 rw.getIndexAttr(hd)},
+          strides5);
+    }
 
     // Scores [kvh, g, T, padded]: query head kvh*g + gi attends KV head kvh;
     // positions in blocks of kKeyBlock so the vectorized tile is static.

@@ -117,17 +117,6 @@ Value blockWeights(OpBuilder &b, Location l, const Kernel &k, Value bytes,
   return unpackNibbles(b, l, bytes, data);
 }
 
-/// 1 / d for the 8-bit step d = amax / 127 of a block or token (0 when
-/// amax is 0): computed once, so quantizing is one multiply per element.
-Value inverseStep(OpBuilder &b, Location l, Value amax) {
-  Type f32 = b.getF32Type();
-  Value d = arith::DivFOp::create(b, l, amax, fconst(b, l, f32, 127.0));
-  Value zero = fconst(b, l, f32, 0.0);
-  return arith::SelectOp::create(
-      b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, d, zero),
-      zero, arith::DivFOp::create(b, l, fconst(b, l, f32, 1.0), d));
-}
-
 /// Activations quantized per block: `q` [Tp, in] i8 (q4_0: x, q8_0: |x|),
 /// `sign` [Tp, in] i8 (q8_0: x itself, for the weights' sign), `start`
 /// [Tp, in / 4] i32 (q4_0: -8 * sums of 4), `amax` [Tp, in / 32] f32.

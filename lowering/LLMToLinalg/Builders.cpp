@@ -262,4 +262,13 @@ Value activate(OpBuilder &b, Location l, Activation act,
   return arith::MulFOp::create(b, l, half, one);
 }
 
+Value inverseStep(OpBuilder &b, Location l, Value amax) {
+  Type f32 = b.getF32Type();
+  Value d = arith::DivFOp::create(b, l, amax, fconst(b, l, f32, 127.0));
+  Value zero = fconst(b, l, f32, 0.0);
+  return arith::SelectOp::create(
+      b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, d, zero),
+      zero, arith::DivFOp::create(b, l, fconst(b, l, f32, 1.0), d));
+}
+
 } // namespace mlir::llm::lowering

@@ -31,6 +31,10 @@ Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
               ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iters,
               BodyFn body);
 Value tag(Value v, StringRef schedule);
+/// 1 / d for the 8-bit step d = amax / 127 of a block, token or head (0
+/// when amax is 0), as a scalar: quantizing is then one multiply per
+/// element.
+Value inverseStep(OpBuilder &b, Location loc, Value amax);
 Value elementwise(OpBuilder &b, Location loc, ValueRange inputs, Type elt,
                   BodyFn body);
 Value reduceLast(OpBuilder &b, Location loc, Value x, double initValue,

@@ -58,6 +58,9 @@ struct FlashKernel {
   /// comparisons explode on loop-dependent subsets).
   Value flat;
   Value q3, pos, t, len;
+  /// int8 cache: `flat` is i8, keys and values alike rows of hd int8
+  /// values and a 4-byte f32 scale per position (see cacheTensorType).
+  bool int8 = false;
 
   Value c(int64_t v) { return iconst(b, loc, v); }
 
@@ -120,12 +123,46 @@ struct FlashKernel {
 
     Value head = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, kv, c(g)), gi);
-    // Flat offsets of this KV head's transposed keys and values.
-    Value kvOff = arith::MulIOp::create(b, loc, kv, c(cap * hd));
+    // Flat offsets of this KV head's transposed keys and values (int8: of
+    // its slots, hd + 4 bytes per position).
+    int64_t slot = cap * (int8 ? hd + 4 : hd);
+    Value kvOff = arith::MulIOp::create(b, loc, kv, c(slot));
     Value keyBase = arith::AddIOp::create(
-        b, loc, c((layer * 2 + 0) * kvh * cap * hd), kvOff);
+        b, loc, c((layer * 2 + 0) * kvh * slot), kvOff);
     Value valBase = arith::AddIOp::create(
-        b, loc, c((layer * 2 + 1) * kvh * cap * hd), kvOff);
+        b, loc, c((layer * 2 + 1) * kvh * slot), kvOff);
+    Type i8 = b.getI8Type();
+    // int8: the rows of positions [blk, blk + 16) of a slot, as their f32
+    // values [16, hd] and scales [16].
+    auto int8Rows = [&](OpBuilder &nb, Location l, Value base,
+                        Value blk) -> std::pair<Value, Value> {
+      Value at = arith::AddIOp::create(
+          nb, l, base, arith::MulIOp::create(nb, l, blk, iconst(nb, l, hd + 4)));
+      Value rows = vector::ShapeCastOp::create(
+          nb, l, VectorType::get({kKeyBlock, hd + 4}, i8),
+          vector::LoadOp::create(nb, l,
+                                 VectorType::get({kKeyBlock * (hd + 4)}, i8),
+                                 flat, ValueRange{at}));
+      Value data = vector::ExtractStridedSliceOp::create(
+          nb, l, rows, ArrayRef<int64_t>{0, 0}, ArrayRef<int64_t>{kKeyBlock, hd},
+          ArrayRef<int64_t>{1, 1});
+      Value bytes = vector::ExtractStridedSliceOp::create(
+          nb, l, rows, ArrayRef<int64_t>{0, hd}, ArrayRef<int64_t>{kKeyBlock, 4},
+          ArrayRef<int64_t>{1, 1});
+      Value scales = vector::BitCastOp::create(
+          nb, l, VectorType::get({kKeyBlock}, elt),
+          vector::ShapeCastOp::create(
+              nb, l, VectorType::get({4 * kKeyBlock}, i8), bytes));
+      Value values = arith::SIToFPOp::create(
+          nb, l, VectorType::get({kKeyBlock, hd}, elt), data);
+      return {values, scales};
+    };
+    // int8: this head's query row, for the row-layout keys.
+    Value qRow;
+    if (int8)
+      qRow = vector::TransferReadOp::create(
+          b, loc, VectorType::get({hd}, elt), q3, ValueRange{tok, head, c(0)},
+          fconst(b, loc, elt, 0.0), ArrayRef<bool>{true});
     auto vecB = VectorType::get({kKeyBlock}, elt);
     auto vecD = VectorType::get({hd}, elt);
     double ninf = -std::numeric_limits<double>::infinity();
@@ -138,6 +175,21 @@ struct FlashKernel {
         ValueRange{fconst(b, loc, elt, ninf), fconst(b, loc, elt, 0.0), zeroD},
         [&](OpBuilder &nb, Location l, Value blk, ValueRange it) {
           Value m = it[0], sum = it[1], acc = it[2];
+          Value s;
+          if (int8) {
+            // Rows of keys: sum over d of q[d] * k[j, d], times the scale.
+            auto [keys, scales] = int8Rows(nb, l, keyBase, blk);
+            Value prod = arith::MulFOp::create(
+                nb, l, keys,
+                vector::BroadcastOp::create(
+                    nb, l, VectorType::get({kKeyBlock, hd}, elt), qRow));
+            s = arith::MulFOp::create(
+                nb, l,
+                vector::MultiDimReductionOp::create(
+                    nb, l, prod, zeroB, ArrayRef<bool>{false, true},
+                    vector::CombiningKind::ADD),
+                scales);
+          } else {
           // Scores of the block: q[d] * keysT[d, blk:blk+16] over d.
           auto dot = scf::ForOp::create(
               nb, l, iconst(nb, l, 0), iconst(nb, l, hd), iconst(nb, l, 1),
@@ -157,7 +209,8 @@ struct FlashKernel {
                 scf::YieldOp::create(
                     db, dl, Value(vector::FMAOp::create(db, dl, qv, kd, s[0])));
               });
-          Value s = dot.getResult(0);
+          s = dot.getResult(0);
+          }
           s = scale ? Value(arith::MulFOp::create(
                           nb, l, s,
                           vector::BroadcastOp::create(
@@ -208,16 +261,24 @@ struct FlashKernel {
           }
           // The block's values in one read (few tensor reads keep the
           // bufferization analysis cheap), then row by row.
-          Value vAt = arith::AddIOp::create(
-              nb, l, valBase,
-              arith::MulIOp::create(nb, l, blk, iconst(nb, l, hd)));
-          Value vBlock = vector::ShapeCastOp::create(
-              nb, l, VectorType::get({kKeyBlock, hd}, elt),
-              vector::LoadOp::create(
-                  nb, l, VectorType::get({kKeyBlock * hd}, elt), flat,
-                  ValueRange{vAt}));
+          Value vBlock, pw = e;
+          if (int8) {
+            // Each position's weight times its value scale.
+            auto [values, scales] = int8Rows(nb, l, valBase, blk);
+            vBlock = values;
+            pw = arith::MulFOp::create(nb, l, e, scales);
+          } else {
+            Value vAt = arith::AddIOp::create(
+                nb, l, valBase,
+                arith::MulIOp::create(nb, l, blk, iconst(nb, l, hd)));
+            vBlock = vector::ShapeCastOp::create(
+                nb, l, VectorType::get({kKeyBlock, hd}, elt),
+                vector::LoadOp::create(
+                    nb, l, VectorType::get({kKeyBlock * hd}, elt), flat,
+                    ValueRange{vAt}));
+          }
           for (int64_t j = 0; j < kKeyBlock; ++j) {
-            Value pj = vector::ExtractOp::create(nb, l, e, ArrayRef<int64_t>{j});
+            Value pj = vector::ExtractOp::create(nb, l, pw, ArrayRef<int64_t>{j});
             Value vj = vector::ExtractOp::create(nb, l, vBlock,
                                                  ArrayRef<int64_t>{j});
             newAcc = vector::FMAOp::create(
@@ -371,9 +432,10 @@ Value mlir::llm::lowering::buildFlashAttention(
       ArrayRef<ReassociationIndices>{{0}, {1, 2}},
       ArrayRef<OpFoldResult>{t, b.getIndexAttr(h), b.getIndexAttr(hd)});
   auto cacheType = cast<RankedTensorType>(cache.getType());
+  bool int8 = cacheType.getElementType().isInteger(8);
   Value buffer = bufferization::ToBufferOp::create(
-      b, loc, MemRefType::get(cacheType.getShape(), elt), cache,
-      /*read_only=*/true);
+      b, loc, MemRefType::get(cacheType.getShape(), cacheType.getElementType()),
+      cache, /*read_only=*/true);
   Value flat = memref::CollapseShapeOp::create(
       b, loc, buffer, ArrayRef<ReassociationIndices>{{0, 1, 2, 3, 4}});
   FlashKernel k{b,
@@ -392,6 +454,7 @@ Value mlir::llm::lowering::buildFlashAttention(
                 pos,
                 t,
                 len};
+  k.int8 = int8;
   Value one = iconst(b, loc, 1);
   Value single = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, one);
   // Several tokens: one chunk each (they already fill the threads).

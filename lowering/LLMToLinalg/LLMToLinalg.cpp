@@ -531,7 +531,8 @@ struct ConvertLLMToLinalg
 
 RankedTensorType mlir::llm::cacheTensorType(KVCacheType t) {
   int64_t cap = (t.getMaxSeq() + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
-  return RankedTensorType::get(
-      {t.getLayers(), 2, t.getKvHeads(), cap, t.getHeadDim()},
-      t.getElementType());
+  // int8: 4 more bytes per position for its f32 scale (see Attention.cpp).
+  int64_t last = t.getHeadDim() + (t.getElementType().isInteger(8) ? 4 : 0);
+  return RankedTensorType::get({t.getLayers(), 2, t.getKvHeads(), cap, last},
+                               t.getElementType());
 }

@@ -52,6 +52,7 @@ struct llmc_artifact_s {
   std::map<std::string, llmc::runtime::Section> sections;
   llmc_model_info_t info{};
   std::vector<int64_t> kvShape;
+  int kvElemBytes = 4; ///< f32 cache, or 1: i8 (scales inside the shape)
   llmc::runtime::Section weights;
   std::string targetKind, arch, codeSection, entrySymbol;
   std::vector<std::string> features;
@@ -63,7 +64,7 @@ struct llmc_session_s {
   llmc_artifact_s *artifact = nullptr;
   int32_t maxContext = 0;
   int32_t position = 0;
-  std::vector<float> kv;
+  std::vector<float> kv; ///< the cache's bytes (f32 or i8), float-aligned
   std::vector<float> logits;
 };
 

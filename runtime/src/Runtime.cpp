@@ -93,12 +93,16 @@ llmc_status_t readManifest(llmc_artifact_s &a) {
 
   const json &kv = m.at("kv_cache");
   a.kvShape = kv.at("shape").get<std::vector<int64_t>>();
-  if (kv.value("dtype", "") != "f32" || a.kvShape.size() != 5 ||
+  // f32, or i8 with 4 more bytes per position (its f32 scale).
+  std::string kvType = kv.value("dtype", "");
+  a.kvElemBytes = kvType == "f32" ? 4 : kvType == "i8" ? 1 : 0;
+  if (!a.kvElemBytes || a.kvShape.size() != 5 ||
       a.kvShape[0] != info.n_layers || a.kvShape[1] != 2 ||
       a.kvShape[2] != info.n_kv_heads || a.kvShape[3] < info.max_seq_len ||
-      a.kvShape[4] != info.head_dim)
+      a.kvShape[4] != info.head_dim + (a.kvElemBytes == 1 ? 4 : 0))
     return bad(p, "kv_cache must be f32 [n_layers, 2, n_kv_heads, "
-                  "capacity >= max_seq_len, head_dim]");
+                  "capacity >= max_seq_len, head_dim] or i8 [..., "
+                  "head_dim + 4]");
 
   const json &w = m.at("weights");
   auto ws = a.sections.find(w.at("section").get<std::string>());
@@ -237,10 +241,10 @@ extern "C" llmc_status_t llmc_session_create(llmc_artifact_t *a,
   auto s = std::make_unique<llmc_session_s>();
   s->artifact = a;
   s->maxContext = maxContext ? maxContext : a->info.max_seq_len;
-  size_t kvElems = 1;
+  size_t kvBytes = static_cast<size_t>(a->kvElemBytes);
   for (int64_t d : a->kvShape)
-    kvElems *= static_cast<size_t>(d);
-  s->kv.assign(kvElems, 0.0f);
+    kvBytes *= static_cast<size_t>(d);
+  s->kv.assign((kvBytes + sizeof(float) - 1) / sizeof(float), 0.0f);
   *out = s.release();
   return nullptr;
 }

@@ -245,6 +245,8 @@ def main():
                     "stored weights the reference decodes")
     ap.add_argument("--calibration", help="gqsa-w4s50: llmc calibrate "
                     "statistics (saliency weighted by E[x^2])")
+    ap.add_argument("--kv-cache", default="f32", choices=("f32", "int8"),
+                    help="int8: keys and values quantized per (token, head)")
     ap.add_argument("--flips", type=int, default=2)
     ap.add_argument("--flip-tol", type=float, default=0.2)
     a = ap.parse_args()
@@ -254,7 +256,9 @@ def main():
                                 a.artifact, a.calibration) if a.quant else None)
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     prompt = tok.encode(a.prompt)
-    gen, ref = reference.greedy(m, prompt, a.n, act_quant=act_quant)
+    kv_quant = reference.quantize_kv_int8 if a.kv_cache == "int8" else None
+    gen, ref = reference.greedy(m, prompt, a.n, act_quant=act_quant,
+                                kv_quant=kv_quant)
     text = a.prompt.encode()
     prev = prompt[-1]
     for t in gen:
@@ -277,7 +281,7 @@ def main():
         print(f"FAIL logits: {got.size // V} rows dumped, reference has {ref.shape[0]}")
         return 1
     rows = np.abs(got.reshape(ref.shape) - ref).max(axis=1)
-    if act_quant is not None:
+    if act_quant is not None or kv_quant is not None:
         # 8-bit activations: llmc computes in f32, the reference in f64, so
         # an activation right at a rounding boundary may land one step
         # apart (one row's logits move by ~1e-2). Allow --flips such rows,

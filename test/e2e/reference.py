@@ -131,7 +131,16 @@ def quantize_q8_blocks(x, name=None):
     return (np.rint(b * inv) * d).reshape(shape).astype(np.float64)
 
 
-def forward(m, tokens, act_quant=None):
+def quantize_kv_int8(x):
+    """int8 per (token, head) row of x [T, heads, hd] as llmc's
+    --kv-cache=int8 stores it: d = max|x| / 127 (f32), rint(x / d) * d."""
+    x32 = x.astype(np.float32)
+    d = np.abs(x32).max(axis=-1, keepdims=True) / np.float32(127)
+    inv = np.divide(np.float32(1), d, out=np.zeros_like(d), where=d != 0)
+    return (np.rint(x32 * inv) * d).astype(np.float64)
+
+
+def forward(m, tokens, act_quant=None, kv_quant=None):
     """Logits [T, vocab] of every position of `tokens` (float64 math).
     `act_quant(x, name)`, if given, is applied to the input of the matmul
     with weight `name` ("wq" for q/k/v, "wo", "w1" for gate/up, "w2",
@@ -154,6 +163,8 @@ def forward(m, tokens, act_quant=None):
         v = proj("wv", "bv").reshape(T, KV, hd)
         q = rope(q, pos, hd, c["theta"], c["rope"])
         k = rope(k, pos, hd, c["theta"], c["rope"])
+        if kv_quant:
+            k, v = kv_quant(k), kv_quant(v)
         group = H // KV
         k = np.repeat(k, group, axis=1)  # head h uses kv head h // group
         v = np.repeat(v, group, axis=1)
@@ -170,13 +181,13 @@ def forward(m, tokens, act_quant=None):
     return (x @ w["out"].T).astype(np.float32)
 
 
-def greedy(m, prompt, n, stop=(1, 2), act_quant=None):
+def greedy(m, prompt, n, stop=(1, 2), act_quant=None, kv_quant=None):
     """Greedy generation of up to n tokens after `prompt`; a generated BOS or
     EOS ends it. Returns (generated ids, logits of every fed position)."""
     seq = list(prompt)
     out = []
     for _ in range(n):
-        logits = forward(m, seq, act_quant)
+        logits = forward(m, seq, act_quant, kv_quant)
         nxt = int(np.argmax(logits[-1]))
         if nxt in stop:
             break
@@ -184,7 +195,7 @@ def greedy(m, prompt, n, stop=(1, 2), act_quant=None):
         if len(out) == n:
             break
         seq.append(nxt)
-    return out, forward(m, seq, act_quant)
+    return out, forward(m, seq, act_quant, kv_quant)
 
 
 class Llama2CTokenizer:

@@ -343,3 +343,33 @@ func.func @observe(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
   llm.observe %x {site = 3 : i64, keys = ["w"]} : tensor<?x64xf32>
   return %x : tensor<?x64xf32>
 }
+
+// -----
+
+// int8 KV cache: [layers, 2, kv_heads, capacity, head_dim + 4] i8, a row
+// per position of head_dim int8 values then the f32 scale's 4 bytes. Keys
+// and values are quantized per (token, head) straight into their slices of
+// the cache (in place), the scales' bytes next to them; the reference
+// (non-flash) path reads them back dequantized.
+// CHECK-LABEL: func.func @kv_int8
+// CHECK-SAME: %[[KV:arg[0-9]+]]: tensor<2x2x4x64x12xi8> {llm.kv_cache}
+// CHECK: %[[K:.*]] = tensor.extract_slice %[[KV]][0, 0, 0, %{{.*}}, 0] [1, 1, 4, %{{.*}}, 8] [1, 1, 1, 1, 1] : tensor<2x2x4x64x12xi8> to tensor<4x?x8xi8>
+// CHECK: math.roundeven
+// CHECK: arith.fptosi %{{.*}} : f32 to i8
+// CHECK: } -> tensor<4x?x8xi8>
+// CHECK: %[[KV1:.*]] = tensor.insert_slice %{{.*}} into %[[KV]][0, 0, 0, %{{.*}}, 0] [1, 1, 4, %{{.*}}, 8]
+// CHECK: tensor.extract_slice %[[KV1]][0, 0, 0, %{{.*}}, 8] [1, 1, 4, %{{.*}}, 4]
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+// CHECK: arith.shrui
+// CHECK: arith.trunci %{{.*}} : i32 to i8
+// CHECK: tensor.insert_slice %{{.*}}[0, 0, 0, %{{.*}}, 8] [1, 1, 4, %{{.*}}, 4]
+// CHECK: tensor.extract_slice %{{.*}}[0, 1, 0, %{{.*}}, 0] [1, 1, 4, %{{.*}}, 8]
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0, 0, 8] [1, 1, 4, %{{.*}}, 4] [1, 1, 1, 1, 1] : tensor<2x2x4x64x12xi8> to tensor<4x?x4xi8>
+// CHECK: arith.shli
+// CHECK: arith.ori
+// CHECK: arith.bitcast %{{.*}} : i32 to f32
+// CHECK: arith.sitofp %{{.*}} : i8 to f32
+func.func @kv_int8(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %kv: !llm.kv_cache<2x64x4x8, i8>, %pos: index) -> (tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, i8>) {
+  %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, i8>
+  return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, i8>
+}

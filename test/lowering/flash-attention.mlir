@@ -1,6 +1,6 @@
-// RUN: llmc-opt %s --convert-llm-to-linalg | FileCheck %s
-// RUN: llmc-opt %s --llm-flash-attention="softmax=online decode-splits=1" --convert-llm-to-linalg | FileCheck %s --check-prefix=ONLINE
-// RUN: sed -e 's/, llm.flash = {[^}]*}//' %s | llmc-opt --convert-llm-to-linalg | FileCheck %s --check-prefix=REF
+// RUN: llmc-opt %s --convert-llm-to-linalg --split-input-file | FileCheck %s
+// RUN: llmc-opt %s --llm-flash-attention="softmax=online decode-splits=1" --convert-llm-to-linalg --split-input-file | FileCheck %s --check-prefix=ONLINE
+// RUN: sed -e 's/, llm.flash = {[^}]*}//' %s | llmc-opt --convert-llm-to-linalg --split-input-file | FileCheck %s --check-prefix=REF
 
 // Flash attention (llm.flash set): the new keys/values go into the cache,
 // which the kernel then reads in place as one flat read-only buffer.
@@ -61,4 +61,30 @@
 func.func @flash(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %kv: !llm.kv_cache<2x64x4x8, f32>, %pos: index) -> (tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, f32>) {
   %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, llm.flash = {decode_splits = 2 : i64, softmax = "unified", unified_max = 0.0 : f64}} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, f32>
   return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, f32>
+}
+
+// -----
+
+// int8 cache (--kv-cache=int8): the kernel reads a block of 16 rows of
+// head_dim + 4 bytes at once; the int8 values become f32, the last 4 bytes
+// of each row its f32 scale. Scores: the query row times each key row,
+// reduced along head_dim, times the key scales; values: each row weighted
+// by its probability times its scale.
+// CHECK-LABEL: func.func @flash_int8
+// REF-LABEL: func.func @flash_int8
+// ONLINE-LABEL: func.func @flash_int8
+// ONLINE: bufferization.to_buffer %{{.*}} read_only : tensor<2x2x4x64x12xi8> to memref<2x2x4x64x12xi8>
+// ONLINE: memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3, 4]] : memref<2x2x4x64x12xi8> into memref<12288xi8>
+// ONLINE: vector.transfer_read %{{.*}} : tensor<?x8x8xf32>, vector<8xf32>
+// ONLINE: vector.load %{{.*}} : memref<12288xi8>, vector<192xi8>
+// ONLINE: vector.extract_strided_slice %{{.*}} {offsets = [0, 0], sizes = [16, 8], strides = [1, 1]} : vector<16x12xi8> to vector<16x8xi8>
+// ONLINE: vector.extract_strided_slice %{{.*}} {offsets = [0, 8], sizes = [16, 4], strides = [1, 1]} : vector<16x12xi8> to vector<16x4xi8>
+// ONLINE: vector.bitcast %{{.*}} : vector<64xi8> to vector<16xf32>
+// ONLINE: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<16x8xf32> to vector<16xf32>
+// ONLINE: vector.load %{{.*}} : memref<12288xi8>, vector<192xi8>
+// ONLINE: vector.bitcast %{{.*}} : vector<64xi8> to vector<16xf32>
+// ONLINE: vector.fma
+func.func @flash_int8(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %kv: !llm.kv_cache<2x64x4x8, i8>, %pos: index) -> (tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, i8>) {
+  %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, i8>
+  return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, i8>
 }

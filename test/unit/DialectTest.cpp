@@ -139,7 +139,8 @@ TEST_F(LLMDialectTest, KVCacheSize) {
   EXPECT_EQ(cache.getNumElements(), 2 * 5 * 512 * 4 * 8);
   EXPECT_EQ(cache.getSizeInBytes(), 2 * 5 * 512 * 4 * 8 * 4);
   auto i8 = KVCacheType::get(&ctx, int64_t(5), int64_t(512), int64_t(4), int64_t(8), builder.getI8Type());
-  EXPECT_EQ(i8.getSizeInBytes(), 2 * 5 * 512 * 4 * 8);
+  // int8: the values and one f32 scale per (layer, k|v, head, position).
+  EXPECT_EQ(i8.getSizeInBytes(), 2 * 5 * 512 * 4 * 8 + 2 * 5 * 512 * 4 * 4);
 }
 
 TEST_F(LLMDialectTest, AddFoldsZeroAndConstants) {

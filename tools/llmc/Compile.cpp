@@ -527,6 +527,9 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
   if (options.decodeSoftmax != "unified" && options.decodeSoftmax != "online")
     return fileError(input, "--softmax must be 'unified' or 'online', not '" +
                                 options.decodeSoftmax + "'");
+  if (options.kvCache != "f32" && options.kvCache != "int8")
+    return fileError(input, "--kv-cache must be 'f32' or 'int8', not '" +
+                                options.kvCache + "'");
   mlir::PassManager pm(module.getContext());
   mlir::llm::QuantizeOptions q;
   q.scheme = options.quant;
@@ -549,6 +552,8 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
     if (options.observe)
       pm.addPass(mlir::llm::createObserve());
   }
+  if (options.kvCache == "int8")
+    pm.addPass(mlir::llm::createQuantizeKVCache());
   if (pm.size() == 0)
     return Error::success();
   return runPasses(pm, module, input, "optimization");
@@ -606,6 +611,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   auto kvType = dyn_cast<mlir::MemRefType>(entry.getArgumentTypes()[2]);
   mlir::Attribute profileTable = module->getAttr("llm.profile");
   mlir::Attribute observeTable = module->getAttr("llm.observe");
+  bool kvInt8 = kvType && kvType.getElementType().isInteger(8);
   if (!weightTable || !weightBytes || !kvType)
     return fileError(input, "buffer ABI left no weight table");
 
@@ -734,6 +740,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                   : options.quant +
                                         (options.quantAsymmetric ? "-asym" : "") +
                                         (options.quantClip ? "-clip" : "")},
+                    {"kv_cache", options.kvCache},
                     {"attention",
                      options.optLevel >= 2 && options.llmOptimize
                          ? json::Value(json::Object{
@@ -749,15 +756,22 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
            {"symbol", "_mlir_ciface_forward"},
            {"abi", kEntryABI},
            {"args", json::Array{"tokens: i32[n]", "start_pos: i64",
-                                "kv_cache: f32[kv_cache.shape]",
+                                kvInt8 ? "kv_cache: i8[kv_cache.shape]"
+                                       : "kv_cache: f32[kv_cache.shape]",
                                 "num_logits: i64 (1..n, the last positions)",
                                 "weights: u8[weights.bytes]",
                                 "logits: f32[num_logits, vocab_size]"}}}}},
       {"kv_cache",
        json::Object{{"shape", toArray(kvType.getShape())},
-                    {"dtype", "f32"},
-                    {"layout", "layers, k|v, kv_heads, capacity, head_dim; a layer's "
-                               "keys are stored transposed (head_dim x capacity)"}}},
+                    {"dtype", kvInt8 ? "i8" : "f32"},
+                    {"layout", kvInt8
+                                   ? "layers, k|v, kv_heads, capacity, head_dim + 4; "
+                                     "per (layer, k|v, head): head_dim x capacity "
+                                     "int8 keys (transposed) or capacity x head_dim "
+                                     "int8 values, then one f32 scale per position"
+                                   : "layers, k|v, kv_heads, capacity, head_dim; a "
+                                     "layer's keys are stored transposed (head_dim x "
+                                     "capacity)"}}},
       {"weights", json::Object{{"section", "weights"},
                                {"bytes", wSize},
                                {"alignment", kAlignment},
@@ -850,7 +864,8 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
                                    "/" + llvm::join(options.quantKeep, ",")) +
       "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
       (options.profile ? "|profile" : "") +
-      (options.observe ? "|observe" : ""));
+      (options.observe ? "|observe" : "") +
+      (options.kvCache == "f32" ? "" : "|kv=" + options.kvCache));
   if (!options.calibration.empty()) {
     auto stats = MemoryBuffer::getFile(options.calibration);
     mix(stats ? (*stats)->getBuffer() : StringRef(options.calibration));

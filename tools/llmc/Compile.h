@@ -29,6 +29,8 @@ struct CompileOptions {
   std::vector<std::string> quantKeep;  ///< weight-name substrings kept float
   bool progress = false; ///< progress lines on stderr
   bool profile = false;  ///< per-op timers (llmc bench --profile)
+  /// KV cache storage: "f32" or "int8" (llm-quantize-kv-cache).
+  std::string kvCache = "f32";
   /// Observation points on the linears' inputs (llmc calibrate).
   bool observe = false;
   /// Calibration statistics (llmc calibrate -o) for the quantizer: "" =

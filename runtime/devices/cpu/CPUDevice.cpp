@@ -5,7 +5,8 @@
 // written to disk. The entry follows the llmc-buffer-v1 ABI, i.e. MLIR's C
 // interface of
 //   forward(tokens: memref<?xi32>, start_pos: index,
-//           kv: memref<L x 2 x KVH x S x D x f32>, num_logits: index,
+//           kv: memref<L x 2 x KVH x S x D x f32> (or x (D + 4) x i8),
+//           num_logits: index,
 //           weights: memref<?xi8>, logits: memref<num_logits x V x f32>)
 //
 //===----------------------------------------------------------------------===//
