@@ -105,6 +105,7 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
             decode_splits: int = 2, softmax: str = "unified",
             llm_optimize: bool = True, quant_asymmetric: bool = False,
             quant_clip: bool = False, quant_keep: Sequence[str] = (),
+            calibration: Optional[PathLike] = None, kv_cache: str = "f32",
             progress: Optional[bool] = None) -> Artifact:
     """Compiles a model (a path, a ``.mlir`` file or a :class:`Module`) into
     an artifact at ``out``, or into the compile cache (``~/.cache/llmc``)
@@ -113,10 +114,14 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
     ``progress`` (default: stderr is a terminal) prints compile stages.
 
     ``quant`` quantizes the linear layers' weights (``"w8"``, ``"w4g32"``,
-    ``"w4g64"``, ``"w4g128"``, any ``"wNgG"``, or the GGUF blocks
-    ``"q8_0"`` / ``"q4_0"``; ``quant_asymmetric`` adds zero points,
+    ``"w4g64"``, ``"w4g128"``, any ``"wNgG"``, the GGUF blocks
+    ``"q8_0"`` / ``"q4_0"``, ``"gqsa-w4s50"`` or ``"dgq-a8w4"`` /
+    ``"dgq-a8w4gG"``; ``quant_asymmetric`` adds zero points,
     ``quant_clip`` searches each group's clipping, ``quant_keep`` lists
-    weight-name substrings kept in float; see docs/quantization.md). ``early_exit`` names a feature of a later
+    weight-name substrings kept in float, ``calibration`` is an
+    ``llmc calibrate`` statistics file for dgq / gqsa; see
+    docs/quantization.md). ``kv_cache="int8"`` stores the KV cache as int8
+    with a scale per head and position. ``early_exit`` names a feature of a later
     llmc release; until then any value raises CompileError.
     """
     if early_exit is not None:
@@ -131,7 +136,9 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
                 progress=bool(progress), quant=quant or "",
                 quant_asymmetric=bool(quant_asymmetric),
                 quant_clip=bool(quant_clip),
-                quant_keep=[str(k) for k in quant_keep])
+                quant_keep=[str(k) for k in quant_keep],
+                calibration=os.fspath(calibration) if calibration else "",
+                kv_cache=kv_cache)
     target_model = model._handle if isinstance(model, Module) else os.fspath(model)
     return Artifact(_llmc.compile(target_model, **args))
 

@@ -119,6 +119,8 @@ CompileOptions toOptions(const CompileArgs &a) {
   o.quantAsymmetric = a.quantAsymmetric;
   o.quantClip = a.quantClip;
   o.quantKeep = a.quantKeep;
+  o.calibration = a.calibration;
+  o.kvCache = a.kvCache;
   return o;
 }
 

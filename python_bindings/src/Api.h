@@ -59,6 +59,8 @@ struct CompileArgs {
   bool quantAsymmetric = false;
   bool quantClip = false;
   std::vector<std::string> quantKeep;
+  std::string calibration; ///< llmc calibrate statistics, "" = none
+  std::string kvCache = "f32"; ///< "f32" or "int8"
 };
 
 /// Compiles a model path or .mlir file (`input`) or a Module into an

@@ -130,7 +130,9 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
                              const std::string &tokenizer, bool progress,
                              const std::string &quant, bool quantAsymmetric,
                              bool quantClip,
-                             const std::vector<std::string> &quantKeep) {
+                             const std::vector<std::string> &quantKeep,
+                             const std::string &calibration,
+                             const std::string &kvCache) {
   api::CompileArgs a;
   a.target = target;
   a.cpu = cpu;
@@ -144,6 +146,8 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
   a.quantAsymmetric = quantAsymmetric;
   a.quantClip = quantClip;
   a.quantKeep = quantKeep;
+  a.calibration = calibration;
+  a.kvCache = kvCache;
   return a;
 }
 
@@ -220,11 +224,12 @@ NB_MODULE(_llmc, m) {
            int64_t decodeSplits, const std::string &softmax,
            const std::string &tokenizer, bool progress,
            const std::string &quant, bool quantAsymmetric, bool quantClip,
-           const std::vector<std::string> &quantKeep) {
+           const std::vector<std::string> &quantKeep,
+           const std::string &calibration, const std::string &kvCache) {
           api::CompileArgs a = compileArgs(
               target, cpu, optLevel, llmOptimize, decodeSplits, softmax,
               tokenizer, progress, quant, quantAsymmetric, quantClip,
-              quantKeep);
+              quantKeep, calibration, kvCache);
           const api::Module *mod = moduleOrNull(model);
           std::string input = mod ? "" : nb::cast<std::string>(model);
           std::string path;
@@ -237,7 +242,7 @@ NB_MODULE(_llmc, m) {
         "model"_a, "out"_a, "target"_a, "cpu"_a, "opt_level"_a,
         "llm_optimize"_a, "decode_splits"_a, "softmax"_a, "tokenizer"_a,
         "progress"_a, "quant"_a, "quant_asymmetric"_a, "quant_clip"_a,
-        "quant_keep"_a);
+        "quant_keep"_a, "calibration"_a, "kv_cache"_a);
 
   m.def("roofline",
         [](nb::object model, const std::string &hardware,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import llmc
-from conftest import run, tool
+from conftest import ROOT, run, tool
 
 PROMPT = "Once upon a time"
 
@@ -167,6 +167,29 @@ def test_block_and_clip_schemes(stories, tmp_path):
     clip = llmc.compile(stories[0], quant="w4g32", quant_clip=True,
                         out=tmp_path / "c.llmc")
     assert clip.manifest["target"]["quant"] == "w4g32-clip"
+
+
+def test_calibrated_dgq_and_int8_kv_cache(stories, tmp_path):
+    # llmc calibrate's statistics drive dgq-a8w4 from Python as from the
+    # CLI (same artifact text), and kv_cache="int8" stores an i8 cache.
+    stats = tmp_path / "stats.json"
+    run(tool("llmc"), "calibrate", stories[0], "--tokenizer", stories[1],
+        "--text", os.path.join(ROOT, "test", "data", "stories260K-calib.txt"),
+        "--ctx", "128", "-o", stats)
+    dgq = llmc.compile(stories[0], tokenizer=stories[1], quant="dgq-a8w4g32",
+                       calibration=stats, kv_cache="int8",
+                       out=tmp_path / "dgq.llmc")
+    assert dgq.manifest["target"]["quant"] == "dgq-a8w4g32"
+    assert dgq.manifest["kv_cache"]["dtype"] == "i8"
+    assert "dgq_a8w4" in {t["dtype"] for t in dgq.manifest["weights"]["tensors"]}
+    cli = tmp_path / "dgqcli.llmc"
+    run(tool("llmc"), "compile", stories[0], "--tokenizer", stories[1],
+        "--quant", "dgq-a8w4g32", "--calibration", stats, "--kv-cache=int8",
+        "-o", cli)
+    text = "".join(dgq.load().generate(PROMPT, 32))
+    assert llmc_run(cli, "--prompt", PROMPT, "-n", "32") == (PROMPT + text + "\n").encode()
+    with pytest.raises(llmc.CompileError, match="kv-cache"):
+        llmc.compile(stories[0], kv_cache="int4", out=tmp_path / "bad.llmc")
 
 
 def test_two_models_in_one_process(stories, stories_artifact, tmp_path):
