@@ -29,9 +29,7 @@ template <typename Ext> Value bytesOf(Value v) {
 }
 
 struct DotBytesToVNNI : OpRewritePattern<vector::MultiDimReductionOp> {
-  DotBytesToVNNI(MLIRContext *ctx, bool zmm)
-      : OpRewritePattern(ctx), zmm(zmm) {}
-  bool zmm; ///< 512-bit vpdpbusd available (AVX512-VNNI)
+  using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(vector::MultiDimReductionOp op,
                                 PatternRewriter &rw) const override {
@@ -42,8 +40,8 @@ struct DotBytesToVNNI : OpRewritePattern<vector::MultiDimReductionOp> {
         op.getReductionMask() != ArrayRef<bool>{false, true})
       return rw.notifyMatchFailure(op, "not an Nx4 i32 add over dim 1");
     int64_t lanes = srcType.getDimSize(0);
-    if (lanes != 4 && lanes != 8 && lanes != 16)
-      return rw.notifyMatchFailure(op, "not 4, 8 or 16 lanes");
+    if (lanes != 4 && lanes != 8)
+      return rw.notifyMatchFailure(op, "not 4 or 8 lanes");
     auto cast = op.getSource().getDefiningOp<vector::ShapeCastOp>();
     auto mul = cast ? cast.getSource().getDefiningOp<arith::MulIOp>() : nullptr;
     if (!mul || cast.getSourceVectorType().getRank() != 1)
@@ -56,44 +54,18 @@ struct DotBytesToVNNI : OpRewritePattern<vector::MultiDimReductionOp> {
     }
     if (!u || !s)
       return rw.notifyMatchFailure(op, "not zext(i8) * sext(i8)");
-    auto call = [&](Value acc, Value a, Value b) {
-      int64_t n = mlir::cast<VectorType>(acc.getType()).getNumElements();
-      std::string name = "llvm.x86.avx512.vpdpbusd." + std::to_string(n * 32);
-      return LLVM::CallIntrinsicOp::create(rw, op.getLoc(),
-                                           TypeRange{acc.getType()},
-                                           rw.getStringAttr(name),
-                                           ValueRange{acc, a, b},
-                                           LLVM::FastmathFlagsAttr{})
-          .getResult(0);
-    };
-    if (lanes != 16 || zmm) {
-      rw.replaceOp(op, call(op.getAcc(), u, s));
-      return success();
-    }
-    // 16 lanes without 512-bit vectors: two 256-bit halves.
-    Value result = op.getAcc();
-    for (int64_t h = 0; h < 2; ++h) {
-      auto half = [&](Value v, int64_t n) {
-        return vector::ExtractStridedSliceOp::create(
-                   rw, op.getLoc(), v, ArrayRef<int64_t>{h * n},
-                   ArrayRef<int64_t>{n}, ArrayRef<int64_t>{1})
-            .getResult();
-      };
-      Value r = call(half(op.getAcc(), 8), half(u, 32), half(s, 32));
-      result = vector::InsertStridedSliceOp::create(
-          rw, op.getLoc(), r, result, ArrayRef<int64_t>{h * 8},
-          ArrayRef<int64_t>{1});
-    }
-    rw.replaceOp(op, result);
+    std::string name = "llvm.x86.avx512.vpdpbusd." + std::to_string(lanes * 32);
+    rw.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
+        op, TypeRange{op.getDestType()}, rw.getStringAttr(name),
+        ValueRange{op.getAcc(), u, s}, LLVM::FastmathFlagsAttr{});
     return success();
   }
 };
 
 struct CPUVNNI : llm::impl::CPUVNNIBase<CPUVNNI> {
-  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DotBytesToVNNI>(&getContext(), zmm);
+    patterns.add<DotBytesToVNNI>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -753,9 +753,8 @@ def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
     a `vector.multi_reduction <add>` over the inner dim of a
     `vector.shape_cast` to `Nx4` of `arith.muli(arith.extui(u), arith.extsi(s))`
     (either operand order), into one `llvm.call_intrinsic` of
-    `llvm.x86.avx512.vpdpbusd.{128,256,512}` (N = 4, 8 or 16: `u`, `s` are
-    `vector<4Nxi8>`, `acc` `vector<Nxi32>`; N = 16 is two 256-bit calls
-    unless `zmm`, set for AVX512-VNNI targets). Run only for targets with
+    `llvm.x86.avx512.vpdpbusd.{128,256}` (N = 4 or 8: `u`, `s` are
+    `vector<4Nxi8>`, `acc` `vector<Nxi32>`). Run only for targets with
     AVX-VNNI, or AVX512-VNNI with AVX512VL (`llmc compile` checks the target
     CPU); elsewhere the portable form stays and LLVM lowers it with
     widening multiplies. Runs after bufferization (the intrinsic call has no
@@ -778,10 +777,5 @@ def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
         : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
     ```
   }];
-  let options = [
-    Option<"zmm", "zmm", "bool", /*default=*/"false",
-           "512-bit vpdpbusd for 16-lane dot products (AVX512-VNNI); "
-           "otherwise two 256-bit ones">,
-  ];
-  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::vector::VectorDialect"];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

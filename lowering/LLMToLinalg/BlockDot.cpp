@@ -72,12 +72,11 @@ Value read(OpBuilder &b, Location l, VectorType t, Value src,
 /// in the portable form `--llm-cpu-vnni` turns into one vpdpbusd.
 Value dotBytes(OpBuilder &b, Location l, Value acc, Value u, Value s) {
   Type i32 = b.getI32Type();
-  int64_t n = cast<VectorType>(u.getType()).getNumElements();
   Value p = arith::MulIOp::create(
-      b, l, arith::ExtUIOp::create(b, l, vec(n, i32), u),
-      arith::ExtSIOp::create(b, l, vec(n, i32), s));
+      b, l, arith::ExtUIOp::create(b, l, vec(kBlock, i32), u),
+      arith::ExtSIOp::create(b, l, vec(kBlock, i32), s));
   Value p2 = vector::ShapeCastOp::create(
-      b, l, VectorType::get({n / 4, 4}, i32), p);
+      b, l, VectorType::get({kLanes, kBlock / kLanes}, i32), p);
   return vector::MultiDimReductionOp::create(
       b, l, p2, acc, ArrayRef<bool>{false, true}, vector::CombiningKind::ADD);
 }
@@ -256,23 +255,8 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
   return forEachRowTask(b, l, tp, k.out, task, [&](OpBuilder &b, Location l,
                                                    Value col0, Value tile) {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
-  // One-token tiles of dense rows take 2 blocks per step: 64-byte dot
-  // products into 16-lane accumulators (one vpdpbusd zmm instead of two
-  // ymm; half the loop overhead and scale broadcasts per block).
-  int64_t span = tokens == 1 && !k.sparse && k.blocks() % 2 == 0 ? 2 : 1;
-  VectorType accType = vec(kLanes * span, f32);
+  VectorType accType = vec(kLanes, f32);
   Value invMax = fconst(b, l, f32, 1.0 / 127.0);
-  // `parts` (one per block of the span) side by side.
-  auto concat = [&](OpBuilder &b, Location l, ArrayRef<Value> parts) -> Value {
-    if (parts.size() == 1)
-      return parts[0];
-    int64_t n = cast<VectorType>(parts[0].getType()).getNumElements();
-    SmallVector<int64_t> order;
-    for (int64_t i = 0; i < 2 * n; ++i)
-      order.push_back(i);
-    return vector::ShuffleOp::create(b, l, parts[0], parts[1], order)
-        .getResult();
-  };
   auto tokenLoop = scf::ForOp::create(
       b, l, zeroIdx, tp, iconst(b, l, tokens), ValueRange{tile},
       [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
@@ -287,8 +271,7 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
               // row's stored blocks; rows share no index, so each row
               // reads its own activations (one row per register tile).
               auto blockLoop = scf::ForOp::create(
-                  b, l, zeroIdx, iconst(b, l, k.stored()), iconst(b, l, span),
-                  inits,
+                  b, l, zeroIdx, iconst(b, l, k.stored()), one, inits,
                   [&](OpBuilder &b, Location l, Value kb, ValueRange accs) {
                     Value g = kb;
                     Value entry0; // GQSA: byte offset of the entry
@@ -311,33 +294,26 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
                           b, l, b.getIndexType(), idx);
                     }
                     Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, kBlock));
-                    // sx[t][p]: the activation scale of block g + p.
-                    SmallVector<Value> xq, xs, start;
-                    SmallVector<SmallVector<Value>> sx(tokens);
+                    SmallVector<Value> xq, xs, start, sx;
                     for (int64_t t = 0; t < tokens; ++t) {
                       Value ti = arith::AddIOp::create(b, l, t0, iconst(b, l, t));
-                      xq.push_back(read(b, l, vec(kBlock * span, i8), a.q, {ti, x0}));
+                      xq.push_back(read(b, l, vec(kBlock, i8), a.q, {ti, x0}));
                       if (k.q4)
                         start.push_back(read(
-                            b, l, vec(kLanes * span, i32), a.start,
+                            b, l, vec(kLanes, i32), a.start,
                             {ti, arith::MulIOp::create(b, l, g,
                                                        iconst(b, l, kLanes))}));
                       else
-                        xs.push_back(read(b, l, vec(kBlock * span, i8), a.sign,
-                                          {ti, x0}));
-                      for (int64_t p = 0; p < span; ++p) {
-                        Value m = tensor::ExtractOp::create(
-                            b, l, a.amax,
-                            ValueRange{ti, arith::AddIOp::create(
-                                               b, l, g, iconst(b, l, p))});
-                        sx[t].push_back(arith::MulFOp::create(b, l, m, invMax));
-                      }
+                        xs.push_back(read(b, l, vec(kBlock, i8), a.sign, {ti, x0}));
+                      Value m = tensor::ExtractOp::create(b, l, a.amax,
+                                                          ValueRange{ti, g});
+                      sx.push_back(arith::MulFOp::create(b, l, m, invMax));
                     }
                     Value zero8 = arith::ConstantOp::create(
-                        b, l, DenseElementsAttr::get(vec(kBlock * span, i8),
+                        b, l, DenseElementsAttr::get(vec(kBlock, i8),
                                                      b.getIntegerAttr(i8, 0)));
                     Value zero32 = arith::ConstantOp::create(
-                        b, l, DenseElementsAttr::get(vec(kLanes * span, i32),
+                        b, l, DenseElementsAttr::get(vec(kLanes, i32),
                                                      b.getI32IntegerAttr(0)));
                     SmallVector<Value> next;
                     for (int64_t r = 0; r < rows; ++r) {
@@ -356,14 +332,8 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
                         at = arith::MulIOp::create(b, l, blk,
                                                    iconst(b, l, k.blockBytes));
                       }
-                      SmallVector<Value> sw, ws;
-                      for (int64_t p = 0; p < span; ++p) {
-                        Value atP = arith::AddIOp::create(
-                            b, l, at, iconst(b, l, p * k.blockBytes));
-                        sw.push_back(scaleAt(b, l, bytes, atP));
-                        ws.push_back(blockWeights(b, l, k, bytes, atP));
-                      }
-                      Value w = concat(b, l, ws);
+                      Value sw = scaleAt(b, l, bytes, at);
+                      Value w = blockWeights(b, l, k, bytes, at);
                       for (int64_t t = 0; t < tokens; ++t) {
                         Value d;
                         if (k.q4) {
@@ -376,12 +346,8 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
                           d = dotBytes(b, l, zero32, xq[t], sw8);
                         }
                         Value df = arith::SIToFPOp::create(b, l, accType, d);
-                        SmallVector<Value> scales;
-                        for (int64_t p = 0; p < span; ++p)
-                          scales.push_back(vector::BroadcastOp::create(
-                              b, l, vec(kLanes, f32),
-                              arith::MulFOp::create(b, l, sw[p], sx[t][p])));
-                        Value s = concat(b, l, scales);
+                        Value s = vector::BroadcastOp::create(
+                            b, l, accType, arith::MulFOp::create(b, l, sw, sx[t]));
                         next.push_back(vector::FMAOp::create(
                             b, l, df, s, accs[r * tokens + t]));
                       }

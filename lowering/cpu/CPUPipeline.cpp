@@ -60,7 +60,7 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   // After bufferization: the intrinsic calls it creates have no declared
   // memory effects, which the deallocation pipeline rejects.
   if (o.vnni)
-    os << (o.vnni512 ? "func.func(llm-cpu-vnni{zmm=true})," : "func.func(llm-cpu-vnni),");
+    os << "func.func(llm-cpu-vnni),";
   // Parallel tasks become OpenMP work-sharing loops; without `parallel`
   // they run in order.
   os << (o.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,")
@@ -148,15 +148,6 @@ bool mlir::llm::targetHasVNNI(llvm::StringRef cpu) {
   const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
   return sti->checkFeatures("+avxvnni") ||
          sti->checkFeatures("+avx512vnni,+avx512vl");
-}
-
-bool mlir::llm::targetHasVNNI512(llvm::StringRef cpu) {
-  std::string error;
-  std::unique_ptr<llvm::TargetMachine> tm =
-      makeTargetMachine(cpu, llvm::CodeGenOptLevel::Default, error);
-  if (!tm || !tm->getTargetTriple().isX86())
-    return false;
-  return tm->getMCSubtargetInfo()->checkFeatures("+avx512vnni,+avx512f");
 }
 
 std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,

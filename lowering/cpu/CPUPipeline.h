@@ -25,17 +25,11 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
                     llvm::cl::desc("The target has AVX(512)-VNNI byte dot "
                                    "products (see targetHasVNNI)"),
                     llvm::cl::init(false)};
-  Option<bool> vnni512{*this, "vnni512",
-                       llvm::cl::desc("The target has AVX512-VNNI: 512-bit "
-                                      "byte dot products too"),
-                       llvm::cl::init(false)};
 };
 
 /// Whether `cpu` ("" or "native": the host) has AVX-VNNI or AVX512-VNNI
 /// (with AVX512VL), i.e. the 256-bit vpdpbusd.
 bool targetHasVNNI(llvm::StringRef cpu);
-/// Whether `cpu` has AVX512-VNNI (the 512-bit vpdpbusd).
-bool targetHasVNNI512(llvm::StringRef cpu);
 
 /// Every dialect, interface model and extension the pipeline touches (append
 /// to a context before loading or parsing the module).

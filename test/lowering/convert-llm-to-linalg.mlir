@@ -187,9 +187,7 @@ func.func @gguf_embedding(%t: tensor<?xi32>) -> tensor<?x64xf32> {
 // each block's -8 offset becomes the dot product's starting value; the
 // kernel (one token here; four per tile in the else branch) reads the f16
 // scale and the 16 nibble bytes of each block and accumulates
-// zext(nibbles) * sext(x) in 8 i32 lanes, then scales into f32 lanes. One
-// token takes two blocks per step (64 bytes into 16 lanes, the two blocks'
-// scales side by side).
+// zext(nibbles) * sext(x) in 8 i32 lanes, then scales into f32 lanes.
 // CHECK-LABEL: func.func @gguf_q4_0
 // CHECK: %[[B:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x64xi4> to tensor<144xi8>
 // CHECK: scf.if
@@ -201,26 +199,20 @@ func.func @gguf_embedding(%t: tensor<?xi32>) -> tensor<?x64xf32> {
 // CHECK: scf.forall (%{{.*}}) in (1) shared_outs
 // CHECK: scf.for
 // CHECK: scf.for
-// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK: vector.transfer_read %{{.*}} : tensor<?x64xi8>, vector<64xi8>
-// CHECK: vector.transfer_read %{{.*}} : tensor<?x16xi32>, vector<16xi32>
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<144xi8>, vector<2xi8>
 // CHECK: vector.bitcast %{{.*}} : vector<2xi8> to vector<1xf16>
 // CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<144xi8>, vector<16xi8>
 // CHECK: arith.shrui %{{.*}} : vector<16xi8>
 // CHECK: vector.shuffle
-// CHECK: vector.shuffle %{{.*}} : vector<32xi8>, vector<32xi8>
-// CHECK: arith.extui %{{.*}} : vector<64xi8> to vector<64xi32>
-// CHECK: vector.shape_cast %{{.*}} : vector<64xi32> to vector<16x4xi32>
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<16x4xi32> to vector<16xi32>
-// CHECK: vector.shuffle %{{.*}} : vector<8xf32>, vector<8xf32>
-// CHECK: vector.fma %{{.*}} : vector<16xf32>
+// CHECK: arith.extui %{{.*}} : vector<32xi8> to vector<32xi32>
+// CHECK: vector.shape_cast %{{.*}} : vector<32xi32> to vector<8x4xi32>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
+// CHECK: vector.fma %{{.*}} : vector<8xf32>
 // CHECK: vector.reduction <add>
 // CHECK: tensor.parallel_insert_slice
 // CHECK: } else {
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK: arith.extui %{{.*}} : vector<32xi8> to vector<32xi32>
-// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
 func.func @gguf_q4_0(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
   %p = llm.param "p" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<4x64xi4>
   %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<?x64xf32>, tensor<4x64xi4> -> tensor<?x4xf32>

@@ -1,5 +1,4 @@
 // RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni))' --split-input-file | FileCheck %s
-// RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni{zmm=true}))' --split-input-file | FileCheck %s --check-prefix=ZMM
 
 // 8 and 4 lanes of zext(u8) * sext(s8) summed in fours: one vpdpbusd each
 // (operands in either order).
@@ -43,29 +42,4 @@ func.func @not_dot(%acc: vector<8xi32>, %u: vector<32xi8>, %s: vector<32xi8>, %a
   %q3 = vector.shape_cast %p2 : vector<32xi32> to vector<8x4xi32>
   %r3 = vector.multi_reduction <maxsi>, %q3, %acc [1] : vector<8x4xi32> to vector<8xi32>
   return %r, %r2, %r3 : vector<8xi32>, vector<16xi32>, vector<8xi32>
-}
-
-// -----
-
-// 16 lanes (two q4_0 / q8_0 blocks per step): one 512-bit vpdpbusd with
-// `zmm` (AVX512-VNNI), else two 256-bit ones on the halves.
-// CHECK-LABEL: func.func @dot16
-// CHECK-DAG: %[[A0:.*]] = vector.extract_strided_slice %arg0 {offsets = [0], sizes = [8], strides = [1]} : vector<16xi32> to vector<8xi32>
-// CHECK-DAG: %[[U0:.*]] = vector.extract_strided_slice %arg1 {offsets = [0], sizes = [32], strides = [1]} : vector<64xi8> to vector<32xi8>
-// CHECK-DAG: %[[S0:.*]] = vector.extract_strided_slice %arg2 {offsets = [0], sizes = [32], strides = [1]} : vector<64xi8> to vector<32xi8>
-// CHECK: %[[R0:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%[[A0]], %[[U0]], %[[S0]])
-// CHECK: %[[I0:.*]] = vector.insert_strided_slice %[[R0]], %arg0 {offsets = [0], strides = [1]} : vector<8xi32> into vector<16xi32>
-// CHECK: vector.extract_strided_slice %arg0 {offsets = [8], sizes = [8], strides = [1]}
-// CHECK: %[[R1:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"
-// CHECK: vector.insert_strided_slice %[[R1]], %[[I0]] {offsets = [8], strides = [1]} : vector<8xi32> into vector<16xi32>
-// ZMM-LABEL: func.func @dot16
-// ZMM: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%arg0, %arg1, %arg2) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
-// ZMM-NOT: vpdpbusd.256
-func.func @dot16(%acc: vector<16xi32>, %u: vector<64xi8>, %s: vector<64xi8>) -> vector<16xi32> {
-  %a = arith.extui %u : vector<64xi8> to vector<64xi32>
-  %b = arith.extsi %s : vector<64xi8> to vector<64xi32>
-  %p = arith.muli %a, %b : vector<64xi32>
-  %q = vector.shape_cast %p : vector<64xi32> to vector<16x4xi32>
-  %r = vector.multi_reduction <add>, %q, %acc [1] : vector<16x4xi32> to vector<16xi32>
-  return %r : vector<16xi32>
 }

@@ -595,7 +595,6 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   mlir::llm::CPUPipelineOptions pipelineOptions;
   pipelineOptions.profile = options.profile;
   pipelineOptions.vnni = mlir::llm::targetHasVNNI(options.cpu);
-  pipelineOptions.vnni512 = mlir::llm::targetHasVNNI512(options.cpu);
   mlir::PassManager front(ctx);
   if (failed(mlir::llm::buildLLMToCPUPipeline(
           front, pipelineOptions, mlir::llm::CPUPipelineStage::ToBufferABI)))
