@@ -1,0 +1,298 @@
+//===- Pack.cpp - pack-time weight transforms and calibration -------------===//
+//
+// What `llmc compile` evaluates while packing the weight section: symbolic
+// transforms recorded by --llm-buffer-abi (params, concat, scale_columns,
+// quantize; see docs/artifact.md), with llmc calibrate statistics for the
+// calibrated quantizers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Pack.h"
+#include "importers/Tensor.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+#include <cmath>
+
+using namespace llvm;
+using namespace llmc;
+/// The scheme of a quantize transform.
+static QuantSpec quantSpecOf(mlir::DictionaryAttr t) {
+  QuantSpec spec;
+  spec.bits = t.getAs<mlir::IntegerAttr>("bits").getInt();
+  spec.group = t.getAs<mlir::IntegerAttr>("group").getInt();
+  spec.asymmetric = t.getAs<mlir::BoolAttr>("asymmetric").getValue();
+  auto clip = t.getAs<mlir::BoolAttr>("clip_search");
+  spec.clipSearch = clip && clip.getValue();
+  return spec;
+}
+
+/// The GGUF block format of a quantize transform, if it makes blocks.
+static std::optional<BlockFormat> blockFormatOf(mlir::DictionaryAttr t) {
+  auto blocks = t.getAs<mlir::StringAttr>("blocks");
+  if (!blocks)
+    return std::nullopt;
+  if (blocks.getValue() == "q8_0")
+    return BlockFormat::Q8_0;
+  if (blocks.getValue() == "q4_0")
+    return BlockFormat::Q4_0;
+  return std::nullopt;
+}
+
+/// Whether a quantize transform makes GQSA 50 % sparse q4_0 blocks.
+static bool isSparseBlocks(mlir::DictionaryAttr t) {
+  auto blocks = t.getAs<mlir::StringAttr>("blocks");
+  return blocks && blocks.getValue() == "gqsa_q4_0_s50";
+}
+
+/// Whether a quantize transform makes DGQ A8W4 rows.
+static bool isDGQ(mlir::DictionaryAttr t) {
+  auto blocks = t.getAs<mlir::StringAttr>("blocks");
+  return blocks && blocks.getValue() == "dgq_a8w4";
+}
+
+/// The expression a transform computes, spelled as mlir::llm::weightKey
+/// spells it in the IR: how calibration statistics are looked up.
+static std::string transformKey(mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param"))
+    return param.getValue().str();
+  std::string key = t.getAs<mlir::StringAttr>("op").getValue().str() + "(";
+  for (auto [i, in] : llvm::enumerate(t.getAs<mlir::ArrayAttr>("inputs")))
+    key += (i ? "," : "") + transformKey(cast<mlir::DictionaryAttr>(in));
+  return key + ")";
+}
+
+/// Whether every param a transform reads is a float tensor.
+static bool allFloatLeaves(const ModelSource &source, mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param")) {
+    DType d = source.lookup(param.getValue())->dtype;
+    return d == DType::F32 || d == DType::F16 || d == DType::BF16;
+  }
+  return llvm::all_of(t.getAs<mlir::ArrayAttr>("inputs"), [&](mlir::Attribute a) {
+    return allFloatLeaves(source, cast<mlir::DictionaryAttr>(a));
+  });
+}
+
+/// Bytes of the weight a pack-time transform ({op, inputs, axis}; params as
+/// {param = name}) produces, after checking that every input exists and has
+/// a type the transform supports.
+Expected<uint64_t> llmc::checkTransform(const ModelSource &source,
+                                        mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param")) {
+    const TensorInfo *info = source.lookup(param.getValue());
+    if (!info)
+      return createStringError("the model has no weight '" +
+                               param.getValue() + "'");
+    return source.bytes(*info).size();
+  }
+  StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
+  auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
+  uint64_t total = 0;
+  SmallVector<uint64_t> sizes;
+  for (mlir::Attribute in : inputs) {
+    Expected<uint64_t> size =
+        checkTransform(source, cast<mlir::DictionaryAttr>(in));
+    if (!size)
+      return size.takeError();
+    sizes.push_back(*size);
+    total += *size;
+  }
+  if (op == "concat")
+    return total;
+  if (op == "quantize") {
+    QuantSpec spec = quantSpecOf(t);
+    auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
+    auto cols = t.getAs<mlir::IntegerAttr>("cols").getInt();
+    if (sizes.size() != 1 || sizes[0] == 0 || rows * cols == 0 ||
+        (spec.group && cols % spec.group))
+      return createStringError("quantize: malformed transform");
+    if (!allFloatLeaves(source, t))
+      return createStringError("quantize needs float weights");
+    if (std::optional<BlockFormat> f = blockFormatOf(t)) {
+      if (cols % 32)
+        return createStringError("quantize: malformed transform");
+      return uint64_t(rows * cols / 32 * blockBytes(*f));
+    }
+    if (isSparseBlocks(t)) {
+      if (cols % 64 || cols / 32 > 65536)
+        return createStringError("quantize: malformed transform");
+      return uint64_t(rows * (cols / 64) * 20);
+    }
+    if (isDGQ(t)) {
+      int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
+      if (spec.group < 32 || spec.group % 32 || cols % spec.group)
+        return createStringError("quantize: malformed transform");
+      return result == 0 ? uint64_t(rows * dgqRowBytes(cols, spec.group))
+                         : uint64_t(cols * 4);
+    }
+    int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
+    if (result == 0)
+      return uint64_t(spec.packedBytes(rows, cols));
+    return uint64_t(rows * spec.groupsPerRow(cols) * 4);
+  }
+  if (op == "scale_columns") {
+    for (mlir::Attribute in : inputs)
+      if (auto p = cast<mlir::DictionaryAttr>(in).getAs<mlir::StringAttr>("param"))
+        if (source.lookup(p.getValue())->dtype != DType::F32)
+          return createStringError("scale_columns needs f32 weights, '" +
+                                   p.getValue() + "' is " +
+                                   dtypeName(source.lookup(p.getValue())->dtype));
+    if (sizes.size() != 2 || sizes[1] == 0 || sizes[0] % sizes[1] != 0)
+      return createStringError("scale_columns: the scale does not divide "
+                               "the weight into rows");
+    return sizes[0];
+  }
+  return createStringError("unknown weight transform '" + op + "'");
+}
+
+/// The values of a float-valued transform (params of any float dtype,
+/// concat, scale_columns) as f32.
+static std::vector<float> evaluateF32(const ModelSource &source,
+                               mlir::DictionaryAttr t) {
+  if (auto param = t.getAs<mlir::StringAttr>("param"))
+    return source.readF32(*source.lookup(param.getValue()));
+  StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
+  auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
+  std::vector<float> out =
+      evaluateF32(source, cast<mlir::DictionaryAttr>(inputs[0]));
+  if (op == "concat") {
+    for (mlir::Attribute in : inputs.getValue().drop_front()) {
+      std::vector<float> more =
+          evaluateF32(source, cast<mlir::DictionaryAttr>(in));
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+  }
+  // scale_columns: w[o, i] *= g[i].
+  std::vector<float> g =
+      evaluateF32(source, cast<mlir::DictionaryAttr>(inputs[1]));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] *= g[i % g.size()];
+  return out;
+}
+
+/// The bytes of f32 values.
+static std::vector<uint8_t> floatBytes(const std::vector<float> &v) {
+  const auto *p = reinterpret_cast<const uint8_t *>(v.data());
+  return std::vector<uint8_t>(p, p + v.size() * sizeof(float));
+}
+
+
+/// Reads llmc calibrate's JSON (format llmc-calibration-v1).
+Error llmc::loadCalibration(StringRef path, Calibration &out) {
+  auto buffer = MemoryBuffer::getFile(path);
+  if (!buffer)
+    return fileError(path, "cannot read: " + buffer.getError().message());
+  Expected<json::Value> doc = json::parse((*buffer)->getBuffer());
+  if (!doc)
+    return fileError(path, "is not JSON: " + toString(doc.takeError()));
+  const json::Object *o = doc->getAsObject();
+  if (!o || o->getString("format") != std::optional<StringRef>("llmc-calibration-v1"))
+    return fileError(path, "is not llmc calibrate output "
+                           "(format llmc-calibration-v1)");
+  const json::Array *sites = o->getArray("sites");
+  if (!sites)
+    return fileError(path, "has no 'sites'");
+  auto floats = [](const json::Array *a, std::vector<float> &v) {
+    if (!a)
+      return false;
+    for (const json::Value &x : *a) {
+      std::optional<double> d = x.getAsNumber();
+      if (!d || !std::isfinite(*d) || *d < 0)
+        return false;
+      v.push_back(float(*d));
+    }
+    return true;
+  };
+  for (const json::Value &sv : *sites) {
+    const json::Object *site = sv.getAsObject();
+    CalibrationSite cs;
+    const json::Array *keys = site ? site->getArray("keys") : nullptr;
+    if (!keys || !floats(site->getArray("mean_square"), cs.meanSquare) ||
+        !floats(site->getArray("p99"), cs.range) ||
+        cs.meanSquare.size() != cs.range.size())
+      return fileError(path, "has a malformed site (keys, mean_square and "
+                             "p99 of one length each)");
+    for (const json::Value &k : *keys)
+      if (std::optional<StringRef> key = k.getAsString())
+        out.sites[key->str()] = cs;
+  }
+  return Error::success();
+}
+
+
+/// The bytes of a transform checked by checkTransform.
+std::vector<uint8_t> llmc::evaluateTransform(const ModelSource &source,
+                                             mlir::DictionaryAttr t,
+                                             QuantCache &cache) {
+  if (t.getAs<mlir::StringAttr>("op") &&
+      t.getAs<mlir::StringAttr>("op").getValue() == "quantize") {
+    QuantSpec spec = quantSpecOf(t);
+    auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
+    auto cols = t.getAs<mlir::IntegerAttr>("cols").getInt();
+    auto input = cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]);
+    // Calibration statistics of the weight's input, when given and found.
+    const CalibrationSite *stats = nullptr;
+    if (cache.calibration) {
+      std::string k = transformKey(input);
+      auto it = cache.calibration->sites.find(k);
+      if (it != cache.calibration->sites.end() &&
+          int64_t(it->second.meanSquare.size()) == cols)
+        stats = &it->second;
+      else if (isDGQ(t) || isSparseBlocks(t))
+        if (!llvm::is_contained(cache.uncalibrated, k))
+          cache.uncalibrated.push_back(k);
+    }
+    std::optional<BlockFormat> f = blockFormatOf(t);
+    if (f || isSparseBlocks(t)) {
+      std::vector<float> w = evaluateF32(source, input);
+      return f ? quantizeBlocks(w.data(), rows * cols, *f)
+               : quantizeSparseBlocks(w.data(), rows, cols,
+                                      stats ? stats->meanSquare.data() : nullptr);
+    }
+    if (isDGQ(t)) {
+      std::string key;
+      llvm::raw_string_ostream(key) << t.get("inputs") << "dgq/" << spec.group;
+      if (key != cache.key) {
+        std::vector<float> w = evaluateF32(source, input);
+        cache.dgq = quantizeDGQ(w.data(), rows, cols, spec.group,
+                                stats ? stats->meanSquare.data() : nullptr,
+                                stats ? stats->range.data() : nullptr);
+        cache.key = key;
+      }
+      if (t.getAs<mlir::IntegerAttr>("result").getInt() == 0)
+        return cache.dgq.rows;
+      return floatBytes(cache.dgq.smooth);
+    }
+    std::string key;
+    llvm::raw_string_ostream(key)
+        << t.get("inputs") << spec.bits << "/" << spec.group << "/"
+        << spec.asymmetric << "/" << spec.clipSearch << "/" << rows << "x"
+        << cols;
+    if (key != cache.key) {
+      std::vector<float> w = evaluateF32(source, input);
+      cache.matrix = quantizeMatrix(w.data(), rows, cols, spec);
+      cache.key = key;
+    }
+    int64_t result = t.getAs<mlir::IntegerAttr>("result").getInt();
+    if (result == 0)
+      return cache.matrix.packed;
+    return floatBytes(result == 1 ? cache.matrix.scales : cache.matrix.zeros);
+  }
+  if (auto param = t.getAs<mlir::StringAttr>("param")) {
+    ArrayRef<uint8_t> b = source.bytes(*source.lookup(param.getValue()));
+    return std::vector<uint8_t>(b.begin(), b.end());
+  }
+  // scale_columns (f32 only, checked): computed as floats.
+  if (t.getAs<mlir::StringAttr>("op").getValue() != "concat")
+    return floatBytes(evaluateF32(source, t));
+  // Row concatenation: the inputs' bytes one after the other (any dtype).
+  std::vector<uint8_t> out;
+  for (mlir::Attribute in : t.getAs<mlir::ArrayAttr>("inputs")) {
+    std::vector<uint8_t> more =
+        evaluateTransform(source, cast<mlir::DictionaryAttr>(in), cache);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
