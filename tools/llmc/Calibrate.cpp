@@ -141,19 +141,12 @@ int llmc::runCalibrate() {
   auto path = resolveArtifact(calInput, tokenizerOption(), options);
   if (!path)
     return fail(path.takeError());
-  llmc_artifact_t *artifact = nullptr;
-  llmc_session_t *session = nullptr;
-  auto cleanup = make_scope_exit([&] {
-    llmc_observer_set(nullptr, nullptr);
-    llmc_session_free(session);
-    llmc_artifact_free(artifact);
-  });
-  if (llmc_status_t s = llmc_artifact_load(path->c_str(), &artifact))
-    return fail(statusError(s));
-  llmc_model_info_t info;
-  if (llmc_status_t s = llmc_artifact_info(artifact, &info))
-    return fail(statusError(s));
-  Expected<json::Value> manifest = json::parse(llmc_artifact_manifest(artifact));
+  LoadedArtifact model;
+  scope_exit unset([] { llmc_observer_set(nullptr, nullptr); });
+  if (Error e = model.load(*path))
+    return fail(std::move(e));
+  const llmc_model_info_t &info = model.info;
+  Expected<json::Value> manifest = json::parse(llmc_artifact_manifest(model.artifact));
   if (!manifest)
     return fail(manifest.takeError());
   const json::Array *table =
@@ -180,9 +173,9 @@ int llmc::runCalibrate() {
   if (ctx > info.max_seq_len)
     return fail(*path + ": --ctx " + Twine(ctx) +
                 " exceeds the compiled context " + Twine(info.max_seq_len));
-  if (llmc_status_t s = llmc_session_create(artifact, ctx, &session))
-    return fail(statusError(s));
-  auto tokenizer = artifactTokenizer(artifact, *path);
+  if (Error e = model.startSession(ctx))
+    return fail(std::move(e));
+  auto tokenizer = artifactTokenizer(model.artifact, *path);
   if (!tokenizer)
     return fail(tokenizer.takeError());
   auto text = MemoryBuffer::getFile(calText);
@@ -196,11 +189,10 @@ int llmc::runCalibrate() {
   size_t windows = (tokens.size() + ctx - 1) / ctx;
   for (size_t w = 0; w < windows; ++w) {
     size_t begin = w * ctx, end = std::min(tokens.size(), begin + ctx);
-    llmc_session_reset(session);
-    const float *logits;
-    if (llmc_status_t s = llmc_session_forward(session, tokens.data() + begin,
-                                               end - begin, &logits))
-      return fail(statusError(s));
+    if (Expected<const float *> logits = model.run(ArrayRef<int32_t>(
+            tokens.data() + begin, end - begin));
+        !logits)
+      return fail(logits.takeError());
     if (options.progress)
       errs() << format("\rllmc: calibrating window %zu/%zu", w + 1, windows);
   }

@@ -6,6 +6,7 @@
 #include "llmc/runtime.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/Twine.h"
 #include <memory>
 #include <string>
@@ -44,6 +45,38 @@ artifactTokenizer(llmc_artifact_t *artifact, llvm::StringRef path);
 llvm::Expected<std::string> resolveArtifact(llvm::StringRef input,
                                             llvm::StringRef tokenizer,
                                             const CompileOptions &options);
+/// An artifact with one session, freed together.
+struct LoadedArtifact {
+  llmc_artifact_t *artifact = nullptr;
+  llmc_session_t *session = nullptr;
+  llmc_model_info_t info{};
+  ~LoadedArtifact() {
+    llmc_session_free(session);
+    llmc_artifact_free(artifact);
+  }
+  llvm::Error load(const std::string &path) {
+    if (llmc_status_t s = llmc_artifact_load(path.c_str(), &artifact))
+      return statusError(s);
+    if (llmc_status_t s = llmc_artifact_info(artifact, &info))
+      return statusError(s);
+    return llvm::Error::success();
+  }
+  llvm::Error startSession(int ctx) {
+    if (llmc_status_t s = llmc_session_create(artifact, ctx, &session))
+      return statusError(s);
+    return llvm::Error::success();
+  }
+  /// Logits of every position of `tokens`, in a fresh context.
+  llvm::Expected<const float *> run(llvm::ArrayRef<int32_t> tokens) {
+    llmc_session_reset(session);
+    const float *logits;
+    if (llmc_status_t s = llmc_session_forward(session, tokens.data(),
+                                               tokens.size(), &logits))
+      return statusError(s);
+    return logits;
+  }
+};
+
 int runCompile();
 int runRun();
 } // namespace llmc

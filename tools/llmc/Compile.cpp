@@ -4,7 +4,6 @@
 #include "Pack.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/BuildIR.h"
-#include "importers/Quantize.h"
 #include "importers/Tokenizer.h"
 #include "llmc/runtime.h"
 #include "lowering/cpu/CPUPipeline.h"
@@ -24,7 +23,6 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/xxhash.h"
-#include <map>
 #include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;

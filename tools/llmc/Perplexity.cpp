@@ -49,38 +49,6 @@ static cl::opt<std::string> pplJson("json", cl::desc("Also write JSON here"),
                                     cl::sub(perplexityCmd()));
 
 namespace {
-/// An artifact with one session, freed together.
-struct Loaded {
-  llmc_artifact_t *artifact = nullptr;
-  llmc_session_t *session = nullptr;
-  llmc_model_info_t info{};
-  ~Loaded() {
-    llmc_session_free(session);
-    llmc_artifact_free(artifact);
-  }
-  Error load(const std::string &path) {
-    if (llmc_status_t s = llmc_artifact_load(path.c_str(), &artifact))
-      return statusError(s);
-    if (llmc_status_t s = llmc_artifact_info(artifact, &info))
-      return statusError(s);
-    return Error::success();
-  }
-  Error startSession(int ctx) {
-    if (llmc_status_t s = llmc_session_create(artifact, ctx, &session))
-      return statusError(s);
-    return Error::success();
-  }
-  /// Logits of every position of `tokens`, in a fresh context.
-  Expected<const float *> run(ArrayRef<int32_t> tokens) {
-    llmc_session_reset(session);
-    const float *logits;
-    if (llmc_status_t s = llmc_session_forward(session, tokens.data(),
-                                               tokens.size(), &logits))
-      return statusError(s);
-    return logits;
-  }
-};
-
 /// log softmax of one row, in double.
 void logSoftmax(const float *row, int32_t n, std::vector<double> &out) {
   out.resize(n);
@@ -109,7 +77,7 @@ int llmc::runPerplexity() {
   auto path = resolveArtifact(pplInput, "", options);
   if (!path)
     return fail(path.takeError());
-  Loaded model, ref;
+  LoadedArtifact model, ref;
   int ctxLimit = pplCtx;
   if (ctxLimit < 0 || ctxLimit == 1)
     return fail("--ctx must be at least 2 (or 0 for the compiled context)");
