@@ -1,11 +1,8 @@
 //===- Tokenizer.h - text <-> token ids -------------------------*- C++ -*-===//
 //
-// Tokenizers of every format llmc imports, reused by the runtime:
-//   - score-merged BPE over a sentencepiece-derived vocabulary (llama2.c
-//     tokenizer.bin, GGUF "llama" vocabularies);
-//   - rank-merged BPE (Hugging Face tokenizer.json, GGUF "gpt2"
-//     vocabularies), byte-level or sentencepiece-style;
-//   - sentencepiece .model files through libsentencepiece.
+// Loading tokenizers for the importers and tools: llvm::Error wrappers over
+// the runtime's implementations (runtime/include/llmc/tokenizer.h), which
+// self-contained executables share.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +10,7 @@
 #define LLMC_IMPORTERS_TOKENIZER_H
 
 #include "importers/ModelSource.h"
+#include "llmc/tokenizer.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 #include <memory>
@@ -21,31 +19,6 @@
 #include <vector>
 
 namespace llmc {
-
-class Tokenizer {
-public:
-  virtual ~Tokenizer() = default;
-  /// Token ids of `text`, with the BOS token first when `addBos`.
-  virtual std::vector<int32_t> encode(llvm::StringRef text,
-                                      bool addBos) const = 0;
-  /// Bytes token `id` contributes after token `prev` (-1 at the start), for
-  /// streaming output. Special tokens (BOS/EOS) decode to nothing.
-  virtual std::string decodeToken(int32_t prev, int32_t id) const = 0;
-  /// Concatenated decodeToken over `ids`.
-  std::string decode(llvm::ArrayRef<int32_t> ids) const;
-
-  virtual int64_t vocabSize() const = 0;
-  int32_t bos() const { return bosId; }
-  int32_t eos() const { return eosId; }
-  /// -1 when the vocabulary has no such token.
-  void setSpecialIds(int32_t bos, int32_t eos) {
-    bosId = bos;
-    eosId = eos;
-  }
-
-protected:
-  int32_t bosId = 1, eosId = 2;
-};
 
 llvm::Expected<std::unique_ptr<Tokenizer>>
 loadTokenizer(const TokenizerSpec &spec);
@@ -73,6 +46,16 @@ llvm::Expected<std::unique_ptr<Tokenizer>>
 parseHFTokenizerJson(llvm::StringRef path, llvm::StringRef data);
 llvm::Expected<std::unique_ptr<Tokenizer>>
 parseGGUFTokenizer(llvm::StringRef path, llvm::StringRef data);
+/// The vocabulary a GGUF file embeds (tokenizer.ggml.*).
+llvm::Expected<tokenizer::Vocab> parseGGUFVocab(llvm::StringRef path,
+                                                llvm::StringRef data);
+
+/// What an artifact carries for a tokenizer file of `format`: the
+/// manifest's format name and the section bytes (GGUF files contribute their
+/// vocabulary only, as "vocab").
+llvm::Error tokenizerSection(TokenizerFormat format, llvm::StringRef path,
+                             llvm::StringRef data, std::string &formatName,
+                             std::string &bytes);
 
 } // namespace llmc
 

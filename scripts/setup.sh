@@ -14,6 +14,9 @@ APT_PACKAGES=(
   libclang-rt-22-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libsentencepiece-dev
   librsvg2-bin
+  # Cross-compiled executables (llmc compile --emit exe --triple
+  # aarch64-linux-gnu) and running them under emulation in the tests.
+  g++-aarch64-linux-gnu qemu-user
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -35,6 +38,33 @@ if [ -s requirements.txt ]; then
     exit 1
   fi
 fi
+
+# The OpenMP runtime of each cross target, which executables built for it
+# link: the libomp5 package that Debian's libomp-22-dev depends on, for that
+# architecture, unpacked (not installed) under build/sysroots/<triple>.
+for cross in aarch64-linux-gnu:arm64; do
+  triple="${cross%%:*}" debarch="${cross##*:}"
+  sysroot="build/sysroots/$triple"
+  if [ ! -e "$sysroot/usr/lib/$triple/libomp.so.5" ]; then
+    if ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
+      $SUDO dpkg --add-architecture "$debarch"
+      $SUDO apt-get update -qq || echo "warning: apt-get update failed" >&2
+    fi
+    omp="$(apt-cache depends "libomp-22-dev:$debarch" 2>/dev/null |
+           awk '/Depends: libomp5/ {print $2; exit}')"
+    tmp="$(mktemp -d)"
+    chmod 777 "$tmp"
+    echo "==> unpacking ${omp:-libomp5 (not found)} into $sysroot"
+    if [ -n "$omp" ] && (cd "$tmp" && apt-get download -qq "$omp" >/dev/null 2>&1); then
+      mkdir -p "$sysroot"
+      dpkg-deb -x "$tmp"/*.deb "$sysroot"
+    else
+      echo "warning: cannot download libomp5 for $debarch; executables for" \
+           "$triple cannot be linked" >&2
+    fi
+    rm -rf "$tmp"
+  fi
+done
 
 echo "==> configuring (Release with assertions) in build/"
 cmake -G Ninja -S . -B build \

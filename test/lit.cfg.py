@@ -56,3 +56,31 @@ else:
     lit_config.note("llama-cpp-python not installed: the llama.cpp cross-check "
                     "in e2e/stories260k.test is skipped (pip install "
                     "llama-cpp-python)")
+
+# Cross-compiled executables (llmc compile --emit exe --triple
+# aarch64-linux-gnu) run under qemu-user: needs the aarch64 runtime archive
+# (built when g++-aarch64-linux-gnu is installed), the aarch64 libomp that
+# scripts/setup.sh unpacks, and qemu-aarch64 with the cross libc.
+import shutil
+aarch64_runtime = os.path.join(config.llmc_obj_root, "runtime-targets",
+                               "aarch64-linux-gnu", "libllmc_runtime_static.a")
+aarch64_omp = os.path.join(config.llmc_obj_root, "sysroots",
+                           "aarch64-linux-gnu", "usr", "lib", "aarch64-linux-gnu")
+aarch64_libc = "/usr/aarch64-linux-gnu"
+qemu = shutil.which("qemu-aarch64")
+if (os.path.exists(aarch64_runtime) and
+        os.path.exists(os.path.join(aarch64_omp, "libomp.so.5")) and qemu and
+        os.path.isdir(aarch64_libc)):
+    config.available_features.add("cross-aarch64")
+    config.substitutions.append(
+        ("%run_aarch64", "env QEMU_LD_PREFIX=%s LD_LIBRARY_PATH=%s %s" %
+         (aarch64_libc, aarch64_omp, qemu)))
+else:
+    lit_config.note("aarch64 cross toolchain incomplete (g++-aarch64-linux-gnu, "
+                    "qemu-user, build/sysroots/aarch64-linux-gnu: run "
+                    "scripts/setup.sh): the aarch64 executable test is "
+                    "UNSUPPORTED")
+
+# LLVM's libraries (libomp for programs that link compiled models).
+config.substitutions.append(
+    ("%llvm_lib_dir", os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")))

@@ -13,6 +13,8 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/DerivedTypes.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -97,34 +99,45 @@ void mlir::llm::registerLLMToCPUPipeline() {
 }
 
 namespace {
-/// The target machine for `cpu` ("" or "native": the host CPU with all its
-/// features) on the default triple; null with `error` set if there is none.
+/// The target machine for `target`; null with `error` set if there is none.
 std::unique_ptr<llvm::TargetMachine>
-makeTargetMachine(llvm::StringRef cpu, llvm::CodeGenOptLevel level,
+makeTargetMachine(const CPUTarget &target, llvm::CodeGenOptLevel level,
                   std::string &error) {
   static std::once_flag once;
   std::call_once(once, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeAllTargetInfos();
+    llvm::InitializeAllTargets();
+    llvm::InitializeAllTargetMCs();
+    llvm::InitializeAllAsmPrinters();
   });
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-  const llvm::Target *target =
+  std::string host = llvm::sys::getDefaultTargetTriple();
+  llvm::Triple triple(target.triple.empty()
+                          ? host
+                          : llvm::Triple::normalize(target.triple));
+  bool isHost = triple == llvm::Triple(host);
+  const llvm::Target *llvmTarget =
       llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
+  if (!llvmTarget) {
+    error = "unknown target triple '" + triple.str() + "': " + error;
     return nullptr;
-  std::string cpuName = cpu.str();
+  }
+  std::string cpuName = target.cpu;
   std::string featureString;
   if (cpuName.empty() || cpuName == "native") {
-    cpuName = llvm::sys::getHostCPUName().str();
-    llvm::SubtargetFeatures f;
-    for (auto &feature : llvm::sys::getHostCPUFeatures())
-      f.AddFeature(feature.first(), feature.second);
-    featureString = f.getString();
+    if (isHost) {
+      cpuName = llvm::sys::getHostCPUName().str();
+      llvm::SubtargetFeatures f;
+      for (auto &feature : llvm::sys::getHostCPUFeatures())
+        f.AddFeature(feature.first(), feature.second);
+      featureString = f.getString();
+    } else {
+      cpuName = "generic";
+    }
   }
   // Fuse multiply-adds (the contractions are written as mulf + addf).
   llvm::TargetOptions targetOptions;
   targetOptions.AllowFPOpFusion = llvm::FPOpFusion::Fast;
-  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+  std::unique_ptr<llvm::TargetMachine> tm(llvmTarget->createTargetMachine(
       triple, cpuName, featureString, targetOptions, llvm::Reloc::PIC_,
       std::nullopt, level));
   if (!tm) {
@@ -139,10 +152,10 @@ makeTargetMachine(llvm::StringRef cpu, llvm::CodeGenOptLevel level,
 }
 } // namespace
 
-bool mlir::llm::targetHasVNNI(llvm::StringRef cpu) {
+bool mlir::llm::targetHasVNNI(const CPUTarget &target) {
   std::string error;
   std::unique_ptr<llvm::TargetMachine> tm =
-      makeTargetMachine(cpu, llvm::CodeGenOptLevel::Default, error);
+      makeTargetMachine(target, llvm::CodeGenOptLevel::Default, error);
   if (!tm || !tm->getTargetTriple().isX86())
     return false;
   const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
@@ -150,9 +163,10 @@ bool mlir::llm::targetHasVNNI(llvm::StringRef cpu) {
          sti->checkFeatures("+avx512vnni,+avx512vl");
 }
 
-std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
-                                     int optLevel, std::string &object,
-                                     std::string &arch,
+std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
+                                     int optLevel,
+                                     const LinkedModel *linked,
+                                     std::string &object, std::string &arch,
                                      std::vector<std::string> &features) {
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
@@ -171,7 +185,8 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
                                 : optLevel == 1 ? llvm::CodeGenOptLevel::Less
                                                 : llvm::CodeGenOptLevel::None;
   std::string error;
-  std::unique_ptr<llvm::TargetMachine> tm = makeTargetMachine(cpu, level, error);
+  std::unique_ptr<llvm::TargetMachine> tm =
+      makeTargetMachine(target, level, error);
   if (!tm)
     return error;
   llvm::Triple triple = tm->getTargetTriple();
@@ -183,6 +198,36 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, llvm::StringRef cpu,
         features.push_back(f);
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(triple);
+  if (linked) {
+    // llmc_linked_model_t {u32 abi_version, u32 reserved, ptr forward,
+    // ptr artifact} (runtime.h), for the executable's main().
+    llvm::LLVMContext &c = llvmModule->getContext();
+    llvm::Function *entry = llvmModule->getFunction("_mlir_ciface_forward");
+    if (!entry)
+      return "the module has no _mlir_ciface_forward to link";
+    auto *i32 = llvm::Type::getInt32Ty(c);
+    auto *ptr = llvm::PointerType::getUnqual(c);
+    // Only the descriptor stays visible.
+    for (llvm::Function &f : *llvmModule)
+      if (!f.isDeclaration())
+        f.setLinkage(llvm::GlobalValue::InternalLinkage);
+    for (llvm::GlobalVariable &g : llvmModule->globals())
+      if (!g.isDeclaration() && !g.getName().starts_with("llvm."))
+        g.setLinkage(llvm::GlobalValue::InternalLinkage);
+    llvm::Constant *nameData =
+        llvm::ConstantDataArray::getString(c, linked->artifact);
+    auto *name = new llvm::GlobalVariable(
+        *llvmModule, nameData->getType(), /*isConstant=*/true,
+        llvm::GlobalValue::PrivateLinkage, nameData, "llmc.artifact_name");
+    auto *type = llvm::StructType::get(c, {i32, i32, ptr, ptr});
+    new llvm::GlobalVariable(
+        *llvmModule, type, /*isConstant=*/true,
+        llvm::GlobalValue::ExternalLinkage,
+        llvm::ConstantStruct::get(
+            type, {llvm::ConstantInt::get(i32, 1), llvm::ConstantInt::get(i32, 0),
+                   entry, name}),
+        linked->symbol);
+  }
 
   if (optLevel > 0) {
     auto optimize = makeOptimizingTransformer(optLevel, 0, tm.get());

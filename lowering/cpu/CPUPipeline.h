@@ -27,9 +27,18 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
                     llvm::cl::init(false)};
 };
 
-/// Whether `cpu` ("" or "native": the host) has AVX-VNNI or AVX512-VNNI
-/// (with AVX512VL), i.e. the 256-bit vpdpbusd.
-bool targetHasVNNI(llvm::StringRef cpu);
+/// The machine code is generated for: `triple` "" = the host's (e.g.
+/// aarch64-linux-gnu to cross-compile); `cpu` an LLVM CPU name, "" or
+/// "native" = the host CPU with all its features (host triple only; other
+/// triples then get "generic").
+struct CPUTarget {
+  std::string triple;
+  std::string cpu = "native";
+};
+
+/// Whether the target has AVX-VNNI or AVX512-VNNI (with AVX512VL), i.e. the
+/// 256-bit vpdpbusd.
+bool targetHasVNNI(const CPUTarget &target);
 
 /// Every dialect, interface model and extension the pipeline touches (append
 /// to a context before loading or parsing the module).
@@ -48,12 +57,24 @@ LogicalResult buildLLMToCPUPipeline(OpPassManager &pm,
                                     CPUPipelineStage stage =
                                         CPUPipelineStage::All);
 
+/// Code linked into a program (--emit exe / obj): the object defines
+/// `symbol`, an llmc_linked_model_t (runtime.h) naming the entry and the
+/// artifact file holding the weights ("" = appended to the executable);
+/// every other symbol it defines becomes local, so several models link into
+/// one program.
+struct LinkedModel {
+  std::string symbol = "llmc_linked_model";
+  std::string artifact;
+};
+
 /// Translates an LLVM-dialect module to LLVM IR, optimizes it at `optLevel`
-/// for `cpu` ("" or "native" = the host CPU with all its features) and emits a
-/// relocatable object into `object`. `arch` gets the architecture name and
-/// `features` the CPU features the code may use that a runtime must check
-/// (see runtime/src/ArtifactFormat.h). Returns an error message on failure.
-std::string emitCPUObject(ModuleOp module, llvm::StringRef cpu, int optLevel,
+/// for `target` and emits a relocatable object into `object`. `arch` gets the
+/// architecture name and `features` the CPU features the code may use that a
+/// runtime must check (see runtime/src/ArtifactFormat.h). `linked`: see
+/// LinkedModel (null: a loadable code object's entry). Returns an error
+/// message on failure.
+std::string emitCPUObject(ModuleOp module, const CPUTarget &target,
+                          int optLevel, const LinkedModel *linked,
                           std::string &object, std::string &arch,
                           std::vector<std::string> &features);
 

@@ -320,18 +320,15 @@ std::unique_ptr<Tokenizer> parseTokenizer(const std::string &format,
                                           const std::string &path,
                                           const std::string &bytes,
                                           std::string &error) {
-  auto f = parseTokenizerFormatName(format);
-  if (!f || *f == TokenizerFormat::None) {
+  if (format.empty() || format == "none") {
     error = path + ": carries no tokenizer (recompile with a tokenizer)";
     return nullptr;
   }
-  auto tok = llmc::parseTokenizer(*f, path, bytes);
-  if (!tok) {
-    error = toString(tok.takeError());
+  auto tok = llmc::tokenizer::parseSection(format, path, bytes, error);
+  if (!tok)
     return nullptr;
-  }
   auto impl = std::make_unique<Tokenizer::Impl>();
-  impl->tok = std::move(*tok);
+  impl->tok = std::move(tok);
   return std::make_unique<Tokenizer>(std::move(impl));
 }
 

@@ -29,9 +29,17 @@ constexpr const char *kEntryABI = "llmc-buffer-v1";
 /// x86 CPU features an artifact may require; the compiler records those of
 /// its target CPU that are in this list and the runtime checks each.
 constexpr const char *kCheckedX86Features[] = {
-    "sse4.2", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "popcnt",
+    "sse4.2", "sse4a", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "popcnt",
     "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512vnni",
     "avx512bf16", "avxvnni"};
+
+/// Executables built with `llmc compile --emit exe` carry their artifact
+/// after the ELF image, at an offset aligned to kExeAlignment (a multiple of
+/// every page size, so the weights map in place), and end with a trailer:
+/// u64 artifact offset, u64 artifact size, magic "LLMCEXE\0".
+constexpr char kExeMagic[8] = {'L', 'L', 'M', 'C', 'E', 'X', 'E', '\0'};
+constexpr uint64_t kExeTrailerSize = 24;
+constexpr uint64_t kExeAlignment = 65536;
 
 inline uint64_t alignUp(uint64_t v, uint64_t a = kAlignment) {
   return (v + a - 1) / a * a;

@@ -46,8 +46,13 @@ llmc_status_t ensureDevice(llmc_artifact_s &artifact);
 struct llmc_artifact_s {
   ~llmc_artifact_s();
   std::string path;
-  const uint8_t *base = nullptr;
-  size_t size = 0;
+  const uint8_t *base = nullptr; ///< the artifact's first byte
+  size_t size = 0;               ///< its bytes
+  void *map = nullptr;           ///< the mapping (from a page boundary)
+  size_t mapSize = 0;
+  /// Entry of code linked into the program (--emit exe); null: the code
+  /// section is loaded.
+  void (*linkedForward)(void) = nullptr;
   std::string manifest;
   std::map<std::string, llmc::runtime::Section> sections;
   llmc_model_info_t info{};

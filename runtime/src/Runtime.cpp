@@ -30,8 +30,8 @@ extern "C" void llmc_status_free(llmc_status_t status) { delete status; }
 
 llmc_artifact_s::~llmc_artifact_s() {
   device.reset();
-  if (base && base != MAP_FAILED)
-    munmap(const_cast<uint8_t *>(base), size);
+  if (map && map != MAP_FAILED)
+    munmap(map, mapSize);
 }
 
 namespace {
@@ -120,8 +120,9 @@ llmc_status_t readManifest(llmc_artifact_s &a) {
     return makeStatus(LLMC_UNSUPPORTED, p + ": entry ABI '" +
                                             entry.value("abi", "") +
                                             "' is not supported");
-  a.codeSection = t.at("code_section").get<std::string>();
-  if (!a.sections.count(a.codeSection))
+  a.codeSection = t.value("code_section", "");
+  if (!a.linkedForward && !a.codeSection.empty() &&
+      !a.sections.count(a.codeSection))
     return bad(p, "code section '" + a.codeSection + "' is missing");
   a.features = t.value("features", std::vector<std::string>());
   a.arch = t.value("arch", "");
@@ -129,37 +130,77 @@ llmc_status_t readManifest(llmc_artifact_s &a) {
 }
 } // namespace
 
-extern "C" llmc_status_t llmc_artifact_load(const char *path,
-                                            llmc_artifact_t **out) {
+namespace {
+/// Maps the artifact of `path`: the whole file, or the one an executable
+/// carries (found by its trailer) when `embedded`.
+llmc_status_t mapArtifact(llmc_artifact_s &a, bool embedded) {
+  using namespace llmc::artifact;
+  const std::string &path = a.path;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return makeStatus(LLMC_IO_ERROR, path + ": cannot open: " +
+                                         strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return makeStatus(LLMC_IO_ERROR, path + ": not a regular file");
+  }
+  uint64_t fileSize = static_cast<uint64_t>(st.st_size);
+  uint64_t offset = 0, size = fileSize;
+  char trailer[kExeTrailerSize];
+  if (embedded && fileSize >= kExeTrailerSize &&
+      pread(fd, trailer, kExeTrailerSize, fileSize - kExeTrailerSize) ==
+          static_cast<ssize_t>(kExeTrailerSize) &&
+      memcmp(trailer + 16, kExeMagic, 8) == 0) {
+    memcpy(&offset, trailer, 8);
+    memcpy(&size, trailer + 8, 8);
+    if (offset % kExeAlignment || offset > fileSize ||
+        size > fileSize - offset) {
+      close(fd);
+      return bad(path, "the embedded artifact's trailer points past the end "
+                       "of the file: truncated?");
+    }
+  }
+  if (size < kHeaderSize) {
+    close(fd);
+    return bad(path, "file is " + std::to_string(size) +
+                         " bytes, shorter than the 64-byte header");
+  }
+  a.mapSize = static_cast<size_t>(size);
+  a.map = mmap(nullptr, a.mapSize, PROT_READ, MAP_PRIVATE, fd,
+               static_cast<off_t>(offset));
+  close(fd);
+  if (a.map == MAP_FAILED) {
+    a.map = nullptr;
+    return makeStatus(LLMC_IO_ERROR, path + ": cannot map: " +
+                                         strerror(errno));
+  }
+  a.base = static_cast<const uint8_t *>(a.map);
+  a.size = a.mapSize;
+  return nullptr;
+}
+
+llmc_status_t loadArtifact(const char *path, const llmc_linked_model_t *code,
+                           llmc_artifact_t **out) {
   if (!path || !out)
     return makeStatus(LLMC_INVALID_ARGUMENT, "llmc_artifact_load: null argument");
   *out = nullptr;
   auto a = std::make_unique<llmc_artifact_s>();
   a->path = path;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return makeStatus(LLMC_IO_ERROR, std::string(path) + ": cannot open: " +
-                                         strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return makeStatus(LLMC_IO_ERROR,
-                      std::string(path) + ": not a regular file");
+  if (code) {
+    if (code->abi_version != LLMC_LINKED_ABI_VERSION || !code->forward)
+      return makeStatus(LLMC_UNSUPPORTED,
+                        a->path + ": linked code descriptor version " +
+                            std::to_string(code->abi_version) +
+                            " is not supported (this runtime reads " +
+                            std::to_string(LLMC_LINKED_ABI_VERSION) + ")");
+    a->linkedForward = code->forward;
   }
-  a->size = static_cast<size_t>(st.st_size);
-  if (a->size < llmc::artifact::kHeaderSize) {
-    close(fd);
-    return bad(path, "file is " + std::to_string(a->size) +
-                         " bytes, shorter than the 64-byte header");
-  }
-  void *map = mmap(nullptr, a->size, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (map == MAP_FAILED)
-    return makeStatus(LLMC_IO_ERROR, std::string(path) + ": cannot map: " +
-                                         strerror(errno));
-  a->base = static_cast<const uint8_t *>(map);
+  if (llmc_status_t s = mapArtifact(*a, code != nullptr))
+    return s;
   if (memcmp(a->base, llmc::artifact::kMagic, 8) != 0)
-    return bad(path, "not an llmc artifact (bad magic)");
+    return bad(path, code ? "carries no llmc artifact (bad magic)"
+                          : "not an llmc artifact (bad magic)");
   uint32_t version;
   uint64_t mOff, mSize;
   memcpy(&version, a->base + 8, 4);
@@ -184,8 +225,27 @@ extern "C" llmc_status_t llmc_artifact_load(const char *path,
     return st2;
   if (llmc_status_t s = checkTarget(*a))
     return s;
+  if (!a->linkedForward && a->codeSection.empty())
+    return makeStatus(LLMC_UNSUPPORTED,
+                      a->path + ": its code is linked into an executable "
+                                "(built with --emit exe); run that executable");
   *out = a.release();
   return nullptr;
+}
+} // namespace
+
+extern "C" llmc_status_t llmc_artifact_load(const char *path,
+                                            llmc_artifact_t **out) {
+  return loadArtifact(path, nullptr, out);
+}
+
+extern "C" llmc_status_t
+llmc_artifact_load_linked(const char *path, const llmc_linked_model_t *code,
+                          llmc_artifact_t **out) {
+  if (!code)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_artifact_load_linked: null code descriptor");
+  return loadArtifact(path, code, out);
 }
 
 extern "C" void llmc_artifact_free(llmc_artifact_t *artifact) {

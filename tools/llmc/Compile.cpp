@@ -1,6 +1,9 @@
 //===- Compile.cpp - model -> .llmc artifact ------------------------------===//
 
 #include "Compile.h"
+#include "Emit.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 #include "Pack.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/BuildIR.h"
@@ -79,7 +82,10 @@ Error readTokenizer(const ModelSource &source, TokenizerPayload &out) {
     return tok.takeError();
   out.format = source.tokenizer.format;
   out.name = sys::path::filename(source.tokenizer.path).str();
-  out.bytes = (*buffer)->getBuffer().str();
+  if (Error e = tokenizerSection(source.tokenizer.format,
+                                 source.tokenizer.path, (*buffer)->getBuffer(),
+                                 out.formatName, out.bytes))
+    return e;
   out.bos = (*tok)->bos();
   out.eos = (*tok)->eos();
   return Error::success();
@@ -294,7 +300,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   progress.step("lowering " + input + " to linalg");
   mlir::llm::CPUPipelineOptions pipelineOptions;
   pipelineOptions.profile = options.profile;
-  pipelineOptions.vnni = mlir::llm::targetHasVNNI(options.cpu);
+  mlir::llm::CPUTarget cpuTarget{options.triple, options.cpu};
+  pipelineOptions.vnni = mlir::llm::targetHasVNNI(cpuTarget);
   mlir::PassManager front(ctx);
   if (failed(mlir::llm::buildLLMToCPUPipeline(
           front, pipelineOptions, mlir::llm::CPUPipelineStage::ToBufferABI)))
@@ -326,25 +333,42 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   progress.step("emitting machine code");
   std::string object, arch;
   std::vector<std::string> features;
-  std::string err = mlir::llm::emitCPUObject(module, options.cpu,
-                                             options.optLevel, object, arch,
-                                             features);
+  bool exe = options.emit == "exe", obj = options.emit == "obj";
+  if ((exe || obj) && model.tokenizer.formatName == "sentencepiece")
+    return fileError(model.tokenizer.name,
+                     "sentencepiece tokenizers cannot go into an executable "
+                     "(it does not link libsentencepiece); compile from the "
+                     "model's tokenizer.json or GGUF file instead");
+  // Code linked into a program: an executable's descriptor, or one named
+  // after the object for embedding (several models in one program).
+  mlir::llm::LinkedModel linkedModel;
+  if (exe && options.weights == "external")
+    linkedModel.artifact = sys::path::filename(output).str() + ".llmc";
+  if (obj) {
+    linkedModel.symbol = linkedModelSymbol(output);
+    linkedModel.artifact = sys::path::stem(output).str() + ".llmc";
+  }
+  std::string externalName = linkedModel.artifact;
+  std::string err = mlir::llm::emitCPUObject(
+      module, cpuTarget, options.optLevel,
+      exe || obj ? &linkedModel : nullptr, object, arch, features);
   if (!err.empty())
     return fileError(input, err);
 
-  // 3. Link the object into a loadable shared library.
-  SmallString<128> objPath, soPath;
+  // 3. Link the object into a loadable shared library, or with the runtime
+  // into an executable.
+  SmallString<128> objPath, linkedPath;
   if (std::error_code ec =
           sys::fs::createTemporaryFile("llmc-model", "o", objPath))
     return fileError(objPath, "cannot create: " + ec.message());
-  if (std::error_code ec =
-          sys::fs::createTemporaryFile("llmc-model", "so", soPath)) {
+  if (std::error_code ec = sys::fs::createTemporaryFile(
+          "llmc-model", exe ? "exe" : "so", linkedPath)) {
     sys::fs::remove(objPath);
-    return fileError(soPath, "cannot create: " + ec.message());
+    return fileError(linkedPath, "cannot create: " + ec.message());
   }
   llvm::scope_exit cleanup([&] {
     sys::fs::remove(objPath);
-    sys::fs::remove(soPath);
+    sys::fs::remove(linkedPath);
   });
   {
     std::error_code ec;
@@ -353,13 +377,23 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
       return fileError(objPath, ec.message());
     os << object;
   }
-  err = mlir::llm::linkSharedObject(objPath, soPath);
-  if (!err.empty())
-    return fileError(input, err);
-  auto so = MemoryBuffer::getFile(soPath);
-  if (!so)
-    return fileError(soPath, "cannot read the linked code object");
-  StringRef code = (*so)->getBuffer();
+  if (obj) {
+    // Written with the artifact below.
+  } else if (exe) {
+    progress.step("linking the executable");
+    if (Error e = linkExecutable(objPath, linkedPath, options.triple))
+      return fileError(output, toString(std::move(e)));
+  } else {
+    err = mlir::llm::linkSharedObject(objPath, linkedPath);
+    if (!err.empty())
+      return fileError(input, err);
+  }
+  auto linked = MemoryBuffer::getFile(obj ? objPath : linkedPath);
+  if (!linked)
+    return fileError(linkedPath, "cannot read the linked code");
+  // An artifact carries its code; a program's code is linked into it.
+  bool linkedCode = exe || obj;
+  StringRef code = linkedCode ? StringRef() : (*linked)->getBuffer();
 
   // 4. Check every weight against the source before writing anything;
   // symbolic transforms are checked here and evaluated while writing.
@@ -419,11 +453,15 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     sections.push_back(json::Object{{"name", name}, {"offset", off},
                                     {"size", size}});
   };
-  section("code.cpu", codeOff, code.size());
+  if (!linkedCode)
+    section("code.cpu", codeOff, code.size());
   if (!model.tokenizer.bytes.empty())
     section("tokenizer", tokOff, model.tokenizer.bytes.size());
   section("weights", wOff, wSize);
 
+  std::string triple = options.triple.empty()
+                           ? sys::getDefaultTargetTriple()
+                           : Triple::normalize(options.triple);
   json::Object manifest{
       {"format", "llmc-artifact"},
       {"version", LLMC_ARTIFACT_VERSION},
@@ -448,8 +486,9 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                {"decode_splits", options.decodeSplits},
                                {"softmax", options.decodeSoftmax}})
                          : json::Value(json::Object{{"kernel", "reference"}})},
+                    {"triple", triple},
                     {"features", toArray(features)},
-                    {"code_section", "code.cpu"}}},
+                    {"code", linkedCode ? "linked" : "code.cpu"}}},
       {"entry_points",
        json::Array{json::Object{
            {"name", "forward"},
@@ -483,17 +522,19 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     manifest["observe"] = toJSON(observeTable);
   if (model.tokenizer.format != TokenizerFormat::None)
     manifest["tokenizer"] =
-        json::Object{{"format", tokenizerFormatName(model.tokenizer.format)},
+        json::Object{{"format", model.tokenizer.formatName},
                      {"file", model.tokenizer.name},
                      {"section", "tokenizer"},
                      {"bos_id", model.tokenizer.bos},
                      {"eos_id", model.tokenizer.eos}};
+  if (!linkedCode)
+    manifest.getObject("target")->try_emplace("code_section", "code.cpu");
   std::string manifestText;
   raw_string_ostream(manifestText) << json::Value(std::move(manifest));
 
   // 6. Write atomically (temporary file, then rename).
   progress.step("writing " + output);
-  return writeToOutput(output, [&](raw_ostream &os) -> Error {
+  auto writeArtifact = [&](raw_ostream &os) -> Error {
     char header[kHeaderSize] = {};
     memcpy(header, kMagic, 8);
     uint32_t version = LLMC_ARTIFACT_VERSION;
@@ -536,7 +577,72 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     pad(os, at, mOff);
     os << manifestText;
     return Error::success();
-  });
+  };
+  if (!linkedCode)
+    return writeToOutput(output, writeArtifact);
+  if (obj) {
+    // The object, its header, the artifact and the runtime archive, side
+    // by side (docs/deploy.md).
+    auto archive = runtimeArchive(options.triple);
+    if (!archive)
+      return fileError(output, toString(archive.takeError()));
+    auto runtime = MemoryBuffer::getFile(*archive);
+    if (!runtime)
+      return fileError(*archive, "cannot read: " + runtime.getError().message());
+    auto sibling = [&](StringRef name) {
+      SmallString<128> path = sys::path::parent_path(output);
+      sys::path::append(path, name);
+      return std::string(path);
+    };
+    std::string stem = sys::path::stem(output).str();
+    if (Error e = writeToOutput(sibling(externalName), writeArtifact))
+      return e;
+    std::string header = linkedModelHeader(
+        linkedModel.symbol, externalName, input, triple,
+        options.cpu == "native" && options.triple.empty()
+            ? "native (" + sys::getHostCPUName().str() + ")"
+            : options.cpu);
+    for (auto [path, bytes] :
+         {std::pair<std::string, StringRef>{sibling(stem + ".h"), header},
+          {sibling("libllmc_runtime.a"), (*runtime)->getBuffer()},
+          {output.str(), (*linked)->getBuffer()}})
+      if (Error e = writeToOutput(path, [&](raw_ostream &os) {
+            os << bytes;
+            return Error::success();
+          }))
+        return e;
+    return Error::success();
+  }
+
+  // An executable: the linked image, then (embedded weights) the artifact
+  // at a 64 KiB boundary and the trailer that locates it
+  // (runtime/src/ArtifactFormat.h), or the artifact in its own file.
+  StringRef image = (*linked)->getBuffer();
+  if (options.weights == "external") {
+    SmallString<128> artifactPath = sys::path::parent_path(output);
+    sys::path::append(artifactPath, externalName);
+    if (Error e = writeToOutput(artifactPath, writeArtifact))
+      return e;
+  }
+  if (Error e = writeToOutput(output, [&](raw_ostream &os) -> Error {
+        os << image;
+        if (options.weights == "external")
+          return Error::success();
+        uint64_t at = image.size();
+        uint64_t start = alignUp(at, kExeAlignment);
+        pad(os, at, start);
+        if (Error e = writeArtifact(os))
+          return e;
+        uint64_t trailer[2] = {start, mOff + manifestText.size()};
+        os.write(reinterpret_cast<const char *>(trailer), 16);
+        os.write(kExeMagic, 8);
+        return Error::success();
+      }))
+    return e;
+  if (std::error_code ec = sys::fs::setPermissions(
+          output, sys::fs::all_read | sys::fs::all_exe | sys::fs::owner_write))
+    return fileError(output, "cannot make executable: " + ec.message());
+  return Error::success();
 }
 
 Expected<std::string> llmc::compileWithCache(LoadedModel &model,

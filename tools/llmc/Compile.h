@@ -16,6 +16,14 @@ namespace llmc {
 struct CompileOptions {
   std::string target = "cpu";
   std::string cpu = "native"; ///< LLVM CPU name; "native" = this machine
+  /// Target triple ("" = this machine), e.g. aarch64-linux-gnu.
+  std::string triple;
+  /// What compileModel writes: "artifact" (.llmc) or "exe" (a
+  /// self-contained executable: code linked, runtime included).
+  std::string emit = "artifact";
+  /// With emit "exe": "embedded" (appended to the executable) or "external"
+  /// (the artifact next to it, named <output>.llmc).
+  std::string weights = "embedded";
   int optLevel = 3; ///< 0: no llm-dialect passes; 1: fusion; 2-3: + flash attention
   /// false: no llm-dialect passes at any level (LLVM still optimizes per
   /// optLevel): the anchor that isolates what fusion buys.
@@ -42,6 +50,9 @@ struct CompileOptions {
 struct TokenizerPayload {
   TokenizerFormat format = TokenizerFormat::None;
   std::string name; ///< file name, for messages
+  /// The section as the runtime reads it (tokenizerSection): its manifest
+  /// format name and bytes.
+  std::string formatName;
   std::string bytes;
   int32_t bos = -1, eos = -1;
 };

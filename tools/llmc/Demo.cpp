@@ -111,6 +111,7 @@ Expected<std::string> llmc::compileDemo(const CompileOptions &options) {
   model.source = std::move(*source);
   model.tokenizer.format = TokenizerFormat::Llama2C;
   model.tokenizer.name = "demo-tokenizer.bin";
+  model.tokenizer.formatName = "llama2c";
   model.tokenizer.bytes = demoTokenizer(vocab);
   model.tokenizer.bos = 1;
   model.tokenizer.eos = 2;

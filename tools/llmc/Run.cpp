@@ -11,6 +11,7 @@
 #include "Commands.h"
 #include "Compile.h"
 #include "importers/Tokenizer.h"
+#include "llmc/generate.h"
 #include "llmc/runtime.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/ScopeExit.h"
@@ -65,6 +66,24 @@ static cl::opt<std::string> compileOutput("o", cl::Required,
                                           cl::desc("Output artifact"),
                                           cl::value_desc("model.llmc"),
                                           cl::sub(compileCmd()));
+static cl::opt<std::string> emitOpt(
+    "emit", cl::init("artifact"),
+    cl::desc("What to write: artifact (.llmc, for llmc run and the runtime "
+             "API), exe (a self-contained executable: the code, the "
+             "runtime, the tokenizer and the weights) or obj (NAME.o with "
+             "NAME.h, NAME.llmc and libllmc_runtime.a, to link the model "
+             "into a program)"),
+    cl::value_desc("artifact|exe|obj"), cl::sub(compileCmd()));
+static cl::opt<std::string> weightsOpt(
+    "weights", cl::init("embedded"),
+    cl::desc("With --emit exe: embedded (in the executable) or external (an "
+             "artifact <output>.llmc next to it)"),
+    cl::value_desc("embedded|external"), cl::sub(compileCmd()));
+static cl::opt<std::string> tripleOpt(
+    "triple",
+    cl::desc("Target triple to cross-compile for, e.g. aarch64-linux-gnu "
+             "(default: this machine); name its CPU with --cpu"),
+    cl::sub(compileCmd()));
 static cl::opt<std::string> targetOpt("target", cl::init("cpu"),
                                       cl::desc("Target backend (cpu)"),
                                       cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
@@ -186,6 +205,9 @@ CompileOptions llmc::compileOptions() {
   CompileOptions o;
   o.target = targetOpt;
   o.cpu = cpuOpt;
+  o.triple = tripleOpt;
+  o.emit = emitOpt;
+  o.weights = weightsOpt;
   o.optLevel = static_cast<int>(optLevel.getValue());
   o.decodeSplits = decodeSplitsOpt;
   o.llmOptimize = llmOptimizeOpt;
@@ -201,6 +223,19 @@ CompileOptions llmc::compileOptions() {
 }
 
 int llmc::runCompile() {
+  if (emitOpt != "artifact" && emitOpt != "exe" && emitOpt != "obj")
+    return fail("--emit must be artifact, exe or obj (got '" + emitOpt + "')");
+  if (weightsOpt != "embedded" && weightsOpt != "external")
+    return fail("--weights must be embedded or external (got '" + weightsOpt +
+                "')");
+  if (weightsOpt.getNumOccurrences() && emitOpt != "exe")
+    return fail("--weights applies to --emit exe only");
+  if (!tripleOpt.empty() && emitOpt == "artifact")
+    return fail("--triple needs --emit exe or obj (artifacts run on the "
+                "compiling machine's runtime)");
+  if (emitOpt == "obj" && sys::path::extension(compileOutput) != ".o")
+    return fail("--emit obj writes an object file: name it NAME.o (got '" +
+                compileOutput + "')");
   mlir::MLIRContext context;
   LoadedModel model;
   if (Error e = loadModel(context, compileInput, compileTokenizer, model))
@@ -210,38 +245,14 @@ int llmc::runCompile() {
   return 0;
 }
 
-namespace {
-/// Owns the runtime objects and turns statuses into messages.
-struct RuntimeObjects {
-  llmc_artifact_t *artifact = nullptr;
-  llmc_session_t *session = nullptr;
-  llmc_sampler_t *sampler = nullptr;
-  ~RuntimeObjects() {
-    llmc_sampler_free(sampler);
-    llmc_session_free(session);
-    llmc_artifact_free(artifact);
-  }
-};
-
-} // namespace
 
 Expected<std::unique_ptr<Tokenizer>>
 llmc::artifactTokenizer(llmc_artifact_t *a, StringRef path) {
-  auto manifest = json::parse(llmc_artifact_manifest(a));
-  if (!manifest)
-    return manifest.takeError();
-  const json::Object *tok = manifest->getAsObject()->getObject("tokenizer");
-  if (!tok)
-    return fileError(path, "carries no tokenizer; recompile with --tokenizer");
-  auto format = parseTokenizerFormatName(tok->getString("format").value_or(""));
-  if (!format || *format == TokenizerFormat::None)
-    return fileError(path, "unknown tokenizer format in the manifest");
-  const void *data;
-  size_t size;
-  if (llmc_status_t s = llmc_artifact_section(a, "tokenizer", &data, &size))
-    return statusError(s);
-  return parseTokenizer(*format, path,
-                        StringRef(static_cast<const char *>(data), size));
+  std::string error;
+  std::unique_ptr<Tokenizer> t = artifactTokenizer(a, path.str(), error);
+  if (!t)
+    return createStringError(inconvertibleErrorCode(), error);
+  return std::move(t);
 }
 
 Expected<std::string> llmc::resolveArtifact(StringRef input,
@@ -281,101 +292,22 @@ int llmc::runRun() {
     artifactPath = *path;
   }
 
-  RuntimeObjects rt;
-  if (llmc_status_t s = llmc_artifact_load(artifactPath.c_str(), &rt.artifact))
+  llmc_artifact_t *artifact = nullptr;
+  if (llmc_status_t s = llmc_artifact_load(artifactPath.c_str(), &artifact))
     return fail(statusError(s));
-  llmc_model_info_t info;
-  if (llmc_status_t s = llmc_artifact_info(rt.artifact, &info))
-    return fail(statusError(s));
-  auto tokenizer = artifactTokenizer(rt.artifact, artifactPath);
+  llvm::scope_exit freeArtifact([&] { llmc_artifact_free(artifact); });
+  auto tokenizer = artifactTokenizer(artifact, artifactPath);
   if (!tokenizer)
     return fail(tokenizer.takeError());
-  std::vector<int32_t> prompt = (*tokenizer)->encode(promptText, true);
-  if (prompt.empty())
-    return fail("the prompt encodes to no tokens and the tokenizer has no BOS");
-  if (llmc_status_t s =
-          llmc_session_create(rt.artifact, maxContextOpt, &rt.session))
-    return fail(statusError(s));
-  llmc_sampler_params_t sp{tempOpt, topKOpt, topPOpt, seedOpt};
-  if (llmc_status_t s = llmc_sampler_create(&sp, &rt.sampler))
-    return fail(statusError(s));
-
-  std::unique_ptr<raw_fd_ostream> logitsOut;
-  std::string logitsTmp;
-  if (!dumpLogits.empty()) {
-    // Written to a temporary file and renamed at the end: no partial dumps.
-    logitsTmp = dumpLogits + ".tmp";
-    std::error_code ec;
-    logitsOut = std::make_unique<raw_fd_ostream>(logitsTmp, ec);
-    if (ec)
-      return fail(fileError(dumpLogits, "cannot write: " + ec.message()));
-  }
-  llvm::scope_exit removeTmp([&] {
-    if (logitsOut) {
-      logitsOut.reset();
-      sys::fs::remove(logitsTmp);
-    }
-  });
-  auto dump = [&](const float *rows, int32_t n) {
-    if (logitsOut)
-      logitsOut->write(reinterpret_cast<const char *>(rows),
-                       sizeof(float) * size_t(n) * info.vocab_size);
-  };
-
-  using clock = std::chrono::steady_clock;
-  outs() << promptText;
+  GenerateOptions g;
+  g.prompt = promptText;
+  g.steps = stepsOpt;
+  g.sampler = {tempOpt, topKOpt, topPOpt, seedOpt};
+  g.maxContext = maxContextOpt;
+  g.stats = statsOpt;
+  g.dumpLogits = dumpLogits;
   outs().flush();
-  auto t0 = clock::now();
-  const float *logits;
-  // Every prompt position's logits only when they are dumped.
-  auto prefill = logitsOut ? llmc_session_forward : llmc_session_forward_last;
-  if (llmc_status_t s =
-          prefill(rt.session, prompt.data(), prompt.size(), &logits))
+  if (llmc_status_t s = generate(artifact, **tokenizer, g, stdout, stderr))
     return fail(statusError(s));
-  auto t1 = clock::now();
-  size_t prefillRows = logitsOut ? prompt.size() : 1;
-  dump(logits, prefillRows);
-  const float *last = logits + (prefillRows - 1) * info.vocab_size;
-  int32_t token = prompt.back();
-  int decoded = 0;
-  for (int generated = 0; generated < stepsOpt; ++generated) {
-    int32_t next;
-    if (llmc_status_t s =
-            llmc_sampler_sample(rt.sampler, last, info.vocab_size, &next))
-      return fail(statusError(s));
-    // A generated BOS or EOS ends the sequence (llama2.c's convention).
-    if (next == info.bos_id || next == info.eos_id)
-      break;
-    outs() << (*tokenizer)->decodeToken(token, next);
-    outs().flush();
-    token = next;
-    if (generated + 1 == stepsOpt)
-      break;
-    if (llmc_status_t s = llmc_session_forward(rt.session, &token, 1, &logits))
-      return fail(statusError(s));
-    ++decoded;
-    dump(logits, 1);
-    last = logits;
-  }
-  auto t2 = clock::now();
-  outs() << "\n";
-  outs().flush();
-  if (logitsOut) {
-    logitsOut->close();
-    if (logitsOut->has_error())
-      return fail(fileError(dumpLogits, "write failed"));
-    logitsOut.reset();
-    if (std::error_code ec = sys::fs::rename(logitsTmp, dumpLogits))
-      return fail(fileError(dumpLogits, "cannot rename: " + ec.message()));
-  }
-  if (statsOpt) {
-    double prefill = std::chrono::duration<double>(t1 - t0).count();
-    double decode = std::chrono::duration<double>(t2 - t1).count();
-    errs() << format("prefill: %zu tokens in %.3f s (%.1f tok/s)\n",
-                     prompt.size(), prefill, prompt.size() / prefill);
-    if (decoded > 0)
-      errs() << format("decode: %d tokens in %.3f s (%.1f tok/s)\n", decoded,
-                       decode, decoded / decode);
-  }
   return 0;
 }

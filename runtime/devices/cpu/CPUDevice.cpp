@@ -56,6 +56,10 @@ public:
   }
 
   llmc_status_t load(llmc_artifact_s &a) {
+    if (a.linkedForward) { // compiled into this program (--emit exe)
+      entry = reinterpret_cast<EntryFn>(a.linkedForward);
+      return nullptr;
+    }
     // The code calls the runtime's allocation functions
     // (_mlir_memref_to_llvm_*): make this library's symbols global even when
     // it was itself loaded RTLD_LOCAL (e.g. by Python's ctypes).
@@ -125,7 +129,7 @@ bool hostHas(const std::string &f) {
 #define LLMC_FEATURE(name)                                                     \
   if (f == name)                                                               \
     return __builtin_cpu_supports(name);
-  LLMC_FEATURE("sse4.2") LLMC_FEATURE("avx") LLMC_FEATURE("avx2")
+  LLMC_FEATURE("sse4.2") LLMC_FEATURE("sse4a") LLMC_FEATURE("avx") LLMC_FEATURE("avx2")
   LLMC_FEATURE("fma") LLMC_FEATURE("bmi") LLMC_FEATURE("bmi2")
   LLMC_FEATURE("popcnt") LLMC_FEATURE("avx512f") LLMC_FEATURE("avx512bw")
   LLMC_FEATURE("avx512vl") LLMC_FEATURE("avx512dq") LLMC_FEATURE("avx512cd")

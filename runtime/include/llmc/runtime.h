@@ -56,6 +56,25 @@ typedef struct llmc_model_info_s {
  * features. The code object is loaded when the first session is created. */
 llmc_status_t llmc_artifact_load(const char *path, llmc_artifact_t **out);
 void llmc_artifact_free(llmc_artifact_t *artifact);
+
+/* Code compiled into the program itself (`llmc compile --emit exe`): the
+ * compiler emits this descriptor, `llmc_linked_model`, next to the entry. */
+#define LLMC_LINKED_ABI_VERSION 1
+typedef struct llmc_linked_model_s {
+  uint32_t abi_version; /* LLMC_LINKED_ABI_VERSION */
+  uint32_t reserved;
+  void (*forward)(void); /* the llmc-buffer-v1 entry (_mlir_ciface_forward) */
+  /* Where the weights are: "" = appended to the executable; otherwise an
+   * artifact file name, relative to the executable's directory. */
+  const char *artifact;
+} llmc_linked_model_t;
+
+/* As llmc_artifact_load, for code linked into the program: `path` is the
+ * artifact file, or an executable that carries one after its image (see
+ * docs/deploy.md); its code section is not used. */
+llmc_status_t llmc_artifact_load_linked(const char *path,
+                                        const llmc_linked_model_t *code,
+                                        llmc_artifact_t **out);
 /* The manifest JSON text (owned by the artifact). */
 const char *llmc_artifact_manifest(const llmc_artifact_t *artifact);
 llmc_status_t llmc_artifact_info(const llmc_artifact_t *artifact,
@@ -91,6 +110,26 @@ llmc_status_t llmc_session_forward(llmc_session_t *session,
 llmc_status_t llmc_session_forward_last(llmc_session_t *session,
                                         const int32_t *tokens, int32_t n,
                                         const float **logits);
+
+/* The tokenizer an artifact carries (`llmc compile --tokenizer`, or the
+ * model's own). Independent of the artifact once created. */
+typedef struct llmc_tokenizer_s llmc_tokenizer_t;
+llmc_status_t llmc_tokenizer_create(const llmc_artifact_t *artifact,
+                                    llmc_tokenizer_t **out);
+void llmc_tokenizer_free(llmc_tokenizer_t *tokenizer);
+/* Token ids of `text` (`length` bytes), BOS first when `add_bos`. Writes at
+ * most `capacity` ids and sets `*count` to the number of ids of the text;
+ * LLMC_OUT_OF_RANGE when that exceeds `capacity` (call again with room). */
+llmc_status_t llmc_tokenizer_encode(const llmc_tokenizer_t *tokenizer,
+                                    const char *text, size_t length,
+                                    int add_bos, int32_t *ids,
+                                    size_t capacity, size_t *count);
+/* The bytes token `id` adds after token `prev` (-1 at the start), for
+ * streaming output: `*length` bytes at `*piece` (not NUL-terminated), valid
+ * until the next call with this tokenizer. */
+llmc_status_t llmc_tokenizer_decode(llmc_tokenizer_t *tokenizer, int32_t prev,
+                                    int32_t id, const char **piece,
+                                    size_t *length);
 
 typedef struct llmc_sampler_params_s {
   float temperature; /* 0 = greedy (argmax) */

@@ -8,12 +8,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "importers/TokenizerImpl.h"
-#include "llvm/ADT/DenseSet.h"
+#include "runtime/src/TokenizerImpl.h"
+#include <algorithm>
+#include <climits>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 using namespace llmc;
-using llvm::Error;
+using namespace llmc::tokenizer;
 using json = nlohmann::json;
 
 namespace {
@@ -53,7 +56,7 @@ bool isLetterCp(uint32_t c) {
 struct Cps {
   std::vector<uint32_t> cp;
   std::vector<size_t> at; // byte offset of each code point; at[n] = size
-  explicit Cps(llvm::StringRef s) {
+  explicit Cps(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
       size_t len = utf8Length(s, i);
       cp.push_back(utf8Decode(s, i, len));
@@ -65,8 +68,8 @@ struct Cps {
 };
 
 /// Splits `s` as the GPT-2 or Llama 3 pre-tokenizer regex does.
-std::vector<llvm::StringRef> preTokenize(llvm::StringRef s, PreTokenizer kind) {
-  std::vector<llvm::StringRef> out;
+std::vector<std::string_view> preTokenize(std::string_view s, PreTokenizer kind) {
+  std::vector<std::string_view> out;
   if (kind == PreTokenizer::None) {
     out.push_back(s);
     return out;
@@ -157,7 +160,7 @@ std::vector<llvm::StringRef> preTokenize(llvm::StringRef s, PreTokenizer kind) {
         ++k;
       j = (k < n && k - i > 1) ? k - 1 : k;
     }
-    out.push_back(s.slice(t.at[i], t.at[j]));
+    out.push_back(s.substr(t.at[i], t.at[j] - t.at[i]));
     i = j;
   }
   return out;
@@ -186,17 +189,17 @@ std::vector<std::string> byteToUnicode() {
 class RankBPETokenizer : public Tokenizer {
 public:
   std::vector<std::string> pieces; // id -> token string (as in the vocab)
-  llvm::StringMap<int32_t> ids;
-  llvm::StringMap<int32_t> mergeRank; // "left right" -> rank
+  IdMap ids;
+  IdMap mergeRank; // "left right" -> rank
   std::vector<std::pair<std::string, int32_t>> added; // literal specials
-  llvm::DenseSet<int32_t> specialIds;
+  std::unordered_set<int32_t> specialIds;
   PreTokenizer pre = PreTokenizer::GPT2;
   bool byteLevel = true;     // else sentencepiece-style (U+2581, fallback)
   bool prependSpace = false; // sentencepiece-style dummy prefix
   bool ignoreMerges = false;
   int32_t unkId = -1;
   std::vector<std::string> byteMap = byteToUnicode();
-  llvm::StringMap<uint8_t> unicodeToByte;
+  std::unordered_map<std::string, uint8_t> unicodeToByte;
 
   void finish() {
     for (int b = 0; b < 256; ++b)
@@ -206,18 +209,18 @@ public:
     });
   }
 
-  void bpeWord(llvm::StringRef word, std::vector<int32_t> &out) const {
+  void bpeWord(std::string_view word, std::vector<int32_t> &out) const {
     if (word.empty())
       return;
     if (ignoreMerges)
-      if (auto it = ids.find(word); it != ids.end()) {
+      if (auto it = ids.find(std::string(word)); it != ids.end()) {
         out.push_back(it->second);
         return;
       }
     std::vector<std::string> sym;
     for (size_t i = 0; i < word.size();) {
       size_t len = utf8Length(word, i);
-      sym.push_back(word.substr(i, len).str());
+      sym.push_back(std::string(word.substr(i, len)));
       i += len;
     }
     std::string key;
@@ -262,11 +265,11 @@ public:
     }
   }
 
-  void encodeText(llvm::StringRef text, bool first,
+  void encodeText(std::string_view text, bool first,
                   std::vector<int32_t> &out) const {
     std::string norm;
     if (byteLevel) {
-      for (llvm::StringRef word : preTokenize(text, pre)) {
+      for (std::string_view word : preTokenize(text, pre)) {
         norm.clear();
         for (unsigned char ch : word)
           norm += byteMap[ch];
@@ -275,13 +278,13 @@ public:
       return;
     }
     if (prependSpace && first)
-      norm = kMetaSpace;
+      norm = std::string(kMetaSpace);
     for (char ch : text)
-      norm += ch == ' ' ? kMetaSpace.str() : std::string(1, ch);
+      norm += ch == ' ' ? std::string(kMetaSpace) : std::string(1, ch);
     bpeWord(norm, out);
   }
 
-  std::vector<int32_t> encode(llvm::StringRef text,
+  std::vector<int32_t> encode(std::string_view text,
                               bool addBos) const override {
     std::vector<int32_t> out;
     if (addBos && bosId >= 0)
@@ -292,7 +295,7 @@ public:
     while (i < text.size()) {
       const std::pair<std::string, int32_t> *hit = nullptr;
       for (const auto &a : added)
-        if (!a.first.empty() && text.substr(i).starts_with(a.first)) {
+        if (!a.first.empty() && text.substr(i, a.first.size()) == a.first) {
           hit = &a;
           break;
         }
@@ -301,7 +304,7 @@ public:
         continue;
       }
       if (i > start)
-        encodeText(text.slice(start, i), first, out);
+        encodeText(text.substr(start, i - start), first, out);
       first = false;
       out.push_back(hit->second);
       i += hit->first.size();
@@ -314,14 +317,14 @@ public:
 
   std::string decodeToken(int32_t prev, int32_t id) const override {
     if (id < 0 || static_cast<size_t>(id) >= pieces.size() ||
-        specialIds.contains(id))
+        specialIds.count(id))
       return "";
-    llvm::StringRef piece = pieces[id];
+    std::string_view piece = pieces[id];
     std::string out;
     if (byteLevel) {
       for (size_t i = 0; i < piece.size();) {
         size_t len = utf8Length(piece, i);
-        auto it = unicodeToByte.find(piece.substr(i, len));
+        auto it = unicodeToByte.find(std::string(piece.substr(i, len)));
         if (it != unicodeToByte.end())
           out += static_cast<char>(it->second);
         else
@@ -360,26 +363,31 @@ int32_t findSpecial(const RankBPETokenizer &t,
 }
 } // namespace
 
-static llvm::Expected<std::unique_ptr<Tokenizer>>
-parseHFTokenizerJsonImpl(llvm::StringRef path, llvm::StringRef data) {
+namespace {
+std::unique_ptr<Tokenizer> parseHFJsonImpl(std::string_view path,
+                                           std::string_view data,
+                                           std::string &error) {
+  auto fail = [&](const std::string &m) {
+    error = fileMessage(path, m);
+    return nullptr;
+  };
   json j = json::parse(data.begin(), data.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return fileError(path, "is not a JSON object");
+    return fail("is not a JSON object");
   if (!j.contains("model") || !j["model"].is_object())
-    return fileError(path, "has no 'model'");
+    return fail("has no 'model'");
   const json &model = j["model"];
   std::string type = model.contains("type") && model["type"].is_string()
                          ? model["type"].get<std::string>()
                          : "BPE";
   if (type != "BPE")
-    return fileError(path, "tokenizer model '" + type +
-                               "' is not supported (BPE)");
+    return fail("tokenizer model '" + type + "' is not supported (BPE)");
   if (!model.contains("vocab") || !model["vocab"].is_object())
-    return fileError(path, "model has no 'vocab' object");
+    return fail("model has no 'vocab' object");
   auto t = std::make_unique<RankBPETokenizer>();
   for (auto &[piece, id] : model["vocab"].items()) {
     if (!id.is_number_integer() || !addPiece(*t, piece, id.get<int64_t>()))
-      return fileError(path, "vocab entry '" + piece + "' has a bad id");
+      return fail("vocab entry '" + piece + "' has a bad id");
   }
   if (model.contains("merges") && model["merges"].is_array()) {
     int32_t rank = 0;
@@ -391,8 +399,8 @@ parseHFTokenizerJsonImpl(llvm::StringRef path, llvm::StringRef data) {
                m[1].is_string())
         key = m[0].get<std::string>() + " " + m[1].get<std::string>();
       else
-        return fileError(path, "merge " + llvm::Twine(rank) +
-                                   " is neither \"a b\" nor [\"a\", \"b\"]");
+        return fail("merge " + std::to_string(rank) +
+                    " is neither \"a b\" nor [\"a\", \"b\"]");
       t->mergeRank.try_emplace(key, rank++);
     }
   }
@@ -400,11 +408,11 @@ parseHFTokenizerJsonImpl(llvm::StringRef path, llvm::StringRef data) {
     for (const json &a : j["added_tokens"]) {
       if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
           !a.contains("content") || !a["content"].is_string())
-        return fileError(path, "added_tokens entries need id and content");
+        return fail("added_tokens entries need id and content");
       std::string content = a["content"].get<std::string>();
       int64_t id = a["id"].get<int64_t>();
       if (!addPiece(*t, content, id))
-        return fileError(path, "added token '" + content + "' has a bad id");
+        return fail("added token '" + content + "' has a bad id");
       t->added.push_back({content, static_cast<int32_t>(id)});
       if (a.contains("special") && a["special"].is_boolean() &&
           a["special"].get<bool>())
@@ -426,18 +434,17 @@ parseHFTokenizerJsonImpl(llvm::StringRef path, llvm::StringRef data) {
                  : PreTokenizer::GPT2;
   } else if (byteFallback || pre.find("Metaspace") != std::string::npos ||
              norm.find("\\u2581") != std::string::npos ||
-             norm.find(kMetaSpace.str()) != std::string::npos) {
+             norm.find(kMetaSpace) != std::string::npos) {
     t->byteLevel = false;
     t->pre = PreTokenizer::None;
     t->prependSpace = norm.find("Prepend") != std::string::npos ||
                       pre.find("Metaspace") != std::string::npos;
   } else {
-    return fileError(path, "unsupported pre-tokenizer/normalizer (byte-level "
-                           "or sentencepiece-style BPE are supported)");
+    return fail("unsupported pre-tokenizer/normalizer (byte-level or "
+                "sentencepiece-style BPE are supported)");
   }
-  std::vector<std::string> checked(t->pieces.begin(), t->pieces.end());
-  if (Error e = checkUtf8(path, checked))
-    return std::move(e);
+  if (!checkUtf8(path, t->pieces, error))
+    return nullptr;
   if (model.contains("unk_token") && model["unk_token"].is_string())
     t->unkId = findSpecial(*t, {model["unk_token"].get<std::string>().c_str()});
   t->setSpecialIds(
@@ -445,57 +452,53 @@ parseHFTokenizerJsonImpl(llvm::StringRef path, llvm::StringRef data) {
       findSpecial(*t, {"</s>", "<|end_of_text|>", "<|eot_id|>", "<|im_end|>",
                        "<|endoftext|>"}));
   t->finish();
-  return std::unique_ptr<Tokenizer>(std::move(t));
+  return t;
 }
+} // namespace
 
-llvm::Expected<std::unique_ptr<Tokenizer>>
-llmc::parseHFTokenizerJson(llvm::StringRef path, llvm::StringRef data) {
+std::unique_ptr<Tokenizer> tokenizer::parseHFJson(std::string_view path,
+                                                  std::string_view data,
+                                                  std::string &error) {
   try {
-    return parseHFTokenizerJsonImpl(path, data);
+    return parseHFJsonImpl(path, data, error);
   } catch (const json::exception &e) {
-    return fileError(path, llvm::Twine("malformed tokenizer JSON: ") + e.what());
+    error = fileMessage(path, std::string("malformed tokenizer JSON: ") +
+                                  e.what());
+    return nullptr;
   }
 }
 
-llvm::Expected<std::unique_ptr<Tokenizer>>
-llmc::makeGGUFBPETokenizer(llvm::StringRef path, const GGUFFile &file) {
-  auto get = [&](llvm::StringRef key) { return file.find(key); };
-  const GGUFValue *tokens = get("tokenizer.ggml.tokens");
-  const GGUFValue *merges = get("tokenizer.ggml.merges");
-  if (!tokens || tokens->strs.empty())
-    return fileError(path, "tokenizer.ggml.tokens is missing or empty");
-  if (!merges || merges->kind != GGUFValue::Array)
-    return fileError(path, "tokenizer.ggml.merges is missing");
-  if (Error e = checkUtf8(path, tokens->strs))
-    return std::move(e);
+std::unique_ptr<Tokenizer> tokenizer::fromGPT2Vocab(std::string_view path,
+                                                    const Vocab &vocab,
+                                                    std::string &error) {
+  if (vocab.tokens.empty()) {
+    error = fileMessage(path, "tokenizer.ggml.tokens is missing or empty");
+    return nullptr;
+  }
+  if (!checkUtf8(path, vocab.tokens, error))
+    return nullptr;
   auto t = std::make_unique<RankBPETokenizer>();
-  for (size_t i = 0; i < tokens->strs.size(); ++i)
-    addPiece(*t, tokens->strs[i], static_cast<int64_t>(i));
-  for (size_t i = 0; i < merges->strs.size(); ++i)
-    t->mergeRank.try_emplace(merges->strs[i], static_cast<int32_t>(i));
-  if (const GGUFValue *types = get("tokenizer.ggml.token_type"))
-    for (size_t i = 0; i < types->nums.size() && i < tokens->strs.size(); ++i)
-      if (types->nums[i] == 3 || types->nums[i] == 4) { // control, user
-        t->added.push_back({tokens->strs[i], static_cast<int32_t>(i)});
-        if (types->nums[i] == 3)
-          t->specialIds.insert(static_cast<int32_t>(i));
-      }
-  const GGUFValue *pre = get("tokenizer.ggml.pre");
-  std::string preName = pre ? pre->str : "default";
+  for (size_t i = 0; i < vocab.tokens.size(); ++i)
+    addPiece(*t, vocab.tokens[i], static_cast<int64_t>(i));
+  for (size_t i = 0; i < vocab.merges.size(); ++i)
+    t->mergeRank.try_emplace(vocab.merges[i], static_cast<int32_t>(i));
+  for (size_t i = 0; i < vocab.tokenTypes.size() && i < vocab.tokens.size();
+       ++i)
+    if (vocab.tokenTypes[i] == 3 || vocab.tokenTypes[i] == 4) { // control, user
+      t->added.push_back({vocab.tokens[i], static_cast<int32_t>(i)});
+      if (vocab.tokenTypes[i] == 3)
+        t->specialIds.insert(static_cast<int32_t>(i));
+    }
+  const std::string &preName = vocab.pre.empty() ? "default" : vocab.pre;
   t->pre = preName == "llama-bpe" || preName == "llama3" || preName == "qwen2" ||
                    preName == "smaug-bpe"
                ? PreTokenizer::Llama3
                : PreTokenizer::GPT2;
   t->ignoreMerges = preName == "llama-bpe" || preName == "llama3";
-  auto id = [&](llvm::StringRef key) -> int32_t {
-    const GGUFValue *v = get(key);
-    return v && v->isInteger() && v->integer >= 0 &&
-                   static_cast<size_t>(v->integer) < tokens->strs.size()
-               ? static_cast<int32_t>(v->integer)
-               : -1;
+  auto valid = [&](int32_t id) {
+    return id >= 0 && static_cast<size_t>(id) < vocab.tokens.size() ? id : -1;
   };
-  t->setSpecialIds(id("tokenizer.ggml.bos_token_id"),
-                   id("tokenizer.ggml.eos_token_id"));
+  t->setSpecialIds(valid(vocab.bos), valid(vocab.eos));
   t->finish();
-  return std::unique_ptr<Tokenizer>(std::move(t));
+  return t;
 }
