@@ -20,11 +20,13 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include <cmath>
+#include <limits>
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_CONVERTLLMTOLINALG
@@ -251,6 +253,121 @@ struct LowerLayerNorm : OpConversionPattern<LayerNormOp> {
   }
 };
 
+/// An early-exit head: the final norm and classifier (as llm ops, lowered
+/// like the model's own), then per row the confidence of softmax(logits)
+/// from a few reductions (m = max, s = sum exp(x - m)): max-prob = 1 / s,
+/// entropy = log s - sum exp(x - m) (x - m) / s, margin = (1 - exp(m2 - m))
+/// / s with m2 the second largest logit (0 on a tie for the maximum).
+struct LowerExit : OpConversionPattern<ExitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ExitOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    auto normed = RMSNormOp::create(rw, loc, a.getHidden(), a.getNormWeight(),
+                                    op.getEpsAttr());
+    Value logits = LinearOp::create(rw, loc, op.getLogits().getType(), normed,
+                                    a.getClassifier(), Value());
+    auto type = cast<RankedTensorType>(logits.getType());
+    if (type.getRank() != 2)
+      return rw.notifyMatchFailure(op, "expects [tokens, vocab] logits");
+    Type f32 = type.getElementType();
+    double inf = std::numeric_limits<double>::infinity();
+    Value m = reduceLast(rw, loc, logits, -inf,
+                         [](OpBuilder &b, Location l, ValueRange v) -> Value {
+                           return arith::MaximumFOp::create(b, l, v[0], v[1]);
+                         });
+    AffineMap id = rw.getMultiDimIdentityMap(2), row = rowMap(ctx, 2);
+    SmallVector<Value> dyn = {tensor::DimOp::create(rw, loc, logits, 0)};
+    auto rowInit = [&](double v) {
+      return fill(rw, loc, empty(rw, loc, {ShapedType::kDynamic}, f32, dyn), v);
+    };
+    // Reduces f(x, m) over each row into an accumulator starting at `init`.
+    auto rowReduce = [&](double init, auto body) {
+      return generic(rw, loc, ValueRange{logits, m}, rowInit(init),
+                     {id, row, row}, {par, red},
+                     [&](OpBuilder &b, Location l, ValueRange v) -> Value {
+                       return body(b, l, v[0], v[1], v[2]);
+                     });
+    };
+    Value s = rowReduce(0.0, [&](OpBuilder &b, Location l, Value x, Value mx,
+                                 Value acc) -> Value {
+      Value e = math::ExpOp::create(b, l, arith::SubFOp::create(b, l, x, mx));
+      return arith::AddFOp::create(b, l, acc, e);
+    });
+    ExitMetric metric = op.getMetric();
+    Value second; // entropy: sum e (x - m); margin: m2 (or +inf on a tie)
+    if (metric == ExitMetric::entropy)
+      second = rowReduce(0.0, [&](OpBuilder &b, Location l, Value x, Value mx,
+                                  Value acc) -> Value {
+        Value d = arith::SubFOp::create(b, l, x, mx);
+        Value e = math::ExpOp::create(b, l, d);
+        return arith::AddFOp::create(b, l, acc,
+                                     arith::MulFOp::create(b, l, e, d));
+      });
+    if (metric == ExitMetric::margin) {
+      // Largest logit below the maximum; a second copy of the maximum makes
+      // the margin 0 (accumulator +inf marks it).
+      Value count = rowReduce(0.0, [&](OpBuilder &b, Location l, Value x,
+                                       Value mx, Value acc) -> Value {
+        Value eq = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, x, mx);
+        Value one = fconst(b, l, f32, 1.0), zero = fconst(b, l, f32, 0.0);
+        return arith::AddFOp::create(
+            b, l, acc, arith::SelectOp::create(b, l, eq, one, zero));
+      });
+      Value below = rowReduce(-inf, [&](OpBuilder &b, Location l, Value x,
+                                        Value mx, Value acc) -> Value {
+        Value lt = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x, mx);
+        Value cand = arith::SelectOp::create(b, l, lt, x, fconst(b, l, f32, -inf));
+        return arith::MaximumFOp::create(b, l, acc, cand);
+      });
+      second = elementwise(rw, loc, ValueRange{count, below, m}, f32,
+                           [&](OpBuilder &b, Location l, ValueRange v) -> Value {
+                             Value tie = arith::CmpFOp::create(
+                                 b, l, arith::CmpFPredicate::OGT, v[0],
+                                 fconst(b, l, f32, 1.0));
+                             return arith::SelectOp::create(b, l, tie, v[2], v[1]);
+                           });
+    }
+    double t = op.getThreshold().convertToDouble();
+    SmallVector<Value> ins = {m, s};
+    if (second)
+      ins.push_back(second);
+    Value flags = generic(
+        rw, loc, ins,
+        empty(rw, loc, {ShapedType::kDynamic}, rw.getI1Type(), dyn),
+        SmallVector<AffineMap>(ins.size() + 1, rw.getMultiDimIdentityMap(1)),
+        {par}, [&](OpBuilder &b, Location l, ValueRange v) -> Value {
+          Value one = fconst(b, l, f32, 1.0), thr = fconst(b, l, f32, t);
+          Value inv = arith::DivFOp::create(b, l, one, v[1]);
+          switch (metric) {
+          case ExitMetric::max_prob:
+            return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, inv,
+                                         thr);
+          case ExitMetric::entropy: {
+            Value h = arith::SubFOp::create(
+                b, l, math::LogOp::create(b, l, v[1]),
+                arith::MulFOp::create(b, l, v[2], inv));
+            return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLE, h,
+                                         thr);
+          }
+          case ExitMetric::margin: {
+            Value p2 = math::ExpOp::create(
+                b, l, arith::SubFOp::create(b, l, v[2], v[0]));
+            Value margin = arith::MulFOp::create(
+                b, l, arith::SubFOp::create(b, l, one, p2), inv);
+            return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE,
+                                         margin, thr);
+          }
+          }
+          return Value();
+        });
+    rw.replaceOp(op, {logits, flags});
+    return success();
+  }
+};
+
 struct LowerSoftmax : OpConversionPattern<SoftmaxOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -434,7 +551,7 @@ struct ConvertLLMToLinalg
     module.walk([&](Operation *op) {
       if (isPackTimeTransform(op))
         return; // evaluated at pack time, bound by --llm-buffer-abi
-      if (isa<MoEOp, ExitOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp,
+      if (isa<MoEOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp,
               ScaleColumnsOp>(op) &&
           !isLowerableGGUF(op) && !isLowerableQLinear(op) &&
           !(isa<QLinearOp>(op) && isBlockDotLinear(cast<QLinearOp>(op)))) {
@@ -502,7 +619,10 @@ struct ConvertLLMToLinalg
     RewritePatternSet patterns(ctx);
     populateLinearPatterns(converter, patterns);
     populateAttentionPatterns(converter, patterns);
-    patterns.add<LowerObserve, LowerEmbedding, LowerRMSNorm, LowerAddRMSNorm, LowerLayerNorm, LowerSoftmax,
+    // Early exits put llm values (the KV cache) through scf.if.
+    scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
+                                                         target);
+    patterns.add<LowerObserve, LowerExit, LowerEmbedding, LowerRMSNorm, LowerAddRMSNorm, LowerLayerNorm, LowerSoftmax,
                  LowerSiLU, LowerGeLU,
                  LowerSwiGLU, LowerBinary<AddOp, arith::AddFOp>,
                  LowerBinary<MulOp, arith::MulFOp>>(converter, ctx);

@@ -37,6 +37,38 @@ std::unique_ptr<Tokenizer> llmc::artifactTokenizer(llmc_artifact_t *artifact,
 }
 
 namespace {
+/// With early-exit heads: where the decode steps left and the average
+/// number of layers they ran.
+void printExitStats(llmc_artifact_t *artifact, const llmc_model_info_t &info,
+                    int decoded, std::FILE *err) {
+  nlohmann::json m =
+      nlohmann::json::parse(llmc_artifact_manifest(artifact), nullptr, false);
+  if (m.is_discarded() || !m.contains("target") || decoded <= 0 ||
+      !m["target"].value("early_exit", nlohmann::json()).is_string())
+    return;
+  int32_t n = 0;
+  const int64_t *exits = nullptr;
+  llmc_early_exit_read(&n, &exits);
+  int64_t exited = 0;
+  double layers = 0;
+  std::string histogram;
+  for (int32_t l = 0; l < n; ++l) {
+    if (!exits[l])
+      continue;
+    exited += exits[l];
+    layers += double(exits[l]) * (l + 1);
+    histogram += (histogram.empty() ? "" : ", ") + std::to_string(l) + ": " +
+                 std::to_string(exits[l]);
+  }
+  layers += double(decoded - exited) * info.n_layers;
+  std::fprintf(err,
+               "early exit: %lld of %d decode steps exited (after layer %s); "
+               "average layers run %.2f of %d\n",
+               static_cast<long long>(exited), decoded,
+               histogram.empty() ? "-" : histogram.c_str(), layers / decoded,
+               info.n_layers);
+}
+
 struct Objects {
   llmc_session_t *session = nullptr;
   llmc_sampler_t *sampler = nullptr;
@@ -84,6 +116,7 @@ llmc_status_t llmc::generate(llmc_artifact_t *artifact,
       std::fwrite(rows, sizeof(float) * info.vocab_size, n, rt.logits);
   };
 
+  llmc_early_exit_reset();
   using clock = std::chrono::steady_clock;
   std::fputs(o.prompt.c_str(), out);
   std::fflush(out);
@@ -140,6 +173,7 @@ llmc_status_t llmc::generate(llmc_artifact_t *artifact,
     if (decoded > 0)
       std::fprintf(err, "decode: %d tokens in %.3f s (%.1f tok/s)\n", decoded,
                    decodeS, decoded / decodeS);
+    printExitStats(artifact, info, decoded, err);
   }
   return nullptr;
 }

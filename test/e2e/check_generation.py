@@ -229,6 +229,120 @@ def quantize_model(m, scheme, asym, clip=False, artifact=None,
     return None
 
 
+def greedy_exit(m, prompt, n, layer, stop=(1, 2)):
+    """Greedy generation where every decode step exits after `layer`: the
+    prompt's logits come from the whole model, each later position's from
+    the model truncated to layers 0..layer (whose KV cache the prompt filled
+    exactly, as those layers do not depend on later ones)."""
+    short = reference.Model(m.cfg, dict(m.w, layers=m.w["layers"][:layer + 1]))
+    rows = list(reference.forward(m, prompt))
+    seq, out = list(prompt), []
+    for _ in range(n):
+        nxt = int(np.argmax(rows[-1]))
+        if nxt in stop:
+            break
+        out.append(nxt)
+        if len(out) == n:
+            break
+        seq.append(nxt)
+        rows.append(reference.forward(short, seq)[-1])
+    return out, np.stack(rows)
+
+
+class CachedModel:
+    """The reference model one token at a time with explicit per-layer K/V
+    caches, for early exit's `propagate` policy: a token that exits after
+    layer e writes, for each skipped layer j > e, the K/V that layer's
+    attention norm and projections make of the exited hidden state."""
+
+    def __init__(self, m):
+        self.m, self.k, self.v = m, {}, {}
+
+    def kv(self, L, l, x, pos):
+        c = self.m.cfg
+        hd, KV = c["head_dim"], c["kv_heads"]
+        h = reference.rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64)
+        k = (h @ L["wk"].T).reshape(1, KV, hd)
+        v = (h @ L["wv"].T).reshape(1, KV, hd)
+        k = reference.rope(k, np.array([pos]), hd, c["theta"], c["rope"])
+        self.k.setdefault(l, []).append(k[0])
+        self.v.setdefault(l, []).append(v[0])
+        return h
+
+    def layer(self, l, x, pos):
+        c, L = self.m.cfg, self.m.w["layers"][l]
+        hd, H, KV = c["head_dim"], c["heads"], c["kv_heads"]
+        h = self.kv(L, l, x, pos)
+        q = reference.rope((h @ L["wq"].T).reshape(1, H, hd), np.array([pos]),
+                           hd, c["theta"], c["rope"])[0]
+        k = np.repeat(np.stack(self.k[l]), H // KV, axis=1)  # [S, H, hd]
+        v = np.repeat(np.stack(self.v[l]), H // KV, axis=1)
+        s = np.einsum("hd,shd->hs", q, k) / np.sqrt(hd)
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        o = np.einsum("hs,shd->hd", p, v).reshape(1, H * hd)
+        x = x + o @ L["wo"].T
+        h = reference.rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64)
+        g, u = h @ L["w1"].T, h @ L["w3"].T
+        return x + ((g / (1 + np.exp(-g))) * u) @ L["w2"].T
+
+    def head(self, x):
+        c, w = self.m.cfg, self.m.w
+        h = reference.rmsnorm(x, w["norm"], c["eps"]).astype(np.float64)
+        return (h @ w["out"].T)[0]
+
+    def step(self, token, pos, exits=(), test=None):
+        """Logits of `token` at `pos`; with `exits`, the first layer in it
+        whose head passes `test(logits)` ends the step (propagating)."""
+        x = self.m.w["embed"][[token]].astype(np.float64)
+        n = len(self.m.w["layers"])
+        for l in range(n):
+            x = self.layer(l, x, pos)
+            if l in exits:
+                logits = self.head(x)
+                if test(logits):
+                    for j in range(l + 1, n):
+                        self.kv(self.m.w["layers"][j], j, x, pos)
+                    return logits, l
+        return self.head(x), None
+
+
+def confidence(metric, threshold):
+    def test(logits):
+        z = logits.astype(np.float64) - logits.max()
+        e = np.exp(z)
+        s = e.sum()
+        if metric == "max-prob":
+            return 1.0 / s >= threshold
+        if metric == "entropy":
+            return np.log(s) - (e * z).sum() / s <= threshold
+        top = np.sort(z)[-2:]
+        return (1.0 - np.exp(top[0] - top[1])) / s >= threshold
+    return test
+
+
+def greedy_propagate(m, prompt, n, exits, metric, threshold, stop=(1, 2)):
+    """Greedy generation with early-exit heads after `exits` and the
+    propagate KV policy: the prompt runs every layer, each decode step
+    stops at the first passing head. Returns (ids, logits rows, exit layer
+    per decode step)."""
+    cm, test = CachedModel(m), confidence(metric, threshold)
+    rows = [cm.step(t, i)[0] for i, t in enumerate(prompt)]
+    out, where, pos = [], [], len(prompt)
+    for _ in range(n):
+        nxt = int(np.argmax(rows[-1]))
+        if nxt in stop:
+            break
+        out.append(nxt)
+        if len(out) == n:
+            break
+        logits, layer = cm.step(nxt, pos, exits, test)
+        rows.append(logits)
+        where.append(layer)
+        pos += 1
+    return out, np.stack(rows).astype(np.float32), where
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--llama2c", required=True)
@@ -247,6 +361,13 @@ def main():
                     "statistics (saliency weighted by E[x^2])")
     ap.add_argument("--kv-cache", default="f32", choices=("f32", "int8"),
                     help="int8: keys and values quantized per (token, head)")
+    ap.add_argument("--exit-after", type=int,
+                    help="early exit at threshold 0: the prompt runs every "
+                    "layer, each decode step only layers 0..N (then the "
+                    "final norm and classifier)")
+    ap.add_argument("--early-exit", help="heads after these layers "
+                    "(comma-separated) with the propagate KV policy, as "
+                    "METRIC:THRESHOLD:LAYERS, e.g. max-prob:0.5:1,3")
     ap.add_argument("--flips", type=int, default=2)
     ap.add_argument("--flip-tol", type=float, default=0.2)
     a = ap.parse_args()
@@ -257,8 +378,20 @@ def main():
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])
     prompt = tok.encode(a.prompt)
     kv_quant = reference.quantize_kv_int8 if a.kv_cache == "int8" else None
-    gen, ref = reference.greedy(m, prompt, a.n, act_quant=act_quant,
-                                kv_quant=kv_quant)
+    if a.early_exit:
+        metric, thr, layers = a.early_exit.split(":")
+        gen, ref, where = greedy_propagate(
+            m, prompt, a.n, [int(x) for x in layers.split(",")], metric,
+            float(thr))
+        counts = {l: where.count(l) for l in sorted(set(where), key=str)}
+        print("reference exits: " + ", ".join(
+            f"{'none' if l is None else 'after ' + str(l)}: {c}"
+            for l, c in counts.items()))
+    elif a.exit_after is not None:
+        gen, ref = greedy_exit(m, prompt, a.n, a.exit_after)
+    else:
+        gen, ref = reference.greedy(m, prompt, a.n, act_quant=act_quant,
+                                    kv_quant=kv_quant)
     text = a.prompt.encode()
     prev = prompt[-1]
     for t in gen:

@@ -373,3 +373,48 @@ func.func @kv_int8(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf
   %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, i8>
   return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, i8>
 }
+
+// -----
+
+// An early-exit head: the final norm and classifier lower like the model's
+// own, then per row m = max, s = sum exp(x - m); for margin the count of
+// maxima and the largest logit below m (a tie makes m2 = m, margin 0); the
+// flag is (1 - exp(m2 - m)) / s >= threshold.
+// CHECK-LABEL: func.func @exit_margin
+// CHECK: %[[M:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} ins(%[[LOGITS:.*]] : tensor<?x32xf32>) outs(%{{.*}} : tensor<?xf32>)
+// CHECK: arith.maximumf
+// CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%[[LOGITS]], %[[M]] : tensor<?x32xf32>, tensor<?xf32>)
+// CHECK: math.exp
+// CHECK: %[[CNT:.*]] = linalg.generic {{.*}} ins(%[[LOGITS]], %[[M]] : tensor<?x32xf32>, tensor<?xf32>)
+// CHECK: arith.cmpf oeq
+// CHECK: %[[BELOW:.*]] = linalg.generic {{.*}} ins(%[[LOGITS]], %[[M]] : tensor<?x32xf32>, tensor<?xf32>)
+// CHECK: arith.cmpf olt
+// CHECK: %[[M2:.*]] = linalg.generic {{.*}} ins(%[[CNT]], %[[BELOW]], %[[M]] :
+// CHECK: %[[FLAGS:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[S]], %[[M2]] : tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?xi1>)
+// CHECK: arith.divf
+// CHECK: math.exp
+// CHECK: %[[T:.*]] = arith.mulf
+// CHECK: arith.cmpf oge, %[[T]], %cst
+// CHECK: return %[[LOGITS]], %[[FLAGS]]
+func.func @exit_margin(%h: tensor<?x8xf32>, %g: tensor<8xf32>, %cls: tensor<32x8xf32>) -> (tensor<?x32xf32>, tensor<?xi1>) {
+  %l, %e = llm.exit %h, %g, %cls metric margin {threshold = 2.5e-01 : f64, eps = 1.0e-05 : f64}
+      : tensor<?x8xf32>, tensor<8xf32>, tensor<32x8xf32> -> tensor<?x32xf32>, tensor<?xi1>
+  return %l, %e : tensor<?x32xf32>, tensor<?xi1>
+}
+
+// -----
+
+// Entropy: log s - sum exp(x - m) (x - m) / s <= threshold.
+// CHECK-LABEL: func.func @exit_entropy
+// CHECK: %[[T:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x32xf32>, tensor<?xf32>)
+// CHECK: %[[D:.*]] = arith.subf
+// CHECK: %[[E:.*]] = math.exp %[[D]]
+// CHECK: arith.mulf %[[E]], %[[D]]
+// CHECK: linalg.generic {{.*}}outs(%{{.*}} : tensor<?xi1>)
+// CHECK: math.log
+// CHECK: arith.cmpf ole
+func.func @exit_entropy(%h: tensor<?x8xf32>, %g: tensor<8xf32>, %cls: tensor<32x8xf32>) -> (tensor<?x32xf32>, tensor<?xi1>) {
+  %l, %e = llm.exit %h, %g, %cls metric entropy {threshold = 1.0 : f64, eps = 1.0e-05 : f64}
+      : tensor<?x8xf32>, tensor<8xf32>, tensor<32x8xf32> -> tensor<?x32xf32>, tensor<?xi1>
+  return %l, %e : tensor<?x32xf32>, tensor<?xi1>
+}

@@ -10,6 +10,7 @@
 #include "llvm/ADT/Twine.h"
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llmc {
 struct CompileOptions;
@@ -66,15 +67,30 @@ struct LoadedArtifact {
       return statusError(s);
     return llvm::Error::success();
   }
-  /// Logits of every position of `tokens`, in a fresh context.
-  llvm::Expected<const float *> run(llvm::ArrayRef<int32_t> tokens) {
+  /// Logits of every position of `tokens`, in a fresh context: one
+  /// forward over all of them, or with `stepwise` one token per forward (as
+  /// generation runs them; what early-exit heads act on).
+  llvm::Expected<const float *> run(llvm::ArrayRef<int32_t> tokens,
+                                    bool stepwise = false) {
     llmc_session_reset(session);
     const float *logits;
-    if (llmc_status_t s = llmc_session_forward(session, tokens.data(),
-                                               tokens.size(), &logits))
-      return statusError(s);
-    return logits;
+    if (!stepwise) {
+      if (llmc_status_t s = llmc_session_forward(session, tokens.data(),
+                                                 tokens.size(), &logits))
+        return statusError(s);
+      return logits;
+    }
+    rows.resize(tokens.size() * size_t(info.vocab_size));
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (llmc_status_t s =
+              llmc_session_forward(session, &tokens[i], 1, &logits))
+        return statusError(s);
+      std::copy(logits, logits + info.vocab_size,
+                rows.begin() + i * info.vocab_size);
+    }
+    return rows.data();
   }
+  std::vector<float> rows; ///< stepwise logits
 };
 
 int runCompile();

@@ -2,8 +2,6 @@
 
 #include "Compile.h"
 #include "Emit.h"
-#include "llvm/TargetParser/Host.h"
-#include "llvm/TargetParser/Triple.h"
 #include "Pack.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/BuildIR.h"
@@ -11,6 +9,7 @@
 #include "llmc/runtime.h"
 #include "lowering/cpu/CPUPipeline.h"
 #include "passes/Optimize.h"
+#include "passes/Passes.h"
 #include "runtime/src/ArtifactFormat.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -27,6 +26,8 @@
 #include "llvm/Support/Process.h"
 #include "llvm/Support/xxhash.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 
 using namespace llvm;
 using namespace llmc;
@@ -237,6 +238,22 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
     return fileError(input, "--kv-cache must be 'f32' or 'int8', not '" +
                                 options.kvCache + "'");
   mlir::PassManager pm(module.getContext());
+  // Early exits go into the imported graph, before fusion changes the
+  // layer structure they look for.
+  if (!options.earlyExit.empty()) {
+    std::unique_ptr<mlir::Pass> exits = mlir::llm::createInsertEarlyExits();
+    std::string why;
+    if (failed(exits->initializeOptions(
+            options.earlyExit, [&](const Twine &msg) {
+              why = msg.str();
+              return mlir::failure();
+            })))
+      return fileError(input, "bad --early-exit options '" +
+                                  options.earlyExit + "': " + why +
+                                  " (layers=1,3 metric=max-prob|entropy|"
+                                  "margin threshold=T kv-policy=propagate)");
+    pm.addPass(std::move(exits));
+  }
   mlir::llm::QuantizeOptions q;
   q.scheme = options.quant;
   q.asymmetric = options.quantAsymmetric;
@@ -479,6 +496,9 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                         (options.quantAsymmetric ? "-asym" : "") +
                                         (options.quantClip ? "-clip" : "")},
                     {"kv_cache", options.kvCache},
+                    {"early_exit", options.earlyExit.empty()
+                                       ? json::Value(nullptr)
+                                       : json::Value(options.earlyExit)},
                     {"attention",
                      options.optLevel >= 2 && options.llmOptimize
                          ? json::Value(json::Object{
@@ -671,7 +691,8 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
       "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
       (options.profile ? "|profile" : "") +
       (options.observe ? "|observe" : "") +
-      (options.kvCache == "f32" ? "" : "|kv=" + options.kvCache));
+      (options.kvCache == "f32" ? "" : "|kv=" + options.kvCache) +
+      (options.earlyExit.empty() ? "" : "|exit=" + options.earlyExit));
   if (!options.calibration.empty()) {
     auto stats = MemoryBuffer::getFile(options.calibration);
     mix(stats ? (*stats)->getBuffer() : StringRef(options.calibration));

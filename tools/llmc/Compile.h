@@ -39,6 +39,9 @@ struct CompileOptions {
   bool profile = false;  ///< per-op timers (llmc bench --profile)
   /// KV cache storage: "f32" or "int8" (llm-quantize-kv-cache).
   std::string kvCache = "f32";
+  /// Options of llm-insert-early-exits ("" = none), e.g. "layers=1,3
+  /// metric=max-prob threshold=0.9".
+  std::string earlyExit;
   /// Observation points on the linears' inputs (llmc calibrate).
   bool observe = false;
   /// Calibration statistics (llmc calibrate -o) for the quantizer: "" =

@@ -44,6 +44,11 @@ static cl::opt<int> pplCtx("ctx", cl::init(0),
                            cl::desc("Tokens per window (0 = the compiled "
                                     "context, at most 512)"),
                            cl::sub(perplexityCmd()));
+static cl::opt<bool> pplStepwise(
+    "stepwise",
+    cl::desc("Run the model one token per forward, as generation does "
+             "(early-exit heads act on one-token steps only)"),
+    cl::sub(perplexityCmd()));
 static cl::opt<std::string> pplJson("json", cl::desc("Also write JSON here"),
                                     cl::value_desc("file"),
                                     cl::sub(perplexityCmd()));
@@ -74,7 +79,7 @@ int32_t argmax(const float *row, int32_t n) {
 
 int llmc::runPerplexity() {
   CompileOptions options = compileOptions();
-  auto path = resolveArtifact(pplInput, "", options);
+  auto path = resolveArtifact(pplInput, tokenizerOption(), options);
   if (!path)
     return fail(path.takeError());
   LoadedArtifact model, ref;
@@ -95,7 +100,8 @@ int llmc::runPerplexity() {
   if (!pplRef.empty()) {
     CompileOptions refOptions = options;
     refOptions.quant.clear();
-    auto r = resolveArtifact(pplRef, "", refOptions);
+    refOptions.earlyExit.clear();
+    auto r = resolveArtifact(pplRef, tokenizerOption(), refOptions);
     if (!r)
       return fail(r.takeError());
     refPath = *r;
@@ -122,6 +128,9 @@ int llmc::runPerplexity() {
   double nll = 0, refNll = 0, kl = 0;
   int64_t scored = 0, agree = 0;
   std::vector<double> lp, lq;
+  // Early exits of the one-token steps (--stepwise), per layer.
+  std::vector<int64_t> exits;
+  int64_t steps = 0;
   size_t windows = (tokens.size() + ctxLimit - 1) / ctxLimit;
   for (size_t w = 0; w < windows; ++w) {
     size_t begin = w * ctxLimit;
@@ -129,12 +138,24 @@ int llmc::runPerplexity() {
     if (end - begin < 2)
       break;
     ArrayRef<int32_t> win(tokens.data() + begin, end - begin);
-    auto logits = model.run(win);
+    llmc_early_exit_reset();
+    auto logits = model.run(win, pplStepwise);
     if (!logits)
       return fail(logits.takeError());
+    if (pplStepwise) {
+      steps += win.size();
+      int32_t n;
+      const int64_t *counts;
+      llmc_early_exit_read(&n, &counts);
+      if (exits.size() < size_t(n))
+        exits.resize(n);
+      for (int32_t l = 0; l < n; ++l)
+        exits[l] += counts[l];
+    }
     const float *refLogits = nullptr;
     if (!refPath.empty()) {
       auto r = ref.run(win);
+      llmc_early_exit_reset();
       if (!r)
         return fail(r.takeError());
       refLogits = *r;
@@ -170,6 +191,31 @@ int llmc::runPerplexity() {
   outs() << format("perplexity: %.4f over %lld predicted tokens (%zu windows "
                    "of up to %d)\n",
                    ppl, (long long)scored, windows, ctxLimit);
+  if (pplStepwise) {
+    int64_t exited = 0;
+    double layers = 0;
+    json::Object perLayer;
+    std::string list;
+    for (size_t l = 0; l < exits.size(); ++l) {
+      if (!exits[l])
+        continue;
+      exited += exits[l];
+      layers += double(exits[l]) * (l + 1);
+      perLayer[std::to_string(l)] = exits[l];
+      list += (list.empty() ? "" : ", ") + std::to_string(l) + ": " +
+              std::to_string(exits[l]);
+    }
+    layers = (layers + double(steps - exited) * model.info.n_layers) /
+             std::max<int64_t>(steps, 1);
+    outs() << format("early exit: %lld of %lld one-token steps exited "
+                     "(after layer %s); average layers run %.2f of %d\n",
+                     (long long)exited, (long long)steps,
+                     list.empty() ? "-" : list.c_str(), layers,
+                     model.info.n_layers);
+    result["steps"] = steps;
+    result["exits"] = std::move(perLayer);
+    result["average_layers"] = layers;
+  }
   if (!refPath.empty()) {
     double refPpl = std::exp(refNll / scored);
     double delta = 100.0 * (ppl - refPpl) / refPpl;

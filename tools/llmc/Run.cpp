@@ -149,6 +149,13 @@ static cl::opt<std::string> kvCacheOpt(
              "values and an f32 scale; ~3.8x smaller at head_dim 64)"),
     cl::value_desc("f32|int8"), cl::sub(compileCmd()), cl::sub(runCmd()),
     cl::sub(perplexityCmd()), cl::sub(benchCmd()));
+static cl::opt<std::string> earlyExitOpt(
+    "early-exit",
+    cl::desc("Early-exit heads (llm-insert-early-exits options), e.g. "
+             "\"layers=1,3 metric=max-prob threshold=0.9\"; decode steps "
+             "skip the remaining layers when a head is confident"),
+    cl::value_desc("options"), cl::sub(compileCmd()), cl::sub(runCmd()),
+    cl::sub(perplexityCmd()), cl::sub(benchCmd()), cl::sub(rooflineCmd()));
 static cl::opt<std::string> calibrationOpt(
     "calibration",
     cl::desc("With --quant dgq-a8w4 / gqsa-w4s50: activation statistics "
@@ -218,6 +225,7 @@ CompileOptions llmc::compileOptions() {
   o.quantKeep.assign(quantKeepOpt.begin(), quantKeepOpt.end());
   o.calibration = calibrationOpt;
   o.kvCache = kvCacheOpt;
+  o.earlyExit = earlyExitOpt;
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
 }

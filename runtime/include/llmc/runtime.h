@@ -163,6 +163,13 @@ typedef void (*llmc_observer_fn)(void *user, int32_t site, const float *data,
                                  int64_t row_stride);
 void llmc_observer_set(llmc_observer_fn fn, void *user);
 
+/* Early exit: artifacts compiled with early-exit heads (`llmc compile
+ * --early-exit`) count the decode steps that left after each layer
+ * (process-wide, since the last reset): `exits[l]` for l < `count`, valid
+ * until the next read. */
+void llmc_early_exit_read(int32_t *count, const int64_t **exits);
+void llmc_early_exit_reset(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,322 @@
+//===- InsertEarlyExits.cpp - early-exit heads with decode-time control ---===//
+//
+// After each chosen decoder layer an `llm.exit` head (final norm + shared
+// classifier + confidence test) decides, for one-token (decode) steps,
+// whether the remaining layers run. Prefill runs every layer. Skipped
+// layers' KV-cache entries follow the chosen policy. See Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::llm {
+#define GEN_PASS_DEF_INSERTEARLYEXITS
+#include "passes/Passes.h.inc"
+} // namespace mlir::llm
+
+using namespace mlir;
+using namespace mlir::llm;
+
+namespace {
+
+/// The hidden state entering a decoder layer: the input of the RMSNorm that
+/// feeds its attention's key (through rope and the projection).
+Value layerInput(AttentionOp attn) {
+  Value v = attn.getKey();
+  while (Operation *def = v.getDefiningOp()) {
+    if (auto norm = dyn_cast<RMSNormOp>(def))
+      return norm.getInput();
+    if (!isa<RoPEOp, LinearOp, QLinearOp>(def))
+      return {};
+    v = def->getOperand(0);
+  }
+  return {};
+}
+
+struct Exit {
+  int64_t layer;     ///< exits after this layer
+  Value hidden;      ///< the hidden state after it
+  Value cache;       ///< the KV cache after it
+  Value norm, classifier;
+};
+
+struct InsertEarlyExitsPass
+    : llm::impl::InsertEarlyExitsBase<InsertEarlyExitsPass> {
+  using InsertEarlyExitsBase::InsertEarlyExitsBase;
+
+  // Per function being rewritten.
+  SmallVector<AttentionOp> attns; ///< by layer
+  SmallVector<Value> inputs;      ///< layer inputs, by layer
+  SmallVector<Exit> exits;        ///< by layer, ascending
+  SmallVector<Operation *> rest;  ///< what follows the first exit, in order
+  llvm::SmallPtrSet<Operation *, 32> restSet;
+  ExitMetric metricKind = ExitMetric::max_prob;
+  double eps = 1e-5;
+  func::FuncOp hook;
+
+  /// Clones the part of layer `j` that writes its keys and values, fed with
+  /// `hidden` instead of the layer's input, onto `cache`; returns the new
+  /// cache (CALM-style state propagation).
+  Value propagate(OpBuilder &b, int64_t j, Value hidden, Value cache) {
+    AttentionOp attn = attns[j];
+    llvm::SetVector<Operation *> order;
+    std::function<void(Value)> visit = [&](Value v) {
+      if (v == inputs[j])
+        return;
+      Operation *def = v.getDefiningOp();
+      if (!def || isa<ParamOp>(def) || def->hasTrait<OpTrait::ConstantLike>() ||
+          order.contains(def))
+        return;
+      for (Value operand : def->getOperands())
+        visit(operand);
+      order.insert(def);
+    };
+    visit(attn.getQuery());
+    visit(attn.getKey());
+    visit(attn.getValue());
+    IRMapping m;
+    m.map(inputs[j], hidden);
+    m.map(attn.getCache(), cache);
+    for (Operation *op : order)
+      b.clone(*op, m);
+    auto copy = cast<AttentionOp>(b.clone(*attn, m));
+    return copy.getNewCache();
+  }
+
+  bool available(const IRMapping &m, Value v) {
+    Operation *def = v.getDefiningOp();
+    return !def || !restSet.contains(def) || m.contains(v);
+  }
+
+  /// Emits the decode path from `rest[opIdx]` on, with exit `exitIdx` next;
+  /// returns the (logits, cache) it yields.
+  SmallVector<Value> emitDecode(OpBuilder &b, IRMapping &m, size_t opIdx,
+                                size_t exitIdx, Location loc) {
+    while (true) {
+      if (exitIdx < exits.size() && available(m, exits[exitIdx].hidden))
+        return emitExit(b, m, opIdx, exitIdx, loc);
+      Operation *op = rest[opIdx++];
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        SmallVector<Value> out;
+        for (Value v : ret.getOperands())
+          out.push_back(m.lookupOrDefault(v));
+        return out;
+      }
+      b.clone(*op, m);
+    }
+  }
+
+  SmallVector<Value> emitExit(OpBuilder &b, IRMapping &m, size_t opIdx,
+                              size_t exitIdx, Location loc) {
+    const Exit &e = exits[exitIdx];
+    Value hidden = m.lookupOrDefault(e.hidden);
+    auto returnOp = cast<func::ReturnOp>(rest.back());
+    Type logitsType = returnOp.getOperand(0).getType();
+    auto hiddenType = cast<RankedTensorType>(hidden.getType());
+    auto flagsType = RankedTensorType::get({hiddenType.getDimSize(0)},
+                                           b.getI1Type());
+    auto head = ExitOp::create(
+        b, loc, logitsType, flagsType, hidden, e.norm, e.classifier,
+        ExitMetricAttr::get(b.getContext(), metricKind),
+        b.getF64FloatAttr(threshold), b.getF64FloatAttr(eps));
+    head->setAttr("llm.exit_layer", b.getI64IntegerAttr(e.layer));
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value done = tensor::ExtractOp::create(b, loc, head.getExit(), zero);
+    Type cacheType = returnOp.getOperand(1).getType();
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{logitsType, cacheType},
+                                  done, /*withElseRegion=*/true);
+    {
+      OpBuilder tb = ifOp.getThenBodyBuilder();
+      Value cache = m.lookupOrDefault(e.cache);
+      for (int64_t j = e.layer + 1; j < static_cast<int64_t>(attns.size());
+             ++j)
+          cache = propagate(tb, j, hidden, cache);
+      Value layer = arith::ConstantIntOp::create(tb, loc, tb.getI32Type(),
+                                                 e.layer);
+      func::CallOp::create(tb, loc, hook, ValueRange{layer});
+      scf::YieldOp::create(tb, loc, ValueRange{head.getLogits(), cache});
+    }
+    {
+      OpBuilder eb = ifOp.getElseBodyBuilder();
+      SmallVector<Value> out = emitDecode(eb, m, opIdx, exitIdx + 1, loc);
+      scf::YieldOp::create(eb, loc, out);
+    }
+    return ifOp.getResults();
+  }
+
+  LogicalResult rewrite(func::FuncOp func) {
+    Block &body = func.getBody().front();
+    auto ret = dyn_cast<func::ReturnOp>(body.getTerminator());
+    if (!ret || ret.getNumOperands() != 2 ||
+        !isa<KVCacheType>(ret.getOperand(1).getType()))
+      return func.emitError("llm-insert-early-exits: expected a forward "
+                            "function returning (logits, kv_cache)");
+    if (!func.getBody().hasOneBlock() ||
+        func->walk([](scf::IfOp) { return WalkResult::interrupt(); })
+            .wasInterrupted())
+      return func.emitError("llm-insert-early-exits: the function already has "
+                            "control flow (early exits inserted twice?)");
+    // Layers, by their attention's index.
+    attns.clear();
+    inputs.clear();
+    for (Operation &op : body)
+      if (auto a = dyn_cast<AttentionOp>(op)) {
+        if (a.getLayer() != attns.size())
+          return a.emitError("llm-insert-early-exits: attention layers must "
+                             "appear in order 0, 1, ...");
+        Value in = layerInput(a);
+        if (!in)
+          return a.emitError("llm-insert-early-exits: cannot find the input "
+                             "of this layer (expected rms_norm -> "
+                             "projection -> rope -> attention)");
+        attns.push_back(a);
+        inputs.push_back(in);
+      }
+    int64_t numLayers = attns.size();
+    // The final head: logits = linear(rms_norm(x), classifier).
+    auto cls = ret.getOperand(0).getDefiningOp<LinearOp>();
+    auto finalNorm = cls ? cls.getInput().getDefiningOp<RMSNormOp>() : nullptr;
+    if (!cls || !finalNorm || cls.getBias())
+      return func.emitError("llm-insert-early-exits: the logits must be "
+                            "linear(rms_norm(x), classifier)");
+    eps = finalNorm.getEps().convertToDouble();
+
+    exits.clear();
+    for (int64_t l : layers) {
+      if (l < 0 || l + 1 >= numLayers)
+        return func.emitError() << "llm-insert-early-exits: layer " << l
+                                << " has no later layer to skip (the model "
+                                   "has "
+                                << numLayers << " layers: 0.."
+                                << numLayers - 2 << " can exit)";
+      if (!exits.empty() && exits.back().layer >= l)
+        return func.emitError("llm-insert-early-exits: layers must be "
+                              "distinct and ascending");
+      Exit e{l, inputs[l + 1], attns[l].getNewCache(), finalNorm.getWeight(),
+             cls.getWeight()};
+      OpBuilder pb(func.getContext());
+      pb.setInsertionPointToStart(&body);
+      auto named = [&](StringRef pattern, Value shared) -> Value {
+        if (pattern.empty())
+          return shared;
+        std::string name = pattern.str();
+        for (size_t at; (at = name.find("{layer}")) != std::string::npos;)
+          name.replace(at, 7, std::to_string(l));
+        return ParamOp::create(pb, func.getLoc(), shared.getType(),
+                               pb.getStringAttr(name), QuantAttr());
+      };
+      e.norm = named(headNorm, e.norm);
+      e.classifier = named(headClassifier, e.classifier);
+      exits.push_back(e);
+    }
+    if (exits.empty())
+      return success();
+
+    // What follows the first exit point, in program order.
+    rest.clear();
+    restSet.clear();
+    SmallVector<Value> work{exits.front().hidden};
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      for (Operation *user : v.getUsers())
+        if (restSet.insert(user).second)
+          for (Value r : user->getResults())
+            work.push_back(r);
+    }
+    for (Operation &op : body)
+      if (restSet.contains(&op))
+        rest.push_back(&op);
+    if (rest.back() != ret.getOperation())
+      return func.emitError("llm-insert-early-exits: the logits do not depend "
+                            "on the hidden state after layer ")
+             << exits.front().layer;
+
+    // if (one token) { decode path with exits } else { every layer }.
+    Location loc = func.getLoc();
+    OpBuilder b(ret);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value n = tensor::DimOp::create(b, loc, exits.front().hidden, zero);
+    Value decode =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, n, one);
+    auto top = scf::IfOp::create(b, loc, ret.getOperandTypes(), decode,
+                                 /*withElseRegion=*/true);
+    {
+      OpBuilder tb = top.getThenBodyBuilder();
+      IRMapping m;
+      SmallVector<Value> out = emitDecode(tb, m, 0, 0, loc);
+      scf::YieldOp::create(tb, loc, out);
+    }
+    {
+      OpBuilder eb = top.getElseBodyBuilder();
+      auto yield = scf::YieldOp::create(eb, loc, ret.getOperands());
+      for (Operation *op : rest)
+        if (op != ret.getOperation())
+          op->moveBefore(yield);
+    }
+    ret->setOperands(top.getResults());
+    return success();
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (layers.empty())
+      return;
+    if (metric == "max-prob")
+      metricKind = ExitMetric::max_prob;
+    else if (metric == "entropy")
+      metricKind = ExitMetric::entropy;
+    else if (metric == "margin")
+      metricKind = ExitMetric::margin;
+    else {
+      module.emitError() << "llm-insert-early-exits: unknown metric '"
+                         << metric << "' (max-prob, entropy, margin)";
+      return signalPassFailure();
+    }
+    bool inRange = metricKind == ExitMetric::entropy
+                       ? threshold >= 0
+                       : threshold >= 0 && threshold <= 1;
+    if (!inRange) {
+      module.emitError() << "llm-insert-early-exits: threshold " << threshold
+                         << " is out of range for " << metric
+                         << (metricKind == ExitMetric::entropy ? " (>= 0)"
+                                                               : " ([0, 1])");
+      return signalPassFailure();
+    }
+    if (kvPolicy == "recompute") {
+      module.emitError("llm-insert-early-exits: kv-policy=recompute is not "
+                       "implemented yet (use propagate)");
+      return signalPassFailure();
+    }
+    if (kvPolicy != "propagate") {
+      module.emitError() << "llm-insert-early-exits: unknown kv-policy '"
+                         << kvPolicy << "' (propagate, recompute)";
+      return signalPassFailure();
+    }
+    auto func = module.lookupSymbol<func::FuncOp>("forward");
+    if (!func || func.isExternal()) {
+      module.emitError("llm-insert-early-exits: no 'forward' function");
+      return signalPassFailure();
+    }
+    // The runtime's exit counter (llmc_early_exit(layer)).
+    hook = module.lookupSymbol<func::FuncOp>("llmc_early_exit");
+    if (!hook) {
+      OpBuilder b(module.getContext());
+      b.setInsertionPointToStart(module.getBody());
+      hook = func::FuncOp::create(
+          b, module.getLoc(), "llmc_early_exit",
+          b.getFunctionType({b.getI32Type()}, {}));
+      hook.setPrivate();
+    }
+    if (failed(rewrite(func)))
+      return signalPassFailure();
+  }
+};
+} // namespace
