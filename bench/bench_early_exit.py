@@ -18,9 +18,17 @@ run:
 Thresholds are probabilities for max-prob and margin (exit when >= T) and
 nats for entropy (exit when <= T).
 
+With --speed-110m: decode tok/s of the 110M synthetic shape (`llmc bench`,
+16-token prompt, 64 steps, best of --runs) without heads, with heads after
+layers 3 and 7 at each max-prob threshold (random weights: never
+confident, so this is the heads' cost), and with one head at threshold 0
+after layer 3, 5 or 7 (every step exits: what skipping buys, propagation
+included).
+
 usage: bench_early_exit.py [--model DIR] [--metrics max-prob,margin,entropy]
                            [--thresholds 0.5,0.7,0.8,0.9,0.95]
                            [--layers 1,3] [--runs 3] [--json F]
+       bench_early_exit.py --speed-110m [--json F]
 """
 import argparse
 import json
@@ -61,6 +69,49 @@ def decode_speed(artifact, runs):
     return best
 
 
+def bench_speed(model, prompt, decode, runs):
+    """Best decode tok/s of `llmc bench` (random prompt, greedy steps)."""
+    best = 0.0
+    for _ in range(runs):
+        r = run(["bench", model, "--prompt-tokens", str(prompt), "--decode",
+                 str(decode)] + EXTRA)
+        m = re.search(r"decode: \d+ tokens in [\d.]+ s \(([\d.]+) tok/s\)",
+                      r.stdout + r.stderr)
+        best = max(best, float(m.group(1)))
+    return best
+
+
+EXTRA = []
+
+
+def speed_table(a):
+    """The 110M synthetic shape (random weights: heads are never confident,
+    so thresholds > 0 measure the heads' cost; threshold 0 forces every
+    decode step out at the head, measuring what skipping buys)."""
+    model = os.path.join(ROOT, "build", "bench", "110m.bin")
+    if not os.path.exists(model):
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench",
+                        "make_models.py"), os.path.dirname(model), "--models",
+                        "110m"], check=True)
+    global EXTRA
+    configs = [("none", None)]
+    configs += [(f"max-prob {t}", f"layers=3,7 metric=max-prob threshold={t}")
+                for t in a.thresholds.split(",")]
+    configs += [(f"forced after {l}", f"layers={l} threshold=0")
+                for l in (3, 5, 7)]
+    rows, base = [], None
+    for label, opts in configs:
+        EXTRA = ["--early-exit", opts] if opts else []
+        speed = bench_speed(model, 16, 64, a.runs)
+        base = base or speed
+        rows.append({"config": label, "early_exit": opts,
+                     "decode_tok_s": speed, "speedup": speed / base})
+        print(f"110m {label}: {speed:.2f} tok/s ({speed / base:.2f}x)",
+              file=sys.stderr, flush=True)
+    EXTRA = []
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=os.path.join(
@@ -70,8 +121,19 @@ def main():
     ap.add_argument("--layers", default="1,3")
     ap.add_argument("--agree-tokens", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--speed-110m", action="store_true",
+                    help="only the 110M speed table (build/bench/110m.bin)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    if a.speed_110m:
+        out = {"model": "110m synthetic (dim 768, 12 layers, vocab 32000)",
+               "rows": speed_table(a)}
+        text_out = json.dumps(out, indent=2)
+        print(text_out)
+        if a.json:
+            with open(a.json, "w") as f:
+                f.write(text_out + "\n")
+        return
     model = os.path.join(a.model, "stories260K.bin")
     tok = os.path.join(a.model, "tok512.bin")
     if not os.path.exists(model):
