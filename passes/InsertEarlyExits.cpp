@@ -26,20 +26,6 @@ using namespace mlir::llm;
 
 namespace {
 
-/// The hidden state entering a decoder layer: the input of the RMSNorm that
-/// feeds its attention's key (through rope and the projection).
-Value layerInput(AttentionOp attn) {
-  Value v = attn.getKey();
-  while (Operation *def = v.getDefiningOp()) {
-    if (auto norm = dyn_cast<RMSNormOp>(def))
-      return norm.getInput();
-    if (!isa<RoPEOp, LinearOp, QLinearOp>(def))
-      return {};
-    v = def->getOperand(0);
-  }
-  return {};
-}
-
 struct Exit {
   int64_t layer;     ///< exits after this layer
   Value hidden;      ///< the hidden state after it

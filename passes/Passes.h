@@ -12,6 +12,21 @@ namespace mlir::llm {
 /// The attention attribute `--llm-flash-attention` sets.
 inline constexpr llvm::StringLiteral kFlashAttrName = "llm.flash";
 
+/// The hidden state entering a decoder layer of an imported graph: the
+/// input of the RMSNorm that feeds its attention's key through the
+/// projection and rope; null when the layer does not have that shape.
+inline Value layerInput(AttentionOp attn) {
+  Value v = attn.getKey();
+  while (Operation *def = v.getDefiningOp()) {
+    if (auto norm = dyn_cast<RMSNormOp>(def))
+      return norm.getInput();
+    if (!isa<RoPEOp, LinearOp, QLinearOp>(def))
+      return {};
+    v = def->getOperand(0);
+  }
+  return {};
+}
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 

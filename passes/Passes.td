@@ -563,6 +563,27 @@ def InsertEarlyExits : Pass<"llm-insert-early-exits", "mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SkipLayers : Pass<"llm-skip-layers", "mlir::ModuleOp"> {
+  let summary = "Remove whole decoder layers (static layer skipping)";
+  let description = [{
+    ShortGPT / TrimLLM-style static depth reduction: every decoder layer in
+    `layers` (0-based) of the `forward` function is removed for all tokens,
+    prompt and decode alike. The layer's output is replaced by its input
+    (the residual stream passes through) and its attention's new cache by
+    the cache it received; the layer's norms, projections, attention and
+    feed-forward are then dead and erased. The KV cache keeps its shape: the
+    skipped layers' slots are never written or read. `forward` records the
+    plan in `llm.skipped_layers`.
+
+    Which layers to skip is a calibration question: the layers whose output
+    hidden state is most similar to their input change the least.
+  }];
+  let options = [
+    ListOption<"layers", "layers", "int64_t", "Layers (0-based) to remove">,
+  ];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering (implemented under lowering/, shared by every backend)
 //===----------------------------------------------------------------------===//

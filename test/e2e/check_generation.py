@@ -368,11 +368,17 @@ def main():
     ap.add_argument("--early-exit", help="heads after these layers "
                     "(comma-separated) with the propagate KV policy, as "
                     "METRIC:THRESHOLD:LAYERS, e.g. max-prob:0.5:1,3")
+    ap.add_argument("--skip-layers", help="comma-separated layers the "
+                    "model runs without (static skipping)")
     ap.add_argument("--flips", type=int, default=2)
     ap.add_argument("--flip-tol", type=float, default=0.2)
     a = ap.parse_args()
 
     m = reference.load_llama2c(a.llama2c)
+    if a.skip_layers:
+        drop = {int(x) for x in a.skip_layers.split(",")}
+        m = reference.Model(m.cfg, dict(m.w, layers=[
+            L for i, L in enumerate(m.w["layers"]) if i not in drop]))
     act_quant = (quantize_model(m, a.quant, a.quant_asymmetric, a.quant_clip,
                                 a.artifact, a.calibration) if a.quant else None)
     tok = reference.Llama2CTokenizer(a.tokenizer, m.cfg["vocab"])

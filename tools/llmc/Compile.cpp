@@ -240,6 +240,11 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
   mlir::PassManager pm(module.getContext());
   // Early exits go into the imported graph, before fusion changes the
   // layer structure they look for.
+  if (!options.skipLayers.empty()) {
+    mlir::llm::SkipLayersOptions skip;
+    skip.layers.assign(options.skipLayers.begin(), options.skipLayers.end());
+    pm.addPass(mlir::llm::createSkipLayers(skip));
+  }
   if (!options.earlyExit.empty()) {
     std::unique_ptr<mlir::Pass> exits = mlir::llm::createInsertEarlyExits();
     std::string why;
@@ -496,6 +501,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                         (options.quantAsymmetric ? "-asym" : "") +
                                         (options.quantClip ? "-clip" : "")},
                     {"kv_cache", options.kvCache},
+                    {"skipped_layers", toArray(options.skipLayers)},
                     {"early_exit", options.earlyExit.empty()
                                        ? json::Value(nullptr)
                                        : json::Value(options.earlyExit)},
@@ -692,7 +698,14 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
       (options.profile ? "|profile" : "") +
       (options.observe ? "|observe" : "") +
       (options.kvCache == "f32" ? "" : "|kv=" + options.kvCache) +
-      (options.earlyExit.empty() ? "" : "|exit=" + options.earlyExit));
+      (options.earlyExit.empty() ? "" : "|exit=" + options.earlyExit) +
+      (options.skipLayers.empty()
+           ? std::string()
+           : "|skip=" + llvm::join(llvm::map_range(options.skipLayers,
+                                                   [](int64_t l) {
+                                                     return std::to_string(l);
+                                                   }),
+                                   ",")));
   if (!options.calibration.empty()) {
     auto stats = MemoryBuffer::getFile(options.calibration);
     mix(stats ? (*stats)->getBuffer() : StringRef(options.calibration));

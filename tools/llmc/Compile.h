@@ -42,6 +42,8 @@ struct CompileOptions {
   /// Options of llm-insert-early-exits ("" = none), e.g. "layers=1,3
   /// metric=max-prob threshold=0.9".
   std::string earlyExit;
+  /// Decoder layers removed by llm-skip-layers (static skipping).
+  std::vector<int64_t> skipLayers;
   /// Observation points on the linears' inputs (llmc calibrate).
   bool observe = false;
   /// Calibration statistics (llmc calibrate -o) for the quantizer: "" =

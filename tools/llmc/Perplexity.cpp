@@ -101,6 +101,7 @@ int llmc::runPerplexity() {
     CompileOptions refOptions = options;
     refOptions.quant.clear();
     refOptions.earlyExit.clear();
+    refOptions.skipLayers.clear();
     auto r = resolveArtifact(pplRef, tokenizerOption(), refOptions);
     if (!r)
       return fail(r.takeError());

@@ -156,6 +156,12 @@ static cl::opt<std::string> earlyExitOpt(
              "skip the remaining layers when a head is confident"),
     cl::value_desc("options"), cl::sub(compileCmd()), cl::sub(runCmd()),
     cl::sub(perplexityCmd()), cl::sub(benchCmd()), cl::sub(rooflineCmd()));
+static cl::list<int64_t> skipLayersOpt(
+    "skip-layers", cl::CommaSeparated,
+    cl::desc("Remove these decoder layers (0-based, comma-separated) for "
+             "every token (static layer skipping, llm-skip-layers)"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()),
+    cl::sub(benchCmd()), cl::sub(rooflineCmd()));
 static cl::opt<std::string> calibrationOpt(
     "calibration",
     cl::desc("With --quant dgq-a8w4 / gqsa-w4s50: activation statistics "
@@ -226,6 +232,7 @@ CompileOptions llmc::compileOptions() {
   o.calibration = calibrationOpt;
   o.kvCache = kvCacheOpt;
   o.earlyExit = earlyExitOpt;
+  o.skipLayers.assign(skipLayersOpt.begin(), skipLayersOpt.end());
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
 }
