@@ -235,8 +235,21 @@ def greedy_exit(m, prompt, n, layer, stop=(1, 2)):
     the model truncated to layers 0..layer (whose KV cache the prompt filled
     exactly, as those layers do not depend on later ones)."""
     short = reference.Model(m.cfg, dict(m.w, layers=m.w["layers"][:layer + 1]))
-    rows = list(reference.forward(m, prompt))
-    seq, out = list(prompt), []
+    seq = list(prompt)
+
+    def advance(token):
+        seq.append(token)
+        return reference.forward(short, seq)[-1]
+    out, rows = greedy_loop(list(reference.forward(m, prompt)), n, stop,
+                            advance)
+    return out, np.stack(rows)
+
+
+def greedy_loop(rows, n, stop, advance):
+    """Greedy decoding from the prompt's logit rows: the argmax of the last
+    row is the next token (a stop token ends it); `advance(token)` feeds it
+    and returns its logits. Returns (generated ids, every row)."""
+    out = []
     for _ in range(n):
         nxt = int(np.argmax(rows[-1]))
         if nxt in stop:
@@ -244,9 +257,8 @@ def greedy_exit(m, prompt, n, layer, stop=(1, 2)):
         out.append(nxt)
         if len(out) == n:
             break
-        seq.append(nxt)
-        rows.append(reference.forward(short, seq)[-1])
-    return out, np.stack(rows)
+        rows.append(advance(nxt))
+    return out, rows
 
 
 class CachedModel:
@@ -327,19 +339,14 @@ def greedy_propagate(m, prompt, n, exits, metric, threshold, stop=(1, 2)):
     stops at the first passing head. Returns (ids, logits rows, exit layer
     per decode step)."""
     cm, test = CachedModel(m), confidence(metric, threshold)
-    rows = [cm.step(t, i)[0] for i, t in enumerate(prompt)]
-    out, where, pos = [], [], len(prompt)
-    for _ in range(n):
-        nxt = int(np.argmax(rows[-1]))
-        if nxt in stop:
-            break
-        out.append(nxt)
-        if len(out) == n:
-            break
-        logits, layer = cm.step(nxt, pos, exits, test)
-        rows.append(logits)
+    where = []
+
+    def advance(token):
+        logits, layer = cm.step(token, len(prompt) + len(where), exits, test)
         where.append(layer)
-        pos += 1
+        return logits
+    out, rows = greedy_loop([cm.step(t, i)[0] for i, t in enumerate(prompt)],
+                            n, stop, advance)
     return out, np.stack(rows).astype(np.float32), where
 
 

@@ -1,0 +1,109 @@
+//===- DepthPasses.td - early exit and layer skipping ------*- tablegen -*-===//
+//
+// Included by Passes.td (which documents the conventions).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_PASSES_DEPTHPASSES_TD
+#define LLMC_PASSES_DEPTHPASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// Dynamic and static depth
+//===----------------------------------------------------------------------===//
+
+def InsertEarlyExits : Pass<"llm-insert-early-exits", "mlir::ModuleOp"> {
+  let summary = "Early-exit heads after chosen layers, skipping the rest at decode time";
+  let description = [{
+    After each decoder layer in `layers` (0-based; ascending) of the
+    `forward` function, an `llm.exit` head applies the final RMSNorm and the
+    classifier to the hidden state and tests its confidence (`metric`
+    `max-prob` or `margin` >= `threshold`, or `entropy` <= `threshold`). Heads
+    share the final norm and classifier weights, or use separately trained
+    ones named by `head-norm` / `head-classifier` (`{layer}` is replaced by
+    the layer index, e.g. `exit.{layer}.norm.weight`).
+
+    Control flow: one-token steps (decode) evaluate the heads in order, and
+    the first head that passes returns its logits, skipping every later
+    layer; prompts (more than one token) run every layer, so the KV cache of
+    the prompt is exact. The structure is
+
+    ```mlir
+    %decode = arith.cmpi eq, %n, %c1 : index
+    %r:2 = scf.if %decode -> (tensor<?x512xf32>, !llm.kv_cache<...>) {
+      %logits, %exit = llm.exit %x2, %norm, %cls metric max_prob {...}
+      %done = tensor.extract %exit[%c0] : tensor<?xi1>
+      %s:2 = scf.if %done -> (...) {
+        // KV policy for the skipped layers, then
+        func.call @llmc_early_exit(%c1_i32) : (i32) -> ()
+        scf.yield %logits, %kv_propagated
+      } else {
+        // the remaining layers (and the next head)
+      }
+      scf.yield %s#0, %s#1
+    } else {
+      // every layer
+    }
+    ```
+
+    KV-cache policy for the skipped layers (`kv-policy`): `propagate`
+    (CALM's state propagation): the exited hidden state is fed to each
+    skipped layer's attention norm and K/V projections (and rope) and the
+    result written to its cache, so later tokens attend to a defined,
+    approximate state; this costs the Q/K/V projections and attention of the
+    skipped layers but not their output projection and feed-forward.
+    `recompute` (fill the skipped entries lazily when a later token runs
+    those layers) is not implemented yet.
+
+    Each exit calls the runtime's `llmc_early_exit(layer)`, which counts
+    exits per layer for `llmc run --stats`.
+  }];
+  let options = [
+    ListOption<"layers", "layers", "int64_t",
+               "Layers (0-based) after which to test for an exit">,
+    Option<"metric", "metric", "std::string", /*default=*/"\"max-prob\"",
+           "Confidence measure: max-prob, entropy or margin">,
+    Option<"threshold", "threshold", "double", /*default=*/"0.9",
+           "Exit when max-prob/margin >= threshold, or entropy (nats) <= "
+           "threshold">,
+    Option<"kvPolicy", "kv-policy", "std::string",
+           /*default=*/"\"propagate\"",
+           "KV cache of skipped layers: propagate (recompute: not yet)">,
+    Option<"headNorm", "head-norm", "std::string", /*default=*/"",
+           "Weight name of each head's norm ({layer} = its layer); default: "
+           "the final norm's">,
+    Option<"headClassifier", "head-classifier", "std::string",
+           /*default=*/"",
+           "Weight name of each head's classifier ({layer} = its layer); "
+           "default: the model's classifier">,
+  ];
+  let dependentDialects = ["::mlir::llm::LLMDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def SkipLayers : Pass<"llm-skip-layers", "mlir::ModuleOp"> {
+  let summary = "Remove whole decoder layers (static layer skipping)";
+  let description = [{
+    ShortGPT / TrimLLM-style static depth reduction: every decoder layer in
+    `layers` (0-based) of the `forward` function is removed for all tokens,
+    prompt and decode alike. The layer's output is replaced by its input
+    (the residual stream passes through) and its attention's new cache by
+    the cache it received; the layer's norms, projections, attention and
+    feed-forward are then dead and erased. The KV cache keeps its shape: the
+    skipped layers' slots are never written or read. `forward` records the
+    plan in `llm.skipped_layers`.
+
+    Which layers to skip is a calibration question: the layers whose output
+    hidden state is most similar to their input change the least.
+  }];
+  let options = [
+    ListOption<"layers", "layers", "int64_t", "Layers (0-based) to remove">,
+  ];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
+#endif // LLMC_PASSES_DEPTHPASSES_TD
