@@ -12,7 +12,7 @@
 using namespace llmc;
 using llmc::runtime::makeStatus;
 
-std::unique_ptr<Tokenizer> llmc::artifactTokenizer(llmc_artifact_t *artifact,
+std::unique_ptr<Tokenizer> llmc::artifactTokenizer(const llmc_artifact_t *artifact,
                                                    const std::string &path,
                                                    std::string &error) {
   nlohmann::json m =
@@ -194,8 +194,7 @@ extern "C" llmc_status_t llmc_tokenizer_create(const llmc_artifact_t *artifact,
                       "llmc_tokenizer_create: null argument");
   *out = nullptr;
   std::string error;
-  auto tok = artifactTokenizer(const_cast<llmc_artifact_t *>(artifact),
-                               artifact->path, error);
+  auto tok = artifactTokenizer(artifact, artifact->path, error);
   if (!tok)
     return makeStatus(LLMC_BAD_ARTIFACT, error);
   *out = new llmc_tokenizer_s{std::move(tok), {}};

@@ -383,8 +383,11 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   if (std::error_code ec =
           sys::fs::createTemporaryFile("llmc-model", "o", objPath))
     return fileError(objPath, "cannot create: " + ec.message());
-  if (std::error_code ec = sys::fs::createTemporaryFile(
-          "llmc-model", exe ? "exe" : "so", linkedPath)) {
+  // (An object for --emit obj is written as it is: nothing to link.)
+  if (std::error_code ec = obj ? std::error_code()
+                               : sys::fs::createTemporaryFile(
+                                     "llmc-model", exe ? "exe" : "so",
+                                     linkedPath)) {
     sys::fs::remove(objPath);
     return fileError(linkedPath, "cannot create: " + ec.message());
   }

@@ -36,7 +36,7 @@ llmc_status_t generate(llmc_artifact_t *artifact, const Tokenizer &tokenizer,
 
 /// The tokenizer an artifact carries (its "tokenizer" section); null with
 /// `error` set when it has none or it is malformed.
-std::unique_ptr<Tokenizer> artifactTokenizer(llmc_artifact_t *artifact,
+std::unique_ptr<Tokenizer> artifactTokenizer(const llmc_artifact_t *artifact,
                                              const std::string &path,
                                              std::string &error);
 
