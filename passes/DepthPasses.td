@@ -53,8 +53,28 @@ def InsertEarlyExits : Pass<"llm-insert-early-exits", "mlir::ModuleOp"> {
     result written to its cache, so later tokens attend to a defined,
     approximate state; this costs the Q/K/V projections and attention of the
     skipped layers but not their output projection and feed-forward.
-    `recompute` (fill the skipped entries lazily when a later token runs
-    those layers) is not implemented yet.
+
+    `recompute`: skipped layers' keys and values are filled lazily. The
+    cache type gains a pending state (`!llm.kv_cache<..., pending = D>`):
+    per layer how many leading positions it has filled, and each position's
+    last hidden state. An exiting step stores its batch's rows
+    (`llm.cache_stash`) and records the layers it ran (`llm.cache_mark`);
+    a later step (decode or prompt) that reaches layer `j` first prepends
+    the hidden states of the positions pending at `j` (`llm.cache_filled`,
+    `llm.cache_pending`) and runs layer `j` on all of them from the first
+    (rope and attention at their own positions), so they reach the later
+    layers together; heads and the classifier read only the step's own
+    rows. Every key and value a token attends to is then exactly the full
+    model's. The pending tokens share the step's weight reads (decode is
+    memory-bound), so the deferred work costs little; it needs an f32
+    cache.
+
+    ```mlir
+    } else {
+      %s2 = llm.cache_filled %kv1[%pos] {layer = 2 : i64} : !llm.kv_cache<...>
+      %b2 = llm.cache_pending %x2, %kv1[%s2, %s1] : tensor<?x64xf32>, ... -> tensor<?x64xf32>
+      // layer 2 on %b2 from position %s2 (llm.rope / llm.attention at %s2)
+    ```
 
     Each exit calls the runtime's `llmc_early_exit(layer)`, which counts
     exits per layer for `llmc run --stats`.
@@ -69,7 +89,8 @@ def InsertEarlyExits : Pass<"llm-insert-early-exits", "mlir::ModuleOp"> {
            "threshold">,
     Option<"kvPolicy", "kv-policy", "std::string",
            /*default=*/"\"propagate\"",
-           "KV cache of skipped layers: propagate (recompute: not yet)">,
+           "KV cache of skipped layers: propagate (write them from the exited "
+           "state) or recompute (run pending tokens through them later)">,
     Option<"headNorm", "head-norm", "std::string", /*default=*/"",
            "Weight name of each head's norm ({layer} = its layer); default: "
            "the final norm's">,

@@ -46,6 +46,17 @@ struct InsertEarlyExitsPass
   ExitMetric metricKind = ExitMetric::max_prob;
   double eps = 1e-5;
   func::FuncOp hook;
+  bool recompute = false;
+  Value pos, numTokens, endPos; ///< the step's start, token count, end
+  Value lastOutput;             ///< the last layer's output
+
+  /// recompute: the batch the path being emitted runs. Layer `next` and
+  /// later are set up when first used; the rows so far start at `start`.
+  struct Batch {
+    int64_t next;
+    Value start;
+    bool trimmed = false; ///< lastOutput reduced to the step's rows
+  };
 
   /// Clones the part of layer `j` that writes its keys and values, fed with
   /// `hidden` instead of the layer's input, onto `cache`; returns the new
@@ -81,31 +92,86 @@ struct InsertEarlyExitsPass
     return !def || !restSet.contains(def) || m.contains(v);
   }
 
-  /// Emits the decode path from `rest[opIdx]` on, with exit `exitIdx` next;
-  /// returns the (logits, cache) it yields.
-  SmallVector<Value> emitDecode(OpBuilder &b, IRMapping &m, size_t opIdx,
-                                size_t exitIdx, Location loc) {
+  /// recompute: before layer `j` first reads its input, prepend the rows of
+  /// positions pending at it (their stored hidden states) and run it from
+  /// the first of them.
+  void setUpLayer(OpBuilder &b, IRMapping &m, Batch &batch, int64_t j,
+                  Location loc) {
+    Value cache = m.lookupOrDefault(attns[j].getCache());
+    Value from = CacheFilledOp::create(b, loc, cache, pos,
+                                       b.getI64IntegerAttr(j));
+    Value rows = m.lookupOrDefault(inputs[j]);
+    Value x = CachePendingOp::create(b, loc, rows.getType(), rows, cache, from,
+                                     batch.start);
+    m.map(inputs[j], x);
+    m.map(pos, from);
+    batch.start = from;
+    batch.next = j + 1;
+  }
+
+  /// The last `n` rows of `rows`.
+  Value lastRows(OpBuilder &b, Value rows, Value n, Location loc) {
+    auto type = cast<RankedTensorType>(rows.getType());
+    Value all = tensor::DimOp::create(b, loc, rows, 0);
+    Value first = arith::SubIOp::create(b, loc, all, n);
+    return tensor::ExtractSliceOp::create(
+        b, loc, type, rows, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{n, b.getIndexAttr(type.getDimSize(1))},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  }
+
+  /// Emits the path from `rest[opIdx]` on, with exit `exitIdx` next (none
+  /// when it is exits.size()); returns the (logits, cache) it yields.
+  FailureOr<SmallVector<Value>> emitDecode(OpBuilder &b, IRMapping &m,
+                                           size_t opIdx, size_t exitIdx,
+                                           Batch &batch, Location loc) {
     while (true) {
       if (exitIdx < exits.size() && available(m, exits[exitIdx].hidden))
-        return emitExit(b, m, opIdx, exitIdx, loc);
+        return emitExit(b, m, opIdx, exitIdx, batch, loc);
       Operation *op = rest[opIdx++];
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         SmallVector<Value> out;
         for (Value v : ret.getOperands())
           out.push_back(m.lookupOrDefault(v));
+        if (recompute) // every layer ran for the step's tokens
+          out[1] = CacheMarkOp::create(
+              b, loc, out[1], pos, endPos,
+              b.getI64IntegerAttr(static_cast<int64_t>(attns.size()) - 1));
         return out;
+      }
+      if (recompute) {
+        // The head reads the step's own rows of the last layer's batch.
+        if (!batch.trimmed && llvm::is_contained(op->getOperands(), lastOutput)) {
+          batch.trimmed = true;
+          Value rows = m.lookupOrDefault(lastOutput);
+          m.map(lastOutput, lastRows(b, rows, numTokens, loc));
+        }
+        for (Value v : op->getOperands())
+          for (int64_t j = batch.next; j < static_cast<int64_t>(attns.size());
+               ++j)
+            if (v == inputs[j])
+              setUpLayer(b, m, batch, j, loc);
+        if (auto a = dyn_cast<AttentionOp>(op);
+            a && static_cast<int64_t>(a.getLayer()) + 1 != batch.next)
+          return op->emitError("llm-insert-early-exits: kv-policy=recompute "
+                               "expects each layer's operations after its "
+                               "input in program order");
       }
       b.clone(*op, m);
     }
   }
 
-  SmallVector<Value> emitExit(OpBuilder &b, IRMapping &m, size_t opIdx,
-                              size_t exitIdx, Location loc) {
+  FailureOr<SmallVector<Value>> emitExit(OpBuilder &b, IRMapping &m,
+                                         size_t opIdx, size_t exitIdx,
+                                         Batch &batch, Location loc) {
     const Exit &e = exits[exitIdx];
-    Value hidden = m.lookupOrDefault(e.hidden);
+    Value rows = m.lookupOrDefault(e.hidden);
+    Value hidden = rows;
+    auto hiddenType = cast<RankedTensorType>(rows.getType());
+    if (recompute) // the head reads the step's token: the batch's last row
+      hidden = lastRows(b, rows, numTokens, loc);
     auto returnOp = cast<func::ReturnOp>(rest.back());
     Type logitsType = returnOp.getOperand(0).getType();
-    auto hiddenType = cast<RankedTensorType>(hidden.getType());
     auto flagsType = RankedTensorType::get({hiddenType.getDimSize(0)},
                                            b.getI1Type());
     auto head = ExitOp::create(
@@ -121,9 +187,16 @@ struct InsertEarlyExitsPass
     {
       OpBuilder tb = ifOp.getThenBodyBuilder();
       Value cache = m.lookupOrDefault(e.cache);
-      for (int64_t j = e.layer + 1; j < static_cast<int64_t>(attns.size());
+      if (recompute) {
+        // The batch's rows wait for the skipped layers in the cache.
+        cache = CacheStashOp::create(tb, loc, rows, cache, batch.start);
+        cache = CacheMarkOp::create(tb, loc, cache, pos, endPos,
+                                    tb.getI64IntegerAttr(e.layer));
+      } else {
+        for (int64_t j = e.layer + 1; j < static_cast<int64_t>(attns.size());
              ++j)
           cache = propagate(tb, j, hidden, cache);
+      }
       Value layer = arith::ConstantIntOp::create(tb, loc, tb.getI32Type(),
                                                  e.layer);
       func::CallOp::create(tb, loc, hook, ValueRange{layer});
@@ -131,10 +204,13 @@ struct InsertEarlyExitsPass
     }
     {
       OpBuilder eb = ifOp.getElseBodyBuilder();
-      SmallVector<Value> out = emitDecode(eb, m, opIdx, exitIdx + 1, loc);
-      scf::YieldOp::create(eb, loc, out);
+      FailureOr<SmallVector<Value>> out =
+          emitDecode(eb, m, opIdx, exitIdx + 1, batch, loc);
+      if (failed(out))
+        return failure();
+      scf::YieldOp::create(eb, loc, *out);
     }
-    return ifOp.getResults();
+    return SmallVector<Value>(ifOp.getResults());
   }
 
   LogicalResult rewrite(func::FuncOp func) {
@@ -173,6 +249,9 @@ struct InsertEarlyExitsPass
       return func.emitError("llm-insert-early-exits: the logits must be "
                             "linear(rms_norm(x), classifier)");
     eps = finalNorm.getEps().convertToDouble();
+    lastOutput = finalNorm.getInput();
+    if (auto slice = lastOutput.getDefiningOp<tensor::ExtractSliceOp>())
+      lastOutput = slice.getSource();
 
     exits.clear();
     for (int64_t l : layers) {
@@ -204,6 +283,28 @@ struct InsertEarlyExitsPass
     }
     if (exits.empty())
       return success();
+    pos = attns.front().getStartPos();
+    for (AttentionOp a : attns)
+      if (a.getStartPos() != pos)
+        return a.emitError("llm-insert-early-exits: every layer's attention "
+                           "must start at the same position");
+    if (recompute) {
+      // The cache keeps what the skipped layers will need: per layer how
+      // far it is filled, and each position's last hidden state.
+      auto hidden = cast<RankedTensorType>(inputs.front().getType());
+      if (hidden.getRank() != 2 || !hidden.getElementType().isF32())
+        return func.emitError("llm-insert-early-exits: kv-policy=recompute "
+                              "needs f32 [tokens, dim] hidden states");
+      auto cache = cast<KVCacheType>(ret.getOperand(1).getType());
+      if (!cache.getElementType().isF32() || cache.getMaxSeq() < numLayers)
+        return func.emitError("llm-insert-early-exits: kv-policy=recompute "
+                              "needs an f32 KV cache of at least as many "
+                              "positions as layers");
+      int64_t dim = hidden.getDimSize(1);
+      retypeKVCaches(func, [&](KVCacheType t) -> Type {
+        return t.withPending(dim);
+      });
+    }
 
     // What follows the first exit point, in program order.
     rest.clear();
@@ -230,23 +331,42 @@ struct InsertEarlyExitsPass
     Value zero = arith::ConstantIndexOp::create(b, loc, 0);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value n = tensor::DimOp::create(b, loc, exits.front().hidden, zero);
+    numTokens = n;
+    endPos = arith::AddIOp::create(b, loc, pos, n);
     Value decode =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, n, one);
     auto top = scf::IfOp::create(b, loc, ret.getOperandTypes(), decode,
                                  /*withElseRegion=*/true);
+    int64_t firstLater = exits.front().layer + 1;
     {
       OpBuilder tb = top.getThenBodyBuilder();
       IRMapping m;
-      SmallVector<Value> out = emitDecode(tb, m, 0, 0, loc);
-      scf::YieldOp::create(tb, loc, out);
+      Batch batch{firstLater, pos};
+      FailureOr<SmallVector<Value>> out = emitDecode(tb, m, 0, 0, batch, loc);
+      if (failed(out))
+        return failure();
+      scf::YieldOp::create(tb, loc, *out);
     }
-    {
-      OpBuilder eb = top.getElseBodyBuilder();
-      auto yield = scf::YieldOp::create(eb, loc, ret.getOperands());
-      for (Operation *op : rest)
+    OpBuilder eb = top.getElseBodyBuilder();
+    if (recompute) {
+      // Prompts run every layer, and with it what is pending at it.
+      IRMapping m;
+      Batch batch{firstLater, pos};
+      FailureOr<SmallVector<Value>> out =
+          emitDecode(eb, m, 0, exits.size(), batch, loc);
+      if (failed(out))
+        return failure();
+      scf::YieldOp::create(eb, loc, *out);
+      ret->setOperands(top.getResults());
+      for (Operation *op : llvm::reverse(rest))
         if (op != ret.getOperation())
-          op->moveBefore(yield);
+          op->erase();
+      return success();
     }
+    auto yield = scf::YieldOp::create(eb, loc, ret.getOperands());
+    for (Operation *op : rest)
+      if (op != ret.getOperation())
+        op->moveBefore(yield);
     ret->setOperands(top.getResults());
     return success();
   }
@@ -276,12 +396,8 @@ struct InsertEarlyExitsPass
                                                                : " ([0, 1])");
       return signalPassFailure();
     }
-    if (kvPolicy == "recompute") {
-      module.emitError("llm-insert-early-exits: kv-policy=recompute is not "
-                       "implemented yet (use propagate)");
-      return signalPassFailure();
-    }
-    if (kvPolicy != "propagate") {
+    recompute = kvPolicy == "recompute";
+    if (kvPolicy != "propagate" && !recompute) {
       module.emitError() << "llm-insert-early-exits: unknown kv-policy '"
                          << kvPolicy << "' (propagate, recompute)";
       return signalPassFailure();

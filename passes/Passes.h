@@ -27,6 +27,10 @@ inline Value layerInput(AttentionOp attn) {
   return {};
 }
 
+/// Gives every !llm.kv_cache value under `root` (block arguments, results,
+/// function signatures) the type `retype` returns for it.
+void retypeKVCaches(Operation *root, function_ref<Type(KVCacheType)> retype);
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 

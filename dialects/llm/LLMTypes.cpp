@@ -19,16 +19,23 @@ void LLMDialect::registerTypes() {
       >();
 }
 
-// !llm.kv_cache<LAYERSxMAX_SEQxKV_HEADSxHEAD_DIM, ELEMENT_TYPE>
+// !llm.kv_cache<LAYERSxMAX_SEQxKV_HEADSxHEAD_DIM, ELEMENT_TYPE
+//               [, pending = D]>
 Type KVCacheType::parse(AsmParser &parser) {
   SmallVector<int64_t, 4> dims;
   Type elementType;
+  int64_t pending = 0;
   SMLoc loc = parser.getCurrentLocation();
   if (parser.parseLess() ||
       parser.parseDimensionList(dims, /*allowDynamic=*/false,
                                 /*withTrailingX=*/false) ||
-      parser.parseComma() || parser.parseType(elementType) ||
-      parser.parseGreater())
+      parser.parseComma() || parser.parseType(elementType))
+    return {};
+  if (succeeded(parser.parseOptionalComma()) &&
+      (parser.parseKeyword("pending") || parser.parseEqual() ||
+       parser.parseInteger(pending)))
+    return {};
+  if (parser.parseGreater())
     return {};
   if (dims.size() != 4) {
     parser.emitError(loc, "expected 4 dimensions (layers x max_seq x kv_heads "
@@ -38,18 +45,21 @@ Type KVCacheType::parse(AsmParser &parser) {
   }
   return getChecked([&] { return parser.emitError(loc); },
                     parser.getContext(), dims[0], dims[1], dims[2], dims[3],
-                    elementType);
+                    elementType, pending);
 }
 
 void KVCacheType::print(AsmPrinter &printer) const {
   printer << "<" << getLayers() << "x" << getMaxSeq() << "x" << getKvHeads()
-          << "x" << getHeadDim() << ", " << getElementType() << ">";
+          << "x" << getHeadDim() << ", " << getElementType();
+  if (getPending())
+    printer << ", pending = " << getPending();
+  printer << ">";
 }
 
 LogicalResult
 KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                     int64_t layers, int64_t maxSeq, int64_t kvHeads,
-                    int64_t headDim, Type elementType) {
+                    int64_t headDim, Type elementType, int64_t pending) {
   if (layers <= 0 || maxSeq <= 0 || kvHeads <= 0 || headDim <= 0)
     return emitError() << "kv_cache dimensions must be positive, got "
                        << layers << "x" << maxSeq << "x" << kvHeads << "x"
@@ -58,7 +68,31 @@ KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "kv_cache element type must be a float type or i8, "
                           "got "
                        << elementType;
+  if (pending < 0)
+    return emitError() << "kv_cache pending state width must be >= 0, got "
+                       << pending;
+  if (pending && !elementType.isF32())
+    return emitError() << "a kv_cache with a pending state must be f32, got "
+                       << elementType;
+  if (pending && maxSeq < layers)
+    return emitError() << "a kv_cache with a pending state needs max_seq >= "
+                          "layers (one counter per layer), got "
+                       << maxSeq << " < " << layers;
   return success();
+}
+
+int64_t KVCacheType::getStateLayers() const {
+  if (!getPending())
+    return 0;
+  // Hidden rows spread over the slots' [2, kv_heads, *, head_dim] elements
+  // of each position, plus one slot for the per-layer counters.
+  int64_t perSlot = 2 * getKvHeads() * getHeadDim();
+  return llvm::divideCeil(getPending(), perSlot) + 1;
+}
+
+KVCacheType KVCacheType::withPending(int64_t pending) const {
+  return KVCacheType::get(getContext(), getLayers(), getMaxSeq(), getKvHeads(),
+                          getHeadDim(), getElementType(), pending);
 }
 
 int64_t KVCacheType::getNumElements() const {
@@ -71,5 +105,6 @@ int64_t KVCacheType::getSizeInBytes() const {
   // int8: one f32 scale per layer, key/value, head and position.
   if (getElementType().isSignlessInteger(8))
     bytes += 2 * getLayers() * getMaxSeq() * getKvHeads() * 4;
+  bytes += getStateLayers() * 2 * getMaxSeq() * getKvHeads() * getHeadDim() * 4;
   return bytes;
 }

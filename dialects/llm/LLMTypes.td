@@ -26,18 +26,39 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
 
     The cache is a value: `llm.attention` takes one and returns the updated
     one. Bufferization turns this into an in-place update of one buffer.
+
+    With `pending = D` (f32 caches only; set by early exit's `recompute` KV
+    policy) the cache also holds the decode state that policy needs: for
+    each layer, how many leading positions have their keys and values in
+    the cache, and for every position the last hidden state (`D` features)
+    computed for it, from which its missing layers are run later (see
+    `llm.cache_filled` and friends).
+
+    ```mlir
+    !llm.kv_cache<5x512x4x8, f32, pending = 64>
+    ```
   }];
   let parameters = (ins "int64_t":$layers, "int64_t":$maxSeq,
                         "int64_t":$kvHeads, "int64_t":$headDim,
-                        "::mlir::Type":$elementType);
+                        "::mlir::Type":$elementType, "int64_t":$pending);
+  let builders = [
+    TypeBuilder<(ins "int64_t":$layers, "int64_t":$maxSeq, "int64_t":$kvHeads,
+        "int64_t":$headDim, "::mlir::Type":$elementType), [{
+      return $_get($_ctxt, layers, maxSeq, kvHeads, headDim, elementType, 0);
+    }]>
+  ];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// Elements of keys and values together, over all layers.
     int64_t getNumElements() const;
     /// Bytes of keys and values together, over all layers (int8: with
-    /// their scales).
+    /// their scales), plus the pending state's.
     int64_t getSizeInBytes() const;
+    /// Extra layer-sized slots the pending state occupies (0 without).
+    int64_t getStateLayers() const;
+    /// This cache with (or, with 0, without) the pending state.
+    KVCacheType withPending(int64_t pending) const;
   }];
 }
 

@@ -86,6 +86,9 @@ Value buildFlashAttention(OpBuilder &b, Location loc, AttentionOp op,
                           DictionaryAttr flash, Value q, Value cache,
                           Value pos, Value t, Value len);
 /// rope and attention (Attention.cpp).
+/// Early exit's pending state in the KV cache (PendingState.cpp).
+void populatePendingStatePatterns(TypeConverter &converter,
+                                  RewritePatternSet &patterns);
 void populateAttentionPatterns(TypeConverter &converter,
                                RewritePatternSet &patterns);
 

@@ -619,6 +619,7 @@ struct ConvertLLMToLinalg
     RewritePatternSet patterns(ctx);
     populateLinearPatterns(converter, patterns);
     populateAttentionPatterns(converter, patterns);
+    populatePendingStatePatterns(converter, patterns);
     // Early exits put llm values (the KV cache) through scf.if.
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
@@ -653,6 +654,7 @@ RankedTensorType mlir::llm::cacheTensorType(KVCacheType t) {
   int64_t cap = (t.getMaxSeq() + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
   // int8: 4 more bytes per position for its f32 scale (see Attention.cpp).
   int64_t last = t.getHeadDim() + (t.getElementType().isInteger(8) ? 4 : 0);
-  return RankedTensorType::get({t.getLayers(), 2, t.getKvHeads(), cap, last},
+  return RankedTensorType::get({t.getLayers() + t.getStateLayers(), 2,
+                                t.getKvHeads(), cap, last},
                                t.getElementType());
 }

@@ -17,6 +17,8 @@ constexpr int64_t kKeyBlock = 16;
 /// int8 caches: [layers, 2, kv_heads, capacity, head_dim + 4] i8: keys and
 /// values alike, each position a row of head_dim int8 values followed by
 /// the 4 little-endian bytes of its f32 scale.
+/// A cache with a pending state has KVCacheType::getStateLayers() more
+/// layer slots holding it (see PendingState.cpp).
 RankedTensorType cacheTensorType(KVCacheType type);
 } // namespace mlir::llm
 

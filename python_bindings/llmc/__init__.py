@@ -106,6 +106,7 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
             llm_optimize: bool = True, quant_asymmetric: bool = False,
             quant_clip: bool = False, quant_keep: Sequence[str] = (),
             calibration: Optional[PathLike] = None, kv_cache: str = "f32",
+            skip_layers: Sequence[int] = (),
             progress: Optional[bool] = None) -> Artifact:
     """Compiles a model (a path, a ``.mlir`` file or a :class:`Module`) into
     an artifact at ``out``, or into the compile cache (``~/.cache/llmc``)
@@ -121,12 +122,12 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
     weight-name substrings kept in float, ``calibration`` is an
     ``llmc calibrate`` statistics file for dgq / gqsa; see
     docs/quantization.md). ``kv_cache="int8"`` stores the KV cache as int8
-    with a scale per head and position. ``early_exit`` names a feature of a later
-    llmc release; until then any value raises CompileError.
+    with a scale per head and position. ``early_exit`` inserts early-exit
+    heads (the options of ``llmc compile --early-exit``, e.g.
+    ``"layers=1,3 metric=max-prob threshold=0.9 kv-policy=recompute"``);
+    ``skip_layers`` removes layers (``--skip-layers``); see
+    docs/early-exit.md.
     """
-    if early_exit is not None:
-        raise CompileError(f"early exit '{early_exit}': early-exit "
-                           "compilation is not available in this llmc yet")
     if progress is None:
         progress = sys.stderr.isatty()
     args = dict(out=os.fspath(out) if out else "", target=target, cpu=cpu,
@@ -138,7 +139,8 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
                 quant_clip=bool(quant_clip),
                 quant_keep=[str(k) for k in quant_keep],
                 calibration=os.fspath(calibration) if calibration else "",
-                kv_cache=kv_cache)
+                kv_cache=kv_cache, early_exit=early_exit or "",
+                skip_layers=[int(l) for l in skip_layers])
     target_model = model._handle if isinstance(model, Module) else os.fspath(model)
     return Artifact(_llmc.compile(target_model, **args))
 

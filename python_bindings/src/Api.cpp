@@ -121,6 +121,8 @@ CompileOptions toOptions(const CompileArgs &a) {
   o.quantKeep = a.quantKeep;
   o.calibration = a.calibration;
   o.kvCache = a.kvCache;
+  o.earlyExit = a.earlyExit;
+  o.skipLayers = a.skipLayers;
   return o;
 }
 

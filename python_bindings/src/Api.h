@@ -61,6 +61,8 @@ struct CompileArgs {
   std::vector<std::string> quantKeep;
   std::string calibration; ///< llmc calibrate statistics, "" = none
   std::string kvCache = "f32"; ///< "f32" or "int8"
+  std::string earlyExit;           ///< llm-insert-early-exits options
+  std::vector<int64_t> skipLayers; ///< llm-skip-layers
 };
 
 /// Compiles a model path or .mlir file (`input`) or a Module into an

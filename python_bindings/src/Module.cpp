@@ -132,7 +132,9 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
                              bool quantClip,
                              const std::vector<std::string> &quantKeep,
                              const std::string &calibration,
-                             const std::string &kvCache) {
+                             const std::string &kvCache,
+                             const std::string &earlyExit,
+                             const std::vector<int64_t> &skipLayers) {
   api::CompileArgs a;
   a.target = target;
   a.cpu = cpu;
@@ -148,6 +150,8 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
   a.quantKeep = quantKeep;
   a.calibration = calibration;
   a.kvCache = kvCache;
+  a.earlyExit = earlyExit;
+  a.skipLayers = skipLayers;
   return a;
 }
 
@@ -225,11 +229,13 @@ NB_MODULE(_llmc, m) {
            const std::string &tokenizer, bool progress,
            const std::string &quant, bool quantAsymmetric, bool quantClip,
            const std::vector<std::string> &quantKeep,
-           const std::string &calibration, const std::string &kvCache) {
+           const std::string &calibration, const std::string &kvCache,
+           const std::string &earlyExit,
+           const std::vector<int64_t> &skipLayers) {
           api::CompileArgs a = compileArgs(
               target, cpu, optLevel, llmOptimize, decodeSplits, softmax,
               tokenizer, progress, quant, quantAsymmetric, quantClip,
-              quantKeep, calibration, kvCache);
+              quantKeep, calibration, kvCache, earlyExit, skipLayers);
           const api::Module *mod = moduleOrNull(model);
           std::string input = mod ? "" : nb::cast<std::string>(model);
           std::string path;
@@ -242,7 +248,8 @@ NB_MODULE(_llmc, m) {
         "model"_a, "out"_a, "target"_a, "cpu"_a, "opt_level"_a,
         "llm_optimize"_a, "decode_splits"_a, "softmax"_a, "tokenizer"_a,
         "progress"_a, "quant"_a, "quant_asymmetric"_a, "quant_clip"_a,
-        "quant_keep"_a, "calibration"_a, "kv_cache"_a);
+        "quant_keep"_a, "calibration"_a, "kv_cache"_a, "early_exit"_a,
+        "skip_layers"_a);
 
   m.def("roofline",
         [](nb::object model, const std::string &hardware,

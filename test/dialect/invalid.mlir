@@ -645,6 +645,65 @@ func.func @moe_placement(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor
 // -----
 
 //===----------------------------------------------------------------------===//
+// Pending state (early exit's recompute policy)
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{a kv_cache with a pending state must be f32, got 'i8'}}
+func.func @pending_i8(%a: !llm.kv_cache<5x512x4x8, i8, pending = 64>)
+
+// -----
+
+// expected-error @+1 {{a kv_cache with a pending state needs max_seq >= layers (one counter per layer), got 4 < 5}}
+func.func @pending_short(%a: !llm.kv_cache<5x4x4x8, f32, pending = 64>)
+
+// -----
+
+// expected-error @+1 {{kv_cache pending state width must be >= 0, got -1}}
+func.func @pending_negative(%a: !llm.kv_cache<5x512x4x8, f32, pending = -1>)
+
+// -----
+
+func.func @filled_no_state(%kv: !llm.kv_cache<5x512x4x8, f32>, %pos: index) {
+  // expected-error @+1 {{needs a cache with a pending state, got '!llm.kv_cache<5x512x4x8, f32>'}}
+  %f = llm.cache_filled %kv[%pos] {layer = 3 : i64} : !llm.kv_cache<5x512x4x8, f32>
+  return
+}
+
+// -----
+
+func.func @filled_layer(%kv: !llm.kv_cache<5x512x4x8, f32, pending = 64>, %pos: index) {
+  // expected-error @+1 {{layer 5 is out of range [0, 5)}}
+  %f = llm.cache_filled %kv[%pos] {layer = 5 : i64} : !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  return
+}
+
+// -----
+
+func.func @stash_width(%x: tensor<?x32xf32>, %kv: !llm.kv_cache<5x512x4x8, f32, pending = 64>, %pos: index) {
+  // expected-error @+1 {{rows must be f32 [tokens, 64], got 'tensor<?x32xf32>'}}
+  %kv1 = llm.cache_stash %x, %kv[%pos] : tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  return
+}
+
+// -----
+
+func.func @pending_result(%x: tensor<1x64xf32>, %kv: !llm.kv_cache<5x512x4x8, f32, pending = 64>, %pos: index) {
+  // expected-error @+1 {{result must be f32 [?, 64], got 'tensor<1x64xf32>'}}
+  %b = llm.cache_pending %x, %kv[%pos, %pos] : tensor<1x64xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64> -> tensor<1x64xf32>
+  return
+}
+
+// -----
+
+func.func @mark_layer(%kv: !llm.kv_cache<5x512x4x8, f32, pending = 64>, %pos: index) {
+  // expected-error @+1 {{layer -1 is out of range [0, 5)}}
+  %kv1 = llm.cache_mark %kv[%pos, %pos] {layer = -1 : i64} : !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // llm.exit
 //===----------------------------------------------------------------------===//
 

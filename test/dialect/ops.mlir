@@ -133,6 +133,20 @@ func.func @early_exit(%h: tensor<?x64xf32>, %norm: tensor<64xf32>, %cls: tensor<
   return %logits, %done, %d2, %d3 : tensor<?x512xf32>, tensor<?xi1>, tensor<?xi1>, tensor<?xi1>
 }
 
+// CHECK-LABEL: func.func @pending_state
+// CHECK-SAME: !llm.kv_cache<5x512x4x8, f32, pending = 64>
+func.func @pending_state(%x: tensor<?x64xf32>, %kv: !llm.kv_cache<5x512x4x8, f32, pending = 64>, %pos: index, %end: index) -> (tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64>) {
+  // CHECK: %[[F:.*]] = llm.cache_filled %{{.*}}[%{{.*}}] {layer = 3 : i64} : !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  %f = llm.cache_filled %kv[%pos] {layer = 3 : i64} : !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  // CHECK: llm.cache_pending %{{.*}}, %{{.*}}[%[[F]], %{{.*}}] : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64> -> tensor<?x64xf32>
+  %b = llm.cache_pending %x, %kv[%f, %pos] : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64> -> tensor<?x64xf32>
+  // CHECK: llm.cache_stash %{{.*}}, %{{.*}}[%[[F]]] : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  %kv1 = llm.cache_stash %b, %kv[%f] : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  // CHECK: llm.cache_mark %{{.*}}[%{{.*}}, %{{.*}}] {layer = 1 : i64} : !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  %kv2 = llm.cache_mark %kv1[%pos, %end] {layer = 1 : i64} : !llm.kv_cache<5x512x4x8, f32, pending = 64>
+  return %b, %kv2 : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32, pending = 64>
+}
+
 // CHECK-LABEL: func.func @observe
 func.func @observe(%x: tensor<?x64xf32>) {
   // CHECK: llm.observe %{{.*}} {keys = ["concat(wq,wk,wv)"], site = 0 : i64} : tensor<?x64xf32>

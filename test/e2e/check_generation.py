@@ -303,20 +303,29 @@ class CachedModel:
         h = reference.rmsnorm(x, w["norm"], c["eps"]).astype(np.float64)
         return (h @ w["out"].T)[0]
 
-    def step(self, token, pos, exits=(), test=None):
+    def step(self, token, pos, exits=(), test=None, policy="propagate"):
         """Logits of `token` at `pos`; with `exits`, the first layer in it
-        whose head passes `test(logits)` ends the step (propagating)."""
+        whose head passes `test(logits)` ends the step. `propagate` writes
+        the skipped layers' K/V from the exited state; under `recompute`
+        later tokens that run those layers first run the pending tokens
+        through them, so every K/V entry a token reads is the full model's:
+        the reference runs every layer and returns the passing head's
+        logits."""
         x = self.m.w["embed"][[token]].astype(np.float64)
         n = len(self.m.w["layers"])
+        exited = None
         for l in range(n):
             x = self.layer(l, x, pos)
-            if l in exits:
+            if l in exits and exited is None:
                 logits = self.head(x)
                 if test(logits):
+                    if policy == "recompute":
+                        exited = (logits, l)
+                        continue
                     for j in range(l + 1, n):
                         self.kv(self.m.w["layers"][j], j, x, pos)
                     return logits, l
-        return self.head(x), None
+        return exited or (self.head(x), None)
 
 
 def confidence(metric, threshold):
@@ -333,16 +342,18 @@ def confidence(metric, threshold):
     return test
 
 
-def greedy_propagate(m, prompt, n, exits, metric, threshold, stop=(1, 2)):
-    """Greedy generation with early-exit heads after `exits` and the
-    propagate KV policy: the prompt runs every layer, each decode step
-    stops at the first passing head. Returns (ids, logits rows, exit layer
-    per decode step)."""
+def greedy_early_exit(m, prompt, n, exits, metric, threshold, policy,
+                      stop=(1, 2)):
+    """Greedy generation with early-exit heads after `exits` and KV policy
+    `policy`: the prompt runs every layer, each decode step stops at the
+    first passing head. Returns (ids, logits rows, exit layer per decode
+    step)."""
     cm, test = CachedModel(m), confidence(metric, threshold)
     where = []
 
     def advance(token):
-        logits, layer = cm.step(token, len(prompt) + len(where), exits, test)
+        logits, layer = cm.step(token, len(prompt) + len(where), exits, test,
+                                policy)
         where.append(layer)
         return logits
     out, rows = greedy_loop([cm.step(t, i)[0] for i, t in enumerate(prompt)],
@@ -373,8 +384,9 @@ def main():
                     "layer, each decode step only layers 0..N (then the "
                     "final norm and classifier)")
     ap.add_argument("--early-exit", help="heads after these layers "
-                    "(comma-separated) with the propagate KV policy, as "
-                    "METRIC:THRESHOLD:LAYERS, e.g. max-prob:0.5:1,3")
+                    "(comma-separated), as METRIC:THRESHOLD:LAYERS[:POLICY], "
+                    "e.g. max-prob:0.5:1,3:recompute (default policy "
+                    "propagate)")
     ap.add_argument("--skip-layers", help="comma-separated layers the "
                     "model runs without (static skipping)")
     ap.add_argument("--flips", type=int, default=2)
@@ -392,10 +404,10 @@ def main():
     prompt = tok.encode(a.prompt)
     kv_quant = reference.quantize_kv_int8 if a.kv_cache == "int8" else None
     if a.early_exit:
-        metric, thr, layers = a.early_exit.split(":")
-        gen, ref, where = greedy_propagate(
+        metric, thr, layers, *policy = a.early_exit.split(":")
+        gen, ref, where = greedy_early_exit(
             m, prompt, a.n, [int(x) for x in layers.split(",")], metric,
-            float(thr))
+            float(thr), policy[0] if policy else "propagate")
         counts = {l: where.count(l) for l in sorted(set(where), key=str)}
         print("reference exits: " + ", ".join(
             f"{'none' if l is None else 'after ' + str(l)}: {c}"

@@ -418,3 +418,47 @@ func.func @exit_entropy(%h: tensor<?x8xf32>, %g: tensor<8xf32>, %cls: tensor<32x
       : tensor<?x8xf32>, tensor<8xf32>, tensor<32x8xf32> -> tensor<?x32xf32>, tensor<?xi1>
   return %l, %e : tensor<?x32xf32>, tensor<?xi1>
 }
+
+// -----
+
+// Early exit's pending state (kv-policy=recompute): a cache with
+// `pending = 20` gets 3 more layer slots (20 hidden columns over 2 slots of
+// [2, 1, 16, 8], then one of per-layer counters at [5, 0, 0, layer, 0]).
+// cache_filled reads layer 2's counter clamped to [0, pos]; cache_pending
+// gathers the stored rows of [filled, pos) and then the input's rows;
+// cache_stash writes rows into the slots' block of their positions in
+// place (columns past 20 keep their value); cache_mark sets layers 0..1 to
+// `end` and lowers layer 2's to at most `pos`.
+// CHECK-LABEL: func.func @pending_state
+// CHECK-SAME: %[[X:.*]]: tensor<?x20xf32>, %[[KV:.*]]: tensor<6x2x1x16x8xf32> {llm.kv_cache}, %[[POS:.*]]: index, %[[END:.*]]: index
+// CHECK: %[[C:.*]] = tensor.extract %[[KV]][%c5, %c0, %c0, %c2, %c0]
+// CHECK: %[[I:.*]] = arith.fptosi %[[C]] : f32 to i64
+// CHECK: %[[M:.*]] = arith.maxsi
+// CHECK: %[[F:.*]] = arith.minsi %[[M]], %[[POS]] : index
+// CHECK: %[[K:.*]] = arith.subi %[[POS]], %[[F]] : index
+// CHECK: %[[B:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x20xf32>)
+// CHECK:   %[[STORED:.*]] = arith.cmpi ult, %{{.*}}, %[[K]] : index
+// CHECK:   %[[FROMKV:.*]] = tensor.extract %[[KV]]
+// CHECK:   %[[FROMX:.*]] = tensor.extract %[[X]]
+// CHECK:   arith.select %[[STORED]], %[[FROMKV]], %[[FROMX]] : f32
+// CHECK: %[[BLOCK:.*]] = tensor.extract_slice %[[KV]][3, 0, 0, %[[F]], 0] [2, 2, 1, %{{.*}}, 8]
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} outs(%[[BLOCK]] : tensor<2x2x1x?x8xf32>)
+// CHECK:   %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %c20 : index
+// CHECK:   %[[V:.*]] = tensor.extract %[[B]]
+// CHECK:   arith.select %[[IN]], %[[V]], %{{.*}} : f32
+// CHECK: %[[S:.*]] = tensor.insert_slice %[[W]] into %[[KV]][3, 0, 0, %[[F]], 0]
+// CHECK: %[[E:.*]] = arith.sitofp %{{.*}} : i64 to f32
+// CHECK: %[[P:.*]] = arith.sitofp %{{.*}} : i64 to f32
+// CHECK: %[[M0:.*]] = tensor.insert %[[E]] into %[[S]][%{{.*}}, %{{.*}}, %{{.*}}, %c0{{.*}}, %{{.*}}]
+// CHECK: %[[M1:.*]] = tensor.insert %[[E]] into %[[M0]][%{{.*}}, %{{.*}}, %{{.*}}, %c1{{.*}}, %{{.*}}]
+// CHECK: %[[OLD:.*]] = tensor.extract %[[M1]]
+// CHECK: %[[LOW:.*]] = arith.minimumf %[[OLD]], %[[P]] : f32
+// CHECK: %[[M2:.*]] = tensor.insert %[[LOW]] into %[[M1]]
+// CHECK: return %[[B]], %[[F]], %[[M2]]
+func.func @pending_state(%x: tensor<?x20xf32>, %kv: !llm.kv_cache<3x16x1x8, f32, pending = 20>, %pos: index, %end: index) -> (tensor<?x20xf32>, index, !llm.kv_cache<3x16x1x8, f32, pending = 20>) {
+  %f = llm.cache_filled %kv[%pos] {layer = 2 : i64} : !llm.kv_cache<3x16x1x8, f32, pending = 20>
+  %b = llm.cache_pending %x, %kv[%f, %pos] : tensor<?x20xf32>, !llm.kv_cache<3x16x1x8, f32, pending = 20> -> tensor<?x20xf32>
+  %kv1 = llm.cache_stash %b, %kv[%f] : tensor<?x20xf32>, !llm.kv_cache<3x16x1x8, f32, pending = 20>
+  %kv2 = llm.cache_mark %kv1[%pos, %end] {layer = 1 : i64} : !llm.kv_cache<3x16x1x8, f32, pending = 20>
+  return %b, %f, %kv2 : tensor<?x20xf32>, index, !llm.kv_cache<3x16x1x8, f32, pending = 20>
+}

@@ -1,7 +1,9 @@
 // RUN: llmc-opt %s --llm-insert-early-exits="layers=0,1 metric=entropy threshold=0.5" | FileCheck %s
 // RUN: llmc-opt %s --llm-insert-early-exits="layers=1 head-norm=exit.{layer}.norm head-classifier=exit.{layer}.out" | FileCheck %s --check-prefix=HEADS
 // RUN: not llmc-opt %s --llm-insert-early-exits="layers=2" 2>&1 | FileCheck %s --check-prefix=LAST
-// RUN: not llmc-opt %s --llm-insert-early-exits="layers=0 kv-policy=recompute" 2>&1 | FileCheck %s --check-prefix=RECOMPUTE
+// RUN: llmc-opt %s --llm-insert-early-exits="layers=0,1 kv-policy=recompute" | FileCheck %s --check-prefix=RECOMPUTE
+// RUN: not llmc-opt %s --llm-insert-early-exits="layers=0 kv-policy=lazy" 2>&1 | FileCheck %s --check-prefix=POLICY
+// RUN: not llmc-opt %s --llm-insert-early-exits="layers=0 kv-policy=recompute" --llm-quantize-kv-cache 2>&1 | FileCheck %s --check-prefix=INT8
 // RUN: not llmc-opt %s --llm-insert-early-exits="layers=0 threshold=1.5" 2>&1 | FileCheck %s --check-prefix=RANGE
 // RUN: not llmc-opt %s --llm-insert-early-exits="layers=0" --llm-insert-early-exits="layers=0" 2>&1 | FileCheck %s --check-prefix=TWICE
 
@@ -49,7 +51,55 @@
 // HEADS: llm.exit %{{.*}}, %[[HN]], %[[HC]] metric max_prob {{{.*}}llm.exit_layer = 1 : i64, threshold = 9.000000e-01 : f64}
 
 // LAST: error: llm-insert-early-exits: layer 2 has no later layer to skip (the model has 3 layers: 0..1 can exit)
-// RECOMPUTE: error: llm-insert-early-exits: kv-policy=recompute is not implemented yet (use propagate)
+// POLICY: error: llm-insert-early-exits: unknown kv-policy 'lazy' (propagate, recompute)
+// INT8: error: llm-quantize-kv-cache: the KV cache holds early exit's pending hidden states (kv-policy=recompute), which need an f32 cache
+
+// kv-policy=recompute: the cache carries the pending state (hidden width
+// 8). A passing head stores the rows of its batch for the skipped layers
+// and marks layers up to its own filled; otherwise each later layer first
+// runs the positions pending at it (from cache_filled to where the batch
+// so far starts), from the first of them. The head and the classifier read
+// only the step's own rows. Prompts run the same batched layers.
+// RECOMPUTE-LABEL: func.func @forward(%arg0: tensor<?xi32>, %arg1: index, %arg2: !llm.kv_cache<3x16x1x8, f32, pending = 8>)
+// RECOMPUTE-SAME: -> (tensor<?x32xf32>, !llm.kv_cache<3x16x1x8, f32, pending = 8>)
+// RECOMPUTE: %[[X1:.*]] = llm.add
+// RECOMPUTE: %[[N:.*]] = tensor.dim %[[X1]], %c0
+// RECOMPUTE: %[[END:.*]] = arith.addi %arg1, %[[N]] : index
+// RECOMPUTE: scf.if
+// RECOMPUTE:   %[[H0:.*]] = tensor.extract_slice %[[X1]]
+// RECOMPUTE:   llm.exit %[[H0]]
+// RECOMPUTE:   scf.if
+// RECOMPUTE:     %[[S0:.*]] = llm.cache_stash %[[X1]], %[[KV0:.*]][%arg1]
+// RECOMPUTE:     %[[M0:.*]] = llm.cache_mark %[[S0]][%arg1, %[[END]]] {layer = 0 : i64}
+// RECOMPUTE:     func.call @llmc_early_exit(%c0_i32)
+// RECOMPUTE:     scf.yield %{{.*}}, %[[M0]]
+// RECOMPUTE:   } else {
+// RECOMPUTE:     %[[F1:.*]] = llm.cache_filled %[[KV0]][%arg1] {layer = 1 : i64}
+// RECOMPUTE:     %[[B1:.*]] = llm.cache_pending %[[X1]], %[[KV0]][%[[F1]], %arg1]
+// RECOMPUTE:     llm.rms_norm %[[B1]]
+// RECOMPUTE:     llm.rope %{{.*}}, %[[F1]]
+// RECOMPUTE:     %{{.*}}, %[[KV1:.*]] = llm.attention {{.*}}, %[[KV0]][%[[F1]]] {causal, layer = 1 : i64
+// RECOMPUTE:     %[[X2:.*]] = llm.add %[[B1]]
+// RECOMPUTE:     llm.exit
+// RECOMPUTE:     scf.if
+// RECOMPUTE:       llm.cache_stash %[[X2]], %[[KV1]][%[[F1]]]
+// RECOMPUTE:       llm.cache_mark {{.*}} {layer = 1 : i64}
+// RECOMPUTE:     } else {
+// RECOMPUTE:       %[[F2:.*]] = llm.cache_filled %[[KV1]][%arg1] {layer = 2 : i64}
+// RECOMPUTE:       llm.cache_pending %[[X2]], %[[KV1]][%[[F2]], %[[F1]]]
+// RECOMPUTE:       llm.attention {{.*}}[%[[F2]]] {causal, layer = 2 : i64
+// RECOMPUTE:       %[[X3:.*]] = llm.add
+// RECOMPUTE:       %[[ROWS:.*]] = tensor.extract_slice %[[X3]][{{.*}}] [%[[N]], 8]
+// RECOMPUTE:       llm.rms_norm %[[ROWS]]
+// RECOMPUTE:       llm.linear
+// RECOMPUTE:       llm.cache_mark {{.*}}[%arg1, %[[END]]] {layer = 2 : i64}
+// RECOMPUTE: } else {
+// RECOMPUTE-NOT: llm.exit
+// RECOMPUTE:   llm.cache_filled {{.*}} {layer = 1 : i64}
+// RECOMPUTE:   llm.cache_pending
+// RECOMPUTE:   llm.cache_filled {{.*}} {layer = 2 : i64}
+// RECOMPUTE:   llm.cache_pending
+// RECOMPUTE:   llm.cache_mark {{.*}} {layer = 2 : i64}
 // RANGE: error: llm-insert-early-exits: threshold {{.*}} is out of range for max-prob ([0, 1])
 // TWICE: error: llm-insert-early-exits: the function already has control flow (early exits inserted twice?)
 func.func @forward(%tokens: tensor<?xi32>, %pos: index, %kv: !llm.kv_cache<3x16x1x8, f32>)

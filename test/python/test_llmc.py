@@ -259,11 +259,44 @@ def test_parse_and_opt_errors():
     assert str(llmc.opt(m, "canonicalize")).count("return") == 1
 
 
+def test_early_exit_recompute_fills_pending_positions(stories,
+                                                      stories_artifact,
+                                                      tmp_path):
+    """kv-policy=recompute: decode steps that exit after layer 1 leave their
+    positions pending at layers 2-4; a later multi-token forward runs them
+    through those layers first, so its logits equal the model without
+    exits on the same tokens, also after a rewind into pending positions."""
+    exits = llmc.compile(stories[0], tokenizer=stories[1],
+                         early_exit="layers=1 metric=max-prob threshold=0 "
+                                    "kv-policy=recompute",
+                         out=tmp_path / "recompute.llmc")
+    assert exits.manifest["kv_cache"]["state_layers"] > 0
+    s = exits.load().session()
+    r = llmc.load(stories_artifact.path).session()
+    prompt = [1, 403, 407, 261, 431]
+    np.testing.assert_allclose(s.forward(prompt), r.forward(prompt), atol=1e-5)
+    for t in (45, 300, 17):  # exit at layer 1: not the full model's logits
+        assert np.abs(s.forward([t]) - r.forward([t])).max() > 1e-2
+    chunk = [80, 81, 82, 83]
+    np.testing.assert_allclose(s.forward(chunk), r.forward(chunk), atol=1e-4)
+    for t in (45, 300, 17):
+        s.forward([t])
+        r.forward([t])
+    # Rewind to the second of three pending positions: the first is run
+    # through the skipped layers, the others are forgotten.
+    at = len(prompt) + 3 + len(chunk) + 1
+    np.testing.assert_allclose(s.forward(chunk, start_pos=at),
+                               r.forward(chunk, start_pos=at), atol=1e-4)
+    s.reset()
+    r.reset()
+    np.testing.assert_allclose(s.forward(prompt), r.forward(prompt), atol=1e-5)
+
+
 def test_compile_errors(stories, tmp_path):
     with pytest.raises(llmc.CompileError, match="unknown scheme 'w3'"):
         llmc.compile(stories[0], quant="w3", out=tmp_path / "q.llmc")
-    with pytest.raises(llmc.CompileError, match="early"):
-        llmc.compile(stories[0], early_exit="layers=1")
+    with pytest.raises(llmc.CompileError, match="layer 4 has no later layer"):
+        llmc.compile(stories[0], early_exit="layers=4", out=tmp_path / "x.llmc")
     with pytest.raises(llmc.CompileError, match="target 'vulkan'"):
         llmc.compile(stories[0], target="vulkan", out=tmp_path / "x.llmc")
     with pytest.raises(llmc.CompileError, match="0..3"):

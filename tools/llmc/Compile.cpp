@@ -343,6 +343,10 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   bool kvInt8 = kvType && kvType.getElementType().isInteger(8);
   if (!weightTable || !weightBytes || !kvType)
     return fileError(input, "buffer ABI left no weight table");
+  // Cache slots past the model's layers (early exit's pending state).
+  auto layersAttr = model_.getAs<mlir::IntegerAttr>("n_layers");
+  int64_t stateLayers =
+      layersAttr ? kvType.getShape()[0] - layersAttr.getInt() : 0;
 
   // 2. Bufferize, vectorize, parallelize, LLVM.
   progress.step("bufferizing and generating code");
@@ -532,6 +536,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
       {"kv_cache",
        json::Object{{"shape", toArray(kvType.getShape())},
                     {"dtype", kvInt8 ? "i8" : "f32"},
+                    {"state_layers", stateLayers},
                     {"layout", kvInt8
                                    ? "layers, k|v, kv_heads, capacity, head_dim + 4; "
                                      "per (layer, k|v, head): head_dim x capacity "
@@ -539,7 +544,10 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                      "int8 values, then one f32 scale per position"
                                    : "layers, k|v, kv_heads, capacity, head_dim; a "
                                      "layer's keys are stored transposed (head_dim x "
-                                     "capacity)"}}},
+                                     "capacity); state_layers more slots hold early "
+                                     "exit's pending hidden states and per-layer fill "
+                                     "counters (kv-policy=recompute), zero-filled at "
+                                     "session start"}}},
       {"weights", json::Object{{"section", "weights"},
                                {"bytes", wSize},
                                {"alignment", kAlignment},
