@@ -1,8 +1,8 @@
 """Early-exit benchmark: what heads after layers 1 and 3 of stories260K (5
-layers; shared final norm and classifier, KV policy propagate) buy and cost
-per confidence metric and threshold.
+layers; shared final norm and classifier) buy and cost per KV policy
+(propagate, recompute), confidence metric and threshold.
 
-Per (metric, threshold), with the baseline (no exits) measured in the same
+Per (policy, metric, threshold), with the baseline (no exits) measured in the same
 run:
   - average layers run per one-token step and the exits per layer, from
     `llmc perplexity --stepwise` over the evaluation text;
@@ -12,8 +12,12 @@ run:
     the full model generated (4 prompts; each position's prediction with
     the full model's own history, so one disagreement does not derail the
     rest);
-  - decode tokens/s of `llmc run --stats` (fastest of --runs) and the
-    speed-up vs the baseline.
+  - decode tokens/s of `llmc run -n 400 --stats` and the speed-up vs the
+    baseline: the median of --runs rounds, each round timing every
+    configuration once (baseline included), so drift affects all alike.
+    The artifacts stay in --artifacts; --speed-only re-times them without
+    recompiling (a stories260K step is ~0.2 ms: time it on a quiet
+    machine).
 
 Thresholds are probabilities for max-prob and margin (exit when >= T) and
 nats for entropy (exit when <= T).
@@ -23,9 +27,11 @@ With --speed-110m: decode tok/s of the 110M synthetic shape (`llmc bench`,
 layers 3 and 7 at each max-prob threshold (random weights: never
 confident, so this is the heads' cost), and with one head at threshold 0
 after layer 3, 5 or 7 (every step exits: what skipping buys, propagation
-included).
+included), for both KV policies.
 
 usage: bench_early_exit.py [--model DIR] [--metrics max-prob,margin,entropy]
+                           [--artifacts DIR] [--speed-only]
+                           [--kv-policies propagate,recompute]
                            [--thresholds 0.5,0.7,0.8,0.9,0.95]
                            [--layers 1,3] [--runs 3] [--json F]
        bench_early_exit.py --speed-110m [--json F]
@@ -58,15 +64,20 @@ def perplexity(artifact, ref, text, tmp):
         return json.load(f)
 
 
-def decode_speed(artifact, runs):
-    best = 0.0
+def decode_speed(artifact):
+    r = run(["run", artifact, "--prompt", PROMPTS[0], "-n", "400", "--stats"])
+    m = re.search(r"decode: \d+ tokens in [\d.]+ s \(([\d.]+) tok/s\)",
+                  r.stderr)
+    return float(m.group(1))
+
+
+def interleaved_speeds(artifacts, runs):
+    """Median decode tok/s per artifact over `runs` rounds of one run each."""
+    times = {a: [] for a in artifacts}
     for _ in range(runs):
-        r = run(["run", artifact, "--prompt", PROMPTS[0], "-n", "200",
-                 "--stats"])
-        m = re.search(r"decode: \d+ tokens in [\d.]+ s \(([\d.]+) tok/s\)",
-                      r.stderr)
-        best = max(best, float(m.group(1)))
-    return best
+        for a in artifacts:
+            times[a].append(decode_speed(a))
+    return {a: sorted(t)[len(t) // 2] for a, t in times.items()}
 
 
 def bench_speed(model, prompt, decode, runs):
@@ -97,8 +108,9 @@ def speed_table(a):
     configs = [("none", None)]
     configs += [(f"max-prob {t}", f"layers=3,7 metric=max-prob threshold={t}")
                 for t in a.thresholds.split(",")]
-    configs += [(f"forced after {l}", f"layers={l} threshold=0")
-                for l in (3, 5, 7)]
+    configs += [(f"forced after {l}, {p}",
+                 f"layers={l} threshold=0 kv-policy={p}")
+                for p in a.kv_policies.split(",") for l in (3, 5, 7)]
     rows, base = [], None
     for label, opts in configs:
         EXTRA = ["--early-exit", opts] if opts else []
@@ -119,20 +131,22 @@ def main():
     ap.add_argument("--metrics", default="max-prob,margin,entropy")
     ap.add_argument("--thresholds", default="0.5,0.7,0.8,0.9,0.95")
     ap.add_argument("--layers", default="1,3")
+    ap.add_argument("--kv-policies", default="propagate,recompute")
     ap.add_argument("--agree-tokens", type=int, default=1000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--speed-110m", action="store_true",
                     help="only the 110M speed table (build/bench/110m.bin)")
+    ap.add_argument("--artifacts", default=os.path.join(
+        ROOT, "build", "bench", "early-exit"))
+    ap.add_argument("--speed-only", action="store_true",
+                    help="re-time the artifacts of a previous run (and "
+                    "update --json's speeds)")
     ap.add_argument("--json")
     a = ap.parse_args()
     if a.speed_110m:
         out = {"model": "110m synthetic (dim 768, 12 layers, vocab 32000)",
                "rows": speed_table(a)}
-        text_out = json.dumps(out, indent=2)
-        print(text_out)
-        if a.json:
-            with open(a.json, "w") as f:
-                f.write(text_out + "\n")
+        write(out, a.json)
         return
     model = os.path.join(a.model, "stories260K.bin")
     tok = os.path.join(a.model, "tok512.bin")
@@ -140,8 +154,28 @@ def main():
         sys.exit(f"{model} not found (the benchmark needs ../shared/models)")
     text = os.path.join(ROOT, "test", "data", "stories260K-eval.txt")
     tty = sys.stderr.isatty()
+    os.makedirs(a.artifacts, exist_ok=True)
+    full = os.path.join(a.artifacts, "full.llmc")
+    configs = [(p, m, float(t)) for p in a.kv_policies.split(",")
+               for m in a.metrics.split(",")
+               for t in a.thresholds.split(",")]
+
+    def artifact(policy, metric, thr):
+        return os.path.join(a.artifacts, f"{policy}-{metric}-{thr}.llmc")
+    if a.speed_only:
+        with open(a.json) as f:
+            out = json.load(f)
+        speeds = interleaved_speeds(
+            [full] + [artifact(*c) for c in configs], a.runs)
+        base_speed = speeds[full]
+        out["baseline"]["decode_tok_s"] = base_speed
+        for row in out["rows"]:
+            sp = speeds[artifact(row["kv_policy"], row["metric"],
+                                 row["threshold"])]
+            row["decode_tok_s"], row["speedup"] = sp, sp / base_speed
+        write(out, a.json)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        full = os.path.join(tmp, "full.llmc")
         run(["compile", model, "--tokenizer", tok, "-o", full])
         # The full model's greedy text: what agreement is measured on.
         per = a.agree_tokens // len(PROMPTS)
@@ -149,42 +183,48 @@ def main():
         with open(gen, "w") as f:
             for p in PROMPTS:
                 f.write(run(["run", full, "--prompt", p, "-n", str(per)]).stdout)
-        base_speed = decode_speed(full, a.runs)
         base = perplexity(full, full, text, tmp)
         rows = []
-        configs = [(m, float(t)) for m in a.metrics.split(",")
-                   for t in a.thresholds.split(",")]
-        for i, (metric, thr) in enumerate(configs):
+        for i, (policy, metric, thr) in enumerate(configs):
             if tty:
-                print(f"\r[{i + 1}/{len(configs)}] {metric} {thr}   ",
+                print(f"\r[{i + 1}/{len(configs)}] {policy} {metric} {thr}   ",
                       end="", file=sys.stderr, flush=True)
-            art = os.path.join(tmp, "exit.llmc")
-            opts = f"layers={a.layers} metric={metric} threshold={thr}"
+            art = artifact(policy, metric, thr)
+            opts = (f"layers={a.layers} metric={metric} threshold={thr} "
+                    f"kv-policy={policy}")
             run(["compile", model, "--tokenizer", tok, "--early-exit", opts,
                  "-o", art])
             ev = perplexity(art, full, text, tmp)
             ag = perplexity(art, full, gen, tmp)
-            speed = decode_speed(art, a.runs)
             rows.append({
-                "metric": metric, "threshold": thr, "kv_policy": "propagate",
+                "metric": metric, "threshold": thr, "kv_policy": policy,
                 "exits": ev["exits"], "average_layers": ev["average_layers"],
                 "perplexity": ev["perplexity"],
                 "perplexity_delta_percent":
                     100 * (ev["perplexity"] / base["perplexity"] - 1),
                 "mean_kl": ev["mean_kl"],
                 "agreement_percent": ag["top1_agreement_percent"],
-                "agreement_tokens": ag["scored"],
-                "decode_tok_s": speed, "speedup": speed / base_speed})
+                "agreement_tokens": ag["scored"]})
         if tty:
             print(file=sys.stderr)
+        speeds = interleaved_speeds([full] + [artifact(*c) for c in configs],
+                                    a.runs)
+        base_speed = speeds[full]
+        for row, c in zip(rows, configs):
+            row["decode_tok_s"] = speeds[artifact(*c)]
+            row["speedup"] = row["decode_tok_s"] / base_speed
     out = {"model": "stories260K", "layers": a.layers,
            "baseline": {"perplexity": base["perplexity"],
                         "decode_tok_s": base_speed, "layers": 5},
            "rows": rows}
+    write(out, a.json)
+
+
+def write(out, path):
     text_out = json.dumps(out, indent=2)
     print(text_out)
-    if a.json:
-        with open(a.json, "w") as f:
+    if path:
+        with open(path, "w") as f:
             f.write(text_out + "\n")
 
 

@@ -119,11 +119,38 @@ def SkipLayers : Pass<"llm-skip-layers", "mlir::ModuleOp"> {
     plan in `llm.skipped_layers`.
 
     Which layers to skip is a calibration question: the layers whose output
-    hidden state is most similar to their input change the least.
+    hidden state is most similar to their input change the least. `llmc
+    calibrate` measures that (ShortGPT's block influence, 1 - the mean
+    cosine similarity of a layer's input and output over a text) and writes
+    `skip_plan`, the layers by influence, least first; `plan=stats.json
+    count=N` removes the first N of them.
   }];
   let options = [
     ListOption<"layers", "layers", "int64_t", "Layers (0-based) to remove">,
+    Option<"planFile", "plan", "std::string", /*default=*/"",
+           "llmc calibrate statistics whose skip_plan chooses the layers">,
+    Option<"count", "count", "int64_t", /*default=*/"1",
+           "With plan: how many layers of the plan to remove">,
   ];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+
+def ObserveLayers : Pass<"llm-observe-layers", "mlir::ModuleOp"> {
+  let summary = "Observe every decoder layer's input and the last output";
+  let description = [{
+    Inserts an `llm.observe` of each decoder layer's input hidden state
+    (keys `hidden.0` ... `hidden.<L-1>`) and of the last layer's output
+    (`hidden.<L>`) in the imported `forward` function (before fusion, which
+    merges the residual adds into the linears). The sites go first in the
+    module's `llm.observe` table; `llm-observe` appends the linears' after
+    them. `llmc calibrate` pairs consecutive sites per forward step and
+    accumulates each layer's cosine similarity of input and output per
+    token, for the skip plan of `llm-skip-layers`.
+
+    ```mlir
+    llm.observe %x1 {keys = ["hidden.1"], site = 1 : i64} : tensor<?x64xf32>
+    ```
+  }];
   let dependentDialects = ["::mlir::llm::LLMDialect"];
 }
 

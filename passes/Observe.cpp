@@ -47,7 +47,10 @@ struct ObservePass : llm::impl::ObserveBase<ObservePass> {
       if (!llvm::is_contained(keys, key))
         keys.push_back(key);
     });
+    // After the sites already in the table (llm-observe-layers').
     SmallVector<Attribute> table;
+    if (auto existing = module->getAttrOfType<ArrayAttr>("llm.observe"))
+      table.assign(existing.begin(), existing.end());
     for (auto &[input, keys] : sites) {
       int64_t site = table.size();
       OpBuilder ob(module.getContext());

@@ -4,6 +4,7 @@
 #define LLMC_PASSES_PASSES_H
 
 #include "dialects/llm/LLMOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
@@ -26,6 +27,21 @@ inline Value layerInput(AttentionOp attn) {
   }
   return {};
 }
+
+/// The decoder layers of an imported `forward` function (before fusion).
+struct DecoderLayers {
+  SmallVector<AttentionOp> attentions; ///< by layer
+  SmallVector<Value> inputs;           ///< each layer's input hidden state
+  Value output; ///< the hidden state after the last layer (the final norm's
+                ///< input, above any row slice)
+};
+/// Finds them; emits an error naming `pass` when the graph has another shape.
+FailureOr<DecoderLayers> findDecoderLayers(func::FuncOp func, StringRef pass);
+
+/// The first `count` layers of the skip plan in an `llmc calibrate`
+/// statistics file (`skip_plan`: layers by block influence, lowest first).
+FailureOr<SmallVector<int64_t>> readSkipPlan(StringRef path, int64_t count,
+                                             std::string &error);
 
 /// Gives every !llm.kv_cache value under `root` (block arguments, results,
 /// function signatures) the type `retype` returns for it.

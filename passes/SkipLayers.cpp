@@ -13,6 +13,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_SKIPLAYERS
@@ -22,6 +24,45 @@ namespace mlir::llm {
 using namespace mlir;
 using namespace mlir::llm;
 
+FailureOr<SmallVector<int64_t>>
+mlir::llm::readSkipPlan(StringRef path, int64_t count, std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    error = (path + ": cannot read: " + buffer.getError().message()).str();
+    return failure();
+  }
+  llvm::Expected<llvm::json::Value> doc =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!doc) {
+    error = (path + ": not JSON: " + llvm::toString(doc.takeError())).str();
+    return failure();
+  }
+  const llvm::json::Object *o = doc->getAsObject();
+  const llvm::json::Array *plan = o ? o->getArray("skip_plan") : nullptr;
+  if (!plan) {
+    error = (path + ": no 'skip_plan' (write it with llmc calibrate)").str();
+    return failure();
+  }
+  if (count > static_cast<int64_t>(plan->size())) {
+    error = (path + ": the skip plan ranks " + Twine(plan->size()) +
+             " layers, " + Twine(count) + " requested")
+                .str();
+    return failure();
+  }
+  SmallVector<int64_t> layers;
+  for (int64_t i = 0; i < count; ++i) {
+    std::optional<int64_t> l = (*plan)[i].getAsInteger();
+    if (!l) {
+      error = (path + ": skip_plan entry " + Twine(i) + " is not a layer")
+                  .str();
+      return failure();
+    }
+    layers.push_back(*l);
+  }
+  llvm::sort(layers);
+  return layers;
+}
+
 namespace {
 
 struct SkipLayersPass : llm::impl::SkipLayersBase<SkipLayersPass> {
@@ -29,43 +70,38 @@ struct SkipLayersPass : llm::impl::SkipLayersBase<SkipLayersPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (layers.empty())
+    SmallVector<int64_t> plan(layers.begin(), layers.end());
+    if (!planFile.empty()) {
+      if (!layers.empty() || count < 1) {
+        module.emitError("llm-skip-layers: give either layers=... or "
+                         "plan=FILE with count >= 1");
+        return signalPassFailure();
+      }
+      std::string error;
+      FailureOr<SmallVector<int64_t>> fromFile =
+          readSkipPlan(planFile, count, error);
+      if (failed(fromFile)) {
+        module.emitError() << "llm-skip-layers: " << error;
+        return signalPassFailure();
+      }
+      plan = *fromFile;
+    }
+    if (plan.empty())
       return;
     auto func = module.lookupSymbol<func::FuncOp>("forward");
-    if (!func || func.isExternal() || !func.getBody().hasOneBlock()) {
-      module.emitError("llm-skip-layers: no single-block 'forward' function");
+    if (!func) {
+      module.emitError("llm-skip-layers: no 'forward' function");
       return signalPassFailure();
     }
-    Block &body = func.getBody().front();
-    SmallVector<AttentionOp> attns;
-    SmallVector<Value> inputs;
-    for (Operation &op : body)
-      if (auto a = dyn_cast<AttentionOp>(op)) {
-        Value in = layerInput(a);
-        if (a.getLayer() != attns.size() || !in) {
-          a.emitError("llm-skip-layers: expected layers 0, 1, ... in order, "
-                      "each rms_norm -> projection -> rope -> attention");
-          return signalPassFailure();
-        }
-        attns.push_back(a);
-        inputs.push_back(in);
-      }
-    // The hidden state after the last layer: the final norm's input.
-    auto ret = cast<func::ReturnOp>(body.getTerminator());
-    Value logits = ret.getNumOperands() ? ret.getOperand(0) : Value();
-    auto cls = logits ? logits.getDefiningOp<LinearOp>() : nullptr;
-    auto finalNorm = cls ? cls.getInput().getDefiningOp<RMSNormOp>() : nullptr;
-    Value last = finalNorm ? finalNorm.getInput() : Value();
-    while (last && last.getDefiningOp<tensor::ExtractSliceOp>())
-      last = last.getDefiningOp<tensor::ExtractSliceOp>().getSource();
-    if (!last) {
-      func.emitError("llm-skip-layers: the logits must be "
-                     "linear(rms_norm(x), classifier)");
+    FailureOr<DecoderLayers> found = findDecoderLayers(func, "llm-skip-layers");
+    if (failed(found))
       return signalPassFailure();
-    }
+    SmallVector<AttentionOp> &attns = found->attentions;
+    SmallVector<Value> &inputs = found->inputs;
+    Value last = found->output;
     int64_t n = attns.size();
     llvm::SmallDenseSet<int64_t> skip;
-    for (int64_t l : layers) {
+    for (int64_t l : plan) {
       if (l < 0 || l >= n) {
         func.emitError() << "llm-skip-layers: layer " << l
                          << " does not exist (the model has " << n
@@ -95,8 +131,7 @@ struct SkipLayersPass : llm::impl::SkipLayersBase<SkipLayersPass> {
     IRRewriter rewriter(&getContext());
     (void)runRegionDCE(rewriter, func.getBody());
     func->setAttr("llm.skipped_layers",
-                  Builder(&getContext()).getDenseI64ArrayAttr(
-                      SmallVector<int64_t>(layers.begin(), layers.end())));
+                  Builder(&getContext()).getDenseI64ArrayAttr(plan));
   }
 };
 } // namespace

@@ -3,6 +3,10 @@
 input feature, mean_square and absmax within 1e-3 (relative; llmc computes
 in f32, the reference in f64), and each percentile p99 / p999 between the
 exact value and one histogram bin (2^(1/4)) above it, never above absmax.
+The layer-boundary sites (`hidden.<l>`) are checked the same way against
+the reference's hidden states, each layer's mean cosine similarity of its
+input and output within 1e-4, and `skip_plan` must list the layers by
+block influence (1 - that cosine), least first.
 
 usage: check_calibration.py --llama2c MODEL.bin --tokenizer TOK.bin
            --text FILE --stats STATS.json
@@ -51,12 +55,34 @@ def main():
         seen.setdefault((None if name == "out" else state["layer"], name),
                         []).append(np.abs(np.asarray(x, dtype=np.float64)))
         return x
+    hidden = {}  # l -> list of [rows, dim] hidden states entering layer l
+    cos = [[] for _ in range(layers)]
+
+    def on_hidden(x, l):
+        hidden.setdefault(("hidden", l), []).append(np.abs(x))
+        if l > 0:
+            a, b = state["prev"], x
+            cos[l - 1].append((a * b).sum(1) / np.sqrt(
+                (a * a).sum(1) * (b * b).sum(1)))
+        state["prev"] = x
     ctx = stats["ctx"]
     for begin in range(0, len(ids), ctx):
-        reference.forward(m, ids[begin:begin + ctx], hook)
+        reference.forward(m, ids[begin:begin + ctx], hook, on_hidden=on_hidden)
+    seen.update(hidden)
     bad = []
+    want = [float(np.concatenate(c).mean()) for c in cos]
+    got = {d["layer"]: d["cosine_similarity"] for d in stats.get("layers", [])}
+    for l in range(layers):
+        if l not in got or abs(got[l] - want[l]) > 1e-4:
+            bad.append(f"layer {l} cosine: llmc {got.get(l)}, "
+                       f"reference {want[l]:.6f}")
+    plan = sorted(range(layers), key=lambda l: 1 - got.get(l, 0))
+    if stats.get("skip_plan") != plan:
+        bad.append(f"skip_plan {stats.get('skip_plan')}, expected {plan}")
     for s in stats["sites"]:
-        where = site_of(s["keys"][0], layers)
+        key = s["keys"][0]
+        where = (("hidden", int(key[7:])) if key.startswith("hidden.")
+                 else site_of(key, layers))
         if where not in seen:
             bad.append(f"site {s['site']} ({s['keys'][0]}): no reference matmul")
             continue
@@ -89,6 +115,8 @@ def main():
         print("FAIL\n  " + "\n  ".join(bad[:10]))
         return 1
     print(f"sites: {len(stats['sites'])} checked over {len(ids)} tokens ok")
+    print("layer cosine: " + ", ".join(f"{c:.4f}" for c in want) +
+          f"; skip plan {plan} ok")
     return 0
 
 

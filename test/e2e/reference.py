@@ -140,11 +140,13 @@ def quantize_kv_int8(x):
     return (np.rint(x32 * inv) * d).astype(np.float64)
 
 
-def forward(m, tokens, act_quant=None, kv_quant=None):
+def forward(m, tokens, act_quant=None, kv_quant=None, on_hidden=None):
     """Logits [T, vocab] of every position of `tokens` (float64 math).
     `act_quant(x, name)`, if given, is applied to the input of the matmul
     with weight `name` ("wq" for q/k/v, "wo", "w1" for gate/up, "w2",
-    "out"), e.g. quantize_q8_blocks for models on GGUF q8_0 / q4_0."""
+    "out"), e.g. quantize_q8_blocks for models on GGUF q8_0 / q4_0.
+    `on_hidden(x, l)` sees the hidden state entering layer l (l = layers:
+    the last layer's output)."""
     c, w = m.cfg, m.w
     aq = act_quant or (lambda a, name: a)
     T, hd, H, KV = len(tokens), c["head_dim"], c["heads"], c["kv_heads"]
@@ -153,7 +155,9 @@ def forward(m, tokens, act_quant=None, kv_quant=None):
     mask = np.triu(np.full((T, T), -np.inf), k=1)
     if c.get("window"):
         mask += np.tril(np.full((T, T), -np.inf), k=-c["window"])
-    for L in w["layers"]:
+    for l, L in enumerate(w["layers"]):
+        if on_hidden:
+            on_hidden(x, l)
         h = aq(rmsnorm(x, L["attn_norm"], c["eps"]).astype(np.float64), "wq")
         def proj(w, b):
             y = h @ L[w].T
@@ -177,6 +181,8 @@ def forward(m, tokens, act_quant=None, kv_quant=None):
         g = h @ L["w1"].T
         u = h @ L["w3"].T
         x = x + aq((g / (1 + np.exp(-g))) * u, "w2") @ L["w2"].T
+    if on_hidden:
+        on_hidden(x, len(w["layers"]))
     x = aq(rmsnorm(x, w["norm"], c["eps"]).astype(np.float64), "out")
     return (x @ w["out"].T).astype(np.float32)
 

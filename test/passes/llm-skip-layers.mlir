@@ -1,5 +1,10 @@
 // RUN: llmc-opt %s --llm-skip-layers="layers=1" | FileCheck %s
 // RUN: llmc-opt %s --llm-skip-layers="layers=1,2" | FileCheck %s --check-prefix=TWO
+// RUN: llmc-opt %s --llm-skip-layers="plan=%S/Inputs/skip-plan.json count=1" | FileCheck %s
+// RUN: llmc-opt %s --llm-skip-layers="plan=%S/Inputs/skip-plan.json count=2" | FileCheck %s --check-prefix=TWO
+// RUN: not llmc-opt %s --llm-skip-layers="plan=%S/Inputs/skip-plan.json count=4" 2>&1 | FileCheck %s --check-prefix=PLANCOUNT
+// RUN: not llmc-opt %s --llm-skip-layers="plan=%t.missing.json" 2>&1 | FileCheck %s --check-prefix=PLANFILE
+// RUN: not llmc-opt %s --llm-skip-layers="layers=1 plan=%S/Inputs/skip-plan.json" 2>&1 | FileCheck %s --check-prefix=PLANBOTH
 // RUN: not llmc-opt %s --llm-skip-layers="layers=3" 2>&1 | FileCheck %s --check-prefix=RANGE
 // RUN: not llmc-opt %s --llm-skip-layers="layers=0,1,2" 2>&1 | FileCheck %s --check-prefix=ALL
 
@@ -23,6 +28,11 @@
 // TWO: llm.rms_norm %[[X1]]
 // TWO: return %{{.*}}, %[[C0]]
 
+// A calibrated plan (llmc calibrate's skip_plan: layers by block
+// influence, least first): its first `count` layers.
+// PLANCOUNT: error: llm-skip-layers: {{.*}}skip-plan.json: the skip plan ranks 3 layers, 4 requested
+// PLANFILE: error: llm-skip-layers: {{.*}}missing.json: cannot read
+// PLANBOTH: error: llm-skip-layers: give either layers=... or plan=FILE with count >= 1
 // RANGE: error: llm-skip-layers: layer 3 does not exist (the model has 3 layers)
 // ALL: error: llm-skip-layers: cannot skip every layer
 func.func @forward(%tokens: tensor<?xi32>, %pos: index, %kv: !llm.kv_cache<3x16x1x8, f32>)

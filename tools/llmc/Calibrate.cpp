@@ -16,7 +16,14 @@
 //                above absmax): DGQ's percentile-clipping smoothing
 //
 // The sites are keyed by the weight expressions they feed (`keys`), as
-// `llmc compile --calibration` looks them up. Written atomically.
+// `llmc compile --calibration` looks them up.
+//
+// Layer boundaries are observed too (llm-observe-layers: `hidden.<l>`, the
+// input of layer l, and `hidden.<L>`, the last output). Per layer and token
+// the cosine similarity of its input and output is averaged into
+// `layers` (with ShortGPT's block influence, 1 - that mean), and
+// `skip_plan` lists the layers by influence, least first: what
+// `--skip-plan stats.json --skip-count N` removes. Written atomically.
 //
 //===----------------------------------------------------------------------===//
 
@@ -94,8 +101,44 @@ struct Site {
   }
 };
 
+/// Cosine similarity of consecutive layer boundaries, per layer.
+struct LayerSimilarity {
+  std::vector<int> layerOfSite;   ///< site -> l of its `hidden.<l>`, or -1
+  std::vector<double> sum;        ///< per layer: summed cosine
+  std::vector<int64_t> tokens;    ///< per layer: tokens summed
+  int previous = -1;              ///< boundary held in `rows`
+  std::vector<float> rows;        ///< its hidden states, row-major
+  int64_t numRows = 0, cols = 0;
+
+  void observe(int l, const float *data, int64_t n, int64_t c,
+               int64_t stride) {
+    if (l == previous + 1 && previous >= 0 && n == numRows && c == cols) {
+      for (int64_t r = 0; r < n; ++r) {
+        const float *a = rows.data() + r * c, *b = data + r * stride;
+        double ab = 0, aa = 0, bb = 0;
+        for (int64_t i = 0; i < c; ++i) {
+          ab += double(a[i]) * b[i];
+          aa += double(a[i]) * a[i];
+          bb += double(b[i]) * b[i];
+        }
+        if (aa > 0 && bb > 0) {
+          sum[previous] += ab / std::sqrt(aa * bb);
+          ++tokens[previous];
+        }
+      }
+    }
+    previous = l;
+    numRows = n;
+    cols = c;
+    rows.resize(n * c);
+    for (int64_t r = 0; r < n; ++r)
+      std::copy(data + r * stride, data + r * stride + c, rows.begin() + r * c);
+  }
+};
+
 struct Observer {
   std::vector<Site> sites;
+  LayerSimilarity layers;
   std::string error; ///< the first inconsistency seen
 
   static void observe(void *user, int32_t site, const float *data,
@@ -108,6 +151,8 @@ struct Observer {
                       " does not match the manifest";
       return;
     }
+    if (int l = self->layers.layerOfSite[site]; l >= 0)
+      self->layers.observe(l, data, rows, cols, stride);
     Site &s = self->sites[site];
     for (int64_t r = 0; r < rows; ++r) {
       const float *row = data + r * stride;
@@ -137,6 +182,8 @@ int llmc::runCalibrate() {
                            "with observation points), not an artifact");
   options.quant.clear();
   options.calibration.clear();
+  options.earlyExit.clear();
+  options.skipLayers.clear();
   options.observe = true;
   auto path = resolveArtifact(calInput, tokenizerOption(), options);
   if (!path)
@@ -156,6 +203,8 @@ int llmc::runCalibrate() {
     return fail(calInput + ": the model has no linear layer to observe");
   Observer observer;
   observer.sites.resize(table->size());
+  observer.layers.layerOfSite.assign(table->size(), -1);
+  int boundaries = 0;
   for (const json::Value &entry : *table) {
     const json::Object *o = entry.getAsObject();
     std::optional<int64_t> site = o ? o->getInteger("site") : std::nullopt;
@@ -163,7 +212,20 @@ int llmc::runCalibrate() {
     if (!site || !features || *site < 0 || size_t(*site) >= table->size())
       return fail(*path + ": malformed observation table");
     observer.sites[*site].init(*features);
+    // `hidden.<l>`: a layer boundary.
+    if (const json::Array *keys = o->getArray("keys"); keys && keys->size() == 1)
+      if (std::optional<StringRef> k = (*keys)[0].getAsString();
+          k && k->consume_front("hidden.")) {
+        int l;
+        if (!k->getAsInteger(10, l) && l >= 0) {
+          observer.layers.layerOfSite[*site] = l;
+          boundaries = std::max(boundaries, l + 1);
+        }
+      }
   }
+  int numLayers = boundaries - 1;
+  observer.layers.sum.assign(std::max(numLayers, 0), 0.0);
+  observer.layers.tokens.assign(std::max(numLayers, 0), 0);
 
   int ctx = calCtx;
   if (ctx < 0 || ctx == 1)
@@ -189,6 +251,7 @@ int llmc::runCalibrate() {
   size_t windows = (tokens.size() + ctx - 1) / ctx;
   for (size_t w = 0; w < windows; ++w) {
     size_t begin = w * ctx, end = std::min(tokens.size(), begin + ctx);
+    observer.layers.previous = -1; // a new forward starts at hidden.0
     if (Expected<const float *> logits = model.run(ArrayRef<int32_t>(
             tokens.data() + begin, end - begin));
         !logits)
@@ -225,11 +288,33 @@ int llmc::runCalibrate() {
                                  {"p99", floats(p99)},
                                  {"p999", floats(p999)}});
   }
+  // Per layer: mean cosine(input, output), block influence, and the plan.
+  json::Array layerStats;
+  std::vector<std::pair<double, int>> influence;
+  std::vector<double> cosines;
+  for (int l = 0; l < numLayers; ++l) {
+    const LayerSimilarity &s = observer.layers;
+    if (!s.tokens[l])
+      return fail(*path + ": layer " + Twine(l) + " was never observed");
+    double cosine = s.sum[l] / double(s.tokens[l]);
+    cosines.push_back(cosine);
+    influence.push_back({1.0 - cosine, l});
+    layerStats.push_back(json::Object{{"layer", l},
+                                      {"cosine_similarity", cosine},
+                                      {"block_influence", 1.0 - cosine},
+                                      {"tokens", s.tokens[l]}});
+  }
+  std::stable_sort(influence.begin(), influence.end());
+  json::Array plan;
+  for (auto [bi, l] : influence)
+    plan.push_back(l);
   json::Object doc{{"format", "llmc-calibration-v1"},
                    {"model", calInput.getValue()},
                    {"text", calText.getValue()},
                    {"tokens", int64_t(tokens.size())},
                    {"ctx", ctx},
+                   {"layers", std::move(layerStats)},
+                   {"skip_plan", std::move(plan)},
                    {"sites", std::move(sites)}};
   if (Error e = writeToOutput(calOutput, [&](raw_ostream &os) {
         os << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
@@ -240,5 +325,15 @@ int llmc::runCalibrate() {
                    "to %d) -> %s\n",
                    observer.sites.size(), tokens.size(), windows, ctx,
                    calOutput.c_str());
+  if (!influence.empty()) {
+    outs() << "layer  cosine(in, out)  block influence\n";
+    for (int l = 0; l < numLayers; ++l)
+      outs() << format("%5d  %15.4f  %15.4f\n", l, cosines[l],
+                       1.0 - cosines[l]);
+    outs() << "skip plan (least influential first):";
+    for (auto [bi, l] : influence)
+      outs() << " " << l;
+    outs() << "\n";
+  }
   return 0;
 }

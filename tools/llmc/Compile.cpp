@@ -238,8 +238,10 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
     return fileError(input, "--kv-cache must be 'f32' or 'int8', not '" +
                                 options.kvCache + "'");
   mlir::PassManager pm(module.getContext());
-  // Early exits go into the imported graph, before fusion changes the
-  // layer structure they look for.
+  // Early exits (and calibration's layer observations) go into the
+  // imported graph, before fusion changes the layer structure they look for.
+  if (options.observe)
+    pm.addPass(mlir::llm::createObserveLayers());
   if (!options.skipLayers.empty()) {
     mlir::llm::SkipLayersOptions skip;
     skip.layers.assign(options.skipLayers.begin(), options.skipLayers.end());
@@ -256,7 +258,8 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
       return fileError(input, "bad --early-exit options '" +
                                   options.earlyExit + "': " + why +
                                   " (layers=1,3 metric=max-prob|entropy|"
-                                  "margin threshold=T kv-policy=propagate)");
+                                  "margin threshold=T "
+                                  "kv-policy=propagate|recompute)");
     pm.addPass(std::move(exits));
   }
   mlir::llm::QuantizeOptions q;
@@ -590,7 +593,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     QuantCache quantCache;
     if (!options.calibration.empty())
       quantCache.calibration = &calibration;
-    auto warn = make_scope_exit([&] {
+    scope_exit warn([&] {
       for (const std::string &k : quantCache.uncalibrated)
         errs() << "llmc: warning: " << options.calibration
                << " has no statistics for the input of " << k

@@ -14,6 +14,7 @@
 #include "llmc/generate.h"
 #include "llmc/runtime.h"
 #include "mlir/IR/MLIRContext.h"
+#include "passes/Passes.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -162,6 +163,17 @@ static cl::list<int64_t> skipLayersOpt(
              "every token (static layer skipping, llm-skip-layers)"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()),
     cl::sub(benchCmd()), cl::sub(rooflineCmd()));
+static cl::opt<std::string> skipPlanOpt(
+    "skip-plan",
+    cl::desc("Remove the --skip-count layers an llmc calibrate statistics "
+             "file ranks least influential (its skip_plan)"),
+    cl::value_desc("stats.json"), cl::sub(compileCmd()), cl::sub(runCmd()),
+    cl::sub(perplexityCmd()), cl::sub(benchCmd()), cl::sub(rooflineCmd()));
+static cl::opt<int64_t> skipCountOpt(
+    "skip-count", cl::init(1),
+    cl::desc("With --skip-plan: how many layers to remove"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()),
+    cl::sub(benchCmd()), cl::sub(rooflineCmd()));
 static cl::opt<std::string> calibrationOpt(
     "calibration",
     cl::desc("With --quant dgq-a8w4 / gqsa-w4s50: activation statistics "
@@ -233,6 +245,20 @@ CompileOptions llmc::compileOptions() {
   o.kvCache = kvCacheOpt;
   o.earlyExit = earlyExitOpt;
   o.skipLayers.assign(skipLayersOpt.begin(), skipLayersOpt.end());
+  if (!skipPlanOpt.empty()) {
+    // Resolved here, so caching and the manifest see the layers.
+    std::string error;
+    if (!o.skipLayers.empty())
+      error = "give either --skip-layers or --skip-plan";
+    else if (skipCountOpt < 1)
+      error = "--skip-count must be at least 1";
+    else if (auto plan = mlir::llm::readSkipPlan(skipPlanOpt, skipCountOpt,
+                                                 error);
+             succeeded(plan))
+      o.skipLayers.assign(plan->begin(), plan->end());
+    if (!error.empty())
+      std::exit(fail(error));
+  }
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
   return o;
 }
