@@ -225,33 +225,21 @@ struct InsertEarlyExitsPass
             .wasInterrupted())
       return func.emitError("llm-insert-early-exits: the function already has "
                             "control flow (early exits inserted twice?)");
-    // Layers, by their attention's index.
-    attns.clear();
-    inputs.clear();
-    for (Operation &op : body)
-      if (auto a = dyn_cast<AttentionOp>(op)) {
-        if (a.getLayer() != attns.size())
-          return a.emitError("llm-insert-early-exits: attention layers must "
-                             "appear in order 0, 1, ...");
-        Value in = layerInput(a);
-        if (!in)
-          return a.emitError("llm-insert-early-exits: cannot find the input "
-                             "of this layer (expected rms_norm -> "
-                             "projection -> rope -> attention)");
-        attns.push_back(a);
-        inputs.push_back(in);
-      }
+    // Layers, by their attention's index, and the final head.
+    FailureOr<DecoderLayers> found =
+        findDecoderLayers(func, "llm-insert-early-exits");
+    if (failed(found))
+      return failure();
+    attns = found->attentions;
+    inputs = found->inputs;
+    lastOutput = found->output;
     int64_t numLayers = attns.size();
-    // The final head: logits = linear(rms_norm(x), classifier).
-    auto cls = ret.getOperand(0).getDefiningOp<LinearOp>();
-    auto finalNorm = cls ? cls.getInput().getDefiningOp<RMSNormOp>() : nullptr;
-    if (!cls || !finalNorm || cls.getBias())
-      return func.emitError("llm-insert-early-exits: the logits must be "
-                            "linear(rms_norm(x), classifier)");
+    LinearOp cls = found->classifier;
+    RMSNormOp finalNorm = found->finalNorm;
+    if (cls.getBias())
+      return func.emitError("llm-insert-early-exits: the classifier must "
+                            "have no bias");
     eps = finalNorm.getEps().convertToDouble();
-    lastOutput = finalNorm.getInput();
-    if (auto slice = lastOutput.getDefiningOp<tensor::ExtractSliceOp>())
-      lastOutput = slice.getSource();
 
     exits.clear();
     for (int64_t l : layers) {

@@ -34,6 +34,8 @@ FailureOr<DecoderLayers> mlir::llm::findDecoderLayers(func::FuncOp func,
   Value logits = ret.getNumOperands() ? ret.getOperand(0) : Value();
   auto cls = logits ? logits.getDefiningOp<LinearOp>() : nullptr;
   auto finalNorm = cls ? cls.getInput().getDefiningOp<RMSNormOp>() : nullptr;
+  d.finalNorm = finalNorm;
+  d.classifier = cls;
   d.output = finalNorm ? finalNorm.getInput() : Value();
   while (d.output && d.output.getDefiningOp<tensor::ExtractSliceOp>())
     d.output = d.output.getDefiningOp<tensor::ExtractSliceOp>().getSource();

@@ -34,6 +34,8 @@ struct DecoderLayers {
   SmallVector<Value> inputs;           ///< each layer's input hidden state
   Value output; ///< the hidden state after the last layer (the final norm's
                 ///< input, above any row slice)
+  RMSNormOp finalNorm; ///< the final head: classifier(finalNorm(output))
+  LinearOp classifier;
 };
 /// Finds them; emits an error naming `pass` when the graph has another shape.
 FailureOr<DecoderLayers> findDecoderLayers(func::FuncOp func, StringRef pass);

@@ -36,11 +36,9 @@ std::unique_ptr<Tokenizer> llmc::artifactTokenizer(const llmc_artifact_t *artifa
       error);
 }
 
-namespace {
-/// With early-exit heads: where the decode steps left and the average
-/// number of layers they ran.
-void printExitStats(llmc_artifact_t *artifact, const llmc_model_info_t &info,
-                    int decoded, std::FILE *err) {
+void llmc::printExitStats(llmc_artifact_t *artifact,
+                          const llmc_model_info_t &info, int decoded,
+                          std::FILE *err) {
   nlohmann::json m =
       nlohmann::json::parse(llmc_artifact_manifest(artifact), nullptr, false);
   if (m.is_discarded() || !m.contains("target") || decoded <= 0 ||
@@ -68,6 +66,8 @@ void printExitStats(llmc_artifact_t *artifact, const llmc_model_info_t &info,
                histogram.empty() ? "-" : histogram.c_str(), layers / decoded,
                info.n_layers);
 }
+
+namespace {
 
 struct Objects {
   llmc_session_t *session = nullptr;

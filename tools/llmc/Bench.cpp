@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "llmc/generate.h"
 #include "Compile.h"
 #include "HostBench.h"
 #include "dialects/llm/LLMOps.h"
@@ -135,6 +136,7 @@ int llmc::runBench() {
   llmc_profile_read(&n, &secs, &calls);
   std::vector<double> prefillOps(secs, secs + n);
   llmc_profile_reset();
+  llmc_early_exit_reset();
   auto t2 = clock::now();
   for (int i = 0; i < benchDecode; ++i) {
     int32_t next = std::max_element(logits, logits + info.vocab_size) - logits;
@@ -150,6 +152,9 @@ int llmc::runBench() {
                     "{3} tokens in {4:f3} s ({5:f2} tok/s)\n",
                     benchPrompt, prefillS, benchPrompt / prefillS,
                     benchDecode, decodeS, benchDecode / decodeS);
+  outs().flush();
+  llmc::printExitStats(artifact, info, benchDecode, stdout);
+  std::fflush(stdout);
   json::Object doc{{"model", std::string(benchInput)},
                    {"prompt_tokens", int64_t(benchPrompt)},
                    {"decode_tokens", int64_t(benchDecode)},

@@ -34,6 +34,13 @@ llmc_status_t generate(llmc_artifact_t *artifact, const Tokenizer &tokenizer,
                        const GenerateOptions &options, std::FILE *out,
                        std::FILE *err);
 
+/// With early-exit heads (an artifact compiled with --early-exit): prints
+/// "early exit: E of D decode steps exited (after layer l: k, ...); average
+/// layers run X of L" from the runtime's exit counters
+/// (llmc_early_exit_read) to `err`; nothing otherwise.
+void printExitStats(llmc_artifact_t *artifact, const llmc_model_info_t &info,
+                    int decoded, std::FILE *err);
+
 /// The tokenizer an artifact carries (its "tokenizer" section); null with
 /// `error` set when it has none or it is malformed.
 std::unique_ptr<Tokenizer> artifactTokenizer(const llmc_artifact_t *artifact,
