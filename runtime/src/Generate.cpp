@@ -116,7 +116,6 @@ llmc_status_t llmc::generate(llmc_artifact_t *artifact,
       std::fwrite(rows, sizeof(float) * info.vocab_size, n, rt.logits);
   };
 
-  llmc_early_exit_reset();
   using clock = std::chrono::steady_clock;
   std::fputs(o.prompt.c_str(), out);
   std::fflush(out);
@@ -128,6 +127,9 @@ llmc_status_t llmc::generate(llmc_artifact_t *artifact,
                                 static_cast<int32_t>(prompt.size()), &logits))
     return s;
   auto t1 = clock::now();
+  // Exit statistics count decode steps (a one-token prompt takes the
+  // decode path too, and may exit).
+  llmc_early_exit_reset();
   size_t prefillRows = rt.logits ? prompt.size() : 1;
   dump(logits, prefillRows);
   const float *last = logits + (prefillRows - 1) * info.vocab_size;
