@@ -60,7 +60,7 @@ public:
       Value o = linear(attn.getOutput(), Role::Wo, Role(-1), l, c.dim);
       x = llm::AddOp::create(b, loc, x, o);
       Value h2 = rmsNorm(x, weight(Role::FfnNorm, l));
-      Value ffn = c.numExperts > 0 ? moe(h2, l) : mlp(h2, l);
+      Value ffn = c.isMoELayer(l) ? moe(h2, l) : mlp(h2, l);
       x = llm::AddOp::create(b, loc, x, ffn);
     }
     // Only the rows whose logits are wanted go through the final norm and
@@ -193,35 +193,71 @@ private:
   }
 
   /// [E, rows, cols] expert weights: one stacked tensor (GGUF) or the
-  /// concatenation of per-expert [rows, cols] tensors (Hugging Face).
+  /// per-expert [rows, cols] tensors (Hugging Face) concatenated into one
+  /// [E * rows, cols] weight at pack time, viewed as [E, rows, cols].
   Value experts(Role role, int64_t l, int64_t rows, int64_t cols) {
     if (source.stackedExperts)
-      return dequantized(weight(role, l));
+      return weight(role, l); // GGUF blocks stay blocks (expert_quant)
     SmallVector<Value> parts;
-    auto unit = RankedTensorType::get({1, rows, cols}, b.getF32Type());
-    for (int64_t e = 0; e < c.numExperts; ++e) {
-      Value w = dequantized(param(source.nameOf(role, l, e)));
-      auto wType = cast<RankedTensorType>(w.getType());
-      parts.push_back(tensor::ExpandShapeOp::create(
-          b, loc, unit.clone(wType.getElementType()), w,
-          ArrayRef<ReassociationIndices>{{0, 1}, {2}}));
+    for (int64_t e = 0; e < c.numExperts; ++e)
+      parts.push_back(dequantized(param(source.nameOf(role, l, e))));
+    Type elt = cast<RankedTensorType>(parts[0].getType()).getElementType();
+    Value flat = llm::ConcatOp::create(
+        b, loc, RankedTensorType::get({c.numExperts * rows, cols}, elt), parts,
+        b.getI64IntegerAttr(0));
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({c.numExperts, rows, cols}, elt), flat,
+        ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+  }
+
+  llm::MoERouting routing() const {
+    switch (c.routing) {
+    case ModelConfig::Routing::TopKSoftmax: return llm::MoERouting::topk_softmax;
+    case ModelConfig::Routing::SoftmaxTopK: return llm::MoERouting::softmax_topk;
+    case ModelConfig::Routing::SoftmaxTopKNorm:
+      return llm::MoERouting::softmax_topk_norm;
     }
-    auto stacked = RankedTensorType::get(
-        {c.numExperts, rows, cols},
-        cast<RankedTensorType>(parts[0].getType()).getElementType());
-    return llm::ConcatOp::create(b, loc, stacked, parts,
-                                 b.getI64IntegerAttr(0));
+    return llm::MoERouting::topk_softmax;
   }
 
   Value moe(Value h, int64_t l) {
+    int64_t f = c.expertHidden();
     Value router = dequantized(weight(Role::Router, l));
-    Value gate = experts(Role::ExpertGate, l, c.hiddenDim, c.dim);
-    Value up = experts(Role::ExpertUp, l, c.hiddenDim, c.dim);
-    Value down = experts(Role::ExpertDown, l, c.dim, c.hiddenDim);
+    Value gate = experts(Role::ExpertGate, l, f, c.dim);
+    Value up = experts(Role::ExpertUp, l, f, c.dim);
+    Value down = experts(Role::ExpertDown, l, c.dim, f);
+    // Stacked GGUF blocks of one type run as stored; other mixes are
+    // dequantized.
+    auto quantOfParam = [](Value v) {
+      auto p = v.getDefiningOp<llm::ParamOp>();
+      return p ? p.getQuantAttr() : llm::QuantAttr();
+    };
+    llm::QuantAttr expertQuant = quantOfParam(gate);
+    if (quantOfParam(up) != expertQuant || quantOfParam(down) != expertQuant) {
+      expertQuant = {};
+      gate = dequantized(gate);
+      up = dequantized(up);
+      down = dequantized(down);
+    }
+    Value sharedGate, sharedUp, sharedDown, sharedScale;
+    if (c.sharedHiddenDim > 0) {
+      sharedGate = dequantized(weight(Role::SharedGate, l));
+      sharedUp = dequantized(weight(Role::SharedUp, l));
+      sharedDown = dequantized(weight(Role::SharedDown, l));
+      if (c.sharedExpertGate) {
+        sharedScale = dequantized(weight(Role::SharedScale, l));
+        auto t = cast<RankedTensorType>(sharedScale.getType());
+        if (t.getRank() == 1) // GGUF: a [dim] vector
+          sharedScale = tensor::ExpandShapeOp::create(
+              b, loc, RankedTensorType::get({1, c.dim}, t.getElementType()),
+              sharedScale, ArrayRef<ReassociationIndices>{{0, 1}});
+      }
+    }
     return llm::MoEOp::create(b, loc, h.getType(), h, router, gate, up, down,
+                              sharedGate, sharedUp, sharedDown, sharedScale,
                               b.getI64IntegerAttr(c.expertsPerToken),
-                              llm::MoERoutingAttr::get(&ctx, llm::MoERouting::topk_softmax),
-                              llm::PlacementAttr());
+                              llm::MoERoutingAttr::get(&ctx, routing()),
+                              expertQuant, llm::PlacementAttr());
   }
 
   void setModuleAttributes(ModuleOp module) {
@@ -243,6 +279,11 @@ private:
           b.getNamedAttr("n_experts", b.getI64IntegerAttr(c.numExperts)));
       model.push_back(b.getNamedAttr(
           "experts_per_token", b.getI64IntegerAttr(c.expertsPerToken)));
+      model.push_back(b.getNamedAttr("expert_hidden_dim",
+                                     b.getI64IntegerAttr(c.expertHidden())));
+      if (c.sharedHiddenDim > 0)
+        model.push_back(b.getNamedAttr(
+            "shared_expert_hidden_dim", b.getI64IntegerAttr(c.sharedHiddenDim)));
     }
     module->setAttr("llm.model", b.getDictionaryAttr(model));
     if (source.tokenizer.format != TokenizerFormat::None) {

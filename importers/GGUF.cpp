@@ -325,15 +325,18 @@ llmc::openGGUF(llvm::StringRef path,
   if (!archValue || archValue->kind != GGUFValue::String)
     return fileError(path, "metadata 'general.architecture' is missing");
   std::string arch = archValue->str;
-  if (arch != "llama" && arch != "qwen2" && arch != "mistral")
+  if (arch != "llama" && arch != "qwen2" && arch != "mistral" &&
+      arch != "qwen2moe")
     return fileError(path, "architecture '" + arch +
-                               "' is not supported (llama, mistral, qwen2)");
+                               "' is not supported (llama, mistral, qwen2, "
+                               "qwen2moe)");
   Meta m{file, path, arch + "."};
   ModelConfig &c = source->config;
   c.arch = arch;
   // llama.cpp stores Q/K of llama-family models permuted for interleaved
   // RoPE pairs; qwen2 keeps Hugging Face's half rotation.
-  c.ropeStyle = arch == "qwen2" ? RopeStyle::Half : RopeStyle::Interleaved;
+  bool qwen = arch == "qwen2" || arch == "qwen2moe";
+  c.ropeStyle = qwen ? RopeStyle::Half : RopeStyle::Interleaved;
   if (Error e = m.integer("embedding_length", c.dim))
     return std::move(e);
   if (Error e = m.integer("block_count", c.numLayers))
@@ -365,6 +368,20 @@ llmc::openGGUF(llvm::StringRef path,
     return std::move(e);
   if (Error e = m.integer("expert_used_count", c.expertsPerToken, false))
     return std::move(e);
+  if (arch == "qwen2moe") {
+    // llama.cpp's qwen2moe: softmax over all experts, then the top k (not
+    // renormalised); a shared expert scaled by sigmoid(gate · x).
+    if (Error e = m.integer("expert_feed_forward_length", c.expertHiddenDim))
+      return std::move(e);
+    if (Error e = m.integer("expert_shared_feed_forward_length",
+                            c.sharedHiddenDim, false))
+      return std::move(e);
+    c.sharedExpertGate = c.sharedHiddenDim > 0;
+    const GGUFValue *norm = m.find(arch + ".expert_weights_norm");
+    bool renorm = norm && norm->kind == GGUFValue::Bool && norm->integer;
+    c.routing = renorm ? ModelConfig::Routing::SoftmaxTopKNorm
+                       : ModelConfig::Routing::SoftmaxTopK;
+  }
   int64_t window = 0;
   if (Error e = m.integer("attention.sliding_window", window, false))
     return std::move(e);
@@ -413,6 +430,10 @@ llmc::openGGUF(llvm::StringRef path,
     case Role::ExpertGate: return b + "ffn_gate_exps.weight";
     case Role::ExpertUp: return b + "ffn_up_exps.weight";
     case Role::ExpertDown: return b + "ffn_down_exps.weight";
+    case Role::SharedGate: return b + "ffn_gate_shexp.weight";
+    case Role::SharedUp: return b + "ffn_up_shexp.weight";
+    case Role::SharedDown: return b + "ffn_down_shexp.weight";
+    case Role::SharedScale: return b + "ffn_gate_inp_shexp.weight";
     }
     return "";
   };

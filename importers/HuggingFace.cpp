@@ -117,10 +117,18 @@ struct Config {
   }
 };
 
-std::string hfName(Role role, int64_t layer, int64_t expert, bool mixtral,
-                   bool qkvBias, bool tied) {
+/// Where a family keeps its feed-forward weights.
+enum class FFNNames { Dense, Mixtral, Qwen2MoE };
+
+std::string hfName(Role role, int64_t layer, int64_t expert, FFNNames ffn,
+                   bool moeLayer, bool qkvBias, bool tied) {
   std::string l = "model.layers." + std::to_string(layer) + ".";
-  std::string e = l + "block_sparse_moe.experts." + std::to_string(expert) + ".";
+  bool mixtral = ffn == FFNNames::Mixtral && moeLayer;
+  bool qwen = ffn == FFNNames::Qwen2MoE && moeLayer;
+  std::string e = mixtral ? l + "block_sparse_moe.experts." +
+                                std::to_string(expert) + "."
+                          : l + "mlp.experts." + std::to_string(expert) + ".";
+  std::string shared = l + "mlp.shared_expert.";
   switch (role) {
   case Role::TokenEmbedding: return "model.embed_tokens.weight";
   case Role::AttnNorm: return l + "input_layernorm.weight";
@@ -132,15 +140,25 @@ std::string hfName(Role role, int64_t layer, int64_t expert, bool mixtral,
   case Role::Bk: return qkvBias ? l + "self_attn.k_proj.bias" : "";
   case Role::Bv: return qkvBias ? l + "self_attn.v_proj.bias" : "";
   case Role::FfnNorm: return l + "post_attention_layernorm.weight";
-  case Role::FfnGate: return mixtral ? "" : l + "mlp.gate_proj.weight";
-  case Role::FfnUp: return mixtral ? "" : l + "mlp.up_proj.weight";
-  case Role::FfnDown: return mixtral ? "" : l + "mlp.down_proj.weight";
+  case Role::FfnGate: return moeLayer ? "" : l + "mlp.gate_proj.weight";
+  case Role::FfnUp: return moeLayer ? "" : l + "mlp.up_proj.weight";
+  case Role::FfnDown: return moeLayer ? "" : l + "mlp.down_proj.weight";
   case Role::FinalNorm: return "model.norm.weight";
   case Role::Output: return tied ? "" : "lm_head.weight";
-  case Role::Router: return mixtral ? l + "block_sparse_moe.gate.weight" : "";
-  case Role::ExpertGate: return mixtral ? e + "w1.weight" : "";
-  case Role::ExpertDown: return mixtral ? e + "w2.weight" : "";
-  case Role::ExpertUp: return mixtral ? e + "w3.weight" : "";
+  case Role::Router:
+    return mixtral ? l + "block_sparse_moe.gate.weight"
+           : qwen  ? l + "mlp.gate.weight"
+                   : "";
+  case Role::ExpertGate:
+    return mixtral ? e + "w1.weight" : qwen ? e + "gate_proj.weight" : "";
+  case Role::ExpertDown:
+    return mixtral ? e + "w2.weight" : qwen ? e + "down_proj.weight" : "";
+  case Role::ExpertUp:
+    return mixtral ? e + "w3.weight" : qwen ? e + "up_proj.weight" : "";
+  case Role::SharedGate: return qwen ? shared + "gate_proj.weight" : "";
+  case Role::SharedUp: return qwen ? shared + "up_proj.weight" : "";
+  case Role::SharedDown: return qwen ? shared + "down_proj.weight" : "";
+  case Role::SharedScale: return qwen ? l + "mlp.shared_expert_gate.weight" : "";
   }
   return "";
 }
@@ -174,14 +192,16 @@ parseHFConfig(llvm::StringRef configPath, llvm::StringRef directory) {
     c.arch = "qwen2";
   else if (archName == "MixtralForCausalLM")
     c.arch = "mixtral";
+  else if (archName == "Qwen2MoeForCausalLM")
+    c.arch = "qwen2_moe";
   else
     return fileError(configPath,
                      "architecture '" + archName +
                          "' is not supported (LlamaForCausalLM, "
                          "MistralForCausalLM, Qwen2ForCausalLM, "
-                         "MixtralForCausalLM)");
+                         "MixtralForCausalLM, Qwen2MoeForCausalLM)");
   c.ropeStyle = RopeStyle::Half; // HF checkpoints use rotate_half.
-  c.qkvBias = c.arch == "qwen2";
+  c.qkvBias = c.arch == "qwen2" || c.arch == "qwen2_moe";
   if (j.contains("attention_bias") && j["attention_bias"].is_boolean())
     c.qkvBias = j["attention_bias"].get<bool>();
   std::pair<const char *, int64_t *> required[] = {
@@ -223,6 +243,43 @@ parseHFConfig(llvm::StringRef configPath, llvm::StringRef directory) {
     if (Error e = cfg.integer("num_experts_per_tok", c.expertsPerToken))
       return std::move(e);
   }
+  if (c.arch == "qwen2_moe") {
+    // Qwen2-MoE: softmax over all experts, then the top k (renormalised
+    // with norm_topk_prob); a shared expert scaled by sigmoid(gate · x);
+    // layers in mlp_only_layers, or not a multiple of decoder_sparse_step,
+    // keep a dense MLP of intermediate_size.
+    if (Error e = cfg.integer("num_experts", c.numExperts))
+      return std::move(e);
+    if (Error e = cfg.integer("num_experts_per_tok", c.expertsPerToken))
+      return std::move(e);
+    if (Error e = cfg.integer("moe_intermediate_size", c.expertHiddenDim))
+      return std::move(e);
+    if (Error e = cfg.integer("shared_expert_intermediate_size",
+                              c.sharedHiddenDim, false))
+      return std::move(e);
+    c.sharedExpertGate = c.sharedHiddenDim > 0;
+    c.routing = boolOr(j, "norm_topk_prob", false)
+                    ? ModelConfig::Routing::SoftmaxTopKNorm
+                    : ModelConfig::Routing::SoftmaxTopK;
+    int64_t step = 1;
+    if (Error e = cfg.integer("decoder_sparse_step", step, false))
+      return std::move(e);
+    if (step < 1)
+      return fileError(configPath, "'decoder_sparse_step' must be >= 1");
+    if (j.contains("mlp_only_layers") && !j["mlp_only_layers"].is_null()) {
+      if (!j["mlp_only_layers"].is_array())
+        return fileError(configPath, "'mlp_only_layers' must be a list");
+      for (const json &v : j["mlp_only_layers"]) {
+        if (!v.is_number_integer())
+          return fileError(configPath,
+                           "'mlp_only_layers' must list layer numbers");
+        c.denseLayers.push_back(v.get<int64_t>());
+      }
+    }
+    for (int64_t l = 0; l < c.numLayers; ++l)
+      if ((l + 1) % step != 0 && llvm::find(c.denseLayers, l) == c.denseLayers.end())
+        c.denseLayers.push_back(l);
+  }
   if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
     const json &rs = j["rope_scaling"];
     std::string type = stringOr(rs, "rope_type", stringOr(rs, "type", ""));
@@ -263,10 +320,12 @@ parseHFConfig(llvm::StringRef configPath, llvm::StringRef directory) {
 
 static void setHFNames(ModelSource &source) {
   const ModelConfig &c = source.config;
-  bool mixtral = c.arch == "mixtral", bias = c.qkvBias,
-       tied = c.tiedEmbeddings;
+  FFNNames ffn = c.arch == "mixtral"     ? FFNNames::Mixtral
+                 : c.arch == "qwen2_moe" ? FFNNames::Qwen2MoE
+                                         : FFNNames::Dense;
+  bool bias = c.qkvBias, tied = c.tiedEmbeddings;
   source.nameOf = [=](Role role, int64_t layer, int64_t expert) {
-    return hfName(role, layer, expert, mixtral, bias, tied);
+    return hfName(role, layer, expert, ffn, c.isMoELayer(layer), bias, tied);
   };
 }
 

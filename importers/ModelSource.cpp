@@ -53,6 +53,17 @@ Error ModelConfig::validate(llvm::StringRef path) const {
                                llvm::Twine(expertsPerToken) +
                                ") must be in [1, " + llvm::Twine(numExperts) +
                                "]");
+  if (numExperts > 0) {
+    if (expertHiddenDim < 0 || sharedHiddenDim < 0 ||
+        expertHidden() > (int64_t(1) << 31) ||
+        sharedHiddenDim > (int64_t(1) << 31))
+      return fileError(path, "expert hidden sizes must be in [1, 2^31]");
+    for (int64_t l : denseLayers)
+      if (l < 0 || l >= numLayers)
+        return fileError(path, "dense (MLP-only) layer " + llvm::Twine(l) +
+                                   " is not in [0, " + llvm::Twine(numLayers) +
+                                   ")");
+  }
   return Error::success();
 }
 
@@ -156,22 +167,34 @@ Error ModelSource::forEachExpectedTensor(
       want.push_back({Role::Bk, {c.kvDim()}});
       want.push_back({Role::Bv, {c.kvDim()}});
     }
-    if (c.numExperts == 0) {
+    bool moe = c.isMoELayer(l);
+    if (!moe) {
       want.push_back({Role::FfnGate, {c.hiddenDim, c.dim}});
       want.push_back({Role::FfnUp, {c.hiddenDim, c.dim}});
       want.push_back({Role::FfnDown, {c.dim, c.hiddenDim}});
     } else {
       want.push_back({Role::Router, {c.numExperts, c.dim}});
+      if (int64_t s = c.sharedHiddenDim) {
+        want.push_back({Role::SharedGate, {s, c.dim}});
+        want.push_back({Role::SharedUp, {s, c.dim}});
+        want.push_back({Role::SharedDown, {c.dim, s}});
+        // GGUF stores the shared expert's gate as a vector.
+        if (c.sharedExpertGate)
+          want.push_back({Role::SharedScale,
+                          stackedExperts ? std::vector<int64_t>{c.dim}
+                                         : std::vector<int64_t>{1, c.dim}});
+      }
     }
     for (auto &[role, shape] : want)
       if (Error e = visit(role, l, -1, shape))
         return e;
-    if (c.numExperts == 0)
+    if (!moe)
       continue;
+    int64_t f = c.expertHidden();
     std::vector<std::pair<Role, std::vector<int64_t>>> experts = {
-        {Role::ExpertGate, {c.hiddenDim, c.dim}},
-        {Role::ExpertUp, {c.hiddenDim, c.dim}},
-        {Role::ExpertDown, {c.dim, c.hiddenDim}}};
+        {Role::ExpertGate, {f, c.dim}},
+        {Role::ExpertUp, {f, c.dim}},
+        {Role::ExpertDown, {c.dim, f}}};
     for (auto &[role, shape] : experts) {
       if (stackedExperts) {
         std::vector<int64_t> stacked = {c.numExperts};

@@ -11,6 +11,7 @@
 #define LLMC_IMPORTERS_MODELSOURCE_H
 
 #include "importers/Tensor.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -47,6 +48,26 @@ struct ModelConfig {
   bool qkvBias = false;
   std::optional<int64_t> slidingWindow;
   int64_t numExperts = 0, expertsPerToken = 0; // MoE when numExperts > 0
+  /// A routed expert's hidden size (0: hiddenDim, as Mixtral).
+  int64_t expertHiddenDim = 0;
+  /// The shared expert's hidden size (0: none); with sharedExpertGate its
+  /// output is scaled by sigmoid(w · x) (Qwen2-MoE).
+  int64_t sharedHiddenDim = 0;
+  bool sharedExpertGate = false;
+  /// How router logits become expert weights: softmax over the top k
+  /// (Mixtral), or softmax over all then the top k (Qwen2-MoE), optionally
+  /// renormalised.
+  enum class Routing { TopKSoftmax, SoftmaxTopK, SoftmaxTopKNorm };
+  Routing routing = Routing::TopKSoftmax;
+  /// Layers of an MoE model that keep a dense MLP (hiddenDim).
+  std::vector<int64_t> denseLayers;
+
+  bool isMoELayer(int64_t layer) const {
+    return numExperts > 0 && llvm::find(denseLayers, layer) == denseLayers.end();
+  }
+  int64_t expertHidden() const {
+    return expertHiddenDim > 0 ? expertHiddenDim : hiddenDim;
+  }
 
   int64_t kvDim() const { return numKvHeads * headDim; }
   int64_t qDim() const { return numHeads * headDim; }
@@ -58,7 +79,8 @@ struct ModelConfig {
 enum class Role {
   TokenEmbedding, AttnNorm, Wq, Wk, Wv, Wo, Bq, Bk, Bv, FfnNorm,
   FfnGate, FfnUp, FfnDown, FinalNorm, Output,
-  Router, ExpertGate, ExpertUp, ExpertDown
+  Router, ExpertGate, ExpertUp, ExpertDown,
+  SharedGate, SharedUp, SharedDown, SharedScale
 };
 
 enum class TokenizerFormat { None, Llama2C, SentencePieceModel, HFJson, GGUF };

@@ -53,8 +53,13 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
     `q4matvec` / `q4linear`); otherwise (per channel, or 8-bit groups) they
     are read by index in the body (`qmatvec` / `qlinear`). `llm.quantize`
     of pack-time weights is kept, like `llm.concat`, for the buffer ABI.
-    Ops without a lowering yet (`llm.moe`, `llm.exit`, other quantization
-    schemes, symbolic weight transforms) are reported, one error each.
+    `llm.moe` computes router logits, ranks the experts per token, groups
+    the routed (token, expert) slots by expert (counts, prefix sums, one
+    pass in token order) and runs every expert once on its rows with the
+    linear kernels (GGUF q8_0 / q4_0 experts on their blocks), then sums
+    each token's weighted rows; no dense all-experts compute. Ops without a
+    lowering yet (f16 activations in `llm.moe`, other quantization schemes,
+    symbolic weight transforms) are reported, one error each.
 
     Before:
 

@@ -66,6 +66,9 @@ Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q);
 /// Element `flat` (row-major index) of GGUF blocks `bytes` as f32.
 Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                    Value flat);
+/// The [rows, cols] f32 values of GGUF blocks given as their flat bytes.
+Value dequantizeBlockBytes(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
+                           RankedTensorType resultType);
 /// Whether `op` is a q8_0 / q4_0 / GQSA / DGQ linear the block kernel runs.
 bool isBlockDotLinear(QLinearOp op);
 /// y = x w^T ([T, out], no epilogue) for a q8_0 / q4_0 / GQSA / DGQ weight
@@ -74,6 +77,15 @@ bool isBlockDotLinear(QLinearOp op);
 Value buildBlockDotLinear(OpBuilder &b, Location loc, Value x, Value bytes,
                           QuantAttr quant, int64_t out,
                           Value inputScales = Value());
+/// y = x w^T ([T, out]) for float weights `w` ([out, in]) with the linear
+/// kernels (matrix-vector for one token, blocked for several).
+Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value w,
+                       RankedTensorType resultType);
+/// Whether `op` is an llm.moe the lowering handles (f32, [tokens, dim]).
+bool isLowerableMoE(Operation *op);
+/// llm.moe (MoE.cpp).
+void populateMoEPatterns(TypeConverter &converter,
+                         RewritePatternSet &patterns);
 /// Whether `op` is a GGUF-block dequantize/qlinear the lowering handles.
 bool isLowerableGGUF(Operation *op);
 /// Whether `op` is an llm.qlinear over symmetric/asymmetric 8- or 4-bit

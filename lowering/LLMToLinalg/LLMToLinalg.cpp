@@ -554,6 +554,7 @@ struct ConvertLLMToLinalg
       if (isa<MoEOp, QLinearOp, DequantizeOp, QuantizeOp, ConcatOp,
               ScaleColumnsOp>(op) &&
           !isLowerableGGUF(op) && !isLowerableQLinear(op) &&
+          !isLowerableMoE(op) &&
           !(isa<QLinearOp>(op) && isBlockDotLinear(cast<QLinearOp>(op)))) {
         op->emitError() << "'" << op->getName()
                         << "' has no linalg lowering yet";
@@ -620,6 +621,7 @@ struct ConvertLLMToLinalg
     populateLinearPatterns(converter, patterns);
     populateAttentionPatterns(converter, patterns);
     populatePendingStatePatterns(converter, patterns);
+    populateMoEPatterns(converter, patterns);
     // Early exits put llm values (the KV cache) through scf.if.
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);

@@ -521,15 +521,10 @@ Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
                                half(2));
 }
 
-namespace {
-/// Dequantizes a GGUF block-quantized [rows, cols] weight to f32, reading its
-/// packed bytes (the weight is reinterpreted as a flat byte tensor, which
-/// `--llm-buffer-abi` binds to the packed blocks in the weight buffer).
-Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
-                       RankedTensorType resultType) {
-  auto wType = cast<RankedTensorType>(packed.getType());
-  int64_t cols = wType.getShape().back();
-  Value bytes = ggufBytes(b, loc, packed, q);
+Value mlir::llm::lowering::dequantizeBlockBytes(OpBuilder &b, Location loc,
+                                                Value bytes, QuantAttr q,
+                                                RankedTensorType resultType) {
+  int64_t cols = resultType.getShape().back();
   return linalg::GenericOp::create(
              b, loc, TypeRange{resultType}, ValueRange{},
              ValueRange{empty(b, loc, resultType.getShape(), b.getF32Type(), {})},
@@ -547,6 +542,15 @@ Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
       .getResult(0);
 }
 
+namespace {
+/// Dequantizes a GGUF block-quantized [rows, cols] weight to f32, reading its
+/// packed bytes (the weight is reinterpreted as a flat byte tensor, which
+/// `--llm-buffer-abi` binds to the packed blocks in the weight buffer).
+Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
+                       RankedTensorType resultType) {
+  return dequantizeBlockBytes(b, loc, ggufBytes(b, loc, packed, q), q,
+                              resultType);
+}
 } // namespace
 
 bool mlir::llm::lowering::isLowerableGGUF(Operation *op) {
@@ -676,6 +680,14 @@ struct LowerLinear : OpConversionPattern<LinearOp> {
 };
 
 } // namespace
+
+Value mlir::llm::lowering::buildFloatLinear(OpBuilder &b, Location loc,
+                                            Value x, Value w,
+                                            RankedTensorType resultType) {
+  WeightReader r;
+  r.w = w;
+  return buildLinear(b, loc, x, r, resultType, Epilogue{});
+}
 
 void mlir::llm::lowering::populateLinearPatterns(TypeConverter &converter,
                                                  RewritePatternSet &patterns) {

@@ -644,6 +644,62 @@ func.func @moe_placement(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor
 
 // -----
 
+func.func @moe_shared_shape(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>, %sg: tensor<128x64xf32>, %sd: tensor<64x96xf32>) {
+  // expected-error @+1 {{shared expert down weights ('tensor<64x96xf32>') must be [64, 128]}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk shared(%sg, %sg, %sd : tensor<128x64xf32>, tensor<128x64xf32>, tensor<64x96xf32>) {top_k = 2 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @moe_shared_up(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>, %sg: tensor<128x64xf32>, %su: tensor<96x64xf32>, %sd: tensor<64x128xf32>) {
+  // expected-error @+1 {{shared expert gate/up weights must both be [shared_hidden, 64], got 'tensor<128x64xf32>' and 'tensor<96x64xf32>'}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk shared(%sg, %su, %sd : tensor<128x64xf32>, tensor<96x64xf32>, tensor<64x128xf32>) {top_k = 2 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @moe_shared_scale(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>, %sg: tensor<128x64xf32>, %sd: tensor<64x128xf32>, %ss: tensor<2x64xf32>) {
+  // expected-error @+1 {{'shared_scale' ('tensor<2x64xf32>') must be [1, 64]}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk shared(%sg, %sg, %sd : tensor<128x64xf32>, tensor<128x64xf32>, tensor<64x128xf32>) shared_scale(%ss : tensor<2x64xf32>) {top_k = 2 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @moe_scale_alone(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>, %ss: tensor<1x64xf32>) {
+  // expected-error @+1 {{'shared_scale' needs a shared expert}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk shared_scale(%ss : tensor<1x64xf32>) {top_k = 2 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @moe_int_experts(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x96x64xi4>, %wd: tensor<8x64x96xi4>) {
+  // expected-error @+1 {{integer expert weights need expert_quant}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing topk_softmax {top_k = 2 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xi4>, tensor<8x64x96xi4>
+  return
+}
+
+// -----
+
+func.func @moe_quant_bits(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x96x64xi8>, %wd: tensor<8x64x96xi8>) {
+  // expected-error @+1 {{quantized expert weights must be i4 with rows of whole 32-element blocks, got 'tensor<8x96x64xi8>'}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xi8>, tensor<8x64x96xi8>
+  return
+}
+
+// -----
+
+func.func @moe_quant_scheme(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x96x64xi4>, %wd: tensor<8x64x96xi4>) {
+  // expected-error @+1 {{expert_quant must be a GGUF q8_0, q4_0 or q4_1 block scheme}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xi4>, tensor<8x64x96xi4>
+  return
+}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // Pending state (early exit's recompute policy)
 //===----------------------------------------------------------------------===//

@@ -122,6 +122,26 @@ func.func @moe(%x: tensor<?x64xf32>, %router: tensor<8x64xf32>, %wg: tensor<8x17
   return %0, %1, %2 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>
 }
 
+// Qwen2-MoE: a shared expert scaled by sigmoid(w · x); GGUF q4_0 experts.
+// CHECK-LABEL: func.func @moe_shared_quant
+func.func @moe_shared_quant(%x: tensor<?x64xf32>, %router: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wu: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>,
+                            %sg: tensor<128x64xf32>, %sd: tensor<64x128xf32>, %ss: tensor<1x64xf32>,
+                            %qg: tensor<8x96x64xi4>, %qd: tensor<8x64x96xi4>) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>) {
+  // CHECK: llm.moe %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} routing softmax_topk shared(%{{.*}}, %{{.*}}, %{{.*}} : tensor<128x64xf32>, tensor<128x64xf32>, tensor<64x128xf32>) shared_scale(%{{.*}} : tensor<1x64xf32>) {top_k = 4 : i64}
+  %0 = llm.moe %x, %router, %wg, %wu, %wd routing softmax_topk
+      shared(%sg, %sg, %sd : tensor<128x64xf32>, tensor<128x64xf32>, tensor<64x128xf32>)
+      shared_scale(%ss : tensor<1x64xf32>) {top_k = 4 : i64}
+      : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  // CHECK: routing softmax_topk_norm shared(%{{.*}}, %{{.*}}, %{{.*}} : tensor<128x64xf32>, tensor<128x64xf32>, tensor<64x128xf32>) {top_k = 2 : i64}
+  %1 = llm.moe %x, %router, %wg, %wu, %wd routing softmax_topk_norm
+      shared(%sg, %sg, %sd : tensor<128x64xf32>, tensor<128x64xf32>, tensor<64x128xf32>) {top_k = 2 : i64}
+      : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  // CHECK: routing topk_softmax {expert_quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>, top_k = 2 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xi4>, tensor<8x64x96xi4>
+  %2 = llm.moe %x, %router, %qg, %qg, %qd routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>}
+      : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xi4>, tensor<8x64x96xi4>
+  return %0, %1, %2 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>
+}
+
 // CHECK-LABEL: func.func @early_exit
 func.func @early_exit(%h: tensor<?x64xf32>, %norm: tensor<64xf32>, %cls: tensor<512x64xf32>) -> (tensor<?x512xf32>, tensor<?xi1>, tensor<?xi1>, tensor<?xi1>) {
   // CHECK: llm.exit %{{.*}}, %{{.*}}, %{{.*}} metric max_prob {eps = 1.000000e-05 : f64, threshold = 9.000000e-01 : f64} : tensor<?x64xf32>, tensor<64xf32>, tensor<512x64xf32> -> tensor<?x512xf32>, tensor<?xi1>

@@ -168,16 +168,18 @@ def compare(what, got, ref):
 OPT_LEVELS = ("-O0", "-O3")
 
 
-def check_artifact(rt, llmc, work, name, path, opt, ref, vocab, rng):
-    """Compiles `path` at `opt` and compares every row with the reference;
-    returns the largest difference."""
+def check_artifact(rt, llmc, work, name, path, opt, ref, vocab, rng,
+                   prompts=PROMPTS, compare=compare):
+    """Compiles `path` at `opt` and compares every row with the reference
+    (each prompt's prefill then DECODE steps, the last-row prefill, and for
+    short prompts token-by-token decode); returns the largest difference."""
     art = os.path.join(work, name + opt + ".llmc")
     subprocess.run([llmc, "compile", path, opt, "-o", art], check=True)
     a = rt.load(art)
     worst = 0.0
     what = f"{name} {opt}"
     try:
-        for P in PROMPTS:
+        for P in prompts:
             toks = [int(t) for t in rng.integers(0, vocab, P + DECODE)]
             expect = reference.forward(ref, toks)
             s = rt.session(a)

@@ -74,16 +74,16 @@ def load_hf(directory):
     w["layers"] = []
     for l in range(c["num_hidden_layers"]):
         p = f"model.layers.{l}."
-        w["layers"].append(dict(
+        L = dict(
             attn_norm=t[p + "input_layernorm.weight"],
             wq=t[p + "self_attn.q_proj.weight"], wk=t[p + "self_attn.k_proj.weight"],
             wv=t[p + "self_attn.v_proj.weight"], wo=t[p + "self_attn.o_proj.weight"],
             ffn_norm=t[p + "post_attention_layernorm.weight"],
-            w1=t[p + "mlp.gate_proj.weight"], w2=t[p + "mlp.down_proj.weight"],
-            w3=t[p + "mlp.up_proj.weight"],
             # Qwen2 has q/k/v biases.
             bq=t.get(p + "self_attn.q_proj.bias"), bk=t.get(p + "self_attn.k_proj.bias"),
-            bv=t.get(p + "self_attn.v_proj.bias")))
+            bv=t.get(p + "self_attn.v_proj.bias"))
+        L.update(hf_ffn(c, t, l))
+        w["layers"].append(L)
     cfg = dict(dim=c["hidden_size"], hidden=c["intermediate_size"],
                layers=c["num_hidden_layers"], heads=heads,
                kv_heads=c.get("num_key_value_heads", heads), vocab=c["vocab_size"],
@@ -97,6 +97,81 @@ def load_hf(directory):
             c.get("sliding_window"):
         cfg["window"] = c["sliding_window"]
     return Model(cfg, w)
+
+
+def hf_ffn(c, t, l):
+    """A layer's feed-forward weights: a dense MLP (w1 gate, w3 up, w2
+    down) or, for Mixtral (block_sparse_moe.experts.E.w1/w3/w2, softmax over
+    the top k) and Qwen2-MoE (mlp.experts.E.*_proj, softmax then top k,
+    renormalised with norm_topk_prob; mlp.shared_expert scaled by
+    sigmoid(shared_expert_gate · x); dense layers by mlp_only_layers and
+    decoder_sparse_step), a "moe" entry."""
+    p = f"model.layers.{l}."
+    arch = c["architectures"][0]
+    if arch == "MixtralForCausalLM":
+        E = c["num_local_experts"]
+        e = [p + f"block_sparse_moe.experts.{i}." for i in range(E)]
+        return {"moe": dict(
+            router=t[p + "block_sparse_moe.gate.weight"],
+            w1=np.stack([t[n + "w1.weight"] for n in e]),
+            w3=np.stack([t[n + "w3.weight"] for n in e]),
+            w2=np.stack([t[n + "w2.weight"] for n in e]),
+            top_k=c["num_experts_per_tok"], renorm=True)}
+    if arch == "Qwen2MoeForCausalLM":
+        step = c.get("decoder_sparse_step", 1)
+        if l not in c.get("mlp_only_layers", []) and (l + 1) % step == 0:
+            E = c["num_experts"]
+            e = [p + f"mlp.experts.{i}." for i in range(E)]
+            m = dict(router=t[p + "mlp.gate.weight"],
+                     w1=np.stack([t[n + "gate_proj.weight"] for n in e]),
+                     w3=np.stack([t[n + "up_proj.weight"] for n in e]),
+                     w2=np.stack([t[n + "down_proj.weight"] for n in e]),
+                     top_k=c["num_experts_per_tok"],
+                     renorm=c.get("norm_topk_prob", False))
+            if c.get("shared_expert_intermediate_size"):
+                s = p + "mlp.shared_expert."
+                m.update(shared_w1=t[s + "gate_proj.weight"],
+                         shared_w3=t[s + "up_proj.weight"],
+                         shared_w2=t[s + "down_proj.weight"],
+                         shared_gate=t[p + "mlp.shared_expert_gate.weight"])
+            return {"moe": m}
+    return dict(w1=t[p + "mlp.gate_proj.weight"], w2=t[p + "mlp.down_proj.weight"],
+                w3=t[p + "mlp.up_proj.weight"])
+
+
+def swiglu_ffn(h, w1, w3, w2):
+    g = h @ w1.T
+    return ((g / (1 + np.exp(-g))) * (h @ w3.T)) @ w2.T
+
+
+def moe_ffn(h, m):
+    """Mixture of experts, token by token as the Hugging Face modules
+    describe it: probabilities = softmax(router logits); the top_k experts
+    (stable order: ties go to the lower index); renorm: their probabilities
+    divided by their sum (Mixtral, norm_topk_prob); each expert's SwiGLU
+    output weighted by them; plus the shared expert (times sigmoid of its
+    gate) when there is one."""
+    # act_quant (experts stored as GGUF q8_0 / q4_0 blocks): the experts'
+    # matmul inputs quantized as llama.cpp's q8_0 activation blocks.
+    aq = m.get("act_quant") or (lambda a: a)
+    logits = h @ m["router"].T
+    out = np.zeros_like(h)
+    hq = aq(h)
+    for t in range(h.shape[0]):
+        p = np.exp(logits[t] - logits[t].max())
+        p /= p.sum()
+        top = np.argsort(-logits[t], kind="stable")[:m["top_k"]]
+        wts = p[top] / p[top].sum() if m["renorm"] else p[top]
+        for wt, e in zip(wts, top):
+            g = hq[t] @ m["w1"][e].T
+            act = (g / (1 + np.exp(-g))) * (hq[t] @ m["w3"][e].T)
+            out[t] += wt * (aq(act) @ m["w2"][e].T)
+    if "shared_w1" in m:
+        s = swiglu_ffn(h, m["shared_w1"], m["shared_w3"], m["shared_w2"])
+        if m.get("shared_gate") is not None:
+            s = s / (1 + np.exp(-(h @ m["shared_gate"].reshape(1, -1).T)))
+        out += s
+    return out
 
 
 def rmsnorm(x, g, eps):
@@ -178,6 +253,9 @@ def forward(m, tokens, act_quant=None, kv_quant=None, on_hidden=None):
         o = np.einsum("hts,shd->thd", p, v).reshape(T, H * hd)
         x = x + aq(o, "wo") @ L["wo"].T
         h = aq(rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64), "w1")
+        if "moe" in L:
+            x = x + moe_ffn(h, L["moe"])
+            continue
         g = h @ L["w1"].T
         u = h @ L["w3"].T
         x = x + aq((g / (1 + np.exp(-g))) * u, "w2") @ L["w2"].T

@@ -276,16 +276,6 @@ func.func @gguf_q4_1(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
 
 // -----
 
-// Ops without a lowering yet are reported, not crashed on.
-func.func @moe(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64xf32>,
-               %u: tensor<4x96x64xf32>, %d: tensor<4x64x96xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'llm.moe' has no linalg lowering yet}}
-  %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
-  return %y : tensor<?x64xf32>
-}
-
-// -----
-
 // DGQ A8W4 (group 32 here): rows of 4 + 64 / 32 + 64 / 2 = 38 bytes. The
 // activations times the input scales are quantized per token (one amax per
 // row, not per block), the group starts are -8 * the activation sums in the

@@ -1,0 +1,134 @@
+// RUN: llmc-opt %s --convert-llm-to-linalg --canonicalize --split-input-file --verify-diagnostics | FileCheck %s
+
+// llm.moe becomes routing, grouping by expert and per-expert linear kernels
+// (no dense all-experts compute). Router logits [T, 4] by the linear
+// kernels; each expert's rank among a token's scores (ties: lower index
+// first); ids [T, 2] = the experts ranked 0 and 1; softmax_topk: a softmax
+// over all 4 experts, then the chosen experts' probabilities.
+// CHECK-LABEL: func.func @moe
+// CHECK-SAME: (%[[X:.*]]: tensor<?x64xf32>, %[[R:.*]]: tensor<4x64xf32>, %[[G:.*]]: tensor<4x96x64xf32>, %[[U:.*]]: tensor<4x96x64xf32>, %[[D:.*]]: tensor<4x64x96xf32>)
+// CHECK: %[[LOGITS:.*]] = tensor.extract_slice %{{[0-9]+}}[0, 0] [%{{.*}}, 4] [1, 1] : tensor<?x4xf32> to tensor<?x4xf32>
+// CHECK: %[[RANK:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[LOGITS]], %[[LOGITS]] : tensor<?x4xf32>, tensor<?x4xf32>) outs(%{{.*}} : tensor<?x4xindex>)
+// CHECK: arith.cmpi ult
+// CHECK: arith.cmpf oeq
+// CHECK: arith.cmpf ogt
+// CHECK: %[[IDS:.*]] = linalg.generic {{.*}} ins(%[[RANK]] : tensor<?x4xindex>) outs(%{{.*}} : tensor<?x2xindex>)
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%[[IDS]] : tensor<?x2xindex>) outs(%{{.*}} : tensor<?x2xf32>)
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x4xf32>
+// Per-expert row counts and their exclusive prefix sums.
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[IDS]] {{\[\[}}0, 1]] : tensor<?x2xindex> into tensor<?xindex>
+// CHECK: %[[COUNTS:.*]] = linalg.generic {{.*}} ins(%[[FLAT]] : tensor<?xindex>) outs(%{{.*}} : tensor<4xindex>)
+// CHECK: %[[OFFSETS:.*]] = linalg.generic {{.*}} ins(%[[COUNTS]] : tensor<4xindex>) outs(%{{.*}} : tensor<4xindex>)
+// One pass over the T * 2 slots in token order: each takes its expert's
+// next row (order: row -> slot; pos: slot -> row).
+// CHECK: %[[ASSIGN:.*]]:3 = scf.for %[[S:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[CUR:.*]] = %{{.*}}, %[[ORD:.*]] = %{{.*}}, %[[POS:.*]] = %{{.*}})
+// CHECK: %[[E:.*]] = tensor.extract %[[FLAT]][%[[S]]]
+// CHECK: %[[ROW:.*]] = tensor.extract %[[CUR]][%[[E]]]
+// CHECK: tensor.insert %{{.*}} into %[[CUR]][%[[E]]]
+// CHECK: tensor.insert %[[S]] into %[[ORD]][%[[ROW]]]
+// CHECK: tensor.insert %[[ROW]] into %[[POS]][%[[S]]]
+// The grouped rows: xs[r] = x[order[r] / 2].
+// CHECK: %[[XS:.*]] = linalg.generic {{.*}} ins(%[[ASSIGN]]#1 : tensor<?xindex>) outs(%{{.*}} : tensor<?x64xf32>)
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: tensor.extract %[[X]]
+// Each expert with rows runs on its slice of the grouped rows and of the
+// stacked weights, with the linear kernels (matvec for one row).
+// CHECK: scf.for %[[EX:.*]] = %c0 to %c4 step %c1 iter_args(%[[YS:.*]] = %{{.*}}) -> (tensor<?x64xf32>)
+// CHECK: %[[N:.*]] = tensor.extract %[[COUNTS]][%[[EX]]]
+// CHECK: %[[FIRST:.*]] = tensor.extract %[[OFFSETS]][%[[EX]]]
+// CHECK: arith.cmpi ugt, %[[N]], %c0
+// CHECK: scf.if
+// CHECK: tensor.extract_slice %[[XS]][%[[FIRST]], 0] [%[[N]], 64] [1, 1]
+// CHECK: tensor.extract_slice %[[G]][%[[EX]], 0, 0] [1, 96, 64] [1, 1, 1] : tensor<4x96x64xf32> to tensor<96x64xf32>
+// CHECK: llm.schedule = "matvec"
+// CHECK: llm.schedule = "linear"
+// CHECK: tensor.extract_slice %[[U]][%[[EX]], 0, 0] [1, 96, 64] [1, 1, 1] : tensor<4x96x64xf32> to tensor<96x64xf32>
+// CHECK: tensor.extract_slice %[[D]][%[[EX]], 0, 0] [1, 64, 96] [1, 1, 1] : tensor<4x64x96xf32> to tensor<64x96xf32>
+// Rows times their routing weights, written in place into the grouped
+// output.
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[YS]][%[[FIRST]], 0] [%[[N]], 64] [1, 1]
+// CHECK: %[[SLOTS:.*]] = tensor.extract_slice %[[ASSIGN]]#1[%[[FIRST]]] [%[[N]]] [1]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[SLOTS]] : tensor<?x64xf32>, tensor<?xindex>) outs(%[[DEST]] : tensor<?x64xf32>)
+// CHECK: arith.mulf
+// CHECK: tensor.insert_slice %{{.*}} into %[[YS]][%[[FIRST]], 0] [%[[N]], 64] [1, 1]
+// Combine: y[t] = sum over k of the grouped row of slot (t, k).
+// CHECK: %[[POS2:.*]] = tensor.expand_shape %[[ASSIGN]]#2 {{\[\[}}0, 1]] output_shape [%{{.*}}, 2]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[POS2]] : tensor<?x2xindex>) outs(%{{.*}} : tensor<?x64xf32>)
+// CHECK: tensor.extract
+// CHECK: arith.addf
+func.func @moe(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64xf32>,
+               %u: tensor<4x96x64xf32>, %d: tensor<4x64x96xf32>) -> tensor<?x64xf32> {
+  %y = llm.moe %x, %r, %g, %u, %d routing softmax_topk {top_k = 2 : i64} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// topk_softmax (Mixtral): the softmax runs over the chosen experts' logits
+// ([T, 2]), not over all experts.
+// CHECK-LABEL: func.func @mixtral
+// CHECK: %[[IDS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x2xindex>)
+// CHECK: %[[SEL:.*]] = linalg.generic {{.*}} ins(%[[IDS]] : tensor<?x2xindex>) outs(%{{.*}} : tensor<?x2xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[SEL]] : tensor<?x2xf32>) outs(%{{.*}} : tensor<?xf32>)
+// CHECK: arith.maximumf
+func.func @mixtral(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64xf32>,
+               %u: tensor<4x96x64xf32>, %d: tensor<4x64x96xf32>) -> tensor<?x64xf32> {
+  %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// A shared expert (every token) scaled by sigmoid(w · x) seeds the combine.
+// CHECK-LABEL: func.func @shared
+// CHECK-SAME: %[[SG:[a-z0-9]+]]: tensor<32x64xf32>, %[[SU:[a-z0-9]+]]: tensor<32x64xf32>, %[[SD:[a-z0-9]+]]: tensor<64x32xf32>, %[[SS:[a-z0-9]+]]: tensor<1x64xf32>
+// CHECK: ins(%{{.*}}, %[[SG]] : tensor<1x64xf32>, tensor<32x64xf32>)
+// CHECK: ins(%{{.*}}, %[[SU]] : tensor<1x64xf32>, tensor<32x64xf32>)
+// CHECK: ins(%{{.*}}, %[[SD]] : tensor<1x32xf32>, tensor<64x32xf32>)
+// CHECK: ins(%{{.*}}, %[[SS]] : tensor<1x64xf32>, tensor<1x64xf32>)
+// CHECK: %[[SCALED:[0-9]+]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<?x1xf32>) outs(%{{.*}} : tensor<?x64xf32>)
+// CHECK: arith.negf
+// CHECK: math.exp
+// CHECK: arith.mulf
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x2xindex>) outs(%[[SCALED]] : tensor<?x64xf32>)
+func.func @shared(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64xf32>,
+                  %u: tensor<4x96x64xf32>, %d: tensor<4x64x96xf32>,
+                  %sg: tensor<32x64xf32>, %su: tensor<32x64xf32>, %sd: tensor<64x32xf32>,
+                  %ss: tensor<1x64xf32>) -> tensor<?x64xf32> {
+  %y = llm.moe %x, %r, %g, %u, %d routing softmax_topk
+      shared(%sg, %su, %sd : tensor<32x64xf32>, tensor<32x64xf32>, tensor<64x32xf32>)
+      shared_scale(%ss : tensor<1x64xf32>) {top_k = 2 : i64}
+      : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// GGUF q4_0 experts run on their blocks: one flat byte view of all experts
+// (bound by --llm-buffer-abi), expert e's 96 * 64 / 32 * 18 = 3456 bytes
+// sliced at e * 3456, then the block kernel on 8-bit activations.
+// CHECK-LABEL: func.func @q4_0
+// CHECK: %[[BYTES:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x96x64xi4> to tensor<13824xi8>
+// CHECK: scf.for %[[EX:.*]] = %c0 to %c4
+// CHECK: %[[AT:.*]] = arith.muli %[[EX]], %c3456
+// CHECK: %[[MINE:.*]] = tensor.extract_slice %[[BYTES]][%[[AT]]] [3456] [1] : tensor<13824xi8> to tensor<3456xi8>
+// CHECK: vector.transfer_read %[[MINE]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<3456xi8>, vector<16xi8>
+func.func @q4_0(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>) -> tensor<?x64xf32> {
+  %g = llm.param "g" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<4x96x64xi4>
+  %u = llm.param "u" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<4x96x64xi4>
+  %d = llm.param "d" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<4x64x96xi4>
+  %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xi4>, tensor<4x64x96xi4>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// f16 activations have no lowering yet: one diagnostic, no crash.
+func.func @f16(%x: tensor<?x64xf16>, %r: tensor<4x64xf16>, %g: tensor<4x96x64xf16>,
+               %u: tensor<4x96x64xf16>, %d: tensor<4x64x96xf16>) -> tensor<?x64xf16> {
+  // expected-error @+1 {{'llm.moe' has no linalg lowering yet}}
+  %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64} : tensor<?x64xf16>, tensor<4x64xf16>, tensor<4x96x64xf16>, tensor<4x64x96xf16>
+  return %y : tensor<?x64xf16>
+}
