@@ -136,7 +136,8 @@ def SkipLayers : Pass<"llm-skip-layers", "mlir::ModuleOp"> {
 }
 
 def ObserveLayers : Pass<"llm-observe-layers", "mlir::ModuleOp"> {
-  let summary = "Observe every decoder layer's input and the last output";
+  let summary = "Observe every decoder layer's input, the last output and "
+                "the MoE router logits";
   let description = [{
     Inserts an `llm.observe` of each decoder layer's input hidden state
     (keys `hidden.0` ... `hidden.<L-1>`) and of the last layer's output
@@ -147,8 +148,16 @@ def ObserveLayers : Pass<"llm-observe-layers", "mlir::ModuleOp"> {
     accumulates each layer's cosine similarity of input and output per
     token, for the skip plan of `llm-skip-layers`.
 
+    Each `llm.moe` also gets its router logits observed (key `router.<l>`,
+    `l` the layer of the attention before it; the table entry carries the
+    op's `top_k`): an `llm.linear` of the op's input and router weight next
+    to it. `llmc calibrate` turns them into per-layer expert-selection
+    frequencies and co-occurrence counts of consecutive MoE layers' choices.
+
     ```mlir
     llm.observe %x1 {keys = ["hidden.1"], site = 1 : i64} : tensor<?x64xf32>
+    %l = llm.linear %h, %router : tensor<?x64xf32>, tensor<8x64xf32> -> tensor<?x8xf32>
+    llm.observe %l {keys = ["router.1"], site = 5 : i64} : tensor<?x8xf32>
     ```
   }];
   let dependentDialects = ["::mlir::llm::LLMDialect"];

@@ -2,8 +2,9 @@
 //
 // An `llm.observe` of every decoder layer's input hidden state (key
 // `hidden.<l>`) and of the last layer's output (`hidden.<L>`), for the
-// per-layer similarity `llmc calibrate` turns into a skip plan. See
-// Passes.td.
+// per-layer similarity `llmc calibrate` turns into a skip plan, and of
+// every mixture-of-experts layer's router logits (`router.<l>`) for its
+// routing statistics. See Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,6 +68,39 @@ struct ObserveLayersPass : llm::impl::ObserveLayersBase<ObserveLayersPass> {
            b.getNamedAttr("keys", keys),
            b.getNamedAttr("features", b.getI64IntegerAttr(t.getDimSize(1)))}));
     }
+    // Mixture-of-experts layers: the router logits (recomputed next to the
+    // llm.moe, which keeps its own), for the routing statistics.
+    WalkResult walk = func.walk([&](MoEOp moe) {
+      // The layer: the last attention before the op.
+      int64_t layer = -1;
+      for (auto [l, attn] : llvm::enumerate(layers->attentions))
+        if (attn->getBlock() == moe->getBlock() && attn->isBeforeInBlock(moe))
+          layer = l;
+      auto input = cast<RankedTensorType>(moe.getInput().getType());
+      if (layer < 0 || input.getRank() != 2 || !input.getElementType().isF32()) {
+        moe.emitError("llm-observe-layers: expected an f32 [tokens, dim] "
+                      "llm.moe after a layer's attention");
+        return WalkResult::interrupt();
+      }
+      OpBuilder ob(moe);
+      int64_t experts = moe.getNumExperts();
+      Value logits = LinearOp::create(
+          ob, moe.getLoc(),
+          RankedTensorType::get({ShapedType::kDynamic, experts},
+                                input.getElementType()),
+          moe.getInput(), moe.getRouter(), Value());
+      int64_t site = table.size();
+      ArrayAttr keys = b.getStrArrayAttr({("router." + Twine(layer)).str()});
+      ObserveOp::create(ob, moe.getLoc(), logits, site, keys);
+      table.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("site", b.getI64IntegerAttr(site)),
+           b.getNamedAttr("keys", keys),
+           b.getNamedAttr("features", b.getI64IntegerAttr(experts)),
+           b.getNamedAttr("top_k", b.getI64IntegerAttr(moe.getTopK()))}));
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
     module->setAttr("llm.observe", b.getArrayAttr(table));
   }
 };

@@ -8,7 +8,11 @@ Each model: prompts of 1, 7 and 40 tokens (prefill: many tokens per expert)
 then 3 decode steps (one token: the matrix-vector path), the last-row
 prefill, and token-by-token decode equal to prefill.
 
-usage: check_moe.py LLMC RUNTIME_LIB WORKDIR [--only NAME]
+With --routing: `llmc calibrate` on a MoE model against the reference's
+expert choices (per-layer expert counts, co-occurrence of consecutive
+layers' choices).
+
+usage: check_moe.py LLMC RUNTIME_LIB WORKDIR [--only NAME | --routing]
 """
 import functools
 import json
@@ -54,11 +58,12 @@ def weights(rng, *shape, fan=None, base=0.0):
     return (base + s * rng.standard_normal(shape)).astype(np.float32)
 
 
-def canonical(rng, layers, E, K, F, S, dense_layers, dense_hidden=96):
+def canonical(rng, layers, E, K, F, S, dense_layers, dense_hidden=96,
+              vocab=VOCAB):
     """Reference weights (reference.Model layout, float32)."""
-    w = {"embed": weights(rng, VOCAB, DIM, fan=1),
+    w = {"embed": weights(rng, vocab, DIM, fan=1),
          "norm": weights(rng, DIM, base=1.0),
-         "out": weights(rng, VOCAB, DIM, fan=DIM), "layers": []}
+         "out": weights(rng, vocab, DIM, fan=DIM), "layers": []}
     for l in range(layers):
         L = dict(attn_norm=weights(rng, DIM, base=1.0),
                  ffn_norm=weights(rng, DIM, base=1.0),
@@ -147,7 +152,20 @@ def write_hf(directory, arch, w, E, K, F, S, extra, f16):
               os.path.join(directory, "model.safetensors"))
 
 
-def write_gguf(path, arch, w, E, K, F, S, f16, experts_type=None):
+def byte_tokenizer(g):
+    """A llama (SentencePiece-style) vocabulary of control tokens and the
+    256 byte-fallback pieces: any text encodes, byte by byte."""
+    g.add_tokenizer_model("llama")
+    pieces = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    g.add_token_list(pieces)
+    g.add_token_scores([0.0] * len(pieces))
+    g.add_token_types([2, 3, 3] + [6] * 256)
+    g.add_bos_token_id(1)
+    g.add_eos_token_id(2)
+
+
+def write_gguf(path, arch, w, E, K, F, S, f16, experts_type=None,
+               tokenizer=None):
     """llama.cpp naming; stacked expert tensors, optionally quantized by the
     gguf package to `experts_type` (w's experts are replaced by gguf's
     dequantization of what it stored). `llama` keeps Q/K as given
@@ -172,6 +190,8 @@ def write_gguf(path, arch, w, E, K, F, S, f16, experts_type=None):
     if arch == "qwen2moe":
         g.add_expert_feed_forward_length(F)
         g.add_expert_shared_feed_forward_length(S)
+    if tokenizer:
+        tokenizer(g)
 
     def add(name, x):
         g.add_tensor(name, x.astype(np.float16) if f16 and x.ndim >= 2 else x)
@@ -279,7 +299,89 @@ def check_artifact(rt, llmc, work, name, path, opt, ref, rng):
         compare=functools.partial(compare_rows, quantized=quantized))
 
 
+def top(logits, k):
+    return np.argsort(-logits, axis=1, kind="stable")[:, :k]
+
+
+def check_routing(llmc, work):
+    """`llmc calibrate` on a 3-layer top-2-of-8 MoE against the reference:
+    per layer how often each expert is chosen, and the co-occurrence of
+    consecutive layers' choices, over the same windows."""
+    E, K, layers, vocab = 8, 2, 3, 259
+    rng = np.random.default_rng(7)
+    w = canonical(rng, layers, E, K, 32, 0, set(), vocab=vocab)
+    for L in w["layers"]:
+        L["moe"]["renorm"] = True
+    path = os.path.join(work, "routing.gguf")
+    write_gguf(path, "llama", w, E, K, 32, 0, False, tokenizer=byte_tokenizer)
+    here = os.path.dirname(os.path.abspath(__file__))
+    text = open(os.path.join(here, "..", "data", "stories260K-calib.txt"),
+                encoding="utf-8").read()[:3000]
+    text_path = os.path.join(work, "routing.txt")
+    open(text_path, "w", encoding="utf-8").write(text)
+    stats_path = os.path.join(work, "routing.json")
+    out = subprocess.run([llmc, "calibrate", path, "--text", text_path,
+                          "--ctx", "96", "-o", stats_path],
+                         check=True, capture_output=True, text=True).stdout
+    print(out, end="")
+    stats = json.load(open(stats_path))
+    p = subprocess.run([llmc, "tokenize", "--no-bos", "--tokenizer", path, "--",
+                        text], check=True, capture_output=True, text=True)
+    ids = [1] + [int(x) for x in p.stdout.split()]
+    cfg = dict(dim=DIM, hidden=96, layers=layers, heads=HEADS, kv_heads=KV,
+               vocab=vocab, seq=SEQ, head_dim=HD, eps=1e-5, theta=10000.0,
+               rope="interleaved")
+    ref = reference.Model(cfg, w)
+    chosen = [[] for _ in range(layers)]
+    for l, L in enumerate(w["layers"]):
+        L["moe"]["on_logits"] = lambda x, l=l: chosen[l].append(top(x, K))
+    ctx = stats["ctx"]
+    for begin in range(0, len(ids), ctx):
+        reference.forward(ref, ids[begin:begin + ctx])
+    chosen = [np.concatenate(c) for c in chosen]
+    routing = stats.get("routing", [])
+    bad = []
+    if stats["tokens"] != len(ids) or len(routing) != layers:
+        bad.append(f"{stats['tokens']} tokens / {len(routing)} MoE layers, "
+                   f"expected {len(ids)} / {layers}")
+    worst = 0
+    for l, r in enumerate(routing):
+        counts = np.bincount(chosen[l].ravel(), minlength=E)
+        diff = int(np.abs(np.asarray(r["counts"]) - counts).sum())
+        if r["layer"] != l or r["top_k"] != K or r["tokens"] != len(ids):
+            bad.append(f"layer entry {r['layer']}: top_k {r['top_k']}, "
+                       f"tokens {r['tokens']}")
+        if abs(sum(r["frequency"]) - K) > 1e-9:
+            bad.append(f"layer {l}: frequencies sum to {sum(r['frequency'])}")
+        if l + 1 < layers:
+            co = np.zeros((E, E), np.int64)
+            for a, b in zip(chosen[l], chosen[l + 1]):
+                for i in a:
+                    for j in b:
+                        co[i, j] += 1
+            if r.get("next_layer") != l + 1:
+                bad.append(f"layer {l}: next_layer {r.get('next_layer')}")
+            diff += int(np.abs(np.asarray(r["co_occurrence"]) - co).sum())
+        elif "co_occurrence" in r:
+            bad.append(f"layer {l}: the last MoE layer has co-occurrence")
+        worst = max(worst, diff)
+        # A choice flipped by a near tie (f32 kernels, f64 reference) moves
+        # a few counts; anything else moves many.
+        if diff > 4 * K * K:
+            bad.append(f"layer {l}: counts differ by {diff}")
+    if bad:
+        print("routing: FAIL " + "; ".join(bad))
+        return 1
+    print(f"routing: ok ({layers} MoE layers, {len(ids)} tokens in windows of "
+          f"{ctx}: expert counts and co-occurrence equal the reference's, "
+          f"largest count difference {worst})")
+    return 0
+
+
 def main():
+    if len(sys.argv) > 4 and sys.argv[4] == "--routing":
+        os.makedirs(sys.argv[3], exist_ok=True)
+        return check_routing(sys.argv[1], sys.argv[3])
     llmc, runtime_lib, work = sys.argv[1:4]
     only = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--only" else None
     os.makedirs(work, exist_ok=True)

@@ -155,6 +155,8 @@ def moe_ffn(h, m):
     # matmul inputs quantized as llama.cpp's q8_0 activation blocks.
     aq = m.get("act_quant") or (lambda a: a)
     logits = h @ m["router"].T
+    if m.get("on_logits"):
+        m["on_logits"](logits)
     out = np.zeros_like(h)
     hq = aq(h)
     for t in range(h.shape[0]):

@@ -1,6 +1,20 @@
 // RUN: llmc-opt %s --llm-observe-layers | FileCheck %s
 // RUN: llmc-opt %s --llm-observe-layers --llm-optimize --llm-observe | FileCheck %s --check-prefix=FUSED
 // RUN: not llmc-opt %s --llm-observe-layers --llm-observe-layers 2>&1 | FileCheck %s --check-prefix=TWICE
+// RUN: llmc-opt %S/Inputs/moe-model.mlir --llm-observe-layers | FileCheck %s --check-prefix=MOE
+
+// Mixture-of-experts layers: each llm.moe's router logits are recomputed
+// next to it (an llm.linear of its input and router weight) and observed
+// as `router.<layer>`, after the hidden states in the table, with top_k.
+// MOE: llm.observe = [{{.*}}{features = 8 : i64, keys = ["hidden.2"], site = 2 : i64}, {features = 4 : i64, keys = ["router.0"], site = 3 : i64, top_k = 2 : i64}, {features = 4 : i64, keys = ["router.1"], site = 4 : i64, top_k = 2 : i64}]
+// MOE: %[[R0:.*]] = llm.param "l0.router"
+// MOE: %[[L0:.*]] = llm.linear %[[F0:.*]], %[[R0]] : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+// MOE-NEXT: llm.observe %[[L0]] {keys = ["router.0"], site = 3 : i64} : tensor<?x4xf32>
+// MOE-NEXT: llm.moe %[[F0]], %[[R0]]
+// MOE: %[[R1:.*]] = llm.param "l1.router"
+// MOE: %[[L1:.*]] = llm.linear %[[F1:.*]], %[[R1]]
+// MOE-NEXT: llm.observe %[[L1]] {keys = ["router.1"], site = 4 : i64}
+// MOE-NEXT: llm.moe %[[F1]], %[[R1]]
 
 // Three layers: sites 0..2 observe each layer's input (the embedding, then
 // the residual add ending the layer before; these layers are attention

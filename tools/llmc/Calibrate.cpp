@@ -23,7 +23,14 @@
 // the cosine similarity of its input and output is averaged into
 // `layers` (with ShortGPT's block influence, 1 - that mean), and
 // `skip_plan` lists the layers by influence, least first: what
-// `--skip-plan stats.json --skip-count N` removes. Written atomically.
+// `--skip-plan stats.json --skip-count N` removes.
+//
+// Mixture-of-experts layers' router logits are observed too
+// (`router.<l>`): `routing` records per MoE layer how often each expert is
+// chosen (its top k per token) and, with the next MoE layer, how often
+// expert i here and expert j there are chosen for the same token (what
+// expert placement and the runtime's prefetch predictor use). Written
+// atomically.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +46,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 using namespace llvm;
@@ -136,9 +144,56 @@ struct LayerSimilarity {
   }
 };
 
+/// The experts each mixture-of-experts layer's router chooses (its top k
+/// logits, ties to the lower index, as the lowering ranks them): how often
+/// each is chosen, and how often expert i at one MoE layer and expert j at
+/// the next are chosen for the same token.
+struct Routing {
+  struct Layer {
+    int64_t layer = 0, experts = 0, topK = 0, tokens = 0;
+    std::vector<int64_t> counts; ///< [experts]
+    std::vector<int64_t> next;   ///< [experts, next layer's experts]
+  };
+  std::vector<int> layerOfSite; ///< site -> index in `layers`, or -1
+  std::vector<Layer> layers;    ///< in layer order
+  int previous = -1;            ///< index of the last one seen this step
+  std::vector<int32_t> choices; ///< its choices, [rows, topK]
+  int64_t rows = 0;
+
+  void observe(int index, const float *data, int64_t n, int64_t stride) {
+    Layer &L = layers[index];
+    std::vector<int32_t> mine(n * L.topK);
+    std::vector<int32_t> order(L.experts);
+    for (int64_t r = 0; r < n; ++r) {
+      const float *row = data + r * stride;
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+        return row[a] > row[b];
+      });
+      for (int64_t k = 0; k < L.topK; ++k) {
+        mine[r * L.topK + k] = order[k];
+        ++L.counts[order[k]];
+      }
+    }
+    L.tokens += n;
+    if (previous == index - 1 && previous >= 0 && rows == n) {
+      Layer &P = layers[previous];
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t i = 0; i < P.topK; ++i)
+          for (int64_t j = 0; j < L.topK; ++j)
+            ++P.next[choices[r * P.topK + i] * L.experts +
+                     mine[r * L.topK + j]];
+    }
+    previous = index;
+    rows = n;
+    choices = std::move(mine);
+  }
+};
+
 struct Observer {
   std::vector<Site> sites;
   LayerSimilarity layers;
+  Routing routing;
   std::string error; ///< the first inconsistency seen
 
   static void observe(void *user, int32_t site, const float *data,
@@ -153,6 +208,8 @@ struct Observer {
     }
     if (int l = self->layers.layerOfSite[site]; l >= 0)
       self->layers.observe(l, data, rows, cols, stride);
+    if (int r = self->routing.layerOfSite[site]; r >= 0)
+      self->routing.observe(r, data, rows, stride);
     Site &s = self->sites[site];
     for (int64_t r = 0; r < rows; ++r) {
       const float *row = data + r * stride;
@@ -204,6 +261,7 @@ int llmc::runCalibrate() {
   Observer observer;
   observer.sites.resize(table->size());
   observer.layers.layerOfSite.assign(table->size(), -1);
+  observer.routing.layerOfSite.assign(table->size(), -1);
   int boundaries = 0;
   for (const json::Value &entry : *table) {
     const json::Object *o = entry.getAsObject();
@@ -222,7 +280,30 @@ int llmc::runCalibrate() {
           boundaries = std::max(boundaries, l + 1);
         }
       }
+    // `router.<l>`: a mixture-of-experts layer's router logits.
+    if (const json::Array *keys = o->getArray("keys"); keys && keys->size() == 1)
+      if (std::optional<StringRef> k = (*keys)[0].getAsString();
+          k && k->consume_front("router.")) {
+        int64_t l;
+        std::optional<int64_t> topK = o->getInteger("top_k");
+        if (k->getAsInteger(10, l) || l < 0 || !topK || *topK < 1 ||
+            *topK > *features)
+          return fail(*path + ": malformed router site " + Twine(*site));
+        Routing::Layer layer;
+        layer.layer = l;
+        layer.experts = *features;
+        layer.topK = *topK;
+        layer.counts.assign(*features, 0);
+        observer.routing.layerOfSite[*site] = observer.routing.layers.size();
+        observer.routing.layers.push_back(std::move(layer));
+      }
   }
+  // Consecutive MoE layers pair up: each counts with the next one's experts.
+  for (size_t i = 0; i + 1 < observer.routing.layers.size(); ++i)
+    observer.routing.layers[i].next.assign(
+        observer.routing.layers[i].experts *
+            observer.routing.layers[i + 1].experts,
+        0);
   int numLayers = boundaries - 1;
   observer.layers.sum.assign(std::max(numLayers, 0), 0.0);
   observer.layers.tokens.assign(std::max(numLayers, 0), 0);
@@ -252,6 +333,7 @@ int llmc::runCalibrate() {
   for (size_t w = 0; w < windows; ++w) {
     size_t begin = w * ctx, end = std::min(tokens.size(), begin + ctx);
     observer.layers.previous = -1; // a new forward starts at hidden.0
+    observer.routing.previous = -1;
     if (Expected<const float *> logits = model.run(ArrayRef<int32_t>(
             tokens.data() + begin, end - begin));
         !logits)
@@ -308,6 +390,35 @@ int llmc::runCalibrate() {
   json::Array plan;
   for (auto [bi, l] : influence)
     plan.push_back(l);
+  // Routing: per MoE layer, how often each expert is chosen, and the
+  // co-occurrence with the next MoE layer's choices (counts; P(j next | i)
+  // = next[i][j] / counts[i]).
+  json::Array routing;
+  const std::vector<Routing::Layer> &moe = observer.routing.layers;
+  for (size_t i = 0; i < moe.size(); ++i) {
+    const Routing::Layer &L = moe[i];
+    json::Array counts, frequency, next;
+    for (int64_t e = 0; e < L.experts; ++e) {
+      counts.push_back(L.counts[e]);
+      frequency.push_back(L.tokens ? double(L.counts[e]) / double(L.tokens)
+                                   : 0.0);
+      if (i + 1 < moe.size()) {
+        json::Array row;
+        for (int64_t j = 0; j < moe[i + 1].experts; ++j)
+          row.push_back(L.next[e * moe[i + 1].experts + j]);
+        next.push_back(std::move(row));
+      }
+    }
+    json::Object entry{{"layer", L.layer},       {"experts", L.experts},
+                       {"top_k", L.topK},        {"tokens", L.tokens},
+                       {"counts", std::move(counts)},
+                       {"frequency", std::move(frequency)}};
+    if (i + 1 < moe.size()) {
+      entry["next_layer"] = moe[i + 1].layer;
+      entry["co_occurrence"] = std::move(next);
+    }
+    routing.push_back(std::move(entry));
+  }
   json::Object doc{{"format", "llmc-calibration-v1"},
                    {"model", calInput.getValue()},
                    {"text", calText.getValue()},
@@ -316,6 +427,8 @@ int llmc::runCalibrate() {
                    {"layers", std::move(layerStats)},
                    {"skip_plan", std::move(plan)},
                    {"sites", std::move(sites)}};
+  if (!routing.empty())
+    doc["routing"] = std::move(routing);
   if (Error e = writeToOutput(calOutput, [&](raw_ostream &os) {
         os << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
         return Error::success();
@@ -334,6 +447,18 @@ int llmc::runCalibrate() {
     for (auto [bi, l] : influence)
       outs() << " " << l;
     outs() << "\n";
+  }
+  if (!moe.empty()) {
+    outs() << "routing: expert frequency per MoE layer (share of tokens "
+              "choosing it; top_k per token)\n";
+    for (const Routing::Layer &L : moe) {
+      outs() << format("%5lld  top %lld:", (long long)L.layer,
+                       (long long)L.topK);
+      for (int64_t e = 0; e < L.experts; ++e)
+        outs() << format(" %.3f", L.tokens ? double(L.counts[e]) / L.tokens
+                                           : 0.0);
+      outs() << "\n";
+    }
   }
   return 0;
 }
