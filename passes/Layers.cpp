@@ -1,8 +1,8 @@
 //===- Layers.cpp - the decoder-layer structure of an imported graph ------===//
 //
 // Shared by the passes that work on whole layers (llm-skip-layers,
-// llm-observe-layers): each layer's attention and input, and the hidden
-// state the final head reads.
+// llm-observe-layers, llm-place-experts): each layer's attention and input,
+// the hidden state the final head reads, and the layer of each llm.moe.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,4 +46,17 @@ FailureOr<DecoderLayers> mlir::llm::findDecoderLayers(func::FuncOp func,
   if (d.attentions.empty())
     return func.emitError() << pass << ": the model has no decoder layer";
   return d;
+}
+
+SmallVector<std::pair<int64_t, MoEOp>>
+mlir::llm::findMoELayers(Operation *root) {
+  SmallVector<std::pair<int64_t, MoEOp>> found;
+  int64_t layer = -1;
+  root->walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (auto a = dyn_cast<AttentionOp>(op))
+      layer = a.getLayer();
+    else if (auto m = dyn_cast<MoEOp>(op))
+      found.push_back({layer, m});
+  });
+  return found;
 }

@@ -70,17 +70,12 @@ struct ObserveLayersPass : llm::impl::ObserveLayersBase<ObserveLayersPass> {
     }
     // Mixture-of-experts layers: the router logits (recomputed next to the
     // llm.moe, which keeps its own), for the routing statistics.
-    WalkResult walk = func.walk([&](MoEOp moe) {
-      // The layer: the last attention before the op.
-      int64_t layer = -1;
-      for (auto [l, attn] : llvm::enumerate(layers->attentions))
-        if (attn->getBlock() == moe->getBlock() && attn->isBeforeInBlock(moe))
-          layer = l;
+    for (auto [layer, moe] : findMoELayers(func)) {
       auto input = cast<RankedTensorType>(moe.getInput().getType());
       if (layer < 0 || input.getRank() != 2 || !input.getElementType().isF32()) {
         moe.emitError("llm-observe-layers: expected an f32 [tokens, dim] "
                       "llm.moe after a layer's attention");
-        return WalkResult::interrupt();
+        return signalPassFailure();
       }
       OpBuilder ob(moe);
       int64_t experts = moe.getNumExperts();
@@ -97,10 +92,7 @@ struct ObserveLayersPass : llm::impl::ObserveLayersBase<ObserveLayersPass> {
            b.getNamedAttr("keys", keys),
            b.getNamedAttr("features", b.getI64IntegerAttr(experts)),
            b.getNamedAttr("top_k", b.getI64IntegerAttr(moe.getTopK()))}));
-      return WalkResult::advance();
-    });
-    if (walk.wasInterrupted())
-      return signalPassFailure();
+    }
     module->setAttr("llm.observe", b.getArrayAttr(table));
   }
 };

@@ -40,6 +40,10 @@ struct DecoderLayers {
 /// Finds them; emits an error naming `pass` when the graph has another shape.
 FailureOr<DecoderLayers> findDecoderLayers(func::FuncOp func, StringRef pass);
 
+/// Every llm.moe under `root` in program order with its layer: that of the
+/// last llm.attention before it (-1 when none is).
+SmallVector<std::pair<int64_t, MoEOp>> findMoELayers(Operation *root);
+
 /// The first `count` layers of the skip plan in an `llmc calibrate`
 /// statistics file (`skip_plan`: layers by block influence, lowest first).
 FailureOr<SmallVector<int64_t>> readSkipPlan(StringRef path, int64_t count,

@@ -124,6 +124,7 @@ def Roofline : Pass<"llm-roofline", "mlir::ModuleOp"> {
 include "passes/FusionPasses.td"
 include "passes/QuantPasses.td"
 include "passes/DepthPasses.td"
+include "passes/MoEPasses.td"
 include "passes/LoweringPasses.td"
 
 #endif // LLMC_PASSES_PASSES_TD

@@ -285,6 +285,21 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
   }
   if (options.kvCache == "int8")
     pm.addPass(mlir::llm::createQuantizeKVCache());
+  if (!options.placeExperts.empty()) {
+    std::unique_ptr<mlir::Pass> place = mlir::llm::createPlaceExperts();
+    std::string why;
+    if (failed(place->initializeOptions(
+            options.placeExperts + " report=true",
+            [&](const Twine &msg) {
+              why = msg.str();
+              return mlir::failure();
+            })))
+      return fileError(input, "bad --place-experts options '" +
+                                  options.placeExperts + "': " + why +
+                                  " (tiers=host=4GiB,storage budget=SIZE "
+                                  "stats=stats.json)");
+    pm.addPass(std::move(place));
+  }
   if (pm.size() == 0)
     return Error::success();
   return runPasses(pm, module, input, "optimization");
@@ -343,6 +358,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   auto kvType = dyn_cast<mlir::MemRefType>(entry.getArgumentTypes()[2]);
   mlir::Attribute profileTable = module->getAttr("llm.profile");
   mlir::Attribute observeTable = module->getAttr("llm.observe");
+  mlir::Attribute placement = module->getAttr("llm.expert_placement");
   bool kvInt8 = kvType && kvType.getElementType().isInteger(8);
   if (!weightTable || !weightBytes || !kvType)
     return fileError(input, "buffer ABI left no weight table");
@@ -560,6 +576,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     manifest["profile"] = toJSON(profileTable);
   if (observeTable)
     manifest["observe"] = toJSON(observeTable);
+  if (placement)
+    manifest["expert_placement"] = toJSON(placement);
   if (model.tokenizer.format != TokenizerFormat::None)
     manifest["tokenizer"] =
         json::Object{{"format", model.tokenizer.formatName},
@@ -713,6 +731,7 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
       (options.observe ? "|observe" : "") +
       (options.kvCache == "f32" ? "" : "|kv=" + options.kvCache) +
       (options.earlyExit.empty() ? "" : "|exit=" + options.earlyExit) +
+      (options.placeExperts.empty() ? "" : "|place=" + options.placeExperts) +
       (options.skipLayers.empty()
            ? std::string()
            : "|skip=" + llvm::join(llvm::map_range(options.skipLayers,
@@ -720,6 +739,12 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
                                                      return std::to_string(l);
                                                    }),
                                    ",")));
+  // The routing statistics a placement reads.
+  for (StringRef word : llvm::split(options.placeExperts, ' '))
+    if (word.consume_front("stats=")) {
+      auto stats = MemoryBuffer::getFile(word);
+      mix(stats ? (*stats)->getBuffer() : word);
+    }
   if (!options.calibration.empty()) {
     auto stats = MemoryBuffer::getFile(options.calibration);
     mix(stats ? (*stats)->getBuffer() : StringRef(options.calibration));

@@ -42,6 +42,9 @@ struct CompileOptions {
   /// Options of llm-insert-early-exits ("" = none), e.g. "layers=1,3
   /// metric=max-prob threshold=0.9".
   std::string earlyExit;
+  /// Options of llm-place-experts ("" = no placement), e.g.
+  /// "budget=512MiB stats=stats.json".
+  std::string placeExperts;
   /// Decoder layers removed by llm-skip-layers (static skipping).
   std::vector<int64_t> skipLayers;
   /// Observation points on the linears' inputs (llmc calibrate).

@@ -157,6 +157,13 @@ static cl::opt<std::string> earlyExitOpt(
              "skip the remaining layers when a head is confident"),
     cl::value_desc("options"), cl::sub(compileCmd()), cl::sub(runCmd()),
     cl::sub(perplexityCmd()), cl::sub(benchCmd()), cl::sub(rooflineCmd()));
+static cl::opt<std::string> placeExpertsOpt(
+    "place-experts",
+    cl::desc("Assign every MoE expert a memory tier (llm-place-experts "
+             "options), e.g. \"budget=512MiB stats=stats.json\" or "
+             "\"tiers=device=2GiB,host=8GiB,storage stats=stats.json\""),
+    cl::value_desc("options"), cl::sub(compileCmd()), cl::sub(runCmd()),
+    cl::sub(benchCmd()));
 static cl::list<int64_t> skipLayersOpt(
     "skip-layers", cl::CommaSeparated,
     cl::desc("Remove these decoder layers (0-based, comma-separated) for "
@@ -244,6 +251,7 @@ CompileOptions llmc::compileOptions() {
   o.calibration = calibrationOpt;
   o.kvCache = kvCacheOpt;
   o.earlyExit = earlyExitOpt;
+  o.placeExperts = placeExpertsOpt;
   o.skipLayers.assign(skipLayersOpt.begin(), skipLayersOpt.end());
   if (!skipPlanOpt.empty()) {
     // Resolved here, so caching and the manifest see the layers.
