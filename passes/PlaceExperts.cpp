@@ -141,6 +141,8 @@ struct Expert {
 
 struct PlaceExpertsPass : llm::impl::PlaceExpertsBase<PlaceExpertsPass> {
   using PlaceExpertsBase::PlaceExpertsBase;
+  /// layer -> P(next layer's expert j | expert i here), from the statistics.
+  DenseMap<int64_t, SmallVector<SmallVector<double>>> successors;
 
   LogicalResult fail(ModuleOp module, const Twine &message) {
     module.emitError() << "llm-place-experts: " << message;
@@ -189,6 +191,25 @@ struct PlaceExpertsPass : llm::impl::PlaceExpertsBase<PlaceExpertsPass> {
         freq.push_back(*d);
       }
       byLayer[*layer] = std::move(freq);
+      // P(expert j at the next MoE layer | expert i here), for the
+      // runtime's prefetch predictor.
+      const llvm::json::Array *co = e->getArray("co_occurrence");
+      const llvm::json::Array *counts = e->getArray("counts");
+      if (!co || !counts || co->size() != counts->size())
+        continue;
+      SmallVector<SmallVector<double>> next;
+      for (auto [row, count] : llvm::zip(*co, *counts)) {
+        const llvm::json::Array *r = row.getAsArray();
+        std::optional<double> n = count.getAsNumber();
+        if (!r || !n)
+          break;
+        SmallVector<double> p;
+        for (const llvm::json::Value &x : *r)
+          p.push_back(*n > 0 ? x.getAsNumber().value_or(0) / *n : 0.0);
+        next.push_back(std::move(p));
+      }
+      if (next.size() == co->size())
+        successors[*layer] = std::move(next);
     }
     return byLayer;
   }
@@ -290,11 +311,18 @@ struct PlaceExpertsPass : llm::impl::PlaceExpertsBase<PlaceExpertsPass> {
         }
       entry.second.setPlacementAttr(
           PlacementAttr::get(module.getContext(), chosen));
-      layerAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("layer", b.getI64IntegerAttr(entry.first)),
-           b.getNamedAttr("expert_bytes",
-                          b.getI64IntegerAttr(int64_t(expertBytes(entry.second)))),
-           b.getNamedAttr("placement", b.getArrayAttr(names))}));
+      SmallVector<NamedAttribute> fields = {
+          b.getNamedAttr("layer", b.getI64IntegerAttr(entry.first)),
+          b.getNamedAttr("expert_bytes",
+                         b.getI64IntegerAttr(int64_t(expertBytes(entry.second)))),
+          b.getNamedAttr("placement", b.getArrayAttr(names))};
+      if (auto it = successors.find(entry.first); it != successors.end()) {
+        SmallVector<Attribute> rows;
+        for (const SmallVector<double> &row : it->second)
+          rows.push_back(b.getF64ArrayAttr(row));
+        fields.push_back(b.getNamedAttr("next", b.getArrayAttr(rows)));
+      }
+      layerAttrs.push_back(b.getDictionaryAttr(fields));
     }
     double bytesPerToken = 0;
     SmallVector<Attribute> tierAttrs;

@@ -15,6 +15,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "lowering/LLMToLinalg/Builders.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,6 +26,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "dialects/llm/LLMAttrs.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_BUFFERABI
@@ -34,6 +37,10 @@ using namespace mlir;
 using namespace mlir::llm;
 
 namespace {
+/// Alignment of paged expert weights: a page (4 KiB; 16 KiB and 64 KiB
+/// page systems see expert slices split at their own page boundaries).
+constexpr int64_t kPageAlignment = 4096;
+
 MemRefType memrefOf(RankedTensorType t) {
   return MemRefType::get(t.getShape(), t.getElementType());
 }
@@ -53,6 +60,16 @@ std::string expressionName(Operation *op) {
   return s;
 }
 
+} // namespace
+
+std::string mlir::llm::lowering::packedWeightName(Value weight) {
+  while (auto e = weight.getDefiningOp<tensor::ExpandShapeOp>())
+    weight = e.getSrc();
+  Operation *def = weight.getDefiningOp();
+  return def ? expressionName(def) : std::string();
+}
+
+namespace {
 /// Pack-time ops `llmc compile` evaluates: symbolic weight transforms.
 bool isTransformOp(Operation *op) {
   return isa<ConcatOp, ScaleColumnsOp, QuantizeOp>(op);
@@ -233,6 +250,13 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
     // (a param, or a result of a symbolic transform of params), in
     // first-use order.
     llvm::StringMap<std::pair<int64_t, Type>> slots;
+    llvm::StringSet<> pagedWeights;
+    if (auto sites = func->getParentOfType<ModuleOp>()->getAttrOfType<ArrayAttr>(
+            "llm.moe_sites"))
+      for (auto site : sites.getAsRange<DictionaryAttr>())
+        if (auto names = site.getAs<ArrayAttr>("weights"))
+          for (auto n : names.getAsRange<StringAttr>())
+            pagedWeights.insert(n.getValue());
     SmallVector<Attribute> table;
     int64_t offset = 0;
     SmallVector<Value> roots;
@@ -308,7 +332,12 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
       if (it == slots.end()) {
         int64_t size = bound.getNumElements() *
                        (bound.getElementTypeBitWidth() / 8);
-        offset = (offset + alignment - 1) / alignment * alignment;
+        // Paged experts' weights start on a page (the runtime maps each
+        // expert's whole pages in and out).
+        int64_t align = pagedWeights.contains(name)
+                            ? std::max<int64_t>(alignment, kPageAlignment)
+                            : alignment;
+        offset = (offset + align - 1) / align * align;
         it = slots.try_emplace(name, offset, type).first;
         SmallVector<Attribute> shape;
         for (int64_t d : type.getShape())

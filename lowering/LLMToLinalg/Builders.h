@@ -81,6 +81,10 @@ Value buildBlockDotLinear(OpBuilder &b, Location loc, Value x, Value bytes,
 /// kernels (matrix-vector for one token, blocked for several).
 Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value w,
                        RankedTensorType resultType);
+/// The name `--llm-buffer-abi` gives the weight slot of a pack-time value
+/// (through tensor.expand_shape views): a param's name or the transform's
+/// expression, e.g. "concat(a, b)".
+std::string packedWeightName(Value weight);
 /// Whether `op` is an llm.moe the lowering handles (f32, [tokens, dim]).
 bool isLowerableMoE(Operation *op);
 /// llm.moe (MoE.cpp).

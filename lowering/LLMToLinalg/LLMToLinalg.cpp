@@ -542,6 +542,47 @@ struct ConvertLLMToLinalg
     module->setAttr("llm.profile", b.getArrayAttr(table));
   }
 
+  /// MoE ops with a placement get their experts paged by the runtime:
+  /// each is numbered (`llm.moe_site`) and `llm.moe_sites` lists, per site,
+  /// its layer, expert count, the weight slots of its stacked gate, up and
+  /// down weights, and the placement (the manifest's `moe`).
+  void numberPagedExperts(ModuleOp module) {
+    OpBuilder b(module.getContext());
+    SmallVector<Attribute> sites;
+    for (auto [layer, moe] : findMoELayers(module)) {
+      PlacementAttr placement = moe.getPlacementAttr();
+      if (!placement)
+        continue;
+      int64_t site = sites.size();
+      moe->setAttr("llm.moe_site", b.getI64IntegerAttr(site));
+      SmallVector<Attribute> weights, tiers;
+      for (Value w : {moe.getGateWeights(), moe.getUpWeights(),
+                      moe.getDownWeights()})
+        weights.push_back(b.getStringAttr(packedWeightName(w)));
+      for (PlacementTier t : placement.getTiers())
+        tiers.push_back(b.getStringAttr(stringifyPlacementTier(t)));
+      sites.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("site", b.getI64IntegerAttr(site)),
+           b.getNamedAttr("layer", b.getI64IntegerAttr(layer)),
+           b.getNamedAttr("experts", b.getI64IntegerAttr(moe.getNumExperts())),
+           b.getNamedAttr("weights", b.getArrayAttr(weights)),
+           b.getNamedAttr("placement", b.getArrayAttr(tiers))}));
+    }
+    if (sites.empty())
+      return;
+    module->setAttr("llm.moe_sites", b.getArrayAttr(sites));
+    b.setInsertionPointToStart(module.getBody());
+    Type i32 = b.getI32Type(), i64 = b.getI64Type();
+    if (!module.lookupSymbol("llmc_moe_routed"))
+      func::FuncOp::create(b, module.getLoc(), "llmc_moe_routed",
+                           b.getFunctionType({i32, i64, i64}, {}))
+          .setPrivate();
+    if (!module.lookupSymbol("llmc_expert_use"))
+      func::FuncOp::create(b, module.getLoc(), "llmc_expert_use",
+                           b.getFunctionType({i32, i64}, {}))
+          .setPrivate();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -588,6 +629,7 @@ struct ConvertLLMToLinalg
 
     if (profile)
       instrument(module);
+    numberPagedExperts(module);
     bool observes = false;
     module.walk([&](ObserveOp) { observes = true; });
     if (observes && !module.lookupSymbol("llmc_observe")) {

@@ -25,6 +25,9 @@
 
 #include "lowering/LLMToLinalg/Builders.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -214,6 +217,23 @@ struct LowerMoE : OpConversionPattern<MoEOp> {
               nb, l, before, arith::AddIOp::create(nb, l, args[1], args[0]),
               args[1]);
         });
+    // Experts paged by the runtime (a placement): it learns which experts
+    // this step needs (for prefetching the next layer's), and each one is
+    // announced before it is read.
+    Value site;
+    if (auto id = op->getAttrOfType<IntegerAttr>("llm.moe_site")) {
+      site = arith::ConstantIntOp::create(b, loc, b.getI32Type(), id.getInt());
+      Value buf = bufferization::ToBufferOp::create(
+          b, loc, MemRefType::get({experts}, idx), counts, /*read_only=*/true);
+      Value addr = arith::IndexCastOp::create(
+          b, loc, b.getI64Type(),
+          memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buf));
+      func::CallOp::create(
+          b, loc, "llmc_moe_routed", TypeRange{},
+          ValueRange{site, addr,
+                     arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                                  experts)});
+    }
     // One pass over the slots in token order: slot s goes to its expert's
     // next free row.
     Value c0 = iconst(b, loc, 0), c1 = iconst(b, loc, 1);
@@ -267,6 +287,11 @@ struct LowerMoE : OpConversionPattern<MoEOp> {
                                         any, true, true);
           OpBuilder::InsertionGuard guard(nb);
           nb.setInsertionPointToStart(ifOp.thenBlock());
+          if (site)
+            func::CallOp::create(
+                nb, l, "llmc_expert_use", TypeRange{},
+                ValueRange{site, arith::IndexCastOp::create(
+                                     nb, l, nb.getI64Type(), e)});
           SmallVector<OpFoldResult> offs = {first, nb.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {n, nb.getIndexAttr(dim)};
           SmallVector<OpFoldResult> strides = {nb.getIndexAttr(1),

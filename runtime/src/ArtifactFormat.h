@@ -41,6 +41,10 @@ constexpr char kExeMagic[8] = {'L', 'L', 'M', 'C', 'E', 'X', 'E', '\0'};
 constexpr uint64_t kExeTrailerSize = 24;
 constexpr uint64_t kExeAlignment = 65536;
 
+/// The weights section starts on a page: the expert cache maps experts'
+/// whole pages of it in and out of the artifact's mapping.
+constexpr uint64_t kWeightsAlignment = 4096;
+
 inline uint64_t alignUp(uint64_t v, uint64_t a = kAlignment) {
   return (v + a - 1) / a * a;
 }

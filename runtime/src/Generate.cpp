@@ -176,6 +176,7 @@ llmc_status_t llmc::generate(llmc_artifact_t *artifact,
       std::fprintf(err, "decode: %d tokens in %.3f s (%.1f tok/s)\n", decoded,
                    decodeS, decoded / decodeS);
     printExitStats(artifact, info, decoded, err);
+    printExpertStats(artifact, err);
   }
   return nullptr;
 }

@@ -4,6 +4,7 @@
 #define LLMC_RUNTIME_SRC_INTERNAL_H
 
 #include "llmc/runtime.h"
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,27 @@ public:
                                 int32_t n, int32_t rows) = 0;
 };
 
+/// Pages the `storage` experts of an artifact with an expert placement
+/// (ExpertCache.cpp). Entry points from compiled code: routed (a MoE layer's
+/// per-expert row counts for this step) and use (an expert is about to be
+/// read).
+class ExpertCache {
+public:
+  virtual ~ExpertCache() = default;
+  virtual void routed(int32_t site, const int64_t *counts, int64_t n) = 0;
+  virtual void use(int32_t site, int64_t expert) = 0;
+  /// A forward step of `tokens` tokens begins / ended.
+  virtual void beginStep(int32_t tokens) = 0;
+  virtual void endStep() = 0;
+  virtual llmc_expert_stats_t stats() = 0;
+  virtual void resetStats() = 0;
+};
+llmc_status_t createExpertCache(llmc_artifact_s &artifact, uint64_t capacity,
+                                bool prefetch,
+                                std::unique_ptr<ExpertCache> &out);
+/// The cache the calling thread's forward step uses (null: none).
+ExpertCache *&currentExpertCache();
+
 /// Creates the CPU device: loads the artifact's code object.
 llmc_status_t createCPUDevice(llmc_artifact_s &artifact,
                               std::unique_ptr<Device> &out);
@@ -50,6 +72,8 @@ struct llmc_artifact_s {
   size_t size = 0;               ///< its bytes
   void *map = nullptr;           ///< the mapping (from a page boundary)
   size_t mapSize = 0;
+  int fd = -1;                   ///< the file, kept for remapping experts
+  uint64_t fileOffset = 0;       ///< where the mapping starts in it
   /// Entry of code linked into the program (--emit exe); null: the code
   /// section is loaded.
   void (*linkedForward)(void) = nullptr;
@@ -63,6 +87,7 @@ struct llmc_artifact_s {
   std::vector<std::string> features;
   std::mutex deviceMutex;
   std::unique_ptr<llmc::runtime::Device> device;
+  std::unique_ptr<llmc::runtime::ExpertCache> experts;
 };
 
 struct llmc_session_s {

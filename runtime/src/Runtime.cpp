@@ -29,9 +29,12 @@ extern "C" const char *llmc_status_message(llmc_status_t status) {
 extern "C" void llmc_status_free(llmc_status_t status) { delete status; }
 
 llmc_artifact_s::~llmc_artifact_s() {
+  experts.reset();
   device.reset();
   if (map && map != MAP_FAILED)
     munmap(map, mapSize);
+  if (fd >= 0)
+    close(fd);
 }
 
 namespace {
@@ -171,7 +174,8 @@ llmc_status_t mapArtifact(llmc_artifact_s &a, bool embedded) {
   a.mapSize = static_cast<size_t>(size);
   a.map = mmap(nullptr, a.mapSize, PROT_READ, MAP_PRIVATE, fd,
                static_cast<off_t>(offset));
-  close(fd);
+  a.fd = fd; // an expert cache maps parts of it again
+  a.fileOffset = offset;
   if (a.map == MAP_FAILED) {
     a.map = nullptr;
     return makeStatus(LLMC_IO_ERROR, path + ": cannot map: " +
@@ -358,7 +362,17 @@ llmc_status_t forwardRows(llmc_session_t *s, const int32_t *tokens, int32_t n,
                             std::to_string(info.vocab_size) + ")");
   int32_t rows = all ? n : 1;
   s->logits.resize(static_cast<size_t>(rows) * info.vocab_size);
-  if (llmc_status_t st = s->artifact->device->forward(*s, tokens, n, rows))
+  ExpertCache *cache = s->artifact->experts.get();
+  ExpertCache *&current = currentExpertCache();
+  ExpertCache *saved = current;
+  current = cache;
+  if (cache)
+    cache->beginStep(n);
+  llmc_status_t st = s->artifact->device->forward(*s, tokens, n, rows);
+  if (cache)
+    cache->endStep();
+  current = saved;
+  if (st)
     return st;
   s->position += n;
   *logits = s->logits.data();
@@ -378,4 +392,34 @@ extern "C" llmc_status_t llmc_session_forward_last(llmc_session_t *s,
                                                    int32_t n,
                                                    const float **logits) {
   return forwardRows(s, tokens, n, /*all=*/false, logits);
+}
+
+//===----------------------------------------------------------------------===//
+// Expert cache
+//===----------------------------------------------------------------------===//
+
+extern "C" llmc_status_t llmc_artifact_set_expert_cache(llmc_artifact_t *a,
+                                                        uint64_t capacity,
+                                                        int prefetch) {
+  if (!a)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_artifact_set_expert_cache: null artifact");
+  a->experts.reset();
+  if (capacity == 0)
+    return nullptr;
+  return createExpertCache(*a, capacity, prefetch != 0, a->experts);
+}
+
+extern "C" llmc_status_t llmc_artifact_expert_stats(llmc_artifact_t *a,
+                                                    llmc_expert_stats_t *out) {
+  if (!a || !out)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_artifact_expert_stats: null argument");
+  *out = a->experts ? a->experts->stats() : llmc_expert_stats_t{};
+  return nullptr;
+}
+
+extern "C" void llmc_artifact_expert_stats_reset(llmc_artifact_t *a) {
+  if (a && a->experts)
+    a->experts->resetStats();
 }

@@ -12,8 +12,14 @@ With --routing: `llmc calibrate` on a MoE model against the reference's
 expert choices (per-layer expert counts, co-occurrence of consecutive
 layers' choices).
 
-usage: check_moe.py LLMC RUNTIME_LIB WORKDIR [--only NAME | --routing]
+With --cache (after --routing, same WORKDIR): the routing model compiled
+with an expert placement runs with expert caches of 25 % and 50 % of the
+paged experts, with and without prefetch: logits bit-identical to
+all-mapped execution, measured residency within the cache.
+
+usage: check_moe.py LLMC RUNTIME_LIB WORKDIR [--only NAME | --routing | --cache]
 """
+import ctypes
 import functools
 import json
 import os
@@ -378,7 +384,96 @@ def check_routing(llmc, work):
     return 0
 
 
+class ExpertStats(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in (
+        "capacity_bytes", "paged_bytes", "pinned_bytes", "resident_bytes",
+        "peak_resident_bytes", "bytes_loaded", "uses", "hits", "demand_loads",
+        "prefetches", "prefetches_used", "predictions", "predictions_right",
+        "tokens")]
+
+
+def check_cache(llmc, runtime_lib, work):
+    """The routing model (check_routing wrote it and its statistics)
+    compiled with a placement that leaves most experts on storage, run with
+    expert caches of 25 % and 50 % of the paged experts, with and without
+    prefetch: every logit bit-identical to all-mapped execution, and the
+    measured residency never above the cache."""
+    rt = Runtime(runtime_lib)
+    L = rt.lib
+    L.llmc_artifact_set_expert_cache.restype = ctypes.c_void_p
+    L.llmc_artifact_set_expert_cache.argtypes = [ctypes.c_void_p, ctypes.c_uint64,
+                                                 ctypes.c_int]
+    L.llmc_artifact_expert_stats.restype = ctypes.c_void_p
+    L.llmc_artifact_expert_stats.argtypes = [ctypes.c_void_p,
+                                             ctypes.POINTER(ExpertStats)]
+    model = os.path.join(work, "routing.gguf")
+    stats = os.path.join(work, "routing.json")
+    art = os.path.join(work, "paged.llmc")
+    p = subprocess.run([llmc, "compile", model, "-o", art, "--place-experts",
+                        f"tiers=host=48KiB,storage stats={stats}"],
+                       check=True, capture_output=True, text=True)
+    print(p.stderr, end="")
+    rng = np.random.default_rng(3)
+    prompt = [1] + [int(t) for t in rng.integers(3, 259, 39)]
+
+    def run(capacity, prefetch):
+        a = rt.load(art)
+        try:
+            if capacity is not None:
+                rt.check(L.llmc_artifact_set_expert_cache(a, capacity, prefetch))
+            s = rt.session(a)
+            rows = [rt.forward(s, prompt, 259)]
+            tok = int(np.argmax(rows[-1][-1]))
+            for _ in range(24):
+                rows.append(rt.forward(s, [tok], 259))
+                tok = int(np.argmax(rows[-1][-1]))
+            L.llmc_session_free(s)
+            st = ExpertStats()
+            rt.check(L.llmc_artifact_expert_stats(a, ctypes.byref(st)))
+            return np.concatenate(rows), st
+        finally:
+            L.llmc_artifact_free(a)
+
+    base, _ = run(None, 0)
+    _, everything = run(1 << 40, 0)
+    paged = everything.paged_bytes
+    bad = 0
+    for frac in (0.25, 0.5):
+        for prefetch in (0, 1):
+            cap = int(paged * frac)
+            got, st = run(cap, prefetch)
+            what = f"cache {int(frac * 100)}% ({cap} bytes), prefetch {'on' if prefetch else 'off'}"
+            ok = np.array_equal(got.view(np.uint32), base.view(np.uint32))
+            fits = st.peak_resident_bytes <= cap and st.resident_bytes <= cap
+            print(f"{what}: {'bit-identical' if ok else 'DIFFERENT'} logits "
+                  f"({got.shape[0]} rows); hit rate {st.hits}/{st.uses}, "
+                  f"{st.demand_loads} demand loads, {st.prefetches} prefetches "
+                  f"({st.prefetches_used} used); peak resident "
+                  f"{st.peak_resident_bytes} <= {cap}: {'ok' if fits else 'FAIL'}")
+            bad += (not ok) + (not fits) + (st.demand_loads == 0) + \
+                (prefetch and st.prefetches == 0)
+    # A cache too small for one expert, and an artifact without placement.
+    a = rt.load(art)
+    status = L.llmc_artifact_set_expert_cache(a, 4096, 1)
+    msg = L.llmc_status_message(status).decode() if status else "accepted"
+    print(f"4096-byte cache: {msg}")
+    bad += "cannot hold one expert" not in msg
+    L.llmc_artifact_free(a)
+    plain = os.path.join(work, "plain.llmc")
+    subprocess.run([llmc, "compile", model, "-o", plain], check=True)
+    a = rt.load(plain)
+    status = L.llmc_artifact_set_expert_cache(a, 1 << 20, 1)
+    msg = L.llmc_status_message(status).decode() if status else "accepted"
+    print(f"no placement: {msg}")
+    bad += "has no expert placement" not in msg
+    L.llmc_artifact_free(a)
+    print("expert cache: " + ("FAIL" if bad else "ok"))
+    return 1 if bad else 0
+
+
 def main():
+    if len(sys.argv) > 4 and sys.argv[4] == "--cache":
+        return check_cache(*sys.argv[1:4])
     if len(sys.argv) > 4 and sys.argv[4] == "--routing":
         os.makedirs(sys.argv[3], exist_ok=True)
         return check_routing(sys.argv[1], sys.argv[3])

@@ -132,3 +132,30 @@ func.func @f16(%x: tensor<?x64xf16>, %r: tensor<4x64xf16>, %g: tensor<4x96x64xf1
   %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64} : tensor<?x64xf16>, tensor<4x64xf16>, tensor<4x96x64xf16>, tensor<4x64x96xf16>
   return %y : tensor<?x64xf16>
 }
+
+// -----
+
+// With a placement the runtime pages the experts: the op is numbered
+// (`llm.moe_sites` lists its weight slots and tiers for the manifest), the
+// runtime learns the per-expert row counts once routed, and each expert is
+// announced before its weights are read.
+// CHECK-LABEL: module attributes {llm.moe_sites = [{experts = 4 : i64, layer = -1 : i64, placement = ["host", "storage", "storage", "host"], site = 0 : i64, weights = ["g", "u", "d"]}]}
+// CHECK-DAG: func.func private @llmc_expert_use(i32, i64)
+// CHECK-DAG: func.func private @llmc_moe_routed(i32, i64, i64)
+// CHECK: func.func @paged
+// CHECK: %[[COUNTS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<4xindex>)
+// CHECK: %[[BUF:.*]] = bufferization.to_buffer %[[COUNTS]] read_only : tensor<4xindex> to memref<4xindex>
+// CHECK: %[[PTR:.*]] = memref.extract_aligned_pointer_as_index %[[BUF]]
+// CHECK: %[[ADDR:.*]] = arith.index_cast %[[PTR]] : index to i64
+// CHECK: call @llmc_moe_routed(%c0_i32, %[[ADDR]], %c4_i64) : (i32, i64, i64) -> ()
+// CHECK: scf.for %[[EX:.*]] = %c0 to %c4
+// CHECK: scf.if
+// CHECK-NEXT: %[[E64:.*]] = arith.index_cast %[[EX]] : index to i64
+// CHECK-NEXT: call @llmc_expert_use(%c0_i32, %[[E64]]) : (i32, i64) -> ()
+func.func @paged(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>) -> tensor<?x64xf32> {
+  %g = llm.param "g" : tensor<4x96x64xf32>
+  %u = llm.param "u" : tensor<4x96x64xf32>
+  %d = llm.param "d" : tensor<4x64x96xf32>
+  %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64, placement = #llm.placement<[host, storage, storage, host]>} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
+  return %y : tensor<?x64xf32>
+}

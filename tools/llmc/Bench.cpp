@@ -107,6 +107,8 @@ int llmc::runBench() {
   });
   if (llmc_status_t s = llmc_artifact_load(path->c_str(), &artifact))
     return fail(statusError(s));
+  if (Error e = setExpertCache(artifact, *path))
+    return fail(std::move(e));
   llmc_model_info_t info;
   llmc_artifact_info(artifact, &info);
   if (benchPrompt + benchDecode > info.max_seq_len)
@@ -137,6 +139,7 @@ int llmc::runBench() {
   std::vector<double> prefillOps(secs, secs + n);
   llmc_profile_reset();
   llmc_early_exit_reset();
+  llmc_artifact_expert_stats_reset(artifact);
   auto t2 = clock::now();
   for (int i = 0; i < benchDecode; ++i) {
     int32_t next = std::max_element(logits, logits + info.vocab_size) - logits;
@@ -154,6 +157,7 @@ int llmc::runBench() {
                     benchDecode, decodeS, benchDecode / decodeS);
   outs().flush();
   llmc::printExitStats(artifact, info, benchDecode, stdout);
+  llmc::printExpertStats(artifact, stdout);
   std::fflush(stdout);
   json::Object doc{{"model", std::string(benchInput)},
                    {"prompt_tokens", int64_t(benchPrompt)},
@@ -161,6 +165,23 @@ int llmc::runBench() {
                    {"opt_level", int64_t(options.optLevel)},
                    {"prefill_tok_s", benchPrompt / prefillS},
                    {"decode_tok_s", benchDecode / decodeS}};
+  llmc_expert_stats_t es;
+  if (!llmc_artifact_expert_stats(artifact, &es) && es.capacity_bytes)
+    doc["experts"] = json::Object{
+        {"capacity_bytes", int64_t(es.capacity_bytes)},
+        {"paged_bytes", int64_t(es.paged_bytes)},
+        {"pinned_bytes", int64_t(es.pinned_bytes)},
+        {"peak_resident_bytes", int64_t(es.peak_resident_bytes)},
+        {"uses", int64_t(es.uses)},
+        {"hits", int64_t(es.hits)},
+        {"hit_rate", es.uses ? double(es.hits) / es.uses : 0.0},
+        {"demand_loads", int64_t(es.demand_loads)},
+        {"prefetches", int64_t(es.prefetches)},
+        {"prefetches_used", int64_t(es.prefetches_used)},
+        {"prediction_accuracy",
+         es.predictions ? double(es.predictions_right) / es.predictions : 0.0},
+        {"bytes_loaded_per_token",
+         es.tokens ? double(es.bytes_loaded) / es.tokens : 0.0}};
   if (benchProfile) {
     mlir::MLIRContext context;
     LoadedModel model;

@@ -35,6 +35,9 @@ llvm::cl::SubCommand &calibrateCmd();
 CompileOptions compileOptions();
 /// --tokenizer (compile, run, perplexity, calibrate).
 std::string tokenizerOption();
+/// --expert-cache / --no-prefetch (run, bench): sets the artifact's
+/// expert cache; `path` names it in errors.
+llvm::Error setExpertCache(llmc_artifact_t *artifact, llvm::StringRef path);
 int runBench();
 int runPerplexity();
 int runCalibrate();

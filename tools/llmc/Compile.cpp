@@ -492,7 +492,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   using namespace llmc::artifact;
   uint64_t codeOff = kHeaderSize;
   uint64_t tokOff = alignUp(codeOff + code.size());
-  uint64_t wOff = alignUp(tokOff + model.tokenizer.bytes.size());
+  uint64_t wOff =
+      alignUp(tokOff + model.tokenizer.bytes.size(), kWeightsAlignment);
   uint64_t wSize = weightBytes.getInt();
   uint64_t mOff = alignUp(wOff + wSize);
 
@@ -578,6 +579,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     manifest["observe"] = toJSON(observeTable);
   if (placement)
     manifest["expert_placement"] = toJSON(placement);
+  if (mlir::Attribute sites = module->getAttr("llm.moe_sites"))
+    manifest["moe"] = toJSON(sites);
   if (model.tokenizer.format != TokenizerFormat::None)
     manifest["tokenizer"] =
         json::Object{{"format", model.tokenizer.formatName},

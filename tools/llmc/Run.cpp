@@ -215,6 +215,17 @@ static cl::opt<float> topPOpt("top-p", cl::init(1.0f),
                               cl::sub(runCmd()));
 static cl::opt<uint64_t> seedOpt("seed", cl::init(0),
                                  cl::desc("Sampling seed"), cl::sub(runCmd()));
+static cl::opt<std::string> expertCacheOpt(
+    "expert-cache",
+    cl::desc("Page the experts placed on storage (--place-experts) through "
+             "a cache of this size (e.g. 64MiB, or 25% of the paged "
+             "experts); 0 = all mapped"),
+    cl::value_desc("size|N%"), cl::sub(runCmd()), cl::sub(benchCmd()));
+static cl::opt<bool> noPrefetchOpt(
+    "no-prefetch",
+    cl::desc("With --expert-cache: no background prefetch of the next "
+             "layer's predicted experts"),
+    cl::sub(runCmd()), cl::sub(benchCmd()));
 static cl::opt<bool> statsOpt("stats",
                               cl::desc("Print prefill/decode speed to stderr"),
                               cl::sub(runCmd()));
@@ -312,6 +323,52 @@ Expected<std::string> llmc::resolveArtifact(StringRef input,
   return compileCached(input, tokenizer, options);
 }
 
+/// "64MiB", "2GB", "4096": bytes.
+static std::optional<uint64_t> parseByteSize(StringRef text) {
+  size_t digits = std::min(text.find_first_not_of("0123456789."), text.size());
+  double value;
+  if (text.take_front(digits).getAsDouble(value) || !(value > 0))
+    return std::nullopt;
+  StringRef unit = text.drop_front(digits).trim();
+  for (auto [name, scale] :
+       {std::pair<StringRef, double>{"", 1}, {"B", 1}, {"KB", 1e3},
+        {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0},
+        {"GiB", 1073741824.0}})
+    if (unit == name)
+      return uint64_t(value * scale);
+  return std::nullopt;
+}
+
+Error llmc::setExpertCache(llmc_artifact_t *artifact, StringRef path) {
+  StringRef spec = StringRef(expertCacheOpt).trim();
+  if (spec.empty() || spec == "0")
+    return Error::success();
+  uint64_t bytes = 0;
+  if (spec.consume_back("%")) {
+    double pct;
+    if (spec.getAsDouble(pct) || !(pct > 0) || pct > 100)
+      return fileError(path, "--expert-cache percentage must be in (0, 100]");
+    // The paged experts' size, from a cache that holds them all.
+    if (llmc_status_t s =
+            llmc_artifact_set_expert_cache(artifact, UINT64_MAX, 0))
+      return statusError(s);
+    llmc_expert_stats_t st;
+    (void)llmc_artifact_expert_stats(artifact, &st);
+    bytes = uint64_t(st.paged_bytes * pct / 100.0);
+  } else {
+    std::optional<uint64_t> parsed = parseByteSize(spec);
+    if (!parsed)
+      return fileError(path, "--expert-cache '" + spec +
+                                 "' is not a size (e.g. 64MiB) or a "
+                                 "percentage");
+    bytes = *parsed;
+  }
+  if (llmc_status_t s =
+          llmc_artifact_set_expert_cache(artifact, bytes, !noPrefetchOpt))
+    return statusError(s);
+  return Error::success();
+}
+
 int llmc::runRun() {
   if (demoOpt == !runInput.empty())
     return fail("llmc run needs a model path or --demo (not both)");
@@ -345,6 +402,8 @@ int llmc::runRun() {
   if (llmc_status_t s = llmc_artifact_load(artifactPath.c_str(), &artifact))
     return fail(statusError(s));
   llvm::scope_exit freeArtifact([&] { llmc_artifact_free(artifact); });
+  if (Error e = setExpertCache(artifact, artifactPath))
+    return fail(std::move(e));
   auto tokenizer = artifactTokenizer(artifact, artifactPath);
   if (!tokenizer)
     return fail(tokenizer.takeError());

@@ -41,6 +41,11 @@ llmc_status_t generate(llmc_artifact_t *artifact, const Tokenizer &tokenizer,
 void printExitStats(llmc_artifact_t *artifact, const llmc_model_info_t &info,
                     int decoded, std::FILE *err);
 
+/// With an expert cache (llmc_artifact_set_expert_cache): prints its hit
+/// rate, prefetch accuracy, bytes loaded per token and measured residency
+/// to `err`; nothing otherwise.
+void printExpertStats(llmc_artifact_t *artifact, std::FILE *err);
+
 /// The tokenizer an artifact carries (its "tokenizer" section); null with
 /// `error` set when it has none or it is malformed.
 std::unique_ptr<Tokenizer> artifactTokenizer(const llmc_artifact_t *artifact,

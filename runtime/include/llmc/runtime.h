@@ -170,6 +170,41 @@ void llmc_observer_set(llmc_observer_fn fn, void *user);
 void llmc_early_exit_read(int32_t *count, const int64_t **exits);
 void llmc_early_exit_reset(void);
 
+/* Mixture of experts: artifacts compiled with an expert placement
+ * (`llmc compile --place-experts`) page their `storage` experts. With a
+ * cache of `capacity_bytes` (> 0), those experts' weights stay in the
+ * artifact file and are mapped in when a step needs them, least recently
+ * used out first, so at most `capacity_bytes` of them are resident; with
+ * `prefetch`, a background thread maps in the next MoE layer's likely
+ * experts (from the routing statistics the placement was made with) while
+ * the current layer computes. 0 turns paging off (everything mapped).
+ * Outputs do not depend on it. Set it before running sessions. */
+llmc_status_t llmc_artifact_set_expert_cache(llmc_artifact_t *artifact,
+                                             uint64_t capacity_bytes,
+                                             int prefetch);
+
+typedef struct llmc_expert_stats_s {
+  uint64_t capacity_bytes;      /* the cache's budget */
+  uint64_t paged_bytes;         /* all paged (storage) experts */
+  uint64_t pinned_bytes;        /* experts placed in memory (never paged) */
+  uint64_t resident_bytes;      /* paged experts resident now (mincore) */
+  uint64_t peak_resident_bytes; /* the most seen after any load (mincore) */
+  uint64_t bytes_loaded;        /* mapped in, on demand and by prefetch */
+  uint64_t uses;                /* experts a step computed with */
+  uint64_t hits;                /* ... already resident (or loading) */
+  uint64_t demand_loads;        /* ... loaded when needed */
+  uint64_t prefetches;          /* loads the prefetcher issued */
+  uint64_t prefetches_used;     /* ... used before being evicted */
+  uint64_t predictions;         /* experts predicted for a next layer */
+  uint64_t predictions_right;   /* ... that it then chose */
+  uint64_t tokens;              /* tokens run since the last reset */
+} llmc_expert_stats_t;
+
+/* Counters since the cache was set or last reset. */
+llmc_status_t llmc_artifact_expert_stats(llmc_artifact_t *artifact,
+                                         llmc_expert_stats_t *out);
+void llmc_artifact_expert_stats_reset(llmc_artifact_t *artifact);
+
 #ifdef __cplusplus
 }
 #endif
