@@ -10,8 +10,11 @@ rate, prediction and prefetch accuracy, bytes loaded per token and the
 measured peak residency.
 
 Routing: random routers with per-expert row norms spread 0.5x..2x (so some
-experts are chosen more often, as in trained models); the placement and
-the prefetch predictor use `llmc calibrate` statistics over a text
+experts are chosen more often, as in trained models), independent per
+layer; with --correlated each layer's router is a shared one plus noise
+(consecutive layers' choices correlate, as the slowly changing residual
+stream makes them in trained models). The placement and the prefetch
+predictor use `llmc calibrate` statistics over a text
 (test/data/stories260K-calib.txt, first 2000 characters).
 
 Paging is page-cache backed: an evicted expert is unmapped from the process
@@ -20,7 +23,8 @@ re-map (MAP_POPULATE) at memory speed, not a disk read; the figures measure
 the cache's bookkeeping and mapping costs, and hit rates that would
 multiply disk time on a device whose experts really live in flash.
 
-usage: bench_moe.py [--workdir DIR] [--decode 64] [--runs 3] [--json F]
+usage: bench_moe.py [--workdir DIR] [--decode 64] [--runs 3] [--correlated]
+                    [--json F]
 """
 import argparse
 import json
@@ -40,12 +44,15 @@ LLMC = os.path.join(ROOT, "build", "bin", "llmc")
 DIM, F, LAYERS, E, K, VOCAB = 1024, 1024, 8, 8, 2, 259
 
 
-def write_model(path):
+def write_model(path, args):
     import gguf
     rng = np.random.default_rng(11)
 
     def w(*shape, fan):
         return (rng.standard_normal(shape) / np.sqrt(fan)).astype(np.float16)
+
+    base = w(E, DIM, fan=DIM / 4).astype(np.float32) * \
+        rng.permutation(np.linspace(0.5, 2.0, E))[:, None]
 
     g = gguf.GGUFWriter(path, "llama")
     g.add_context_length(256)
@@ -73,8 +80,13 @@ def write_model(path):
         g.add_tensor(b + "attn_v.weight", w(kv, DIM, fan=DIM))
         g.add_tensor(b + "attn_output.weight", w(DIM, DIM, fan=DIM))
         spread = rng.permutation(np.linspace(0.5, 2.0, E))[:, None]
-        g.add_tensor(b + "ffn_gate_inp.weight",
-                     (w(E, DIM, fan=DIM / 4).astype(np.float32) * spread))
+        if args.correlated:
+            # Each layer's router near the previous one's: the residual
+            # stream changes slowly, so consecutive choices correlate.
+            router = (base + 0.6 * w(E, DIM, fan=DIM / 4)).astype(np.float32)
+        else:
+            router = (w(E, DIM, fan=DIM / 4) * spread).astype(np.float32)
+        g.add_tensor(b + "ffn_gate_inp.weight", router)
         g.add_tensor(b + "ffn_gate_exps.weight", w(E, F, DIM, fan=DIM))
         g.add_tensor(b + "ffn_up_exps.weight", w(E, F, DIM, fan=DIM))
         g.add_tensor(b + "ffn_down_exps.weight", w(E, DIM, F, fan=F))
@@ -91,12 +103,13 @@ def llmc(*args):
     return r
 
 
-def bench(artifact, decode, runs, extra):
-    """Best decode tok/s of `runs` and the last run's JSON."""
+def bench(model, decode, runs, extra):
+    """Best decode tok/s of `runs` (`llmc bench` compiles the model with the
+    placement in `extra` once, cached) and that run's JSON."""
     best = None
     for _ in range(runs):
-        out = os.path.join(os.path.dirname(artifact), "bench.json")
-        llmc("bench", artifact, "--prompt-tokens", "16", "--decode", str(decode),
+        out = os.path.join(os.path.dirname(model), "bench.json")
+        llmc("bench", model, "--prompt-tokens", "16", "--decode", str(decode),
              "--json", out, *extra)
         doc = json.load(open(out))
         if best is None or doc["decode_tok_s"] > best["decode_tok_s"]:
@@ -110,21 +123,24 @@ def main():
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument("--correlated", action="store_true",
+                    help="routers of consecutive layers near each other")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
-    model = os.path.join(a.workdir, "moe.gguf")
+    model = os.path.join(a.workdir,
+                         "moe-correlated.gguf" if a.correlated else "moe.gguf")
     if not os.path.exists(model):
         log("writing the synthetic MoE ...")
-        write_model(model)
+        write_model(model, a)
     text = os.path.join(a.workdir, "calib.txt")
     src = os.path.join(ROOT, "test", "data", "stories260K-calib.txt")
     open(text, "w").write(open(src).read()[:2000])
-    stats = os.path.join(a.workdir, "stats.json")
+    stats = model + ".stats.json"
     if not os.path.exists(stats):
         log("calibrating routing ...")
         llmc("calibrate", model, "--text", text, "--ctx", "128", "-o", stats)
-    plain = os.path.join(a.workdir, "resident.llmc")
-    paged = os.path.join(a.workdir, "paged.llmc")
+    plain = model + ".resident.llmc"
+    paged = model + ".paged.llmc"
     log("compiling ...")
     llmc("compile", model, "-o", plain)
     report = llmc("compile", model, "-o", paged, "--place-experts",
@@ -135,13 +151,15 @@ def main():
     bw = host_bandwidth(LLMC, model)
     roof = bw * 1e9 / per_token if bw else None
     results = []
-    base = bench(plain, a.decode, a.runs, [])
+    base = bench(model, a.decode, a.runs, [])
     rows = [("all experts mapped", base)]
+    place = ["--place-experts", f"tiers=storage stats={stats}"]
     for pct in (25, 50):
         for prefetch in (False, True):
-            extra = ["--expert-cache", f"{pct}%"] + ([] if prefetch else ["--no-prefetch"])
+            extra = place + ["--expert-cache", f"{pct}%"] + \
+                ([] if prefetch else ["--no-prefetch"])
             rows.append((f"cache {pct}%{' + prefetch' if prefetch else ''}",
-                         bench(paged, a.decode, a.runs, extra)))
+                         bench(model, a.decode, a.runs, extra)))
     for name, doc in rows:
         r = {"config": name, "decode_tok_s": round(doc["decode_tok_s"], 2),
              "vs_all_mapped": round(doc["decode_tok_s"] / base["decode_tok_s"], 3),
@@ -155,7 +173,9 @@ def main():
         print(json.dumps(r), flush=True)
         results.append(r)
     summary = {"model": f"synthetic MoE dim {DIM}, {LAYERS} layers, {E} experts "
-                        f"top {K}, f16", "expert_bytes": expert_bytes,
+                        f"top {K}, f16" +
+                        (", correlated routers" if a.correlated else ""),
+               "expert_bytes": expert_bytes,
                "placement_report": report.strip().splitlines()[-1] if report else "",
                "results": results}
     if a.json:

@@ -20,7 +20,10 @@
 // from this layer's choices with P(next j | this i) (the routing statistics
 // the placement used; the manifest's expert_placement.layers[].next), as
 // many as this layer chose, and a background thread maps them in while this
-// layer computes, evicting only experts this step no longer needs.
+// layer computes, evicting only experts this step no longer needs. While
+// the recent prediction accuracy is below 50 %, predictions are still
+// scored but not prefetched (wrong prefetches cost loads and evict experts
+// that may be reused).
 //
 // Residency is measured with mincore() over the paged experts' pages (an
 // unmapped expert is an untouched anonymous mapping: not resident).
@@ -179,11 +182,14 @@ public:
       if (counts[e] > 0)
         chosen.push_back(e);
     currentSite = site;
-    // How good the previous layer's prediction was.
+    // How good the previous layer's prediction was; prefetching pauses
+    // while the recent accuracy is below kMinAccuracy (a wrong prefetch
+    // costs a load and evicts an expert that may be reused).
     for (int64_t e : s.predicted) {
       ++st.predictions;
-      if (counts[e] > 0)
-        ++st.predictions_right;
+      bool right = counts[e] > 0;
+      st.predictions_right += right;
+      recent = recent * kDecay + (right ? 1.0 - kDecay : 0.0);
     }
     s.predicted.clear();
     if (size_t(site) + 1 >= sites.size() || s.next.empty())
@@ -199,9 +205,10 @@ public:
     }
     std::sort(score.begin(), score.end());
     size_t k = std::min(chosen.size(), score.size());
+    bool active = recent >= kMinAccuracy;
     for (size_t i = 0; i < k; ++i) {
       t.predicted.push_back(score[i].second);
-      if (prefetch && t.experts[score[i].second].paged)
+      if (prefetch && active && t.experts[score[i].second].paged)
         queue.push_back({site + 1, score[i].second});
     }
     lock.unlock();
@@ -370,6 +377,7 @@ private:
         continue;
       ++st.prefetches;
       e.prefetched = true;
+      e.lastUse = ++clock; // the most recent: not the next demand's victim
       load(e, lock);
     }
   }
@@ -389,6 +397,10 @@ private:
   int32_t currentSite = -1;
   std::vector<int64_t> chosen; ///< the current site's experts this step
   llmc_expert_stats_t st{};
+  /// Prediction accuracy, exponentially averaged over the last ~64
+  /// predictions (optimistic start: prefetching begins on).
+  static constexpr double kDecay = 63.0 / 64.0, kMinAccuracy = 0.5;
+  double recent = 1.0;
 };
 } // namespace
 
