@@ -1,0 +1,110 @@
+//===- MoEOps.cpp - llm.moe's verifier ------------------------------------===//
+//
+// The mixture-of-experts op checks its router, stacked expert weights, GGUF
+// expert blocks, shared expert and placement (kept apart from LLMOps.cpp:
+// one op with many optional parts).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/llm/LLMOps.h"
+#include "dialects/llm/VerifyHelpers.h"
+
+using namespace mlir;
+using namespace mlir::llm;
+using namespace mlir::llm::verify;
+
+/// The shared expert: all three weights or none; [S, dim], [S, dim],
+/// [dim, S]; the sigmoid gate [1, dim] only with them.
+LogicalResult MoEOp::verifySharedExpert(int64_t dim) {
+  Value gate = getSharedGateWeights(), up = getSharedUpWeights(),
+        down = getSharedDownWeights(), scale = getSharedScaleWeights();
+  if (!gate || !up || !down) {
+    if (gate || up || down)
+      return emitOpError("a shared expert needs gate, up and down weights");
+    if (scale)
+      return emitOpError("'shared_scale' needs a shared expert");
+    return success();
+  }
+  auto g = cast<RankedTensorType>(gate.getType());
+  auto d = cast<RankedTensorType>(down.getType());
+  if (!g.hasStaticShape() || g.getRank() != 2 ||
+      !dimsCompatible(g.getDimSize(1), dim) || up.getType() != g)
+    return emitOpError() << "shared expert gate/up weights must both be "
+                            "[shared_hidden, "
+                         << dim << "], got " << g << " and " << up.getType();
+  if (!d.hasStaticShape() || d.getRank() != 2 ||
+      !dimsCompatible(d.getDimSize(0), dim) ||
+      d.getDimSize(1) != g.getDimSize(0))
+    return emitOpError() << "shared expert down weights (" << d
+                         << ") must be [" << dim << ", " << g.getDimSize(0)
+                         << "]";
+  if (scale) {
+    auto s = cast<RankedTensorType>(scale.getType());
+    if (!s.hasStaticShape() || s.getRank() != 2 || s.getDimSize(0) != 1 ||
+        !dimsCompatible(s.getDimSize(1), dim))
+      return emitOpError() << "'shared_scale' (" << s << ") must be [1, "
+                           << dim << "]";
+  }
+  return success();
+}
+
+LogicalResult MoEOp::verify() {
+  if (failed(verifyHasFeatureDim(*this, getInput(), "input")))
+    return failure();
+  auto router = getRouter().getType();
+  auto gate = getGateWeights().getType();
+  auto down = getDownWeights().getType();
+  int64_t dim = lastDim(getInput());
+  for (auto [name, type] : {std::pair<StringRef, RankedTensorType>{"router", router},
+                            {"gate_weights", gate}, {"down_weights", down}})
+    if (!type.hasStaticShape())
+      return emitOpError() << "'" << name << "' must have a static shape, got "
+                           << type;
+  if (router.getRank() != 2 || !dimsCompatible(router.getDimSize(1), dim))
+    return emitOpError() << "'router' (" << router << ") must be [experts, "
+                         << dim << "] for 'input' (" << getInput().getType()
+                         << ")";
+  int64_t experts = router.getDimSize(0);
+  if (gate.getRank() != 3 || gate.getDimSize(0) != experts ||
+      !dimsCompatible(gate.getDimSize(2), dim))
+    return emitOpError() << "'gate_weights' (" << gate << ") must be ["
+                         << experts << ", hidden, " << dim
+                         << "] to match 'router' (" << router << ")";
+  int64_t hidden = gate.getDimSize(1);
+  if (down.getRank() != 3 || down.getDimSize(0) != experts ||
+      down.getDimSize(1) != dim || down.getDimSize(2) != hidden)
+    return emitOpError() << "'down_weights' (" << down << ") must be ["
+                         << experts << ", " << dim << ", " << hidden
+                         << "] to match 'gate_weights' (" << gate << ")";
+  if (getTopK() < 1 || getTopK() > experts)
+    return emitOpError() << "top_k must be in [1, " << experts << "], got "
+                         << getTopK();
+  if (QuantAttr q = getExpertQuantAttr()) {
+    QuantScheme scheme = q.getScheme();
+    if (scheme != QuantScheme::gguf_q8_0 && scheme != QuantScheme::gguf_q4_0 &&
+        scheme != QuantScheme::gguf_q4_1)
+      return emitOpError() << "expert_quant must be a GGUF q8_0, q4_0 or q4_1 "
+                              "block scheme, got "
+                           << q;
+    for (Value w : {getGateWeights(), getDownWeights()}) {
+      auto t = cast<RankedTensorType>(w.getType());
+      if (!t.getElementType().isSignlessInteger(q.getBits()) ||
+          t.getDimSize(2) % 32 != 0)
+        return emitOpError() << "quantized expert weights must be i"
+                             << q.getBits()
+                             << " with rows of whole 32-element blocks, got "
+                             << t;
+    }
+  } else if (!isa<FloatType>(gate.getElementType()) ||
+             !isa<FloatType>(down.getElementType())) {
+    return emitOpError("integer expert weights need expert_quant");
+  }
+  if (failed(verifySharedExpert(dim)))
+    return failure();
+  if (auto placement = getPlacementAttr();
+      placement && static_cast<int64_t>(placement.getTiers().size()) != experts)
+    return emitOpError() << "placement has " << placement.getTiers().size()
+                         << " tiers for " << experts << " experts";
+  return success();
+}
+
