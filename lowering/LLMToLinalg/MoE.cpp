@@ -113,10 +113,6 @@ Value zeroIndices(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
       .getResult(0);
 }
 
-Value toIndex(OpBuilder &b, Location loc, Value v) {
-  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
-}
-
 struct LowerMoE : OpConversionPattern<MoEOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
