@@ -44,6 +44,10 @@ FailureOr<DecoderLayers> findDecoderLayers(func::FuncOp func, StringRef pass);
 /// last llm.attention before it (-1 when none is).
 SmallVector<std::pair<int64_t, MoEOp>> findMoELayers(Operation *root);
 
+/// "512MiB", "2GB", "100" (bytes: B, KB..TB, KiB..TiB); with `rate`,
+/// "25GB/s" (bytes per second). nullopt if malformed or not > 0.
+std::optional<double> parseByteAmount(StringRef text, bool rate = false);
+
 /// The first `count` layers of the skip plan in an `llmc calibrate`
 /// statistics file (`skip_plan`: layers by block influence, lowest first).
 FailureOr<SmallVector<int64_t>> readSkipPlan(StringRef path, int64_t count,

@@ -33,8 +33,9 @@ struct Tier {
   int64_t experts = 0;
 };
 
-/// "512MiB", "2GB", "100" (bytes); "25GB/s" with `rate`. nullopt if bad.
-std::optional<double> parseAmount(StringRef text, bool rate) {
+} // namespace
+
+std::optional<double> mlir::llm::parseByteAmount(StringRef text, bool rate) {
   text = text.trim();
   if (rate && !text.consume_back("/s"))
     return std::nullopt;
@@ -54,6 +55,8 @@ std::optional<double> parseAmount(StringRef text, bool rate) {
       return value * scale;
   return std::nullopt;
 }
+
+namespace {
 
 FailureOr<SmallVector<Tier>> parseTiers(StringRef spec, std::string &error) {
   SmallVector<Tier> tiers;
@@ -80,7 +83,7 @@ FailureOr<SmallVector<Tier>> parseTiers(StringRef spec, std::string &error) {
       return failure();
     }
     if (!size.empty()) {
-      std::optional<double> bytes = parseAmount(size, false);
+      std::optional<double> bytes = parseByteAmount(size, false);
       if (!bytes) {
         error = "tier '" + t.name + "': bad size '" + size.str() + "'";
         return failure();
@@ -88,7 +91,7 @@ FailureOr<SmallVector<Tier>> parseTiers(StringRef spec, std::string &error) {
       t.capacity = *bytes;
     }
     if (!bw.empty()) {
-      std::optional<double> rate = parseAmount(bw, true);
+      std::optional<double> rate = parseByteAmount(bw, true);
       if (!rate) {
         error = "tier '" + t.name + "': bad bandwidth '" + bw.str() +
                 "' (e.g. 25GB/s)";
@@ -226,7 +229,7 @@ struct PlaceExpertsPass : llm::impl::PlaceExpertsBase<PlaceExpertsPass> {
     // The budget caps the memory tiers together.
     double memoryLeft = std::numeric_limits<double>::infinity();
     if (!budget.empty()) {
-      std::optional<double> b = parseAmount(budget, false);
+      std::optional<double> b = parseByteAmount(budget, false);
       if (!b) {
         (void)fail(module, "bad budget '" + budget + "' (e.g. 512MiB)");
         return signalPassFailure();

@@ -323,22 +323,6 @@ Expected<std::string> llmc::resolveArtifact(StringRef input,
   return compileCached(input, tokenizer, options);
 }
 
-/// "64MiB", "2GB", "4096": bytes.
-static std::optional<uint64_t> parseByteSize(StringRef text) {
-  size_t digits = std::min(text.find_first_not_of("0123456789."), text.size());
-  double value;
-  if (text.take_front(digits).getAsDouble(value) || !(value > 0))
-    return std::nullopt;
-  StringRef unit = text.drop_front(digits).trim();
-  for (auto [name, scale] :
-       {std::pair<StringRef, double>{"", 1}, {"B", 1}, {"KB", 1e3},
-        {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0},
-        {"GiB", 1073741824.0}})
-    if (unit == name)
-      return uint64_t(value * scale);
-  return std::nullopt;
-}
-
 Error llmc::setExpertCache(llmc_artifact_t *artifact, StringRef path) {
   StringRef spec = StringRef(expertCacheOpt).trim();
   if (spec.empty() || spec == "0")
@@ -356,12 +340,12 @@ Error llmc::setExpertCache(llmc_artifact_t *artifact, StringRef path) {
     (void)llmc_artifact_expert_stats(artifact, &st);
     bytes = uint64_t(st.paged_bytes * pct / 100.0);
   } else {
-    std::optional<uint64_t> parsed = parseByteSize(spec);
+    std::optional<double> parsed = mlir::llm::parseByteAmount(spec);
     if (!parsed)
       return fileError(path, "--expert-cache '" + spec +
                                  "' is not a size (e.g. 64MiB) or a "
                                  "percentage");
-    bytes = *parsed;
+    bytes = uint64_t(*parsed);
   }
   if (llmc_status_t s =
           llmc_artifact_set_expert_cache(artifact, bytes, !noPrefetchOpt))
