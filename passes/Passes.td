@@ -126,5 +126,6 @@ include "passes/QuantPasses.td"
 include "passes/DepthPasses.td"
 include "passes/MoEPasses.td"
 include "passes/LoweringPasses.td"
+include "passes/GPUPasses.td"
 
 #endif // LLMC_PASSES_PASSES_TD

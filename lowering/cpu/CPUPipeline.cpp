@@ -9,6 +9,7 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -137,6 +138,9 @@ makeTargetMachine(const CPUTarget &target, llvm::CodeGenOptLevel level,
   // Fuse multiply-adds (the contractions are written as mulf + addf).
   llvm::TargetOptions targetOptions;
   targetOptions.AllowFPOpFusion = llvm::FPOpFusion::Fast;
+  // Constructors (GPU host code loads its kernel modules in one) go in
+  // .init_array, which the dynamic loader runs; .ctors it does not.
+  targetOptions.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> tm(llvmTarget->createTargetMachine(
       triple, cpuName, featureString, targetOptions, llvm::Reloc::PIC_,
       std::nullopt, level));
@@ -172,6 +176,10 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  // GPU host code: gpu.binary objects are embedded, launches become the
+  // runtime's mgpu* calls.
+  registerGPUDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   module->getContext()->appendDialectRegistry(registry);
 
   llvm::LLVMContext llvmContext;

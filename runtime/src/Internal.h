@@ -33,6 +33,23 @@ public:
   /// session's KV cache and the logits of the last `rows` positions.
   virtual llmc_status_t forward(llmc_session_s &session, const int32_t *tokens,
                                 int32_t n, int32_t rows) = 0;
+  /// Whether sessions keep their KV cache in host memory (session.kv); a
+  /// GPU device keeps it on the device instead.
+  virtual bool hostKV() const { return true; }
+  /// A session of this device's artifact is freed.
+  virtual void releaseSession(llmc_session_s &) {}
+  /// The device and its counters, for --stats ("" = nothing to say).
+  virtual std::string describe() const { return ""; }
+};
+
+/// An artifact's host code object (the shared library in its code
+/// section), loaded through an anonymous memory file.
+struct CodeObject {
+  ~CodeObject();
+  /// Loads it and finds the artifact's entry symbol.
+  llmc_status_t load(llmc_artifact_s &artifact, void *&entry);
+  void *handle = nullptr;
+  int fd = -1;
 };
 
 /// Pages the `storage` experts of an artifact with an expert placement
@@ -59,6 +76,12 @@ ExpertCache *&currentExpertCache();
 /// Creates the CPU device: loads the artifact's code object.
 llmc_status_t createCPUDevice(llmc_artifact_s &artifact,
                               std::unique_ptr<Device> &out);
+/// Creates the Vulkan device (devices/vulkan): the artifact's host code
+/// launches its SPIR-V kernels there.
+llmc_status_t createVulkanDevice(llmc_artifact_s &artifact,
+                                 std::unique_ptr<Device> &out);
+/// Describes the Vulkan devices the loader sees, one per line.
+std::string describeVulkanDevices();
 /// Checks the artifact's target against this machine.
 llmc_status_t checkTarget(llmc_artifact_s &artifact);
 /// Creates the artifact's device on first use.

@@ -310,12 +310,17 @@ extern "C" llmc_status_t llmc_session_create(llmc_artifact_t *a,
   size_t kvBytes = static_cast<size_t>(a->kvElemBytes);
   for (int64_t d : a->kvShape)
     kvBytes *= static_cast<size_t>(d);
-  s->kv.assign((kvBytes + sizeof(float) - 1) / sizeof(float), 0.0f);
+  if (a->device->hostKV())
+    s->kv.assign((kvBytes + sizeof(float) - 1) / sizeof(float), 0.0f);
   *out = s.release();
   return nullptr;
 }
 
-extern "C" void llmc_session_free(llmc_session_t *s) { delete s; }
+extern "C" void llmc_session_free(llmc_session_t *s) {
+  if (s && s->artifact && s->artifact->device)
+    s->artifact->device->releaseSession(*s);
+  delete s;
+}
 
 extern "C" void llmc_session_reset(llmc_session_t *s) {
   if (s)
@@ -422,4 +427,37 @@ extern "C" llmc_status_t llmc_artifact_expert_stats(llmc_artifact_t *a,
 extern "C" void llmc_artifact_expert_stats_reset(llmc_artifact_t *a) {
   if (a && a->experts)
     a->experts->resetStats();
+}
+
+//===----------------------------------------------------------------------===//
+// Devices
+//===----------------------------------------------------------------------===//
+
+namespace {
+void copyText(const std::string &text, char *buffer, size_t size) {
+  if (!buffer || !size)
+    return;
+  size_t n = std::min(text.size(), size - 1);
+  memcpy(buffer, text.data(), n);
+  buffer[n] = '\0';
+}
+} // namespace
+
+extern "C" llmc_status_t llmc_devices_list(char *buffer, size_t size) {
+  if (!buffer || !size)
+    return makeStatus(LLMC_INVALID_ARGUMENT, "llmc_devices_list: no buffer");
+  copyText(describeVulkanDevices(), buffer, size);
+  return nullptr;
+}
+
+extern "C" llmc_status_t llmc_artifact_device_stats(llmc_artifact_t *a,
+                                                    char *buffer,
+                                                    size_t size) {
+  if (!a || !buffer || !size)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_artifact_device_stats: null argument");
+  if (llmc_status_t s = ensureDevice(*a))
+    return s;
+  copyText(a->device->describe(), buffer, size);
+  return nullptr;
 }

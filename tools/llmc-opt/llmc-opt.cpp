@@ -7,6 +7,7 @@
 
 #include "dialects/llm/LLMOps.h"
 #include "lowering/cpu/CPUPipeline.h"
+#include "lowering/vulkan/VulkanPipeline.h"
 #include "passes/Passes.h"
 #include "passes/Optimize.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -19,6 +20,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::llm::registerLLMPasses();
   mlir::llm::registerLLMToCPUPipeline();
+  mlir::llm::registerLLMToVulkanPipeline();
   mlir::llm::registerLLMOptimizePipeline();
 
   mlir::DialectRegistry registry;

@@ -38,6 +38,8 @@ std::string tokenizerOption();
 /// --expert-cache / --no-prefetch (run, bench): sets the artifact's
 /// expert cache; `path` names it in errors.
 llvm::Error setExpertCache(llmc_artifact_t *artifact, llvm::StringRef path);
+/// Checks --device (run, bench) against the artifact's target.
+llvm::Error checkDevice(llmc_artifact_t *artifact, llvm::StringRef path);
 int runBench();
 int runPerplexity();
 int runCalibrate();

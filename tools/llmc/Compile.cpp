@@ -8,6 +8,8 @@
 #include "importers/Tokenizer.h"
 #include "llmc/runtime.h"
 #include "lowering/cpu/CPUPipeline.h"
+#include "lowering/vulkan/VulkanPipeline.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "passes/Optimize.h"
 #include "passes/Passes.h"
 #include "runtime/src/ArtifactFormat.h"
@@ -273,7 +275,9 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
   // (after the Q/K/V concatenation, before norm gains are folded) or alone.
   if (options.optLevel >= 1 && options.llmOptimize) {
     mlir::llm::OptimizeOptions opt;
-    opt.flash = options.optLevel >= 2;
+    // Flash attention's tiles are scheduled for the CPU (scf.forall tasks
+    // with per-task buffers); the GPU backends take the reference form.
+    opt.flash = options.optLevel >= 2 && options.target == "cpu";
     opt.decodeSplits = options.decodeSplits;
     opt.softmax = options.decodeSoftmax;
     mlir::llm::buildLLMOptimizePipeline(pm, opt, quant, options.observe);
@@ -311,9 +315,35 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   mlir::ModuleOp module = *model.module;
   mlir::MLIRContext *ctx = module.getContext();
   StringRef input = model.source->path;
-  if (options.target != "cpu")
+  bool vulkan = options.target == "vulkan";
+  if (options.target != "cpu" && !vulkan)
     return fileError(input, "target '" + options.target +
-                                "' is not supported yet (cpu)");
+                                "' is not supported (cpu, vulkan)");
+  if (vulkan) {
+    // What the Vulkan backend does not lower yet, refused up front.
+    auto refuse = [&](StringRef what) {
+      return fileError(input, what + " is not supported with --target "
+                                     "vulkan yet");
+    };
+    if (options.emit != "artifact")
+      return refuse("--emit " + options.emit);
+    if (!options.quant.empty())
+      return refuse("--quant");
+    if (options.kvCache != "f32")
+      return refuse("--kv-cache " + options.kvCache);
+    if (!options.earlyExit.empty())
+      return refuse("--early-exit");
+    if (!options.placeExperts.empty())
+      return refuse("--place-experts");
+    if (options.profile)
+      return refuse("--profile");
+    if (options.observe)
+      return refuse("calibration (observation points)");
+    if (mlir::llm::vulkanTargetOptions(options.vulkanTarget).empty())
+      return fileError(input, "unknown --vulkan-target '" +
+                                  options.vulkanTarget +
+                                  "' (baseline, full)");
+  }
   auto model_ = module->getAttrOfType<mlir::DictionaryAttr>("llm.model");
   if (!model_)
     return fileError(input, "module has no llm.model attribute");
@@ -370,11 +400,21 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   // 2. Bufferize, vectorize, parallelize, LLVM.
   progress.step("bufferizing and generating code");
   mlir::PassManager back(ctx);
-  if (failed(mlir::llm::buildLLMToCPUPipeline(
-          back, pipelineOptions, mlir::llm::CPUPipelineStage::FromBufferABI)))
+  if (vulkan) {
+    mlir::llm::VulkanPipelineOptions vulkanOptions;
+    vulkanOptions.target = options.vulkanTarget;
+    if (failed(mlir::llm::buildLLMToVulkanPipeline(back, vulkanOptions,
+                                                   /*fromBufferABI=*/true)))
+      return fileError(input, "cannot build the Vulkan pipeline");
+  } else if (failed(mlir::llm::buildLLMToCPUPipeline(
+                 back, pipelineOptions,
+                 mlir::llm::CPUPipelineStage::FromBufferABI))) {
     return fileError(input, "cannot build the CPU pipeline");
+  }
+  int64_t kernelCount = 0;
   if (Error e = runPasses(back, module, input, "code generation"))
     return e;
+  module.walk([&](mlir::gpu::BinaryOp) { ++kernelCount; });
   progress.step("emitting machine code");
   std::string object, arch;
   std::vector<std::string> features;
@@ -517,7 +557,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
       {"generator", "llmc"},
       {"model", toJSON(model_)},
       {"target",
-       json::Object{{"kind", "cpu"},
+       json::Object{{"kind", options.target},
                     {"arch", arch},
                     {"cpu", options.cpu},
                     {"opt_level", options.optLevel},
@@ -590,6 +630,17 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                      {"eos_id", model.tokenizer.eos}};
   if (!linkedCode)
     manifest.getObject("target")->try_emplace("code_section", "code.cpu");
+  if (vulkan) {
+    json::Array caps;
+    for (const std::string &c :
+         mlir::llm::vulkanTargetCapabilities(options.vulkanTarget))
+      caps.push_back(c);
+    manifest.getObject("target")->try_emplace(
+        "vulkan", json::Object{{"preset", options.vulkanTarget},
+                               {"spirv", "1.3"},
+                               {"capabilities", std::move(caps)},
+                               {"kernel_modules", kernelCount}});
+  }
   std::string manifestText;
   raw_string_ostream(manifestText) << json::Value(std::move(manifest));
 
@@ -722,7 +773,7 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
   std::string ir;
   raw_string_ostream(ir) << *model.module;
   mix(ir);
-  mix(options.target + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
+  mix(options.target + "|" + options.vulkanTarget + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
       (options.llmOptimize ? "" : "|no-llm-optimize") +
       (options.quant.empty() ? ""
                              : "|quant=" + options.quant +

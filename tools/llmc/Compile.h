@@ -14,7 +14,9 @@
 namespace llmc {
 
 struct CompileOptions {
-  std::string target = "cpu";
+  std::string target = "cpu"; ///< cpu | vulkan
+  /// With target vulkan: the SPIR-V capability preset (baseline | full).
+  std::string vulkanTarget = "baseline";
   std::string cpu = "native"; ///< LLVM CPU name; "native" = this machine
   /// Target triple ("" = this machine), e.g. aarch64-linux-gnu.
   std::string triple;

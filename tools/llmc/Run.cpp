@@ -85,8 +85,23 @@ static cl::opt<std::string> tripleOpt(
     cl::desc("Target triple to cross-compile for, e.g. aarch64-linux-gnu "
              "(default: this machine); name its CPU with --cpu"),
     cl::sub(compileCmd()));
+static cl::opt<std::string> vulkanTargetOpt(
+    "vulkan-target", cl::init("baseline"),
+    cl::desc("With --target vulkan: SPIR-V capabilities the kernels may use "
+             "(baseline: Vulkan 1.1 core; full: + 8/16-bit storage, Float16, "
+             "Int8/16/64, subgroup operations)"),
+    cl::value_desc("baseline|full"), cl::sub(compileCmd()), cl::sub(runCmd()),
+    cl::sub(benchCmd()));
+static cl::opt<std::string> deviceOpt(
+    "device", cl::init(""),
+    cl::desc("Device to run on: cpu or vulkan (a model that needs compiling "
+             "is compiled for it; an artifact must have been)"),
+    cl::value_desc("cpu|vulkan"), cl::sub(runCmd()), cl::sub(benchCmd()));
+static cl::opt<bool> listDevicesOpt(
+    "list-devices", cl::desc("List the GPU devices the runtime sees and exit"),
+    cl::sub(runCmd()));
 static cl::opt<std::string> targetOpt("target", cl::init("cpu"),
-                                      cl::desc("Target backend (cpu)"),
+                                      cl::desc("Target backend (cpu, vulkan)"),
                                       cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
 static cl::opt<std::string>
     cpuOpt("cpu", cl::init("native"),
@@ -246,7 +261,9 @@ std::string llmc::tokenizerOption() { return compileTokenizer; }
 
 CompileOptions llmc::compileOptions() {
   CompileOptions o;
-  o.target = targetOpt;
+  o.target = deviceOpt.empty() ? std::string(targetOpt)
+                               : std::string(deviceOpt);
+  o.vulkanTarget = vulkanTargetOpt;
   o.cpu = cpuOpt;
   o.triple = tripleOpt;
   o.emit = emitOpt;
@@ -353,7 +370,34 @@ Error llmc::setExpertCache(llmc_artifact_t *artifact, StringRef path) {
   return Error::success();
 }
 
+/// --device against the artifact's target.
+Error llmc::checkDevice(llmc_artifact_t *artifact, StringRef path) {
+  if (deviceOpt.empty())
+    return Error::success();
+  if (deviceOpt != "cpu" && deviceOpt != "vulkan")
+    return fileError(path, "unknown --device '" + deviceOpt +
+                               "' (cpu, vulkan)");
+  auto manifest = json::parse(llmc_artifact_manifest(artifact));
+  std::string kind = "cpu";
+  if (manifest)
+    if (const json::Object *t = manifest->getAsObject()->getObject("target"))
+      if (auto k = t->getString("kind"))
+        kind = k->str();
+  if (kind != deviceOpt)
+    return fileError(path, "was compiled for " + kind +
+                               ", not --device " + deviceOpt +
+                               " (recompile with --target " + deviceOpt + ")");
+  return Error::success();
+}
+
 int llmc::runRun() {
+  if (listDevicesOpt) {
+    char text[8192];
+    if (llmc_status_t s = llmc_devices_list(text, sizeof text))
+      return fail(statusError(s));
+    outs() << "cpu  this machine's CPU (the default device)\n" << text;
+    return 0;
+  }
   if (demoOpt == !runInput.empty())
     return fail("llmc run needs a model path or --demo (not both)");
   if (stepsOpt < 1)
@@ -386,6 +430,8 @@ int llmc::runRun() {
   if (llmc_status_t s = llmc_artifact_load(artifactPath.c_str(), &artifact))
     return fail(statusError(s));
   llvm::scope_exit freeArtifact([&] { llmc_artifact_free(artifact); });
+  if (Error e = checkDevice(artifact, artifactPath))
+    return fail(std::move(e));
   if (Error e = setExpertCache(artifact, artifactPath))
     return fail(std::move(e));
   auto tokenizer = artifactTokenizer(artifact, artifactPath);
@@ -401,5 +447,10 @@ int llmc::runRun() {
   outs().flush();
   if (llmc_status_t s = generate(artifact, **tokenizer, g, stdout, stderr))
     return fail(statusError(s));
+  if (statsOpt) {
+    char text[1024];
+    if (!llmc_artifact_device_stats(artifact, text, sizeof text) && *text)
+      errs() << text << "\n";
+  }
   return 0;
 }

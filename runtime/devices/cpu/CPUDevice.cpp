@@ -48,58 +48,15 @@ using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, int64_t,
 
 class CPUDevice : public Device {
 public:
-  ~CPUDevice() override {
-    if (handle)
-      dlclose(handle);
-    if (codeFd >= 0)
-      close(codeFd);
-  }
-
   llmc_status_t load(llmc_artifact_s &a) {
     if (a.linkedForward) { // compiled into this program (--emit exe)
       entry = reinterpret_cast<EntryFn>(a.linkedForward);
       return nullptr;
     }
-    // The code calls the runtime's allocation functions
-    // (_mlir_memref_to_llvm_*): make this library's symbols global even when
-    // it was itself loaded RTLD_LOCAL (e.g. by Python's ctypes).
-    Dl_info self;
-    if (dladdr(reinterpret_cast<void *>(&llmc_artifact_load), &self) &&
-        self.dli_fname)
-      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
-    const Section &code = a.sections.at(a.codeSection);
-    int fd = memfd_create("llmc-code", MFD_CLOEXEC);
-    if (fd < 0)
-      return makeStatus(LLMC_IO_ERROR,
-                        a.path + ": memfd_create failed: " + strerror(errno));
-    size_t done = 0;
-    while (done < code.size) {
-      ssize_t w = write(fd, code.data + done, code.size - done);
-      if (w <= 0) {
-        close(fd);
-        return makeStatus(LLMC_IO_ERROR, a.path + ": cannot stage code: " +
-                                             strerror(errno));
-      }
-      done += static_cast<size_t>(w);
-    }
-    // The descriptor stays open while the code is loaded: the loader
-    // identifies objects by path, and a closed descriptor's number (hence
-    // "/proc/self/fd/N") is reused by the next artifact's code, which
-    // dlopen would then take for the one already loaded.
-    std::string fdPath = "/proc/self/fd/" + std::to_string(fd);
-    handle = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle)
-      codeFd = fd;
-    else
-      close(fd);
-    if (!handle)
-      return makeStatus(LLMC_BAD_ARTIFACT,
-                        a.path + ": cannot load the CPU code object: " +
-                            dlerror());
-    entry = reinterpret_cast<EntryFn>(dlsym(handle, a.entrySymbol.c_str()));
-    if (!entry)
-      return makeStatus(LLMC_BAD_ARTIFACT, a.path + ": code object has no '" +
-                                               a.entrySymbol + "'");
+    void *sym = nullptr;
+    if (llmc_status_t s = code.load(a, sym))
+      return s;
+    entry = reinterpret_cast<EntryFn>(sym);
     return nullptr;
   }
 
@@ -118,11 +75,62 @@ public:
   }
 
 private:
-  void *handle = nullptr;
-  int codeFd = -1;
+  CodeObject code;
   EntryFn entry = nullptr;
 };
+} // namespace
 
+CodeObject::~CodeObject() {
+  if (handle)
+    dlclose(handle);
+  if (fd >= 0)
+    close(fd);
+}
+
+llmc_status_t CodeObject::load(llmc_artifact_s &a, void *&entry) {
+  // The code calls the runtime's functions (_mlir_memref_to_llvm_*,
+  // mgpu*): make this library's symbols global even when it was itself
+  // loaded RTLD_LOCAL (e.g. by Python's ctypes).
+  Dl_info self;
+  if (dladdr(reinterpret_cast<void *>(&llmc_artifact_load), &self) &&
+      self.dli_fname)
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+  const Section &code = a.sections.at(a.codeSection);
+  int memfd = memfd_create("llmc-code", MFD_CLOEXEC);
+  if (memfd < 0)
+    return makeStatus(LLMC_IO_ERROR,
+                      a.path + ": memfd_create failed: " + strerror(errno));
+  size_t done = 0;
+  while (done < code.size) {
+    ssize_t w = write(memfd, code.data + done, code.size - done);
+    if (w <= 0) {
+      close(memfd);
+      return makeStatus(LLMC_IO_ERROR,
+                        a.path + ": cannot stage code: " + strerror(errno));
+    }
+    done += static_cast<size_t>(w);
+  }
+  // The descriptor stays open while the code is loaded: the loader
+  // identifies objects by path, and a closed descriptor's number (hence
+  // "/proc/self/fd/N") is reused by the next artifact's code, which
+  // dlopen would then take for the one already loaded.
+  std::string fdPath = "/proc/self/fd/" + std::to_string(memfd);
+  handle = dlopen(fdPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle)
+    fd = memfd;
+  else
+    close(memfd);
+  if (!handle)
+    return makeStatus(LLMC_BAD_ARTIFACT,
+                      a.path + ": cannot load the code object: " + dlerror());
+  entry = dlsym(handle, a.entrySymbol.c_str());
+  if (!entry)
+    return makeStatus(LLMC_BAD_ARTIFACT, a.path + ": code object has no '" +
+                                             a.entrySymbol + "'");
+  return nullptr;
+}
+
+namespace {
 bool hostHas(const std::string &f) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -142,7 +150,7 @@ bool hostHas(const std::string &f) {
 } // namespace
 
 llmc_status_t llmc::runtime::checkTarget(llmc_artifact_s &a) {
-  if (a.targetKind != "cpu")
+  if (a.targetKind != "cpu" && a.targetKind != "vulkan")
     return makeStatus(LLMC_UNSUPPORTED, a.path + ": target '" + a.targetKind +
                                             "' is not supported by this runtime");
 #if defined(__x86_64__)
@@ -179,5 +187,7 @@ llmc_status_t llmc::runtime::ensureDevice(llmc_artifact_s &a) {
   std::lock_guard<std::mutex> lock(a.deviceMutex);
   if (a.device)
     return nullptr;
+  if (a.targetKind == "vulkan")
+    return createVulkanDevice(a, a.device);
   return createCPUDevice(a, a.device);
 }

@@ -205,6 +205,19 @@ llmc_status_t llmc_artifact_expert_stats(llmc_artifact_t *artifact,
                                          llmc_expert_stats_t *out);
 void llmc_artifact_expert_stats_reset(llmc_artifact_t *artifact);
 
+/* ---- Devices ------------------------------------------------------------ */
+
+/* The GPU devices this runtime can use, one per line ("vulkan:0  name (...)
+ * capabilities: ..."), or why none; copied into `buffer` (NUL-terminated,
+ * truncated to `size`). */
+llmc_status_t llmc_devices_list(char *buffer, size_t size);
+
+/* The device running `artifact` and its counters (dispatches, command
+ * buffers recorded and replayed), as for llmc_devices_list; empty for the
+ * CPU. Creates the device if no session has yet. */
+llmc_status_t llmc_artifact_device_stats(llmc_artifact_t *artifact,
+                                         char *buffer, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

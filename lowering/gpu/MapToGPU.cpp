@@ -1,0 +1,217 @@
+//===- MapToGPU.cpp - buffer-level loops onto GPU workgroups --------------===//
+//
+// After bufferization, every host-side buffer access of the model entry
+// becomes a parallel loop nest mapped onto the GPU grid, so that
+// `convert-parallel-loops-to-gpu` turns the whole function into kernel
+// launches and the host code only allocates, slices and launches:
+//
+//   - `memref.copy` becomes `linalg.copy`;
+//   - every linalg op becomes an `scf.parallel` over its parallel dims with
+//     its reductions as sequential loops inside (an op with no parallel dim
+//     runs as one invocation);
+//   - host allocations become device allocations (`gpu.alloc`/`gpu.dealloc`
+//     on a stream, as `gpu-to-llvm` lowers them to the runtime's mgpu*
+//     calls);
+//   - each outermost parallel nest is tiled: the innermost dim by the
+//     workgroup width (threads), the rest one per workgroup; up to three
+//     dims go to the grid (x = innermost), the others and every nested
+//     parallel loop run sequentially inside an invocation.
+//
+// Anything left that reads or writes a buffer outside a mapped loop is an
+// error: the host cannot touch device memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::llm {
+#define GEN_PASS_DEF_GPUMAPLOOPS
+#include "passes/Passes.h.inc"
+} // namespace mlir::llm
+
+using namespace mlir;
+
+namespace {
+using gpu::Processor;
+
+/// Whether `op` reads or writes buffer contents (as opposed to only
+/// handling descriptors: views, casts, allocation).
+bool touchesMemory(Operation *op) {
+  if (isa<memref::LoadOp, memref::StoreOp, memref::AtomicRMWOp,
+          memref::GenericAtomicRMWOp, memref::CopyOp>(op))
+    return true;
+  if (isa<linalg::LinalgOp>(op))
+    return true;
+  return op->getDialect() &&
+         op->getDialect()->getNamespace() ==
+             vector::VectorDialect::getDialectNamespace() &&
+         !isa<vector::BroadcastOp>(op);
+}
+
+gpu::ParallelLoopDimMappingAttr dimMapping(MLIRContext *ctx, Processor p) {
+  AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
+  return gpu::ParallelLoopDimMappingAttr::get(ctx, p, id, id);
+}
+
+/// Marks every dim of `loop` and of the parallel loops nested in it
+/// sequential.
+void mapSequential(scf::ParallelOp loop) {
+  MLIRContext *ctx = loop.getContext();
+  loop.walk([&](scf::ParallelOp inner) {
+    SmallVector<gpu::ParallelLoopDimMappingAttr> m(
+        inner.getNumLoops(), dimMapping(ctx, Processor::Sequential));
+    (void)gpu::setMappingAttr(inner, m);
+  });
+}
+
+struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
+  using GPUMapLoopsBase::GPUMapLoopsBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    MLIRContext *ctx = &getContext();
+    IRRewriter rewriter(ctx);
+    if (workgroupSize < 1 || workgroupSize > 1024) {
+      func.emitError("workgroup-size must be in [1, 1024], got ")
+          << workgroupSize;
+      return signalPassFailure();
+    }
+
+    // Copies become linalg so that they lower like every other op.
+    SmallVector<memref::CopyOp> copies;
+    func.walk([&](memref::CopyOp c) { copies.push_back(c); });
+    for (memref::CopyOp c : copies) {
+      rewriter.setInsertionPoint(c);
+      linalg::CopyOp::create(rewriter, c.getLoc(), c.getSource(),
+                             c.getTarget());
+      rewriter.eraseOp(c);
+    }
+
+    // Linalg ops become parallel loops; those without a parallel dim get a
+    // one-iteration loop around them so they still run as a kernel.
+    SmallVector<linalg::LinalgOp> linalgOps;
+    func.walk([&](linalg::LinalgOp op) { linalgOps.push_back(op); });
+    for (linalg::LinalgOp op : linalgOps) {
+      if (!op.hasPureBufferSemantics()) {
+        op->emitError("is not bufferized: cannot map it to GPU kernels");
+        return signalPassFailure();
+      }
+      rewriter.setInsertionPoint(op);
+      if (op.getNumParallelLoops() == 0 &&
+          !op->getParentOfType<scf::ParallelOp>()) {
+        Location loc = op.getLoc();
+        Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+        Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+        auto one = scf::ParallelOp::create(rewriter, loc, ValueRange{c0},
+                                           ValueRange{c1}, ValueRange{c1});
+        rewriter.moveOpBefore(op, one.getBody()->getTerminator());
+        rewriter.setInsertionPoint(op);
+      }
+      if (failed(linalg::linalgOpToParallelLoops(rewriter, op))) {
+        op->emitError("cannot be lowered to parallel loops");
+        return signalPassFailure();
+      }
+      rewriter.eraseOp(op);
+    }
+
+    // Tile and map every outermost parallel nest.
+    SmallVector<scf::ParallelOp> roots;
+    func.walk([&](scf::ParallelOp loop) {
+      if (!loop->getParentOfType<scf::ParallelOp>())
+        roots.push_back(loop);
+    });
+    for (scf::ParallelOp root : roots) {
+      unsigned n = root.getNumLoops();
+      // The innermost dim is split across the workgroup's threads; a
+      // statically shorter dim gets a workgroup of its own width.
+      int64_t width = workgroupSize;
+      if (std::optional<int64_t> trip = constantTripCount(root, n - 1))
+        width = std::max<int64_t>(1, std::min<int64_t>(width, *trip));
+      SmallVector<int64_t> tiles(n, 1);
+      tiles[n - 1] = width;
+      // Nested loops (the reductions and inner parallel dims) run inside
+      // one invocation.
+      for (Operation &op : root.getBody()->without_terminator())
+        op.walk([&](scf::ParallelOp inner) { mapSequential(inner); });
+      auto [outer, inner] =
+          scf::tileParallelLoop(root, tiles, /*noMinMaxBounds=*/true);
+      SmallVector<gpu::ParallelLoopDimMappingAttr> outerMap, innerMap;
+      const Processor blocks[] = {Processor::BlockX, Processor::BlockY,
+                                  Processor::BlockZ};
+      for (unsigned d = 0; d < n; ++d) {
+        unsigned fromInner = n - 1 - d;
+        outerMap.push_back(dimMapping(
+            ctx, fromInner < 3 ? blocks[fromInner] : Processor::Sequential));
+        innerMap.push_back(dimMapping(
+            ctx, d == n - 1 ? Processor::ThreadX : Processor::Sequential));
+      }
+      (void)gpu::setMappingAttr(outer, outerMap);
+      (void)gpu::setMappingAttr(inner, innerMap);
+    }
+
+    // Buffers live on the device.
+    SmallVector<memref::AllocOp> allocs;
+    func.walk([&](memref::AllocOp a) {
+      if (!a->getParentOfType<scf::ParallelOp>())
+        allocs.push_back(a);
+    });
+    for (memref::AllocOp a : allocs) {
+      rewriter.setInsertionPoint(a);
+      Location loc = a.getLoc();
+      auto tokTy = gpu::AsyncTokenType::get(ctx);
+      Value t = gpu::WaitOp::create(rewriter, loc, tokTy, ValueRange{})
+                    .getAsyncToken();
+      auto g = gpu::AllocOp::create(rewriter, loc, a.getType(), tokTy,
+                                    ValueRange{t}, a.getDynamicSizes(),
+                                    a.getSymbolOperands(), /*hostShared=*/false);
+      gpu::WaitOp::create(rewriter, loc, Type(), ValueRange{g.getAsyncToken()});
+      rewriter.replaceOp(a, g.getMemref());
+    }
+    SmallVector<memref::DeallocOp> deallocs;
+    func.walk([&](memref::DeallocOp d) { deallocs.push_back(d); });
+    for (memref::DeallocOp d : deallocs) {
+      rewriter.setInsertionPoint(d);
+      Location loc = d.getLoc();
+      auto tokTy = gpu::AsyncTokenType::get(ctx);
+      Value t = gpu::WaitOp::create(rewriter, loc, tokTy, ValueRange{})
+                    .getAsyncToken();
+      auto g = gpu::DeallocOp::create(rewriter, loc, tokTy, ValueRange{t},
+                                      d.getMemref());
+      gpu::WaitOp::create(rewriter, loc, Type(), ValueRange{g.getAsyncToken()});
+      rewriter.eraseOp(d);
+    }
+
+    // Nothing may touch a buffer from the host.
+    WalkResult r = func.walk([&](Operation *op) {
+      if (!touchesMemory(op) || op->getParentOfType<scf::ParallelOp>())
+        return WalkResult::advance();
+      op->emitError("reads or writes a buffer outside a parallel loop: it "
+                    "cannot run on the GPU");
+      return WalkResult::interrupt();
+    });
+    if (r.wasInterrupted())
+      signalPassFailure();
+  }
+
+  static std::optional<int64_t> constantTripCount(scf::ParallelOp loop,
+                                                  unsigned dim) {
+    auto lb = getConstantIntValue(loop.getLowerBound()[dim]);
+    auto ub = getConstantIntValue(loop.getUpperBound()[dim]);
+    auto step = getConstantIntValue(loop.getStep()[dim]);
+    if (!lb || !ub || !step || *step <= 0)
+      return std::nullopt;
+    return (*ub - *lb + *step - 1) / *step;
+  }
+};
+} // namespace

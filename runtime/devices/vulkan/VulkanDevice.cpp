@@ -1,0 +1,1093 @@
+//===- VulkanDevice.cpp - runs an artifact's SPIR-V kernels on Vulkan -----===//
+//
+// A `--target vulkan` artifact carries host code (a shared library, as on
+// the CPU) whose every buffer access is a SPIR-V kernel launch through the
+// mgpu* functions (devices/gpu/GPUHost.h). This device implements them:
+//
+// - libvulkan is dlopened (the runtime loads without it and reports "no
+//   Vulkan loader"); the first compute-capable device is used (discrete
+//   first; LLMC_VULKAN_DEVICE=<index> picks one); its features are checked
+//   against the SPIR-V capabilities the artifact was compiled for.
+// - Device memory has no host address: every buffer gets a range of a fake
+//   address space, so host code can do its pointer arithmetic (views,
+//   slices) and a kernel argument's pointer maps back to (buffer, byte
+//   offset). Weights are uploaded once; each session's KV cache stays on
+//   the device; temporaries come from a pool of freed buffers by size.
+// - Launches are recorded (kernel, bindings, workgroup counts; scalars go
+//   to a host-visible argument arena) and submitted as one command buffer
+//   when forward returns. A recorded command buffer is kept per distinct
+//   dispatch sequence ("shape") and replayed when the sequence recurs, with
+//   only the argument arena rewritten.
+//
+// Test hooks: LLMC_VULKAN_LIBRARY (loader path), LLMC_VULKAN_MEMORY_LIMIT
+// (bytes of device memory to allow), LLMC_VULKAN_DISABLE (capabilities to
+// treat as missing, comma-separated).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/devices/gpu/GPUHost.h"
+#include "runtime/src/Internal.h"
+
+#if __has_include(<vulkan/vulkan.h>)
+#define LLMC_HAVE_VULKAN 1
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+#endif
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <sstream>
+
+using namespace llmc::runtime;
+
+#ifndef LLMC_HAVE_VULKAN
+llmc_status_t llmc::runtime::createVulkanDevice(llmc_artifact_s &a,
+                                                std::unique_ptr<Device> &) {
+  return makeStatus(LLMC_UNSUPPORTED,
+                    a.path + ": this runtime was built without Vulkan support");
+}
+std::string llmc::runtime::describeVulkanDevices() {
+  return "vulkan: this runtime was built without Vulkan support\n";
+}
+#else
+
+namespace {
+#define LLMC_VK_INSTANCE_FNS(X)                                                \
+  X(vkDestroyInstance) X(vkEnumeratePhysicalDevices)                           \
+  X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceProperties2)           \
+  X(vkGetPhysicalDeviceFeatures2) X(vkGetPhysicalDeviceQueueFamilyProperties)  \
+  X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice)                     \
+  X(vkGetDeviceProcAddr)
+#define LLMC_VK_DEVICE_FNS(X)                                                  \
+  X(vkDestroyDevice) X(vkGetDeviceQueue) X(vkCreateBuffer) X(vkDestroyBuffer)  \
+  X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory)         \
+  X(vkBindBufferMemory) X(vkMapMemory) X(vkCreateShaderModule)                 \
+  X(vkDestroyShaderModule) X(vkCreateDescriptorSetLayout)                      \
+  X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout)                    \
+  X(vkDestroyPipelineLayout) X(vkCreateComputePipelines) X(vkDestroyPipeline)  \
+  X(vkCreateDescriptorPool) X(vkDestroyDescriptorPool)                         \
+  X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets) X(vkCreateCommandPool) \
+  X(vkDestroyCommandPool) X(vkAllocateCommandBuffers) X(vkFreeCommandBuffers)  \
+  X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkCmdBindPipeline)           \
+  X(vkCmdBindDescriptorSets) X(vkCmdDispatch) X(vkCmdPipelineBarrier)          \
+  X(vkCmdCopyBuffer) X(vkCmdFillBuffer) X(vkQueueSubmit) X(vkCreateFence)      \
+  X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkDeviceWaitIdle)
+
+/// The loader and the instance: enough to list devices.
+struct Instance {
+  void *lib = nullptr;
+  PFN_vkGetInstanceProcAddr getProc = nullptr;
+  VkInstance instance = VK_NULL_HANDLE;
+#define X(f) PFN_##f f = nullptr;
+  LLMC_VK_INSTANCE_FNS(X)
+#undef X
+
+  ~Instance() {
+    if (instance && vkDestroyInstance)
+      vkDestroyInstance(instance, nullptr);
+    if (lib)
+      dlclose(lib);
+  }
+
+  /// Empty on success, else why not.
+  std::string open() {
+    const char *path = std::getenv("LLMC_VULKAN_LIBRARY");
+    lib = dlopen(path && *path ? path : "libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+      return std::string("no Vulkan loader (libvulkan.so.1: ") + dlerror() +
+             "); install libvulkan1 and a driver (e.g. mesa-vulkan-drivers)";
+    getProc = reinterpret_cast<PFN_vkGetInstanceProcAddr>(
+        dlsym(lib, "vkGetInstanceProcAddr"));
+    if (!getProc)
+      return "the Vulkan loader has no vkGetInstanceProcAddr";
+    auto create = reinterpret_cast<PFN_vkCreateInstance>(
+        getProc(VK_NULL_HANDLE, "vkCreateInstance"));
+    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.pApplicationName = "llmc";
+    app.apiVersion = VK_API_VERSION_1_2;
+    VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ci.pApplicationInfo = &app;
+    if (!create || create(&ci, nullptr, &instance) != VK_SUCCESS) {
+      instance = VK_NULL_HANDLE;
+      return "cannot create a Vulkan instance (no Vulkan driver installed?)";
+    }
+#define X(f) f = reinterpret_cast<PFN_##f>(getProc(instance, #f));
+    LLMC_VK_INSTANCE_FNS(X)
+#undef X
+    return "";
+  }
+
+  std::vector<VkPhysicalDevice> devices() {
+    uint32_t n = 0;
+    vkEnumeratePhysicalDevices(instance, &n, nullptr);
+    std::vector<VkPhysicalDevice> d(n);
+    if (n)
+      vkEnumeratePhysicalDevices(instance, &n, d.data());
+    d.resize(n);
+    return d;
+  }
+};
+
+const char *typeName(VkPhysicalDeviceType t) {
+  switch (t) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+  default: return "other";
+  }
+}
+
+/// The device's features, as the SPIR-V capability names the compiler
+/// declares.
+struct Features {
+  VkPhysicalDeviceFeatures2 base{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  VkPhysicalDeviceVulkan11Features v11{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  VkPhysicalDeviceVulkan12Features v12{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceSubgroupProperties subgroup{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+
+  void query(Instance &in, VkPhysicalDevice pd) {
+    base.pNext = &v11;
+    v11.pNext = &v12;
+    in.vkGetPhysicalDeviceFeatures2(pd, &base);
+    VkPhysicalDeviceProperties2 p{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    p.pNext = &subgroup;
+    in.vkGetPhysicalDeviceProperties2(pd, &p);
+  }
+
+  bool has(const std::string &cap) const {
+    bool compute = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT;
+    auto ops = subgroup.supportedOperations;
+    if (cap == "Shader") return true;
+    if (cap == "Float16") return v12.shaderFloat16;
+    if (cap == "Int8") return v12.shaderInt8;
+    if (cap == "Int16") return base.features.shaderInt16;
+    if (cap == "Int64") return base.features.shaderInt64;
+    if (cap == "StorageBuffer16BitAccess") return v11.storageBuffer16BitAccess;
+    if (cap == "StorageBuffer8BitAccess") return v12.storageBuffer8BitAccess;
+    if (cap == "GroupNonUniform")
+      return compute && (ops & VK_SUBGROUP_FEATURE_BASIC_BIT);
+    if (cap == "GroupNonUniformArithmetic")
+      return compute && (ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    if (cap == "GroupNonUniformShuffle")
+      return compute && (ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    return false;
+  }
+};
+
+bool disabledByEnv(const std::string &cap) {
+  const char *env = std::getenv("LLMC_VULKAN_DISABLE");
+  if (!env)
+    return false;
+  std::stringstream ss(env);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (item == cap)
+      return true;
+  return false;
+}
+
+/// One argument of a kernel, from the module's JSON (llm.kernel_abi).
+struct ArgKind {
+  enum K { Buffer, Offset, Index, I32, F32 } kind;
+  uint32_t elemBytes = 0;
+};
+
+struct Kernel {
+  std::string name;
+  std::vector<ArgKind> args;
+  VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
+  VkPipelineLayout layout = VK_NULL_HANDLE;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+};
+
+struct Module {
+  const uint32_t *words = nullptr;
+  size_t wordCount = 0;
+  VkShaderModule shader = VK_NULL_HANDLE;
+  std::vector<std::unique_ptr<Kernel>> kernels;
+};
+
+struct Buffer {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  uint64_t size = 0;
+  uintptr_t address = 0; ///< in the fake address space
+  void *mapped = nullptr;
+  bool pooled = false; ///< a temporary of the host code
+};
+
+struct Binding {
+  VkBuffer buffer;
+  VkDeviceSize offset, range;
+  bool operator==(const Binding &o) const {
+    return buffer == o.buffer && offset == o.offset && range == o.range;
+  }
+};
+
+struct Dispatch {
+  Kernel *kernel;
+  uint32_t grid[3];
+  std::vector<Binding> bindings; ///< scalars: slots of the argument arena
+  bool operator==(const Dispatch &o) const {
+    return kernel == o.kernel && std::equal(grid, grid + 3, o.grid) &&
+           bindings == o.bindings;
+  }
+};
+
+/// A recorded command buffer and the descriptor sets it binds.
+struct Recording {
+  std::vector<Dispatch> dispatches;
+  VkDescriptorPool pool = VK_NULL_HANDLE;
+  VkCommandBuffer commands = VK_NULL_HANDLE;
+  uint64_t lastUse = 0;
+};
+
+struct SessionBuffers {
+  Buffer *kv = nullptr, *tokens = nullptr, *logits = nullptr;
+};
+
+template <int N> struct MemRef {
+  const void *allocated;
+  const void *aligned;
+  int64_t offset;
+  int64_t sizes[N];
+  int64_t strides[N];
+};
+
+template <int N> MemRef<N> memref(uintptr_t address, const int64_t (&shape)[N]) {
+  const void *p = reinterpret_cast<const void *>(address);
+  MemRef<N> m{p, p, 0, {}, {}};
+  int64_t stride = 1;
+  for (int d = N - 1; d >= 0; --d) {
+    m.sizes[d] = shape[d];
+    m.strides[d] = stride;
+    stride *= shape[d];
+  }
+  return m;
+}
+
+using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, int64_t,
+                         MemRef<1> *, MemRef<2> *);
+
+constexpr size_t kMaxRecordings = 16;
+constexpr uintptr_t kAddressBase = uintptr_t(1) << 44;
+constexpr uintptr_t kAddressGap = 1 << 16;
+
+class VulkanDevice : public Device, public gpu::Backend {
+public:
+  ~VulkanDevice() override {
+    if (!device)
+      return;
+    vkDeviceWaitIdle(device);
+    for (auto &r : recordings)
+      freeRecording(r);
+    for (auto &[_, b] : buffers)
+      destroyBuffer(b);
+    for (auto &m : modules) {
+      for (auto &k : m->kernels) {
+        if (k->pipeline) vkDestroyPipeline(device, k->pipeline, nullptr);
+        if (k->layout) vkDestroyPipelineLayout(device, k->layout, nullptr);
+        if (k->setLayout)
+          vkDestroyDescriptorSetLayout(device, k->setLayout, nullptr);
+      }
+      if (m->shader) vkDestroyShaderModule(device, m->shader, nullptr);
+    }
+    if (fence) vkDestroyFence(device, fence, nullptr);
+    if (commandPool) vkDestroyCommandPool(device, commandPool, nullptr);
+    vkDestroyDevice(device, nullptr);
+  }
+
+  llmc_status_t open(llmc_artifact_s &a) {
+    artifact = &a;
+    std::string why = vk.open();
+    if (!why.empty())
+      return makeStatus(LLMC_UNSUPPORTED, a.path + ": " + why);
+    std::vector<VkPhysicalDevice> all = vk.devices();
+    if (all.empty())
+      return makeStatus(LLMC_UNSUPPORTED,
+                        a.path + ": no Vulkan device (the loader found "
+                                 "none; install a driver, e.g. "
+                                 "mesa-vulkan-drivers for lavapipe)");
+    int pick = -1;
+    if (const char *env = std::getenv("LLMC_VULKAN_DEVICE")) {
+      pick = std::atoi(env);
+      if (pick < 0 || pick >= static_cast<int>(all.size()))
+        return makeStatus(LLMC_INVALID_ARGUMENT,
+                          "LLMC_VULKAN_DEVICE=" + std::string(env) +
+                              ": the loader sees " + std::to_string(all.size()) +
+                              " device(s)");
+    } else {
+      int best = -1;
+      for (size_t i = 0; i < all.size(); ++i) {
+        VkPhysicalDeviceProperties p;
+        vk.vkGetPhysicalDeviceProperties(all[i], &p);
+        int rank = p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 3
+                   : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 2
+                   : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU            ? 0
+                                                                            : 1;
+        if (rank > best)
+          best = rank, pick = static_cast<int>(i);
+      }
+    }
+    physical = all[pick];
+    vk.vkGetPhysicalDeviceProperties(physical, &props);
+    name = props.deviceName;
+    if (props.apiVersion < VK_API_VERSION_1_1)
+      return makeStatus(LLMC_UNSUPPORTED,
+                        a.path + ": Vulkan device '" + name +
+                            "' supports only Vulkan 1.0 (1.1 is needed)");
+    features.query(vk, physical);
+
+    // The capabilities the kernels were compiled for.
+    nlohmann::json manifest = nlohmann::json::parse(a.manifest);
+    const nlohmann::json &t = manifest.at("target");
+    std::string missing;
+    if (t.contains("vulkan"))
+      for (const auto &c : t["vulkan"].value("capabilities", nlohmann::json::array())) {
+        std::string cap = c.get<std::string>();
+        if (!features.has(cap) || disabledByEnv(cap))
+          missing += (missing.empty() ? "" : ", ") + cap;
+      }
+    if (!missing.empty())
+      return makeStatus(LLMC_UNSUPPORTED,
+                        a.path + ": Vulkan device '" + name +
+                            "' lacks SPIR-V capabilities the kernels use: " +
+                            missing +
+                            " (recompile with --vulkan-target baseline)");
+
+    uint32_t nq = 0;
+    vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
+    std::vector<VkQueueFamilyProperties> qf(nq);
+    vk.vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, qf.data());
+    queueFamily = UINT32_MAX;
+    for (uint32_t i = 0; i < nq; ++i)
+      if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+        queueFamily = i;
+        break;
+      }
+    if (queueFamily == UINT32_MAX)
+      return makeStatus(LLMC_UNSUPPORTED, a.path + ": Vulkan device '" + name +
+                                              "' has no compute queue");
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    qci.queueFamilyIndex = queueFamily;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    // Enable what the device has (the kernels use only what was checked).
+    Features enable = features;
+    enable.base.pNext = &enable.v11;
+    enable.v11.pNext = &enable.v12;
+    enable.v12.pNext = nullptr;
+    if (props.apiVersion < VK_API_VERSION_1_2)
+      enable.v11.pNext = nullptr;
+    VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    dci.pNext = &enable.base;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    if (vk.vkCreateDevice(physical, &dci, nullptr, &device) != VK_SUCCESS) {
+      device = VK_NULL_HANDLE;
+      return makeStatus(LLMC_UNSUPPORTED,
+                        a.path + ": cannot create Vulkan device '" + name + "'");
+    }
+#define X(f) f = reinterpret_cast<PFN_##f>(vk.vkGetDeviceProcAddr(device, #f));
+    LLMC_VK_DEVICE_FNS(X)
+#undef X
+    vkGetDeviceQueue(device, queueFamily, 0, &queue);
+    vk.vkGetPhysicalDeviceMemoryProperties(physical, &memory);
+    if (const char *env = std::getenv("LLMC_VULKAN_MEMORY_LIMIT"))
+      memoryLimit = std::strtoull(env, nullptr, 10);
+    VkCommandPoolCreateInfo cpi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    cpi.queueFamilyIndex = queueFamily;
+    VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if (vkCreateCommandPool(device, &cpi, nullptr, &commandPool) != VK_SUCCESS ||
+        vkCreateFence(device, &fci, nullptr, &fence) != VK_SUCCESS)
+      return makeStatus(LLMC_INTERNAL, a.path + ": cannot create a Vulkan "
+                                                "command pool / fence");
+    scalarAlign = std::max<VkDeviceSize>(
+        4, props.limits.minStorageBufferOffsetAlignment);
+
+    // The host code: its constructors load the kernel modules.
+    void *sym = nullptr;
+    {
+      gpu::ScopedBackend scope(this);
+      if (llmc_status_t s = code.load(a, sym))
+        return s;
+    }
+    entry = reinterpret_cast<EntryFn>(sym);
+    if (!error.empty())
+      return makeStatus(LLMC_BAD_ARTIFACT, a.path + ": " + error);
+
+    // Weights, uploaded once.
+    weights = createBuffer(std::max<uint64_t>(a.weights.size, 4), false);
+    if (!weights || !upload(weights, a.weights.data, a.weights.size))
+      return takeError(LLMC_OUT_OF_RANGE);
+    return nullptr;
+  }
+
+  bool hostKV() const override { return false; }
+
+  void releaseSession(llmc_session_s &s) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = sessions.find(&s);
+    if (it == sessions.end())
+      return;
+    vkDeviceWaitIdle(device);
+    // Recordings may bind the session's buffers.
+    for (auto &r : recordings)
+      freeRecording(r);
+    recordings.clear();
+    for (Buffer *b : {it->second.kv, it->second.tokens, it->second.logits})
+      if (b)
+        destroy(b);
+    sessions.erase(it);
+  }
+
+  llmc_status_t forward(llmc_session_s &s, const int32_t *tokens, int32_t n,
+                        int32_t rows) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    llmc_artifact_s &a = *s.artifact;
+    error.clear();
+    SessionBuffers &sb = sessions[&s];
+    if (!sb.kv) {
+      uint64_t bytes = static_cast<uint64_t>(a.kvElemBytes);
+      for (int64_t d : a.kvShape)
+        bytes *= static_cast<uint64_t>(d);
+      sb.kv = createBuffer(bytes, false);
+      if (!sb.kv || !fill(sb.kv))
+        return takeError(LLMC_OUT_OF_RANGE);
+    }
+    uint64_t tokBytes = uint64_t(n) * 4;
+    uint64_t logitBytes = uint64_t(rows) * a.info.vocab_size * 4;
+    if (!ensureHostBuffer(sb.tokens, tokBytes) ||
+        !ensureHostBuffer(sb.logits, logitBytes))
+      return takeError(LLMC_OUT_OF_RANGE);
+    std::memcpy(sb.tokens->mapped, tokens, tokBytes);
+
+    dispatches.clear();
+    scalars.clear();
+    {
+      gpu::ScopedBackend scope(this);
+      auto tok = memref<1>(sb.tokens->address, {n});
+      int64_t kvShape[5];
+      for (int i = 0; i < 5; ++i)
+        kvShape[i] = a.kvShape[i];
+      auto kv = memref<5>(sb.kv->address, kvShape);
+      auto w = memref<1>(weights->address, {int64_t(a.weights.size)});
+      auto logits = memref<2>(sb.logits->address, {rows, a.info.vocab_size});
+      entry(&tok, s.position, &kv, rows, &w, &logits);
+    }
+    if (!error.empty())
+      return takeError(LLMC_INTERNAL);
+    if (!submit())
+      return takeError(LLMC_INTERNAL);
+    s.logits.resize(static_cast<size_t>(rows) * a.info.vocab_size);
+    std::memcpy(s.logits.data(), sb.logits->mapped, logitBytes);
+    ++forwards;
+    return nullptr;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // gpu::Backend: what the host code calls
+  //===--------------------------------------------------------------------===//
+
+  void *moduleLoad(const void *data, size_t size) override {
+    auto m = std::make_unique<Module>();
+    const char *p = static_cast<const char *>(data);
+    if (size < 12 || std::memcmp(p, "LLMCSPV1", 8) != 0) {
+      fail("a kernel module is not an llmc SPIR-V module (bad magic)");
+      return nullptr;
+    }
+    uint32_t jsonSize;
+    std::memcpy(&jsonSize, p + 8, 4);
+    size_t wordsAt = (12 + size_t(jsonSize) + 3) / 4 * 4;
+    if (wordsAt >= size || (size - wordsAt) % 4) {
+      fail("a kernel module is truncated");
+      return nullptr;
+    }
+    m->words = reinterpret_cast<const uint32_t *>(p + wordsAt);
+    m->wordCount = (size - wordsAt) / 4;
+    try {
+      nlohmann::json meta = nlohmann::json::parse(p + 12, p + 12 + jsonSize);
+      for (const auto &k : meta.at("kernels")) {
+        auto kernel = std::make_unique<Kernel>();
+        kernel->name = k.at("name").get<std::string>();
+        for (const auto &arg : k.at("args")) {
+          std::string s = arg.get<std::string>();
+          ArgKind kind{ArgKind::I32};
+          if (s.rfind("buf:", 0) == 0)
+            kind = {ArgKind::Buffer, uint32_t(std::stoul(s.substr(4)))};
+          else if (s == "off")
+            kind.kind = ArgKind::Offset;
+          else if (s == "idx")
+            kind.kind = ArgKind::Index;
+          else if (s == "f32")
+            kind.kind = ArgKind::F32;
+          else if (s != "i32")
+            throw std::runtime_error("unknown argument kind '" + s + "'");
+          kernel->args.push_back(kind);
+        }
+        m->kernels.push_back(std::move(kernel));
+      }
+    } catch (const std::exception &e) {
+      fail(std::string("malformed kernel module table: ") + e.what());
+      return nullptr;
+    }
+    modules.push_back(std::move(m));
+    return modules.back().get();
+  }
+
+  void moduleUnload(void *) override {}
+
+  void *getFunction(void *module, const char *fnName) override {
+    auto *m = static_cast<Module *>(module);
+    if (!m)
+      return nullptr;
+    for (auto &k : m->kernels)
+      if (k->name == fnName) {
+        if (!k->pipeline && !buildPipeline(*m, *k))
+          return nullptr;
+        return k.get();
+      }
+    fail(std::string("kernel '") + fnName + "' is not in its module");
+    return nullptr;
+  }
+
+  void launch(void *function, const int64_t grid[3], const int64_t *,
+              void **params, size_t paramCount) override {
+    auto *k = static_cast<Kernel *>(function);
+    if (!k || !error.empty())
+      return;
+    Dispatch d{k, {}, {}};
+    for (int i = 0; i < 3; ++i) {
+      if (grid[i] < 0 || grid[i] > props.limits.maxComputeWorkGroupCount[i]) {
+        fail("kernel " + k->name + ": " + std::to_string(grid[i]) +
+             " workgroups exceed the device limit " +
+             std::to_string(props.limits.maxComputeWorkGroupCount[i]));
+        return;
+      }
+      d.grid[i] = static_cast<uint32_t>(grid[i]);
+    }
+    if (d.grid[0] * uint64_t(d.grid[1]) * d.grid[2] == 0)
+      return; // nothing to run
+    size_t p = 0;
+    Buffer *lastBuffer = nullptr;
+    uint64_t lastStart = 0, lastExtent = 0;
+    uint32_t lastElem = 1;
+    for (const ArgKind &arg : k->args) {
+      if (arg.kind == ArgKind::Buffer) {
+        if (p + 5 > paramCount)
+          return fail("kernel " + k->name + ": too few launch arguments");
+        uintptr_t aligned = *static_cast<uintptr_t *>(params[p + 1]);
+        int64_t extent = *static_cast<int64_t *>(params[p + 3]);
+        p += 5;
+        lastBuffer = lookup(aligned);
+        if (!lastBuffer)
+          return fail("kernel " + k->name +
+                      ": an argument is not device memory");
+        lastStart = aligned - lastBuffer->address;
+        lastExtent = uint64_t(std::max<int64_t>(extent, 1)) * arg.elemBytes;
+        lastElem = arg.elemBytes;
+        d.bindings.push_back({}); // completed by its offset argument
+        continue;
+      }
+      if (p >= paramCount)
+        return fail("kernel " + k->name + ": too few launch arguments");
+      uint32_t word = 0;
+      if (arg.kind == ArgKind::Offset) {
+        if (!lastBuffer)
+          return fail("kernel " + k->name + ": offset before its buffer");
+        int64_t elems = *static_cast<int64_t *>(params[p]);
+        uint64_t start = lastStart + uint64_t(elems) * lastElem;
+        VkDeviceSize align = props.limits.minStorageBufferOffsetAlignment;
+        VkDeviceSize bound = start / align * align;
+        VkDeviceSize range = start - bound + lastExtent;
+        range = std::min<VkDeviceSize>(range, lastBuffer->size - bound);
+        if (bound >= lastBuffer->size || range == 0) {
+          // An empty view (nothing is read): bind the whole buffer.
+          bound = 0;
+          range = lastBuffer->size;
+        }
+        if (range > props.limits.maxStorageBufferRange)
+          return fail("kernel " + k->name + ": a buffer view of " +
+                      std::to_string(range) +
+                      " bytes exceeds the device's maxStorageBufferRange (" +
+                      std::to_string(props.limits.maxStorageBufferRange) + ")");
+        d.bindings.back() = {lastBuffer->buffer, bound, range};
+        word = static_cast<uint32_t>((start - bound) / lastElem);
+      } else if (arg.kind == ArgKind::Index) {
+        int64_t v = *static_cast<int64_t *>(params[p]);
+        if (v < INT32_MIN || v > INT32_MAX)
+          return fail("kernel " + k->name + ": index " + std::to_string(v) +
+                      " does not fit the device's 32-bit indices");
+        word = static_cast<uint32_t>(static_cast<int32_t>(v));
+      } else {
+        std::memcpy(&word, params[p], 4); // i32 or f32
+      }
+      ++p;
+      d.bindings.push_back({VK_NULL_HANDLE, scalars.size() * scalarAlign, 4});
+      scalars.push_back(word);
+    }
+    if (p != paramCount)
+      return fail("kernel " + k->name + ": " + std::to_string(paramCount) +
+                  " launch arguments, its ABI takes " + std::to_string(p));
+    dispatches.push_back(std::move(d));
+  }
+
+  void *allocate(uint64_t bytes) override {
+    bytes = std::max<uint64_t>((bytes + 63) / 64 * 64, 64);
+    auto &freeList = pool[bytes];
+    if (!freeList.empty()) {
+      Buffer *b = freeList.back();
+      freeList.pop_back();
+      return reinterpret_cast<void *>(b->address);
+    }
+    Buffer *b = createBuffer(bytes, false);
+    if (!b) {
+      // Keep the host code going with a distinct bogus address; the error
+      // is reported when forward returns.
+      return reinterpret_cast<void *>(kAddressBase - 4096);
+    }
+    b->pooled = true;
+    return reinterpret_cast<void *>(b->address);
+  }
+
+  void release(void *pointer) override {
+    Buffer *b = lookup(reinterpret_cast<uintptr_t>(pointer));
+    if (b && b->pooled && b->address == reinterpret_cast<uintptr_t>(pointer))
+      pool[b->size].push_back(b);
+  }
+
+  std::string describe() const override {
+    return "vulkan device '" + name + "': " + std::to_string(forwards) +
+           " forward calls, " + std::to_string(dispatchTotal) +
+           " dispatches, command buffers recorded " + std::to_string(recorded) +
+           ", replayed " + std::to_string(replayed);
+  }
+
+private:
+  void fail(const std::string &why) {
+    if (error.empty())
+      error = why;
+  }
+  llmc_status_t takeError(llmc_status_code_t code) {
+    std::string e = error.empty() ? "unknown Vulkan error" : error;
+    error.clear();
+    return makeStatus(code, artifact->path + ": " + e);
+  }
+
+  uint32_t memoryType(uint32_t bits, VkMemoryPropertyFlags want) {
+    for (uint32_t i = 0; i < memory.memoryTypeCount; ++i)
+      if ((bits & (1u << i)) &&
+          (memory.memoryTypes[i].propertyFlags & want) == want)
+        return i;
+    return UINT32_MAX;
+  }
+
+  /// A buffer of `bytes`; host-visible if `host` (or if device memory
+  /// is). Null with the error set on failure.
+  Buffer *createBuffer(uint64_t bytes, bool host) {
+    if (memoryLimit && used + bytes > memoryLimit) {
+      fail("out of device memory: " + std::to_string(bytes) +
+           " more bytes requested, " + std::to_string(used) + " of " +
+           std::to_string(memoryLimit) + " in use (LLMC_VULKAN_MEMORY_LIMIT)");
+      return nullptr;
+    }
+    auto b = std::make_unique<Buffer>();
+    b->size = bytes;
+    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bci.size = bytes;
+    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    if (vkCreateBuffer(device, &bci, nullptr, &b->buffer) != VK_SUCCESS) {
+      fail("cannot create a Vulkan buffer of " + std::to_string(bytes) +
+           " bytes");
+      return nullptr;
+    }
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(device, b->buffer, &req);
+    const VkMemoryPropertyFlags hostFlags =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    uint32_t type =
+        host ? memoryType(req.memoryTypeBits, hostFlags)
+             : memoryType(req.memoryTypeBits,
+                          VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | hostFlags);
+    if (type == UINT32_MAX && !host)
+      type = memoryType(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    mai.allocationSize = req.size;
+    mai.memoryTypeIndex = type;
+    VkResult r = type == UINT32_MAX
+                     ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                     : vkAllocateMemory(device, &mai, nullptr, &b->memory);
+    if (r != VK_SUCCESS) {
+      vkDestroyBuffer(device, b->buffer, nullptr);
+      fail("out of device memory: cannot allocate " + std::to_string(bytes) +
+           " bytes on '" + name + "'");
+      return nullptr;
+    }
+    vkBindBufferMemory(device, b->buffer, b->memory, 0);
+    if (memory.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
+      vkMapMemory(device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
+    b->address = nextAddress;
+    nextAddress += (bytes + kAddressGap - 1) / kAddressGap * kAddressGap +
+                   kAddressGap;
+    used += bytes;
+    Buffer *raw = b.release();
+    buffers[raw->address] = raw;
+    return raw;
+  }
+
+  void destroyBuffer(Buffer *b) {
+    vkDestroyBuffer(device, b->buffer, nullptr);
+    vkFreeMemory(device, b->memory, nullptr);
+    used -= b->size;
+    delete b;
+  }
+  void destroy(Buffer *b) {
+    buffers.erase(b->address);
+    destroyBuffer(b);
+  }
+
+  bool ensureHostBuffer(Buffer *&b, uint64_t bytes) {
+    bytes = std::max<uint64_t>(bytes, 64);
+    if (b && b->size >= bytes)
+      return true;
+    if (b) {
+      vkDeviceWaitIdle(device);
+      for (auto &r : recordings)
+        freeRecording(r);
+      recordings.clear();
+      destroy(b);
+    }
+    b = createBuffer(std::max<uint64_t>(bytes, 4096), true);
+    return b != nullptr;
+  }
+
+  Buffer *lookup(uintptr_t address) {
+    auto it = buffers.upper_bound(address);
+    if (it == buffers.begin())
+      return nullptr;
+    --it;
+    Buffer *b = it->second;
+    return address <= b->address + b->size ? b : nullptr;
+  }
+
+  /// Runs `record` in a one-off command buffer and waits.
+  template <typename F> bool runOnce(F record) {
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = commandPool;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    VkCommandBuffer cb;
+    if (vkAllocateCommandBuffers(device, &ai, &cb) != VK_SUCCESS) {
+      fail("cannot allocate a Vulkan command buffer");
+      return false;
+    }
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    vkBeginCommandBuffer(cb, &bi);
+    record(cb);
+    vkEndCommandBuffer(cb);
+    bool ok = execute(cb);
+    vkFreeCommandBuffers(device, commandPool, 1, &cb);
+    return ok;
+  }
+
+  bool execute(VkCommandBuffer cb) {
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cb;
+    vkResetFences(device, 1, &fence);
+    if (vkQueueSubmit(queue, 1, &si, fence) != VK_SUCCESS ||
+        vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX) != VK_SUCCESS) {
+      fail("Vulkan queue submission failed (device lost?)");
+      return false;
+    }
+    return true;
+  }
+
+  bool fill(Buffer *b) {
+    return runOnce([&](VkCommandBuffer cb) {
+      vkCmdFillBuffer(cb, b->buffer, 0, VK_WHOLE_SIZE, 0);
+    });
+  }
+
+  bool upload(Buffer *dst, const void *data, uint64_t bytes) {
+    if (dst->mapped) {
+      std::memcpy(dst->mapped, data, bytes);
+      return true;
+    }
+    constexpr uint64_t chunk = 64ull << 20;
+    Buffer *staging = createBuffer(std::min(bytes, chunk), true);
+    if (!staging)
+      return false;
+    bool ok = true;
+    for (uint64_t off = 0; ok && off < bytes; off += chunk) {
+      uint64_t n = std::min(chunk, bytes - off);
+      std::memcpy(staging->mapped, static_cast<const char *>(data) + off, n);
+      ok = runOnce([&](VkCommandBuffer cb) {
+        VkBufferCopy region{0, off, n};
+        vkCmdCopyBuffer(cb, staging->buffer, dst->buffer, 1, &region);
+      });
+    }
+    destroy(staging);
+    return ok;
+  }
+
+  bool buildPipeline(Module &m, Kernel &k) {
+    if (!m.shader) {
+      VkShaderModuleCreateInfo sci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+      sci.codeSize = m.wordCount * 4;
+      sci.pCode = m.words;
+      if (vkCreateShaderModule(device, &sci, nullptr, &m.shader) != VK_SUCCESS) {
+        fail("the device rejected a SPIR-V module");
+        return false;
+      }
+    }
+    std::vector<VkDescriptorSetLayoutBinding> binds(k.args.size());
+    for (size_t i = 0; i < k.args.size(); ++i)
+      binds[i] = {uint32_t(i), VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                  VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    if (binds.size() > props.limits.maxPerStageDescriptorStorageBuffers) {
+      fail("kernel " + k.name + " binds " + std::to_string(binds.size()) +
+           " storage buffers; the device allows " +
+           std::to_string(props.limits.maxPerStageDescriptorStorageBuffers));
+      return false;
+    }
+    VkDescriptorSetLayoutCreateInfo dl{
+        VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+    dl.bindingCount = uint32_t(binds.size());
+    dl.pBindings = binds.data();
+    VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    pl.setLayoutCount = 1;
+    pl.pSetLayouts = &k.setLayout;
+    VkComputePipelineCreateInfo cp{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+    cp.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+    cp.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    cp.stage.module = m.shader;
+    cp.stage.pName = k.name.c_str();
+    if (vkCreateDescriptorSetLayout(device, &dl, nullptr, &k.setLayout) != VK_SUCCESS ||
+        vkCreatePipelineLayout(device, &pl, nullptr, &k.layout) != VK_SUCCESS ||
+        (cp.layout = k.layout,
+         vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &cp, nullptr,
+                                  &k.pipeline) != VK_SUCCESS)) {
+      k.pipeline = VK_NULL_HANDLE;
+      fail("cannot create the compute pipeline of kernel " + k.name);
+      return false;
+    }
+    return true;
+  }
+
+  void freeRecording(Recording &r) {
+    if (r.commands)
+      vkFreeCommandBuffers(device, commandPool, 1, &r.commands);
+    if (r.pool)
+      vkDestroyDescriptorPool(device, r.pool, nullptr);
+    r.commands = VK_NULL_HANDLE;
+    r.pool = VK_NULL_HANDLE;
+  }
+
+  /// Submits the recorded dispatches (replaying a command buffer recorded
+  /// for the same sequence) and waits.
+  bool submit() {
+    dispatchTotal += dispatches.size();
+    // The argument arena: one aligned slot per scalar.
+    uint64_t arenaBytes = std::max<uint64_t>(scalars.size() * scalarAlign, 64);
+    if (!arena || arena->size < arenaBytes) {
+      vkDeviceWaitIdle(device);
+      for (auto &r : recordings)
+        freeRecording(r);
+      recordings.clear();
+      if (arena)
+        destroy(arena);
+      arena = createBuffer(arenaBytes * 2, true);
+      if (!arena)
+        return false;
+    }
+    for (size_t i = 0; i < scalars.size(); ++i)
+      std::memcpy(static_cast<char *>(arena->mapped) + i * scalarAlign,
+                  &scalars[i], 4);
+    for (Dispatch &d : dispatches)
+      for (Binding &b : d.bindings)
+        if (b.buffer == VK_NULL_HANDLE)
+          b.buffer = arena->buffer;
+    ++clock;
+    for (Recording &r : recordings)
+      if (r.dispatches == dispatches) {
+        r.lastUse = clock;
+        ++replayed;
+        return execute(r.commands);
+      }
+    // Record a new one (evicting the least recently used).
+    if (recordings.size() >= kMaxRecordings) {
+      auto lru = std::min_element(recordings.begin(), recordings.end(),
+                                  [](const Recording &a, const Recording &b) {
+                                    return a.lastUse < b.lastUse;
+                                  });
+      freeRecording(*lru);
+      recordings.erase(lru);
+    }
+    Recording r;
+    r.dispatches = dispatches;
+    r.lastUse = clock;
+    size_t sets = std::max<size_t>(dispatches.size(), 1), descriptors = 0;
+    for (const Dispatch &d : dispatches)
+      descriptors += d.bindings.size();
+    VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                            uint32_t(std::max<size_t>(descriptors, 1))};
+    VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    dpi.maxSets = uint32_t(sets);
+    dpi.poolSizeCount = 1;
+    dpi.pPoolSizes = &ps;
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = commandPool;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    if (vkCreateDescriptorPool(device, &dpi, nullptr, &r.pool) != VK_SUCCESS ||
+        vkAllocateCommandBuffers(device, &ai, &r.commands) != VK_SUCCESS) {
+      freeRecording(r);
+      fail("cannot allocate Vulkan descriptors / command buffer");
+      return false;
+    }
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    vkBeginCommandBuffer(r.commands, &bi);
+    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+    std::vector<VkDescriptorBufferInfo> infos;
+    std::vector<VkWriteDescriptorSet> writes;
+    for (const Dispatch &d : dispatches) {
+      VkDescriptorSetAllocateInfo si{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+      si.descriptorPool = r.pool;
+      si.descriptorSetCount = 1;
+      si.pSetLayouts = &d.kernel->setLayout;
+      VkDescriptorSet set;
+      if (vkAllocateDescriptorSets(device, &si, &set) != VK_SUCCESS) {
+        vkEndCommandBuffer(r.commands);
+        freeRecording(r);
+        fail("cannot allocate a Vulkan descriptor set");
+        return false;
+      }
+      infos.resize(d.bindings.size());
+      writes.resize(d.bindings.size());
+      for (size_t i = 0; i < d.bindings.size(); ++i) {
+        infos[i] = {d.bindings[i].buffer, d.bindings[i].offset,
+                    d.bindings[i].range};
+        writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        writes[i].dstSet = set;
+        writes[i].dstBinding = uint32_t(i);
+        writes[i].descriptorCount = 1;
+        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        writes[i].pBufferInfo = &infos[i];
+      }
+      vkUpdateDescriptorSets(device, uint32_t(writes.size()), writes.data(), 0,
+                             nullptr);
+      vkCmdBindPipeline(r.commands, VK_PIPELINE_BIND_POINT_COMPUTE,
+                        d.kernel->pipeline);
+      vkCmdBindDescriptorSets(r.commands, VK_PIPELINE_BIND_POINT_COMPUTE,
+                              d.kernel->layout, 0, 1, &set, 0, nullptr);
+      vkCmdDispatch(r.commands, d.grid[0], d.grid[1], d.grid[2]);
+      vkCmdPipelineBarrier(r.commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier,
+                           0, nullptr, 0, nullptr);
+    }
+    VkMemoryBarrier toHost{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    toHost.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    toHost.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(r.commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &toHost, 0, nullptr,
+                         0, nullptr);
+    vkEndCommandBuffer(r.commands);
+    ++recorded;
+    recordings.push_back(r);
+    return execute(r.commands);
+  }
+
+  Instance vk;
+  llmc_artifact_s *artifact = nullptr;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkPhysicalDeviceProperties props{};
+  VkPhysicalDeviceMemoryProperties memory{};
+  Features features;
+  std::string name;
+  uint32_t queueFamily = 0;
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  VkCommandPool commandPool = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  VkDeviceSize scalarAlign = 16;
+#define X(f) PFN_##f f = nullptr;
+  LLMC_VK_DEVICE_FNS(X)
+#undef X
+
+  CodeObject code;
+  EntryFn entry = nullptr;
+  std::mutex mutex;
+  std::string error;
+  std::vector<std::unique_ptr<Module>> modules;
+  std::map<uintptr_t, Buffer *> buffers;
+  std::unordered_map<uint64_t, std::vector<Buffer *>> pool;
+  uintptr_t nextAddress = kAddressBase;
+  uint64_t used = 0, memoryLimit = 0;
+  Buffer *weights = nullptr, *arena = nullptr;
+  std::map<llmc_session_s *, SessionBuffers> sessions;
+  std::vector<Dispatch> dispatches;
+  std::vector<uint32_t> scalars;
+  std::vector<Recording> recordings;
+  uint64_t clock = 0, recorded = 0, replayed = 0, dispatchTotal = 0,
+           forwards = 0;
+};
+} // namespace
+
+llmc_status_t llmc::runtime::createVulkanDevice(llmc_artifact_s &a,
+                                                std::unique_ptr<Device> &out) {
+  auto d = std::make_unique<VulkanDevice>();
+  if (llmc_status_t s = d->open(a))
+    return s;
+  out = std::move(d);
+  return nullptr;
+}
+
+std::string llmc::runtime::describeVulkanDevices() {
+  Instance vk;
+  std::string why = vk.open();
+  if (!why.empty())
+    return "vulkan: " + why + "\n";
+  std::vector<VkPhysicalDevice> all = vk.devices();
+  if (all.empty())
+    return "vulkan: no devices (the loader found none)\n";
+  std::string out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    VkPhysicalDeviceProperties p;
+    vk.vkGetPhysicalDeviceProperties(all[i], &p);
+    Features f;
+    f.query(vk, all[i]);
+    std::string caps;
+    for (const char *c : {"Float16", "Int8", "Int16", "Int64",
+                          "StorageBuffer16BitAccess", "StorageBuffer8BitAccess",
+                          "GroupNonUniformArithmetic", "GroupNonUniformShuffle"})
+      if (f.has(c))
+        caps += std::string(caps.empty() ? "" : ",") + c;
+    out += "vulkan:" + std::to_string(i) + "  " + p.deviceName + " (" +
+           typeName(p.deviceType) + ", Vulkan " +
+           std::to_string(VK_API_VERSION_MAJOR(p.apiVersion)) + "." +
+           std::to_string(VK_API_VERSION_MINOR(p.apiVersion)) +
+           ", subgroup " + std::to_string(f.subgroup.subgroupSize) +
+           ")  capabilities: " + (caps.empty() ? "baseline" : caps) + "\n";
+  }
+  return out;
+}
+#endif
