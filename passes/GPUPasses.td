@@ -24,10 +24,13 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
     - each outermost `scf.parallel` is tiled: its innermost dim by
       `workgroup-size` (or its static trip count if smaller) across the
       threads of a workgroup (guarded by an `scf.if`), every other dim one
-      per workgroup; up to three dims go to the grid (x = innermost), any
-      others and every nested parallel loop run sequentially inside an
-      invocation. The mapping is the `gpu.mapping` attribute
-      `convert-parallel-loops-to-gpu` reads;
+      per workgroup, on a grid of up to three dims (x = innermost). A nest
+      of more than three dims first has its outer dims collapsed into one
+      (`scf::collapseParallelLoops`), so no invocation loops over a
+      parallel dim (long per-invocation loops are slow, and lavapipe stops
+      a loop after 65535 iterations). Nested parallel loops run
+      sequentially inside an invocation. The mapping is the `gpu.mapping`
+      attribute `convert-parallel-loops-to-gpu` reads;
     - host `memref.alloc` / `memref.dealloc` become `gpu.alloc` /
       `gpu.dealloc` on a stream (`gpu.wait async`), which `gpu-to-llvm`
       lowers to the runtime's `mgpuMemAlloc` / `mgpuMemFree`.

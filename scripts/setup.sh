@@ -14,6 +14,9 @@ APT_PACKAGES=(
   libclang-rt-22-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libsentencepiece-dev
   librsvg2-bin
+  # Vulkan backend: headers, the loader, lavapipe (a CPU Vulkan device that
+  # really runs the SPIR-V kernels in the tests) and spirv-val.
+  libvulkan-dev libvulkan1 mesa-vulkan-drivers spirv-tools
   # Cross-compiled executables (llmc compile --emit exe --triple
   # aarch64-linux-gnu) and running them under emulation in the tests.
   g++-aarch64-linux-gnu qemu-user

@@ -84,3 +84,20 @@ else:
 # LLVM's libraries (libomp for programs that link compiled models).
 config.substitutions.append(
     ("%llvm_lib_dir", os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")))
+
+# The Vulkan backend's runtime tests need a Vulkan device (lavapipe from
+# mesa-vulkan-drivers, installed by scripts/setup.sh, is one on the CPU).
+devices = subprocess.run([os.path.join(config.llmc_tools_dir, "llmc"), "run",
+                          "--list-devices"], capture_output=True, text=True)
+if "vulkan:0" in devices.stdout:
+    config.available_features.add("vulkan")
+else:
+    lit_config.note("no Vulkan device (%s): Vulkan runtime tests are "
+                    "UNSUPPORTED (install mesa-vulkan-drivers)" %
+                    (devices.stdout.strip().splitlines() or ["?"])[-1])
+# spirv-val (spirv-tools) validates every emitted SPIR-V module.
+if shutil.which("spirv-val"):
+    config.available_features.add("spirv-tools")
+else:
+    lit_config.note("spirv-val not found: SPIR-V validation is skipped "
+                    "(install spirv-tools)")

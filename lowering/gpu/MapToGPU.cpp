@@ -13,9 +13,10 @@
 //     on a stream, as `gpu-to-llvm` lowers them to the runtime's mgpu*
 //     calls);
 //   - each outermost parallel nest is tiled: the innermost dim by the
-//     workgroup width (threads), the rest one per workgroup; up to three
-//     dims go to the grid (x = innermost), the others and every nested
-//     parallel loop run sequentially inside an invocation.
+//     workgroup width (threads), the rest one per workgroup, on a grid of
+//     up to three dims (x = innermost; dims beyond three are first
+//     collapsed into the outermost one); nested parallel loops run
+//     sequentially inside an invocation.
 //
 // Anything left that reads or writes a buffer outside a mapped loop is an
 // error: the host cannot touch device memory.
@@ -32,6 +33,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -132,6 +134,23 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
         roots.push_back(loop);
     });
     for (scf::ParallelOp root : roots) {
+      // More than three dims: the outer ones fold into one grid dim (a
+      // sequential dim would make every invocation loop over it).
+      if (root.getNumLoops() > 3) {
+        unsigned n = root.getNumLoops();
+        std::vector<unsigned> outerDims;
+        for (unsigned d = 0; d + 2 < n; ++d)
+          outerDims.push_back(d);
+        Operation *prev = root->getPrevNode();
+        Block *block = root->getBlock();
+        rewriter.setInsertionPoint(root);
+        mlir::collapseParallelLoops(rewriter, root,
+                                   {outerDims, {n - 2}, {n - 1}});
+        Operation *it = prev ? prev->getNextNode() : &block->front();
+        while (it && !isa<scf::ParallelOp>(it))
+          it = it->getNextNode();
+        root = cast<scf::ParallelOp>(it);
+      }
       unsigned n = root.getNumLoops();
       // The innermost dim is split across the workgroup's threads; a
       // statically shorter dim gets a workgroup of its own width.

@@ -79,7 +79,11 @@ mlir::llm::buildLLMToVulkanPipeline(OpPassManager &pm,
      << "spirv-attach-target{" << target << "},"
      << "gpu.module(convert-math-to-spirv),convert-gpu-to-spirv,"
      << "spirv.module(spirv-lower-abi-attrs,spirv-update-vce,canonicalize),"
-     << "llm-vulkan-serialize{dump-dir=" << o.dumpDir << "},"
+     // The host code (launch operands: strided metadata, extents).
+     << "func.func(canonicalize,cse)";
+  if (!o.serialize)
+    return parsePassPipeline(p, pm);
+  os << ",llm-vulkan-serialize{dump-dir=" << o.dumpDir << "},"
      // The host code, as the CPU backend lowers it.
      << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
      << "finalize-memref-to-llvm{use-generic-functions=true},"

@@ -21,6 +21,12 @@ struct VulkanPipelineOptions : PassPipelineOptions<VulkanPipelineOptions> {
       *this, "workgroup-size",
       llvm::cl::desc("Threads per workgroup along the innermost parallel dim"),
       llvm::cl::init(64)};
+  Option<bool> serialize{
+      *this, "serialize",
+      llvm::cl::desc("Serialize the kernels and lower the host code to LLVM "
+                     "(false: stop with spirv.module kernels beside gpu "
+                     "dialect host code, for inspection and tests)"),
+      llvm::cl::init(true)};
   Option<std::string> dumpDir{
       *this, "dump-dir",
       llvm::cl::desc("Also write each kernel module's SPIR-V here"),

@@ -174,7 +174,8 @@ def check_artifact(rt, llmc, work, name, path, opt, ref, vocab, rng,
     (each prompt's prefill then DECODE steps, the last-row prefill, and for
     short prompts token-by-token decode); returns the largest difference."""
     art = os.path.join(work, name + opt + ".llmc")
-    subprocess.run([llmc, "compile", path, opt, "-o", art], check=True)
+    subprocess.run([llmc, "compile", path, opt, *COMPILE_ARGS, "-o", art],
+                   check=True)
     a = rt.load(art)
     worst = 0.0
     what = f"{name} {opt}"
@@ -205,9 +206,19 @@ def check_artifact(rt, llmc, work, name, path, opt, ref, vocab, rng,
     return worst
 
 
+# Extra `llmc compile` arguments (--target vulkan: the same matrix on the
+# Vulkan backend).
+COMPILE_ARGS = []
+
+
 def main():
-    llmc, runtime_lib, work = sys.argv[1:4]
-    only = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--only" else None
+    args = sys.argv[1:]
+    if "--target" in args:
+        i = args.index("--target")
+        COMPILE_ARGS.extend(args[i:i + 2])
+        del args[i:i + 2]
+    llmc, runtime_lib, work = args[:3]
+    only = args[4] if len(args) > 4 and args[3] == "--only" else None
     os.makedirs(work, exist_ok=True)
     rt = Runtime(runtime_lib)
     failures = 0

@@ -21,7 +21,8 @@
 //
 // Test hooks: LLMC_VULKAN_LIBRARY (loader path), LLMC_VULKAN_MEMORY_LIMIT
 // (bytes of device memory to allow), LLMC_VULKAN_DISABLE (capabilities to
-// treat as missing, comma-separated).
+// treat as missing, comma-separated); LLMC_VULKAN_TRACE prints every
+// dispatch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -405,6 +407,7 @@ public:
 #undef X
     vkGetDeviceQueue(device, queueFamily, 0, &queue);
     vk.vkGetPhysicalDeviceMemoryProperties(physical, &memory);
+    trace = std::getenv("LLMC_VULKAN_TRACE") != nullptr;
     if (const char *env = std::getenv("LLMC_VULKAN_MEMORY_LIMIT"))
       memoryLimit = std::strtoull(env, nullptr, 10);
     VkCommandPoolCreateInfo cpi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -642,6 +645,16 @@ public:
     if (p != paramCount)
       return fail("kernel " + k->name + ": " + std::to_string(paramCount) +
                   " launch arguments, its ABI takes " + std::to_string(p));
+    if (trace) {
+      std::fprintf(stderr, "llmc vulkan: dispatch %zu %s grid %u x %u x %u",
+                   dispatches.size(), k->name.c_str(), d.grid[0], d.grid[1],
+                   d.grid[2]);
+      for (const Binding &b : d.bindings)
+        if (b.buffer)
+          std::fprintf(stderr, " [%llu+%llu]", (unsigned long long)b.offset,
+                       (unsigned long long)b.range);
+      std::fprintf(stderr, "\n");
+    }
     dispatches.push_back(std::move(d));
   }
 
@@ -1042,6 +1055,7 @@ private:
   std::unordered_map<uint64_t, std::vector<Buffer *>> pool;
   uintptr_t nextAddress = kAddressBase;
   uint64_t used = 0, memoryLimit = 0;
+  bool trace = false; ///< LLMC_VULKAN_TRACE: print every dispatch
   Buffer *weights = nullptr, *arena = nullptr;
   std::map<llmc_session_s *, SessionBuffers> sessions;
   std::vector<Dispatch> dispatches;

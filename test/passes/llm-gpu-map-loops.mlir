@@ -1,0 +1,113 @@
+// RUN: llmc-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(llm-gpu-map-loops{workgroup-size=64}))' | FileCheck %s
+// RUN: llmc-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(llm-gpu-map-loops,convert-parallel-loops-to-gpu))' | FileCheck %s --check-prefix=LAUNCH
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// An elementwise op over [n, 64]: one workgroup per row, 64 threads across
+// the row (guarded), the row on block_y and the column tile on block_x;
+// the host allocation becomes a device allocation on a stream.
+// CHECK-LABEL: func.func @elementwise
+// CHECK: %[[T:.*]] = gpu.wait async
+// CHECK: %[[M:.*]], %[[T2:.*]] = gpu.alloc async [%[[T]]] (%{{.*}}) : memref<?x64xf32>
+// CHECK: gpu.wait [%[[T2]]]
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: arith.cmpi ult
+// CHECK: scf.if
+// CHECK: arith.addf
+// CHECK: memref.store
+// CHECK: #gpu.loop_dim_map<processor = sequential{{.*}}#gpu.loop_dim_map<processor = thread_x
+// CHECK: #gpu.loop_dim_map<processor = block_y{{.*}}#gpu.loop_dim_map<processor = block_x
+// CHECK: gpu.dealloc async
+// LAUNCH-LABEL: func.func @elementwise
+// LAUNCH: gpu.launch blocks
+// LAUNCH: gpu.launch blocks
+// LAUNCH-NOT: scf.parallel
+// LAUNCH: return
+func.func @elementwise(%a: memref<?x64xf32>, %out: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %a, %c0 : memref<?x64xf32>
+  %tmp = memref.alloc(%n) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x64xf32>) outs(%tmp : memref<?x64xf32>) {
+  ^bb0(%x: f32, %y: f32):
+    %s = arith.addf %x, %x : f32
+    linalg.yield %s : f32
+  }
+  memref.copy %tmp, %out : memref<?x64xf32> to memref<?x64xf32>
+  memref.dealloc %tmp : memref<?x64xf32>
+  return
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// A row reduction: the reduction is a sequential loop inside each
+// invocation; the short static dim (16 rows) gets a 16-thread workgroup.
+// CHECK-LABEL: func.func @reduction
+// CHECK: %[[W:.*]] = arith.muli %{{.*}}, %c16
+// CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c16) step (%[[W]])
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[W]]) step
+// CHECK: scf.for
+// CHECK: arith.mulf
+// CHECK: processor = thread_x
+// CHECK: processor = block_x
+func.func @reduction(%a: memref<16x128xf32>, %out: memref<16xf32>) {
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%a : memref<16x128xf32>) outs(%out : memref<16xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %sq = arith.mulf %x, %x : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// No parallel dim (a full reduction to a scalar): one invocation.
+// CHECK-LABEL: func.func @full_reduction
+// CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c1) step
+// CHECK: scf.parallel
+// CHECK: scf.for
+// CHECK: arith.addf
+// LAUNCH-LABEL: func.func @full_reduction
+// LAUNCH: gpu.launch
+func.func @full_reduction(%a: memref<128xf32>, %out: memref<f32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>],
+                  iterator_types = ["reduction"]}
+      ins(%a : memref<128xf32>) outs(%out : memref<f32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.addf %acc, %x : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Five parallel dims: the outer three collapse into one grid dim, so no
+// invocation loops over a parallel dim.
+// CHECK-LABEL: func.func @five_dims
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) =
+// CHECK: arith.divsi
+// CHECK: processor = thread_x
+// CHECK: mapping = [#gpu.loop_dim_map<processor = block_z{{.*}}processor = block_y{{.*}}processor = block_x
+func.func @five_dims(%a: memref<2x4x?x19x16xf32>) {
+  %cst = arith.constant 0.0 : f32
+  linalg.fill ins(%cst : f32) outs(%a : memref<2x4x?x19x16xf32>)
+  return
+}
+
+// -----
+
+// A buffer read on the host cannot run on the GPU.
+func.func @host_load(%a: memref<4xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{reads or writes a buffer outside a parallel loop: it cannot run on the GPU}}
+  %v = memref.load %a[%c0] : memref<4xf32>
+  return %v : f32
+}
