@@ -613,20 +613,31 @@ public:
           return fail("kernel " + k->name + ": offset before its buffer");
         int64_t elems = *static_cast<int64_t *>(params[p]);
         uint64_t start = lastStart + uint64_t(elems) * lastElem;
+        // A buffer the device can bind whole is bound whole (the view's
+        // offset goes to the kernel): a view that moves with the position
+        // (the KV cache slot a step writes) then keeps its binding, so the
+        // command buffer of a step replays for the next. A larger one is
+        // bound from the view's start.
         VkDeviceSize align = props.limits.minStorageBufferOffsetAlignment;
-        VkDeviceSize bound = start / align * align;
-        VkDeviceSize range = start - bound + lastExtent;
-        range = std::min<VkDeviceSize>(range, lastBuffer->size - bound);
+        VkDeviceSize bound =
+            lastBuffer->size <= props.limits.maxStorageBufferRange
+                ? 0
+                : start / align * align;
+        // The binding reaches to the end of the buffer (within the device's
+        // range limit), not just the view's extent, for the same reason
+        // (views that grow with the sequence).
+        VkDeviceSize range = lastBuffer->size - std::min(bound, lastBuffer->size);
+        range = std::min<VkDeviceSize>(range, props.limits.maxStorageBufferRange);
+        if (start - bound + lastExtent > range && bound < lastBuffer->size)
+          return fail("kernel " + k->name + ": a buffer view of " +
+                      std::to_string(start - bound + lastExtent) +
+                      " bytes exceeds the device's maxStorageBufferRange (" +
+                      std::to_string(props.limits.maxStorageBufferRange) + ")");
         if (bound >= lastBuffer->size || range == 0) {
           // An empty view (nothing is read): bind the whole buffer.
           bound = 0;
           range = lastBuffer->size;
         }
-        if (range > props.limits.maxStorageBufferRange)
-          return fail("kernel " + k->name + ": a buffer view of " +
-                      std::to_string(range) +
-                      " bytes exceeds the device's maxStorageBufferRange (" +
-                      std::to_string(props.limits.maxStorageBufferRange) + ")");
         d.bindings.back() = {lastBuffer->buffer, bound, range};
         word = static_cast<uint32_t>((start - bound) / lastElem);
       } else if (arg.kind == ArgKind::Index) {
