@@ -17,6 +17,15 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
     that every access to a buffer runs in a kernel and the host only
     allocates, slices and launches:
 
+    - a `linalg.generic` summing (f32 `addf` into its output) over a last
+      reduction dim of at least `reduce-length` static elements (matrix-vector
+      products, RMSNorm's sum of squares, attention's weighted sum over
+      cached blocks) becomes a `gpu.launch` with one workgroup per output
+      element: its `workgroup-size` threads stride over the reduction, and
+      their partial sums are combined in workgroup memory by a tree of
+      halvings separated by `gpu.barrier`s; thread 0 adds the total to the
+      output. This is the decode GEMV form (one invocation per output with
+      a sequential dot product leaves most of a GPU idle);
     - `memref.copy` becomes `linalg.copy`, and every linalg op an
       `scf.parallel` over its parallel dims with its reduction dims as
       sequential loops inside (an op with no parallel dim runs as one
@@ -52,6 +61,9 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
   let options = [
     Option<"workgroupSize", "workgroup-size", "int64_t", /*default=*/"64",
            "Threads per workgroup along the innermost parallel dim">,
+    Option<"reduceLength", "reduce-length", "int64_t", /*default=*/"64",
+           "Split sum reductions of at least this many (static) elements "
+           "across a workgroup (0: never)">,
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect",

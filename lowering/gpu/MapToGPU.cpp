@@ -24,7 +24,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
@@ -77,6 +80,161 @@ void mapSequential(scf::ParallelOp loop) {
   });
 }
 
+
+/// The value a sum-reduction generic adds to its accumulator per iteration,
+/// when its body is `yield addf(acc, expr)` (f32) with `expr` independent of
+/// the accumulator; null otherwise.
+Value reducedTerm(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getNumOperands() != 1)
+    return nullptr;
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  BlockArgument acc = body.getArguments().back();
+  if (!add || !add.getType().isF32() || !acc.hasOneUse())
+    return nullptr;
+  if (add.getLhs() == acc)
+    return add.getRhs();
+  if (add.getRhs() == acc)
+    return add.getLhs();
+  return nullptr;
+}
+
+/// Whether `op` is a sum over its last (reduction) dim of at least
+/// `minLength` static elements, all of whose operands are buffers: the ops
+/// (matrix-vector products, norms, attention's weighted sums) whose
+/// reduction is split across a workgroup.
+bool isWorkgroupReducible(linalg::GenericOp op, int64_t minLength) {
+  if (op.getNumReductionLoops() != 1 || op.getNumDpsInits() != 1 ||
+      op.getNumParallelLoops() < 1 ||
+      !linalg::isReductionIterator(op.getIteratorTypesArray().back()))
+    return false;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (ShapedType::isDynamic(ranges.back()) || ranges.back() < minLength)
+    return false;
+  for (OpOperand &o : op->getOpOperands())
+    if (!isa<MemRefType>(o.get().getType()))
+      return false;
+  unsigned last = op.getNumLoops() - 1;
+  if (op.getMatchingIndexingMap(op.getDpsInitOperand(0))
+          .isFunctionOfDim(last))
+    return false;
+  return reducedTerm(op) != nullptr;
+}
+
+/// Replaces a workgroup-reducible generic by a gpu.launch: one workgroup
+/// per output element (grid x/y = the last two parallel dims, z = the rest
+/// linearized), its threads striding over the reduction, partial sums
+/// combined in workgroup memory by a tree of halvings with barriers, and
+/// thread 0 adding the total to the output.
+void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
+                             int64_t width) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  rewriter.setInsertionPoint(op);
+  SmallVector<Range> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(rewriter, loc);
+  unsigned numLoops = op.getNumLoops(), numPar = numLoops - 1;
+  SmallVector<Value> sizes;
+  for (Range r : ranges)
+    sizes.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, r.size));
+  Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  Value gx = sizes[numPar - 1];
+  Value gy = numPar >= 2 ? sizes[numPar - 2] : c1;
+  Value gz = c1;
+  for (unsigned d = 0; d + 2 < numPar; ++d)
+    gz = arith::MulIOp::create(rewriter, loc, gz, sizes[d]);
+  Value wg = arith::ConstantIndexOp::create(rewriter, loc, width);
+  Type f32 = rewriter.getF32Type();
+  // Workgroup memory as an allocation in memory space 3, which both the
+  // SPIR-V (Workgroup storage class) and NVVM (shared) lowerings map.
+  auto shared = MemRefType::get({width}, f32, MemRefLayoutAttrInterface(),
+                                rewriter.getI64IntegerAttr(3));
+  auto launch = gpu::LaunchOp::create(rewriter, loc, gx, gy, gz, wg, c1, c1);
+  rewriter.setInsertionPointToStart(&launch.getBody().front());
+  Value sh = memref::AllocOp::create(rewriter, loc, shared);
+  gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds();
+  // The output element this workgroup computes.
+  SmallVector<Value> ivs(numLoops);
+  ivs[numPar - 1] = bid.x;
+  if (numPar >= 2)
+    ivs[numPar - 2] = bid.y;
+  Value rest = bid.z;
+  for (int d = int(numPar) - 3; d >= 0; --d) {
+    ivs[d] = arith::RemUIOp::create(rewriter, loc, rest, sizes[d]);
+    rest = arith::DivUIOp::create(rewriter, loc, rest, sizes[d]);
+  }
+  auto loadOperand = [&](OpBuilder &b, OpOperand &o, ValueRange iv) -> Value {
+    AffineMap map = op.getMatchingIndexingMap(&o);
+    SmallVector<Value> idx;
+    for (AffineExpr e : map.getResults())
+      idx.push_back(affine::AffineApplyOp::create(
+          b, loc, AffineMap::get(numLoops, 0, e), iv));
+    return memref::LoadOp::create(b, loc, o.get(), idx);
+  };
+  // Each thread's partial sum over k = tid, tid + width, ...
+  Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0));
+  Value term = reducedTerm(op);
+  Block &body = op.getRegion().front();
+  auto loop = scf::ForOp::create(
+      rewriter, loc, tid.x, sizes.back(), wg, ValueRange{zero},
+      [&](OpBuilder &b, Location l, Value k, ValueRange iter) {
+        SmallVector<Value> iv(ivs);
+        iv.back() = k;
+        IRMapping map;
+        for (OpOperand *in : op.getDpsInputOperands())
+          map.map(body.getArgument(in->getOperandNumber()),
+                  loadOperand(b, *in, iv));
+        Operation *combine = body.getTerminator()->getOperand(0).getDefiningOp();
+        for (Operation &bop : body.without_terminator()) {
+          if (auto index = dyn_cast<linalg::IndexOp>(bop)) {
+            map.map(index.getResult(), iv[index.getDim()]);
+            continue;
+          }
+          if (&bop != combine)
+            b.clone(bop, map);
+        }
+        Value t = map.lookupOrDefault(term);
+        scf::YieldOp::create(b, l, ValueRange{
+            arith::AddFOp::create(b, l, iter[0], t).getResult()});
+      });
+  memref::StoreOp::create(rewriter, loc, loop.getResult(0), sh, ValueRange{tid.x});
+  gpu::BarrierOp::create(rewriter, loc);
+  for (int64_t half = width / 2; half >= 1; half /= 2) {
+    Value h = arith::ConstantIndexOp::create(rewriter, loc, half);
+    Value active = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
+                                         tid.x, h);
+    scf::IfOp::create(rewriter, loc, active, [&](OpBuilder &b, Location l) {
+      Value other = arith::AddIOp::create(b, l, tid.x, h);
+      Value a = memref::LoadOp::create(b, l, sh, ValueRange{tid.x});
+      Value c = memref::LoadOp::create(b, l, sh, ValueRange{other});
+      memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, a, c), sh,
+                              ValueRange{tid.x});
+      scf::YieldOp::create(b, l);
+    });
+    gpu::BarrierOp::create(rewriter, loc);
+  }
+  Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  ivs.back() = c0; // the output does not depend on the reduction dim
+  Value first = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                      tid.x, c0);
+  scf::IfOp::create(rewriter, loc, first, [&](OpBuilder &b, Location l) {
+    OpOperand *out = op.getDpsInitOperand(0);
+    Value old = loadOperand(b, *out, ivs);
+    Value total = memref::LoadOp::create(b, l, sh, ValueRange{c0});
+    Value sum = arith::AddFOp::create(b, l, old, total);
+    AffineMap map = op.getMatchingIndexingMap(out);
+    SmallVector<Value> idx;
+    for (AffineExpr e : map.getResults())
+      idx.push_back(affine::AffineApplyOp::create(
+          b, l, AffineMap::get(numLoops, 0, e), ivs));
+    memref::StoreOp::create(b, l, sum, out->get(), idx);
+    scf::YieldOp::create(b, l);
+  });
+  gpu::TerminatorOp::create(rewriter, loc);
+  rewriter.eraseOp(op);
+}
+
 struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
   using GPUMapLoopsBase::GPUMapLoopsBase;
 
@@ -98,6 +256,25 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
       linalg::CopyOp::create(rewriter, c.getLoc(), c.getSource(),
                              c.getTarget());
       rewriter.eraseOp(c);
+    }
+
+    // Long sum reductions (matrix-vector products, norms): one workgroup
+    // per output, the reduction split across its threads.
+    if (reduceLength > 0 && !llvm::isPowerOf2_64(workgroupSize)) {
+      func.emitError("workgroup-size must be a power of two to split "
+                     "reductions (reduce-length > 0), got ")
+          << workgroupSize;
+      return signalPassFailure();
+    }
+    if (reduceLength > 0) {
+      SmallVector<linalg::GenericOp> reducible;
+      func.walk([&](linalg::GenericOp op) {
+        if (!op->getParentOfType<scf::ParallelOp>() &&
+            isWorkgroupReducible(op, reduceLength))
+          reducible.push_back(op);
+      });
+      for (linalg::GenericOp op : reducible)
+        buildWorkgroupReduction(rewriter, op, workgroupSize);
     }
 
     // Linalg ops become parallel loops; those without a parallel dim get a
@@ -182,7 +359,8 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
     // Buffers live on the device.
     SmallVector<memref::AllocOp> allocs;
     func.walk([&](memref::AllocOp a) {
-      if (!a->getParentOfType<scf::ParallelOp>())
+      if (!a->getParentOfType<scf::ParallelOp>() &&
+          !a->getParentOfType<gpu::LaunchOp>())
         allocs.push_back(a);
     });
     for (memref::AllocOp a : allocs) {
@@ -213,7 +391,8 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
 
     // Nothing may touch a buffer from the host.
     WalkResult r = func.walk([&](Operation *op) {
-      if (!touchesMemory(op) || op->getParentOfType<scf::ParallelOp>())
+      if (!touchesMemory(op) || op->getParentOfType<scf::ParallelOp>() ||
+          op->getParentOfType<gpu::LaunchOp>())
         return WalkResult::advance();
       op->emitError("reads or writes a buffer outside a parallel loop: it "
                     "cannot run on the GPU");

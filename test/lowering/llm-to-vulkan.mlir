@@ -29,22 +29,28 @@
 // CHECK: spirv.EntryPoint "GLCompute" @forward_kernel
 // CHECK: spirv.ExecutionMode @forward_kernel "LocalSize", 64, 1, 1
 
-// RMSNorm: a sum of squares per row (a loop in each invocation), then the
-// scale by rsqrt(mean + eps) and the gain.
+// RMSNorm: a sum of squares per row, split across a workgroup (each thread
+// strides over the row; partial sums combined in workgroup memory between
+// barriers), then the scale by rsqrt(mean + eps) and the gain.
 // CHECK-LABEL: spirv.module @__spv__forward_kernel_1 Logical
+// CHECK: spirv.GlobalVariable @__workgroup_mem__{{[0-9]+}} : !spirv.ptr<!spirv.struct<(!spirv.array<64 x f32>)>, Workgroup>
 // CHECK: spirv.mlir.loop
 // CHECK: spirv.FMul
 // CHECK: spirv.FAdd
+// CHECK: spirv.ControlBarrier <Workgroup>, <Workgroup>, <AcquireRelease|WorkgroupMemory>
 // CHECK-LABEL: spirv.module @__spv__forward_kernel_2 Logical
 // CHECK: spirv.FDiv
 // CHECK: spirv.GL.Sqrt
 
-// Linear, one token (decode): one invocation per output feature, a dot
-// product over the input features.
+// Linear, one token (decode GEMV): one workgroup per output feature, its 64
+// threads striding over the input features, then a tree of halvings in
+// workgroup memory (6 barriers after the first).
 // CHECK-LABEL: spirv.module @__spv__forward_kernel_4 Logical
+// CHECK: spirv.GlobalVariable @__workgroup_mem__{{[0-9]+}} : !spirv.ptr<!spirv.struct<(!spirv.array<64 x f32>)>, Workgroup>
 // CHECK: spirv.mlir.loop
 // CHECK: spirv.FMul
 // CHECK: spirv.FAdd
+// CHECK-COUNT-7: spirv.ControlBarrier <Workgroup>
 // CHECK: spirv.ExecutionMode @forward_kernel "LocalSize", 64, 1, 1
 
 // RoPE: the position as a float, sin and cos of position x frequency.

@@ -45,7 +45,7 @@ func.func @elementwise(%a: memref<?x64xf32>, %out: memref<?x64xf32>) {
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
 
-// A row reduction: the reduction is a sequential loop inside each
+// A short row reduction (32 < reduce-length): a sequential loop inside each
 // invocation; the short static dim (16 rows) gets a 16-thread workgroup.
 // CHECK-LABEL: func.func @reduction
 // CHECK: %[[W:.*]] = arith.muli %{{.*}}, %c16
@@ -55,12 +55,46 @@ func.func @elementwise(%a: memref<?x64xf32>, %out: memref<?x64xf32>) {
 // CHECK: arith.mulf
 // CHECK: processor = thread_x
 // CHECK: processor = block_x
-func.func @reduction(%a: memref<16x128xf32>, %out: memref<16xf32>) {
+func.func @reduction(%a: memref<16x32xf32>, %out: memref<16xf32>) {
   linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
-      ins(%a : memref<16x128xf32>) outs(%out : memref<16xf32>) {
+      ins(%a : memref<16x32xf32>) outs(%out : memref<16xf32>) {
   ^bb0(%x: f32, %acc: f32):
     %sq = arith.mulf %x, %x : f32
     %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A matrix-vector product (sum over 256 input features): a gpu.launch with
+// one workgroup per output (grid x = the 172 outputs), 64 threads striding
+// over the features, a tree of halvings in workgroup memory (memory space 3)
+// with barriers, thread 0 adding the total to the output.
+// CHECK-LABEL: func.func @gemv
+// CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c172{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64
+// CHECK: %[[SH:.*]] = memref.alloc() : memref<64xf32, 3>
+// CHECK: %[[PART:.*]] = scf.for %{{.*}} = %[[TX]] to %c256 step %c64 iter_args
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: memref.store %[[PART]], %[[SH]][%[[TX]]]
+// CHECK: gpu.barrier
+// CHECK: arith.cmpi ult, %[[TX]], %c32
+// CHECK-COUNT-6: gpu.barrier
+// CHECK: arith.cmpi eq, %[[TX]], %c0
+// CHECK: memref.load %[[SH]][%c0]
+// CHECK: memref.store
+// CHECK: gpu.terminator
+func.func @gemv(%x: memref<1x256xf32>, %w: memref<172x256xf32>, %y: memref<1x172xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<1x256xf32>, memref<172x256xf32>) outs(%y : memref<1x172xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
   }
   return
