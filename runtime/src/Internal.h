@@ -42,6 +42,33 @@ public:
   virtual std::string describe() const { return ""; }
 };
 
+/// MLIR's strided memref descriptor, as the entry (llmc-buffer-v1) takes
+/// its arguments.
+template <int N> struct MemRef {
+  const void *allocated;
+  const void *aligned;
+  int64_t offset;
+  int64_t sizes[N];
+  int64_t strides[N];
+};
+
+/// A contiguous row-major descriptor of `shape` at `data`.
+template <int N>
+MemRef<N> memref(const void *data, const int64_t (&shape)[N]) {
+  MemRef<N> m{data, data, 0, {}, {}};
+  int64_t stride = 1;
+  for (int d = N - 1; d >= 0; --d) {
+    m.sizes[d] = shape[d];
+    m.strides[d] = stride;
+    stride *= shape[d];
+  }
+  return m;
+}
+
+/// The entry: forward(tokens, start_pos, kv, num_logits, weights, logits).
+using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, int64_t,
+                         MemRef<1> *, MemRef<2> *);
+
 /// An artifact's host code object (the shared library in its code
 /// section), loaded through an anonymous memory file.
 struct CodeObject {

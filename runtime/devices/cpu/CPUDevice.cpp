@@ -23,29 +23,6 @@
 using namespace llmc::runtime;
 
 namespace {
-template <int N> struct MemRef {
-  const void *allocated;
-  const void *aligned;
-  int64_t offset;
-  int64_t sizes[N];
-  int64_t strides[N];
-};
-
-template <int N>
-MemRef<N> memref(const void *data, const int64_t (&shape)[N]) {
-  MemRef<N> m{data, data, 0, {}, {}};
-  int64_t stride = 1;
-  for (int d = N - 1; d >= 0; --d) {
-    m.sizes[d] = shape[d];
-    m.strides[d] = stride;
-    stride *= shape[d];
-  }
-  return m;
-}
-
-using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, int64_t,
-                         MemRef<1> *, MemRef<2> *);
-
 class CPUDevice : public Device {
 public:
   llmc_status_t load(llmc_artifact_s &a) {

@@ -31,8 +31,7 @@
 
 #if __has_include(<vulkan/vulkan.h>)
 #define LLMC_HAVE_VULKAN 1
-#define VK_NO_PROTOTYPES
-#include <vulkan/vulkan.h>
+#include "runtime/devices/vulkan/VulkanInstance.h"
 #endif
 
 #include <nlohmann/json.hpp>
@@ -55,18 +54,12 @@ llmc_status_t llmc::runtime::createVulkanDevice(llmc_artifact_s &a,
   return makeStatus(LLMC_UNSUPPORTED,
                     a.path + ": this runtime was built without Vulkan support");
 }
-std::string llmc::runtime::describeVulkanDevices() {
-  return "vulkan: this runtime was built without Vulkan support\n";
-}
 #else
 
+using namespace llmc::runtime::vulkan;
+
 namespace {
-#define LLMC_VK_INSTANCE_FNS(X)                                                \
-  X(vkDestroyInstance) X(vkEnumeratePhysicalDevices)                           \
-  X(vkGetPhysicalDeviceProperties) X(vkGetPhysicalDeviceProperties2)           \
-  X(vkGetPhysicalDeviceFeatures2) X(vkGetPhysicalDeviceQueueFamilyProperties)  \
-  X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice)                     \
-  X(vkGetDeviceProcAddr)
+/// The device-level functions the device loads.
 #define LLMC_VK_DEVICE_FNS(X)                                                  \
   X(vkDestroyDevice) X(vkGetDeviceQueue) X(vkCreateBuffer) X(vkDestroyBuffer)  \
   X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory)         \
@@ -81,124 +74,6 @@ namespace {
   X(vkCmdBindDescriptorSets) X(vkCmdDispatch) X(vkCmdPipelineBarrier)          \
   X(vkCmdCopyBuffer) X(vkCmdFillBuffer) X(vkQueueSubmit) X(vkCreateFence)      \
   X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkDeviceWaitIdle)
-
-/// The loader and the instance: enough to list devices.
-struct Instance {
-  void *lib = nullptr;
-  PFN_vkGetInstanceProcAddr getProc = nullptr;
-  VkInstance instance = VK_NULL_HANDLE;
-#define X(f) PFN_##f f = nullptr;
-  LLMC_VK_INSTANCE_FNS(X)
-#undef X
-
-  ~Instance() {
-    if (instance && vkDestroyInstance)
-      vkDestroyInstance(instance, nullptr);
-    if (lib)
-      dlclose(lib);
-  }
-
-  /// Empty on success, else why not.
-  std::string open() {
-    const char *path = std::getenv("LLMC_VULKAN_LIBRARY");
-    lib = dlopen(path && *path ? path : "libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-      return std::string("no Vulkan loader (libvulkan.so.1: ") + dlerror() +
-             "); install libvulkan1 and a driver (e.g. mesa-vulkan-drivers)";
-    getProc = reinterpret_cast<PFN_vkGetInstanceProcAddr>(
-        dlsym(lib, "vkGetInstanceProcAddr"));
-    if (!getProc)
-      return "the Vulkan loader has no vkGetInstanceProcAddr";
-    auto create = reinterpret_cast<PFN_vkCreateInstance>(
-        getProc(VK_NULL_HANDLE, "vkCreateInstance"));
-    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
-    app.pApplicationName = "llmc";
-    app.apiVersion = VK_API_VERSION_1_2;
-    VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-    ci.pApplicationInfo = &app;
-    if (!create || create(&ci, nullptr, &instance) != VK_SUCCESS) {
-      instance = VK_NULL_HANDLE;
-      return "cannot create a Vulkan instance (no Vulkan driver installed?)";
-    }
-#define X(f) f = reinterpret_cast<PFN_##f>(getProc(instance, #f));
-    LLMC_VK_INSTANCE_FNS(X)
-#undef X
-    return "";
-  }
-
-  std::vector<VkPhysicalDevice> devices() {
-    uint32_t n = 0;
-    vkEnumeratePhysicalDevices(instance, &n, nullptr);
-    std::vector<VkPhysicalDevice> d(n);
-    if (n)
-      vkEnumeratePhysicalDevices(instance, &n, d.data());
-    d.resize(n);
-    return d;
-  }
-};
-
-const char *typeName(VkPhysicalDeviceType t) {
-  switch (t) {
-  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-  case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
-  default: return "other";
-  }
-}
-
-/// The device's features, as the SPIR-V capability names the compiler
-/// declares.
-struct Features {
-  VkPhysicalDeviceFeatures2 base{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  VkPhysicalDeviceVulkan11Features v11{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-  VkPhysicalDeviceVulkan12Features v12{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-  VkPhysicalDeviceSubgroupProperties subgroup{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-
-  void query(Instance &in, VkPhysicalDevice pd) {
-    base.pNext = &v11;
-    v11.pNext = &v12;
-    in.vkGetPhysicalDeviceFeatures2(pd, &base);
-    VkPhysicalDeviceProperties2 p{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-    p.pNext = &subgroup;
-    in.vkGetPhysicalDeviceProperties2(pd, &p);
-  }
-
-  bool has(const std::string &cap) const {
-    bool compute = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT;
-    auto ops = subgroup.supportedOperations;
-    if (cap == "Shader") return true;
-    if (cap == "Float16") return v12.shaderFloat16;
-    if (cap == "Int8") return v12.shaderInt8;
-    if (cap == "Int16") return base.features.shaderInt16;
-    if (cap == "Int64") return base.features.shaderInt64;
-    if (cap == "StorageBuffer16BitAccess") return v11.storageBuffer16BitAccess;
-    if (cap == "StorageBuffer8BitAccess") return v12.storageBuffer8BitAccess;
-    if (cap == "GroupNonUniform")
-      return compute && (ops & VK_SUBGROUP_FEATURE_BASIC_BIT);
-    if (cap == "GroupNonUniformArithmetic")
-      return compute && (ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-    if (cap == "GroupNonUniformShuffle")
-      return compute && (ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-    return false;
-  }
-};
-
-bool disabledByEnv(const std::string &cap) {
-  const char *env = std::getenv("LLMC_VULKAN_DISABLE");
-  if (!env)
-    return false;
-  std::stringstream ss(env);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (item == cap)
-      return true;
-  return false;
-}
-
 /// One argument of a kernel, from the module's JSON (llm.kernel_abi).
 struct ArgKind {
   enum K { Buffer, Offset, Index, I32, F32 } kind;
@@ -259,28 +134,10 @@ struct SessionBuffers {
   Buffer *kv = nullptr, *tokens = nullptr, *logits = nullptr;
 };
 
-template <int N> struct MemRef {
-  const void *allocated;
-  const void *aligned;
-  int64_t offset;
-  int64_t sizes[N];
-  int64_t strides[N];
-};
-
-template <int N> MemRef<N> memref(uintptr_t address, const int64_t (&shape)[N]) {
-  const void *p = reinterpret_cast<const void *>(address);
-  MemRef<N> m{p, p, 0, {}, {}};
-  int64_t stride = 1;
-  for (int d = N - 1; d >= 0; --d) {
-    m.sizes[d] = shape[d];
-    m.strides[d] = stride;
-    stride *= shape[d];
-  }
-  return m;
+/// A buffer's device address, as the host code sees it.
+const void *addr(const Buffer *b) {
+  return reinterpret_cast<const void *>(b->address);
 }
-
-using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, int64_t,
-                         MemRef<1> *, MemRef<2> *);
 
 constexpr size_t kMaxRecordings = 16;
 constexpr uintptr_t kAddressBase = uintptr_t(1) << 44;
@@ -482,13 +339,13 @@ public:
     scalars.clear();
     {
       gpu::ScopedBackend scope(this);
-      auto tok = memref<1>(sb.tokens->address, {n});
+      auto tok = memref<1>(addr(sb.tokens), {n});
       int64_t kvShape[5];
       for (int i = 0; i < 5; ++i)
         kvShape[i] = a.kvShape[i];
-      auto kv = memref<5>(sb.kv->address, kvShape);
-      auto w = memref<1>(weights->address, {int64_t(a.weights.size)});
-      auto logits = memref<2>(sb.logits->address, {rows, a.info.vocab_size});
+      auto kv = memref<5>(addr(sb.kv), kvShape);
+      auto w = memref<1>(addr(weights), {int64_t(a.weights.size)});
+      auto logits = memref<2>(addr(sb.logits), {rows, a.info.vocab_size});
       entry(&tok, s.position, &kv, rows, &w, &logits);
     }
     if (!error.empty())
@@ -1086,33 +943,4 @@ llmc_status_t llmc::runtime::createVulkanDevice(llmc_artifact_s &a,
   return nullptr;
 }
 
-std::string llmc::runtime::describeVulkanDevices() {
-  Instance vk;
-  std::string why = vk.open();
-  if (!why.empty())
-    return "vulkan: " + why + "\n";
-  std::vector<VkPhysicalDevice> all = vk.devices();
-  if (all.empty())
-    return "vulkan: no devices (the loader found none)\n";
-  std::string out;
-  for (size_t i = 0; i < all.size(); ++i) {
-    VkPhysicalDeviceProperties p;
-    vk.vkGetPhysicalDeviceProperties(all[i], &p);
-    Features f;
-    f.query(vk, all[i]);
-    std::string caps;
-    for (const char *c : {"Float16", "Int8", "Int16", "Int64",
-                          "StorageBuffer16BitAccess", "StorageBuffer8BitAccess",
-                          "GroupNonUniformArithmetic", "GroupNonUniformShuffle"})
-      if (f.has(c))
-        caps += std::string(caps.empty() ? "" : ",") + c;
-    out += "vulkan:" + std::to_string(i) + "  " + p.deviceName + " (" +
-           typeName(p.deviceType) + ", Vulkan " +
-           std::to_string(VK_API_VERSION_MAJOR(p.apiVersion)) + "." +
-           std::to_string(VK_API_VERSION_MINOR(p.apiVersion)) +
-           ", subgroup " + std::to_string(f.subgroup.subgroupSize) +
-           ")  capabilities: " + (caps.empty() ? "baseline" : caps) + "\n";
-  }
-  return out;
-}
 #endif
