@@ -22,10 +22,18 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
       products, RMSNorm's sum of squares, attention's weighted sum over
       cached blocks) becomes a `gpu.launch` with one workgroup per output
       element: its `workgroup-size` threads stride over the reduction, and
-      their partial sums are combined in workgroup memory by a tree of
-      halvings separated by `gpu.barrier`s; thread 0 adds the total to the
-      output. This is the decode GEMV form (one invocation per output with
-      a sequential dot product leaves most of a GPU idle);
+      their partial sums are combined (`reduction=tree`: in workgroup memory
+      by a tree of halvings separated by `gpu.barrier`s; `all-reduce`: by a
+      `gpu.all_reduce`, which the NVVM lowering turns into warp shuffles
+      plus one exchange through shared memory); thread 0 adds the total to
+      the output. This is the decode GEMV form (one invocation per output
+      with a sequential dot product leaves most of a GPU idle). With
+      `vector-width` > 1 and a static length that is a multiple of
+      `vector-width * workgroup-size`, the operands contiguous along the
+      reduction (a weight row, the activation) are read `vector-width`
+      elements per `vector.load` (aligned: 128-bit loads for 4 x f32),
+      guarded by a run-time check that their offsets and outer strides are
+      multiples of it (else the scalar loop runs);
     - `memref.copy` becomes `linalg.copy`, and every linalg op an
       `scf.parallel` over its parallel dims with its reduction dims as
       sequential loops inside (an op with no parallel dim runs as one
@@ -64,11 +72,17 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
     Option<"reduceLength", "reduce-length", "int64_t", /*default=*/"64",
            "Split sum reductions of at least this many (static) elements "
            "across a workgroup (0: never)">,
+    Option<"reduction", "reduction", "std::string", /*default=*/"\"tree\"",
+           "How a workgroup combines partial sums: tree (workgroup memory "
+           "and barriers) or all-reduce (gpu.all_reduce)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"1",
+           "Elements per load of a split reduction's contiguous operands "
+           "(1, 2 or 4)">,
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
-    "::mlir::memref::MemRefDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::vector::VectorDialect"
   ];
 }
 
@@ -123,6 +137,77 @@ def VulkanSerialize : Pass<"llm-vulkan-serialize", "mlir::ModuleOp"> {
   let options = [
     Option<"dumpDir", "dump-dir", "std::string", /*default=*/"\"\"",
            "Directory to write each kernel module's .spv into">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GPUMMAMatmul : Pass<"llm-gpu-mma", "mlir::func::FuncOp"> {
+  let summary = "Run prefill linear projections on tensor cores (nvgpu.mma.sync)";
+  let description = [{
+    Runs on a bufferized model entry before `llm-gpu-map-loops` (CUDA
+    pipeline). Each f32 linear projection (the `llm.schedule` contraction
+    `y[b, l, n] += x[b, l, k] * w[n, k]` over token blocks of 4, N and K
+    multiples of 8) gets a host-side branch on its (dynamic) token rows: at
+    least `min-rows` rows run a `gpu.launch` of warp-level tensor-core
+    products, `nvgpu.mma.sync` m16n8k8 on TF32 (sm_80+): 4 warps per
+    workgroup, each computing a 16 x 8 tile of `y` with its fragments
+    loaded from global memory in the PTX fragment layout; fewer rows
+    (decode) keep the contraction for the GEMV mapping.
+
+    `precision=3xtf32` (default) keeps f32 accuracy by splitting each
+    operand into a TF32 part and its exact remainder and summing three
+    products (big*big + big*small + small*big); `precision=tf32` is a
+    single TF32 product (10-bit mantissa).
+
+    ```mlir
+    linalg.generic {...} ins(%x, %w : memref<?x4x64xf32>, memref<32x64xf32>)
+        outs(%y : memref<?x4x32xf32>) {llm.schedule = "linear"}
+    // becomes
+    scf.if %rows_at_least_16 {
+      gpu.launch ... { ... nvgpu.mma.sync(%a, %b, %c) {mmaShape = [16, 8, 8],
+                                                      tf32Enabled} ... }
+    } else {
+      linalg.generic ... (unchanged)
+    }
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"3xtf32\"",
+           "tf32 (one TF32 MMA) or 3xtf32 (split operands, f32 accuracy)">,
+    Option<"minRows", "min-rows", "int64_t", /*default=*/"16",
+           "Token rows from which the tensor-core kernel runs">,
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def CUDABundle : Pass<"llm-cuda-bundle", "mlir::ModuleOp"> {
+  let summary = "Bundle each kernel module's PTX (and cubins) into one object";
+  let description = [{
+    Runs after `gpu-module-to-binary{format=isa}` on modules with one
+    `#nvvm.target` per `--cuda-arch`. Each `gpu.binary` then holds one PTX
+    object per architecture; this pass assembles each PTX with `ptxas`
+    (`ptxas` option: its path; empty: PTX only) into a cubin and replaces
+    the objects by one whose bytes are the runtime's CUDA module bundle:
+    `LLMCCUDA`, a little-endian u32 length, a JSON table
+    (`kernels`: the kernel names; `images`: one entry per image with its
+    `arch`, `format` (`cubin` or `ptx`), `offset` from the payload start and
+    `size`), padding to 8
+    bytes, then the images. The runtime loads the cubin built for the
+    device's architecture (or the newest one of the same major version
+    not above it), else the newest PTX not above it (JIT-compiled by the
+    driver). `dump-dir` also writes `<module>.<arch>.ptx` / `.cubin`. A
+    ptxas failure is an error naming the module and architecture, with
+    ptxas's message.
+  }];
+  let options = [
+    Option<"ptxas", "ptxas", "std::string", /*default=*/"\"\"",
+           "ptxas to build cubins with (empty: embed PTX only)">,
+    Option<"dumpDir", "dump-dir", "std::string", /*default=*/"\"\"",
+           "Directory to write each module's PTX and cubins into">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }

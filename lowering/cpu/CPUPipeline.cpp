@@ -1,6 +1,7 @@
 //===- CPUPipeline.cpp - llm -> LLVM -> object for the host CPU -----------===//
 
 #include "lowering/cpu/CPUPipeline.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "passes/Passes.h"
 #include "runtime/src/ArtifactFormat.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -86,6 +87,8 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
 void mlir::llm::registerCPUPipelineDialects(DialectRegistry &registry) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  // gpu-module-to-binary translates kernel modules (LLVM, NVVM) to LLVM IR.
+  registerAllToLLVMIRTranslations(registry);
   registry.insert<LLMDialect>();
 }
 

@@ -122,15 +122,55 @@ bool isWorkgroupReducible(linalg::GenericOp op, int64_t minLength) {
   return reducedTerm(op) != nullptr;
 }
 
+/// How a workgroup reduction is built (the pass options).
+struct ReductionStyle {
+  int64_t width = 64;     ///< threads per workgroup
+  bool allReduce = false; ///< gpu.all_reduce instead of a workgroup-memory tree
+  int64_t vector = 1;     ///< elements per load of the reduced operands
+};
+
+/// The inputs of `op` a vectorized reduction loads `vector` elements of at
+/// once: those indexed by the reduction dim in their innermost (unit
+/// stride) dim only. Empty if some input is indexed by it elsewhere.
+std::optional<SmallVector<OpOperand *>> vectorOperands(linalg::GenericOp op) {
+  unsigned last = op.getNumLoops() - 1;
+  SmallVector<OpOperand *> vec;
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(in);
+    if (!map.isFunctionOfDim(last))
+      continue;
+    auto type = cast<MemRefType>(in->get().getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
+        strides.back() != 1 || !type.getElementType().isF32())
+      return std::nullopt;
+    ArrayRef<AffineExpr> results = map.getResults();
+    auto d = dyn_cast<AffineDimExpr>(results.back());
+    if (!d || d.getPosition() != last)
+      return std::nullopt;
+    for (AffineExpr e : results.drop_back())
+      if (e.isFunctionOfDim(last))
+        return std::nullopt;
+    vec.push_back(in);
+  }
+  return vec;
+}
+
 /// Replaces a workgroup-reducible generic by a gpu.launch: one workgroup
 /// per output element (grid x/y = the last two parallel dims, z = the rest
 /// linearized), its threads striding over the reduction, partial sums
-/// combined in workgroup memory by a tree of halvings with barriers, and
-/// thread 0 adding the total to the output.
+/// combined either in workgroup memory by a tree of halvings with barriers
+/// or by a `gpu.all_reduce` (warp shuffles on NVVM), and thread 0 adding
+/// the total to the output. With `style.vector` > 1, each thread loads that
+/// many consecutive elements of the reduced operands at once (128-bit
+/// loads for 4 x f32) when, at run time, every such operand's offset and
+/// outer strides are multiples of it (the loads are then aligned); other
+/// launches take the scalar loop.
 void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
-                             int64_t width) {
+                             ReductionStyle style) {
   Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
+  int64_t width = style.width;
   rewriter.setInsertionPoint(op);
   SmallVector<Range> ranges =
       cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(rewriter, loc);
@@ -146,13 +186,17 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
     gz = arith::MulIOp::create(rewriter, loc, gz, sizes[d]);
   Value wg = arith::ConstantIndexOp::create(rewriter, loc, width);
   Type f32 = rewriter.getF32Type();
-  // Workgroup memory as an allocation in memory space 3, which both the
-  // SPIR-V (Workgroup storage class) and NVVM (shared) lowerings map.
-  auto shared = MemRefType::get({width}, f32, MemRefLayoutAttrInterface(),
-                                rewriter.getI64IntegerAttr(3));
+  // Vectorized only if the static length splits evenly into vectors per
+  // thread and the reduced operands are contiguous along it.
+  int64_t vec = style.vector;
+  std::optional<SmallVector<OpOperand *>> vecOps;
+  int64_t length = op.getStaticLoopRanges().back();
+  if (vec > 1 && length % (vec * width) == 0)
+    vecOps = vectorOperands(op);
+  if (!vecOps || vecOps->empty())
+    vec = 1;
   auto launch = gpu::LaunchOp::create(rewriter, loc, gx, gy, gz, wg, c1, c1);
   rewriter.setInsertionPointToStart(&launch.getBody().front());
-  Value sh = memref::AllocOp::create(rewriter, loc, shared);
   gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds();
   // The output element this workgroup computes.
   SmallVector<Value> ivs(numLoops);
@@ -164,71 +208,163 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
     ivs[d] = arith::RemUIOp::create(rewriter, loc, rest, sizes[d]);
     rest = arith::DivUIOp::create(rewriter, loc, rest, sizes[d]);
   }
-  auto loadOperand = [&](OpBuilder &b, OpOperand &o, ValueRange iv) -> Value {
+  auto indices = [&](OpBuilder &b, OpOperand &o, ValueRange iv) {
     AffineMap map = op.getMatchingIndexingMap(&o);
     SmallVector<Value> idx;
     for (AffineExpr e : map.getResults())
       idx.push_back(affine::AffineApplyOp::create(
           b, loc, AffineMap::get(numLoops, 0, e), iv));
-    return memref::LoadOp::create(b, loc, o.get(), idx);
+    return idx;
   };
-  // Each thread's partial sum over k = tid, tid + width, ...
+  auto loadOperand = [&](OpBuilder &b, OpOperand &o, ValueRange iv) -> Value {
+    return memref::LoadOp::create(b, loc, o.get(), indices(b, o, iv));
+  };
   Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0));
   Value term = reducedTerm(op);
   Block &body = op.getRegion().front();
-  auto loop = scf::ForOp::create(
-      rewriter, loc, tid.x, sizes.back(), wg, ValueRange{zero},
-      [&](OpBuilder &b, Location l, Value k, ValueRange iter) {
-        SmallVector<Value> iv(ivs);
-        iv.back() = k;
-        IRMapping map;
-        for (OpOperand *in : op.getDpsInputOperands())
-          map.map(body.getArgument(in->getOperandNumber()),
-                  loadOperand(b, *in, iv));
-        Operation *combine = body.getTerminator()->getOperand(0).getDefiningOp();
-        for (Operation &bop : body.without_terminator()) {
-          if (auto index = dyn_cast<linalg::IndexOp>(bop)) {
-            map.map(index.getResult(), iv[index.getDim()]);
-            continue;
+  Operation *combine = body.getTerminator()->getOperand(0).getDefiningOp();
+  // The body's term at reduction index `k`, inputs given by `inputAt`.
+  auto emitTerm = [&](OpBuilder &b, Value k, ArrayRef<Value> iv0,
+                      llvm::function_ref<Value(OpOperand &)> inputAt) {
+    SmallVector<Value> iv(iv0);
+    iv.back() = k;
+    IRMapping map;
+    for (OpOperand *in : op.getDpsInputOperands())
+      map.map(body.getArgument(in->getOperandNumber()), inputAt(*in));
+    for (Operation &bop : body.without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(bop)) {
+        map.map(index.getResult(), iv[index.getDim()]);
+        continue;
+      }
+      if (&bop != combine)
+        b.clone(bop, map);
+    }
+    return map.lookupOrDefault(term);
+  };
+  // Each thread's partial sum over k = tid, tid + width, ... (scalar) or
+  // k = vec * tid + [0, vec), then + vec * width, ... (vectorized).
+  auto scalarLoop = [&](OpBuilder &b) {
+    auto loop = scf::ForOp::create(
+        b, loc, tid.x, sizes.back(), wg, ValueRange{zero},
+        [&](OpBuilder &lb, Location l, Value k, ValueRange iter) {
+          SmallVector<Value> iv(ivs);
+          iv.back() = k;
+          Value t = emitTerm(lb, k, ivs, [&](OpOperand &in) {
+            return loadOperand(lb, in, iv);
+          });
+          scf::YieldOp::create(lb, l, ValueRange{
+              arith::AddFOp::create(lb, l, iter[0], t).getResult()});
+        });
+    return loop.getResult(0);
+  };
+  auto vectorLoop = [&](OpBuilder &b) {
+    Value v = arith::ConstantIndexOp::create(b, loc, vec);
+    Value start = arith::MulIOp::create(b, loc, tid.x, v);
+    Value step = arith::ConstantIndexOp::create(b, loc, vec * width);
+    auto vecTy = VectorType::get({vec}, f32);
+    auto loop = scf::ForOp::create(
+        b, loc, start, sizes.back(), step, ValueRange{zero},
+        [&](OpBuilder &lb, Location l, Value k, ValueRange iter) {
+          SmallVector<Value> iv(ivs);
+          iv.back() = k;
+          DenseMap<OpOperand *, Value> loaded;
+          for (OpOperand *in : *vecOps) {
+            auto load = vector::LoadOp::create(lb, l, vecTy, in->get(),
+                                               indices(lb, *in, iv));
+            load.setAlignment(vec * 4);
+            loaded[in] = load;
           }
-          if (&bop != combine)
-            b.clone(bop, map);
-        }
-        Value t = map.lookupOrDefault(term);
-        scf::YieldOp::create(b, l, ValueRange{
-            arith::AddFOp::create(b, l, iter[0], t).getResult()});
-      });
-  memref::StoreOp::create(rewriter, loc, loop.getResult(0), sh, ValueRange{tid.x});
-  gpu::BarrierOp::create(rewriter, loc);
-  for (int64_t half = width / 2; half >= 1; half /= 2) {
-    Value h = arith::ConstantIndexOp::create(rewriter, loc, half);
-    Value active = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult,
-                                         tid.x, h);
-    scf::IfOp::create(rewriter, loc, active, [&](OpBuilder &b, Location l) {
-      Value other = arith::AddIOp::create(b, l, tid.x, h);
-      Value a = memref::LoadOp::create(b, l, sh, ValueRange{tid.x});
-      Value c = memref::LoadOp::create(b, l, sh, ValueRange{other});
-      memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, a, c), sh,
-                              ValueRange{tid.x});
-      scf::YieldOp::create(b, l);
-    });
-    gpu::BarrierOp::create(rewriter, loc);
+          Value acc = iter[0];
+          for (int64_t j = 0; j < vec; ++j) {
+            Value kj = arith::AddIOp::create(
+                lb, l, k, arith::ConstantIndexOp::create(lb, l, j));
+            SmallVector<Value> ivj(ivs);
+            ivj.back() = kj;
+            Value t = emitTerm(lb, kj, ivs, [&](OpOperand &in) -> Value {
+              auto it = loaded.find(&in);
+              if (it != loaded.end())
+                return vector::ExtractOp::create(lb, l, it->second,
+                                                 ArrayRef<int64_t>{j});
+              return loadOperand(lb, in, ivj);
+            });
+            acc = arith::AddFOp::create(lb, l, acc, t);
+          }
+          scf::YieldOp::create(lb, l, ValueRange{acc});
+        });
+    return loop.getResult(0);
+  };
+  Value partial;
+  if (vec > 1) {
+    // Aligned iff each vector operand's offset and outer strides are
+    // multiples of `vec` (the buffers themselves are 64-byte aligned).
+    Value cv = arith::ConstantIndexOp::create(rewriter, loc, vec);
+    Value c0i = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value aligned;
+    for (OpOperand *in : *vecOps) {
+      auto md = memref::ExtractStridedMetadataOp::create(rewriter, loc, in->get());
+      SmallVector<Value> parts{md.getOffset()};
+      for (Value s : md.getStrides().drop_back())
+        parts.push_back(s);
+      for (Value p : parts) {
+        Value rem = arith::RemUIOp::create(rewriter, loc, p, cv);
+        Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                         rem, c0i);
+        aligned = aligned ? arith::AndIOp::create(rewriter, loc, aligned, ok)
+                                .getResult()
+                          : ok;
+      }
+    }
+    auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{f32}, aligned,
+                                  /*withElseRegion=*/true);
+    OpBuilder tb = ifOp.getThenBodyBuilder();
+    scf::YieldOp::create(tb, loc, vectorLoop(tb));
+    OpBuilder eb = ifOp.getElseBodyBuilder();
+    scf::YieldOp::create(eb, loc, scalarLoop(eb));
+    partial = ifOp.getResult(0);
+  } else {
+    partial = scalarLoop(rewriter);
   }
+
   Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value total;
+  if (style.allReduce) {
+    auto add = gpu::AllReduceOperationAttr::get(rewriter.getContext(),
+                                                gpu::AllReduceOperation::ADD);
+    total = gpu::AllReduceOp::create(rewriter, loc, partial, add,
+                                     /*uniform=*/true)
+                .getResult();
+  } else {
+    // Workgroup memory as an allocation in memory space 3, which the
+    // SPIR-V lowering maps to the Workgroup storage class.
+    auto shared = MemRefType::get({width}, f32, MemRefLayoutAttrInterface(),
+                                  rewriter.getI64IntegerAttr(3));
+    Value sh = memref::AllocOp::create(rewriter, loc, shared);
+    memref::StoreOp::create(rewriter, loc, partial, sh, ValueRange{tid.x});
+    gpu::BarrierOp::create(rewriter, loc);
+    for (int64_t half = width / 2; half >= 1; half /= 2) {
+      Value h = arith::ConstantIndexOp::create(rewriter, loc, half);
+      Value active = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::ult, tid.x, h);
+      scf::IfOp::create(rewriter, loc, active, [&](OpBuilder &b, Location l) {
+        Value other = arith::AddIOp::create(b, l, tid.x, h);
+        Value a = memref::LoadOp::create(b, l, sh, ValueRange{tid.x});
+        Value c = memref::LoadOp::create(b, l, sh, ValueRange{other});
+        memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, a, c), sh,
+                                ValueRange{tid.x});
+        scf::YieldOp::create(b, l);
+      });
+      gpu::BarrierOp::create(rewriter, loc);
+    }
+    total = memref::LoadOp::create(rewriter, loc, sh, ValueRange{c0});
+  }
   ivs.back() = c0; // the output does not depend on the reduction dim
   Value first = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
                                       tid.x, c0);
   scf::IfOp::create(rewriter, loc, first, [&](OpBuilder &b, Location l) {
     OpOperand *out = op.getDpsInitOperand(0);
     Value old = loadOperand(b, *out, ivs);
-    Value total = memref::LoadOp::create(b, l, sh, ValueRange{c0});
     Value sum = arith::AddFOp::create(b, l, old, total);
-    AffineMap map = op.getMatchingIndexingMap(out);
-    SmallVector<Value> idx;
-    for (AffineExpr e : map.getResults())
-      idx.push_back(affine::AffineApplyOp::create(
-          b, l, AffineMap::get(numLoops, 0, e), ivs));
-    memref::StoreOp::create(b, l, sum, out->get(), idx);
+    memref::StoreOp::create(b, l, sum, out->get(), indices(b, *out, ivs));
     scf::YieldOp::create(b, l);
   });
   gpu::TerminatorOp::create(rewriter, loc);
@@ -266,6 +402,15 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
           << workgroupSize;
       return signalPassFailure();
     }
+    if (reduction != "tree" && reduction != "all-reduce") {
+      func.emitError("reduction must be 'tree' or 'all-reduce', got '")
+          << reduction << "'";
+      return signalPassFailure();
+    }
+    if (vectorWidth < 1 || vectorWidth > 4 || !llvm::isPowerOf2_64(vectorWidth)) {
+      func.emitError("vector-width must be 1, 2 or 4, got ") << vectorWidth;
+      return signalPassFailure();
+    }
     if (reduceLength > 0) {
       SmallVector<linalg::GenericOp> reducible;
       func.walk([&](linalg::GenericOp op) {
@@ -273,8 +418,10 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
             isWorkgroupReducible(op, reduceLength))
           reducible.push_back(op);
       });
+      ReductionStyle style{workgroupSize, reduction == "all-reduce",
+                           vectorWidth};
       for (linalg::GenericOp op : reducible)
-        buildWorkgroupReduction(rewriter, op, workgroupSize);
+        buildWorkgroupReduction(rewriter, op, style);
     }
 
     // Linalg ops become parallel loops; those without a parallel dim get a

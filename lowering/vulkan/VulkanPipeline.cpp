@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowering/vulkan/VulkanPipeline.h"
+#include "lowering/gpu/GPUPipeline.h"
 #include "passes/Passes.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -67,11 +68,7 @@ mlir::llm::buildLLMToVulkanPipeline(OpPassManager &pm,
     return failure();
   std::string p;
   llvm::raw_string_ostream os(p);
-  if (!fromBufferABI)
-    os << "convert-llm-to-linalg,llm-buffer-abi,";
-  os << "canonicalize,eliminate-empty-tensors,one-shot-bufferize,"
-     << "canonicalize,cse,canonicalize,"
-     << "func.func(buffer-deallocation-pipeline),scf-forall-to-parallel,"
+  os << gpuBufferizeStages(fromBufferABI)
      << "func.func(llm-gpu-map-loops{workgroup-size=" << o.workgroupSize << "}"
      << ",convert-parallel-loops-to-gpu),canonicalize,"
      << "func.func(gpu-launch-sink-index-computations),gpu-kernel-outlining,"
@@ -84,12 +81,7 @@ mlir::llm::buildLLMToVulkanPipeline(OpPassManager &pm,
   if (!o.serialize)
     return parsePassPipeline(p, pm);
   os << ",llm-vulkan-serialize{dump-dir=" << o.dumpDir << "},"
-     // The host code, as the CPU backend lowers it.
-     << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-     << "finalize-memref-to-llvm{use-generic-functions=true},"
-     << "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
-     << "convert-func-to-llvm,convert-cf-to-llvm,gpu-to-llvm,"
-     << "reconcile-unrealized-casts";
+     << gpuHostToLLVMStages();
   return parsePassPipeline(p, pm);
 }
 

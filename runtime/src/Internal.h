@@ -109,6 +109,26 @@ llmc_status_t createVulkanDevice(llmc_artifact_s &artifact,
                                  std::unique_ptr<Device> &out);
 /// Describes the Vulkan devices the loader sees, one per line.
 std::string describeVulkanDevices();
+/// Creates the CUDA device (devices/cuda): the artifact's host code
+/// launches its PTX/cubin kernels through the driver API.
+llmc_status_t createCUDADevice(llmc_artifact_s &artifact,
+                               std::unique_ptr<Device> &out);
+/// Describes the CUDA devices the driver sees, one per line, or why none.
+std::string describeCUDADevices();
+/// One image of a CUDA kernel module bundle (lowering/cuda/BundleCUDA.cpp).
+struct CUDAImage {
+  std::string arch, format; ///< "sm_80", "cubin" | "ptx"
+  const void *data = nullptr;
+  size_t size = 0;
+};
+/// Reads a bundle's images; "" or what is wrong with it.
+std::string parseCUDABundle(const void *data, size_t size,
+                            std::vector<CUDAImage> &images);
+/// The image a device of `deviceArch` runs: the cubin of the newest
+/// architecture of its major version not above it, else the newest PTX not
+/// above it; -1 if none.
+int pickCUDAImage(const std::vector<CUDAImage> &images,
+                  const std::string &deviceArch);
 /// Checks the artifact's target against this machine.
 llmc_status_t checkTarget(llmc_artifact_s &artifact);
 /// Creates the artifact's device on first use.

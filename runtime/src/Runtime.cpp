@@ -446,7 +446,7 @@ void copyText(const std::string &text, char *buffer, size_t size) {
 extern "C" llmc_status_t llmc_devices_list(char *buffer, size_t size) {
   if (!buffer || !size)
     return makeStatus(LLMC_INVALID_ARGUMENT, "llmc_devices_list: no buffer");
-  copyText(describeVulkanDevices(), buffer, size);
+  copyText(describeVulkanDevices() + describeCUDADevices(), buffer, size);
   return nullptr;
 }
 

@@ -7,6 +7,7 @@
 
 #include "dialects/llm/LLMOps.h"
 #include "lowering/cpu/CPUPipeline.h"
+#include "lowering/cuda/CUDAPipeline.h"
 #include "lowering/vulkan/VulkanPipeline.h"
 #include "passes/Passes.h"
 #include "passes/Optimize.h"
@@ -21,12 +22,11 @@ int main(int argc, char **argv) {
   mlir::llm::registerLLMPasses();
   mlir::llm::registerLLMToCPUPipeline();
   mlir::llm::registerLLMToVulkanPipeline();
+  mlir::llm::registerLLMToCUDAPipeline();
   mlir::llm::registerLLMOptimizePipeline();
 
   mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  registry.insert<mlir::llm::LLMDialect>();
+  mlir::llm::registerCPUPipelineDialects(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "llmc optimizer driver: the llm dialect and its passes\n",

@@ -9,6 +9,7 @@
 #include "llmc/runtime.h"
 #include "lowering/cpu/CPUPipeline.h"
 #include "lowering/vulkan/VulkanPipeline.h"
+#include "lowering/cuda/CUDAPipeline.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "passes/Optimize.h"
 #include "passes/Passes.h"
@@ -315,15 +316,16 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   mlir::ModuleOp module = *model.module;
   mlir::MLIRContext *ctx = module.getContext();
   StringRef input = model.source->path;
-  bool vulkan = options.target == "vulkan";
-  if (options.target != "cpu" && !vulkan)
+  bool vulkan = options.target == "vulkan", cuda = options.target == "cuda";
+  if (options.target != "cpu" && !vulkan && !cuda)
     return fileError(input, "target '" + options.target +
-                                "' is not supported (cpu, vulkan)");
-  if (vulkan) {
-    // What the Vulkan backend does not lower yet, refused up front.
+                                "' is not supported (cpu, vulkan, cuda)");
+  std::vector<std::string> cudaArchs;
+  if (vulkan || cuda) {
+    // What the GPU backends do not lower yet, refused up front.
     auto refuse = [&](StringRef what) {
-      return fileError(input, what + " is not supported with --target "
-                                     "vulkan yet");
+      return fileError(input, what + " is not supported with --target " +
+                                  options.target + " yet");
     };
     if (options.emit != "artifact")
       return refuse("--emit " + options.emit);
@@ -339,6 +341,14 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
       return refuse("--profile");
     if (options.observe)
       return refuse("calibration (observation points)");
+  }
+  if (cuda) {
+    std::string error;
+    cudaArchs = mlir::llm::parseCUDAArchs(options.cudaArch, error);
+    if (cudaArchs.empty())
+      return fileError(input, "--cuda-arch: " + error);
+  }
+  if (vulkan) {
     if (mlir::llm::vulkanTargetOptions(options.vulkanTarget).empty())
       return fileError(input, "unknown --vulkan-target '" +
                                   options.vulkanTarget +
@@ -406,6 +416,14 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     if (failed(mlir::llm::buildLLMToVulkanPipeline(back, vulkanOptions,
                                                    /*fromBufferABI=*/true)))
       return fileError(input, "cannot build the Vulkan pipeline");
+  } else if (cuda) {
+    mlir::llm::CUDAPipelineOptions cudaOptions;
+    cudaOptions.archs = options.cudaArch;
+    cudaOptions.mma = options.cudaMMA;
+    std::string error;
+    if (failed(mlir::llm::buildLLMToCUDAPipeline(back, cudaOptions,
+                                                 /*fromBufferABI=*/true, error)))
+      return fileError(input, "cannot build the CUDA pipeline: " + error);
   } else if (failed(mlir::llm::buildLLMToCPUPipeline(
                  back, pipelineOptions,
                  mlir::llm::CPUPipelineStage::FromBufferABI))) {
@@ -641,6 +659,18 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                {"capabilities", std::move(caps)},
                                {"kernel_modules", kernelCount}});
   }
+  if (cuda) {
+    json::Array archs;
+    for (const std::string &a : cudaArchs)
+      archs.push_back(a);
+    std::string ptxas = mlir::llm::findPtxas("auto");
+    manifest.getObject("target")->try_emplace(
+        "cuda", json::Object{{"archs", std::move(archs)},
+                             {"ptx", "8.0"},
+                             {"cubin", !ptxas.empty()},
+                             {"mma", options.cudaMMA},
+                             {"kernel_modules", kernelCount}});
+  }
   std::string manifestText;
   raw_string_ostream(manifestText) << json::Value(std::move(manifest));
 
@@ -773,7 +803,8 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
   std::string ir;
   raw_string_ostream(ir) << *model.module;
   mix(ir);
-  mix(options.target + "|" + options.vulkanTarget + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
+  mix(options.target + "|" + options.vulkanTarget + "|" + options.cudaArch +
+      "|" + options.cudaMMA + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
       (options.llmOptimize ? "" : "|no-llm-optimize") +
       (options.quant.empty() ? ""
                              : "|quant=" + options.quant +

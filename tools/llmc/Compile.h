@@ -14,9 +14,14 @@
 namespace llmc {
 
 struct CompileOptions {
-  std::string target = "cpu"; ///< cpu | vulkan
+  std::string target = "cpu"; ///< cpu | vulkan | cuda
   /// With target vulkan: the SPIR-V capability preset (baseline | full).
   std::string vulkanTarget = "baseline";
+  /// With target cuda: the architectures to embed (comma-separated).
+  std::string cudaArch = "sm_80";
+  /// With target cuda: prefill projections on tensor cores (3xtf32, tf32,
+  /// none).
+  std::string cudaMMA = "3xtf32";
   std::string cpu = "native"; ///< LLVM CPU name; "native" = this machine
   /// Target triple ("" = this machine), e.g. aarch64-linux-gnu.
   std::string triple;

@@ -92,16 +92,29 @@ static cl::opt<std::string> vulkanTargetOpt(
              "Int8/16/64, subgroup operations)"),
     cl::value_desc("baseline|full"), cl::sub(compileCmd()), cl::sub(runCmd()),
     cl::sub(benchCmd()));
+static cl::opt<std::string> cudaArchOpt(
+    "cuda-arch", cl::init("sm_80"),
+    cl::desc("With --target cuda: GPU architectures to embed PTX and cubins "
+             "for, comma-separated (sm_80, sm_86, sm_89, sm_90); the runtime "
+             "picks one at load time"),
+    cl::value_desc("sm_XY[,sm_XY...]"), cl::sub(compileCmd()),
+    cl::sub(runCmd()), cl::sub(benchCmd()));
+static cl::opt<std::string> cudaMMAOpt(
+    "cuda-mma", cl::init("3xtf32"),
+    cl::desc("With --target cuda: prefill projections on tensor cores "
+             "(3xtf32: f32 accuracy from three TF32 products; tf32; none)"),
+    cl::value_desc("3xtf32|tf32|none"), cl::sub(compileCmd()),
+    cl::sub(runCmd()), cl::sub(benchCmd()));
 static cl::opt<std::string> deviceOpt(
     "device", cl::init(""),
-    cl::desc("Device to run on: cpu or vulkan (a model that needs compiling "
-             "is compiled for it; an artifact must have been)"),
-    cl::value_desc("cpu|vulkan"), cl::sub(runCmd()), cl::sub(benchCmd()));
+    cl::desc("Device to run on: cpu, vulkan or cuda (a model that needs "
+             "compiling is compiled for it; an artifact must have been)"),
+    cl::value_desc("cpu|vulkan|cuda"), cl::sub(runCmd()), cl::sub(benchCmd()));
 static cl::opt<bool> listDevicesOpt(
     "list-devices", cl::desc("List the GPU devices the runtime sees and exit"),
     cl::sub(runCmd()));
 static cl::opt<std::string> targetOpt("target", cl::init("cpu"),
-                                      cl::desc("Target backend (cpu, vulkan)"),
+                                      cl::desc("Target backend (cpu, vulkan, cuda)"),
                                       cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()));
 static cl::opt<std::string>
     cpuOpt("cpu", cl::init("native"),
@@ -264,6 +277,8 @@ CompileOptions llmc::compileOptions() {
   o.target = deviceOpt.empty() ? std::string(targetOpt)
                                : std::string(deviceOpt);
   o.vulkanTarget = vulkanTargetOpt;
+  o.cudaArch = cudaArchOpt;
+  o.cudaMMA = cudaMMAOpt;
   o.cpu = cpuOpt;
   o.triple = tripleOpt;
   o.emit = emitOpt;
@@ -374,9 +389,9 @@ Error llmc::setExpertCache(llmc_artifact_t *artifact, StringRef path) {
 Error llmc::checkDevice(llmc_artifact_t *artifact, StringRef path) {
   if (deviceOpt.empty())
     return Error::success();
-  if (deviceOpt != "cpu" && deviceOpt != "vulkan")
+  if (deviceOpt != "cpu" && deviceOpt != "vulkan" && deviceOpt != "cuda")
     return fileError(path, "unknown --device '" + deviceOpt +
-                               "' (cpu, vulkan)");
+                               "' (cpu, vulkan, cuda)");
   auto manifest = json::parse(llmc_artifact_manifest(artifact));
   std::string kind = "cpu";
   if (manifest)

@@ -127,7 +127,8 @@ bool hostHas(const std::string &f) {
 } // namespace
 
 llmc_status_t llmc::runtime::checkTarget(llmc_artifact_s &a) {
-  if (a.targetKind != "cpu" && a.targetKind != "vulkan")
+  if (a.targetKind != "cpu" && a.targetKind != "vulkan" &&
+      a.targetKind != "cuda")
     return makeStatus(LLMC_UNSUPPORTED, a.path + ": target '" + a.targetKind +
                                             "' is not supported by this runtime");
 #if defined(__x86_64__)
@@ -166,5 +167,7 @@ llmc_status_t llmc::runtime::ensureDevice(llmc_artifact_s &a) {
     return nullptr;
   if (a.targetKind == "vulkan")
     return createVulkanDevice(a, a.device);
+  if (a.targetKind == "cuda")
+    return createCUDADevice(a, a.device);
   return createCPUDevice(a, a.device);
 }

@@ -208,8 +208,9 @@ void llmc_artifact_expert_stats_reset(llmc_artifact_t *artifact);
 /* ---- Devices ------------------------------------------------------------ */
 
 /* The GPU devices this runtime can use, one per line ("vulkan:0  name (...)
- * capabilities: ..."), or why none; copied into `buffer` (NUL-terminated,
- * truncated to `size`). */
+ * capabilities: ...", "cuda:0  name (sm_90, ... MiB, driver ...)"), or per
+ * API why none ("cuda: no CUDA driver (...)"); copied into `buffer`
+ * (NUL-terminated, truncated to `size`). */
 llmc_status_t llmc_devices_list(char *buffer, size_t size);
 
 /* The device running `artifact` and its counters (dispatches, command
