@@ -184,6 +184,24 @@ def GPUMMAMatmul : Pass<"llm-gpu-mma", "mlir::func::FuncOp"> {
   ];
 }
 
+def GPUMergeModules : Pass<"llm-gpu-merge-modules", "mlir::ModuleOp"> {
+  let summary = "Move every outlined kernel into one gpu.module";
+  let description = [{
+    After `gpu-kernel-outlining` (one `gpu.module` per kernel), moves the
+    kernels of all modules into one module `name` and points every
+    `gpu.launch_func` at it. A symbol copied into several modules (a
+    constant global) is kept once if the copies are identical, else it is
+    an error; modules that already have targets are an error (merge first).
+    The CUDA pipeline uses it so a model is one PTX per architecture: one
+    ptxas run and one module load instead of hundreds.
+  }];
+  let options = [
+    Option<"name", "name", "std::string", /*default=*/"\"llmc_kernels\"",
+           "The merged module's name">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def CUDABundle : Pass<"llm-cuda-bundle", "mlir::ModuleOp"> {
   let summary = "Bundle each kernel module's PTX (and cubins) into one object";
   let description = [{

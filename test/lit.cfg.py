@@ -95,6 +95,24 @@ else:
     lit_config.note("no Vulkan device (%s): Vulkan runtime tests are "
                     "UNSUPPORTED (install mesa-vulkan-drivers)" %
                     (devices.stdout.strip().splitlines() or ["?"])[-1])
+# The CUDA backend's kernels are assembled by NVIDIA's ptxas (CUDA toolkit)
+# everywhere; they run only where the driver sees a GPU.
+cuda_path = os.environ.get("CUDA_PATH", "/usr/local/cuda")
+ptxas = os.path.join(cuda_path, "bin", "ptxas")
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+else:
+    lit_config.note("ptxas not found in %s/bin: the CUDA backend's PTX "
+                    "checks are UNSUPPORTED (install the CUDA toolkit or set "
+                    "CUDA_PATH)" % cuda_path)
+cuda_line = [l for l in devices.stdout.splitlines() if l.startswith("cuda")]
+if any(l.startswith("cuda:0") for l in cuda_line):
+    config.available_features.add("cuda-device")
+else:
+    lit_config.note("no CUDA device (%s): the CUDA-vs-CPU logits test "
+                    "e2e/cuda-device.test is UNSUPPORTED" %
+                    (cuda_line or ["?"])[0])
 # spirv-val (spirv-tools) validates every emitted SPIR-V module.
 if shutil.which("spirv-val"):
     config.available_features.add("spirv-tools")

@@ -119,6 +119,19 @@ struct CUDABundle : mlir::llm::impl::CUDABundleBase<CUDABundle> {
         while (ptx.ends_with(StringRef("\0", 1)))
           ptx = ptx.drop_back();
         std::string arch = target.getChip().str();
+        // Math functions become libdevice calls (__nv_expf, ...), which
+        // gpu-module-to-binary links from the CUDA toolkit; left unresolved
+        // they would fail at load time.
+        size_t nv = ptx.find(".func __nv_");
+        if (nv != StringRef::npos) {
+          bin.emitError("kernel module '")
+              << bin.getSymName() << "' for " << arch
+              << " calls libdevice functions that were not linked ("
+              << ptx.substr(nv + 6, ptx.find_first_of("( \n", nv + 6) - nv - 6)
+              << "): install the CUDA toolkit (nvvm/libdevice) or set "
+                 "CUDA_PATH";
+          return WalkResult::interrupt();
+        }
         if (kernels.empty())
           kernels = entryNames(ptx);
         std::string base = dumpDir.empty()

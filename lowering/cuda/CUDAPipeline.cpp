@@ -7,7 +7,7 @@
 //   bufferize -> llm-gpu-mma (prefill on tensor cores) ->
 //   llm-gpu-map-loops (GEMV with warp-shuffle all-reduce, 128-bit loads) ->
 //   convert-parallel-loops-to-gpu -> gpu-kernel-outlining ->
-//   nvvm-attach-target (per arch) -> convert-nvgpu/gpu-to-nvvm ->
+//   llm-gpu-merge-modules (one module) -> nvvm-attach-target (per arch) -> convert-nvgpu/gpu-to-nvvm ->
 //   gpu-module-to-binary (PTX) -> llm-cuda-bundle (ptxas: cubins) ->
 //   gpu-to-llvm + LLVM lowering of the host code
 //
@@ -93,7 +93,7 @@ LogicalResult mlir::llm::buildLLMToCUDAPipeline(OpPassManager &pm,
      << " reduction=all-reduce vector-width=4},"
      << "convert-parallel-loops-to-gpu),canonicalize,"
      << "func.func(gpu-launch-sink-index-computations),gpu-kernel-outlining,"
-     << "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+     << "llm-gpu-merge-modules,gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
      << "canonicalize,cse),";
   // PTX 8.0 (CUDA 12) for every target: sm_90 needs it.
   for (const std::string &a : archs)
@@ -114,14 +114,24 @@ LogicalResult mlir::llm::buildLLMToCUDAPipeline(OpPassManager &pm,
 }
 
 void mlir::llm::registerLLMToCUDAPipeline() {
-  PassPipelineRegistration<CUDAPipelineOptions>(
+  // Registered by hand (not PassPipelineRegistration) so that a bad option
+  // value (an unknown architecture) fails the pipeline with its message.
+  registerPassPipeline(
       "llm-to-cuda",
       "Lower an llm-dialect model to NVVM kernels (PTX, cubin per "
       "--cuda-arch) and LLVM host code launching them",
-      [](OpPassManager &pm, const CUDAPipelineOptions &o) {
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler) {
+        CUDAPipelineOptions o;
+        if (failed(o.parseFromString(text)))
+          return failure();
         std::string error;
         if (failed(buildLLMToCUDAPipeline(pm, o, /*fromBufferABI=*/false,
                                           error)))
-          llvm::errs() << "llm-to-cuda: " << error << "\n";
+          return errorHandler("llm-to-cuda: " + error);
+        return success();
+      },
+      [](function_ref<void(const mlir::detail::PassOptions &)> optHandler) {
+        optHandler(CUDAPipelineOptions());
       });
 }

@@ -239,7 +239,7 @@ struct GPUMMAMatmul : mlir::llm::impl::GPUMMAMatmulBase<GPUMMAMatmul> {
       return signalPassFailure();
     }
     if (minRows < 0) {
-      func.emitError("min-rows must be >= 0, got ") << minRows;
+      func.emitError("min-rows must be >= 0, got ") << static_cast<int64_t>(minRows);
       return signalPassFailure();
     }
     SmallVector<linalg::GenericOp> ops;

@@ -380,7 +380,7 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
     IRRewriter rewriter(ctx);
     if (workgroupSize < 1 || workgroupSize > 1024) {
       func.emitError("workgroup-size must be in [1, 1024], got ")
-          << workgroupSize;
+          << static_cast<int64_t>(workgroupSize);
       return signalPassFailure();
     }
 
@@ -399,7 +399,7 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
     if (reduceLength > 0 && !llvm::isPowerOf2_64(workgroupSize)) {
       func.emitError("workgroup-size must be a power of two to split "
                      "reductions (reduce-length > 0), got ")
-          << workgroupSize;
+          << static_cast<int64_t>(workgroupSize);
       return signalPassFailure();
     }
     if (reduction != "tree" && reduction != "all-reduce") {
@@ -408,7 +408,7 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
       return signalPassFailure();
     }
     if (vectorWidth < 1 || vectorWidth > 4 || !llvm::isPowerOf2_64(vectorWidth)) {
-      func.emitError("vector-width must be 1, 2 or 4, got ") << vectorWidth;
+      func.emitError("vector-width must be 1, 2 or 4, got ") << static_cast<int64_t>(vectorWidth);
       return signalPassFailure();
     }
     if (reduceLength > 0) {

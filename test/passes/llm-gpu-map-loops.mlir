@@ -1,5 +1,10 @@
 // RUN: llmc-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(llm-gpu-map-loops{workgroup-size=64}))' | FileCheck %s
 // RUN: llmc-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(llm-gpu-map-loops,convert-parallel-loops-to-gpu))' | FileCheck %s --check-prefix=LAUNCH
+// RUN: llmc-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(llm-gpu-map-loops{reduction=all-reduce vector-width=4}))' | FileCheck %s --check-prefix=CUDA
+// RUN: not llmc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(llm-gpu-map-loops{reduction=shuffle}))' 2>&1 | FileCheck %s --check-prefix=BADRED
+// RUN: not llmc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(llm-gpu-map-loops{vector-width=3}))' 2>&1 | FileCheck %s --check-prefix=BADVEC
+// BADRED: reduction must be 'tree' or 'all-reduce', got 'shuffle'
+// BADVEC: vector-width must be 1, 2 or 4, got 3
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
@@ -74,18 +79,37 @@ func.func @reduction(%a: memref<16x32xf32>, %out: memref<16xf32>) {
 // with barriers, thread 0 adding the total to the output.
 // CHECK-LABEL: func.func @gemv
 // CHECK: gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c172{{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c64
-// CHECK: %[[SH:.*]] = memref.alloc() : memref<64xf32, 3>
 // CHECK: %[[PART:.*]] = scf.for %{{.*}} = %[[TX]] to %c256 step %c64 iter_args
 // CHECK: arith.mulf
 // CHECK: arith.addf
+// CHECK: %[[SH:.*]] = memref.alloc() : memref<64xf32, 3>
 // CHECK: memref.store %[[PART]], %[[SH]][%[[TX]]]
 // CHECK: gpu.barrier
 // CHECK: arith.cmpi ult, %[[TX]], %c32
 // CHECK-COUNT-6: gpu.barrier
-// CHECK: arith.cmpi eq, %[[TX]], %c0
 // CHECK: memref.load %[[SH]][%c0]
+// CHECK: arith.cmpi eq, %[[TX]], %c0
 // CHECK: memref.store
 // CHECK: gpu.terminator
+// The CUDA form (reduction=all-reduce vector-width=4): 256 = 4 x 64, so each
+// thread reads 4 consecutive weights and inputs per 128-bit load when the
+// operands' offsets and outer strides are multiples of 4 (checked at run
+// time; the scalar loop otherwise), and the partial sums meet in a
+// gpu.all_reduce (warp shuffles on NVVM) instead of a workgroup-memory tree.
+// CUDA-LABEL: func.func @gemv
+// CUDA: gpu.launch
+// CUDA: memref.extract_strided_metadata %{{.*}} : memref<1x256xf32>
+// CUDA: memref.extract_strided_metadata %{{.*}} : memref<172x256xf32>
+// CUDA: %[[PART:.*]] = scf.if %{{.*}} -> (f32) {
+// CUDA: scf.for %{{.*}} = %{{.*}} to %c256 step %c256
+// CUDA: vector.load %{{.*}} {alignment = 16 : i64} : memref<1x256xf32>, vector<4xf32>
+// CUDA: vector.load %{{.*}} {alignment = 16 : i64} : memref<172x256xf32>, vector<4xf32>
+// CUDA-COUNT-4: arith.mulf
+// CUDA: } else {
+// CUDA: scf.for %{{.*}} = %{{.*}} to %c256 step %c64
+// CUDA: %[[SUM:.*]] = gpu.all_reduce add %[[PART]] uniform {
+// CUDA-NOT: gpu.barrier
+// CUDA: arith.addf %{{.*}}, %[[SUM]]
 func.func @gemv(%x: memref<1x256xf32>, %w: memref<172x256xf32>, %y: memref<1x172xf32>) {
   linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
                                    affine_map<(d0, d1, d2) -> (d1, d2)>,
