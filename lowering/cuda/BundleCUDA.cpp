@@ -122,12 +122,14 @@ struct CUDABundle : mlir::llm::impl::CUDABundleBase<CUDABundle> {
         // Math functions become libdevice calls (__nv_expf, ...), which
         // gpu-module-to-binary links from the CUDA toolkit; left unresolved
         // they would fail at load time.
-        size_t nv = ptx.find(".func __nv_");
-        if (nv != StringRef::npos) {
+        for (StringRef line : llvm::split(ptx, '\n')) {
+          size_t nv = line.find("__nv_");
+          if (!line.starts_with(".extern") || nv == StringRef::npos)
+            continue;
           bin.emitError("kernel module '")
               << bin.getSymName() << "' for " << arch
               << " calls libdevice functions that were not linked ("
-              << ptx.substr(nv + 6, ptx.find_first_of("( \n", nv + 6) - nv - 6)
+              << line.substr(nv).take_until([](char c) { return c == '('; })
               << "): install the CUDA toolkit (nvvm/libdevice) or set "
                  "CUDA_PATH";
           return WalkResult::interrupt();

@@ -49,20 +49,27 @@ std::vector<std::string> mlir::llm::parseCUDAArchs(const std::string &list,
   return archs;
 }
 
+std::string mlir::llm::findCUDAToolkit() {
+  for (const char *env : {"CUDA_PATH", "CUDA_HOME", "CUDA_ROOT"})
+    if (const char *p = std::getenv(env))
+      if (*p && llvm::sys::fs::is_directory(p))
+        return p;
+  if (llvm::sys::fs::is_directory("/usr/local/cuda"))
+    return "/usr/local/cuda";
+  // The toolkit ptxas on PATH belongs to.
+  if (auto p = llvm::sys::findProgramByName("ptxas"))
+    return llvm::sys::path::parent_path(llvm::sys::path::parent_path(*p)).str();
+  return "";
+}
+
 std::string mlir::llm::findPtxas(const std::string &option) {
   if (option == "none")
     return "";
   if (option != "auto")
     return option;
-  SmallVector<std::string> dirs;
-  if (const char *p = std::getenv("CUDA_PATH"))
-    dirs.push_back(std::string(p) + "/bin");
-  dirs.push_back("/usr/local/cuda/bin");
-  for (const std::string &d : dirs) {
-    std::string path = d + "/ptxas";
-    if (llvm::sys::fs::can_execute(path))
-      return path;
-  }
+  std::string toolkit = findCUDAToolkit();
+  if (!toolkit.empty() && llvm::sys::fs::can_execute(toolkit + "/bin/ptxas"))
+    return toolkit + "/bin/ptxas";
   if (auto p = llvm::sys::findProgramByName("ptxas"))
     return *p;
   return "";
@@ -103,7 +110,9 @@ LogicalResult mlir::llm::buildLLMToCUDAPipeline(OpPassManager &pm,
      << "reconcile-unrealized-casts),"
      << "func.func(canonicalize,cse)";
   if (o.serialize)
-    os << ",gpu-module-to-binary{format=isa},llm-cuda-bundle{ptxas="
+    // The toolkit's libdevice is linked for the math functions.
+    os << ",gpu-module-to-binary{format=isa toolkit=" << findCUDAToolkit()
+       << "},llm-cuda-bundle{ptxas="
        << findPtxas(o.ptxas) << " dump-dir=" << o.dumpDir << "},"
        << gpuHostToLLVMStages();
   if (failed(parsePassPipeline(p, pm))) {

@@ -20,7 +20,7 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
   Option<std::string> ptxas{
       *this, "ptxas",
       llvm::cl::desc("ptxas for the cubins: a path, 'auto' (the CUDA "
-                     "toolkit's: $CUDA_PATH/bin, /usr/local/cuda/bin, PATH) "
+                     "toolkit's, see findCUDAToolkit, or PATH's) "
                      "or 'none' (embed PTX only)"),
       llvm::cl::init("auto")};
   Option<std::string> mma{
@@ -49,6 +49,11 @@ struct CUDAPipelineOptions : PassPipelineOptions<CUDAPipelineOptions> {
 /// Ampere or newer).
 std::vector<std::string> parseCUDAArchs(const std::string &list,
                                         std::string &error);
+
+/// The CUDA toolkit (for libdevice and ptxas): $CUDA_PATH, $CUDA_HOME,
+/// $CUDA_ROOT, /usr/local/cuda, or the one ptxas on PATH belongs to; "" if
+/// none.
+std::string findCUDAToolkit();
 
 /// The ptxas a `ptxas` option names ("" for none, or if 'auto' finds none).
 std::string findPtxas(const std::string &option);

@@ -2,6 +2,7 @@
 // RUN: llmc-opt %S/Inputs/tiny-llama.mlir --llm-to-cuda="serialize=false mma=none" | FileCheck %s --check-prefix=SIMT
 // RUN: rm -rf %t && mkdir -p %t && %python %S/../e2e/make_shape_ir.py %t/wide.mlir --dim 256 --hidden 512 --layers 1 --heads 4 --kv-heads 2 --vocab 64 --seq 32 && llmc-opt %t/wide.mlir --llm-to-cuda=serialize=false | FileCheck %s --check-prefix=VEC
 // RUN: not llmc-opt %S/Inputs/tiny-llama.mlir --llm-to-cuda="cuda-arch=sm_75" 2>&1 | FileCheck %s --check-prefix=ARCH
+// RUN: not llmc-opt %S/Inputs/tiny-llama.mlir --pass-pipeline="builtin.module(llm-to-cuda{serialize=false},gpu-module-to-binary{format=isa toolkit=/nonexistent},llm-cuda-bundle)" 2>&1 | FileCheck %s --check-prefix=LIBDEVICE
 
 // The llm-to-cuda pipeline on a 2-layer GQA Llama (dim 128, 8 query heads
 // over 2 KV heads, head_dim 16), stopped before PTX: the host function only
@@ -59,5 +60,9 @@
 // check passes.
 // VEC: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
 // VEC: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
+
+// Without the toolkit's libdevice, the math functions stay unresolved: an
+// error at compile time, not at load time.
+// LIBDEVICE: error: kernel module 'llmc_kernels' for sm_80 calls libdevice functions that were not linked (__nv_sqrtf): install the CUDA toolkit (nvvm/libdevice) or set CUDA_PATH
 
 // ARCH: unknown CUDA architecture 'sm_75' (sm_80, sm_86, sm_89, sm_90, ...: Ampere or newer)
