@@ -106,7 +106,7 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
             llm_optimize: bool = True, quant_asymmetric: bool = False,
             quant_clip: bool = False, quant_keep: Sequence[str] = (),
             calibration: Optional[PathLike] = None, kv_cache: str = "f32",
-            skip_layers: Sequence[int] = (),
+            skip_layers: Sequence[int] = (), cuda_arch: str = "sm_80",
             progress: Optional[bool] = None) -> Artifact:
     """Compiles a model (a path, a ``.mlir`` file or a :class:`Module`) into
     an artifact at ``out``, or into the compile cache (``~/.cache/llmc``)
@@ -126,7 +126,9 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
     heads (the options of ``llmc compile --early-exit``, e.g.
     ``"layers=1,3 metric=max-prob threshold=0.9 kv-policy=recompute"``);
     ``skip_layers`` removes layers (``--skip-layers``); see
-    docs/early-exit.md.
+    docs/early-exit.md. ``target`` is ``"cpu"``, ``"vulkan"`` or
+    ``"cuda"``; ``cuda_arch`` lists the GPU architectures a CUDA artifact
+    embeds (``"sm_80,sm_90"``; see docs/cuda.md).
     """
     if progress is None:
         progress = sys.stderr.isatty()
@@ -140,7 +142,8 @@ def compile(model: Union[Module, PathLike], target: str = "cpu",
                 quant_keep=[str(k) for k in quant_keep],
                 calibration=os.fspath(calibration) if calibration else "",
                 kv_cache=kv_cache, early_exit=early_exit or "",
-                skip_layers=[int(l) for l in skip_layers])
+                skip_layers=[int(l) for l in skip_layers],
+                cuda_arch=cuda_arch)
     target_model = model._handle if isinstance(model, Module) else os.fspath(model)
     return Artifact(_llmc.compile(target_model, **args))
 
@@ -253,12 +256,17 @@ class Model:
     """A loaded artifact: its facts, tokenizer and sessions."""
 
     def __init__(self, path: str, device: str = "cpu"):
-        if device != "cpu":
-            raise RunError(f"device '{device}' is not available in this "
-                           "build (available: cpu)", "unsupported")
+        if device not in ("cpu", "vulkan", "cuda"):
+            raise RunError(f"unknown device '{device}' (cpu, vulkan, cuda)",
+                           "invalid_argument")
         self.path = path
         self.device = device
         self._artifact = _llmc.Artifact(path)
+        kind = self.manifest.get("target", {}).get("kind", "cpu")
+        if kind != device:
+            raise RunError(f"{path}: was compiled for {kind}, not device "
+                           f"'{device}' (recompile with target='{device}')",
+                           "unsupported")
         self.info = dict(self._artifact.info())
         self._tokenizer: Optional[Tokenizer] = None
 
@@ -295,8 +303,11 @@ class Model:
 
 
 def load(path: PathLike, device: str = "cpu") -> Model:
-    """Loads a ``.llmc`` artifact (RunError: missing file, bad artifact,
-    wrong target or missing CPU features)."""
+    """Loads a ``.llmc`` artifact for ``device`` (``"cpu"``, ``"vulkan"``
+    or ``"cuda"``: the target it was compiled for). RunError: missing file,
+    bad artifact, another target, or missing CPU features; a GPU device
+    that is absent (no driver, no device) fails when the first session is
+    created."""
     return Model(os.fspath(path), device)
 
 

@@ -123,6 +123,7 @@ CompileOptions toOptions(const CompileArgs &a) {
   o.kvCache = a.kvCache;
   o.earlyExit = a.earlyExit;
   o.skipLayers = a.skipLayers;
+  o.cudaArch = a.cudaArch;
   return o;
 }
 

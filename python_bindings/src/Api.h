@@ -63,6 +63,7 @@ struct CompileArgs {
   std::string kvCache = "f32"; ///< "f32" or "int8"
   std::string earlyExit;           ///< llm-insert-early-exits options
   std::vector<int64_t> skipLayers; ///< llm-skip-layers
+  std::string cudaArch = "sm_80";  ///< with target cuda
 };
 
 /// Compiles a model path or .mlir file (`input`) or a Module into an

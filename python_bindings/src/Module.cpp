@@ -134,7 +134,8 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
                              const std::string &calibration,
                              const std::string &kvCache,
                              const std::string &earlyExit,
-                             const std::vector<int64_t> &skipLayers) {
+                             const std::vector<int64_t> &skipLayers,
+                             const std::string &cudaArch) {
   api::CompileArgs a;
   a.target = target;
   a.cpu = cpu;
@@ -152,6 +153,7 @@ api::CompileArgs compileArgs(const std::string &target, const std::string &cpu,
   a.kvCache = kvCache;
   a.earlyExit = earlyExit;
   a.skipLayers = skipLayers;
+  a.cudaArch = cudaArch;
   return a;
 }
 
@@ -231,11 +233,13 @@ NB_MODULE(_llmc, m) {
            const std::vector<std::string> &quantKeep,
            const std::string &calibration, const std::string &kvCache,
            const std::string &earlyExit,
-           const std::vector<int64_t> &skipLayers) {
+           const std::vector<int64_t> &skipLayers,
+           const std::string &cudaArch) {
           api::CompileArgs a = compileArgs(
               target, cpu, optLevel, llmOptimize, decodeSplits, softmax,
               tokenizer, progress, quant, quantAsymmetric, quantClip,
-              quantKeep, calibration, kvCache, earlyExit, skipLayers);
+              quantKeep, calibration, kvCache, earlyExit, skipLayers,
+              cudaArch);
           const api::Module *mod = moduleOrNull(model);
           std::string input = mod ? "" : nb::cast<std::string>(model);
           std::string path;
@@ -249,7 +253,7 @@ NB_MODULE(_llmc, m) {
         "llm_optimize"_a, "decode_splits"_a, "softmax"_a, "tokenizer"_a,
         "progress"_a, "quant"_a, "quant_asymmetric"_a, "quant_clip"_a,
         "quant_keep"_a, "calibration"_a, "kv_cache"_a, "early_exit"_a,
-        "skip_layers"_a);
+        "skip_layers"_a, "cuda_arch"_a);
 
   m.def("roofline",
         [](nb::object model, const std::string &hardware,

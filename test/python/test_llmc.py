@@ -297,8 +297,11 @@ def test_compile_errors(stories, tmp_path):
         llmc.compile(stories[0], quant="w3", out=tmp_path / "q.llmc")
     with pytest.raises(llmc.CompileError, match="layer 4 has no later layer"):
         llmc.compile(stories[0], early_exit="layers=4", out=tmp_path / "x.llmc")
-    with pytest.raises(llmc.CompileError, match="target 'cuda' is not supported"):
-        llmc.compile(stories[0], target="cuda", out=tmp_path / "x.llmc")
+    with pytest.raises(llmc.CompileError, match="target 'tpu' is not supported"):
+        llmc.compile(stories[0], target="tpu", out=tmp_path / "x.llmc")
+    with pytest.raises(llmc.CompileError, match="unknown CUDA architecture 'sm_70'"):
+        llmc.compile(stories[0], target="cuda", cuda_arch="sm_70",
+                     out=tmp_path / "x.llmc")
     with pytest.raises(llmc.CompileError, match="0..3"):
         llmc.compile(stories[0], opt_level=7, out=tmp_path / "x.llmc")
     with pytest.raises(llmc.CompileError, match="no-dir"):
@@ -322,7 +325,10 @@ def test_runtime_errors(stories_artifact, tmp_path):
     assert e.value.code == "bad_artifact"
     with pytest.raises(llmc.RunError) as e:
         llmc.load(stories_artifact.path, device="cuda")
-    assert e.value.code == "unsupported"
+    assert e.value.code == "unsupported" and "compiled for cpu" in str(e.value)
+    with pytest.raises(llmc.RunError) as e:
+        llmc.load(stories_artifact.path, device="tpu")
+    assert e.value.code == "invalid_argument"
 
     model = llmc.load(stories_artifact.path)
     s = model.session(max_context=8)
@@ -345,3 +351,21 @@ def test_runtime_errors(stories_artifact, tmp_path):
     assert e.value.code == "out_of_range"
     with pytest.raises(llmc.RunError):
         next(model.generate(PROMPT, max_new_tokens=0))
+
+
+def test_cuda_target_without_gpu(stories, tmp_path, monkeypatch):
+    """A CUDA artifact compiles anywhere (PTX and cubins); without a driver
+    the first session says so."""
+    art = llmc.compile(stories[0], target="cuda", cuda_arch="sm_80,sm_90",
+                       out=tmp_path / "cu.llmc")
+    target = art.manifest["target"]
+    assert target["kind"] == "cuda"
+    assert target["cuda"]["archs"] == ["sm_80", "sm_90"]
+    with pytest.raises(llmc.RunError) as e:
+        llmc.load(art.path)  # device defaults to cpu
+    assert "compiled for cuda" in str(e.value)
+    monkeypatch.setenv("LLMC_CUDA_LIBRARY", "/nonexistent/libcuda.so.1")
+    model = llmc.load(art.path, device="cuda")
+    with pytest.raises(llmc.RunError) as e:
+        model.session()
+    assert e.value.code == "unsupported" and "no CUDA driver" in str(e.value)
