@@ -69,6 +69,11 @@ MemRef<N> memref(const void *data, const int64_t (&shape)[N]) {
 using EntryFn = void (*)(MemRef<1> *, int64_t, MemRef<5> *, int64_t,
                          MemRef<1> *, MemRef<2> *);
 
+/// Where a forward step's buffers are (host or device addresses).
+struct EntryBuffers {
+  const void *tokens, *kv, *weights, *logits;
+};
+
 /// An artifact's host code object (the shared library in its code
 /// section), loaded through an anonymous memory file.
 struct CodeObject {
@@ -159,6 +164,32 @@ struct llmc_artifact_s {
   std::unique_ptr<llmc::runtime::Device> device;
   std::unique_ptr<llmc::runtime::ExpertCache> experts;
 };
+
+namespace llmc::runtime {
+/// Calls the artifact's entry on `n` tokens at `position`, writing `rows`
+/// rows of logits; the descriptors describe `b`'s buffers with the
+/// artifact's shapes.
+inline void callEntry(EntryFn entry, const llmc_artifact_s &a,
+                      const EntryBuffers &b, int32_t n, int64_t position,
+                      int32_t rows) {
+  auto tok = memref<1>(b.tokens, {n});
+  int64_t kvShape[5];
+  for (int i = 0; i < 5; ++i)
+    kvShape[i] = a.kvShape[i];
+  auto kv = memref<5>(b.kv, kvShape);
+  auto w = memref<1>(b.weights, {static_cast<int64_t>(a.weights.size)});
+  auto logits = memref<2>(b.logits, {rows, a.info.vocab_size});
+  entry(&tok, position, &kv, rows, &w, &logits);
+}
+
+/// Bytes of one session's KV cache.
+inline uint64_t kvCacheBytes(const llmc_artifact_s &a) {
+  uint64_t bytes = static_cast<uint64_t>(a.kvElemBytes);
+  for (int64_t d : a.kvShape)
+    bytes *= static_cast<uint64_t>(d);
+  return bytes;
+}
+} // namespace llmc::runtime
 
 struct llmc_session_s {
   llmc_artifact_s *artifact = nullptr;

@@ -307,9 +307,7 @@ extern "C" llmc_status_t llmc_session_create(llmc_artifact_t *a,
   auto s = std::make_unique<llmc_session_s>();
   s->artifact = a;
   s->maxContext = maxContext ? maxContext : a->info.max_seq_len;
-  size_t kvBytes = static_cast<size_t>(a->kvElemBytes);
-  for (int64_t d : a->kvShape)
-    kvBytes *= static_cast<size_t>(d);
+  size_t kvBytes = kvCacheBytes(*a);
   if (a->device->hostKV())
     s->kv.assign((kvBytes + sizeof(float) - 1) / sizeof(float), 0.0f);
   *out = s.release();

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/runtime.h"
+#include "test/unit/TestEnv.h"
 #include "tools/llmc/Compile.h"
 #include <algorithm>
 #include <cmath>
@@ -20,30 +21,8 @@
 #include <vector>
 
 namespace {
-std::string take(llmc_status_t s, llmc_status_code_t *code = nullptr) {
-  if (code)
-    *code = llmc_status_code(s);
-  std::string m = llmc_status_message(s);
-  llmc_status_free(s);
-  return m;
-}
-
-struct ScopedEnv {
-  ScopedEnv(const char *name, const char *value) : name(name) {
-    if (const char *old = getenv(name))
-      saved = old, had = true;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (had)
-      setenv(name, saved.c_str(), 1);
-    else
-      unsetenv(name);
-  }
-  const char *name;
-  std::string saved;
-  bool had = false;
-};
+using llmc::test::ScopedEnv;
+using llmc::test::take;
 
 std::string compileDemo(const char *target) {
   setenv("XDG_CACHE_HOME", LLMC_UNIT_TEST_CACHE, 1);

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/runtime.h"
+#include "test/unit/TestEnv.h"
 #include "tools/llmc/Compile.h"
 #include <cmath>
 #include <cstdlib>
@@ -18,31 +19,8 @@
 #include <vector>
 
 namespace {
-std::string take(llmc_status_t s, llmc_status_code_t *code = nullptr) {
-  if (code)
-    *code = llmc_status_code(s);
-  std::string m = llmc_status_message(s);
-  llmc_status_free(s);
-  return m;
-}
-
-/// Sets an environment variable for a scope.
-struct ScopedEnv {
-  ScopedEnv(const char *name, const char *value) : name(name) {
-    if (const char *old = getenv(name))
-      saved = old, had = true;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (had)
-      setenv(name, saved.c_str(), 1);
-    else
-      unsetenv(name);
-  }
-  const char *name;
-  std::string saved;
-  bool had = false;
-};
+using llmc::test::ScopedEnv;
+using llmc::test::take;
 
 class VulkanDeviceTest : public ::testing::Test {
 protected:

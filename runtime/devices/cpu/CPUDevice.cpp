@@ -40,14 +40,8 @@ public:
   llmc_status_t forward(llmc_session_s &s, const int32_t *tokens, int32_t n,
                         int32_t rows) override {
     llmc_artifact_s &a = *s.artifact;
-    auto tok = memref<1>(tokens, {n});
-    int64_t kvShape[5];
-    for (int i = 0; i < 5; ++i)
-      kvShape[i] = a.kvShape[i];
-    auto kv = memref<5>(s.kv.data(), kvShape);
-    auto w = memref<1>(a.weights.data, {static_cast<int64_t>(a.weights.size)});
-    auto logits = memref<2>(s.logits.data(), {rows, a.info.vocab_size});
-    entry(&tok, s.position, &kv, rows, &w, &logits);
+    callEntry(entry, a, {tokens, s.kv.data(), a.weights.data, s.logits.data()},
+              n, s.position, rows);
     return nullptr;
   }
 

@@ -199,9 +199,7 @@ public:
     drv.cuCtxSetCurrent(context);
     SessionBuffers &sb = sessions[&s];
     if (!sb.kv.ptr) {
-      size_t bytes = static_cast<size_t>(a.kvElemBytes);
-      for (int64_t d : a.kvShape)
-        bytes *= static_cast<size_t>(d);
+      size_t bytes = kvCacheBytes(a);
       if (!allocBuffer(sb.kv, bytes) ||
           !check(drv.cuMemsetD8Async(sb.kv.ptr, 0, bytes, stream),
                  "clearing the KV cache"))
@@ -220,14 +218,9 @@ public:
       auto ptr = [](const Buffer &b) {
         return reinterpret_cast<const void *>(static_cast<uintptr_t>(b.ptr));
       };
-      auto tok = memref<1>(ptr(sb.tokens), {n});
-      int64_t kvShape[5];
-      for (int i = 0; i < 5; ++i)
-        kvShape[i] = a.kvShape[i];
-      auto kv = memref<5>(ptr(sb.kv), kvShape);
-      auto w = memref<1>(ptr(weights), {int64_t(a.weights.size)});
-      auto logits = memref<2>(ptr(sb.logits), {rows, a.info.vocab_size});
-      entry(&tok, s.position, &kv, rows, &w, &logits);
+      callEntry(entry, a,
+                {ptr(sb.tokens), ptr(sb.kv), ptr(weights), ptr(sb.logits)}, n,
+                s.position, rows);
     }
     if (!error.empty())
       return takeError(LLMC_INTERNAL);

@@ -321,10 +321,7 @@ public:
     error.clear();
     SessionBuffers &sb = sessions[&s];
     if (!sb.kv) {
-      uint64_t bytes = static_cast<uint64_t>(a.kvElemBytes);
-      for (int64_t d : a.kvShape)
-        bytes *= static_cast<uint64_t>(d);
-      sb.kv = createBuffer(bytes, false);
+      sb.kv = createBuffer(kvCacheBytes(a), false);
       if (!sb.kv || !fill(sb.kv))
         return takeError(LLMC_OUT_OF_RANGE);
     }
@@ -339,14 +336,9 @@ public:
     scalars.clear();
     {
       gpu::ScopedBackend scope(this);
-      auto tok = memref<1>(addr(sb.tokens), {n});
-      int64_t kvShape[5];
-      for (int i = 0; i < 5; ++i)
-        kvShape[i] = a.kvShape[i];
-      auto kv = memref<5>(addr(sb.kv), kvShape);
-      auto w = memref<1>(addr(weights), {int64_t(a.weights.size)});
-      auto logits = memref<2>(addr(sb.logits), {rows, a.info.vocab_size});
-      entry(&tok, s.position, &kv, rows, &w, &logits);
+      callEntry(entry, a,
+                {addr(sb.tokens), addr(sb.kv), addr(weights), addr(sb.logits)},
+                n, s.position, rows);
     }
     if (!error.empty())
       return takeError(LLMC_INTERNAL);
