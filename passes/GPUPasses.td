@@ -17,11 +17,13 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
     that every access to a buffer runs in a kernel and the host only
     allocates, slices and launches:
 
-    - a `linalg.generic` summing (f32 `addf` into its output) over a last
-      reduction dim of at least `reduce-length` static elements (matrix-vector
-      products, RMSNorm's sum of squares, attention's weighted sum over
-      cached blocks) becomes a `gpu.launch` with one workgroup per output
-      element: its `workgroup-size` threads stride over the reduction, and
+    - a `linalg.generic` summing or maximizing (f32 `addf` / `maximumf`
+      into its output) over a last reduction dim that is dynamic or of at
+      least `reduce-length` static elements (matrix-vector products,
+      RMSNorm's sum of squares, softmax's row max and sum and attention's
+      weighted sum over the cached positions) becomes a `gpu.launch` with
+      one workgroup per output element: its `workgroup-size` threads stride
+      over the reduction, and
       their partial sums are combined (`reduction=tree`: in workgroup memory
       by a tree of halvings separated by `gpu.barrier`s; `all-reduce`: by a
       `gpu.all_reduce`, which the NVVM lowering turns into warp shuffles

@@ -39,6 +39,7 @@
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include <limits>
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_GPUMAPLOOPS
@@ -81,36 +82,67 @@ void mapSequential(scf::ParallelOp loop) {
 }
 
 
-/// The value a sum-reduction generic adds to its accumulator per iteration,
-/// when its body is `yield addf(acc, expr)` (f32) with `expr` independent of
-/// the accumulator; null otherwise.
-Value reducedTerm(linalg::GenericOp op) {
+/// How a reduction combines: a sum (addf) or a maximum (maximumf, as
+/// softmax's row max).
+enum class Combine { Add, Max };
+
+/// What a reduction generic folds into its accumulator per iteration.
+struct Reduced {
+  Value term;
+  Combine kind;
+};
+
+/// The reduction of a generic whose body is `yield addf(acc, expr)` or
+/// `yield maximumf(acc, expr)` (f32) with `expr` independent of the
+/// accumulator.
+std::optional<Reduced> reducedTerm(linalg::GenericOp op) {
   Block &body = op.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   if (yield.getNumOperands() != 1)
-    return nullptr;
-  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+    return std::nullopt;
+  Operation *def = yield.getOperand(0).getDefiningOp();
+  Combine kind;
+  if (isa_and_nonnull<arith::AddFOp>(def))
+    kind = Combine::Add;
+  else if (isa_and_nonnull<arith::MaximumFOp>(def))
+    kind = Combine::Max;
+  else
+    return std::nullopt;
   BlockArgument acc = body.getArguments().back();
-  if (!add || !add.getType().isF32() || !acc.hasOneUse())
-    return nullptr;
-  if (add.getLhs() == acc)
-    return add.getRhs();
-  if (add.getRhs() == acc)
-    return add.getLhs();
-  return nullptr;
+  if (!def->getResult(0).getType().isF32() || !acc.hasOneUse())
+    return std::nullopt;
+  if (def->getOperand(0) == acc)
+    return Reduced{def->getOperand(1), kind};
+  if (def->getOperand(1) == acc)
+    return Reduced{def->getOperand(0), kind};
+  return std::nullopt;
 }
 
-/// Whether `op` is a sum over its last (reduction) dim of at least
-/// `minLength` static elements, all of whose operands are buffers: the ops
-/// (matrix-vector products, norms, attention's weighted sums) whose
-/// reduction is split across a workgroup.
+Value identity(OpBuilder &b, Location loc, Combine kind) {
+  float v = kind == Combine::Add ? 0.0f
+                                 : -std::numeric_limits<float>::infinity();
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+Value combineValues(OpBuilder &b, Location loc, Combine kind, Value x,
+                    Value y) {
+  if (kind == Combine::Add)
+    return arith::AddFOp::create(b, loc, x, y);
+  return arith::MaximumFOp::create(b, loc, x, y);
+}
+
+/// Whether `op` is a sum or max over its last (reduction) dim, dynamic or
+/// of at least `minLength` static elements, all of whose operands are
+/// buffers: the ops (matrix-vector products, norms, softmax's row max and
+/// sum, attention's weighted sum over positions) whose reduction is split
+/// across a workgroup.
 bool isWorkgroupReducible(linalg::GenericOp op, int64_t minLength) {
   if (op.getNumReductionLoops() != 1 || op.getNumDpsInits() != 1 ||
       op.getNumParallelLoops() < 1 ||
       !linalg::isReductionIterator(op.getIteratorTypesArray().back()))
     return false;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (ShapedType::isDynamic(ranges.back()) || ranges.back() < minLength)
+  if (!ShapedType::isDynamic(ranges.back()) && ranges.back() < minLength)
     return false;
   for (OpOperand &o : op->getOpOperands())
     if (!isa<MemRefType>(o.get().getType()))
@@ -119,7 +151,7 @@ bool isWorkgroupReducible(linalg::GenericOp op, int64_t minLength) {
   if (op.getMatchingIndexingMap(op.getDpsInitOperand(0))
           .isFunctionOfDim(last))
     return false;
-  return reducedTerm(op) != nullptr;
+  return reducedTerm(op).has_value();
 }
 
 /// How a workgroup reduction is built (the pass options).
@@ -191,7 +223,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   int64_t vec = style.vector;
   std::optional<SmallVector<OpOperand *>> vecOps;
   int64_t length = op.getStaticLoopRanges().back();
-  if (vec > 1 && length % (vec * width) == 0)
+  if (vec > 1 && !ShapedType::isDynamic(length) && length % (vec * width) == 0)
     vecOps = vectorOperands(op);
   if (!vecOps || vecOps->empty())
     vec = 1;
@@ -219,8 +251,9 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   auto loadOperand = [&](OpBuilder &b, OpOperand &o, ValueRange iv) -> Value {
     return memref::LoadOp::create(b, loc, o.get(), indices(b, o, iv));
   };
-  Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0));
-  Value term = reducedTerm(op);
+  Reduced red = *reducedTerm(op);
+  Value term = red.term;
+  Value zero = identity(rewriter, loc, red.kind);
   Block &body = op.getRegion().front();
   Operation *combine = body.getTerminator()->getOperand(0).getDefiningOp();
   // The body's term at reduction index `k`, inputs given by `inputAt`.
@@ -252,8 +285,8 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
           Value t = emitTerm(lb, k, ivs, [&](OpOperand &in) {
             return loadOperand(lb, in, iv);
           });
-          scf::YieldOp::create(lb, l, ValueRange{
-              arith::AddFOp::create(lb, l, iter[0], t).getResult()});
+          scf::YieldOp::create(lb, l,
+                               ValueRange{combineValues(lb, l, red.kind, iter[0], t)});
         });
     return loop.getResult(0);
   };
@@ -287,7 +320,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
                                                  ArrayRef<int64_t>{j});
               return loadOperand(lb, in, ivj);
             });
-            acc = arith::AddFOp::create(lb, l, acc, t);
+            acc = combineValues(lb, l, red.kind, acc, t);
           }
           scf::YieldOp::create(lb, l, ValueRange{acc});
         });
@@ -328,9 +361,11 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value total;
   if (style.allReduce) {
-    auto add = gpu::AllReduceOperationAttr::get(rewriter.getContext(),
-                                                gpu::AllReduceOperation::ADD);
-    total = gpu::AllReduceOp::create(rewriter, loc, partial, add,
+    auto kind = gpu::AllReduceOperationAttr::get(
+        rewriter.getContext(), red.kind == Combine::Add
+                                   ? gpu::AllReduceOperation::ADD
+                                   : gpu::AllReduceOperation::MAXIMUMF);
+    total = gpu::AllReduceOp::create(rewriter, loc, partial, kind,
                                      /*uniform=*/true)
                 .getResult();
   } else {
@@ -349,7 +384,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
         Value other = arith::AddIOp::create(b, l, tid.x, h);
         Value a = memref::LoadOp::create(b, l, sh, ValueRange{tid.x});
         Value c = memref::LoadOp::create(b, l, sh, ValueRange{other});
-        memref::StoreOp::create(b, l, arith::AddFOp::create(b, l, a, c), sh,
+        memref::StoreOp::create(b, l, combineValues(b, l, red.kind, a, c), sh,
                                 ValueRange{tid.x});
         scf::YieldOp::create(b, l);
       });
@@ -363,7 +398,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   scf::IfOp::create(rewriter, loc, first, [&](OpBuilder &b, Location l) {
     OpOperand *out = op.getDpsInitOperand(0);
     Value old = loadOperand(b, *out, ivs);
-    Value sum = arith::AddFOp::create(b, l, old, total);
+    Value sum = combineValues(b, l, red.kind, old, total);
     memref::StoreOp::create(b, l, sum, out->get(), indices(b, *out, ivs));
     scf::YieldOp::create(b, l);
   });

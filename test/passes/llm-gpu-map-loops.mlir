@@ -169,3 +169,30 @@ func.func @host_load(%a: memref<4xf32>) -> f32 {
   %v = memref.load %a[%c0] : memref<4xf32>
   return %v : f32
 }
+
+// -----
+
+// Softmax's row max over the (dynamic) cached positions: split across a
+// workgroup like a sum, with maximumf and -inf as the identity.
+// CHECK-LABEL: func.func @row_max
+// CHECK: gpu.launch
+// CHECK: %[[NINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64 iter_args(%{{.*}} = %[[NINF]])
+// CHECK: arith.maximumf
+// CHECK: memref.alloc() : memref<64xf32, 3>
+// CHECK: arith.maximumf
+// CHECK: gpu.barrier
+// CUDA-LABEL: func.func @row_max
+// CUDA: gpu.all_reduce maximumf %{{.*}} uniform
+// CUDA: arith.maximumf
+func.func @row_max(%s: memref<2x4x?xf32>, %m: memref<2x4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%s : memref<2x4x?xf32>) outs(%m : memref<2x4xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %r = arith.maximumf %acc, %x : f32
+    linalg.yield %r : f32
+  }
+  return
+}
