@@ -189,13 +189,41 @@ std::optional<SmallVector<OpOperand *>> vectorOperands(linalg::GenericOp op) {
   return vec;
 }
 
+/// The parallel dims a workgroup reduction computes all of at once (each
+/// thread keeping one accumulator per combination): static dims of at most
+/// 8 iterations (together) that some reduced input does not index, so the
+/// thread reads that input once for all of them. The linear projection's
+/// 4-token block is one: a decode step reads each weight row once, not
+/// once per (padding) token.
+SmallVector<unsigned> foldedDims(linalg::GenericOp op) {
+  unsigned numLoops = op.getNumLoops(), last = numLoops - 1;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<unsigned> folded;
+  int64_t product = 1;
+  // The last parallel dim stays on the grid (it is the widest in practice).
+  for (unsigned d = 0; d + 2 < numLoops; ++d) {
+    if (ShapedType::isDynamic(ranges[d]) || product * ranges[d] > 8)
+      continue;
+    bool reused = llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *in) {
+      AffineMap map = op.getMatchingIndexingMap(in);
+      return map.isFunctionOfDim(last) && !map.isFunctionOfDim(d);
+    });
+    if (!reused)
+      continue;
+    folded.push_back(d);
+    product *= ranges[d];
+  }
+  return folded;
+}
+
 /// Replaces a workgroup-reducible generic by a gpu.launch: one workgroup
-/// per output element (grid x/y = the last two parallel dims, z = the rest
-/// linearized), its threads striding over the reduction, partial sums
+/// per output element (or per group of outputs over the folded dims, see
+/// foldedDims; grid x/y = the last two other parallel dims, z = the rest
+/// linearized), its threads striding over the reduction, partial results
 /// combined either in workgroup memory by a tree of halvings with barriers
-/// or by a `gpu.all_reduce` (warp shuffles on NVVM), and thread 0 adding
-/// the total to the output. With `style.vector` > 1, each thread loads that
-/// many consecutive elements of the reduced operands at once (128-bit
+/// or by a `gpu.all_reduce` (warp shuffles on NVVM), and thread 0 folding
+/// the totals into the outputs. With `style.vector` > 1, each thread loads
+/// that many consecutive elements of the reduced operands at once (128-bit
 /// loads for 4 x f32) when, at run time, every such operand's offset and
 /// outer strides are multiples of it (the loads are then aligned); other
 /// launches take the scalar loop.
@@ -210,19 +238,37 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   SmallVector<Value> sizes;
   for (Range r : ranges)
     sizes.push_back(getValueOrCreateConstantIndexOp(rewriter, loc, r.size));
+  SmallVector<int64_t> staticRanges = op.getStaticLoopRanges();
+  SmallVector<unsigned> folded = foldedDims(op), grid;
+  for (unsigned d = 0; d < numPar; ++d)
+    if (!llvm::is_contained(folded, d))
+      grid.push_back(d);
+  // Every combination of the folded dims' values (one accumulator each).
+  SmallVector<SmallVector<int64_t>> combos = {{}};
+  for (unsigned d : folded) {
+    SmallVector<SmallVector<int64_t>> next;
+    for (const auto &c : combos)
+      for (int64_t i = 0; i < staticRanges[d]; ++i) {
+        next.push_back(c);
+        next.back().push_back(i);
+      }
+    combos = std::move(next);
+  }
+  size_t numAcc = combos.size();
   Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  Value gx = sizes[numPar - 1];
-  Value gy = numPar >= 2 ? sizes[numPar - 2] : c1;
+  unsigned g = grid.size();
+  Value gx = g >= 1 ? sizes[grid[g - 1]] : c1;
+  Value gy = g >= 2 ? sizes[grid[g - 2]] : c1;
   Value gz = c1;
-  for (unsigned d = 0; d + 2 < numPar; ++d)
-    gz = arith::MulIOp::create(rewriter, loc, gz, sizes[d]);
+  for (unsigned i = 0; i + 2 < g; ++i)
+    gz = arith::MulIOp::create(rewriter, loc, gz, sizes[grid[i]]);
   Value wg = arith::ConstantIndexOp::create(rewriter, loc, width);
   Type f32 = rewriter.getF32Type();
   // Vectorized only if the static length splits evenly into vectors per
   // thread and the reduced operands are contiguous along it.
   int64_t vec = style.vector;
   std::optional<SmallVector<OpOperand *>> vecOps;
-  int64_t length = op.getStaticLoopRanges().back();
+  int64_t length = staticRanges.back();
   if (vec > 1 && !ShapedType::isDynamic(length) && length % (vec * width) == 0)
     vecOps = vectorOperands(op);
   if (!vecOps || vecOps->empty())
@@ -230,15 +276,23 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   auto launch = gpu::LaunchOp::create(rewriter, loc, gx, gy, gz, wg, c1, c1);
   rewriter.setInsertionPointToStart(&launch.getBody().front());
   gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds();
-  // The output element this workgroup computes.
+  // The outputs this workgroup computes: grid dims from the block ids, one
+  // index vector per folded combination.
   SmallVector<Value> ivs(numLoops);
-  ivs[numPar - 1] = bid.x;
-  if (numPar >= 2)
-    ivs[numPar - 2] = bid.y;
+  if (g >= 1)
+    ivs[grid[g - 1]] = bid.x;
+  if (g >= 2)
+    ivs[grid[g - 2]] = bid.y;
   Value rest = bid.z;
-  for (int d = int(numPar) - 3; d >= 0; --d) {
-    ivs[d] = arith::RemUIOp::create(rewriter, loc, rest, sizes[d]);
-    rest = arith::DivUIOp::create(rewriter, loc, rest, sizes[d]);
+  for (int i = int(g) - 3; i >= 0; --i) {
+    ivs[grid[i]] = arith::RemUIOp::create(rewriter, loc, rest, sizes[grid[i]]);
+    rest = arith::DivUIOp::create(rewriter, loc, rest, sizes[grid[i]]);
+  }
+  SmallVector<SmallVector<Value>> accIvs;
+  for (const auto &c : combos) {
+    accIvs.push_back(ivs);
+    for (auto [d, v] : llvm::zip(folded, c))
+      accIvs.back()[d] = arith::ConstantIndexOp::create(rewriter, loc, v);
   }
   auto indices = [&](OpBuilder &b, OpOperand &o, ValueRange iv) {
     AffineMap map = op.getMatchingIndexingMap(&o);
@@ -253,14 +307,13 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   };
   Reduced red = *reducedTerm(op);
   Value term = red.term;
-  Value zero = identity(rewriter, loc, red.kind);
+  Value init = identity(rewriter, loc, red.kind);
+  SmallVector<Value> inits(numAcc, init);
   Block &body = op.getRegion().front();
-  Operation *combine = body.getTerminator()->getOperand(0).getDefiningOp();
-  // The body's term at reduction index `k`, inputs given by `inputAt`.
-  auto emitTerm = [&](OpBuilder &b, Value k, ArrayRef<Value> iv0,
+  Operation *combineOp = body.getTerminator()->getOperand(0).getDefiningOp();
+  // The body's term at the index vector `iv`, inputs given by `inputAt`.
+  auto emitTerm = [&](OpBuilder &b, ArrayRef<Value> iv,
                       llvm::function_ref<Value(OpOperand &)> inputAt) {
-    SmallVector<Value> iv(iv0);
-    iv.back() = k;
     IRMapping map;
     for (OpOperand *in : op.getDpsInputOperands())
       map.map(body.getArgument(in->getOperandNumber()), inputAt(*in));
@@ -269,26 +322,33 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
         map.map(index.getResult(), iv[index.getDim()]);
         continue;
       }
-      if (&bop != combine)
+      if (&bop != combineOp)
         b.clone(bop, map);
     }
     return map.lookupOrDefault(term);
   };
-  // Each thread's partial sum over k = tid, tid + width, ... (scalar) or
-  // k = vec * tid + [0, vec), then + vec * width, ... (vectorized).
+  auto withK = [&](size_t a, Value k) {
+    SmallVector<Value> iv(accIvs[a]);
+    iv.back() = k;
+    return iv;
+  };
+  // Each thread's partial results over k = tid, tid + width, ... (scalar)
+  // or k = vec * tid + [0, vec), then + vec * width, ... (vectorized).
   auto scalarLoop = [&](OpBuilder &b) {
     auto loop = scf::ForOp::create(
-        b, loc, tid.x, sizes.back(), wg, ValueRange{zero},
+        b, loc, tid.x, sizes.back(), wg, inits,
         [&](OpBuilder &lb, Location l, Value k, ValueRange iter) {
-          SmallVector<Value> iv(ivs);
-          iv.back() = k;
-          Value t = emitTerm(lb, k, ivs, [&](OpOperand &in) {
-            return loadOperand(lb, in, iv);
-          });
-          scf::YieldOp::create(lb, l,
-                               ValueRange{combineValues(lb, l, red.kind, iter[0], t)});
+          SmallVector<Value> next;
+          for (size_t a = 0; a < numAcc; ++a) {
+            SmallVector<Value> iv = withK(a, k);
+            Value t = emitTerm(lb, iv, [&](OpOperand &in) {
+              return loadOperand(lb, in, iv);
+            });
+            next.push_back(combineValues(lb, l, red.kind, iter[a], t));
+          }
+          scf::YieldOp::create(lb, l, next);
         });
-    return loop.getResult(0);
+    return SmallVector<Value>(loop.getResults());
   };
   auto vectorLoop = [&](OpBuilder &b) {
     Value v = arith::ConstantIndexOp::create(b, loc, vec);
@@ -296,37 +356,40 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
     Value step = arith::ConstantIndexOp::create(b, loc, vec * width);
     auto vecTy = VectorType::get({vec}, f32);
     auto loop = scf::ForOp::create(
-        b, loc, start, sizes.back(), step, ValueRange{zero},
+        b, loc, start, sizes.back(), step, inits,
         [&](OpBuilder &lb, Location l, Value k, ValueRange iter) {
-          SmallVector<Value> iv(ivs);
-          iv.back() = k;
-          DenseMap<OpOperand *, Value> loaded;
-          for (OpOperand *in : *vecOps) {
-            auto load = vector::LoadOp::create(lb, l, vecTy, in->get(),
-                                               indices(lb, *in, iv));
-            load.setAlignment(vec * 4);
-            loaded[in] = load;
+          SmallVector<Value> acc(iter);
+          for (size_t a = 0; a < numAcc; ++a) {
+            // Vector loads per accumulator; an operand that does not depend
+            // on the folded dims loads the same vector for each (LLVM keeps
+            // one load).
+            SmallVector<Value> iv = withK(a, k);
+            DenseMap<OpOperand *, Value> loaded;
+            for (OpOperand *in : *vecOps) {
+              auto load = vector::LoadOp::create(lb, l, vecTy, in->get(),
+                                                 indices(lb, *in, iv));
+              load.setAlignment(vec * 4);
+              loaded[in] = load;
+            }
+            for (int64_t j = 0; j < vec; ++j) {
+              Value kj = arith::AddIOp::create(
+                  lb, l, k, arith::ConstantIndexOp::create(lb, l, j));
+              SmallVector<Value> ivj = withK(a, kj);
+              Value t = emitTerm(lb, ivj, [&](OpOperand &in) -> Value {
+                auto it = loaded.find(&in);
+                if (it != loaded.end())
+                  return vector::ExtractOp::create(lb, l, it->second,
+                                                   ArrayRef<int64_t>{j});
+                return loadOperand(lb, in, ivj);
+              });
+              acc[a] = combineValues(lb, l, red.kind, acc[a], t);
+            }
           }
-          Value acc = iter[0];
-          for (int64_t j = 0; j < vec; ++j) {
-            Value kj = arith::AddIOp::create(
-                lb, l, k, arith::ConstantIndexOp::create(lb, l, j));
-            SmallVector<Value> ivj(ivs);
-            ivj.back() = kj;
-            Value t = emitTerm(lb, kj, ivs, [&](OpOperand &in) -> Value {
-              auto it = loaded.find(&in);
-              if (it != loaded.end())
-                return vector::ExtractOp::create(lb, l, it->second,
-                                                 ArrayRef<int64_t>{j});
-              return loadOperand(lb, in, ivj);
-            });
-            acc = combineValues(lb, l, red.kind, acc, t);
-          }
-          scf::YieldOp::create(lb, l, ValueRange{acc});
+          scf::YieldOp::create(lb, l, acc);
         });
-    return loop.getResult(0);
+    return SmallVector<Value>(loop.getResults());
   };
-  Value partial;
+  SmallVector<Value> partial;
   if (vec > 1) {
     // Aligned iff each vector operand's offset and outer strides are
     // multiples of `vec` (the buffers themselves are 64-byte aligned).
@@ -336,8 +399,8 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
     for (OpOperand *in : *vecOps) {
       auto md = memref::ExtractStridedMetadataOp::create(rewriter, loc, in->get());
       SmallVector<Value> parts{md.getOffset()};
-      for (Value s : md.getStrides().drop_back())
-        parts.push_back(s);
+      for (Value st : md.getStrides().drop_back())
+        parts.push_back(st);
       for (Value p : parts) {
         Value rem = arith::RemUIOp::create(rewriter, loc, p, cv);
         Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
@@ -347,34 +410,43 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
                           : ok;
       }
     }
-    auto ifOp = scf::IfOp::create(rewriter, loc, TypeRange{f32}, aligned,
+    SmallVector<Type> types(numAcc, f32);
+    auto ifOp = scf::IfOp::create(rewriter, loc, types, aligned,
                                   /*withElseRegion=*/true);
     OpBuilder tb = ifOp.getThenBodyBuilder();
     scf::YieldOp::create(tb, loc, vectorLoop(tb));
     OpBuilder eb = ifOp.getElseBodyBuilder();
     scf::YieldOp::create(eb, loc, scalarLoop(eb));
-    partial = ifOp.getResult(0);
+    partial = SmallVector<Value>(ifOp.getResults());
   } else {
     partial = scalarLoop(rewriter);
   }
 
   Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value total;
+  SmallVector<Value> totals;
   if (style.allReduce) {
     auto kind = gpu::AllReduceOperationAttr::get(
         rewriter.getContext(), red.kind == Combine::Add
                                    ? gpu::AllReduceOperation::ADD
                                    : gpu::AllReduceOperation::MAXIMUMF);
-    total = gpu::AllReduceOp::create(rewriter, loc, partial, kind,
-                                     /*uniform=*/true)
-                .getResult();
+    for (Value p : partial)
+      totals.push_back(gpu::AllReduceOp::create(rewriter, loc, p, kind,
+                                                /*uniform=*/true)
+                           .getResult());
   } else {
     // Workgroup memory as an allocation in memory space 3, which the
-    // SPIR-V lowering maps to the Workgroup storage class.
-    auto shared = MemRefType::get({width}, f32, MemRefLayoutAttrInterface(),
+    // SPIR-V lowering maps to the Workgroup storage class; one row per
+    // accumulator, all reduced by the same tree.
+    auto shared = MemRefType::get({int64_t(numAcc), width}, f32,
+                                  MemRefLayoutAttrInterface(),
                                   rewriter.getI64IntegerAttr(3));
     Value sh = memref::AllocOp::create(rewriter, loc, shared);
-    memref::StoreOp::create(rewriter, loc, partial, sh, ValueRange{tid.x});
+    SmallVector<Value> rows;
+    for (size_t a = 0; a < numAcc; ++a) {
+      rows.push_back(arith::ConstantIndexOp::create(rewriter, loc, a));
+      memref::StoreOp::create(rewriter, loc, partial[a], sh,
+                              ValueRange{rows[a], tid.x});
+    }
     gpu::BarrierOp::create(rewriter, loc);
     for (int64_t half = width / 2; half >= 1; half /= 2) {
       Value h = arith::ConstantIndexOp::create(rewriter, loc, half);
@@ -382,24 +454,30 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
           rewriter, loc, arith::CmpIPredicate::ult, tid.x, h);
       scf::IfOp::create(rewriter, loc, active, [&](OpBuilder &b, Location l) {
         Value other = arith::AddIOp::create(b, l, tid.x, h);
-        Value a = memref::LoadOp::create(b, l, sh, ValueRange{tid.x});
-        Value c = memref::LoadOp::create(b, l, sh, ValueRange{other});
-        memref::StoreOp::create(b, l, combineValues(b, l, red.kind, a, c), sh,
-                                ValueRange{tid.x});
+        for (Value r : rows) {
+          Value x = memref::LoadOp::create(b, l, sh, ValueRange{r, tid.x});
+          Value y = memref::LoadOp::create(b, l, sh, ValueRange{r, other});
+          memref::StoreOp::create(b, l, combineValues(b, l, red.kind, x, y), sh,
+                                  ValueRange{r, tid.x});
+        }
         scf::YieldOp::create(b, l);
       });
       gpu::BarrierOp::create(rewriter, loc);
     }
-    total = memref::LoadOp::create(rewriter, loc, sh, ValueRange{c0});
+    for (Value r : rows)
+      totals.push_back(memref::LoadOp::create(rewriter, loc, sh, ValueRange{r, c0}));
   }
-  ivs.back() = c0; // the output does not depend on the reduction dim
   Value first = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
                                       tid.x, c0);
   scf::IfOp::create(rewriter, loc, first, [&](OpBuilder &b, Location l) {
     OpOperand *out = op.getDpsInitOperand(0);
-    Value old = loadOperand(b, *out, ivs);
-    Value sum = combineValues(b, l, red.kind, old, total);
-    memref::StoreOp::create(b, l, sum, out->get(), indices(b, *out, ivs));
+    for (size_t a = 0; a < numAcc; ++a) {
+      // The output does not depend on the reduction dim.
+      SmallVector<Value> iv = withK(a, c0);
+      Value old = loadOperand(b, *out, iv);
+      Value sum = combineValues(b, l, red.kind, old, totals[a]);
+      memref::StoreOp::create(b, l, sum, out->get(), indices(b, *out, iv));
+    }
     scf::YieldOp::create(b, l);
   });
   gpu::TerminatorOp::create(rewriter, loc);

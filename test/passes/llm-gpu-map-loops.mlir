@@ -82,12 +82,12 @@ func.func @reduction(%a: memref<16x32xf32>, %out: memref<16xf32>) {
 // CHECK: %[[PART:.*]] = scf.for %{{.*}} = %[[TX]] to %c256 step %c64 iter_args
 // CHECK: arith.mulf
 // CHECK: arith.addf
-// CHECK: %[[SH:.*]] = memref.alloc() : memref<64xf32, 3>
-// CHECK: memref.store %[[PART]], %[[SH]][%[[TX]]]
+// CHECK: %[[SH:.*]] = memref.alloc() : memref<1x64xf32, 3>
+// CHECK: memref.store %[[PART]], %[[SH]][%{{.*}}, %[[TX]]]
 // CHECK: gpu.barrier
 // CHECK: arith.cmpi ult, %[[TX]], %c32
 // CHECK-COUNT-6: gpu.barrier
-// CHECK: memref.load %[[SH]][%c0]
+// CHECK: memref.load %[[SH]][%{{.*}}, %c0{{.*}}]
 // CHECK: arith.cmpi eq, %[[TX]], %c0
 // CHECK: memref.store
 // CHECK: gpu.terminator
@@ -179,7 +179,7 @@ func.func @host_load(%a: memref<4xf32>) -> f32 {
 // CHECK: %[[NINF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64 iter_args(%{{.*}} = %[[NINF]])
 // CHECK: arith.maximumf
-// CHECK: memref.alloc() : memref<64xf32, 3>
+// CHECK: memref.alloc() : memref<1x64xf32, 3>
 // CHECK: arith.maximumf
 // CHECK: gpu.barrier
 // CUDA-LABEL: func.func @row_max
@@ -193,6 +193,34 @@ func.func @row_max(%s: memref<2x4x?xf32>, %m: memref<2x4xf32>) {
   ^bb0(%x: f32, %acc: f32):
     %r = arith.maximumf %acc, %x : f32
     linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// A linear projection over a 4-token block: the block's 4 rows are folded
+// into each workgroup (4 accumulators per thread), so each weight row is
+// read once per block, not once per token; the grid is (outputs, blocks).
+// CHECK-LABEL: func.func @token_block
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c32{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %c1{{.*}})
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c256 step %c64 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32, f32, f32)
+// CHECK: memref.alloc() : memref<4x64xf32, 3>
+// CUDA-LABEL: func.func @token_block
+// CUDA: scf.for %{{.*}} -> (f32, f32, f32, f32)
+// CUDA-COUNT-4: vector.load %{{.*}} : memref<32x256xf32>, vector<4xf32>
+// CUDA: } else {
+// CUDA-COUNT-4: gpu.all_reduce add
+func.func @token_block(%x: memref<?x4x256xf32>, %w: memref<32x256xf32>, %y: memref<?x4x32xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>,
+                                   affine_map<(d0, d1, d2, d3) -> (d2, d3)>,
+                                   affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x4x256xf32>, memref<32x256xf32>) outs(%y : memref<?x4x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
   }
   return
 }
