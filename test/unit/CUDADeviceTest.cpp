@@ -132,6 +132,36 @@ TEST_F(FakeCUDATest, PicksTheImageForTheArchitecture) {
   }
 }
 
+TEST_F(FakeCUDATest, DecodeStepsReplayOneGraph) {
+  ScopedEnv arch("LLMC_FAKE_CUDA_ARCH", "sm_90");
+  auto stepStats = [&](const char *graphsEnv) {
+    ScopedEnv g("LLMC_CUDA_GRAPHS", graphsEnv);
+    llmc_artifact_t *a = nullptr;
+    EXPECT_EQ(take(llmc_artifact_load(path.c_str(), &a)), "ok");
+    llmc_session_t *s = nullptr;
+    EXPECT_EQ(take(llmc_session_create(a, 0, &s)), "ok");
+    std::vector<int32_t> prompt = {1, 5, 9, 13};
+    const float *out = nullptr;
+    EXPECT_EQ(take(llmc_session_forward(s, prompt.data(), 4, &out)), "ok");
+    for (int32_t t = 0; t < 3; ++t)
+      EXPECT_EQ(take(llmc_session_forward(s, &t, 1, &out)), "ok");
+    char text[1024] = {};
+    EXPECT_EQ(take(llmc_artifact_device_stats(a, text, sizeof text)), "ok");
+    llmc_session_free(s);
+    llmc_artifact_free(a);
+    return std::string(text);
+  };
+  // The prompt and the first decode step instantiate a graph each; the
+  // next decode steps update the decode graph in place.
+  std::string on = stepStats("1");
+  EXPECT_NE(on.find("4 forward calls"), std::string::npos) << on;
+  EXPECT_NE(on.find("graphs launched 4, instantiated 2, updated 2"),
+            std::string::npos)
+      << on;
+  std::string off = stepStats("0");
+  EXPECT_NE(off.find("graphs off"), std::string::npos) << off;
+}
+
 TEST(CUDADeviceTest, MatchesTheCPUBackend) {
   char text[4096];
   ASSERT_EQ(take(llmc_devices_list(text, sizeof text)), "ok");

@@ -2,8 +2,9 @@
 //
 // Implements the driver API functions the CUDA device looks up, on the CPU
 // and without running anything: memory is host memory, copies are memcpy,
-// a module "loads" if its image looks like PTX or a cubin (ELF), and a
-// launch is counted. LLMC_FAKE_CUDA_ARCH picks the one device's
+// a module "loads" if its image looks like PTX or a cubin (ELF), a launch
+// is checked for parameters, and stream capture records launches into a
+// graph (an executable graph updates when the node count is unchanged). LLMC_FAKE_CUDA_ARCH picks the one device's
 // architecture (sm_XY) or "none" (cuInit reports no device). This proves
 // the host side (driver loading, image choice, module loading from the
 // host code's constructors, allocation, launches, copies) where no GPU is.
@@ -22,6 +23,12 @@ int archNumber() {
   return std::atoi(a + 3);
 }
 int dummy;
+// Stream capture: launches while capturing become nodes of the graph.
+bool capturing = false;
+int nodes = 0;
+struct Graph {
+  int nodes;
+};
 } // namespace
 
 #define FAKE extern "C" __attribute__((visibility("default"))) int
@@ -56,8 +63,35 @@ FAKE cuModuleUnload(void *) { return 0; }
 FAKE cuModuleGetFunction(void **f, void *, const char *) { *f = &dummy; return 0; }
 FAKE cuLaunchKernel(void *, unsigned, unsigned, unsigned, unsigned, unsigned,
                     unsigned, unsigned, void *, void **params, void **) {
+  if (capturing)
+    ++nodes;
   return params ? 0 : 1;
 }
+FAKE cuStreamBeginCapture_v2(void *, int mode) {
+  if (mode != 2 || capturing)
+    return 1;
+  capturing = true;
+  nodes = 0;
+  return 0;
+}
+FAKE cuStreamEndCapture(void *, Graph **g) {
+  if (!capturing)
+    return 1;
+  capturing = false;
+  *g = new Graph{nodes};
+  return 0;
+}
+FAKE cuGraphInstantiateWithFlags(Graph **exec, Graph *g, unsigned long long) {
+  *exec = new Graph{g->nodes};
+  return 0;
+}
+// An update succeeds for the same topology (here: node count).
+FAKE cuGraphExecUpdate_v2(Graph *exec, Graph *g, void *) {
+  return exec->nodes == g->nodes ? 0 : 910;
+}
+FAKE cuGraphLaunch(Graph *exec, void *) { return exec && exec->nodes ? 0 : 1; }
+FAKE cuGraphDestroy(Graph *g) { delete g; return 0; }
+FAKE cuGraphExecDestroy(Graph *g) { delete g; return 0; }
 FAKE cuMemAlloc_v2(ptr *p, size_t n) {
   *p = reinterpret_cast<ptr>(std::calloc(1, n));
   return *p ? 0 : 2;

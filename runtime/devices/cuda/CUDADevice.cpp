@@ -17,6 +17,13 @@
 //   straight through: cuLaunchKernel takes the parameter array gpu-to-llvm
 //   builds. Launches go to one non-blocking stream in order; forward
 //   synchronizes once, after copying the logits back.
+// - CUDA graphs: each forward's launches are captured from the stream into
+//   a graph, and one executable graph per (tokens, logit rows) shape is
+//   updated in place with the new parameters (cuGraphExecUpdate; a new
+//   one is instantiated when the kernel sequence changed) and launched as
+//   one unit, which removes most per-kernel launch overhead from decode
+//   steps. LLMC_CUDA_GRAPHS=0, or a driver without graphs, launches
+//   kernels one by one.
 // - Weights are uploaded once; each session's KV cache, tokens and logits
 //   stay on the device; temporaries come from a pool of freed buffers by
 //   size (stream order makes reuse safe).
@@ -116,6 +123,8 @@ public:
       for (CUdeviceptr p : list)
         drv.cuMemFree(p);
     freeBuffer(weights);
+    for (auto &[_, exec] : execs)
+      drv.cuGraphExecDestroy(exec);
     for (CUmodule m : modules)
       drv.cuModuleUnload(m);
     if (stream)
@@ -155,6 +164,8 @@ public:
     if (CUresult r = drv.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING))
       return makeStatus(LLMC_INTERNAL, a.path + ": cuStreamCreate: " +
                                            drv.errorString(r));
+    const char *g = std::getenv("LLMC_CUDA_GRAPHS");
+    graphs = drv.hasGraphs && !(g && std::string(g) == "0");
 
     // The host code: its constructors load the kernel modules.
     void *sym = nullptr;
@@ -213,14 +224,36 @@ public:
     if (!check(drv.cuMemcpyHtoDAsync(sb.tokens.ptr, tokens, tokBytes, stream),
                "uploading the tokens"))
       return takeError(LLMC_INTERNAL);
-    {
+    auto ptr = [](const Buffer &b) {
+      return reinterpret_cast<const void *>(static_cast<uintptr_t>(b.ptr));
+    };
+    auto run = [&] {
       gpu::ScopedBackend scope(this);
-      auto ptr = [](const Buffer &b) {
-        return reinterpret_cast<const void *>(static_cast<uintptr_t>(b.ptr));
-      };
       callEntry(entry, a,
                 {ptr(sb.tokens), ptr(sb.kv), ptr(weights), ptr(sb.logits)}, n,
                 s.position, rows);
+    };
+    if (graphs &&
+        drv.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED) ==
+            CUDA_SUCCESS) {
+      run();
+      CUgraph graph = nullptr;
+      CUresult r = drv.cuStreamEndCapture(stream, &graph);
+      if (r == CUDA_SUCCESS) {
+        if (error.empty())
+          launchGraph(graph, {n, rows});
+      } else {
+        // The capture was invalidated (something the driver does not allow
+        // while capturing): nothing ran, so run the step directly and stop
+        // capturing.
+        error.clear();
+        graphs = false;
+        run();
+      }
+      if (graph)
+        drv.cuGraphDestroy(graph);
+    } else {
+      run();
     }
     if (!error.empty())
       return takeError(LLMC_INTERNAL);
@@ -238,7 +271,12 @@ public:
     return "cuda device '" + name + "' (" + arch + ", " + image + "): " +
            std::to_string(forwards) + " forward calls, " +
            std::to_string(launches) + " kernel launches, " +
-           std::to_string(modules.size()) + " modules";
+           std::to_string(modules.size()) + " modules, " +
+           (graphs || graphLaunches
+                ? "graphs launched " + std::to_string(graphLaunches) +
+                      ", instantiated " + std::to_string(instantiated) +
+                      ", updated " + std::to_string(updated)
+                : std::string("graphs off"));
   }
 
   //===--------------------------------------------------------------------===//
@@ -282,12 +320,18 @@ public:
   void *getFunction(void *module, const char *fnName) override {
     if (!module)
       return nullptr;
+    // The host code asks before every launch.
+    auto key = std::make_pair(module, std::string(fnName));
+    auto it = functions.find(key);
+    if (it != functions.end())
+      return it->second;
     CUfunction f = nullptr;
     if (CUresult r = drv.cuModuleGetFunction(
             &f, static_cast<CUmodule>(module), fnName)) {
       fail(std::string("kernel '") + fnName + "': " + drv.errorString(r));
       return nullptr;
     }
+    functions[key] = f;
     return f;
   }
 
@@ -333,6 +377,26 @@ public:
   }
 
 private:
+  /// Runs a captured step: the shape's executable graph, updated with this
+  /// step's parameters or (re)instantiated.
+  void launchGraph(CUgraph graph, std::pair<int32_t, int32_t> shape) {
+    CUgraphExec &exec = execs[shape];
+    GraphUpdateInfo info{};
+    if (exec && drv.cuGraphExecUpdate(exec, graph, &info) == CUDA_SUCCESS) {
+      ++updated;
+    } else {
+      if (exec)
+        drv.cuGraphExecDestroy(exec);
+      exec = nullptr;
+      if (!check(drv.cuGraphInstantiate(&exec, graph, 0),
+                 "instantiating the step's CUDA graph"))
+        return;
+      ++instantiated;
+    }
+    if (check(drv.cuGraphLaunch(exec, stream), "cuGraphLaunch"))
+      ++graphLaunches;
+  }
+
   void fail(const std::string &why) {
     if (error.empty())
       error = why;
@@ -385,8 +449,12 @@ private:
   std::map<llmc_session_s *, SessionBuffers> sessions;
   std::map<uint64_t, std::vector<CUdeviceptr>> pool;
   std::map<CUdeviceptr, uint64_t> sizes;
+  std::map<std::pair<void *, std::string>, CUfunction> functions;
+  std::map<std::pair<int32_t, int32_t>, CUgraphExec> execs;
+  bool graphs = false;
   std::mutex mutex;
-  uint64_t forwards = 0, launches = 0;
+  uint64_t forwards = 0, launches = 0, graphLaunches = 0, instantiated = 0,
+           updated = 0;
 };
 } // namespace
 

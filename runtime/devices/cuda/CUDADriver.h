@@ -25,6 +25,15 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
+using CUgraphNode = struct CUgraphNode_st *;
+
+/// cuGraphExecUpdate's report (CUgraphExecUpdateResultInfo).
+struct GraphUpdateInfo {
+  int result;
+  CUgraphNode errorNode, errorFromNode;
+};
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
@@ -33,6 +42,7 @@ constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
+constexpr int CU_STREAM_CAPTURE_MODE_RELAXED = 2;
 
 // X(name, symbol, return, parameters)
 #define LLMC_CUDA_FNS(X)                                                       \
@@ -70,12 +80,28 @@ constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
   X(cuStreamSynchronize, "cuStreamSynchronize", CUresult, (CUstream))          \
   X(cuGetErrorString, "cuGetErrorString", CUresult, (CUresult, const char **))
 
+// CUDA graphs (CUDA 12+ drivers); optional: without them launches go to the
+// stream one by one.
+#define LLMC_CUDA_GRAPH_FNS(X)                                                 \
+  X(cuStreamBeginCapture, "cuStreamBeginCapture_v2", CUresult,                 \
+    (CUstream, int))                                                           \
+  X(cuStreamEndCapture, "cuStreamEndCapture", CUresult, (CUstream, CUgraph *)) \
+  X(cuGraphInstantiate, "cuGraphInstantiateWithFlags", CUresult,               \
+    (CUgraphExec *, CUgraph, unsigned long long))                              \
+  X(cuGraphExecUpdate, "cuGraphExecUpdate_v2", CUresult,                       \
+    (CUgraphExec, CUgraph, GraphUpdateInfo *))                                 \
+  X(cuGraphLaunch, "cuGraphLaunch", CUresult, (CUgraphExec, CUstream))         \
+  X(cuGraphDestroy, "cuGraphDestroy", CUresult, (CUgraph))                     \
+  X(cuGraphExecDestroy, "cuGraphExecDestroy", CUresult, (CUgraphExec))
+
 /// The driver library and its functions.
 struct Driver {
 #define X(name, sym, ret, params) ret(*name) params = nullptr;
   LLMC_CUDA_FNS(X)
+  LLMC_CUDA_GRAPH_FNS(X)
 #undef X
   void *handle = nullptr;
+  bool hasGraphs = false;
 
   ~Driver() {
     if (handle)
@@ -98,6 +124,12 @@ struct Driver {
   if (!name)                                                                   \
     return "no CUDA driver (" + lib + " lacks " + sym + ")";
     LLMC_CUDA_FNS(X)
+#undef X
+    hasGraphs = true;
+#define X(name, sym, ret, params)                                              \
+  name = reinterpret_cast<ret(*) params>(dlsym(handle, sym));                  \
+  hasGraphs = hasGraphs && name;
+    LLMC_CUDA_GRAPH_FNS(X)
 #undef X
     CUresult r = cuInit(0);
     if (r == CUDA_ERROR_NO_DEVICE)
