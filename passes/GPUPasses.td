@@ -21,7 +21,10 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
       into its output) over a last reduction dim that is dynamic or of at
       least `reduce-length` static elements (matrix-vector products,
       RMSNorm's sum of squares, softmax's row max and sum and attention's
-      weighted sum over the cached positions) becomes a `gpu.launch` with
+      weighted sum over the cached positions; not a static reduction of at
+      most 256 elements over an input laid out along the innermost parallel
+      dim, as attention's q.k with keys stored along positions, which is
+      faster as one thread per output) becomes a `gpu.launch` with
       one workgroup per output element: its `workgroup-size` threads stride
       over the reduction, and
       their partial sums are combined (`reduction=tree`: in workgroup memory

@@ -151,6 +151,19 @@ bool isWorkgroupReducible(linalg::GenericOp op, int64_t minLength) {
   if (op.getMatchingIndexingMap(op.getDpsInitOperand(0))
           .isFunctionOfDim(last))
     return false;
+  // A short static reduction over an input laid out along the innermost
+  // parallel dim (attention's q.k over head_dim, with keys stored along
+  // positions) runs best as one thread per output: neighbouring threads
+  // then read neighbouring addresses, and no exchange is needed.
+  if (!ShapedType::isDynamic(ranges.back()) && ranges.back() <= 256 && last >= 1)
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(in);
+      if (!map.isFunctionOfDim(last) || map.getNumResults() == 0)
+        continue;
+      auto inner = dyn_cast<AffineDimExpr>(map.getResults().back());
+      if (inner && inner.getPosition() == last - 1)
+        return false;
+    }
   return reducedTerm(op).has_value();
 }
 

@@ -224,3 +224,26 @@ func.func @token_block(%x: memref<?x4x256xf32>, %w: memref<32x256xf32>, %y: memr
   }
   return
 }
+
+// -----
+
+// Attention's q.k over head_dim 64, keys stored along positions: one
+// thread per score (neighbouring threads read neighbouring keys), not a
+// workgroup per score.
+// CHECK-LABEL: func.func @scores
+// CHECK-NOT: gpu.launch
+// CHECK: scf.parallel
+// CHECK: processor = thread_x
+func.func @scores(%q: memref<?x64xf32>, %k: memref<64x?xf32>, %s: memref<?x?xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>,
+                                   affine_map<(d0, d1, d2) -> (d2, d1)>,
+                                   affine_map<(d0, d1, d2) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%q, %k : memref<?x64xf32>, memref<64x?xf32>) outs(%s : memref<?x?xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}
