@@ -2,6 +2,7 @@
 
 #include "Compile.h"
 #include "Emit.h"
+#include "Manifest.h"
 #include "Pack.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/BuildIR.h"
@@ -93,40 +94,6 @@ Error readTokenizer(const ModelSource &source, TokenizerPayload &out) {
   out.bos = (*tok)->bos();
   out.eos = (*tok)->eos();
   return Error::success();
-}
-
-json::Value toJSON(mlir::Attribute a) {
-  if (auto i = dyn_cast<mlir::IntegerAttr>(a))
-    return i.getType().isInteger(1) ? json::Value(i.getValue().getBoolValue())
-                                    : json::Value(i.getInt());
-  if (auto b = dyn_cast<mlir::BoolAttr>(a))
-    return b.getValue();
-  if (auto f = dyn_cast<mlir::FloatAttr>(a))
-    return f.getValueAsDouble();
-  if (auto s = dyn_cast<mlir::StringAttr>(a))
-    return s.getValue().str();
-  if (auto arr = dyn_cast<mlir::ArrayAttr>(a)) {
-    json::Array out;
-    for (mlir::Attribute e : arr)
-      out.push_back(toJSON(e));
-    return out;
-  }
-  if (auto d = dyn_cast<mlir::DictionaryAttr>(a)) {
-    json::Object out;
-    for (mlir::NamedAttribute n : d)
-      out[n.getName().getValue()] = toJSON(n.getValue());
-    return out;
-  }
-  std::string s;
-  llvm::raw_string_ostream(s) << a;
-  return s;
-}
-
-template <typename Range> json::Array toArray(const Range &r) {
-  json::Array a;
-  for (const auto &v : r)
-    a.push_back(v);
-  return a;
 }
 
 void pad(raw_ostream &os, uint64_t &at, uint64_t to) {
@@ -320,7 +287,6 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   if (options.target != "cpu" && !vulkan && !cuda)
     return fileError(input, "target '" + options.target +
                                 "' is not supported (cpu, vulkan, cuda)");
-  std::vector<std::string> cudaArchs;
   if (vulkan || cuda) {
     // What the GPU backends do not lower yet, refused up front.
     auto refuse = [&](StringRef what) {
@@ -344,8 +310,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   }
   if (cuda) {
     std::string error;
-    cudaArchs = mlir::llm::parseCUDAArchs(options.cudaArch, error);
-    if (cudaArchs.empty())
+    if (mlir::llm::parseCUDAArchs(options.cudaArch, error).empty())
       return fileError(input, "--cuda-arch: " + error);
   }
   if (vulkan) {
@@ -569,63 +534,16 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   std::string triple = options.triple.empty()
                            ? sys::getDefaultTargetTriple()
                            : Triple::normalize(options.triple);
+  TargetFacts facts{arch, triple, features, linkedCode,
+                    kernelCount};
   json::Object manifest{
       {"format", "llmc-artifact"},
       {"version", LLMC_ARTIFACT_VERSION},
       {"generator", "llmc"},
       {"model", toJSON(model_)},
-      {"target",
-       json::Object{{"kind", options.target},
-                    {"arch", arch},
-                    {"cpu", options.cpu},
-                    {"opt_level", options.optLevel},
-                    {"llm_optimize", options.optLevel >= 1 && options.llmOptimize},
-                    {"quant", options.quant.empty()
-                                  ? std::string("none")
-                                  : options.quant +
-                                        (options.quantAsymmetric ? "-asym" : "") +
-                                        (options.quantClip ? "-clip" : "")},
-                    {"kv_cache", options.kvCache},
-                    {"skipped_layers", toArray(options.skipLayers)},
-                    {"early_exit", options.earlyExit.empty()
-                                       ? json::Value(nullptr)
-                                       : json::Value(options.earlyExit)},
-                    {"attention",
-                     options.optLevel >= 2 && options.llmOptimize
-                         ? json::Value(json::Object{
-                               {"kernel", "flash"},
-                               {"decode_splits", options.decodeSplits},
-                               {"softmax", options.decodeSoftmax}})
-                         : json::Value(json::Object{{"kernel", "reference"}})},
-                    {"triple", triple},
-                    {"features", toArray(features)},
-                    {"code", linkedCode ? "linked" : "code.cpu"}}},
-      {"entry_points",
-       json::Array{json::Object{
-           {"name", "forward"},
-           {"symbol", "_mlir_ciface_forward"},
-           {"abi", kEntryABI},
-           {"args", json::Array{"tokens: i32[n]", "start_pos: i64",
-                                kvInt8 ? "kv_cache: i8[kv_cache.shape]"
-                                       : "kv_cache: f32[kv_cache.shape]",
-                                "num_logits: i64 (1..n, the last positions)",
-                                "weights: u8[weights.bytes]",
-                                "logits: f32[num_logits, vocab_size]"}}}}},
-      {"kv_cache",
-       json::Object{{"shape", toArray(kvType.getShape())},
-                    {"dtype", kvInt8 ? "i8" : "f32"},
-                    {"state_layers", stateLayers},
-                    {"layout", kvInt8
-                                   ? "layers, k|v, kv_heads, capacity, head_dim + 4; "
-                                     "per (layer, k|v, head): head_dim x capacity "
-                                     "int8 keys (transposed) or capacity x head_dim "
-                                     "int8 values, then one f32 scale per position"
-                                   : "layers, k|v, kv_heads, capacity, head_dim; a "
-                                     "layer's keys are stored transposed (head_dim x "
-                                     "capacity); state_layers more slots hold early "
-                                     "exit's pending hidden states and per-layer fill "
-                                     "counters (kv-policy=recompute), zero-filled at "
-                                     "session start"}}},
+      {"target", targetManifest(options, facts)},
+      {"entry_points", entryPointsManifest(kvInt8)},
+      {"kv_cache", kvCacheManifest(kvType.getShape(), kvInt8, stateLayers)},
       {"weights", json::Object{{"section", "weights"},
                                {"bytes", wSize},
                                {"alignment", kAlignment},
@@ -646,31 +564,6 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                      {"section", "tokenizer"},
                      {"bos_id", model.tokenizer.bos},
                      {"eos_id", model.tokenizer.eos}};
-  if (!linkedCode)
-    manifest.getObject("target")->try_emplace("code_section", "code.cpu");
-  if (vulkan) {
-    json::Array caps;
-    for (const std::string &c :
-         mlir::llm::vulkanTargetCapabilities(options.vulkanTarget))
-      caps.push_back(c);
-    manifest.getObject("target")->try_emplace(
-        "vulkan", json::Object{{"preset", options.vulkanTarget},
-                               {"spirv", "1.3"},
-                               {"capabilities", std::move(caps)},
-                               {"kernel_modules", kernelCount}});
-  }
-  if (cuda) {
-    json::Array archs;
-    for (const std::string &a : cudaArchs)
-      archs.push_back(a);
-    std::string ptxas = mlir::llm::findPtxas("auto");
-    manifest.getObject("target")->try_emplace(
-        "cuda", json::Object{{"archs", std::move(archs)},
-                             {"ptx", "8.0"},
-                             {"cubin", !ptxas.empty()},
-                             {"mma", options.cudaMMA},
-                             {"kernel_modules", kernelCount}});
-  }
   std::string manifestText;
   raw_string_ostream(manifestText) << json::Value(std::move(manifest));
 
