@@ -629,7 +629,19 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
       (void)gpu::setMappingAttr(inner, innerMap);
     }
 
-    // Buffers live on the device.
+    // Buffers live on the device: allocations and frees on a stream
+    // (gpu.wait async ... gpu.wait), as gpu-to-llvm lowers them.
+    auto onStream = [&](Operation *at, auto build) {
+      rewriter.setInsertionPoint(at);
+      Location loc = at->getLoc();
+      auto tokTy = gpu::AsyncTokenType::get(ctx);
+      Value t = gpu::WaitOp::create(rewriter, loc, tokTy, ValueRange{})
+                    .getAsyncToken();
+      auto op = build(loc, tokTy, t);
+      gpu::WaitOp::create(rewriter, loc, Type(),
+                          ValueRange{op.getAsyncToken()});
+      return op;
+    };
     SmallVector<memref::AllocOp> allocs;
     func.walk([&](memref::AllocOp a) {
       if (!a->getParentOfType<scf::ParallelOp>() &&
@@ -637,28 +649,21 @@ struct GPUMapLoops : mlir::llm::impl::GPUMapLoopsBase<GPUMapLoops> {
         allocs.push_back(a);
     });
     for (memref::AllocOp a : allocs) {
-      rewriter.setInsertionPoint(a);
-      Location loc = a.getLoc();
-      auto tokTy = gpu::AsyncTokenType::get(ctx);
-      Value t = gpu::WaitOp::create(rewriter, loc, tokTy, ValueRange{})
-                    .getAsyncToken();
-      auto g = gpu::AllocOp::create(rewriter, loc, a.getType(), tokTy,
+      auto g = onStream(a, [&](Location loc, Type tokTy, Value t) {
+        return gpu::AllocOp::create(rewriter, loc, a.getType(), tokTy,
                                     ValueRange{t}, a.getDynamicSizes(),
-                                    a.getSymbolOperands(), /*hostShared=*/false);
-      gpu::WaitOp::create(rewriter, loc, Type(), ValueRange{g.getAsyncToken()});
+                                    a.getSymbolOperands(),
+                                    /*hostShared=*/false);
+      });
       rewriter.replaceOp(a, g.getMemref());
     }
     SmallVector<memref::DeallocOp> deallocs;
     func.walk([&](memref::DeallocOp d) { deallocs.push_back(d); });
     for (memref::DeallocOp d : deallocs) {
-      rewriter.setInsertionPoint(d);
-      Location loc = d.getLoc();
-      auto tokTy = gpu::AsyncTokenType::get(ctx);
-      Value t = gpu::WaitOp::create(rewriter, loc, tokTy, ValueRange{})
-                    .getAsyncToken();
-      auto g = gpu::DeallocOp::create(rewriter, loc, tokTy, ValueRange{t},
+      onStream(d, [&](Location loc, Type tokTy, Value t) {
+        return gpu::DeallocOp::create(rewriter, loc, tokTy, ValueRange{t},
                                       d.getMemref());
-      gpu::WaitOp::create(rewriter, loc, Type(), ValueRange{g.getAsyncToken()});
+      });
       rewriter.eraseOp(d);
     }
 

@@ -44,6 +44,9 @@
 // RoPE: libdevice sin/cos (linked from the CUDA toolkit when serialized).
 // CHECK-DAG: llvm.call @__nv_cosf
 // CHECK-DAG: llvm.call @__nv_sinf
+// SwiGLU: silu(g) * u = g / (1 + exp(-g)) * u.
+// CHECK-DAG: llvm.fneg
+// CHECK-DAG: llvm.fdiv
 // Attention: the scores' max and exp (softmax).
 // CHECK-DAG: llvm.intr.maximum
 // CHECK-DAG: llvm.call @__nv_expf
