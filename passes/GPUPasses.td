@@ -20,20 +20,23 @@ def GPUMapLoops : Pass<"llm-gpu-map-loops", "mlir::func::FuncOp"> {
     - a `linalg.generic` summing or maximizing (f32 `addf` / `maximumf`
       into its output) over a last reduction dim that is dynamic or of at
       least `reduce-length` static elements (matrix-vector products,
-      RMSNorm's sum of squares, softmax's row max and sum and attention's
-      weighted sum over the cached positions; not a static reduction of at
-      most 256 elements over an input laid out along the innermost parallel
-      dim, as attention's q.k with keys stored along positions, which is
-      faster as one thread per output) becomes a `gpu.launch` with
-      one workgroup per output element: its `workgroup-size` threads stride
-      over the reduction, and
-      their partial sums are combined (`reduction=tree`: in workgroup memory
-      by a tree of halvings separated by `gpu.barrier`s; `all-reduce`: by a
-      `gpu.all_reduce`, which the NVVM lowering turns into warp shuffles
-      plus one exchange through shared memory); thread 0 adds the total to
-      the output. This is the decode GEMV form (one invocation per output
-      with a sequential dot product leaves most of a GPU idle). With
-      `vector-width` > 1 and a static length that is a multiple of
+      RMSNorm's sum of squares, softmax's row max and sum, attention's
+      weighted sum over the cached positions) becomes a `gpu.launch` with
+      one workgroup per output element, whose `workgroup-size` threads
+      stride over the reduction. Their partial results are combined with
+      `reduction=tree` in workgroup memory by a tree of halvings separated
+      by `gpu.barrier`s, with `reduction=all-reduce` by a `gpu.all_reduce`
+      (warp shuffles plus one exchange through shared memory on NVVM);
+      thread 0 folds the total into the output. This is the decode GEMV
+      form (one invocation per output with a sequential dot product leaves
+      most of a GPU idle). Small static parallel dims that a reduced input
+      does not index (the linear projection's 4-token block, the query
+      heads sharing a KV head) are computed by the same workgroup with one
+      accumulator each, so that input is read once for all of them. Not
+      split: a static reduction of at most 256 elements over an input laid
+      out along the innermost parallel dim (attention's q.k with keys
+      stored along positions), which is faster as one thread per output.
+      With `vector-width` > 1 and a static length that is a multiple of
       `vector-width * workgroup-size`, the operands contiguous along the
       reduction (a weight row, the activation) are read `vector-width`
       elements per `vector.load` (aligned: 128-bit loads for 4 x f32),
