@@ -19,6 +19,8 @@
 //   dispatch sequence ("shape") and replayed when the sequence recurs, with
 //   only the argument arena rewritten.
 //
+// Reading kernel modules and recording command buffers: VulkanKernels.cpp.
+//
 // Test hooks: LLMC_VULKAN_LIBRARY (loader path), LLMC_VULKAN_MEMORY_LIMIT
 // (bytes of device memory to allow), LLMC_VULKAN_DISABLE (capabilities to
 // treat as missing, comma-separated); LLMC_VULKAN_TRACE prints every
@@ -31,7 +33,7 @@
 
 #if __has_include(<vulkan/vulkan.h>)
 #define LLMC_HAVE_VULKAN 1
-#include "runtime/devices/vulkan/VulkanInstance.h"
+#include "runtime/devices/vulkan/VulkanKernels.h"
 #endif
 
 #include <nlohmann/json.hpp>
@@ -59,77 +61,6 @@ llmc_status_t llmc::runtime::createVulkanDevice(llmc_artifact_s &a,
 using namespace llmc::runtime::vulkan;
 
 namespace {
-/// The device-level functions the device loads.
-#define LLMC_VK_DEVICE_FNS(X)                                                  \
-  X(vkDestroyDevice) X(vkGetDeviceQueue) X(vkCreateBuffer) X(vkDestroyBuffer)  \
-  X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory)         \
-  X(vkBindBufferMemory) X(vkMapMemory) X(vkCreateShaderModule)                 \
-  X(vkDestroyShaderModule) X(vkCreateDescriptorSetLayout)                      \
-  X(vkDestroyDescriptorSetLayout) X(vkCreatePipelineLayout)                    \
-  X(vkDestroyPipelineLayout) X(vkCreateComputePipelines) X(vkDestroyPipeline)  \
-  X(vkCreateDescriptorPool) X(vkDestroyDescriptorPool)                         \
-  X(vkAllocateDescriptorSets) X(vkUpdateDescriptorSets) X(vkCreateCommandPool) \
-  X(vkDestroyCommandPool) X(vkAllocateCommandBuffers) X(vkFreeCommandBuffers)  \
-  X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkCmdBindPipeline)           \
-  X(vkCmdBindDescriptorSets) X(vkCmdDispatch) X(vkCmdPipelineBarrier)          \
-  X(vkCmdCopyBuffer) X(vkCmdFillBuffer) X(vkQueueSubmit) X(vkCreateFence)      \
-  X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkDeviceWaitIdle)
-/// One argument of a kernel, from the module's JSON (llm.kernel_abi).
-struct ArgKind {
-  enum K { Buffer, Offset, Index, I32, F32 } kind;
-  uint32_t elemBytes = 0;
-};
-
-struct Kernel {
-  std::string name;
-  std::vector<ArgKind> args;
-  VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
-  VkPipelineLayout layout = VK_NULL_HANDLE;
-  VkPipeline pipeline = VK_NULL_HANDLE;
-};
-
-struct Module {
-  const uint32_t *words = nullptr;
-  size_t wordCount = 0;
-  VkShaderModule shader = VK_NULL_HANDLE;
-  std::vector<std::unique_ptr<Kernel>> kernels;
-};
-
-struct Buffer {
-  VkBuffer buffer = VK_NULL_HANDLE;
-  VkDeviceMemory memory = VK_NULL_HANDLE;
-  uint64_t size = 0;
-  uintptr_t address = 0; ///< in the fake address space
-  void *mapped = nullptr;
-  bool pooled = false; ///< a temporary of the host code
-};
-
-struct Binding {
-  VkBuffer buffer;
-  VkDeviceSize offset, range;
-  bool operator==(const Binding &o) const {
-    return buffer == o.buffer && offset == o.offset && range == o.range;
-  }
-};
-
-struct Dispatch {
-  Kernel *kernel;
-  uint32_t grid[3];
-  std::vector<Binding> bindings; ///< scalars: slots of the argument arena
-  bool operator==(const Dispatch &o) const {
-    return kernel == o.kernel && std::equal(grid, grid + 3, o.grid) &&
-           bindings == o.bindings;
-  }
-};
-
-/// A recorded command buffer and the descriptor sets it binds.
-struct Recording {
-  std::vector<Dispatch> dispatches;
-  VkDescriptorPool pool = VK_NULL_HANDLE;
-  VkCommandBuffer commands = VK_NULL_HANDLE;
-  uint64_t lastUse = 0;
-};
-
 struct SessionBuffers {
   Buffer *kv = nullptr, *tokens = nullptr, *logits = nullptr;
 };
@@ -143,7 +74,7 @@ constexpr size_t kMaxRecordings = 16;
 constexpr uintptr_t kAddressBase = uintptr_t(1) << 44;
 constexpr uintptr_t kAddressGap = 1 << 16;
 
-class VulkanDevice : public Device, public gpu::Backend {
+class VulkanDevice : public Device, public gpu::Backend, DeviceFns {
 public:
   ~VulkanDevice() override {
     if (!device)
@@ -356,44 +287,9 @@ public:
 
   void *moduleLoad(const void *data, size_t size) override {
     auto m = std::make_unique<Module>();
-    const char *p = static_cast<const char *>(data);
-    if (size < 12 || std::memcmp(p, "LLMCSPV1", 8) != 0) {
-      fail("a kernel module is not an llmc SPIR-V module (bad magic)");
-      return nullptr;
-    }
-    uint32_t jsonSize;
-    std::memcpy(&jsonSize, p + 8, 4);
-    size_t wordsAt = (12 + size_t(jsonSize) + 3) / 4 * 4;
-    if (wordsAt >= size || (size - wordsAt) % 4) {
-      fail("a kernel module is truncated");
-      return nullptr;
-    }
-    m->words = reinterpret_cast<const uint32_t *>(p + wordsAt);
-    m->wordCount = (size - wordsAt) / 4;
-    try {
-      nlohmann::json meta = nlohmann::json::parse(p + 12, p + 12 + jsonSize);
-      for (const auto &k : meta.at("kernels")) {
-        auto kernel = std::make_unique<Kernel>();
-        kernel->name = k.at("name").get<std::string>();
-        for (const auto &arg : k.at("args")) {
-          std::string s = arg.get<std::string>();
-          ArgKind kind{ArgKind::I32};
-          if (s.rfind("buf:", 0) == 0)
-            kind = {ArgKind::Buffer, uint32_t(std::stoul(s.substr(4)))};
-          else if (s == "off")
-            kind.kind = ArgKind::Offset;
-          else if (s == "idx")
-            kind.kind = ArgKind::Index;
-          else if (s == "f32")
-            kind.kind = ArgKind::F32;
-          else if (s != "i32")
-            throw std::runtime_error("unknown argument kind '" + s + "'");
-          kernel->args.push_back(kind);
-        }
-        m->kernels.push_back(std::move(kernel));
-      }
-    } catch (const std::exception &e) {
-      fail(std::string("malformed kernel module table: ") + e.what());
+    std::string why = parseKernelModule(data, size, *m);
+    if (!why.empty()) {
+      fail(why);
       return nullptr;
     }
     modules.push_back(std::move(m));
@@ -765,12 +661,7 @@ private:
   }
 
   void freeRecording(Recording &r) {
-    if (r.commands)
-      vkFreeCommandBuffers(device, commandPool, 1, &r.commands);
-    if (r.pool)
-      vkDestroyDescriptorPool(device, r.pool, nullptr);
-    r.commands = VK_NULL_HANDLE;
-    r.pool = VK_NULL_HANDLE;
+    vulkan::freeRecording(*this, device, commandPool, r);
   }
 
   /// Submits the recorded dispatches (replaying a command buffer recorded
@@ -816,74 +707,11 @@ private:
     Recording r;
     r.dispatches = dispatches;
     r.lastUse = clock;
-    size_t sets = std::max<size_t>(dispatches.size(), 1), descriptors = 0;
-    for (const Dispatch &d : dispatches)
-      descriptors += d.bindings.size();
-    VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                            uint32_t(std::max<size_t>(descriptors, 1))};
-    VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-    dpi.maxSets = uint32_t(sets);
-    dpi.poolSizeCount = 1;
-    dpi.pPoolSizes = &ps;
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = commandPool;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    if (vkCreateDescriptorPool(device, &dpi, nullptr, &r.pool) != VK_SUCCESS ||
-        vkAllocateCommandBuffers(device, &ai, &r.commands) != VK_SUCCESS) {
-      freeRecording(r);
-      fail("cannot allocate Vulkan descriptors / command buffer");
+    std::string why = recordDispatches(*this, device, commandPool, r);
+    if (!why.empty()) {
+      fail(why);
       return false;
     }
-    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    vkBeginCommandBuffer(r.commands, &bi);
-    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-    barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-    std::vector<VkDescriptorBufferInfo> infos;
-    std::vector<VkWriteDescriptorSet> writes;
-    for (const Dispatch &d : dispatches) {
-      VkDescriptorSetAllocateInfo si{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-      si.descriptorPool = r.pool;
-      si.descriptorSetCount = 1;
-      si.pSetLayouts = &d.kernel->setLayout;
-      VkDescriptorSet set;
-      if (vkAllocateDescriptorSets(device, &si, &set) != VK_SUCCESS) {
-        vkEndCommandBuffer(r.commands);
-        freeRecording(r);
-        fail("cannot allocate a Vulkan descriptor set");
-        return false;
-      }
-      infos.resize(d.bindings.size());
-      writes.resize(d.bindings.size());
-      for (size_t i = 0; i < d.bindings.size(); ++i) {
-        infos[i] = {d.bindings[i].buffer, d.bindings[i].offset,
-                    d.bindings[i].range};
-        writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-        writes[i].dstSet = set;
-        writes[i].dstBinding = uint32_t(i);
-        writes[i].descriptorCount = 1;
-        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        writes[i].pBufferInfo = &infos[i];
-      }
-      vkUpdateDescriptorSets(device, uint32_t(writes.size()), writes.data(), 0,
-                             nullptr);
-      vkCmdBindPipeline(r.commands, VK_PIPELINE_BIND_POINT_COMPUTE,
-                        d.kernel->pipeline);
-      vkCmdBindDescriptorSets(r.commands, VK_PIPELINE_BIND_POINT_COMPUTE,
-                              d.kernel->layout, 0, 1, &set, 0, nullptr);
-      vkCmdDispatch(r.commands, d.grid[0], d.grid[1], d.grid[2]);
-      vkCmdPipelineBarrier(r.commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier,
-                           0, nullptr, 0, nullptr);
-    }
-    VkMemoryBarrier toHost{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    toHost.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-    toHost.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(r.commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &toHost, 0, nullptr,
-                         0, nullptr);
-    vkEndCommandBuffer(r.commands);
     ++recorded;
     recordings.push_back(r);
     return execute(r.commands);
@@ -902,9 +730,6 @@ private:
   VkCommandPool commandPool = VK_NULL_HANDLE;
   VkFence fence = VK_NULL_HANDLE;
   VkDeviceSize scalarAlign = 16;
-#define X(f) PFN_##f f = nullptr;
-  LLMC_VK_DEVICE_FNS(X)
-#undef X
 
   CodeObject code;
   EntryFn entry = nullptr;
