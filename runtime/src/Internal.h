@@ -105,6 +105,17 @@ llmc_status_t createExpertCache(llmc_artifact_s &artifact, uint64_t capacity,
 /// The cache the calling thread's forward step uses (null: none).
 ExpertCache *&currentExpertCache();
 
+/// Creates a device of type T (which has `llmc_status_t open(artifact)`).
+template <typename T>
+llmc_status_t openDevice(llmc_artifact_s &artifact,
+                         std::unique_ptr<Device> &out) {
+  auto d = std::make_unique<T>();
+  if (llmc_status_t s = d->open(artifact))
+    return s;
+  out = std::move(d);
+  return nullptr;
+}
+
 /// Creates the CPU device: loads the artifact's code object.
 llmc_status_t createCPUDevice(llmc_artifact_s &artifact,
                               std::unique_ptr<Device> &out);

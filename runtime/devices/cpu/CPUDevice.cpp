@@ -25,7 +25,7 @@ using namespace llmc::runtime;
 namespace {
 class CPUDevice : public Device {
 public:
-  llmc_status_t load(llmc_artifact_s &a) {
+  llmc_status_t open(llmc_artifact_s &a) {
     if (a.linkedForward) { // compiled into this program (--emit exe)
       entry = reinterpret_cast<EntryFn>(a.linkedForward);
       return nullptr;
@@ -148,11 +148,7 @@ llmc_status_t llmc::runtime::checkTarget(llmc_artifact_s &a) {
 
 llmc_status_t llmc::runtime::createCPUDevice(llmc_artifact_s &a,
                                              std::unique_ptr<Device> &out) {
-  auto d = std::make_unique<CPUDevice>();
-  if (llmc_status_t s = d->load(a))
-    return s;
-  out = std::move(d);
-  return nullptr;
+  return openDevice<CPUDevice>(a, out);
 }
 
 llmc_status_t llmc::runtime::ensureDevice(llmc_artifact_s &a) {

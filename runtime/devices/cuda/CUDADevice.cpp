@@ -460,11 +460,7 @@ private:
 
 llmc_status_t llmc::runtime::createCUDADevice(llmc_artifact_s &a,
                                               std::unique_ptr<Device> &out) {
-  auto d = std::make_unique<CUDADevice>();
-  if (llmc_status_t s = d->open(a))
-    return s;
-  out = std::move(d);
-  return nullptr;
+  return openDevice<CUDADevice>(a, out);
 }
 
 std::string llmc::runtime::describeCUDADevices() {

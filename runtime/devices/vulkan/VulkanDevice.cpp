@@ -753,11 +753,7 @@ private:
 
 llmc_status_t llmc::runtime::createVulkanDevice(llmc_artifact_s &a,
                                                 std::unique_ptr<Device> &out) {
-  auto d = std::make_unique<VulkanDevice>();
-  if (llmc_status_t s = d->open(a))
-    return s;
-  out = std::move(d);
-  return nullptr;
+  return openDevice<VulkanDevice>(a, out);
 }
 
 #endif
