@@ -39,7 +39,6 @@
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
-#include <limits>
 
 namespace mlir::llm {
 #define GEN_PASS_DEF_GPUMAPLOOPS
@@ -82,14 +81,11 @@ void mapSequential(scf::ParallelOp loop) {
 }
 
 
-/// How a reduction combines: a sum (addf) or a maximum (maximumf, as
-/// softmax's row max).
-enum class Combine { Add, Max };
-
-/// What a reduction generic folds into its accumulator per iteration.
+/// What a reduction generic folds into its accumulator per iteration and
+/// how (arith::AtomicRMWKind::addf, or maximumf as softmax's row max).
 struct Reduced {
   Value term;
-  Combine kind;
+  arith::AtomicRMWKind kind;
 };
 
 /// The reduction of a generic whose body is `yield addf(acc, expr)` or
@@ -101,11 +97,11 @@ std::optional<Reduced> reducedTerm(linalg::GenericOp op) {
   if (yield.getNumOperands() != 1)
     return std::nullopt;
   Operation *def = yield.getOperand(0).getDefiningOp();
-  Combine kind;
+  arith::AtomicRMWKind kind;
   if (isa_and_nonnull<arith::AddFOp>(def))
-    kind = Combine::Add;
+    kind = arith::AtomicRMWKind::addf;
   else if (isa_and_nonnull<arith::MaximumFOp>(def))
-    kind = Combine::Max;
+    kind = arith::AtomicRMWKind::maximumf;
   else
     return std::nullopt;
   BlockArgument acc = body.getArguments().back();
@@ -116,19 +112,6 @@ std::optional<Reduced> reducedTerm(linalg::GenericOp op) {
   if (def->getOperand(1) == acc)
     return Reduced{def->getOperand(0), kind};
   return std::nullopt;
-}
-
-Value identity(OpBuilder &b, Location loc, Combine kind) {
-  float v = kind == Combine::Add ? 0.0f
-                                 : -std::numeric_limits<float>::infinity();
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-}
-
-Value combineValues(OpBuilder &b, Location loc, Combine kind, Value x,
-                    Value y) {
-  if (kind == Combine::Add)
-    return arith::AddFOp::create(b, loc, x, y);
-  return arith::MaximumFOp::create(b, loc, x, y);
 }
 
 /// Whether `op` is a sum or max over its last (reduction) dim, dynamic or
@@ -320,7 +303,8 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   };
   Reduced red = *reducedTerm(op);
   Value term = red.term;
-  Value init = identity(rewriter, loc, red.kind);
+  Value init =
+      arith::getIdentityValue(red.kind, rewriter.getF32Type(), rewriter, loc);
   SmallVector<Value> inits(numAcc, init);
   Block &body = op.getRegion().front();
   Operation *combineOp = body.getTerminator()->getOperand(0).getDefiningOp();
@@ -357,7 +341,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
             Value t = emitTerm(lb, iv, [&](OpOperand &in) {
               return loadOperand(lb, in, iv);
             });
-            next.push_back(combineValues(lb, l, red.kind, iter[a], t));
+            next.push_back(arith::getReductionOp(red.kind, lb, l, iter[a], t));
           }
           scf::YieldOp::create(lb, l, next);
         });
@@ -395,7 +379,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
                                                    ArrayRef<int64_t>{j});
                 return loadOperand(lb, in, ivj);
               });
-              acc[a] = combineValues(lb, l, red.kind, acc[a], t);
+              acc[a] = arith::getReductionOp(red.kind, lb, l, acc[a], t);
             }
           }
           scf::YieldOp::create(lb, l, acc);
@@ -439,7 +423,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
   SmallVector<Value> totals;
   if (style.allReduce) {
     auto kind = gpu::AllReduceOperationAttr::get(
-        rewriter.getContext(), red.kind == Combine::Add
+        rewriter.getContext(), red.kind == arith::AtomicRMWKind::addf
                                    ? gpu::AllReduceOperation::ADD
                                    : gpu::AllReduceOperation::MAXIMUMF);
     for (Value p : partial)
@@ -470,7 +454,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
         for (Value r : rows) {
           Value x = memref::LoadOp::create(b, l, sh, ValueRange{r, tid.x});
           Value y = memref::LoadOp::create(b, l, sh, ValueRange{r, other});
-          memref::StoreOp::create(b, l, combineValues(b, l, red.kind, x, y), sh,
+          memref::StoreOp::create(b, l, arith::getReductionOp(red.kind, b, l, x, y), sh,
                                   ValueRange{r, tid.x});
         }
         scf::YieldOp::create(b, l);
@@ -488,7 +472,7 @@ void buildWorkgroupReduction(IRRewriter &rewriter, linalg::GenericOp op,
       // The output does not depend on the reduction dim.
       SmallVector<Value> iv = withK(a, c0);
       Value old = loadOperand(b, *out, iv);
-      Value sum = combineValues(b, l, red.kind, old, totals[a]);
+      Value sum = arith::getReductionOp(red.kind, b, l, old, totals[a]);
       memref::StoreOp::create(b, l, sum, out->get(), indices(b, *out, iv));
     }
     scf::YieldOp::create(b, l);
