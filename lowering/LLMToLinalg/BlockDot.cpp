@@ -48,6 +48,7 @@ constexpr int64_t kLanes = 8;  ///< i32 lanes of one block's dot product
 struct Kernel {
   bool q4;      ///< q4_0 (else q8_0)
   bool sparse;  ///< GQSA: half of each row's q4_0 blocks, with indices
+  bool rows8;   ///< blocks interleaved by 8 rows (layout "rows8")
   int64_t in, out, blockBytes;
 
   int64_t blocks() const { return in / kBlock; }
@@ -117,9 +118,11 @@ Value blockWeights(OpBuilder &b, Location l, const Kernel &k, Value bytes,
   return unpackNibbles(b, l, bytes, data);
 }
 
-/// Activations quantized per block: `q` [Tp, in] i8 (q4_0: x, q8_0: |x|),
-/// `sign` [Tp, in] i8 (q8_0: x itself, for the weights' sign), `start`
-/// [Tp, in / 4] i32 (q4_0: -8 * sums of 4), `amax` [Tp, in / 32] f32.
+/// Activations quantized per block: `q` [Tp, in] i8 (q4_0 and rows8: x,
+/// q8_0: |x|), `sign` [Tp, in] i8 (row-major q8_0: x itself, for the
+/// weights' sign), `start` [Tp, in / 4] i32 (row-major q4_0: -8 * sums of
+/// 4; rows8: [Tp, in / 32], -8 or -128 * block sums), `amax` [Tp, in / 32]
+/// f32.
 struct Activations {
   Value q, sign, start, amax;
 };
@@ -157,7 +160,8 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
       });
   // x / d, rounded to nearest even: the 8-bit activations (and, for q8_0,
   // their magnitudes).
-  SmallVector<Type> outTypes(k.q4 ? 1 : 2,
+  bool signedOnly = k.q4 || k.rows8;
+  SmallVector<Type> outTypes(signedOnly ? 1 : 2,
                              RankedTensorType::get({dyn, G, kBlock}, i8));
   SmallVector<Value> outs;
   for (size_t i = 0; i < outTypes.size(); ++i)
@@ -171,7 +175,7 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
         Value r = math::RoundEvenOp::create(
             nb, nl, arith::MulFOp::create(nb, nl, args[0], args[1]));
         SmallVector<Value> ys = {arith::FPToSIOp::create(nb, nl, i8, r)};
-        if (!k.q4)
+        if (!signedOnly)
           ys.push_back(arith::FPToSIOp::create(
               nb, nl, i8, math::AbsFOp::create(nb, nl, r)));
         linalg::YieldOp::create(nb, nl, ys);
@@ -181,7 +185,27 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
         b, l, RankedTensorType::get({dyn, k.in}, i8), v,
         ArrayRef<ReassociationIndices>{{0}, {1, 2}});
   };
-  if (k.q4) {
+  if (k.rows8) {
+    // Where each block's dot products start: the weights are read as
+    // unsigned bytes, q4_0 nibbles (w + 8) and q8_0 bytes xor 0x80
+    // (w + 128), so -8 (-128) times the block's activation sum.
+    a.q = collapse(qop.getResult(0));
+    Value init = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
+    Value acc = linalg::FillOp::create(b, l, init,
+                                       empty(b, l, {dyn, G}, i32, tp))
+                    .getResult(0);
+    int64_t bias = k.q4 ? -8 : -128;
+    a.start = generic(
+        b, l, {qop.getResult(0)}, acc,
+        {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})}, {par, par, red},
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value v = arith::ExtSIOp::create(nb, nl, i32, args[0]);
+          Value m = arith::ConstantOp::create(nb, nl,
+                                              nb.getI32IntegerAttr(bias));
+          return arith::AddIOp::create(nb, nl, args[1],
+                                       arith::MulIOp::create(nb, nl, v, m));
+        });
+  } else if (k.q4) {
     a.q = collapse(qop.getResult(0));
     // -8 * (sum of each 4 activations): where a q4_0 block's dot starts.
     Value q4 = expand(a.q, 4, i8);
@@ -365,6 +389,164 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
                       ValueRange{arith::AddIOp::create(b, l, t0, iconst(b, l, t)),
                                  arith::AddIOp::create(b, l, r0, iconst(b, l, r))});
                 }
+              scf::YieldOp::create(b, l, out);
+            });
+        scf::YieldOp::create(b, l, rowLoop.getResults());
+      });
+  return tokenLoop.getResult(0);
+  });
+}
+
+/// The activation bytes 4j..4j+3 of token `t` from column `x0`, repeated
+/// in all 8 lanes: the signed side of one rows8 dot product.
+Value broadcastWord(OpBuilder &b, Location l, Value q, Value t, Value x) {
+  Value four = read(b, l, vec(4, b.getI8Type()), q, {t, x});
+  Value word = vector::ExtractOp::create(
+      b, l, vector::BitCastOp::create(b, l, vec(1, b.getI32Type()), four),
+      ArrayRef<int64_t>{0});
+  return vector::BitCastOp::create(
+      b, l, vec(kBlock, b.getI8Type()),
+      vector::BroadcastOp::create(b, l, vec(kLanes, b.getI32Type()), word));
+}
+
+/// Rows [0, Tp) of y = x w^T over blocks interleaved by 8 rows (see
+/// llmc::interleaveBlockRows): lane r of every vector is row r of a group
+/// of 8. Per group and block, one 16-byte load gives the 8 rows' scales and
+/// 32-byte loads give 4 data bytes of each row: q4_0 4 loads whose low and
+/// high nibbles are 8 dot products, q8_0 8 loads. Each dot product takes
+/// its activation word broadcast to the 8 lanes, so a block's 8 dot
+/// products leave each row's whole integer sum in its own lane: no
+/// horizontal reduction, one float conversion and fma per 8 rows and block,
+/// and the 8 results are one vector store.
+Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
+                        const Activations &a, Value bytes, int64_t tokens) {
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  Value tp = tensor::DimOp::create(b, l, a.q, 0);
+  int64_t G = k.blocks(), data = k.blockBytes - 2;
+  int64_t unitBytes = 8 * k.blockBytes; // 8 scales then 8 rows' data
+  // Register tile: `groups` groups of 8 rows x `tokens` tokens.
+  int64_t groups = 1;
+  for (int64_t g : {int64_t(tokens == 1 ? 4 : 2), int64_t(2)})
+    if ((k.out / 8) % g == 0) {
+      groups = g;
+      break;
+    }
+  int64_t rows = 8 * groups;
+  int64_t task = taskRows(k.out, rows, 64);
+  return forEachRowTask(b, l, tp, k.out, task, [&](OpBuilder &b, Location l,
+                                                   Value col0, Value tile) {
+  Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
+  VectorType accType = vec(kLanes, f32), dotType = vec(kLanes, i32);
+  VectorType bytesType = vec(kBlock, i8);
+  Value invMax = fconst(b, l, f32, 1.0 / 127.0);
+  auto splat8 = [&](int64_t v) {
+    return arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(bytesType, b.getIntegerAttr(i8, v)));
+  };
+  Value low = splat8(15), shift = splat8(4), flip = splat8(-128);
+  Value zeroDot = arith::ConstantOp::create(
+      b, l, DenseElementsAttr::get(dotType, b.getI32IntegerAttr(0)));
+  auto tokenLoop = scf::ForOp::create(
+      b, l, zeroIdx, tp, iconst(b, l, tokens), ValueRange{tile},
+      [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
+        SmallVector<Value> ts;
+        for (int64_t t = 0; t < tokens; ++t)
+          ts.push_back(arith::AddIOp::create(b, l, t0, iconst(b, l, t)));
+        auto rowLoop = scf::ForOp::create(
+            b, l, zeroIdx, iconst(b, l, task), iconst(b, l, rows), tIter,
+            [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
+              Value zeroAcc = arith::ConstantOp::create(
+                  b, l, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+              SmallVector<Value> inits(groups * tokens, zeroAcc);
+              // First byte of the tile's first group's units.
+              Value group0 = arith::DivUIOp::create(
+                  b, l, arith::AddIOp::create(b, l, col0, r0), iconst(b, l, 8));
+              auto blockLoop = scf::ForOp::create(
+                  b, l, zeroIdx, iconst(b, l, G), one, inits,
+                  [&](OpBuilder &b, Location l, Value g, ValueRange accs) {
+                    Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, kBlock));
+                    // Per token: the block's 8 activation words, where its
+                    // dot products start, and its scale.
+                    SmallVector<SmallVector<Value>> xw(tokens);
+                    SmallVector<Value> start, sx;
+                    for (int64_t t = 0; t < tokens; ++t) {
+                      for (int64_t j = 0; j < kBlock / 4; ++j)
+                        xw[t].push_back(broadcastWord(
+                            b, l, a.q, ts[t],
+                            arith::AddIOp::create(b, l, x0, iconst(b, l, 4 * j))));
+                      start.push_back(vector::BroadcastOp::create(
+                          b, l, dotType,
+                          tensor::ExtractOp::create(b, l, a.start,
+                                                    ValueRange{ts[t], g})));
+                      sx.push_back(vector::BroadcastOp::create(
+                          b, l, accType,
+                          arith::MulFOp::create(
+                              b, l,
+                              tensor::ExtractOp::create(b, l, a.amax,
+                                                        ValueRange{ts[t], g}),
+                              invMax)));
+                    }
+                    SmallVector<Value> next;
+                    for (int64_t gi = 0; gi < groups; ++gi) {
+                      Value unit = arith::MulIOp::create(
+                          b, l,
+                          arith::AddIOp::create(
+                              b, l,
+                              arith::MulIOp::create(
+                                  b, l,
+                                  arith::AddIOp::create(b, l, group0,
+                                                        iconst(b, l, gi)),
+                                  iconst(b, l, G)),
+                              g),
+                          iconst(b, l, unitBytes));
+                      Value sw = arith::ExtFOp::create(
+                          b, l, accType,
+                          vector::BitCastOp::create(
+                              b, l, vec(kLanes, b.getF16Type()),
+                              read(b, l, vec(2 * kLanes, i8), bytes, unit))
+                              .getResult());
+                      // The 8 unsigned weight operands, w[j] pairing with
+                      // activation word j.
+                      SmallVector<Value> w(kBlock / 4);
+                      for (int64_t c = 0; c < data / 4; ++c) {
+                        Value v = read(
+                            b, l, bytesType, bytes,
+                            {arith::AddIOp::create(b, l, unit,
+                                                   iconst(b, l, 16 + 32 * c))
+                                 .getResult()});
+                        if (k.q4) {
+                          w[c] = arith::AndIOp::create(b, l, v, low);
+                          w[c + 4] = arith::ShRUIOp::create(b, l, v, shift);
+                        } else {
+                          w[c] = arith::XOrIOp::create(b, l, v, flip);
+                        }
+                      }
+                      for (int64_t t = 0; t < tokens; ++t) {
+                        // Two independent chains of 4 dot products.
+                        Value d0 = start[t], d1 = zeroDot;
+                        for (int64_t j = 0; j < kBlock / 4; j += 2) {
+                          d0 = dotBytes(b, l, d0, w[j], xw[t][j]);
+                          d1 = dotBytes(b, l, d1, w[j + 1], xw[t][j + 1]);
+                        }
+                        Value d = arith::AddIOp::create(b, l, d0, d1);
+                        Value df = arith::SIToFPOp::create(b, l, accType, d);
+                        Value s = arith::MulFOp::create(b, l, sw, sx[t]);
+                        next.push_back(vector::FMAOp::create(
+                            b, l, df, s, accs[gi * tokens + t]));
+                      }
+                    }
+                    scf::YieldOp::create(b, l, next);
+                  });
+              Value out = rIter[0];
+              for (int64_t gi = 0; gi < groups; ++gi)
+                for (int64_t t = 0; t < tokens; ++t)
+                  out = vector::TransferWriteOp::create(
+                            b, l, blockLoop.getResult(gi * tokens + t), out,
+                            ValueRange{ts[t], arith::AddIOp::create(
+                                                  b, l, r0,
+                                                  iconst(b, l, 8 * gi))},
+                            ArrayRef<bool>{true})
+                            .getResult();
               scf::YieldOp::create(b, l, out);
             });
         scf::YieldOp::create(b, l, rowLoop.getResults());
@@ -600,14 +782,33 @@ bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {
          op.getResult().getType().getElementType().isF32();
 }
 
+bool mlir::llm::lowering::usesInterleavedBlocks(QLinearOp op) {
+  auto interleavable = [](QLinearOp q) {
+    QuantScheme s = q.getQuant().getScheme();
+    auto w = cast<RankedTensorType>(q.getWeight().getType());
+    return (s == QuantScheme::gguf_q8_0 || s == QuantScheme::gguf_q4_0) &&
+           isBlockDotLinear(q) && w.getRank() == 2 &&
+           w.getDimSize(0) % 8 == 0;
+  };
+  // Every reader of the weight must read it so (an embedding gather of a
+  // tied table reads rows as stored).
+  return interleavable(op) &&
+         llvm::all_of(op.getWeight().getUsers(), [&](Operation *u) {
+           if (auto q = dyn_cast<QLinearOp>(u))
+             return q.getInput() != op.getWeight() && interleavable(q);
+           return isa<UnrealizedConversionCastOp>(u) &&
+                  u->hasAttr(kBlockLayoutAttr);
+         });
+}
+
 Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
                                                Value x, Value bytes,
                                                QuantAttr quant, int64_t out,
-                                               Value inputScales) {
+                                               Value inputScales, bool rows8) {
   QuantScheme scheme = quant.getScheme();
   auto xType = cast<RankedTensorType>(x.getType());
   bool sparse = scheme == QuantScheme::gqsa_q4_0_s50;
-  Kernel k{scheme == QuantScheme::gguf_q4_0 || sparse, sparse,
+  Kernel k{scheme == QuantScheme::gguf_q4_0 || sparse, sparse, rows8,
            xType.getShape()[1], out,
            sparse ? 20 : scheme == QuantScheme::gguf_q4_0 ? 18 : 34};
   auto resultType = RankedTensorType::get({ShapedType::kDynamic, out},
@@ -629,8 +830,9 @@ Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
                          quantizeTokens(b, loc, xp, inputScales, k.in,
                                         quant.getGroup()),
                          bytes, k.in, out, quant.getGroup(), tokens);
-      return blockKernel(b, loc, k, quantizeActivations(b, loc, k, xp), bytes,
-                         tokens);
+      Activations a = quantizeActivations(b, loc, k, xp);
+      return rows8 ? interleavedKernel(b, loc, k, a, bytes, tokens)
+                   : blockKernel(b, loc, k, a, bytes, tokens);
     };
     scf::YieldOp::create(b, loc, kernel(x, 1));
     b.setInsertionPointToStart(ifOp.elseBlock());

@@ -288,6 +288,14 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
                               u->getResult(0).getType() == bytesType;
                      });
       RankedTensorType bound = asBytes ? bytesType : type;
+      // The layout the readers want the bytes in (all alike).
+      StringAttr layout;
+      if (asBytes) {
+        layout = users[0]->getAttrOfType<StringAttr>(lowering::kBlockLayoutAttr);
+        for (Operation *u : users)
+          if (u->getAttrOfType<StringAttr>(lowering::kBlockLayoutAttr) != layout)
+            return def->emitError("weight is read in two block layouts");
+      }
       std::string dtype;
       auto p = dyn_cast<ParamOp>(def);
       llm::QuantAttr q = p ? p.getQuantAttr() : llm::QuantAttr();
@@ -350,6 +358,13 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
             b.getNamedAttr("dtype", b.getStringAttr(dtype))};
         if (transform)
           entry.push_back(b.getNamedAttr("transform", transform));
+        if (layout) {
+          if (type.getRank() != 2 || type.getDimSize(0) % 8 ||
+              (dtype != "q8_0" && dtype != "q4_0"))
+            return def->emitError() << "block layout " << layout
+                                    << " needs q8_0 / q4_0 rows in groups of 8";
+          entry.push_back(b.getNamedAttr("layout", layout));
+        }
         table.push_back(b.getDictionaryAttr(entry));
         offset += size;
       } else if (it->second.second != type) {

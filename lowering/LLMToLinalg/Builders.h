@@ -61,8 +61,9 @@ Value activate(OpBuilder &b, Location l, Activation act, Value x);
 void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);
 /// A GGUF block-quantized tensor `packed` as its flat block bytes (a cast
-/// `--llm-buffer-abi` binds).
-Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q);
+/// `--llm-buffer-abi` binds); `rows8`: to be packed interleaved by 8 rows.
+Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q,
+                bool rows8 = false);
 /// Element `flat` (row-major index) of GGUF blocks `bytes` as f32.
 Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                    Value flat);
@@ -71,12 +72,21 @@ Value dequantizeBlockBytes(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                            RankedTensorType resultType);
 /// Whether `op` is a q8_0 / q4_0 / GQSA / DGQ linear the block kernel runs.
 bool isBlockDotLinear(QLinearOp op);
+/// The attribute on a weight's byte cast (see ggufBytes) naming the layout
+/// `--llm-buffer-abi` records for the packer: "rows8" (q8_0 / q4_0 blocks
+/// interleaved by 8 rows, llmc::interleaveBlockRows).
+inline constexpr llvm::StringLiteral kBlockLayoutAttr = "llm.block_layout";
+/// Whether the block kernel reads `op`'s q8_0 / q4_0 weight interleaved by
+/// 8 rows: out a multiple of 8 and no other reader wants the rows as
+/// stored.
+bool usesInterleavedBlocks(QLinearOp op);
 /// y = x w^T ([T, out], no epilogue) for a q8_0 / q4_0 / GQSA / DGQ weight
 /// given as its flat bytes, on 8-bit activations (BlockDot.cpp);
-/// `inputScales` (DGQ only) multiplies the input features first.
+/// `inputScales` (DGQ only) multiplies the input features first; `rows8`:
+/// the q8_0 / q4_0 blocks are interleaved by 8 rows.
 Value buildBlockDotLinear(OpBuilder &b, Location loc, Value x, Value bytes,
                           QuantAttr quant, int64_t out,
-                          Value inputScales = Value());
+                          Value inputScales = Value(), bool rows8 = false);
 /// y = x w^T ([T, out]) for float weights `w` ([out, in]) with the linear
 /// kernels (matrix-vector for one token, blocked for several).
 Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value w,

@@ -449,7 +449,7 @@ std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
 } // namespace
 
 Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
-                                     QuantAttr q) {
+                                     QuantAttr q, bool rows8) {
   auto type = cast<RankedTensorType>(packed.getType());
   int64_t blocks = type.getNumElements() / 32;
   // GQSA: half the blocks, each with a 2-byte index. DGQ: per row an f32
@@ -460,10 +460,11 @@ Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
           ? type.getDimSize(0) * (4 + type.getDimSize(1) / q.getGroup() +
                                   type.getDimSize(1) / 2)
           : blocks * ggufBlockLayout(q)->bytes;
-  return UnrealizedConversionCastOp::create(
-             b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)),
-             packed)
-      .getResult(0);
+  auto cast = UnrealizedConversionCastOp::create(
+      b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)), packed);
+  if (rows8)
+    cast->setAttr(kBlockLayoutAttr, b.getStringAttr("rows8"));
+  return cast.getResult(0);
 }
 
 Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
@@ -608,10 +609,11 @@ struct LowerQLinear : OpConversionPattern<QLinearOp> {
     Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};
     if (isBlockDotLinear(op)) {
       Location loc = op.getLoc();
-      Value packed = ggufBytes(rw, loc, a.getWeight(), op.getQuant());
+      bool rows8 = usesInterleavedBlocks(op);
+      Value packed = ggufBytes(rw, loc, a.getWeight(), op.getQuant(), rows8);
       Value y = buildBlockDotLinear(rw, loc, a.getInput(), packed,
                                     op.getQuant(), wType.getShape()[0],
-                                    a.getScales());
+                                    a.getScales(), rows8);
       if (e.bias || e.residual || e.act)
         y = applyEpilogue(rw, loc, y, e);
       rw.replaceOp(op, y);

@@ -242,6 +242,78 @@ func.func @gguf_q8_0(%x: tensor<?x64xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32>
 
 // -----
 
+// 16 rows: the q4_0 blocks are read interleaved by 8 rows (layout "rows8",
+// recorded on the byte cast for the packer). Per group of 8 rows and block:
+// one 16-byte load of the 8 f16 scales, four 32-byte loads whose low and
+// high nibbles are the unsigned sides of 8 dot products, each with one
+// activation word broadcast to all 8 lanes, starting at -8 * the block's
+// activation sum; each lane is one row's sum (no horizontal reduction), and
+// 8 results are written as one vector. One token: 2 groups per tile.
+// CHECK-LABEL: func.func @gguf_q4_0_rows8
+// CHECK: %[[B:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<16x64xi4> to tensor<576xi8> {llm.block_layout = "rows8"}
+// CHECK: scf.if
+// CHECK: arith.constant -8 : i32
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<?x2xi32>)
+// CHECK: scf.forall (%{{.*}}) in (1) shared_outs
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
+// CHECK: vector.bitcast %{{.*}} : vector<4xi8> to vector<1xi32>
+// CHECK: vector.broadcast %{{.*}} : i32 to vector<8xi32>
+// CHECK: vector.bitcast %{{.*}} : vector<8xi32> to vector<32xi8>
+// CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<576xi8>, vector<16xi8>
+// CHECK: vector.bitcast %{{.*}} : vector<16xi8> to vector<8xf16>
+// CHECK: arith.extf %{{.*}} : vector<8xf16> to vector<8xf32>
+// CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<576xi8>, vector<32xi8>
+// CHECK: arith.andi %{{.*}} : vector<32xi8>
+// CHECK: arith.shrui %{{.*}} : vector<32xi8>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
+// CHECK: arith.sitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// CHECK: vector.fma %{{.*}} : vector<8xf32>
+// CHECK-NOT: vector.reduction
+// CHECK: vector.transfer_write %{{.*}} {in_bounds = [true]} : vector<8xf32>, tensor<?x16xf32>
+// CHECK: } else {
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+func.func @gguf_q4_0_rows8(%x: tensor<?x64xf32>) -> tensor<?x16xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<16x64xi4>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<?x64xf32>, tensor<16x64xi4> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// q8_0 rows8: the weight bytes are made unsigned (xor 0x80, w + 128) and
+// the dot products start at -128 * the block's activation sum; eight
+// 32-byte loads per group and block.
+// CHECK-LABEL: func.func @gguf_q8_0_rows8
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<8x64xi8> to tensor<544xi8> {llm.block_layout = "rows8"}
+// CHECK: arith.constant -128 : i32
+// CHECK: scf.forall
+// CHECK: scf.for {{.*}} -> (vector<8xf32>)
+// CHECK-COUNT-8: arith.xori %{{.*}} : vector<32xi8>
+// CHECK: vector.multi_reduction <add>
+// CHECK: vector.transfer_write
+func.func @gguf_q8_0_rows8(%x: tensor<?x64xf32>) -> tensor<?x8xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<8x64xi8>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<?x64xf32>, tensor<8x64xi8> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// A table both gathered (tied embedding) and multiplied stays row-major:
+// the gather reads the rows as stored, so the linear does too.
+// CHECK-LABEL: func.func @tied_q8_0
+// CHECK-NOT: llm.block_layout
+// CHECK: vector.reduction <add>
+func.func @tied_q8_0(%t: tensor<?xi32>, %x: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x8xf32>) {
+  %p = llm.param "e" {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<8x64xi8>
+  %w = llm.dequantize %p {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<8x64xi8> -> tensor<8x64xf32>
+  %e = llm.embedding %w[%t] : tensor<8x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<?x64xf32>, tensor<8x64xi8> -> tensor<?x8xf32>
+  return %e, %y : tensor<?x64xf32>, tensor<?x8xf32>
+}
+
+// -----
+
 // GQSA (q4_0, half of each row's blocks kept): 20-byte entries (u16 block
 // index, then the q4_0 block); the kernel loops over a row's 64 / 64 = 1
 // stored block, reads its index and then the activations of that block.

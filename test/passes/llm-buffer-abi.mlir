@@ -56,3 +56,39 @@ func.func @forward(%tokens: tensor<?xi32>) -> tensor<4x4xf32> {
   %z = "test.use"(%a, %b) : (tensor<4x4xf32>, tensor<16xf32>) -> tensor<4x4xf32>
   return %z : tensor<4x4xf32>
 }
+
+// -----
+
+// Blocks the kernel reads interleaved by 8 rows: the weight table says so
+// (layout "rows8") and `llmc compile` packs them that way; the view is the
+// same flat bytes.
+// CHECK-LABEL: func.func @forward
+// CHECK-SAME: llm.weights = [{bytes = 288 : i64, dtype = "q4_0", layout = "rows8", name = "w", offset = 0 : i64, shape = [16, 32]}]
+// CHECK: memref.view %{{.*}}[%{{.*}}][] : memref<?xi8> to memref<288xi8>
+func.func @forward(%tokens: tensor<?xi32>) -> tensor<4x4xf32> {
+  %w = llm.param "w" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<16x32xi4>
+  %b = builtin.unrealized_conversion_cast %w : tensor<16x32xi4> to tensor<288xi8> {llm.block_layout = "rows8"}
+  %z = "test.use"(%b) : (tensor<288xi8>) -> tensor<4x4xf32>
+  return %z : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @forward(%tokens: tensor<?xi32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{weight is read in two block layouts}}
+  %w = llm.param "w" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<16x32xi4>
+  %b = builtin.unrealized_conversion_cast %w : tensor<16x32xi4> to tensor<288xi8> {llm.block_layout = "rows8"}
+  %c = builtin.unrealized_conversion_cast %w : tensor<16x32xi4> to tensor<288xi8>
+  %z = "test.use"(%b, %c) : (tensor<288xi8>, tensor<288xi8>) -> tensor<4x4xf32>
+  return %z : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @forward(%tokens: tensor<?xi32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{block layout "rows8" needs q8_0 / q4_0 rows in groups of 8}}
+  %w = llm.param "w" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<4x32xi4>
+  %b = builtin.unrealized_conversion_cast %w : tensor<4x32xi4> to tensor<72xi8> {llm.block_layout = "rows8"}
+  %z = "test.use"(%b) : (tensor<72xi8>) -> tensor<4x4xf32>
+  return %z : tensor<4x4xf32>
+}

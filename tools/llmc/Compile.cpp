@@ -472,6 +472,9 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     const TensorInfo *tensor; ///< a plain weight, or null for a transform
     mlir::DictionaryAttr transform;
     uint64_t offset, bytes;
+    /// Blocks interleaved by 8 rows (layout "rows8"): the shape and format.
+    std::optional<BlockFormat> rows8;
+    int64_t rows = 0, cols = 0;
   };
   std::vector<Slot> slots;
   json::Array tensors;
@@ -481,6 +484,24 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     uint64_t off = d.getAs<mlir::IntegerAttr>("offset").getInt();
     uint64_t bytes = d.getAs<mlir::IntegerAttr>("bytes").getInt();
     StringRef dtype = d.getAs<mlir::StringAttr>("dtype").getValue();
+    std::optional<BlockFormat> rows8;
+    int64_t rows = 0, cols = 0;
+    if (auto layout = d.getAs<mlir::StringAttr>("layout")) {
+      auto shape = d.getAs<mlir::ArrayAttr>("shape");
+      if (layout.getValue() != "rows8" || shape.size() != 2 ||
+          (dtype != "q8_0" && dtype != "q4_0"))
+        return fileError(input, "weight '" + name + "' has layout '" +
+                                    layout.getValue() +
+                                    "' (only q8_0 / q4_0 rows8)");
+      rows8 = dtype == "q8_0" ? BlockFormat::Q8_0 : BlockFormat::Q4_0;
+      rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
+      cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
+      if (rows % 8 || cols % 32 ||
+          uint64_t(rows * cols / 32 * blockBytes(*rows8)) != bytes)
+        return fileError(input, "weight '" + name +
+                                    "' has a rows8 layout that does not "
+                                    "match its shape");
+    }
     if (auto transform = d.getAs<mlir::DictionaryAttr>("transform")) {
       Expected<uint64_t> size = checkTransform(*model.source, transform);
       if (!size)
@@ -490,7 +511,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
         return fileError(input, "weight '" + name + "' is " + Twine(*size) +
                                     " bytes computed but " + Twine(bytes) +
                                     " in the IR");
-      slots.push_back({nullptr, transform, off, bytes});
+      slots.push_back({nullptr, transform, off, bytes, rows8, rows, cols});
       tensors.push_back(toJSON(a));
       continue;
     }
@@ -505,7 +526,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                   formatShape(t->shape) + " in the model but " +
                                   dtype + " (" + Twine(bytes) +
                                   " bytes) in the IR");
-    slots.push_back({t, {}, off, bytes});
+    slots.push_back({t, {}, off, bytes, rows8, rows, cols});
     tensors.push_back(toJSON(a));
   }
   llvm::sort(slots, [](const Slot &a, const Slot &b) { return a.offset < b.offset; });
@@ -597,16 +618,20 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     });
     for (const Slot &s : slots) {
       pad(os, at, wOff + s.offset);
+      std::vector<uint8_t> computed;
+      ArrayRef<uint8_t> bytes;
       if (s.tensor) {
-        ArrayRef<uint8_t> bytes = model.source->bytes(*s.tensor);
-        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
-        at += bytes.size();
+        bytes = model.source->bytes(*s.tensor);
       } else {
-        std::vector<uint8_t> bytes =
-            evaluateTransform(*model.source, s.transform, quantCache);
-        os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
-        at += bytes.size();
+        computed = evaluateTransform(*model.source, s.transform, quantCache);
+        bytes = computed;
       }
+      if (s.rows8) {
+        computed = interleaveBlockRows(bytes.data(), s.rows, s.cols, *s.rows8);
+        bytes = computed;
+      }
+      os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+      at += bytes.size();
       progress.percent("packing weights", at - wOff, wSize);
     }
     pad(os, at, mOff);
