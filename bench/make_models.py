@@ -6,6 +6,8 @@ runs).
   110m          synthetic: dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000
   1.1b          synthetic: dim 2048, 22 layers, 32 heads, 4 KV heads, hidden 5632,
                 vocab 32000 (TinyLlama-1.1B's shape)
+  1.1b-2l       the 1.1b widths with 2 layers: the same kernels, compiled in
+                seconds (for iterating on kernels; report the 1.1b figures)
 
 Synthetic weights are seeded normal draws scaled by 1/sqrt(fan-in), so
 activations stay in range; speed does not depend on the values.
@@ -25,6 +27,7 @@ import reference  # noqa: E402
 SYNTHETIC = {
     "110m": dict(dim=768, hidden=2048, layers=12, heads=12, kv=12, vocab=32000, seq=1024),
     "1.1b": dict(dim=2048, hidden=5632, layers=22, heads=32, kv=4, vocab=32000, seq=2048),
+    "1.1b-2l": dict(dim=2048, hidden=5632, layers=2, heads=32, kv=4, vocab=32000, seq=2048),
 }
 
 

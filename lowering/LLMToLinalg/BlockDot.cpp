@@ -426,7 +426,7 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
   int64_t unitBytes = 8 * k.blockBytes; // 8 scales then 8 rows' data
   // Register tile: `groups` groups of 8 rows x `tokens` tokens.
   int64_t groups = 1;
-  for (int64_t g : {int64_t(tokens == 1 ? 4 : 2), int64_t(2)})
+  for (int64_t g : {int64_t(tokens == 1 ? 8 : 2), int64_t(4), int64_t(2)})
     if ((k.out / 8) % g == 0) {
       groups = g;
       break;
