@@ -179,27 +179,40 @@ float llmc::blockValue(const uint8_t *blocks, BlockFormat f, int64_t i) {
   return d * (q - 8);
 }
 
+/// Byte offset of the unit of row group `g`, block column `b`.
+static int64_t unitOffset(int64_t g, int64_t b, int64_t perRow, int64_t bb,
+                          int64_t tile) {
+  return (((g / tile) * perRow + b) * tile + g % tile) * 8 * bb;
+}
+
 std::vector<uint8_t> llmc::interleaveBlockRows(const uint8_t *blocks,
                                                int64_t rows, int64_t cols,
-                                               BlockFormat f) {
+                                               BlockFormat f, int64_t tile) {
   int64_t bb = blockBytes(f), perRow = cols / 32, data = bb - 2;
   std::vector<uint8_t> out(rows * perRow * bb);
-  uint8_t *unit = out.data();
   for (int64_t g = 0; g < rows / 8; ++g)
-    for (int64_t b = 0; b < perRow; ++b, unit += 8 * bb)
+    for (int64_t b = 0; b < perRow; ++b) {
+      uint8_t *unit = out.data() + unitOffset(g, b, perRow, bb, tile);
       for (int64_t r = 0; r < 8; ++r) {
         const uint8_t *y = blocks + ((g * 8 + r) * perRow + b) * bb;
         std::memcpy(unit + 2 * r, y, 2);
         for (int64_t c = 0; c < data / 4; ++c)
           std::memcpy(unit + 16 + (8 * c + r) * 4, y + 2 + 4 * c, 4);
       }
+    }
   return out;
 }
 
+int64_t llmc::blockLayoutTile(const std::string &layout) {
+  return layout == "rows8" ? 1 : layout == "rows64" ? 8 : 0;
+}
+
 float llmc::interleavedBlockValue(const uint8_t *units, int64_t cols,
-                                  BlockFormat f, int64_t r, int64_t c) {
+                                  BlockFormat f, int64_t r, int64_t c,
+                                  int64_t tile) {
   int64_t bb = blockBytes(f);
-  const uint8_t *unit = units + ((r / 8) * (cols / 32) + c / 32) * 8 * bb;
+  const uint8_t *unit =
+      units + unitOffset(r / 8, c / 32, cols / 32, bb, tile);
   // Gather row r's block back into the row-major form.
   uint8_t y[34];
   std::memcpy(y, unit + 2 * (r % 8), 2);

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <utility>
+#include <string>
 #include <vector>
 
 namespace llmc {
@@ -89,19 +90,24 @@ std::vector<uint8_t> quantizeBlocks(const float *w, int64_t n, BlockFormat f);
 /// Value `i` of the blocks `blocks` (d rounded to f16, as stored).
 float blockValue(const uint8_t *blocks, BlockFormat f, int64_t i);
 
-/// Rows of q8_0 / q4_0 blocks interleaved by 8 (layout "rows8", what the
-/// CPU block kernel reads; rows a multiple of 8): for each group of 8 rows
-/// and each block column b, one unit of the 8 rows' f16 scales (16 bytes)
-/// then their data as 4-byte chunks, chunk-major: chunk c of row r (bytes
-/// 4c..4c+3 of the block's data) at 16 + (8c + r) * 4. Units are ordered
-/// by row group, then block column. The same bytes as the row-major
+/// Rows of q8_0 / q4_0 blocks interleaved by 8 (what the CPU block kernel
+/// reads): for each group of 8 rows and each block column, one unit of the
+/// 8 rows' f16 scales (16 bytes) then their data as 4-byte chunks,
+/// chunk-major: chunk c of row r (bytes 4c..4c+3 of the block's data) at
+/// 16 + (8c + r) * 4. Units are ordered by tile of `tile` groups, then
+/// block column, then group in the tile: layout "rows8" is tile 1, "rows64"
+/// tile 8 (rows a multiple of 8 * tile). The same bytes as the row-major
 /// blocks, moved: one 32-byte load brings the same 4 data bytes of 8 rows
-/// (one dot-product lane per row), one 16-byte load the 8 rows' scales.
+/// (one dot-product lane per row), one 16-byte load the 8 rows' scales,
+/// and a kernel tile of `tile` groups reads one contiguous stream.
 std::vector<uint8_t> interleaveBlockRows(const uint8_t *blocks, int64_t rows,
-                                         int64_t cols, BlockFormat f);
+                                         int64_t cols, BlockFormat f,
+                                         int64_t tile = 1);
 /// Value (r, c) of a [rows, cols] matrix stored as interleaveBlockRows'.
 float interleavedBlockValue(const uint8_t *units, int64_t cols, BlockFormat f,
-                            int64_t r, int64_t c);
+                            int64_t r, int64_t c, int64_t tile = 1);
+/// Groups per tile of a block layout name ("rows8" 1, "rows64" 8), or 0.
+int64_t blockLayoutTile(const std::string &layout);
 
 /// GQSA with 50 % group sparsity on q4_0 blocks: each row of a [rows, cols]
 /// matrix (cols a multiple of 64) keeps the cols / 64 blocks of 32 with the

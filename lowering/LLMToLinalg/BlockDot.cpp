@@ -48,7 +48,7 @@ constexpr int64_t kLanes = 8;  ///< i32 lanes of one block's dot product
 struct Kernel {
   bool q4;      ///< q4_0 (else q8_0)
   bool sparse;  ///< GQSA: half of each row's q4_0 blocks, with indices
-  bool rows8;   ///< blocks interleaved by 8 rows (layout "rows8")
+  int64_t tile; ///< groups of 8 rows per interleaved tile (0: row-major)
   int64_t in, out, blockBytes;
 
   int64_t blocks() const { return in / kBlock; }
@@ -160,7 +160,7 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
       });
   // x / d, rounded to nearest even: the 8-bit activations (and, for q8_0,
   // their magnitudes).
-  bool signedOnly = k.q4 || k.rows8;
+  bool signedOnly = k.q4 || k.tile;
   SmallVector<Type> outTypes(signedOnly ? 1 : 2,
                              RankedTensorType::get({dyn, G, kBlock}, i8));
   SmallVector<Value> outs;
@@ -185,7 +185,7 @@ Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
         b, l, RankedTensorType::get({dyn, k.in}, i8), v,
         ArrayRef<ReassociationIndices>{{0}, {1, 2}});
   };
-  if (k.rows8) {
+  if (k.tile) {
     // Where each block's dot products start: the weights are read as
     // unsigned bytes, q4_0 nibbles (w + 8) and q8_0 bytes xor 0x80
     // (w + 128), so -8 (-128) times the block's activation sum.
@@ -488,16 +488,27 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
                     }
                     SmallVector<Value> next;
                     for (int64_t gi = 0; gi < groups; ++gi) {
+                      // Units ordered by tile of k.tile groups, block,
+                      // group in the tile (llmc::interleaveBlockRows).
+                      Value gr = arith::AddIOp::create(b, l, group0,
+                                                       iconst(b, l, gi));
+                      Value tileIdx = arith::DivUIOp::create(
+                          b, l, gr, iconst(b, l, k.tile));
+                      Value inTile = arith::RemUIOp::create(
+                          b, l, gr, iconst(b, l, k.tile));
                       Value unit = arith::MulIOp::create(
                           b, l,
                           arith::AddIOp::create(
                               b, l,
                               arith::MulIOp::create(
                                   b, l,
-                                  arith::AddIOp::create(b, l, group0,
-                                                        iconst(b, l, gi)),
-                                  iconst(b, l, G)),
-                              g),
+                                  arith::AddIOp::create(
+                                      b, l,
+                                      arith::MulIOp::create(b, l, tileIdx,
+                                                            iconst(b, l, G)),
+                                      g),
+                                  iconst(b, l, k.tile)),
+                              inTile),
                           iconst(b, l, unitBytes));
                       Value sw = arith::ExtFOp::create(
                           b, l, accType,
@@ -782,7 +793,7 @@ bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {
          op.getResult().getType().getElementType().isF32();
 }
 
-bool mlir::llm::lowering::usesInterleavedBlocks(QLinearOp op) {
+int64_t mlir::llm::lowering::interleaveTile(QLinearOp op) {
   auto interleavable = [](QLinearOp q) {
     QuantScheme s = q.getQuant().getScheme();
     auto w = cast<RankedTensorType>(q.getWeight().getType());
@@ -792,23 +803,28 @@ bool mlir::llm::lowering::usesInterleavedBlocks(QLinearOp op) {
   };
   // Every reader of the weight must read it so (an embedding gather of a
   // tied table reads rows as stored).
-  return interleavable(op) &&
-         llvm::all_of(op.getWeight().getUsers(), [&](Operation *u) {
-           if (auto q = dyn_cast<QLinearOp>(u))
-             return q.getInput() != op.getWeight() && interleavable(q);
-           return isa<UnrealizedConversionCastOp>(u) &&
-                  u->hasAttr(kBlockLayoutAttr);
-         });
+  bool all = interleavable(op) &&
+             llvm::all_of(op.getWeight().getUsers(), [&](Operation *u) {
+               if (auto q = dyn_cast<QLinearOp>(u))
+                 return q.getInput() != op.getWeight() && interleavable(q);
+               return isa<UnrealizedConversionCastOp>(u) &&
+                      u->hasAttr(kBlockLayoutAttr);
+             });
+  if (!all)
+    return 0;
+  return cast<RankedTensorType>(op.getWeight().getType()).getDimSize(0) % 64
+             ? 1
+             : 8;
 }
 
 Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
                                                Value x, Value bytes,
                                                QuantAttr quant, int64_t out,
-                                               Value inputScales, bool rows8) {
+                                               Value inputScales, int64_t tile) {
   QuantScheme scheme = quant.getScheme();
   auto xType = cast<RankedTensorType>(x.getType());
   bool sparse = scheme == QuantScheme::gqsa_q4_0_s50;
-  Kernel k{scheme == QuantScheme::gguf_q4_0 || sparse, sparse, rows8,
+  Kernel k{scheme == QuantScheme::gguf_q4_0 || sparse, sparse, tile,
            xType.getShape()[1], out,
            sparse ? 20 : scheme == QuantScheme::gguf_q4_0 ? 18 : 34};
   auto resultType = RankedTensorType::get({ShapedType::kDynamic, out},
@@ -831,7 +847,7 @@ Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
                                         quant.getGroup()),
                          bytes, k.in, out, quant.getGroup(), tokens);
       Activations a = quantizeActivations(b, loc, k, xp);
-      return rows8 ? interleavedKernel(b, loc, k, a, bytes, tokens)
+      return tile ? interleavedKernel(b, loc, k, a, bytes, tokens)
                    : blockKernel(b, loc, k, a, bytes, tokens);
     };
     scf::YieldOp::create(b, loc, kernel(x, 1));

@@ -359,10 +359,15 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
         if (transform)
           entry.push_back(b.getNamedAttr("transform", transform));
         if (layout) {
-          if (type.getRank() != 2 || type.getDimSize(0) % 8 ||
+          int64_t tile = layout.getValue() == "rows8"    ? 1
+                         : layout.getValue() == "rows64" ? 8
+                                                         : 0;
+          if (!tile || type.getRank() != 2 || type.getDimSize(0) % (8 * tile) ||
               (dtype != "q8_0" && dtype != "q4_0"))
-            return def->emitError() << "block layout " << layout
-                                    << " needs q8_0 / q4_0 rows in groups of 8";
+            return def->emitError()
+                   << "block layout " << layout
+                   << " needs q8_0 / q4_0 rows in groups of 8 (rows8) or 64 "
+                      "(rows64)";
           entry.push_back(b.getNamedAttr("layout", layout));
         }
         table.push_back(b.getDictionaryAttr(entry));

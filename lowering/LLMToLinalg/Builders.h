@@ -61,9 +61,10 @@ Value activate(OpBuilder &b, Location l, Activation act, Value x);
 void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);
 /// A GGUF block-quantized tensor `packed` as its flat block bytes (a cast
-/// `--llm-buffer-abi` binds); `rows8`: to be packed interleaved by 8 rows.
+/// `--llm-buffer-abi` binds); `tile` > 0: to be packed interleaved by 8
+/// rows, `tile` groups per tile (see interleaveTile).
 Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q,
-                bool rows8 = false);
+                int64_t tile = 0);
 /// Element `flat` (row-major index) of GGUF blocks `bytes` as f32.
 Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                    Value flat);
@@ -73,20 +74,28 @@ Value dequantizeBlockBytes(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
 /// Whether `op` is a q8_0 / q4_0 / GQSA / DGQ linear the block kernel runs.
 bool isBlockDotLinear(QLinearOp op);
 /// The attribute on a weight's byte cast (see ggufBytes) naming the layout
-/// `--llm-buffer-abi` records for the packer: "rows8" (q8_0 / q4_0 blocks
-/// interleaved by 8 rows, llmc::interleaveBlockRows).
+/// `--llm-buffer-abi` records for the packer: q8_0 / q4_0 blocks
+/// interleaved by 8 rows (llmc::interleaveBlockRows), "rows8" with the
+/// units of each group together, "rows64" with those of 8 groups per
+/// block column together.
 inline constexpr llvm::StringLiteral kBlockLayoutAttr = "llm.block_layout";
-/// Whether the block kernel reads `op`'s q8_0 / q4_0 weight interleaved by
-/// 8 rows: out a multiple of 8 and no other reader wants the rows as
-/// stored.
-bool usesInterleavedBlocks(QLinearOp op);
+/// The layout of a tile of `tile` groups of 8 rows: "rows8" or "rows64".
+inline llvm::StringRef blockLayoutName(int64_t tile) {
+  return tile == 8 ? "rows64" : "rows8";
+}
+/// Groups of 8 rows per tile of the interleaved layout the block kernel
+/// reads `op`'s q8_0 / q4_0 weight in (8 where out is a multiple of 64,
+/// else 1), or 0 for the rows as stored (out not a multiple of 8, or
+/// another reader wants them so).
+int64_t interleaveTile(QLinearOp op);
 /// y = x w^T ([T, out], no epilogue) for a q8_0 / q4_0 / GQSA / DGQ weight
 /// given as its flat bytes, on 8-bit activations (BlockDot.cpp);
-/// `inputScales` (DGQ only) multiplies the input features first; `rows8`:
-/// the q8_0 / q4_0 blocks are interleaved by 8 rows.
+/// `inputScales` (DGQ only) multiplies the input features first; `tile` >
+/// 0: the q8_0 / q4_0 blocks are interleaved by 8 rows, `tile` groups per
+/// tile.
 Value buildBlockDotLinear(OpBuilder &b, Location loc, Value x, Value bytes,
                           QuantAttr quant, int64_t out,
-                          Value inputScales = Value(), bool rows8 = false);
+                          Value inputScales = Value(), int64_t tile = 0);
 /// y = x w^T ([T, out]) for float weights `w` ([out, in]) with the linear
 /// kernels (matrix-vector for one token, blocked for several).
 Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value w,

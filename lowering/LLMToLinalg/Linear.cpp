@@ -449,7 +449,7 @@ std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
 } // namespace
 
 Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
-                                     QuantAttr q, bool rows8) {
+                                     QuantAttr q, int64_t tile) {
   auto type = cast<RankedTensorType>(packed.getType());
   int64_t blocks = type.getNumElements() / 32;
   // GQSA: half the blocks, each with a 2-byte index. DGQ: per row an f32
@@ -462,8 +462,8 @@ Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
           : blocks * ggufBlockLayout(q)->bytes;
   auto cast = UnrealizedConversionCastOp::create(
       b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)), packed);
-  if (rows8)
-    cast->setAttr(kBlockLayoutAttr, b.getStringAttr("rows8"));
+  if (tile)
+    cast->setAttr(kBlockLayoutAttr, b.getStringAttr(blockLayoutName(tile)));
   return cast.getResult(0);
 }
 
@@ -609,11 +609,11 @@ struct LowerQLinear : OpConversionPattern<QLinearOp> {
     Epilogue e{a.getBias(), a.getResidual(), op.getActivation()};
     if (isBlockDotLinear(op)) {
       Location loc = op.getLoc();
-      bool rows8 = usesInterleavedBlocks(op);
-      Value packed = ggufBytes(rw, loc, a.getWeight(), op.getQuant(), rows8);
+      int64_t tile = interleaveTile(op);
+      Value packed = ggufBytes(rw, loc, a.getWeight(), op.getQuant(), tile);
       Value y = buildBlockDotLinear(rw, loc, a.getInput(), packed,
                                     op.getQuant(), wType.getShape()[0],
-                                    a.getScales(), rows8);
+                                    a.getScales(), tile);
       if (e.bias || e.residual || e.act)
         y = applyEpilogue(rw, loc, y, e);
       rw.replaceOp(op, y);

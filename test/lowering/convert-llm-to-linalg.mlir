@@ -252,8 +252,8 @@ func.func @gguf_q8_0(%x: tensor<?x64xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32>
 // CHECK-LABEL: func.func @gguf_q4_0_rows8
 // CHECK: %[[B:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<16x64xi4> to tensor<576xi8> {llm.block_layout = "rows8"}
 // CHECK: scf.if
-// CHECK: arith.constant -8 : i32
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<?x2xi32>)
+// CHECK: arith.constant -8 : i32
 // CHECK: scf.forall (%{{.*}}) in (1) shared_outs
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
 // CHECK: vector.bitcast %{{.*}} : vector<4xi8> to vector<1xi32>
@@ -280,21 +280,24 @@ func.func @gguf_q4_0_rows8(%x: tensor<?x64xf32>) -> tensor<?x16xf32> {
 
 // -----
 
-// q8_0 rows8: the weight bytes are made unsigned (xor 0x80, w + 128) and
-// the dot products start at -128 * the block's activation sum; eight
-// 32-byte loads per group and block.
-// CHECK-LABEL: func.func @gguf_q8_0_rows8
-// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<8x64xi8> to tensor<544xi8> {llm.block_layout = "rows8"}
+// q8_0 with 64 rows: layout "rows64" (the units of 8 groups per block
+// column together, so the one-token tile of 8 groups reads one contiguous
+// stream). The weight bytes are made unsigned (xor 0x80, w + 128) and the
+// dot products start at -128 * the block's activation sum; eight 32-byte
+// loads per group and block.
+// CHECK-LABEL: func.func @gguf_q8_0_rows64
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<64x64xi8> to tensor<4352xi8> {llm.block_layout = "rows64"}
 // CHECK: arith.constant -128 : i32
 // CHECK: scf.forall
-// CHECK: scf.for {{.*}} -> (vector<8xf32>)
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: arith.remui
 // CHECK-COUNT-8: arith.xori %{{.*}} : vector<32xi8>
 // CHECK: vector.multi_reduction <add>
 // CHECK: vector.transfer_write
-func.func @gguf_q8_0_rows8(%x: tensor<?x64xf32>) -> tensor<?x8xf32> {
-  %p = llm.param "p" {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<8x64xi8>
-  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<?x64xf32>, tensor<8x64xi8> -> tensor<?x8xf32>
-  return %y : tensor<?x8xf32>
+func.func @gguf_q8_0_rows64(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<64x64xi8>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<?x64xf32>, tensor<64x64xi8> -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
 }
 
 // -----

@@ -156,7 +156,7 @@ TEST(Quantize, GGUFBlocksWithinTheirBounds) {
 // value reads back as in the row-major blocks, the 8 scales of a unit come
 // first, and chunk c of row r sits at 16 + (8c + r) * 4.
 TEST(Quantize, InterleavedRowsKeepEveryValue) {
-  const int64_t rows = 16, cols = 96;
+  const int64_t rows = 64, cols = 96;
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> w(rows * cols);
@@ -164,20 +164,29 @@ TEST(Quantize, InterleavedRowsKeepEveryValue) {
     v = dist(rng);
   for (BlockFormat f : {BlockFormat::Q8_0, BlockFormat::Q4_0}) {
     std::vector<uint8_t> blocks = quantizeBlocks(w.data(), rows * cols, f);
-    std::vector<uint8_t> units = interleaveBlockRows(blocks.data(), rows, cols, f);
-    ASSERT_EQ(units.size(), blocks.size());
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        ASSERT_EQ(interleavedBlockValue(units.data(), cols, f, r, c),
-                  blockValue(blocks.data(), f, r * cols + c))
-            << "row " << r << " col " << c;
     int64_t bb = blockBytes(f);
-    // Row 11 (group 1, lane 3), block 2: its scale and its chunk 1.
-    const uint8_t *unit = units.data() + (1 * 3 + 2) * 8 * bb;
-    const uint8_t *block = blocks.data() + (11 * 3 + 2) * bb;
-    EXPECT_EQ(std::memcmp(unit + 2 * 3, block, 2), 0);
-    EXPECT_EQ(std::memcmp(unit + 16 + (8 * 1 + 3) * 4, block + 2 + 4, 4), 0);
+    for (int64_t tile : {1, 8}) {
+      std::vector<uint8_t> units =
+          interleaveBlockRows(blocks.data(), rows, cols, f, tile);
+      ASSERT_EQ(units.size(), blocks.size());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          ASSERT_EQ(interleavedBlockValue(units.data(), cols, f, r, c, tile),
+                    blockValue(blocks.data(), f, r * cols + c))
+              << "tile " << tile << " row " << r << " col " << c;
+      // Row 11 (group 1, lane 3), block 2: its scale and its chunk 1. rows8:
+      // unit 1 * 3 + 2; rows64: block 2 of tile 0 holds units of groups
+      // 0..7, so unit 2 * 8 + 1.
+      const uint8_t *unit =
+          units.data() + (tile == 1 ? 1 * 3 + 2 : 2 * 8 + 1) * 8 * bb;
+      const uint8_t *block = blocks.data() + (11 * 3 + 2) * bb;
+      EXPECT_EQ(std::memcmp(unit + 2 * 3, block, 2), 0);
+      EXPECT_EQ(std::memcmp(unit + 16 + (8 * 1 + 3) * 4, block + 2 + 4, 4), 0);
+    }
   }
+  EXPECT_EQ(blockLayoutTile("rows8"), 1);
+  EXPECT_EQ(blockLayoutTile("rows64"), 8);
+  EXPECT_EQ(blockLayoutTile("rows"), 0);
 }
 
 // The clipping search never makes a group's squared error larger than the

@@ -472,9 +472,10 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     const TensorInfo *tensor; ///< a plain weight, or null for a transform
     mlir::DictionaryAttr transform;
     uint64_t offset, bytes;
-    /// Blocks interleaved by 8 rows (layout "rows8"): the shape and format.
+    /// Blocks interleaved by 8 rows (layout "rows8" / "rows64"): the
+    /// format, groups per tile and shape.
     std::optional<BlockFormat> rows8;
-    int64_t rows = 0, cols = 0;
+    int64_t tile = 0, rows = 0, cols = 0;
   };
   std::vector<Slot> slots;
   json::Array tensors;
@@ -485,21 +486,21 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     uint64_t bytes = d.getAs<mlir::IntegerAttr>("bytes").getInt();
     StringRef dtype = d.getAs<mlir::StringAttr>("dtype").getValue();
     std::optional<BlockFormat> rows8;
-    int64_t rows = 0, cols = 0;
+    int64_t tile = 0, rows = 0, cols = 0;
     if (auto layout = d.getAs<mlir::StringAttr>("layout")) {
       auto shape = d.getAs<mlir::ArrayAttr>("shape");
-      if (layout.getValue() != "rows8" || shape.size() != 2 ||
-          (dtype != "q8_0" && dtype != "q4_0"))
+      tile = blockLayoutTile(layout.getValue().str());
+      if (!tile || shape.size() != 2 || (dtype != "q8_0" && dtype != "q4_0"))
         return fileError(input, "weight '" + name + "' has layout '" +
                                     layout.getValue() +
-                                    "' (only q8_0 / q4_0 rows8)");
+                                    "' (only q8_0 / q4_0 rows8 / rows64)");
       rows8 = dtype == "q8_0" ? BlockFormat::Q8_0 : BlockFormat::Q4_0;
       rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
       cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
-      if (rows % 8 || cols % 32 ||
+      if (rows % (8 * tile) || cols % 32 ||
           uint64_t(rows * cols / 32 * blockBytes(*rows8)) != bytes)
         return fileError(input, "weight '" + name +
-                                    "' has a rows8 layout that does not "
+                                    "' has a block layout that does not "
                                     "match its shape");
     }
     if (auto transform = d.getAs<mlir::DictionaryAttr>("transform")) {
@@ -511,7 +512,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
         return fileError(input, "weight '" + name + "' is " + Twine(*size) +
                                     " bytes computed but " + Twine(bytes) +
                                     " in the IR");
-      slots.push_back({nullptr, transform, off, bytes, rows8, rows, cols});
+      slots.push_back({nullptr, transform, off, bytes, rows8, tile, rows, cols});
       tensors.push_back(toJSON(a));
       continue;
     }
@@ -526,7 +527,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                   formatShape(t->shape) + " in the model but " +
                                   dtype + " (" + Twine(bytes) +
                                   " bytes) in the IR");
-    slots.push_back({t, {}, off, bytes, rows8, rows, cols});
+    slots.push_back({t, {}, off, bytes, rows8, tile, rows, cols});
     tensors.push_back(toJSON(a));
   }
   llvm::sort(slots, [](const Slot &a, const Slot &b) { return a.offset < b.offset; });
@@ -627,7 +628,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
         bytes = computed;
       }
       if (s.rows8) {
-        computed = interleaveBlockRows(bytes.data(), s.rows, s.cols, *s.rows8);
+        computed = interleaveBlockRows(bytes.data(), s.rows, s.cols, *s.rows8,
+                                       s.tile);
         bytes = computed;
       }
       os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
