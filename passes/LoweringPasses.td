@@ -301,4 +301,31 @@ def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def CPUVectorMath : Pass<"llm-cpu-vector-math", "mlir::func::FuncOp"> {
+  let summary = "Vector exp as an inline polynomial instead of libm calls per lane";
+  let description = [{
+    Rewrites `math.exp` on f32 vectors with upstream MLIR's polynomial
+    approximation (`populateMathPolynomialApproximationPatterns`, range
+    reduction by ln 2 and a degree-5 polynomial, accurate to a few ulp):
+    plain vector arithmetic that stays in registers. Without it
+    `convert-math-to-libm` scalarizes each vector exp into one `expf` call
+    per lane, and every call spills the live vector registers (all are
+    caller-saved): the flash-attention block loop (16 exps per block of
+    positions), softmax and SiLU pay that per element. Scalar `math.exp`
+    keeps its libm call.
+
+    Before:
+
+    ```mlir
+    %e = math.exp %x : vector<16xf32>
+    ```
+
+    After: `arith` / `vector` / `math.fma` ops only (no `math.exp` on
+    vectors).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 #endif // LLMC_PASSES_LOWERINGPASSES_TD

@@ -69,7 +69,9 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   // they run in order.
   os << (o.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,")
      << "func.func(convert-linalg-to-loops),convert-vector-to-scf{full-unroll=true},"
-     << "func.func(lower-vector-multi-reduction),canonicalize,";
+     << "func.func(lower-vector-multi-reduction),canonicalize,"
+     // Vector exps inline (not one libm call per lane).
+     << "func.func(llm-cpu-vector-math),";
   if (o.parallel)
     os << "convert-scf-to-openmp,canonicalize,";
   os << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
