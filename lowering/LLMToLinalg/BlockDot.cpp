@@ -260,6 +260,36 @@ Value forEachRowTask(
   return forall.getResult(0);
 }
 
+/// forEachRowTask with the register-tile loops of a task: tokens [0, Tp)
+/// in steps of `tokens`, the task's rows in steps of `rows`. `body(b, l,
+/// col0, ts, r0, tile)` builds one register tile (`ts` its tokens, `r0` its
+/// first row within the task) and returns `tile` with its results in.
+Value forEachTile(OpBuilder &b, Location l, Value tp, int64_t out,
+                  int64_t task, int64_t rows, int64_t tokens,
+                  function_ref<Value(OpBuilder &, Location, Value,
+                                     ArrayRef<Value>, Value, Value)>
+                      body) {
+  return forEachRowTask(b, l, tp, out, task, [&](OpBuilder &b, Location l,
+                                                 Value col0, Value tile) {
+    Value zero = iconst(b, l, 0);
+    auto tokenLoop = scf::ForOp::create(
+        b, l, zero, tp, iconst(b, l, tokens), ValueRange{tile},
+        [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
+          SmallVector<Value> ts;
+          for (int64_t t = 0; t < tokens; ++t)
+            ts.push_back(arith::AddIOp::create(b, l, t0, iconst(b, l, t)));
+          auto rowLoop = scf::ForOp::create(
+              b, l, zero, iconst(b, l, task), iconst(b, l, rows), tIter,
+              [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
+                scf::YieldOp::create(b, l,
+                                     body(b, l, col0, ts, r0, rIter[0]));
+              });
+          scf::YieldOp::create(b, l, rowLoop.getResults());
+        });
+    return tokenLoop.getResult(0);
+  });
+}
+
 /// Rows [0, Tp) of y = x w^T for Tp (a multiple of `tokens`) padded
 /// activation rows: the kernel described at the top of the file.
 Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
@@ -276,124 +306,116 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
       break;
     }
   int64_t task = taskRows(k.out, rows, 64);
-  return forEachRowTask(b, l, tp, k.out, task, [&](OpBuilder &b, Location l,
-                                                   Value col0, Value tile) {
+  return forEachTile(
+      b, l, tp, k.out, task, rows, tokens,
+      [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
+          Value tile) -> Value {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
   VectorType accType = vec(kLanes, f32);
   Value invMax = fconst(b, l, f32, 1.0 / 127.0);
-  auto tokenLoop = scf::ForOp::create(
-      b, l, zeroIdx, tp, iconst(b, l, tokens), ValueRange{tile},
-      [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
-        auto rowLoop = scf::ForOp::create(
-            b, l, zeroIdx, iconst(b, l, task), iconst(b, l, rows), tIter,
-            [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
-              Value zeroAcc = arith::ConstantOp::create(
-                  b, l, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
-              SmallVector<Value> inits(rows * tokens, zeroAcc);
-              Value row0 = arith::AddIOp::create(b, l, col0, r0);
-              // Dense: loop over every block g of the row. GQSA: over the
-              // row's stored blocks; rows share no index, so each row
-              // reads its own activations (one row per register tile).
-              auto blockLoop = scf::ForOp::create(
-                  b, l, zeroIdx, iconst(b, l, k.stored()), one, inits,
-                  [&](OpBuilder &b, Location l, Value kb, ValueRange accs) {
-                    Value g = kb;
-                    Value entry0; // GQSA: byte offset of the entry
-                    if (k.sparse) {
-                      entry0 = arith::MulIOp::create(
-                          b, l,
-                          arith::AddIOp::create(
-                              b, l,
-                              arith::MulIOp::create(b, l, row0,
-                                                    iconst(b, l, k.stored())),
-                              kb),
-                          iconst(b, l, k.blockBytes));
-                      Value two = read(b, l, vec(2, i8), bytes, entry0);
-                      Value idx = vector::ExtractOp::create(
-                          b, l,
-                          vector::BitCastOp::create(
-                              b, l, vec(1, b.getI16Type()), two),
-                          ArrayRef<int64_t>{0});
-                      g = arith::IndexCastUIOp::create(
-                          b, l, b.getIndexType(), idx);
-                    }
-                    Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, kBlock));
-                    SmallVector<Value> xq, xs, start, sx;
-                    for (int64_t t = 0; t < tokens; ++t) {
-                      Value ti = arith::AddIOp::create(b, l, t0, iconst(b, l, t));
-                      xq.push_back(read(b, l, vec(kBlock, i8), a.q, {ti, x0}));
-                      if (k.q4)
-                        start.push_back(read(
-                            b, l, vec(kLanes, i32), a.start,
-                            {ti, arith::MulIOp::create(b, l, g,
-                                                       iconst(b, l, kLanes))}));
-                      else
-                        xs.push_back(read(b, l, vec(kBlock, i8), a.sign, {ti, x0}));
-                      Value m = tensor::ExtractOp::create(b, l, a.amax,
-                                                          ValueRange{ti, g});
-                      sx.push_back(arith::MulFOp::create(b, l, m, invMax));
-                    }
-                    Value zero8 = arith::ConstantOp::create(
-                        b, l, DenseElementsAttr::get(vec(kBlock, i8),
-                                                     b.getIntegerAttr(i8, 0)));
-                    Value zero32 = arith::ConstantOp::create(
-                        b, l, DenseElementsAttr::get(vec(kLanes, i32),
-                                                     b.getI32IntegerAttr(0)));
-                    SmallVector<Value> next;
-                    for (int64_t r = 0; r < rows; ++r) {
-                      Value row = arith::AddIOp::create(b, l, row0, iconst(b, l, r));
-                      Value at;
-                      if (k.sparse) {
-                        // The q4_0 block after the 2-byte index.
-                        at = arith::AddIOp::create(b, l, entry0,
-                                                   iconst(b, l, 2));
-                      } else {
-                        Value blk = arith::AddIOp::create(
-                            b, l,
-                            arith::MulIOp::create(b, l, row,
-                                                  iconst(b, l, k.blocks())),
-                            g);
-                        at = arith::MulIOp::create(b, l, blk,
-                                                   iconst(b, l, k.blockBytes));
-                      }
-                      Value sw = scaleAt(b, l, bytes, at);
-                      Value w = blockWeights(b, l, k, bytes, at);
-                      for (int64_t t = 0; t < tokens; ++t) {
-                        Value d;
-                        if (k.q4) {
-                          d = dotBytes(b, l, start[t], w, xq[t]);
-                        } else {
-                          Value neg = arith::CmpIOp::create(
-                              b, l, arith::CmpIPredicate::slt, xs[t], zero8);
-                          Value sw8 = arith::SelectOp::create(
-                              b, l, neg, arith::SubIOp::create(b, l, zero8, w), w);
-                          d = dotBytes(b, l, zero32, xq[t], sw8);
-                        }
-                        Value df = arith::SIToFPOp::create(b, l, accType, d);
-                        Value s = vector::BroadcastOp::create(
-                            b, l, accType, arith::MulFOp::create(b, l, sw, sx[t]));
-                        next.push_back(vector::FMAOp::create(
-                            b, l, df, s, accs[r * tokens + t]));
-                      }
-                    }
-                    scf::YieldOp::create(b, l, next);
-                  });
-              Value out = rIter[0];
-              for (int64_t r = 0; r < rows; ++r)
-                for (int64_t t = 0; t < tokens; ++t) {
-                  Value sum = vector::ReductionOp::create(
-                      b, l, vector::CombiningKind::ADD,
-                      blockLoop.getResult(r * tokens + t));
-                  out = tensor::InsertOp::create(
-                      b, l, sum, out,
-                      ValueRange{arith::AddIOp::create(b, l, t0, iconst(b, l, t)),
-                                 arith::AddIOp::create(b, l, r0, iconst(b, l, r))});
-                }
-              scf::YieldOp::create(b, l, out);
-            });
-        scf::YieldOp::create(b, l, rowLoop.getResults());
+  Value zeroAcc = arith::ConstantOp::create(
+      b, l, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+  SmallVector<Value> inits(rows * tokens, zeroAcc);
+  Value row0 = arith::AddIOp::create(b, l, col0, r0);
+  // Dense: loop over every block g of the row. GQSA: over the
+  // row's stored blocks; rows share no index, so each row
+  // reads its own activations (one row per register tile).
+  auto blockLoop = scf::ForOp::create(
+      b, l, zeroIdx, iconst(b, l, k.stored()), one, inits,
+      [&](OpBuilder &b, Location l, Value kb, ValueRange accs) {
+        Value g = kb;
+        Value entry0; // GQSA: byte offset of the entry
+        if (k.sparse) {
+          entry0 = arith::MulIOp::create(
+              b, l,
+              arith::AddIOp::create(
+                  b, l,
+                  arith::MulIOp::create(b, l, row0,
+                                        iconst(b, l, k.stored())),
+                  kb),
+              iconst(b, l, k.blockBytes));
+          Value two = read(b, l, vec(2, i8), bytes, entry0);
+          Value idx = vector::ExtractOp::create(
+              b, l,
+              vector::BitCastOp::create(
+                  b, l, vec(1, b.getI16Type()), two),
+              ArrayRef<int64_t>{0});
+          g = arith::IndexCastUIOp::create(
+              b, l, b.getIndexType(), idx);
+        }
+        Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, kBlock));
+        SmallVector<Value> xq, xs, start, sx;
+        for (int64_t t = 0; t < tokens; ++t) {
+          Value ti = ts[t];
+          xq.push_back(read(b, l, vec(kBlock, i8), a.q, {ti, x0}));
+          if (k.q4)
+            start.push_back(read(
+                b, l, vec(kLanes, i32), a.start,
+                {ti, arith::MulIOp::create(b, l, g,
+                                           iconst(b, l, kLanes))}));
+          else
+            xs.push_back(read(b, l, vec(kBlock, i8), a.sign, {ti, x0}));
+          Value m = tensor::ExtractOp::create(b, l, a.amax,
+                                              ValueRange{ti, g});
+          sx.push_back(arith::MulFOp::create(b, l, m, invMax));
+        }
+        Value zero8 = arith::ConstantOp::create(
+            b, l, DenseElementsAttr::get(vec(kBlock, i8),
+                                         b.getIntegerAttr(i8, 0)));
+        Value zero32 = arith::ConstantOp::create(
+            b, l, DenseElementsAttr::get(vec(kLanes, i32),
+                                         b.getI32IntegerAttr(0)));
+        SmallVector<Value> next;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value row = arith::AddIOp::create(b, l, row0, iconst(b, l, r));
+          Value at;
+          if (k.sparse) {
+            // The q4_0 block after the 2-byte index.
+            at = arith::AddIOp::create(b, l, entry0,
+                                       iconst(b, l, 2));
+          } else {
+            Value blk = arith::AddIOp::create(
+                b, l,
+                arith::MulIOp::create(b, l, row,
+                                      iconst(b, l, k.blocks())),
+                g);
+            at = arith::MulIOp::create(b, l, blk,
+                                       iconst(b, l, k.blockBytes));
+          }
+          Value sw = scaleAt(b, l, bytes, at);
+          Value w = blockWeights(b, l, k, bytes, at);
+          for (int64_t t = 0; t < tokens; ++t) {
+            Value d;
+            if (k.q4) {
+              d = dotBytes(b, l, start[t], w, xq[t]);
+            } else {
+              Value neg = arith::CmpIOp::create(
+                  b, l, arith::CmpIPredicate::slt, xs[t], zero8);
+              Value sw8 = arith::SelectOp::create(
+                  b, l, neg, arith::SubIOp::create(b, l, zero8, w), w);
+              d = dotBytes(b, l, zero32, xq[t], sw8);
+            }
+            Value df = arith::SIToFPOp::create(b, l, accType, d);
+            Value s = vector::BroadcastOp::create(
+                b, l, accType, arith::MulFOp::create(b, l, sw, sx[t]));
+            next.push_back(vector::FMAOp::create(
+                b, l, df, s, accs[r * tokens + t]));
+          }
+        }
+        scf::YieldOp::create(b, l, next);
       });
-  return tokenLoop.getResult(0);
+  Value out = tile;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t t = 0; t < tokens; ++t) {
+      Value sum = vector::ReductionOp::create(
+          b, l, vector::CombiningKind::ADD,
+          blockLoop.getResult(r * tokens + t));
+      out = tensor::InsertOp::create(
+          b, l, sum, out,
+          ValueRange{ts[t],
+                     arith::AddIOp::create(b, l, r0, iconst(b, l, r))});
+    }
+  return out;
   });
 }
 
@@ -433,8 +455,10 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
     }
   int64_t rows = 8 * groups;
   int64_t task = taskRows(k.out, rows, 64);
-  return forEachRowTask(b, l, tp, k.out, task, [&](OpBuilder &b, Location l,
-                                                   Value col0, Value tile) {
+  return forEachTile(
+      b, l, tp, k.out, task, rows, tokens,
+      [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
+          Value tile) -> Value {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
   VectorType accType = vec(kLanes, f32), dotType = vec(kLanes, i32);
   VectorType bytesType = vec(kBlock, i8);
@@ -446,123 +470,110 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
   Value low = splat8(15), shift = splat8(4), flip = splat8(-128);
   Value zeroDot = arith::ConstantOp::create(
       b, l, DenseElementsAttr::get(dotType, b.getI32IntegerAttr(0)));
-  auto tokenLoop = scf::ForOp::create(
-      b, l, zeroIdx, tp, iconst(b, l, tokens), ValueRange{tile},
-      [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
-        SmallVector<Value> ts;
-        for (int64_t t = 0; t < tokens; ++t)
-          ts.push_back(arith::AddIOp::create(b, l, t0, iconst(b, l, t)));
-        auto rowLoop = scf::ForOp::create(
-            b, l, zeroIdx, iconst(b, l, task), iconst(b, l, rows), tIter,
-            [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
-              Value zeroAcc = arith::ConstantOp::create(
-                  b, l, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
-              SmallVector<Value> inits(groups * tokens, zeroAcc);
-              // First byte of the tile's first group's units.
-              Value group0 = arith::DivUIOp::create(
-                  b, l, arith::AddIOp::create(b, l, col0, r0), iconst(b, l, 8));
-              auto blockLoop = scf::ForOp::create(
-                  b, l, zeroIdx, iconst(b, l, G), one, inits,
-                  [&](OpBuilder &b, Location l, Value g, ValueRange accs) {
-                    Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, kBlock));
-                    // Per token: the block's 8 activation words, where its
-                    // dot products start, and its scale.
-                    SmallVector<SmallVector<Value>> xw(tokens);
-                    SmallVector<Value> start, sx;
-                    for (int64_t t = 0; t < tokens; ++t) {
-                      for (int64_t j = 0; j < kBlock / 4; ++j)
-                        xw[t].push_back(broadcastWord(
-                            b, l, a.q, ts[t],
-                            arith::AddIOp::create(b, l, x0, iconst(b, l, 4 * j))));
-                      start.push_back(vector::BroadcastOp::create(
-                          b, l, dotType,
-                          tensor::ExtractOp::create(b, l, a.start,
-                                                    ValueRange{ts[t], g})));
-                      sx.push_back(vector::BroadcastOp::create(
-                          b, l, accType,
-                          arith::MulFOp::create(
-                              b, l,
-                              tensor::ExtractOp::create(b, l, a.amax,
-                                                        ValueRange{ts[t], g}),
-                              invMax)));
-                    }
-                    SmallVector<Value> next;
-                    for (int64_t gi = 0; gi < groups; ++gi) {
-                      // Units ordered by tile of k.tile groups, block,
-                      // group in the tile (llmc::interleaveBlockRows).
-                      Value gr = arith::AddIOp::create(b, l, group0,
-                                                       iconst(b, l, gi));
-                      Value tileIdx = arith::DivUIOp::create(
-                          b, l, gr, iconst(b, l, k.tile));
-                      Value inTile = arith::RemUIOp::create(
-                          b, l, gr, iconst(b, l, k.tile));
-                      Value unit = arith::MulIOp::create(
+  Value zeroAcc = arith::ConstantOp::create(
+      b, l, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+  SmallVector<Value> inits(groups * tokens, zeroAcc);
+  // First byte of the tile's first group's units.
+  Value group0 = arith::DivUIOp::create(
+      b, l, arith::AddIOp::create(b, l, col0, r0), iconst(b, l, 8));
+  auto blockLoop = scf::ForOp::create(
+      b, l, zeroIdx, iconst(b, l, G), one, inits,
+      [&](OpBuilder &b, Location l, Value g, ValueRange accs) {
+        Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, kBlock));
+        // Per token: the block's 8 activation words, where its
+        // dot products start, and its scale.
+        SmallVector<SmallVector<Value>> xw(tokens);
+        SmallVector<Value> start, sx;
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t j = 0; j < kBlock / 4; ++j)
+            xw[t].push_back(broadcastWord(
+                b, l, a.q, ts[t],
+                arith::AddIOp::create(b, l, x0, iconst(b, l, 4 * j))));
+          start.push_back(vector::BroadcastOp::create(
+              b, l, dotType,
+              tensor::ExtractOp::create(b, l, a.start,
+                                        ValueRange{ts[t], g})));
+          sx.push_back(vector::BroadcastOp::create(
+              b, l, accType,
+              arith::MulFOp::create(
+                  b, l,
+                  tensor::ExtractOp::create(b, l, a.amax,
+                                            ValueRange{ts[t], g}),
+                  invMax)));
+        }
+        SmallVector<Value> next;
+        for (int64_t gi = 0; gi < groups; ++gi) {
+          // Units ordered by tile of k.tile groups, block,
+          // group in the tile (llmc::interleaveBlockRows).
+          Value gr = arith::AddIOp::create(b, l, group0,
+                                           iconst(b, l, gi));
+          Value tileIdx = arith::DivUIOp::create(
+              b, l, gr, iconst(b, l, k.tile));
+          Value inTile = arith::RemUIOp::create(
+              b, l, gr, iconst(b, l, k.tile));
+          Value unit = arith::MulIOp::create(
+              b, l,
+              arith::AddIOp::create(
+                  b, l,
+                  arith::MulIOp::create(
+                      b, l,
+                      arith::AddIOp::create(
                           b, l,
-                          arith::AddIOp::create(
-                              b, l,
-                              arith::MulIOp::create(
-                                  b, l,
-                                  arith::AddIOp::create(
-                                      b, l,
-                                      arith::MulIOp::create(b, l, tileIdx,
-                                                            iconst(b, l, G)),
-                                      g),
-                                  iconst(b, l, k.tile)),
-                              inTile),
-                          iconst(b, l, unitBytes));
-                      Value sw = arith::ExtFOp::create(
-                          b, l, accType,
-                          vector::BitCastOp::create(
-                              b, l, vec(kLanes, b.getF16Type()),
-                              read(b, l, vec(2 * kLanes, i8), bytes, unit))
-                              .getResult());
-                      // The 8 unsigned weight operands, w[j] pairing with
-                      // activation word j.
-                      SmallVector<Value> w(kBlock / 4);
-                      for (int64_t c = 0; c < data / 4; ++c) {
-                        Value v = read(
-                            b, l, bytesType, bytes,
-                            {arith::AddIOp::create(b, l, unit,
-                                                   iconst(b, l, 16 + 32 * c))
-                                 .getResult()});
-                        if (k.q4) {
-                          w[c] = arith::AndIOp::create(b, l, v, low);
-                          w[c + 4] = arith::ShRUIOp::create(b, l, v, shift);
-                        } else {
-                          w[c] = arith::XOrIOp::create(b, l, v, flip);
-                        }
-                      }
-                      for (int64_t t = 0; t < tokens; ++t) {
-                        // Two independent chains of 4 dot products.
-                        Value d0 = start[t], d1 = zeroDot;
-                        for (int64_t j = 0; j < kBlock / 4; j += 2) {
-                          d0 = dotBytes(b, l, d0, w[j], xw[t][j]);
-                          d1 = dotBytes(b, l, d1, w[j + 1], xw[t][j + 1]);
-                        }
-                        Value d = arith::AddIOp::create(b, l, d0, d1);
-                        Value df = arith::SIToFPOp::create(b, l, accType, d);
-                        Value s = arith::MulFOp::create(b, l, sw, sx[t]);
-                        next.push_back(vector::FMAOp::create(
-                            b, l, df, s, accs[gi * tokens + t]));
-                      }
-                    }
-                    scf::YieldOp::create(b, l, next);
-                  });
-              Value out = rIter[0];
-              for (int64_t gi = 0; gi < groups; ++gi)
-                for (int64_t t = 0; t < tokens; ++t)
-                  out = vector::TransferWriteOp::create(
-                            b, l, blockLoop.getResult(gi * tokens + t), out,
-                            ValueRange{ts[t], arith::AddIOp::create(
-                                                  b, l, r0,
-                                                  iconst(b, l, 8 * gi))},
-                            ArrayRef<bool>{true})
-                            .getResult();
-              scf::YieldOp::create(b, l, out);
-            });
-        scf::YieldOp::create(b, l, rowLoop.getResults());
+                          arith::MulIOp::create(b, l, tileIdx,
+                                                iconst(b, l, G)),
+                          g),
+                      iconst(b, l, k.tile)),
+                  inTile),
+              iconst(b, l, unitBytes));
+          Value sw = arith::ExtFOp::create(
+              b, l, accType,
+              vector::BitCastOp::create(
+                  b, l, vec(kLanes, b.getF16Type()),
+                  read(b, l, vec(2 * kLanes, i8), bytes, unit))
+                  .getResult());
+          // The 8 unsigned weight operands, w[j] pairing with
+          // activation word j.
+          SmallVector<Value> w(kBlock / 4);
+          for (int64_t c = 0; c < data / 4; ++c) {
+            Value v = read(
+                b, l, bytesType, bytes,
+                {arith::AddIOp::create(b, l, unit,
+                                       iconst(b, l, 16 + 32 * c))
+                     .getResult()});
+            if (k.q4) {
+              w[c] = arith::AndIOp::create(b, l, v, low);
+              w[c + 4] = arith::ShRUIOp::create(b, l, v, shift);
+            } else {
+              w[c] = arith::XOrIOp::create(b, l, v, flip);
+            }
+          }
+          for (int64_t t = 0; t < tokens; ++t) {
+            // Two independent chains of 4 dot products.
+            Value d0 = start[t], d1 = zeroDot;
+            for (int64_t j = 0; j < kBlock / 4; j += 2) {
+              d0 = dotBytes(b, l, d0, w[j], xw[t][j]);
+              d1 = dotBytes(b, l, d1, w[j + 1], xw[t][j + 1]);
+            }
+            Value d = arith::AddIOp::create(b, l, d0, d1);
+            Value df = arith::SIToFPOp::create(b, l, accType, d);
+            Value s = arith::MulFOp::create(b, l, sw, sx[t]);
+            next.push_back(vector::FMAOp::create(
+                b, l, df, s, accs[gi * tokens + t]));
+          }
+        }
+        scf::YieldOp::create(b, l, next);
       });
-  return tokenLoop.getResult(0);
+  Value out = tile;
+  for (int64_t gi = 0; gi < groups; ++gi)
+    for (int64_t t = 0; t < tokens; ++t)
+      out = vector::TransferWriteOp::create(
+                b, l, blockLoop.getResult(gi * tokens + t), out,
+                ValueRange{ts[t], arith::AddIOp::create(
+                                      b, l, r0,
+                                      iconst(b, l, 8 * gi))},
+                ArrayRef<bool>{true})
+                .getResult();
+  return out;
   });
 }
 
@@ -667,110 +678,99 @@ Value dgqKernel(OpBuilder &b, Location l, const TokenActivations &a,
       break;
     }
   int64_t task = taskRows(out, rows, 64);
-  return forEachRowTask(b, l, tp, out, task, [&](OpBuilder &b, Location l,
-                                                 Value col0, Value tile) {
+  return forEachTile(
+      b, l, tp, out, task, rows, tokens,
+      [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
+          Value tile) -> Value {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
   VectorType accType = vec(kLanes, i32);
-  auto tokenLoop = scf::ForOp::create(
-      b, l, zeroIdx, tp, iconst(b, l, tokens), ValueRange{tile},
-      [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
-        auto rowLoop = scf::ForOp::create(
-            b, l, zeroIdx, iconst(b, l, task), iconst(b, l, rows), tIter,
-            [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
-              Value zeroAcc = arith::ConstantOp::create(
-                  b, l, DenseElementsAttr::get(accType, b.getI32IntegerAttr(0)));
-              SmallVector<Value> inits(rows * tokens, zeroAcc);
-              Value row0 = arith::AddIOp::create(b, l, col0, r0);
-              SmallVector<Value> rowBase;
-              for (int64_t r = 0; r < rows; ++r)
-                rowBase.push_back(arith::MulIOp::create(
-                    b, l, arith::AddIOp::create(b, l, row0, iconst(b, l, r)),
-                    iconst(b, l, rowBytes)));
-              SmallVector<Value> ts;
-              for (int64_t t = 0; t < tokens; ++t)
-                ts.push_back(arith::AddIOp::create(b, l, t0, iconst(b, l, t)));
-              auto groupLoop = scf::ForOp::create(
-                  b, l, zeroIdx, iconst(b, l, groups), one, inits,
-                  [&](OpBuilder &b, Location l, Value g, ValueRange accs) {
-                    Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, group));
-                    // The group's activations, per token and block.
-                    SmallVector<SmallVector<Value>> xq(tokens);
-                    SmallVector<Value> start;
-                    for (int64_t t = 0; t < tokens; ++t) {
-                      for (int64_t c = 0; c < chunks; ++c)
-                        xq[t].push_back(read(
-                            b, l, vec(kBlock, i8), a.q,
-                            {ts[t], arith::AddIOp::create(
-                                        b, l, x0, iconst(b, l, c * kBlock))}));
-                      start.push_back(read(
-                          b, l, accType, a.start,
-                          {ts[t], arith::MulIOp::create(b, l, g,
-                                                        iconst(b, l, kLanes))}));
-                    }
-                    SmallVector<Value> next;
-                    for (int64_t r = 0; r < rows; ++r) {
-                      Value s2 = arith::ExtUIOp::create(
-                          b, l, i32,
-                          tensor::ExtractOp::create(
-                              b, l, bytes,
-                              ValueRange{arith::AddIOp::create(
-                                  b, l, rowBase[r],
-                                  arith::AddIOp::create(b, l, g,
-                                                        iconst(b, l, 4)))}));
-                      Value s2v = vector::BroadcastOp::create(b, l, accType, s2);
-                      // Nibbles of block (g * chunks + c): 16 bytes each.
-                      Value wBase = arith::AddIOp::create(
-                          b, l, rowBase[r],
-                          arith::AddIOp::create(
-                              b, l, iconst(b, l, 4 + groups),
-                              arith::MulIOp::create(
-                                  b, l, g, iconst(b, l, chunks * kBlock / 2))));
-                      SmallVector<Value> w;
-                      for (int64_t c = 0; c < chunks; ++c)
-                        w.push_back(unpackNibbles(
-                            b, l, bytes,
-                            arith::AddIOp::create(b, l, wBase,
-                                                  iconst(b, l, c * kBlock / 2))));
-                      for (int64_t t = 0; t < tokens; ++t) {
-                        Value d = start[t];
-                        for (int64_t c = 0; c < chunks; ++c)
-                          d = dotBytes(b, l, d, w[c], xq[t][c]);
-                        next.push_back(arith::AddIOp::create(
-                            b, l, accs[r * tokens + t],
-                            arith::MulIOp::create(b, l, d, s2v)));
-                      }
-                    }
-                    scf::YieldOp::create(b, l, next);
-                  });
-              Value outT = rIter[0];
-              for (int64_t r = 0; r < rows; ++r) {
-                Value four = read(b, l, vec(4, i8), bytes, rowBase[r]);
-                Value s1 = vector::ExtractOp::create(
-                    b, l, vector::BitCastOp::create(b, l, vec(1, f32), four),
-                    ArrayRef<int64_t>{0});
-                for (int64_t t = 0; t < tokens; ++t) {
-                  Value sum = vector::ReductionOp::create(
-                      b, l, vector::CombiningKind::ADD,
-                      groupLoop.getResult(r * tokens + t));
-                  Value amax = tensor::ExtractOp::create(b, l, a.amax,
-                                                         ValueRange{ts[t]});
-                  Value scale = arith::MulFOp::create(
-                      b, l, s1,
-                      arith::DivFOp::create(b, l, amax,
-                                            fconst(b, l, f32, 127.0)));
-                  Value v = arith::MulFOp::create(
-                      b, l, arith::SIToFPOp::create(b, l, f32, sum), scale);
-                  outT = tensor::InsertOp::create(
-                      b, l, v, outT,
-                      ValueRange{ts[t],
-                                 arith::AddIOp::create(b, l, r0, iconst(b, l, r))});
-                }
-              }
-              scf::YieldOp::create(b, l, outT);
-            });
-        scf::YieldOp::create(b, l, rowLoop.getResults());
+  Value zeroAcc = arith::ConstantOp::create(
+      b, l, DenseElementsAttr::get(accType, b.getI32IntegerAttr(0)));
+  SmallVector<Value> inits(rows * tokens, zeroAcc);
+  Value row0 = arith::AddIOp::create(b, l, col0, r0);
+  SmallVector<Value> rowBase;
+  for (int64_t r = 0; r < rows; ++r)
+    rowBase.push_back(arith::MulIOp::create(
+        b, l, arith::AddIOp::create(b, l, row0, iconst(b, l, r)),
+        iconst(b, l, rowBytes)));
+  auto groupLoop = scf::ForOp::create(
+      b, l, zeroIdx, iconst(b, l, groups), one, inits,
+      [&](OpBuilder &b, Location l, Value g, ValueRange accs) {
+        Value x0 = arith::MulIOp::create(b, l, g, iconst(b, l, group));
+        // The group's activations, per token and block.
+        SmallVector<SmallVector<Value>> xq(tokens);
+        SmallVector<Value> start;
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t c = 0; c < chunks; ++c)
+            xq[t].push_back(read(
+                b, l, vec(kBlock, i8), a.q,
+                {ts[t], arith::AddIOp::create(
+                            b, l, x0, iconst(b, l, c * kBlock))}));
+          start.push_back(read(
+              b, l, accType, a.start,
+              {ts[t], arith::MulIOp::create(b, l, g,
+                                            iconst(b, l, kLanes))}));
+        }
+        SmallVector<Value> next;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value s2 = arith::ExtUIOp::create(
+              b, l, i32,
+              tensor::ExtractOp::create(
+                  b, l, bytes,
+                  ValueRange{arith::AddIOp::create(
+                      b, l, rowBase[r],
+                      arith::AddIOp::create(b, l, g,
+                                            iconst(b, l, 4)))}));
+          Value s2v = vector::BroadcastOp::create(b, l, accType, s2);
+          // Nibbles of block (g * chunks + c): 16 bytes each.
+          Value wBase = arith::AddIOp::create(
+              b, l, rowBase[r],
+              arith::AddIOp::create(
+                  b, l, iconst(b, l, 4 + groups),
+                  arith::MulIOp::create(
+                      b, l, g, iconst(b, l, chunks * kBlock / 2))));
+          SmallVector<Value> w;
+          for (int64_t c = 0; c < chunks; ++c)
+            w.push_back(unpackNibbles(
+                b, l, bytes,
+                arith::AddIOp::create(b, l, wBase,
+                                      iconst(b, l, c * kBlock / 2))));
+          for (int64_t t = 0; t < tokens; ++t) {
+            Value d = start[t];
+            for (int64_t c = 0; c < chunks; ++c)
+              d = dotBytes(b, l, d, w[c], xq[t][c]);
+            next.push_back(arith::AddIOp::create(
+                b, l, accs[r * tokens + t],
+                arith::MulIOp::create(b, l, d, s2v)));
+          }
+        }
+        scf::YieldOp::create(b, l, next);
       });
-  return tokenLoop.getResult(0);
+  Value outT = tile;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value four = read(b, l, vec(4, i8), bytes, rowBase[r]);
+    Value s1 = vector::ExtractOp::create(
+        b, l, vector::BitCastOp::create(b, l, vec(1, f32), four),
+        ArrayRef<int64_t>{0});
+    for (int64_t t = 0; t < tokens; ++t) {
+      Value sum = vector::ReductionOp::create(
+          b, l, vector::CombiningKind::ADD,
+          groupLoop.getResult(r * tokens + t));
+      Value amax = tensor::ExtractOp::create(b, l, a.amax,
+                                             ValueRange{ts[t]});
+      Value scale = arith::MulFOp::create(
+          b, l, s1,
+          arith::DivFOp::create(b, l, amax,
+                                fconst(b, l, f32, 127.0)));
+      Value v = arith::MulFOp::create(
+          b, l, arith::SIToFPOp::create(b, l, f32, sum), scale);
+      outT = tensor::InsertOp::create(
+          b, l, v, outT,
+          ValueRange{ts[t],
+                     arith::AddIOp::create(b, l, r0, iconst(b, l, r))});
+    }
+  }
+  return outT;
   });
 }
 
