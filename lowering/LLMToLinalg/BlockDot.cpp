@@ -260,15 +260,25 @@ Value forEachRowTask(
   return forall.getResult(0);
 }
 
-/// forEachRowTask with the register-tile loops of a task: tokens [0, Tp)
-/// in steps of `tokens`, the task's rows in steps of `rows`. `body(b, l,
-/// col0, ts, r0, tile)` builds one register tile (`ts` its tokens, `r0` its
-/// first row within the task) and returns `tile` with its results in.
+/// The first of `sizes` that divides `n`, else 1: a register tile size.
+int64_t firstDivisor(int64_t n, std::initializer_list<int64_t> sizes) {
+  for (int64_t s : sizes)
+    if (n % s == 0)
+      return s;
+  return 1;
+}
+
+/// forEachRowTask over tasks of up to 64 rows with the register-tile loops
+/// of a task: tokens [0, Tp) in steps of `tokens`, the task's rows in steps
+/// of `rows`. `body(b, l, col0, ts, r0, tile)` builds one register tile
+/// (`ts` its tokens, `r0` its first row within the task) and returns `tile`
+/// with its results in.
 Value forEachTile(OpBuilder &b, Location l, Value tp, int64_t out,
-                  int64_t task, int64_t rows, int64_t tokens,
+                  int64_t rows, int64_t tokens,
                   function_ref<Value(OpBuilder &, Location, Value,
                                      ArrayRef<Value>, Value, Value)>
                       body) {
+  int64_t task = taskRows(out, rows, 64);
   return forEachRowTask(b, l, tp, out, task, [&](OpBuilder &b, Location l,
                                                  Value col0, Value tile) {
     Value zero = iconst(b, l, 0);
@@ -299,15 +309,10 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
   // Register tile: `rows` x `tokens` accumulators, 16 x 1 or 4 x 4 (more
   // rows share each activation load; 32 x 1 spills on AVX-512, and 16 x 1
   // decodes the 110M shape 1.3x faster than 8 x 1).
-  int64_t rows = 1;
-  for (int64_t r : {int64_t(tokens == 1 ? 16 : 4), int64_t(8), int64_t(4), int64_t(2)})
-    if (k.out % r == 0 && !k.sparse) {
-      rows = r;
-      break;
-    }
-  int64_t task = taskRows(k.out, rows, 64);
+  int64_t rows =
+      k.sparse ? 1 : firstDivisor(k.out, {tokens == 1 ? 16 : 4, 8, 4, 2});
   return forEachTile(
-      b, l, tp, k.out, task, rows, tokens,
+      b, l, tp, k.out, rows, tokens,
       [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
           Value tile) -> Value {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
@@ -447,16 +452,10 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
   int64_t G = k.blocks(), data = k.blockBytes - 2;
   int64_t unitBytes = 8 * k.blockBytes; // 8 scales then 8 rows' data
   // Register tile: `groups` groups of 8 rows x `tokens` tokens.
-  int64_t groups = 1;
-  for (int64_t g : {int64_t(tokens == 1 ? 8 : 2), int64_t(4), int64_t(2)})
-    if ((k.out / 8) % g == 0) {
-      groups = g;
-      break;
-    }
+  int64_t groups = firstDivisor(k.out / 8, {tokens == 1 ? 8 : 2, 4, 2});
   int64_t rows = 8 * groups;
-  int64_t task = taskRows(k.out, rows, 64);
   return forEachTile(
-      b, l, tp, k.out, task, rows, tokens,
+      b, l, tp, k.out, rows, tokens,
       [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
           Value tile) -> Value {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);
@@ -670,16 +669,9 @@ Value dgqKernel(OpBuilder &b, Location l, const TokenActivations &a,
   int64_t groups = in / group, chunks = group / kBlock;
   int64_t rowBytes = 4 + groups + in / 2;
   Value tp = tensor::DimOp::create(b, l, a.q, 0);
-  int64_t rows = 1;
-  for (int64_t r : {int64_t(tokens == 1 ? 16 : 4), int64_t(8), int64_t(4),
-                    int64_t(2)})
-    if (out % r == 0) {
-      rows = r;
-      break;
-    }
-  int64_t task = taskRows(out, rows, 64);
+  int64_t rows = firstDivisor(out, {tokens == 1 ? 16 : 4, 8, 4, 2});
   return forEachTile(
-      b, l, tp, out, task, rows, tokens,
+      b, l, tp, out, rows, tokens,
       [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
           Value tile) -> Value {
   Value zeroIdx = iconst(b, l, 0), one = iconst(b, l, 1);

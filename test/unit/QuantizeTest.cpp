@@ -24,16 +24,22 @@ struct Scheme {
 
 void PrintTo(const Scheme &s, std::ostream *os) { *os << s.name; }
 
+/// `n` seeded draws from N(0, sigma^2): weights of a plausible scale.
+std::vector<float> normalValues(int64_t n, unsigned seed, float sigma = 0.05f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, sigma);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = normal(rng);
+  return v;
+}
+
 class QuantizeRoundTrip : public ::testing::TestWithParam<Scheme> {};
 
 TEST_P(QuantizeRoundTrip, ErrorWithinHalfAStep) {
   const QuantSpec spec = GetParam().spec;
   const int64_t rows = 24, cols = 256;
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w(rows * cols);
-  for (float &v : w)
-    v = normal(rng);
+  std::vector<float> w = normalValues(rows * cols, 7);
   // Outliers, a constant row and an all-zero row.
   w[5 * cols + 17] = 3.0f;
   for (int64_t c = 0; c < cols; ++c) {
@@ -103,11 +109,7 @@ TEST(Quantize, NibbleOrder) {
 // rounding of d; all-zero blocks decode to zeros.
 TEST(Quantize, GGUFBlocksWithinTheirBounds) {
   const int64_t n = 32 * 64;
-  std::mt19937 rng(11);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w(n);
-  for (float &v : w)
-    v = normal(rng);
+  std::vector<float> w = normalValues(n, 11);
   for (int j = 0; j < 32; ++j)
     w[3 * 32 + j] = 0.0f;  // a zero block
   w[5 * 32 + 9] = -2.0f;   // an outlier (q4_0: the negative extreme)
@@ -157,11 +159,7 @@ TEST(Quantize, GGUFBlocksWithinTheirBounds) {
 // first, and chunk c of row r sits at 16 + (8c + r) * 4.
 TEST(Quantize, InterleavedRowsKeepEveryValue) {
   const int64_t rows = 64, cols = 96;
-  std::mt19937 rng(7);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> w(rows * cols);
-  for (float &v : w)
-    v = dist(rng);
+  std::vector<float> w = normalValues(rows * cols, 7, 1.0f);
   for (BlockFormat f : {BlockFormat::Q8_0, BlockFormat::Q4_0}) {
     std::vector<uint8_t> blocks = quantizeBlocks(w.data(), rows * cols, f);
     int64_t bb = blockBytes(f);
@@ -193,11 +191,7 @@ TEST(Quantize, InterleavedRowsKeepEveryValue) {
 // full range does, and helps a group with one outlier.
 TEST(Quantize, ClipSearchNeverWorse) {
   const int64_t rows = 16, cols = 128;
-  std::mt19937 rng(5);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w(rows * cols);
-  for (float &v : w)
-    v = normal(rng);
+  std::vector<float> w = normalValues(rows * cols, 5);
   w[3 * cols + 40] = 0.6f; // an outlier in group (3, 1)
   for (bool asym : {false, true}) {
     QuantSpec plain{4, 32, asym};
@@ -227,11 +221,7 @@ TEST(Quantize, ClipSearchNeverWorse) {
 // pruned ones are zero.
 TEST(Quantize, SparseBlocksKeepTheSalientHalf) {
   const int64_t rows = 6, cols = 256; // 8 blocks per row, 4 kept
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w(rows * cols);
-  for (float &v : w)
-    v = normal(rng);
+  std::vector<float> w = normalValues(rows * cols, 3);
   for (int j = 0; j < 32; ++j) {
     w[0 * cols + 5 * 32 + j] *= 10; // row 0: block 5 salient
     w[1 * cols + 2 * 32 + j] = 0;   // row 1: block 2 empty
@@ -291,11 +281,8 @@ TEST(Quantize, DGQWithinItsBounds) {
   // inside the representable range [-8 s, 7 s] (s = s1 * s2) is within
   // s / 2 of the (smoothed) weight, the others are clipped to its edge.
   const int64_t rows = 12, cols = 512, group = 128;
-  std::mt19937 rng(9);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  std::vector<float> w(rows * cols), ms(cols), range(cols);
-  for (float &v : w)
-    v = normal(rng);
+  std::vector<float> w = normalValues(rows * cols, 9);
+  std::vector<float> ms(cols), range(cols);
   w[3 * cols + 17] = 0.9f; // an outlier
   for (int64_t c = 0; c < cols; ++c) {
     ms[c] = 0.5f + float(c % 7);
