@@ -42,27 +42,14 @@ public:
     Value cache = entry->getArgument(2);
 
     Value table = dequantized(weight(Role::TokenEmbedding, -1));
-    Value x = llm::EmbeddingOp::create(b, loc, act(c.dim), table,
-                                       entry->getArgument(0));
-    for (int64_t l = 0; l < c.numLayers; ++l) {
-      Value h = rmsNorm(x, weight(Role::AttnNorm, l));
-      Value q = linear(h, Role::Wq, Role::Bq, l, c.qDim());
-      Value k = linear(h, Role::Wk, Role::Bk, l, c.kvDim());
-      Value v = linear(h, Role::Wv, Role::Bv, l, c.kvDim());
-      auto attn = llm::AttentionOp::create(
-          b, loc, act(c.qDim()), cacheType, rope(q, pos), rope(k, pos), v,
-          cache, pos, b.getI64IntegerAttr(l), b.getI64IntegerAttr(c.numHeads),
-          b.getI64IntegerAttr(c.numKvHeads), /*scale=*/FloatAttr(),
-          b.getUnitAttr(),
-          c.slidingWindow ? b.getI64IntegerAttr(*c.slidingWindow)
-                          : IntegerAttr());
-      cache = attn.getNewCache();
-      Value o = linear(attn.getOutput(), Role::Wo, Role(-1), l, c.dim);
-      x = llm::AddOp::create(b, loc, x, o);
-      Value h2 = rmsNorm(x, weight(Role::FfnNorm, l));
-      Value ffn = c.isMoELayer(l) ? moe(h2, l) : mlp(h2, l);
-      x = llm::AddOp::create(b, loc, x, ffn);
-    }
+    Value x = llm::EmbeddingOp::create(
+        b, loc, act(c.dim), table, entry->getArgument(0),
+        c.embeddingScale > 0 ? b.getF64FloatAttr(c.embeddingScale)
+                             : FloatAttr());
+    if (c.learnedPositions)
+      x = llm::AddOp::create(b, loc, x, positionEmbeddings(entry->getArgument(0), pos));
+    for (int64_t l = 0; l < c.numLayers; ++l)
+      x = decoderLayer(x, pos, cache, cacheType, l);
     // Only the rows whose logits are wanted go through the final norm and
     // the classifier (in prefill that skips most of the lm_head work).
     Value rows = entry->getArgument(3);
@@ -73,15 +60,120 @@ public:
         ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{rows, b.getIndexAttr(c.dim)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-    Value hn = rmsNorm(x, weight(Role::FinalNorm, -1));
+    Value hn = norm(x, Role::FinalNorm, Role::FinalNormBias, -1);
     Value out = linear(hn,
                        c.tiedEmbeddings ? Role::TokenEmbedding : Role::Output,
                        Role(-1), -1, c.vocabSize);
+    if (c.finalSoftcap)
+      out = llm::SoftcapOp::create(b, loc, out,
+                                   b.getF64FloatAttr(*c.finalSoftcap));
     func::ReturnOp::create(b, loc, ValueRange{out, cache});
     return module;
   }
 
 private:
+  /// One decoder layer: [pre-norm] -> attention -> [post-norm] -> residual,
+  /// [pre-norm] -> MLP or MoE -> [post-norm] -> residual. Threads the cache.
+  Value decoderLayer(Value x, Value pos, Value &cache,
+                     llm::KVCacheType cacheType, int64_t l) {
+    Value h = c.preNorms ? norm(x, Role::AttnNorm, Role::AttnNormBias, l) : x;
+    Value q, k, v;
+    if (c.fusedQKV) {
+      Value qkv = linear(h, Role::Wqkv, Role::Bqkv, l, c.qDim() + 2 * c.kvDim());
+      q = columns(qkv, 0, c.qDim());
+      k = columns(qkv, c.qDim(), c.kvDim());
+      v = columns(qkv, c.qDim() + c.kvDim(), c.kvDim());
+    } else {
+      q = linear(h, Role::Wq, Role::Bq, l, c.qDim());
+      k = linear(h, Role::Wk, Role::Bk, l, c.kvDim());
+      v = linear(h, Role::Wv, Role::Bv, l, c.kvDim());
+    }
+    if (c.qkNorm != ModelConfig::QKNorm::None) {
+      q = qkNorm(q, weight(Role::QNorm, l), c.numHeads);
+      k = qkNorm(k, weight(Role::KNorm, l), c.numKvHeads);
+    }
+    bool sliding = c.isSlidingLayer(l);
+    RopeParams ropeParams{c.ropeTheta, c.ropeScaling};
+    if (sliding && c.slidingRope)
+      ropeParams = *c.slidingRope;
+    auto optionalF64 = [&](std::optional<double> v) {
+      return v ? b.getF64FloatAttr(*v) : FloatAttr();
+    };
+    if (!c.learnedPositions) {
+      q = rope(q, pos, ropeParams);
+      k = rope(k, pos, ropeParams);
+    }
+    auto attn = llm::AttentionOp::create(
+        b, loc, act(c.qDim()), cacheType, q, k, v, cache, pos,
+        b.getI64IntegerAttr(l),
+        b.getI64IntegerAttr(c.numHeads), b.getI64IntegerAttr(c.numKvHeads),
+        optionalF64(c.attentionScale), b.getUnitAttr(),
+        sliding ? b.getI64IntegerAttr(*c.slidingWindow) : IntegerAttr(),
+        optionalF64(c.attentionSoftcap));
+    cache = attn.getNewCache();
+    Value o = linear(attn.getOutput(), Role::Wo, Role::Bo, l, c.dim);
+    if (c.postNorms)
+      o = rmsNorm(o, weight(Role::PostAttnNorm, l));
+    x = llm::AddOp::create(b, loc, x, o);
+    Value h2 = c.preNorms ? norm(x, Role::FfnNorm, Role::FfnNormBias, l) : x;
+    Value ffn = c.isMoELayer(l) ? moe(h2, l) : mlp(h2, l);
+    if (c.postNorms)
+      ffn = rmsNorm(ffn, weight(Role::PostFfnNorm, l));
+    return llm::AddOp::create(b, loc, x, ffn);
+  }
+
+  /// RMSNorm of projected queries or keys: per head ([seq, heads, head_dim]
+  /// rows, weight [head_dim]) or over the whole projection.
+  Value qkNorm(Value x, Value w, int64_t heads) {
+    if (c.qkNorm == ModelConfig::QKNorm::Whole)
+      return rmsNorm(x, w);
+    auto type = cast<RankedTensorType>(x.getType());
+    auto perHead = RankedTensorType::get(
+        {ShapedType::kDynamic, heads, c.headDim}, type.getElementType());
+    Value rows = tensor::DimOp::create(b, loc, x, 0);
+    Value x3 = tensor::ExpandShapeOp::create(
+        b, loc, perHead, x, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        ArrayRef<OpFoldResult>{rows, b.getIndexAttr(heads),
+                               b.getIndexAttr(c.headDim)});
+    return tensor::CollapseShapeOp::create(
+        b, loc, type, rmsNorm(x3, w), ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+
+  /// Learned absolute positions (GPT-2): rows start_pos.. of the table.
+  Value positionEmbeddings(Value tokens, Value pos) {
+    Value count = tensor::DimOp::create(b, loc, tokens, 0);
+    auto type = RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
+    Value positions = tensor::GenerateOp::create(
+        b, loc, type, ValueRange{count},
+        [&](OpBuilder &nb, Location l, ValueRange idx) {
+          Value p = arith::AddIOp::create(nb, l, pos, idx[0]);
+          tensor::YieldOp::create(
+              nb, l, arith::IndexCastOp::create(nb, l, nb.getI32Type(), p));
+        });
+    return llm::EmbeddingOp::create(
+        b, loc, act(c.dim),
+        dequantized(weight(Role::PositionEmbedding, -1)), positions,
+        FloatAttr());
+  }
+
+  /// The model's norm: RMSNorm, or LayerNorm with its bias (GPT-2).
+  Value norm(Value x, Role w, Role bias, int64_t l) {
+    if (!c.layerNorm)
+      return rmsNorm(x, weight(w, l));
+    return llm::LayerNormOp::create(b, loc, x, weight(w, l), weight(bias, l),
+                                    b.getF64FloatAttr(c.normEps));
+  }
+
+  /// Columns [offset, offset + size) of a [tokens, n] activation.
+  Value columns(Value x, int64_t offset, int64_t size) {
+    Value rows = tensor::DimOp::create(b, loc, x, 0);
+    return tensor::ExtractSliceOp::create(
+        b, loc, act(size), x,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{rows, b.getIndexAttr(size)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  }
+
   RankedTensorType act(int64_t features) {
     return RankedTensorType::get({ShapedType::kDynamic, features},
                                  b.getF32Type());
@@ -97,6 +189,22 @@ private:
     case DType::Q8_0: return block(8, llm::QuantScheme::gguf_q8_0);
     case DType::Q4_0: return block(4, llm::QuantScheme::gguf_q4_0);
     case DType::Q4_1: return block(4, llm::QuantScheme::gguf_q4_1);
+    default: break;
+    }
+    // Formats decoded at pack time (no kernel reads them yet).
+    auto packed = [&](int64_t bits, int64_t group, llm::QuantScheme scheme) {
+      return llm::QuantAttr::get(&ctx, bits, group, scheme,
+                                 llm::QuantGranularity::block);
+    };
+    switch (dtype) {
+    case DType::Q5_0: return packed(5, 32, llm::QuantScheme::gguf_q5_0);
+    case DType::Q5_1: return packed(5, 32, llm::QuantScheme::gguf_q5_1);
+    case DType::IQ4_NL: return packed(4, 32, llm::QuantScheme::gguf_iq4_nl);
+    case DType::Q2_K: return packed(2, 256, llm::QuantScheme::gguf_q2_k);
+    case DType::Q3_K: return packed(3, 256, llm::QuantScheme::gguf_q3_k);
+    case DType::Q4_K: return packed(4, 256, llm::QuantScheme::gguf_q4_k);
+    case DType::Q5_K: return packed(5, 256, llm::QuantScheme::gguf_q5_k);
+    case DType::Q6_K: return packed(6, 256, llm::QuantScheme::gguf_q6_k);
     default: return {};
     }
   }
@@ -109,8 +217,8 @@ private:
     case DType::Q8_0: return b.getIntegerType(8);
     case DType::Q4_0:
     case DType::Q4_1: return b.getIntegerType(4);
+    default: return b.getIntegerType(quantOf(dtype).getBits());
     }
-    return {};
   }
 
   /// The llm.param of a tensor, created once per name at the function top.
@@ -135,19 +243,34 @@ private:
     return param(source.nameOf(role, layer, -1));
   }
 
-  /// Plain float weights pass through; GGUF blocks become llm.dequantize.
+  /// Plain float weights pass through; GGUF blocks become llm.dequantize:
+  /// to f32 at run time, or to f16 at pack time for the formats no kernel
+  /// reads yet (K-quants, q5_0, q5_1, iq4_nl).
   Value dequantized(Value w) {
-    auto p = w.getDefiningOp<llm::ParamOp>();
-    llm::QuantAttr quant = p ? p.getQuantAttr() : llm::QuantAttr();
+    llm::QuantAttr quant = quantOfParam(w);
     if (!quant)
       return w;
+    Value &cached = dequantizedParams[w]; // a tied table: decoded once
+    if (cached)
+      return cached;
     auto type = cast<RankedTensorType>(w.getType());
-    return llm::DequantizeOp::create(b, loc, type.clone(b.getF32Type()), w,
-                                     Value(), Value(), quant);
+    Type elt = quant.isDecodedAtPackTime() ? Type(b.getF16Type())
+                                           : Type(b.getF32Type());
+    cached = llm::DequantizeOp::create(b, loc, type.clone(elt), w, Value(),
+                                       Value(), quant);
+    return cached;
+  }
+
+  static llm::QuantAttr quantOfParam(Value v) {
+    auto p = v.getDefiningOp<llm::ParamOp>();
+    return p ? p.getQuantAttr() : llm::QuantAttr();
   }
 
   Value rmsNorm(Value x, Value w) {
-    return llm::RMSNormOp::create(b, loc, x, w, b.getF64FloatAttr(c.normEps));
+    return llm::RMSNormOp::create(
+        b, loc, x, w, b.getF64FloatAttr(c.normEps),
+        c.normWeightOffset != 0 ? b.getF64FloatAttr(c.normWeightOffset)
+                                : FloatAttr());
   }
 
   Value linear(Value x, Role wRole, Role bRole, int64_t layer, int64_t out) {
@@ -155,30 +278,49 @@ private:
     Value bias;
     if (bRole != Role(-1)) {
       std::string biasName = source.nameOf(bRole, layer, -1);
-      if (!biasName.empty() && c.qkvBias)
+      if (!biasName.empty() && (c.qkvBias || c.linearBias))
         bias = param(biasName);
     }
     auto p = w.getDefiningOp<llm::ParamOp>();
-    if (llm::QuantAttr quant = p.getQuantAttr())
+    if (c.transposedWeights && wRole != Role::TokenEmbedding) {
+      // Conv1D's [in, out] as linear's [out, in], at pack time.
+      auto t = cast<RankedTensorType>(w.getType());
+      w = llm::TransposeOp::create(
+          b, loc,
+          RankedTensorType::get({t.getDimSize(1), t.getDimSize(0)},
+                                t.getElementType()),
+          w);
+      return llm::LinearOp::create(b, loc, act(out), x, w, bias);
+    }
+    if (llm::QuantAttr quant = p.getQuantAttr(); quant && !quant.isDecodedAtPackTime())
       return llm::QLinearOp::create(b, loc, act(out), x, w, Value(), Value(),
                                     bias, quant);
+    w = dequantized(w);
     return llm::LinearOp::create(b, loc, act(out), x, w, bias);
   }
 
-  Value rope(Value x, Value pos) {
+  DenseF64ArrayAttr factors(ArrayRef<double> v) {
+    return v.empty() ? DenseF64ArrayAttr() : DenseF64ArrayAttr::get(&ctx, v);
+  }
+
+  Value rope(Value x, Value pos, const RopeParams &params) {
     llm::RopeScalingAttr scaling;
-    if (c.ropeScaling) {
-      const RopeScaling &s = *c.ropeScaling;
+    if (params.scaling) {
+      const RopeScaling &s = *params.scaling;
+      llm::RopeScalingKind kind = s.kind == RopeScaling::Llama3
+                                      ? llm::RopeScalingKind::llama3
+                                  : s.kind == RopeScaling::LongRope
+                                      ? llm::RopeScalingKind::longrope
+                                      : llm::RopeScalingKind::linear;
       scaling = llm::RopeScalingAttr::get(
-          &ctx,
-          s.kind == RopeScaling::Llama3 ? llm::RopeScalingKind::llama3
-                                        : llm::RopeScalingKind::linear,
-          llvm::APFloat(s.factor), llvm::APFloat(s.lowFreqFactor),
-          llvm::APFloat(s.highFreqFactor), s.originalMaxPositions);
+          &ctx, kind, llvm::APFloat(s.factor), llvm::APFloat(s.lowFreqFactor),
+          llvm::APFloat(s.highFreqFactor), s.originalMaxPositions,
+          factors(s.shortFactor), factors(s.longFactor),
+          llvm::APFloat(s.attentionFactor));
     }
     return llm::RoPEOp::create(
         b, loc, x.getType(), x, pos, b.getI64IntegerAttr(c.headDim),
-        b.getF64FloatAttr(c.ropeTheta),
+        b.getF64FloatAttr(params.theta),
         llm::RopeStyleAttr::get(&ctx, c.ropeStyle == RopeStyle::Half
                                           ? llm::RopeStyle::half
                                           : llm::RopeStyle::interleaved),
@@ -186,10 +328,39 @@ private:
   }
 
   Value mlp(Value h, int64_t l) {
-    Value gate = linear(h, Role::FfnGate, Role(-1), l, c.hiddenDim);
-    Value up = linear(h, Role::FfnUp, Role(-1), l, c.hiddenDim);
-    Value act = llm::SwiGLUOp::create(b, loc, gate.getType(), gate, up);
-    return linear(act, Role::FfnDown, Role(-1), l, c.dim);
+    if (!c.gatedFFN) { // act(up(h)) -> down
+      Value up = linear(h, Role::FfnUp, Role::BUp, l, c.hiddenDim);
+      return linear(activation(up), Role::FfnDown, Role::BDown, l, c.dim);
+    }
+    Value gate, up;
+    if (c.fusedGateUp) {
+      Value gu = linear(h, Role::FfnGateUp, Role(-1), l, 2 * c.hiddenDim);
+      if (c.ffnActivation == ModelConfig::Activation::SiLU) // fused SwiGLU
+        return linear(llm::SwiGLUOp::create(b, loc, act(c.hiddenDim), gu,
+                                            Value()),
+                      Role::FfnDown, Role(-1), l, c.dim);
+      gate = columns(gu, 0, c.hiddenDim);
+      up = columns(gu, c.hiddenDim, c.hiddenDim);
+    } else {
+      gate = linear(h, Role::FfnGate, Role(-1), l, c.hiddenDim);
+      up = linear(h, Role::FfnUp, Role(-1), l, c.hiddenDim);
+    }
+    Value gated =
+        c.ffnActivation == ModelConfig::Activation::SiLU
+            ? Value(llm::SwiGLUOp::create(b, loc, gate.getType(), gate, up))
+            : Value(llm::MulOp::create(b, loc, activation(gate), up)); // GeGLU
+    return linear(gated, Role::FfnDown, Role(-1), l, c.dim);
+  }
+
+  /// The MLP's activation on its own (GeGLU's gate, GPT-2's MLP).
+  Value activation(Value x) {
+    if (c.ffnActivation == ModelConfig::Activation::SiLU)
+      return llm::SiLUOp::create(b, loc, x);
+    return llm::GeLUOp::create(
+        b, loc, x,
+        c.ffnActivation == ModelConfig::Activation::GeLUTanh
+            ? llm::GeluApproximation::tanh
+            : llm::GeluApproximation::none);
   }
 
   /// [E, rows, cols] expert weights: one stacked tensor (GGUF) or the
@@ -226,14 +397,11 @@ private:
     Value gate = experts(Role::ExpertGate, l, f, c.dim);
     Value up = experts(Role::ExpertUp, l, f, c.dim);
     Value down = experts(Role::ExpertDown, l, c.dim, f);
-    // Stacked GGUF blocks of one type run as stored; other mixes are
-    // dequantized.
-    auto quantOfParam = [](Value v) {
-      auto p = v.getDefiningOp<llm::ParamOp>();
-      return p ? p.getQuantAttr() : llm::QuantAttr();
-    };
+    // Stacked GGUF blocks of one type run as stored; other mixes, and
+    // formats no kernel reads, are dequantized.
     llm::QuantAttr expertQuant = quantOfParam(gate);
-    if (quantOfParam(up) != expertQuant || quantOfParam(down) != expertQuant) {
+    if (quantOfParam(up) != expertQuant || quantOfParam(down) != expertQuant ||
+        (expertQuant && expertQuant.isDecodedAtPackTime())) {
       expertQuant = {};
       gate = dequantized(gate);
       up = dequantized(up);
@@ -304,6 +472,7 @@ private:
   OpBuilder b;
   Location loc;
   llvm::StringMap<Value> params;
+  llvm::DenseMap<Value, Value> dequantizedParams;
 };
 } // namespace
 

@@ -150,7 +150,15 @@ std::optional<DType> ggmlType(uint32_t t) {
   case 1: return DType::F16;
   case 2: return DType::Q4_0;
   case 3: return DType::Q4_1;
+  case 6: return DType::Q5_0;
+  case 7: return DType::Q5_1;
   case 8: return DType::Q8_0;
+  case 10: return DType::Q2_K;
+  case 11: return DType::Q3_K;
+  case 12: return DType::Q4_K;
+  case 13: return DType::Q5_K;
+  case 14: return DType::Q6_K;
+  case 20: return DType::IQ4_NL;
   case 30: return DType::BF16;
   default: return std::nullopt;
   }
@@ -232,7 +240,8 @@ llvm::Expected<GGUFFile> llmc::parseGGUF(llvm::StringRef path,
       return fileError(path, "tensor '" + t.name + "' has type " +
                                  ggmlTypeName(type) + " (" + llvm::Twine(type) +
                                  "), which llmc does not read (F32, F16, BF16, "
-                                 "Q8_0, Q4_0, Q4_1 are supported)");
+                                 "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, "
+                                 "Q3_K, Q4_K, Q5_K, Q6_K are supported)");
     t.dtype = *dtype;
     uint64_t rel;
     if (Error e = c.read(rel, "a tensor offset"))
@@ -421,11 +430,18 @@ llmc::openGGUF(llvm::StringRef path,
     case Role::Bk: return b + "attn_k.bias";
     case Role::Bv: return b + "attn_v.bias";
     case Role::FfnNorm: return b + "ffn_norm.weight";
+    // llama.cpp's names for the newer families' norms.
+    case Role::QNorm: return b + "attn_q_norm.weight";
+    case Role::KNorm: return b + "attn_k_norm.weight";
+    case Role::PostAttnNorm: return b + "post_attention_norm.weight";
+    case Role::PostFfnNorm: return b + "post_ffw_norm.weight";
     case Role::FfnGate: return b + "ffn_gate.weight";
     case Role::FfnUp: return b + "ffn_up.weight";
     case Role::FfnDown: return b + "ffn_down.weight";
     case Role::FinalNorm: return "output_norm.weight";
     case Role::Output: return "output.weight";
+    case Role::Wqkv: return b + "attn_qkv.weight";
+    case Role::FfnGateUp: return b + "ffn_up.weight";
     case Role::Router: return b + "ffn_gate_inp.weight";
     case Role::ExpertGate: return b + "ffn_gate_exps.weight";
     case Role::ExpertUp: return b + "ffn_up_exps.weight";

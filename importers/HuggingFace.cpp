@@ -1,6 +1,6 @@
 //===- HuggingFace.cpp - HF directories: config.json + safetensors --------===//
 
-#include "importers/ModelSource.h"
+#include "importers/HFConfig.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include <cstring>
@@ -83,45 +83,25 @@ Error llmc::readSafetensorsHeader(ModelSource &source, unsigned file,
 }
 
 namespace {
-bool boolOr(const json &j, const char *key, bool fallback) {
-  return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : fallback;
-}
-std::string stringOr(const json &j, const char *key, std::string fallback) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
-                                               : fallback;
-}
-
-/// Reads typed config.json fields; errors name config.json and the key.
-struct Config {
-  const json &j;
-  std::string path;
-
-  Error integer(const char *key, int64_t &out, bool required = true) const {
-    if (!j.contains(key) || j[key].is_null())
-      return required ? fileError(path, "'" + llvm::Twine(key) + "' is missing")
-                      : Error::success();
-    if (!j[key].is_number_integer())
-      return fileError(path, "'" + llvm::Twine(key) + "' must be an integer");
-    out = j[key].get<int64_t>();
-    return Error::success();
-  }
-  Error number(const json &obj, const char *key, double &out,
-               bool required = false) const {
-    if (!obj.contains(key) || obj[key].is_null())
-      return required ? fileError(path, "'" + llvm::Twine(key) + "' is missing")
-                      : Error::success();
-    if (!obj[key].is_number())
-      return fileError(path, "'" + llvm::Twine(key) + "' must be a number");
-    out = obj[key].get<double>();
-    return Error::success();
-  }
-};
-
 /// Where a family keeps its feed-forward weights.
 enum class FFNNames { Dense, Mixtral, Qwen2MoE };
 
+/// Where a family keeps its norms: Llama's post_attention_layernorm is the
+/// MLP's pre-norm, Gemma 2/3's and OLMo 2's the attention's post-norm.
+struct NormNames {
+  const char *attn, *ffn, *postAttn, *postFfn;
+};
+NormNames normNames(llvm::StringRef arch) {
+  if (arch == "gemma2" || arch == "gemma3")
+    return {"input_layernorm", "pre_feedforward_layernorm",
+            "post_attention_layernorm", "post_feedforward_layernorm"};
+  if (arch == "olmo2")
+    return {"", "", "post_attention_layernorm", "post_feedforward_layernorm"};
+  return {"input_layernorm", "post_attention_layernorm", "", ""};
+}
+
 std::string hfName(Role role, int64_t layer, int64_t expert, FFNNames ffn,
-                   bool moeLayer, bool qkvBias, bool tied) {
+                   NormNames norms, bool moeLayer, bool qkvBias, bool tied) {
   std::string l = "model.layers." + std::to_string(layer) + ".";
   bool mixtral = ffn == FFNNames::Mixtral && moeLayer;
   bool qwen = ffn == FFNNames::Qwen2MoE && moeLayer;
@@ -129,17 +109,26 @@ std::string hfName(Role role, int64_t layer, int64_t expert, FFNNames ffn,
                                 std::to_string(expert) + "."
                           : l + "mlp.experts." + std::to_string(expert) + ".";
   std::string shared = l + "mlp.shared_expert.";
+  auto norm = [&](const char *name) {
+    return *name ? l + name + ".weight" : std::string();
+  };
   switch (role) {
   case Role::TokenEmbedding: return "model.embed_tokens.weight";
-  case Role::AttnNorm: return l + "input_layernorm.weight";
+  case Role::AttnNorm: return norm(norms.attn);
+  case Role::PostAttnNorm: return norm(norms.postAttn);
+  case Role::PostFfnNorm: return norm(norms.postFfn);
+  case Role::QNorm: return l + "self_attn.q_norm.weight";
+  case Role::KNorm: return l + "self_attn.k_norm.weight";
   case Role::Wq: return l + "self_attn.q_proj.weight";
   case Role::Wk: return l + "self_attn.k_proj.weight";
   case Role::Wv: return l + "self_attn.v_proj.weight";
   case Role::Wo: return l + "self_attn.o_proj.weight";
+  case Role::Wqkv: return l + "self_attn.qkv_proj.weight";
+  case Role::FfnGateUp: return l + "mlp.gate_up_proj.weight";
   case Role::Bq: return qkvBias ? l + "self_attn.q_proj.bias" : "";
   case Role::Bk: return qkvBias ? l + "self_attn.k_proj.bias" : "";
   case Role::Bv: return qkvBias ? l + "self_attn.v_proj.bias" : "";
-  case Role::FfnNorm: return l + "post_attention_layernorm.weight";
+  case Role::FfnNorm: return norm(norms.ffn);
   case Role::FfnGate: return moeLayer ? "" : l + "mlp.gate_proj.weight";
   case Role::FfnUp: return moeLayer ? "" : l + "mlp.up_proj.weight";
   case Role::FfnDown: return moeLayer ? "" : l + "mlp.down_proj.weight";
@@ -164,168 +153,53 @@ std::string hfName(Role role, int64_t layer, int64_t expert, FFNNames ffn,
 }
 } // namespace
 
-/// Reads config.json into a new ModelSource (no tensors yet).
-static llvm::Expected<std::unique_ptr<ModelSource>>
-parseHFConfig(llvm::StringRef configPath, llvm::StringRef directory) {
-  auto configBuf = readFile(configPath);
-  if (!configBuf)
-    return configBuf.takeError();
-  json j = json::parse((*configBuf)->getBufferStart(),
-                       (*configBuf)->getBufferEnd(), nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return fileError(configPath, "is not a JSON object");
-  Config cfg{j, std::string(configPath)};
-
-  if (!j.contains("architectures") || !j["architectures"].is_array() ||
-      j["architectures"].empty() || !j["architectures"][0].is_string())
-    return fileError(configPath, "'architectures' is missing");
-  std::string archName = j["architectures"][0].get<std::string>();
-  auto source = std::make_unique<ModelSource>();
-  source->format = "hf";
-  source->path = directory.str();
-  ModelConfig &c = source->config;
-  if (archName == "LlamaForCausalLM")
-    c.arch = "llama";
-  else if (archName == "MistralForCausalLM")
-    c.arch = "mistral";
-  else if (archName == "Qwen2ForCausalLM")
-    c.arch = "qwen2";
-  else if (archName == "MixtralForCausalLM")
-    c.arch = "mixtral";
-  else if (archName == "Qwen2MoeForCausalLM")
-    c.arch = "qwen2_moe";
-  else
-    return fileError(configPath,
-                     "architecture '" + archName +
-                         "' is not supported (LlamaForCausalLM, "
-                         "MistralForCausalLM, Qwen2ForCausalLM, "
-                         "MixtralForCausalLM, Qwen2MoeForCausalLM)");
-  c.ropeStyle = RopeStyle::Half; // HF checkpoints use rotate_half.
-  c.qkvBias = c.arch == "qwen2" || c.arch == "qwen2_moe";
-  if (j.contains("attention_bias") && j["attention_bias"].is_boolean())
-    c.qkvBias = j["attention_bias"].get<bool>();
-  std::pair<const char *, int64_t *> required[] = {
-      {"hidden_size", &c.dim},
-      {"intermediate_size", &c.hiddenDim},
-      {"num_hidden_layers", &c.numLayers},
-      {"num_attention_heads", &c.numHeads},
-      {"vocab_size", &c.vocabSize}};
-  for (auto [key, out] : required)
-    if (Error e = cfg.integer(key, *out))
-      return std::move(e);
-  c.numKvHeads = c.numHeads;
-  if (Error e = cfg.integer("num_key_value_heads", c.numKvHeads, false))
-    return std::move(e);
-  c.maxSeq = 2048;
-  if (Error e = cfg.integer("max_position_embeddings", c.maxSeq, false))
-    return std::move(e);
-  c.headDim = c.numHeads > 0 ? c.dim / c.numHeads : 0;
-  if (Error e = cfg.integer("head_dim", c.headDim, false))
-    return std::move(e);
-  c.normEps = 1e-6;
-  if (Error e = cfg.number(j, "rms_norm_eps", c.normEps))
-    return std::move(e);
-  if (Error e = cfg.number(j, "rope_theta", c.ropeTheta))
-    return std::move(e);
-  c.tiedEmbeddings = boolOr(j, "tie_word_embeddings", false);
-  int64_t window = 0;
-  bool useWindow = c.arch == "mistral" || c.arch == "mixtral" ||
-                   boolOr(j, "use_sliding_window", false);
-  if (useWindow) {
-    if (Error e = cfg.integer("sliding_window", window, false))
-      return std::move(e);
-    if (window > 0)
-      c.slidingWindow = window;
+/// GPT-2's names; `p` is "transformer." (GPT2LMHeadModel.save_pretrained)
+/// or "" (the original checkpoints).
+static std::string gpt2Name(Role role, int64_t layer, const std::string &p) {
+  std::string l = p + "h." + std::to_string(layer) + ".";
+  switch (role) {
+  case Role::TokenEmbedding: return p + "wte.weight";
+  case Role::PositionEmbedding: return p + "wpe.weight";
+  case Role::AttnNorm: return l + "ln_1.weight";
+  case Role::AttnNormBias: return l + "ln_1.bias";
+  case Role::Wqkv: return l + "attn.c_attn.weight";
+  case Role::Bqkv: return l + "attn.c_attn.bias";
+  case Role::Wo: return l + "attn.c_proj.weight";
+  case Role::Bo: return l + "attn.c_proj.bias";
+  case Role::FfnNorm: return l + "ln_2.weight";
+  case Role::FfnNormBias: return l + "ln_2.bias";
+  case Role::FfnUp: return l + "mlp.c_fc.weight";
+  case Role::BUp: return l + "mlp.c_fc.bias";
+  case Role::FfnDown: return l + "mlp.c_proj.weight";
+  case Role::BDown: return l + "mlp.c_proj.bias";
+  case Role::FinalNorm: return p + "ln_f.weight";
+  case Role::FinalNormBias: return p + "ln_f.bias";
+  case Role::Output: return "lm_head.weight";
+  default: return "";
   }
-  if (c.arch == "mixtral") {
-    if (Error e = cfg.integer("num_local_experts", c.numExperts))
-      return std::move(e);
-    if (Error e = cfg.integer("num_experts_per_tok", c.expertsPerToken))
-      return std::move(e);
-  }
-  if (c.arch == "qwen2_moe") {
-    // Qwen2-MoE: softmax over all experts, then the top k (renormalised
-    // with norm_topk_prob); a shared expert scaled by sigmoid(gate · x);
-    // layers in mlp_only_layers, or not a multiple of decoder_sparse_step,
-    // keep a dense MLP of intermediate_size.
-    if (Error e = cfg.integer("num_experts", c.numExperts))
-      return std::move(e);
-    if (Error e = cfg.integer("num_experts_per_tok", c.expertsPerToken))
-      return std::move(e);
-    if (Error e = cfg.integer("moe_intermediate_size", c.expertHiddenDim))
-      return std::move(e);
-    if (Error e = cfg.integer("shared_expert_intermediate_size",
-                              c.sharedHiddenDim, false))
-      return std::move(e);
-    c.sharedExpertGate = c.sharedHiddenDim > 0;
-    c.routing = boolOr(j, "norm_topk_prob", false)
-                    ? ModelConfig::Routing::SoftmaxTopKNorm
-                    : ModelConfig::Routing::SoftmaxTopK;
-    int64_t step = 1;
-    if (Error e = cfg.integer("decoder_sparse_step", step, false))
-      return std::move(e);
-    if (step < 1)
-      return fileError(configPath, "'decoder_sparse_step' must be >= 1");
-    if (j.contains("mlp_only_layers") && !j["mlp_only_layers"].is_null()) {
-      if (!j["mlp_only_layers"].is_array())
-        return fileError(configPath, "'mlp_only_layers' must be a list");
-      for (const json &v : j["mlp_only_layers"]) {
-        if (!v.is_number_integer())
-          return fileError(configPath,
-                           "'mlp_only_layers' must list layer numbers");
-        c.denseLayers.push_back(v.get<int64_t>());
-      }
-    }
-    for (int64_t l = 0; l < c.numLayers; ++l)
-      if ((l + 1) % step != 0 && llvm::find(c.denseLayers, l) == c.denseLayers.end())
-        c.denseLayers.push_back(l);
-  }
-  if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
-    const json &rs = j["rope_scaling"];
-    std::string type = stringOr(rs, "rope_type", stringOr(rs, "type", ""));
-    RopeScaling s;
-    if (Error e = cfg.number(rs, "factor", s.factor, true))
-      return std::move(e);
-    if (type == "linear") {
-      s.kind = RopeScaling::Linear;
-    } else if (type == "llama3") {
-      s.kind = RopeScaling::Llama3;
-      double orig = 0;
-      if (Error e = cfg.number(rs, "low_freq_factor", s.lowFreqFactor, true))
-        return std::move(e);
-      if (Error e = cfg.number(rs, "high_freq_factor", s.highFreqFactor, true))
-        return std::move(e);
-      if (Error e = cfg.number(rs, "original_max_position_embeddings", orig,
-                               true))
-        return std::move(e);
-      s.originalMaxPositions = static_cast<int64_t>(orig);
-    } else if (type != "default") {
-      return fileError(configPath, "rope_scaling type '" + type +
-                                       "' is not supported (linear, llama3)");
-    }
-    if (type != "default")
-      c.ropeScaling = s;
-  }
-  if (Error e = c.validate(configPath))
-    return std::move(e);
-
-  if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) {
-    std::string t = j["torch_dtype"].get<std::string>();
-    source->declaredDType = t == "float32"    ? DType::F32
-                            : t == "bfloat16" ? DType::BF16
-                                              : DType::F16;
-  }
-  return std::move(source);
 }
 
 static void setHFNames(ModelSource &source) {
   const ModelConfig &c = source.config;
-  FFNNames ffn = c.arch == "mixtral"     ? FFNNames::Mixtral
-                 : c.arch == "qwen2_moe" ? FFNNames::Qwen2MoE
-                                         : FFNNames::Dense;
+  if (c.arch == "gpt2") {
+    std::string prefix =
+        source.lookup("wte.weight") && !source.lookup("transformer.wte.weight")
+            ? ""
+            : "transformer.";
+    source.nameOf = [prefix](Role role, int64_t layer, int64_t) {
+      return gpt2Name(role, layer, prefix);
+    };
+    return;
+  }
+  FFNNames ffn = c.arch == "mixtral" ? FFNNames::Mixtral
+                 : c.arch == "qwen2_moe" || c.arch == "qwen3_moe"
+                     ? FFNNames::Qwen2MoE
+                     : FFNNames::Dense;
   bool bias = c.qkvBias, tied = c.tiedEmbeddings;
+  NormNames norms = normNames(c.arch);
   source.nameOf = [=](Role role, int64_t layer, int64_t expert) {
-    return hfName(role, layer, expert, ffn, c.isMoELayer(layer), bias, tied);
+    return hfName(role, layer, expert, ffn, norms, c.isMoELayer(layer), bias,
+                  tied);
   };
 }
 

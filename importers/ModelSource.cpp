@@ -3,6 +3,7 @@
 #include "importers/ModelSource.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include <cmath>
 
 using namespace llmc;
 using llvm::Error;
@@ -45,8 +46,18 @@ Error ModelConfig::validate(llvm::StringRef path) const {
   if (headDim % 2 != 0)
     return fileError(path, "head_dim " + llvm::Twine(headDim) +
                                " is odd; RoPE needs pairs");
-  if (!(normEps > 0) || !(ropeTheta > 1))
+  if (!(normEps > 0) || !(ropeTheta > 1) ||
+      (slidingRope && !(slidingRope->theta > 1)))
     return fileError(path, "norm epsilon must be > 0 and rope theta > 1");
+  for (std::optional<double> v :
+       {attentionScale, attentionSoftcap, finalSoftcap})
+    if (v && !(*v > 0 && std::isfinite(*v)))
+      return fileError(path, "attention scale and soft caps must be positive");
+  if (!slidingLayers.empty() && int64_t(slidingLayers.size()) != numLayers)
+    return fileError(path, "layer types list " +
+                               llvm::Twine(slidingLayers.size()) +
+                               " layers, the model has " +
+                               llvm::Twine(numLayers));
   if (numExperts < 0 || (numExperts > 0 && (expertsPerToken < 1 ||
                                             expertsPerToken > numExperts)))
     return fileError(path, "experts per token (" +
@@ -152,16 +163,57 @@ Error ModelSource::forEachExpectedTensor(
   };
   if (Error e = visit(Role::TokenEmbedding, -1, -1, {c.vocabSize, c.dim}))
     return e;
+  if (c.learnedPositions)
+    if (Error e = visit(Role::PositionEmbedding, -1, -1, {c.maxSeq, c.dim}))
+      return e;
   if (Error e = visit(Role::FinalNorm, -1, -1, {c.dim}))
     return e;
+  if (c.layerNorm)
+    if (Error e = visit(Role::FinalNormBias, -1, -1, {c.dim}))
+      return e;
+  // A linear weight's stored shape: [out, in], or [in, out] (Conv1D).
+  auto lin = [&](int64_t out, int64_t in) {
+    return c.transposedWeights ? std::vector<int64_t>{in, out}
+                               : std::vector<int64_t>{out, in};
+  };
   if (!c.tiedEmbeddings)
     if (Error e = visit(Role::Output, -1, -1, {c.vocabSize, c.dim}))
       return e;
   for (int64_t l = 0; l < c.numLayers; ++l) {
-    std::vector<std::pair<Role, std::vector<int64_t>>> want = {
-        {Role::AttnNorm, {c.dim}},        {Role::Wq, {c.qDim(), c.dim}},
-        {Role::Wk, {c.kvDim(), c.dim}},   {Role::Wv, {c.kvDim(), c.dim}},
-        {Role::Wo, {c.dim, c.qDim()}},    {Role::FfnNorm, {c.dim}}};
+    std::vector<std::pair<Role, std::vector<int64_t>>> want;
+    if (c.preNorms) {
+      want.push_back({Role::AttnNorm, {c.dim}});
+      if (c.layerNorm)
+        want.push_back({Role::AttnNormBias, {c.dim}});
+    }
+    int64_t qkvDim = c.qDim() + 2 * c.kvDim();
+    if (c.fusedQKV) {
+      want.push_back({Role::Wqkv, lin(qkvDim, c.dim)});
+    } else {
+      want.push_back({Role::Wq, lin(c.qDim(), c.dim)});
+      want.push_back({Role::Wk, lin(c.kvDim(), c.dim)});
+      want.push_back({Role::Wv, lin(c.kvDim(), c.dim)});
+    }
+    want.push_back({Role::Wo, lin(c.dim, c.qDim())});
+    if (c.linearBias) {
+      want.push_back({Role::Bo, {c.dim}});
+      if (c.fusedQKV)
+        want.push_back({Role::Bqkv, {qkvDim}});
+    }
+    if (c.preNorms) {
+      want.push_back({Role::FfnNorm, {c.dim}});
+      if (c.layerNorm)
+        want.push_back({Role::FfnNormBias, {c.dim}});
+    }
+    if (c.postNorms) {
+      want.push_back({Role::PostAttnNorm, {c.dim}});
+      want.push_back({Role::PostFfnNorm, {c.dim}});
+    }
+    bool perHead = c.qkNorm == ModelConfig::QKNorm::PerHead;
+    if (c.qkNorm != ModelConfig::QKNorm::None) {
+      want.push_back({Role::QNorm, {perHead ? c.headDim : c.qDim()}});
+      want.push_back({Role::KNorm, {perHead ? c.headDim : c.kvDim()}});
+    }
     if (c.qkvBias) {
       want.push_back({Role::Bq, {c.qDim()}});
       want.push_back({Role::Bk, {c.kvDim()}});
@@ -169,9 +221,18 @@ Error ModelSource::forEachExpectedTensor(
     }
     bool moe = c.isMoELayer(l);
     if (!moe) {
-      want.push_back({Role::FfnGate, {c.hiddenDim, c.dim}});
-      want.push_back({Role::FfnUp, {c.hiddenDim, c.dim}});
-      want.push_back({Role::FfnDown, {c.dim, c.hiddenDim}});
+      if (c.fusedGateUp) {
+        want.push_back({Role::FfnGateUp, lin(2 * c.hiddenDim, c.dim)});
+      } else {
+        if (c.gatedFFN)
+          want.push_back({Role::FfnGate, lin(c.hiddenDim, c.dim)});
+        want.push_back({Role::FfnUp, lin(c.hiddenDim, c.dim)});
+      }
+      want.push_back({Role::FfnDown, lin(c.dim, c.hiddenDim)});
+      if (c.linearBias) {
+        want.push_back({Role::BUp, {c.hiddenDim}});
+        want.push_back({Role::BDown, {c.dim}});
+      }
     } else {
       want.push_back({Role::Router, {c.numExperts, c.dim}});
       if (int64_t s = c.sharedHiddenDim) {

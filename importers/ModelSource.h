@@ -29,24 +29,72 @@ llvm::Error fileError(llvm::StringRef path, const llvm::Twine &message);
 enum class RopeStyle { Interleaved, Half };
 
 struct RopeScaling {
-  enum Kind { Linear, Llama3 } kind = Linear;
+  enum Kind { Linear, Llama3, LongRope } kind = Linear;
   double factor = 1.0;
   double lowFreqFactor = 0, highFreqFactor = 0;
   int64_t originalMaxPositions = 0;
+  /// LongRoPE (Phi-3): per-pair factors and the cos/sin multiplier.
+  std::vector<double> shortFactor, longFactor;
+  double attentionFactor = 1.0;
+};
+
+/// The RoPE of one kind of layer: base frequency and optional scaling.
+struct RopeParams {
+  double theta = 10000.0;
+  std::optional<RopeScaling> scaling;
 };
 
 /// Architecture-neutral decoder-only transformer configuration.
 struct ModelConfig {
-  std::string arch; // "llama", "mistral", "qwen2", "mixtral"
+  std::string arch; // "llama", "qwen3", "gemma2", ... (docs/importers.md)
   int64_t dim = 0, hiddenDim = 0, numLayers = 0, numHeads = 0,
           numKvHeads = 0, headDim = 0, vocabSize = 0, maxSeq = 0;
   double normEps = 1e-5;
   double ropeTheta = 10000.0;
   RopeStyle ropeStyle = RopeStyle::Interleaved;
   std::optional<RopeScaling> ropeScaling;
+  /// RoPE of the sliding-window layers where it differs from the global
+  /// one above (Gemma 3's local base frequency).
+  std::optional<RopeParams> slidingRope;
   bool tiedEmbeddings = false;
   bool qkvBias = false;
+  /// One [q; k; v] projection (Phi-3's qkv_proj) and one [gate; up]
+  /// projection (gate_up_proj) instead of separate weights.
+  bool fusedQKV = false, fusedGateUp = false;
+  /// GPT-2: LayerNorm with bias instead of RMSNorm, learned absolute
+  /// positions instead of RoPE, an ungated MLP (act(up) -> down), a bias on
+  /// every linear, and weights stored [in, out] (Conv1D).
+  bool layerNorm = false, learnedPositions = false, gatedFFN = true,
+       linearBias = false, transposedWeights = false;
   std::optional<int64_t> slidingWindow;
+  /// Which layers use `slidingWindow` (empty: all of them); Gemma 2/3
+  /// alternate sliding-window and global layers.
+  std::vector<bool> slidingLayers;
+
+  // What sets the newer families apart from Llama (all off for Llama):
+  /// RMSNorm on the projected queries and keys before RoPE: per head
+  /// (Qwen3, Gemma 3: weight [head_dim]) or over all heads (OLMo 2).
+  enum class QKNorm { None, PerHead, Whole };
+  QKNorm qkNorm = QKNorm::None;
+  /// Norms before attention and MLP (input_layernorm, ...) and after them
+  /// (Gemma 2/3 have both; OLMo 2 only the post-norms).
+  bool preNorms = true, postNorms = false;
+  /// RMSNorm scales by (normWeightOffset + w): Gemma stores w - 1.
+  double normWeightOffset = 0;
+  /// Embeddings multiplied by this (Gemma: sqrt(dim)); 0 = not scaled.
+  double embeddingScale = 0;
+  /// The gated MLP's activation: silu(gate) * up or gelu(gate) * up.
+  enum class Activation { SiLU, GeLU, GeLUTanh };
+  Activation ffnActivation = Activation::SiLU;
+  /// Attention score scale (default 1/sqrt(head_dim)) and the soft caps of
+  /// attention scores and final logits (Gemma 2).
+  std::optional<double> attentionScale, attentionSoftcap, finalSoftcap;
+
+  bool isSlidingLayer(int64_t layer) const {
+    return slidingWindow &&
+           (slidingLayers.empty() ||
+            (layer < int64_t(slidingLayers.size()) && slidingLayers[layer]));
+  }
   int64_t numExperts = 0, expertsPerToken = 0; // MoE when numExperts > 0
   /// A routed expert's hidden size (0: hiddenDim, as Mixtral).
   int64_t expertHiddenDim = 0;
@@ -77,8 +125,11 @@ struct ModelConfig {
 
 /// What a weight is for in the decoder; the source maps roles to its names.
 enum class Role {
-  TokenEmbedding, AttnNorm, Wq, Wk, Wv, Wo, Bq, Bk, Bv, FfnNorm,
-  FfnGate, FfnUp, FfnDown, FinalNorm, Output,
+  TokenEmbedding, PositionEmbedding, AttnNorm, Wq, Wk, Wv, Wqkv, Wo, Bq, Bk,
+  Bv, Bqkv, Bo, QNorm, KNorm, PostAttnNorm, FfnNorm, FfnGate, FfnUp,
+  FfnGateUp, FfnDown, BUp, BDown, PostFfnNorm, FinalNorm, Output,
+  // LayerNorm biases (GPT-2).
+  AttnNormBias, FfnNormBias, FinalNormBias,
   Router, ExpertGate, ExpertUp, ExpertDown,
   SharedGate, SharedUp, SharedDown, SharedScale
 };

@@ -116,15 +116,6 @@ float llmc::dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
   return q * m.scales[g];
 }
 
-namespace {
-uint16_t floatToHalf(float v) {
-  llvm::APFloat f(v);
-  bool lost = false;
-  f.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven,
-            &lost);
-  return static_cast<uint16_t>(f.bitcastToAPInt().getZExtValue());
-}
-} // namespace
 
 int64_t llmc::blockBytes(BlockFormat f) {
   return f == BlockFormat::Q8_0 ? 34 : 18;

@@ -1,6 +1,7 @@
 //===- Tensor.cpp - tensor descriptors of model files ---------------------===//
 
 #include "importers/Tensor.h"
+#include "llvm/ADT/APFloat.h"
 #include <cstring>
 
 using namespace llmc;
@@ -13,6 +14,14 @@ llvm::StringRef llmc::dtypeName(DType dtype) {
   case DType::Q8_0: return "Q8_0";
   case DType::Q4_0: return "Q4_0";
   case DType::Q4_1: return "Q4_1";
+  case DType::Q5_0: return "Q5_0";
+  case DType::Q5_1: return "Q5_1";
+  case DType::IQ4_NL: return "IQ4_NL";
+  case DType::Q2_K: return "Q2_K";
+  case DType::Q3_K: return "Q3_K";
+  case DType::Q4_K: return "Q4_K";
+  case DType::Q5_K: return "Q5_K";
+  case DType::Q6_K: return "Q6_K";
   }
   return "?";
 }
@@ -22,7 +31,16 @@ int64_t llmc::dtypeBlockElems(DType dtype) {
   case DType::Q8_0:
   case DType::Q4_0:
   case DType::Q4_1:
+  case DType::Q5_0:
+  case DType::Q5_1:
+  case DType::IQ4_NL:
     return 32;
+  case DType::Q2_K:
+  case DType::Q3_K:
+  case DType::Q4_K:
+  case DType::Q5_K:
+  case DType::Q6_K:
+    return 256;
   default:
     return 1;
   }
@@ -36,6 +54,15 @@ int64_t llmc::dtypeBlockBytes(DType dtype) {
   case DType::Q8_0: return 2 + 32;     // f16 scale, 32 x int8
   case DType::Q4_0: return 2 + 16;     // f16 scale, 32 x 4-bit
   case DType::Q4_1: return 2 + 2 + 16; // f16 scale, f16 min, 32 x 4-bit
+  case DType::Q5_0: return 2 + 4 + 16;     // + 32 high bits
+  case DType::Q5_1: return 2 + 2 + 4 + 16;
+  case DType::IQ4_NL: return 2 + 16;       // 4-bit indices into a table
+  // K-quants: 256 elements in sub-blocks with packed scales (ggml-common.h).
+  case DType::Q2_K: return 16 + 64 + 2 + 2;
+  case DType::Q3_K: return 32 + 64 + 12 + 2;
+  case DType::Q4_K: return 2 + 2 + 12 + 128;
+  case DType::Q5_K: return 2 + 2 + 12 + 32 + 128;
+  case DType::Q6_K: return 128 + 64 + 16 + 2;
   }
   return 0;
 }
@@ -101,6 +128,14 @@ float llmc::halfToFloat(uint16_t h) {
   return f;
 }
 
+uint16_t llmc::floatToHalf(float v) {
+  llvm::APFloat f(v);
+  bool lost = false;
+  f.convert(llvm::APFloat::IEEEhalf(), llvm::APFloat::rmNearestTiesToEven,
+            &lost);
+  return static_cast<uint16_t>(f.bitcastToAPInt().getZExtValue());
+}
+
 float llmc::bfloat16ToFloat(uint16_t b) {
   uint32_t bits = static_cast<uint32_t>(b) << 16;
   float f;
@@ -152,6 +187,9 @@ void llmc::convertToF32(DType dtype, const uint8_t *data, uint64_t count,
         out[j + 16] = d * (data[4 + j] >> 4) + m;
       }
     }
+    return;
+  default:
+    dequantizeGGMLBlocks(dtype, data, count, out);
     return;
   }
 }

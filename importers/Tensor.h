@@ -17,7 +17,17 @@
 
 namespace llmc {
 
-enum class DType { F32, F16, BF16, Q8_0, Q4_0, Q4_1 };
+enum class DType {
+  F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+  // ggml's other block formats: 32 elements a block (Q5_0, Q5_1, IQ4_NL)
+  // or 256 (the K-quants).
+  Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K
+};
+
+/// True for the GGUF block formats (Q8_0 ... Q6_K).
+inline bool isBlockDType(DType d) {
+  return d != DType::F32 && d != DType::F16 && d != DType::BF16;
+}
 
 /// "F32", "Q4_0", ...
 llvm::StringRef dtypeName(DType dtype);
@@ -52,7 +62,13 @@ struct TensorInfo {
 void convertToF32(DType dtype, const uint8_t *data, uint64_t count,
                   float *out);
 
+/// convertToF32 of Q5_0, Q5_1, IQ4_NL and the K-quants (GGMLBlocks.cpp).
+void dequantizeGGMLBlocks(DType dtype, const uint8_t *data, uint64_t count,
+                          float *out);
+
 float halfToFloat(uint16_t bits);
+/// Round to nearest even, as numpy's astype(float16).
+uint16_t floatToHalf(float v);
 float bfloat16ToFloat(uint16_t bits);
 
 } // namespace llmc

@@ -9,7 +9,8 @@
 //    unscaled norm. Legal when every user of the norm is such a linear and
 //    each weight is f32 (exact: no rounding into a narrower type) and used
 //    by that linear only (folding a shared weight, e.g. tied embeddings,
-//    would store a second copy).
+//    would store a second copy). Gemma's `(1 + g)` scales
+//    (`weight_offset`) stay in the norm.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,7 +44,7 @@ struct FuseResidualNorm : OpRewritePattern<RMSNormOp> {
     auto fused = AddRMSNormOp::create(rw, op.getLoc(), add.getType(),
                                       add.getType(), add.getLhs(),
                                       add.getRhs(), op.getWeight(),
-                                      op.getEpsAttr());
+                                      op.getEpsAttr(), op.getWeightOffsetAttr());
     rw.replaceOp(op, fused.getResult());
     rw.replaceOp(add, fused.getSum());
     return success();
@@ -59,6 +60,9 @@ struct FoldNormScale : OpRewritePattern<NormOp> {
   LogicalResult matchAndRewrite(NormOp op,
                                 PatternRewriter &rw) const override {
     Value g = op.getWeight();
+    // Gemma's (1 + g) has no column-scaling transform (yet): left in place.
+    if (op.getWeightOffset())
+      return rw.notifyMatchFailure(op, "scale has a weight offset");
     if (!g || !isPackTimeWeight(g) ||
         !cast<RankedTensorType>(g.getType()).getElementType().isF32())
       return rw.notifyMatchFailure(op, "no f32 pack-time scale");

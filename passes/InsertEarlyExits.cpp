@@ -239,6 +239,10 @@ struct InsertEarlyExitsPass
     if (cls.getBias())
       return func.emitError("llm-insert-early-exits: the classifier must "
                             "have no bias");
+    if (finalNorm.getWeightOffset())
+      return func.emitError("llm-insert-early-exits: the final norm scales "
+                            "by (weight_offset + w) (Gemma); exit heads do "
+                            "not support that");
     eps = finalNorm.getEps().convertToDouble();
 
     exits.clear();

@@ -148,7 +148,7 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
     };
     return llvm::TypeSwitch<Operation *, std::optional<Cost>>(op)
         .Case([&](ParamOp) { return std::nullopt; })
-        .Case<ConcatOp, ScaleColumnsOp, QuantizeOp>([&](Operation *o) -> std::optional<Cost> {
+        .Case<ConcatOp, ScaleColumnsOp, QuantizeOp, TransposeOp>([&](Operation *o) -> std::optional<Cost> {
           if (llvm::all_of(o->getOperands(), isWeight))
             return std::nullopt; // pack time
           return traffic(o);

@@ -40,12 +40,41 @@ bool QuantAttr::isBlockScheme() const {
   case QuantScheme::gguf_q4_1:
   case QuantScheme::gqsa_q4_0_s50:
   case QuantScheme::dgq_a8w4:
+  case QuantScheme::gguf_q5_0:
+  case QuantScheme::gguf_q5_1:
+  case QuantScheme::gguf_iq4_nl:
+  case QuantScheme::gguf_q2_k:
+  case QuantScheme::gguf_q3_k:
+  case QuantScheme::gguf_q4_k:
+  case QuantScheme::gguf_q5_k:
+  case QuantScheme::gguf_q6_k:
     return true;
   case QuantScheme::symmetric:
   case QuantScheme::asymmetric:
     return false;
   }
   llvm_unreachable("unknown quant scheme");
+}
+
+/// Bits and block size of ggml's pack-time-decoded formats (ggml-common.h
+/// block structs); nullopt for the others.
+static std::optional<std::pair<int64_t, int64_t>>
+packTimeFormat(QuantScheme scheme) {
+  switch (scheme) {
+  case QuantScheme::gguf_q5_0:
+  case QuantScheme::gguf_q5_1: return std::pair<int64_t, int64_t>{5, 32};
+  case QuantScheme::gguf_iq4_nl: return std::pair<int64_t, int64_t>{4, 32};
+  case QuantScheme::gguf_q2_k: return std::pair<int64_t, int64_t>{2, 256};
+  case QuantScheme::gguf_q3_k: return std::pair<int64_t, int64_t>{3, 256};
+  case QuantScheme::gguf_q4_k: return std::pair<int64_t, int64_t>{4, 256};
+  case QuantScheme::gguf_q5_k: return std::pair<int64_t, int64_t>{5, 256};
+  case QuantScheme::gguf_q6_k: return std::pair<int64_t, int64_t>{6, 256};
+  default: return std::nullopt;
+  }
+}
+
+bool QuantAttr::isDecodedAtPackTime() const {
+  return packTimeFormat(getScheme()).has_value();
 }
 
 bool QuantAttr::hasInputScales() const {
@@ -90,6 +119,15 @@ double QuantAttr::getBitsPerWeight() const {
     return (32 * 4 + 16 + 16) / 64.0;
   case QuantScheme::dgq_a8w4: // int4 + a u8 per group (+ f32 per row)
     return 4.0 + 8.0 / getGroup();
+  // Block bytes * 8 / elements (ggml-common.h).
+  case QuantScheme::gguf_q5_0: return 22 * 8 / 32.0;
+  case QuantScheme::gguf_q5_1: return 24 * 8 / 32.0;
+  case QuantScheme::gguf_iq4_nl: return 18 * 8 / 32.0;
+  case QuantScheme::gguf_q2_k: return 84 * 8 / 256.0;
+  case QuantScheme::gguf_q3_k: return 110 * 8 / 256.0;
+  case QuantScheme::gguf_q4_k: return 144 * 8 / 256.0;
+  case QuantScheme::gguf_q5_k: return 176 * 8 / 256.0;
+  case QuantScheme::gguf_q6_k: return 210 * 8 / 256.0;
   case QuantScheme::symmetric:
   case QuantScheme::asymmetric:
     break;
@@ -110,11 +148,12 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "quant bits must be in [2, 8], got " << bits;
   if (group < 0)
     return emitError() << "quant group must be non-negative, got " << group;
+  std::optional<std::pair<int64_t, int64_t>> packed = packTimeFormat(scheme);
   bool block = scheme == QuantScheme::gguf_q8_0 ||
                scheme == QuantScheme::gguf_q4_0 ||
                scheme == QuantScheme::gguf_q4_1 ||
                scheme == QuantScheme::gqsa_q4_0_s50 ||
-               scheme == QuantScheme::dgq_a8w4;
+               scheme == QuantScheme::dgq_a8w4 || packed;
   if (block != (granularity == QuantGranularity::block))
     return emitError() << "quant granularity 'block' goes with the GGUF "
                           "block schemes only (scheme "
@@ -125,6 +164,14 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "scheme dgq_a8w4 requires bits = 4 and a group "
                             "that is a multiple of 32, got bits = "
                          << bits << " and group = " << group;
+    return success();
+  }
+  if (packed) {
+    if (bits != packed->first || group != packed->second)
+      return emitError() << "scheme " << stringifyQuantScheme(scheme)
+                         << " requires bits = " << packed->first
+                         << " and group = " << packed->second
+                         << ", got bits = " << bits << " and group = " << group;
     return success();
   }
   if (block) {
@@ -200,6 +247,9 @@ PlacementAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // #llm.rope_scaling<linear, factor = F>
 // #llm.rope_scaling<llama3, factor = F, low_freq_factor = L,
 //                   high_freq_factor = H, original_max_positions = N>
+// #llm.rope_scaling<longrope, factor = F, original_max_positions = N,
+//                   attention_factor = A, short_factor = [..],
+//                   long_factor = [..]>
 Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   StringRef kindName;
@@ -208,11 +258,17 @@ Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
   std::optional<RopeScalingKind> kind = symbolizeRopeScalingKind(kindName);
   if (!kind) {
     parser.emitError(loc, "unknown rope scaling '")
-        << kindName << "' (expected linear or llama3)";
+        << kindName << "' (expected linear, llama3 or longrope)";
     return {};
   }
-  double factor = 0, low = 0, high = 0;
+  double factor = 0, low = 0, high = 0, attention = 1.0;
   int64_t original = 0;
+  SmallVector<double> shortFactor, longFactor;
+  auto parseList = [&](SmallVector<double> &out) {
+    return parser.parseCommaSeparatedList(
+        AsmParser::Delimiter::Square,
+        [&] { return parser.parseFloat(out.emplace_back()); });
+  };
   llvm::StringSet<> seen;
   while (succeeded(parser.parseOptionalComma())) {
     StringRef key;
@@ -233,6 +289,12 @@ Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
       r = parser.parseFloat(high);
     else if (key == "original_max_positions")
       r = parser.parseInteger(original);
+    else if (key == "attention_factor")
+      r = parser.parseFloat(attention);
+    else if (key == "short_factor")
+      r = parseList(shortFactor);
+    else if (key == "long_factor")
+      r = parseList(longFactor);
     else
       parser.emitError(keyLoc, "unknown rope scaling parameter '")
           << key << "'";
@@ -243,7 +305,14 @@ Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
     return {};
   return getChecked([&] { return parser.emitError(loc); },
                     parser.getContext(), *kind, APFloat(factor), APFloat(low),
-                    APFloat(high), original);
+                    APFloat(high), original,
+                    shortFactor.empty()
+                        ? DenseF64ArrayAttr()
+                        : DenseF64ArrayAttr::get(parser.getContext(), shortFactor),
+                    longFactor.empty()
+                        ? DenseF64ArrayAttr()
+                        : DenseF64ArrayAttr::get(parser.getContext(), longFactor),
+                    APFloat(attention));
 }
 
 void RopeScalingAttr::print(AsmPrinter &printer) const {
@@ -257,30 +326,73 @@ void RopeScalingAttr::print(AsmPrinter &printer) const {
     printer
             << ", original_max_positions = " << getOriginalMaxPositions();
   }
+  if (getKind() == RopeScalingKind::longrope) {
+    printer << ", original_max_positions = " << getOriginalMaxPositions()
+            << ", attention_factor = ";
+    printer.printFloat(getAttentionFactor());
+    auto list = [&](ArrayRef<double> v) {
+      printer << "[";
+      llvm::interleaveComma(v, printer, [&](double d) {
+        printer.printFloat(APFloat(d));
+      });
+      printer << "]";
+    };
+    printer << ", short_factor = ";
+    list(getShortFactor());
+    printer << ", long_factor = ";
+    list(getLongFactor());
+  }
   printer << ">";
 }
 
 LogicalResult
 RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         RopeScalingKind kind, APFloat factorAP,
-                        APFloat lowAP, APFloat highAP, int64_t original) {
+                        APFloat lowAP, APFloat highAP, int64_t original,
+                        DenseF64ArrayAttr shortAttr,
+                        DenseF64ArrayAttr longAttr, APFloat attentionAP) {
+  ArrayRef<double> shortFactor =
+      shortAttr ? shortAttr.asArrayRef() : ArrayRef<double>();
+  ArrayRef<double> longFactor =
+      longAttr ? longAttr.asArrayRef() : ArrayRef<double>();
   double factor = factorAP.convertToDouble();
   double low = lowAP.convertToDouble(), high = highAP.convertToDouble();
   if (!(factor > 0))
     return emitError() << "rope scaling factor must be positive, got "
                        << formatNumber(factor);
+  bool longrope = kind == RopeScalingKind::longrope;
+  if (!longrope && (!shortFactor.empty() || !longFactor.empty() ||
+                    attentionAP.convertToDouble() != 1.0))
+    return emitError() << "short_factor, long_factor and attention_factor "
+                          "belong to longrope scaling";
   if (kind == RopeScalingKind::linear) {
     if (low != 0 || high != 0 || original != 0)
       return emitError() << "linear rope scaling takes only 'factor'";
+    return success();
+  }
+  if (original <= 0)
+    return emitError() << stringifyRopeScalingKind(kind)
+                       << " rope scaling requires "
+                          "original_max_positions > 0, got "
+                       << original;
+  if (longrope) {
+    if (shortFactor.empty() || shortFactor.size() != longFactor.size())
+      return emitError() << "longrope needs short_factor and long_factor "
+                            "lists of one length (head_dim / 2), got "
+                         << shortFactor.size() << " and " << longFactor.size();
+    for (double f : llvm::concat<const double>(shortFactor, longFactor))
+      if (!(f > 0) || !std::isfinite(f))
+        return emitError() << "longrope factors must be positive, got "
+                           << formatNumber(f);
+    double a = attentionAP.convertToDouble();
+    if (!(a > 0) || !std::isfinite(a))
+      return emitError() << "attention_factor must be positive, got "
+                         << formatNumber(a);
     return success();
   }
   if (!(low > 0) || !(high > low))
     return emitError() << "llama3 rope scaling requires 0 < low_freq_factor "
                           "< high_freq_factor, got "
                        << formatNumber(low) << " and " << formatNumber(high);
-  if (original <= 0)
-    return emitError() << "llama3 rope scaling requires "
-                          "original_max_positions > 0, got "
-                       << original;
   return success();
 }

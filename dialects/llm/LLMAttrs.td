@@ -18,7 +18,16 @@ def LLM_QuantScheme : I32EnumAttr<"QuantScheme", "weight quantization scheme", [
     I32EnumAttrCase<"gguf_q4_0", 3>,
     I32EnumAttrCase<"gguf_q4_1", 4>,
     I32EnumAttrCase<"gqsa_q4_0_s50", 5>,
-    I32EnumAttrCase<"dgq_a8w4", 6>]> {
+    I32EnumAttrCase<"dgq_a8w4", 6>,
+    // ggml's other block formats, read from GGUF files (see QuantAttr).
+    I32EnumAttrCase<"gguf_q5_0", 7>,
+    I32EnumAttrCase<"gguf_q5_1", 8>,
+    I32EnumAttrCase<"gguf_iq4_nl", 9>,
+    I32EnumAttrCase<"gguf_q2_k", 10>,
+    I32EnumAttrCase<"gguf_q3_k", 11>,
+    I32EnumAttrCase<"gguf_q4_k", 12>,
+    I32EnumAttrCase<"gguf_q5_k", 13>,
+    I32EnumAttrCase<"gguf_q6_k", 14>]> {
   let cppNamespace = "::mlir::llm";
   let genSpecializedAttr = 0;
 }
@@ -45,7 +54,8 @@ def LLM_PlacementTier : I32EnumAttr<"PlacementTier",
 def LLM_RopeScalingKind : I32EnumAttr<"RopeScalingKind",
     "rotary embedding frequency scaling", [
     I32EnumAttrCase<"linear", 0>,
-    I32EnumAttrCase<"llama3", 1>]> {
+    I32EnumAttrCase<"llama3", 1>,
+    I32EnumAttrCase<"longrope", 2>]> {
   let cppNamespace = "::mlir::llm";
   let genSpecializedAttr = 0;
 }
@@ -144,6 +154,12 @@ def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
     percentile-clipping smoothing folded into the weights; all ones without
     calibration).
 
+    `gguf_q5_0`, `gguf_q5_1`, `gguf_iq4_nl` (blocks of 32) and the
+    K-quants `gguf_q2_k` .. `gguf_q6_k` (super-blocks of 256, `group`
+    = 256) are ggml's layouts as stored in GGUF files. They are storage
+    formats for now: an `llm.dequantize` of them is evaluated at pack time
+    (`isDecodedAtPackTime`), not run.
+
     Scales of a weight of shape `[..., K]` have shape `[..., K / group]`
     (group), `[..., 1]` (channel) or all ones (tensor); zero points, present
     for `asymmetric` only, have the scales' shape. GGUF block schemes keep
@@ -170,6 +186,9 @@ def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
     getScalesShape(::llvm::ArrayRef<int64_t> weightShape) const;
     /// Storage bits per weight element, scales and zero points included.
     double getBitsPerWeight() const;
+    /// True for the GGUF formats that no kernel reads yet (K-quants, q5_0,
+    /// q5_1, iq4_nl): their llm.dequantize is a pack-time transform.
+    bool isDecodedAtPackTime() const;
   }];
 }
 
@@ -196,18 +215,48 @@ def LLM_RopeScalingAttr : LLM_Attr<"RopeScaling", "rope_scaling"> {
     longer than `original_max_positions / low_freq_factor` are divided by
     `factor`, those shorter than `original_max_positions / high_freq_factor`
     are kept, and the band in between is interpolated smoothly.
+    `longrope` (Phi-3, LongRoPE) divides each pair's frequency by its own
+    factor: `short_factor[i]` while the sequence (`start_pos` + tokens) fits
+    in `original_max_positions`, `long_factor[i]` beyond; cos and sin are
+    multiplied by `attention_factor`. `factor` is recorded, not used.
 
     ```mlir
     #llm.rope_scaling<linear, factor = 4.0>
     #llm.rope_scaling<llama3, factor = 8.0, low_freq_factor = 1.0,
                       high_freq_factor = 4.0, original_max_positions = 8192>
+    #llm.rope_scaling<longrope, factor = 32.0, original_max_positions = 4096,
+                      attention_factor = 1.19, short_factor = [1.0, 1.1],
+                      long_factor = [1.0, 4.0]>
     ```
   }];
   let parameters = (ins EnumParameter<LLM_RopeScalingKind>:$kind,
                         APFloatParameter<"">:$factor,
                         APFloatParameter<"">:$lowFreqFactor,
                         APFloatParameter<"">:$highFreqFactor,
-                        "int64_t":$originalMaxPositions);
+                        "int64_t":$originalMaxPositions,
+                        "::mlir::DenseF64ArrayAttr":$shortFactorAttr,
+                        "::mlir::DenseF64ArrayAttr":$longFactorAttr,
+                        APFloatParameter<"">:$attentionFactor);
+  let builders = [
+    AttrBuilder<(ins "RopeScalingKind":$kind, "::llvm::APFloat":$factor,
+                     "::llvm::APFloat":$lowFreqFactor,
+                     "::llvm::APFloat":$highFreqFactor,
+                     "int64_t":$originalMaxPositions), [{
+      return $_get($_ctxt, kind, factor, lowFreqFactor, highFreqFactor,
+                   originalMaxPositions, ::mlir::DenseF64ArrayAttr(),
+                   ::mlir::DenseF64ArrayAttr(), ::llvm::APFloat(1.0));
+    }]>];
+  let extraClassDeclaration = [{
+    /// longrope's per-pair factors (empty for the other kinds).
+    ::llvm::ArrayRef<double> getShortFactor() const {
+      return getShortFactorAttr() ? getShortFactorAttr().asArrayRef()
+                                  : ::llvm::ArrayRef<double>();
+    }
+    ::llvm::ArrayRef<double> getLongFactor() const {
+      return getLongFactorAttr() ? getLongFactorAttr().asArrayRef()
+                                 : ::llvm::ArrayRef<double>();
+    }
+  }];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }

@@ -188,6 +188,15 @@ LogicalResult ParamOp::verify() {
 // EmbeddingOp
 //===----------------------------------------------------------------------===//
 
+/// A positive, finite f64 attribute (scales, caps), when present.
+static LogicalResult verifyPositive(Operation *op, std::optional<APFloat> v,
+                                    StringRef name) {
+  if (v && (!(v->convertToDouble() > 0) || !std::isfinite(v->convertToDouble())))
+    return op->emitOpError() << name << " must be positive and finite, got "
+                             << formatNumber(v->convertToDouble());
+  return success();
+}
+
 LogicalResult EmbeddingOp::verify() {
   auto table = getTable().getType();
   auto tokens = getTokens().getType();
@@ -202,7 +211,7 @@ LogicalResult EmbeddingOp::verify() {
                          << ") must be the 'tokens' shape (" << tokens
                          << ") followed by the 'table' row size ("
                          << table << ")";
-  return success();
+  return verifyPositive(*this, getScale(), "scale");
 }
 
 //===----------------------------------------------------------------------===//
@@ -216,12 +225,15 @@ static LogicalResult verifyEps(Operation *op, double eps) {
   return success();
 }
 
-/// Shared by llm.rms_norm and llm.add_rms_norm: the weight is optional.
+/// Shared by llm.rms_norm and llm.add_rms_norm: the weight is optional, an
+/// offset needs one.
 static LogicalResult verifyRMSNorm(Operation *op, Value input, Value weight,
-                                   double eps) {
+                                   double eps, std::optional<APFloat> offset) {
   if (failed(verifyHasFeatureDim(op, input, "input")) ||
       failed(verifyEps(op, eps)))
     return failure();
+  if (offset && (!weight || !std::isfinite(offset->convertToDouble())))
+    return op->emitOpError("weight_offset needs a weight and a finite value");
   if (!weight)
     return success();
   return verifyFeatureVector(op, weight, "weight", lastDim(input), input,
@@ -230,12 +242,16 @@ static LogicalResult verifyRMSNorm(Operation *op, Value input, Value weight,
 
 LogicalResult RMSNormOp::verify() {
   return verifyRMSNorm(*this, getInput(), getWeight(),
-                       getEps().convertToDouble());
+                       getEps().convertToDouble(), getWeightOffset());
 }
 
 LogicalResult AddRMSNormOp::verify() {
   return verifyRMSNorm(*this, getInput(), getWeight(),
-                       getEps().convertToDouble());
+                       getEps().convertToDouble(), getWeightOffset());
+}
+
+LogicalResult SoftcapOp::verify() {
+  return verifyPositive(*this, std::optional<APFloat>(getCap()), "cap");
 }
 
 LogicalResult LayerNormOp::verify() {
@@ -313,6 +329,13 @@ LogicalResult RoPEOp::verify() {
   if (!(theta > 1.0) || !std::isfinite(theta))
     return emitOpError() << "theta must be finite and > 1, got "
                          << formatNumber(theta);
+  if (RopeScalingAttr s = getScalingAttr();
+      s && s.getKind() == RopeScalingKind::longrope &&
+      int64_t(s.getShortFactor().size()) != headDim / 2)
+    return emitOpError() << "longrope scaling has "
+                         << s.getShortFactor().size()
+                         << " factors, head_dim " << headDim << " needs "
+                         << headDim / 2;
   return success();
 }
 
@@ -381,7 +404,7 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "sliding_window must be positive, got " << *window;
   if (getSlidingWindow() && !getCausal())
     return emitOpError("sliding_window requires causal attention");
-  return success();
+  return verifyPositive(*this, getLogitSoftcap(), "logit_softcap");
 }
 
 //===----------------------------------------------------------------------===//
@@ -558,6 +581,19 @@ LogicalResult ConcatOp::verify() {
   return success();
 }
 
+LogicalResult TransposeOp::verify() {
+  auto in = getInput().getType();
+  auto out = getResult().getType();
+  if (in.getRank() != 2 || out.getRank() != 2 ||
+      in.getElementType() != out.getElementType() ||
+      !dimsCompatible(in.getDimSize(0), out.getDimSize(1)) ||
+      !dimsCompatible(in.getDimSize(1), out.getDimSize(0)))
+    return emitOpError() << "result (" << out
+                         << ") must be the 2-D input (" << in
+                         << ") with its dimensions swapped";
+  return success();
+}
+
 OpFoldResult ConcatOp::fold(FoldAdaptor) {
   if (getInputs().size() == 1 &&
       getInputs()[0].getType() == getResult().getType())
@@ -641,14 +677,22 @@ bool mlir::llm::isPackTimeWeight(Value v) {
     return false;
   if (isa<ParamOp>(def))
     return true;
-  if (isa<ConcatOp, ScaleColumnsOp, QuantizeOp, tensor::ExpandShapeOp,
-          tensor::CollapseShapeOp>(def))
+  if (isa<ConcatOp, ScaleColumnsOp, QuantizeOp, TransposeOp,
+          tensor::ExpandShapeOp, tensor::CollapseShapeOp>(def) ||
+      isPackTimeDequantize(def))
     return llvm::all_of(def->getOperands(), isPackTimeWeight);
   return false;
 }
 
+bool mlir::llm::isPackTimeDequantize(Operation *op) {
+  auto d = dyn_cast<DequantizeOp>(op);
+  return d && d.getQuant().isDecodedAtPackTime() && !d.getScales() &&
+         !d.getZeros();
+}
+
 bool mlir::llm::isPackTimeTransform(Operation *op) {
-  return isa<ConcatOp, ScaleColumnsOp, QuantizeOp>(op) &&
+  return (isa<ConcatOp, ScaleColumnsOp, QuantizeOp, TransposeOp>(op) ||
+          isPackTimeDequantize(op)) &&
          llvm::all_of(op->getResults(), isPackTimeWeight);
 }
 

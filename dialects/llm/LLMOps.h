@@ -24,9 +24,13 @@ namespace mlir::llm {
 /// `llm.quantize`, reshapes) of such values. `llmc compile` evaluates them
 /// once while packing; no backend computes them.
 bool isPackTimeWeight(Value v);
-/// True for an `llm.concat`, `llm.scale_columns` or `llm.quantize` whose
-/// results are all pack-time weights (evaluated by `llmc compile`).
+/// True for an `llm.concat`, `llm.scale_columns`, `llm.quantize`,
+/// `llm.transpose` or pack-time `llm.dequantize` whose results are all
+/// pack-time weights (evaluated by `llmc compile`).
 bool isPackTimeTransform(Operation *op);
+/// True for an `llm.dequantize` of a format no kernel reads yet (GGUF
+/// K-quants, q5_0, q5_1, iq4_nl): `llmc compile` decodes it while packing.
+bool isPackTimeDequantize(Operation *op);
 /// True for the llm ops a compiled model executes: every llm op but the
 /// weights and their pack-time transforms. Profiling timers and the
 /// roofline tables built next to them list exactly these, in order.

@@ -54,14 +54,17 @@ def LLM_EmbeddingOp : LLM_Op<"embedding", [Pure]> {
   let description = [{
     Gathers rows of `table` (`[vocab, dim]`) for every token id:
     `result[..., d] = table[tokens[...], d]`, converted to the result's
-    float type (a bf16 table may feed f32 activations). Token ids outside the
-    table are undefined behaviour to the op; the runtime checks them.
+    float type (a bf16 table may feed f32 activations), times `scale` when
+    given (Gemma multiplies by sqrt(dim)). Token ids outside the table are
+    undefined behaviour to the op; the runtime checks them.
 
     ```mlir
     %h = llm.embedding %table[%tokens] : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+    %g = llm.embedding %table[%tokens] {scale = 8.0 : f64} : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins LLM_FloatTensor:$table, LLM_TokenTensor:$tokens);
+  let arguments = (ins LLM_FloatTensor:$table, LLM_TokenTensor:$tokens,
+                       OptionalAttr<F64Attr>:$scale);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $table `[` $tokens `]` attr-dict `:` type($table) `,` type($tokens) `->` type($result)
@@ -72,23 +75,32 @@ def LLM_EmbeddingOp : LLM_Op<"embedding", [Pure]> {
 def LLM_RMSNormOp : LLM_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "Root-mean-square normalisation over the last dimension";
   let description = [{
-    `result = input / sqrt(mean(input^2) + eps) * weight`, over the last
-    dimension; `weight` has that dimension's size. Without `weight` (its
-    scale folded into the consumers' weights by `--llm-fuse-norm`) the
-    result is not scaled.
+    `result = input / sqrt(mean(input^2) + eps) * (weight_offset + weight)`,
+    over the last dimension (any leading dimensions are rows: a
+    `[seq, heads, head_dim]` input normalises each head, as Qwen3's and
+    Gemma 3's q/k norms do); `weight` has that dimension's size.
+    `weight_offset` (default 0) is 1 for Gemma, whose checkpoints store
+    `w - 1`. Without `weight` (its scale folded into the consumers' weights
+    by `--llm-fuse-norm`) the result is not scaled.
 
     ```mlir
     %n = llm.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32>
     %u = llm.rms_norm %x {eps = 1.0e-05 : f64} : tensor<?x64xf32>
+    %g = llm.rms_norm %x, %w {eps = 1.0e-06 : f64, weight_offset = 1.0 : f64} : tensor<?x64xf32>, tensor<64xf32>
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$input, Optional<LLM_FloatTensor>:$weight,
-                       F64Attr:$eps);
+                       F64Attr:$eps, OptionalAttr<F64Attr>:$weight_offset);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input (`,` $weight^)? attr-dict `:` type($input) (`,` type($weight)^)?
   }];
   let hasVerifier = 1;
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "::mlir::FloatAttr":$eps), [{
+      build($_builder, $_state, input, weight, eps, ::mlir::FloatAttr());
+    }]>];
 }
 
 def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure,
@@ -97,8 +109,8 @@ def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure,
   let description = [{
     `sum = input + residual; result = rms_norm(sum, weight, eps)` in one
     pass over the row: both results are produced, because the sum is the
-    next residual. Created by `--llm-fuse-norm`; `weight` is optional as for
-    `llm.rms_norm`.
+    next residual. Created by `--llm-fuse-norm`; `weight` and
+    `weight_offset` are as for `llm.rms_norm`.
 
     ```mlir
     %h, %n = llm.add_rms_norm %x, %attn, %w {eps = 1.0e-05 : f64}
@@ -106,7 +118,8 @@ def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure,
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$residual,
-                       Optional<LLM_FloatTensor>:$weight, F64Attr:$eps);
+                       Optional<LLM_FloatTensor>:$weight, F64Attr:$eps,
+                       OptionalAttr<F64Attr>:$weight_offset);
   let results = (outs LLM_FloatTensor:$sum, LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $residual (`,` $weight^)? attr-dict `:` type($input) (`,` type($weight)^)?
@@ -250,7 +263,9 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure,
     positions `[0, start_pos + seq)`: with `causal`, token `s` sees positions
     `<= start_pos + s`; with `sliding_window = W` only the last `W` of those.
     Query head `h` uses KV head `h / (num_heads / num_kv_heads)` (GQA).
-    Scores are scaled by `scale` (default `1/sqrt(head_dim)`).
+    Scores are scaled by `scale` (default `1/sqrt(head_dim)`), then, with
+    `logit_softcap = c` (Gemma 2), soft-capped to `c * tanh(score / c)`
+    before masking and softmax.
 
     Returns the attention output and the updated cache. One op serves
     prefill (many tokens) and decode (one).
@@ -266,7 +281,8 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure,
                        Index:$start_pos,
                        I64Attr:$layer, I64Attr:$num_heads, I64Attr:$num_kv_heads,
                        OptionalAttr<F64Attr>:$scale, UnitAttr:$causal,
-                       OptionalAttr<I64Attr>:$sliding_window);
+                       OptionalAttr<I64Attr>:$sliding_window,
+                       OptionalAttr<F64Attr>:$logit_softcap);
   let results = (outs LLM_FloatTensor:$output, LLM_KVCacheType:$new_cache);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $cache `[` $start_pos `]` attr-dict
@@ -314,6 +330,23 @@ def LLM_GeLUOp : LLM_Op<"gelu", [Pure, Elementwise, SameOperandsAndResultType]> 
                                          "::mlir::llm::GeluApproximation::none">:$approximate);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = "$input (`approximate` $approximate^)? attr-dict `:` type($input)";
+}
+
+def LLM_SoftcapOp : LLM_Op<"softcap", [Pure, Elementwise, SameOperandsAndResultType]> {
+  let summary = "Soft-capping: cap * tanh(x / cap)";
+  let description = [{
+    Squashes values smoothly into `(-cap, cap)`; Gemma 2 caps its final
+    logits this way (`final_logit_softcapping`). `cap` must be positive and
+    finite.
+
+    ```mlir
+    %l = llm.softcap %logits {cap = 30.0 : f64} : tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, F64Attr:$cap);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
 }
 
 def LLM_SwiGLUOp : LLM_Op<"swiglu", [Pure]> {
@@ -666,6 +699,24 @@ def LLM_ConcatOp : LLM_Op<"concat", [Pure]> {
   let hasVerifier = 1;
   let hasFolder = 1;
   let hasCanonicalizer = 1;
+}
+
+def LLM_TransposeOp : LLM_Op<"transpose", [Pure]> {
+  let summary = "2-D transpose (symbolic on weights)";
+  let description = [{
+    `result[j, i] = input[i, j]`. On weights it is a symbolic transform that
+    `llmc compile` evaluates once while packing: GPT-2's `Conv1D` layers
+    store `[in, out]`, `llm.linear` reads `[out, in]`. On activations it
+    lowers to `linalg.transpose`.
+
+    ```mlir
+    %w = llm.transpose %c_fc : tensor<64x256xf32> -> tensor<256x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_WeightTensor:$input);
+  let results = (outs LLM_WeightTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
 }
 
 def LLM_ScaleColumnsOp : LLM_Op<"scale_columns", [Pure,

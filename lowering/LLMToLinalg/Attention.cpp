@@ -21,15 +21,19 @@ using namespace mlir::llm::lowering;
 
 namespace {
 /// Inverse frequencies of the rotary pairs, computed in f32 exactly as
-/// llama2.c and Hugging Face do (1 / theta^(2i/d)), then rescaled.
-SmallVector<float> ropeInverseFrequencies(RoPEOp op) {
+/// llama2.c and Hugging Face do (1 / theta^(2i/d)), then rescaled; for
+/// longrope, 1 / (factor[i] * theta^(2i/d)) with `factors` short or long.
+SmallVector<float> ropeInverseFrequencies(RoPEOp op,
+                                          ArrayRef<double> factors = {}) {
   int64_t hd = op.getHeadDim();
   float theta = static_cast<float>(op.getTheta().convertToDouble());
   SmallVector<float> inv;
-  for (int64_t i = 0; i < hd / 2; ++i)
-    inv.push_back(1.0f / std::pow(theta, float(2 * i) / float(hd)));
+  for (int64_t i = 0; i < hd / 2; ++i) {
+    float base = std::pow(theta, float(2 * i) / float(hd));
+    inv.push_back(1.0f / (factors.empty() ? base : float(factors[i]) * base));
+  }
   RopeScalingAttr s = op.getScalingAttr();
-  if (!s)
+  if (!s || s.getKind() == RopeScalingKind::longrope)
     return inv;
   float factor = static_cast<float>(s.getFactor().convertToDouble());
   if (s.getKind() == RopeScalingKind::linear) {
@@ -69,11 +73,29 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
     Type elt = type.getElementType();
     int64_t hd = op.getHeadDim();
     bool interleaved = op.getStyle() == RopeStyle::interleaved;
-    SmallVector<float> inv = ropeInverseFrequencies(op);
     auto invType = RankedTensorType::get({hd / 2}, rw.getF32Type());
-    Value invFreq = arith::ConstantOp::create(
-        rw, loc, DenseElementsAttr::get(invType, ArrayRef<float>(inv)));
+    auto table = [&](ArrayRef<float> inv) -> Value {
+      return arith::ConstantOp::create(
+          rw, loc, DenseElementsAttr::get(invType, inv));
+    };
     Value pos = a.getStartPos();
+    RopeScalingAttr scaling = op.getScalingAttr();
+    Value invFreq, invLong, beyond;
+    std::optional<double> cosSinScale;
+    if (scaling && scaling.getKind() == RopeScalingKind::longrope) {
+      // The long factors once the sequence outgrows the original context
+      // (as transformers decides per forward, from the last position).
+      Value end = arith::AddIOp::create(rw, loc, pos,
+                                        tensor::DimOp::create(rw, loc, x, 0));
+      beyond = arith::CmpIOp::create(
+          rw, loc, arith::CmpIPredicate::ugt, end,
+          iconst(rw, loc, scaling.getOriginalMaxPositions()));
+      invFreq = table(ropeInverseFrequencies(op, scaling.getShortFactor()));
+      invLong = table(ropeInverseFrequencies(op, scaling.getLongFactor()));
+      cosSinScale = scaling.getAttentionFactor().convertToDouble();
+    } else {
+      invFreq = table(ropeInverseFrequencies(op));
+    }
     Value out = elementwise(
         rw, loc, x, elt, [&](OpBuilder &b, Location l, ValueRange args) {
           Value t = linalg::IndexOp::create(b, l, 0);
@@ -106,9 +128,20 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
               b, l, b.getF32Type(),
               arith::IndexCastUIOp::create(b, l, b.getI64Type(), p));
           Value f = tensor::ExtractOp::create(b, l, invFreq, ValueRange{i});
+          if (invLong)
+            f = arith::SelectOp::create(
+                b, l, beyond,
+                tensor::ExtractOp::create(b, l, invLong, ValueRange{i}), f);
           Value angle = arith::MulFOp::create(b, l, pf, f);
-          Value cos = castFloat(b, l, math::CosOp::create(b, l, angle), elt);
-          Value sin = castFloat(b, l, math::SinOp::create(b, l, angle), elt);
+          Value cosF = math::CosOp::create(b, l, angle);
+          Value sinF = math::SinOp::create(b, l, angle);
+          if (cosSinScale) {
+            Value m = fconst(b, l, b.getF32Type(), *cosSinScale);
+            cosF = arith::MulFOp::create(b, l, cosF, m);
+            sinF = arith::MulFOp::create(b, l, sinF, m);
+          }
+          Value cos = castFloat(b, l, cosF, elt);
+          Value sin = castFloat(b, l, sinF, elt);
           Value other = tensor::ExtractOp::create(b, l, x,
                                                   ValueRange{t, partner});
           // first' = first*cos - second*sin; second' = first*sin + second*cos
@@ -427,6 +460,9 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
       scale = s->convertToDouble();
     bool causal = op.getCausal();
     std::optional<int64_t> window = op.getSlidingWindow();
+    std::optional<double> softcapAt;
+    if (auto c = op.getLogitSoftcap())
+      softcapAt = c->convertToDouble();
     double ninf = -std::numeric_limits<double>::infinity();
     Value scores = tag(elementwise(
         rw, loc, dots, elt, [&](OpBuilder &b, Location l, ValueRange args) -> Value {
@@ -436,6 +472,8 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
                            : Value(arith::DivFOp::create(
                                  b, l, args[0],
                                  fconst(b, l, elt, std::sqrt(double(hd)))));
+          if (softcapAt)
+            sc = softcap(b, l, sc, *softcapAt);
           Value tt = linalg::IndexOp::create(b, l, 2);
           Value s = linalg::IndexOp::create(b, l, 3);
           Value self = arith::AddIOp::create(b, l, pos, tt);

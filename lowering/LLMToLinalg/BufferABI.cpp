@@ -72,7 +72,8 @@ std::string mlir::llm::lowering::packedWeightName(Value weight) {
 namespace {
 /// Pack-time ops `llmc compile` evaluates: symbolic weight transforms.
 bool isTransformOp(Operation *op) {
-  return isa<ConcatOp, ScaleColumnsOp, QuantizeOp>(op);
+  return isa<ConcatOp, ScaleColumnsOp, QuantizeOp, TransposeOp>(op) ||
+         isPackTimeDequantize(op);
 }
 
 /// A use that is itself part of a pack-time transform (not compute).
@@ -92,6 +93,19 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
   if (!isTransformOp(op))
     return op->emitError() << "weight transform '" << op->getName()
                            << "' has no buffer ABI";
+  if (auto d = dyn_cast<DequantizeOp>(op)) {
+    // GGUF blocks decoded while packing: the packer reads the param's
+    // format from the model file.
+    auto p = d.getInput().getDefiningOp<ParamOp>();
+    if (!p)
+      return op->emitError("only a weight's blocks are dequantized at pack "
+                           "time");
+    return b.getDictionaryAttr(
+        {b.getNamedAttr("op", b.getStringAttr("dequantize")),
+         b.getNamedAttr("inputs",
+                        b.getArrayAttr({b.getDictionaryAttr(b.getNamedAttr(
+                            "param", p.getNameAttr()))}))});
+  }
   SmallVector<Attribute> inputs;
   for (Value in : op->getOperands()) {
     FailureOr<DictionaryAttr> inner = describeValue(b, in);
@@ -107,6 +121,13 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
       return op->emitError("only row (axis 0) concatenation of weights has a "
                            "buffer ABI");
     attrs.push_back(b.getNamedAttr("axis", c.getAxisAttr()));
+  }
+  if (auto t = dyn_cast<TransposeOp>(op)) {
+    auto in = t.getInput().getType();
+    if (!in.hasStaticShape())
+      return op->emitError("only static weight transposes have a buffer ABI");
+    attrs.push_back(b.getNamedAttr("rows", b.getI64IntegerAttr(in.getDimSize(0))));
+    attrs.push_back(b.getNamedAttr("cols", b.getI64IntegerAttr(in.getDimSize(1))));
   }
   if (isa<ScaleColumnsOp>(op))
     for (Value in : op->getOperands())

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <cmath>
 
 namespace mlir::llm::lowering {
@@ -260,6 +261,19 @@ Value activate(OpBuilder &b, Location l, Activation act,
   Value one = arith::AddFOp::create(b, l, fconst(b, l, elt, 1.0), inner);
   Value half = arith::MulFOp::create(b, l, fconst(b, l, elt, 0.5), x);
   return arith::MulFOp::create(b, l, half, one);
+}
+
+Value softcap(OpBuilder &b, Location l, Value x, double cap) {
+  Type elt = getElementTypeOrSelf(x.getType());
+  auto splat = [&](double v) -> Value {
+    Value c = fconst(b, l, elt, v);
+    if (auto vt = dyn_cast<VectorType>(x.getType()))
+      return vector::BroadcastOp::create(b, l, vt, c);
+    return c;
+  };
+  Value t = math::TanhOp::create(
+      b, l, arith::DivFOp::create(b, l, x, splat(cap)));
+  return arith::MulFOp::create(b, l, t, splat(cap));
 }
 
 Value inverseStep(OpBuilder &b, Location l, Value amax) {

@@ -57,6 +57,10 @@ Value padRows(OpBuilder &b, Location loc, Value x, int64_t multiple);
 /// silu / gelu / gelu_tanh of a scalar.
 Value activate(OpBuilder &b, Location l, Activation act, Value x);
 
+/// `cap * tanh(x / cap)` of a float scalar or vector (Gemma 2's attention
+/// and final-logit soft-capping).
+Value softcap(OpBuilder &b, Location l, Value x, double cap);
+
 /// linear, qlinear and GGUF dequantize (Linear.cpp).
 void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);

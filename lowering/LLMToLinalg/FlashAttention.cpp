@@ -51,6 +51,7 @@ struct FlashKernel {
   std::optional<double> scale;
   bool causal;
   std::optional<int64_t> window;
+  std::optional<double> softcap;
   int64_t layer, cap;
   /// The whole cache as a flat read-only buffer: the kernel's loads are
   /// plain vector.loads at computed offsets, which keeps them out of the
@@ -220,6 +221,8 @@ struct FlashKernel {
                           vector::BroadcastOp::create(
                               nb, l, vecB,
                               fconst(nb, l, elt, std::sqrt(double(hd))))));
+          if (softcap)
+            s = lowering::softcap(nb, l, s, *softcap);
           // Mask positions outside [lo, hi).
           auto idxVec = VectorType::get({kKeyBlock}, nb.getIndexType());
           Value p = arith::AddIOp::create(
@@ -409,6 +412,12 @@ struct FlashKernel {
 };
 } // namespace
 
+static std::optional<double> softcapOf(AttentionOp op) {
+  if (auto c = op.getLogitSoftcap())
+    return c->convertToDouble();
+  return std::nullopt;
+}
+
 Value mlir::llm::lowering::buildFlashAttention(
     OpBuilder &b, Location loc, AttentionOp op, DictionaryAttr flash, Value q,
     Value cache, Value pos, Value t, Value len) {
@@ -447,6 +456,7 @@ Value mlir::llm::lowering::buildFlashAttention(
                 scale,
                 op.getCausal(),
                 op.getSlidingWindow(),
+                softcapOf(op),
                 static_cast<int64_t>(op.getLayer()),
                 cacheType.getShape()[3],
                 flat,

@@ -61,6 +61,9 @@ struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
       blocks = ggufBytes(rw, loc, rw.getRemappedValue(dq.getInput()), quant);
     }
     int64_t cols = type.getShape()[1];
+    std::optional<double> scale;
+    if (auto s = op.getScale())
+      scale = s->convertToDouble();
     // Token ids are checked against the vocabulary by the runtime.
     Value out = generic(
         rw, loc, tokens, init, {map(ctx, 2, {0}), map(ctx, 2, {0, 1})},
@@ -68,15 +71,21 @@ struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
           Value row = arith::IndexCastOp::create(b, l, b.getIndexType(),
                                                  args[0]);
           Value col = linalg::IndexOp::create(b, l, 1);
+          Value v;
           if (blocks) {
             Value flat = arith::AddIOp::create(
                 b, l, arith::MulIOp::create(b, l, row, iconst(b, l, cols)),
                 col);
-            return castFloat(b, l, blockElement(b, l, blocks, quant, flat),
-                             elt);
+            v = castFloat(b, l, blockElement(b, l, blocks, quant, flat), elt);
+          } else {
+            v = castFloat(b, l,
+                          tensor::ExtractOp::create(b, l, table,
+                                                    ValueRange{row, col}),
+                          elt);
           }
-          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
-          return castFloat(b, l, v, elt);
+          return scale ? Value(arith::MulFOp::create(
+                             b, l, v, fconst(b, l, elt, *scale)))
+                       : v;
         });
     rw.replaceOp(op, out);
     return success();
@@ -101,10 +110,19 @@ Value inverseRootMean(OpBuilder &b, Location l, Value ss, int64_t n,
                                math::SqrtOp::create(b, l, var));
 }
 
+/// The norm's scale of one element: `w`, or `offset + w` (Gemma's 1 + w).
+Value normScale(OpBuilder &b, Location l, Value w, Type elt,
+                std::optional<double> offset) {
+  Value g = castFloat(b, l, w, elt);
+  return offset ? Value(arith::AddFOp::create(b, l, fconst(b, l, elt, *offset),
+                                              g))
+                : g;
+}
+
 /// `w * (x * inv)` per element (llama2.c's rmsnorm order), or `x * inv`
 /// when the scale was folded away; `inv` per row from `ss`.
 Value normalizeRows(OpBuilder &b, Location loc, Value x, Value ss, Value w,
-                    int64_t n, double eps) {
+                    int64_t n, double eps, std::optional<double> offset) {
   auto type = cast<RankedTensorType>(x.getType());
   Type elt = type.getElementType();
   unsigned rank = type.getRank();
@@ -125,7 +143,8 @@ Value normalizeRows(OpBuilder &b, Location loc, Value x, Value ss, Value w,
         Value scaled = arith::MulFOp::create(nb, l, inv, args[0]);
         if (!w)
           return scaled;
-        return arith::MulFOp::create(nb, l, castFloat(nb, l, args[2], elt),
+        return arith::MulFOp::create(nb, l,
+                                     normScale(nb, l, args[2], elt, offset),
                                      scaled);
       });
 }
@@ -139,8 +158,11 @@ struct LowerRMSNorm : OpConversionPattern<RMSNormOp> {
     Value x = a.getInput();
     int64_t n = cast<RankedTensorType>(x.getType()).getShape().back();
     Value ss = sumOfSquares(rw, op.getLoc(), x);
+    std::optional<double> offset;
+    if (auto o = op.getWeightOffset())
+      offset = o->convertToDouble();
     rw.replaceOp(op, normalizeRows(rw, op.getLoc(), x, ss, a.getWeight(), n,
-                                   op.getEps().convertToDouble()));
+                                   op.getEps().convertToDouble(), offset));
     return success();
   }
 };
@@ -160,6 +182,9 @@ struct LowerAddRMSNorm : OpConversionPattern<AddRMSNormOp> {
     unsigned rank = type.getRank();
     int64_t n = type.getShape().back();
     double eps = op.getEps().convertToDouble();
+    std::optional<double> offset;
+    if (auto o = op.getWeightOffset())
+      offset = o->convertToDouble();
     SmallVector<int64_t> rowShape(type.getShape().drop_back());
     SmallVector<Value> rowDyn = dynamicSizes(rw, loc, x);
     if (type.isDynamicDim(rank - 1))
@@ -192,7 +217,8 @@ struct LowerAddRMSNorm : OpConversionPattern<AddRMSNormOp> {
           Value inv = inverseRootMean(b, l, args[2], n, eps);
           Value y = arith::MulFOp::create(b, l, inv, s);
           if (w)
-            y = arith::MulFOp::create(b, l, castFloat(b, l, args[3], elt), y);
+            y = arith::MulFOp::create(b, l,
+                                      normScale(b, l, args[3], elt, offset), y);
           linalg::YieldOp::create(b, l, ValueRange{s, y});
         });
     rw.replaceOp(op, both.getResults());
@@ -266,7 +292,7 @@ struct LowerExit : OpConversionPattern<ExitOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     auto normed = RMSNormOp::create(rw, loc, a.getHidden(), a.getNormWeight(),
-                                    op.getEpsAttr());
+                                    op.getEpsAttr(), FloatAttr());
     Value logits = LinearOp::create(rw, loc, op.getLogits().getType(), normed,
                                     a.getClassifier(), Value());
     auto type = cast<RankedTensorType>(logits.getType());
@@ -382,35 +408,53 @@ struct LowerSoftmax : OpConversionPattern<SoftmaxOp> {
   }
 };
 
-/// silu(x) = x * (1 / (1 + exp(-x))), in llama2.c's operation order.
-struct LowerSiLU : OpConversionPattern<SiLUOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// The scalar formula of each elementwise activation. silu(x) = x * (1 /
+/// (1 + exp(-x))) in llama2.c's operation order; gelu exact or tanh;
+/// softcap = cap * tanh(x / cap).
+Value scalarFormula(SiLUOp, OpBuilder &b, Location l, Value x) {
+  return activate(b, l, Activation::silu, x);
+}
+Value scalarFormula(GeLUOp op, OpBuilder &b, Location l, Value x) {
+  return activate(b, l,
+                  op.getApproximate() == GeluApproximation::tanh
+                      ? Activation::gelu_tanh
+                      : Activation::gelu,
+                  x);
+}
+Value scalarFormula(SoftcapOp op, OpBuilder &b, Location l, Value x) {
+  return softcap(b, l, x, op.getCap().convertToDouble());
+}
+
+template <typename OpT>
+struct LowerUnary : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
   LogicalResult
-  matchAndRewrite(SiLUOp op, OpAdaptor a,
+  matchAndRewrite(OpT op, typename OpT::Adaptor a,
                   ConversionPatternRewriter &rw) const override {
     Type elt = op.getType().getElementType();
     rw.replaceOp(op, elementwise(rw, op.getLoc(), a.getInput(), elt,
-                                 [](OpBuilder &b, Location l, ValueRange args) {
-                                   return activate(b, l, Activation::silu,
-                                                   args[0]);
+                                 [&](OpBuilder &b, Location l, ValueRange args) {
+                                   return scalarFormula(op, b, l, args[0]);
                                  }));
     return success();
   }
 };
 
-struct LowerGeLU : OpConversionPattern<GeLUOp> {
+/// A transpose of run-time values (weight transposes are packed instead).
+struct LowerTranspose : OpConversionPattern<TransposeOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
-  matchAndRewrite(GeLUOp op, OpAdaptor a,
+  matchAndRewrite(TransposeOp op, OpAdaptor a,
                   ConversionPatternRewriter &rw) const override {
-    Type elt = op.getType().getElementType();
-    Activation act = op.getApproximate() == GeluApproximation::tanh
-                         ? Activation::gelu_tanh
-                         : Activation::gelu;
-    rw.replaceOp(op, elementwise(rw, op.getLoc(), a.getInput(), elt,
-                                 [&](OpBuilder &b, Location l, ValueRange args) {
-                                   return activate(b, l, act, args[0]);
-                                 }));
+    Value in = a.getInput();
+    Value init = empty(rw, op.getLoc(), op.getType().getShape(),
+                       op.getType().getElementType(),
+                       {});
+    if (!op.getType().hasStaticShape())
+      return rw.notifyMatchFailure(op, "dynamic transposes are not lowered");
+    rw.replaceOp(op, linalg::TransposeOp::create(rw, op.getLoc(), in, init,
+                                                 ArrayRef<int64_t>{1, 0})
+                         ->getResult(0));
     return success();
   }
 };
@@ -651,7 +695,8 @@ struct ConvertLLMToLinalg
                            vector::VectorDialect>();
     target.addIllegalDialect<LLMDialect>();
     target.addLegalOp<ParamOp, UnrealizedConversionCastOp>();
-    target.addDynamicallyLegalOp<ConcatOp, ScaleColumnsOp, QuantizeOp>(
+    target.addDynamicallyLegalOp<ConcatOp, ScaleColumnsOp, QuantizeOp,
+                                 TransposeOp, DequantizeOp>(
         isPackTimeTransform);
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
       return converter.isSignatureLegal(f.getFunctionType());
@@ -668,7 +713,8 @@ struct ConvertLLMToLinalg
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
     patterns.add<LowerObserve, LowerExit, LowerEmbedding, LowerRMSNorm, LowerAddRMSNorm, LowerLayerNorm, LowerSoftmax,
-                 LowerSiLU, LowerGeLU,
+                 LowerUnary<SiLUOp>, LowerUnary<GeLUOp>, LowerUnary<SoftcapOp>,
+                 LowerTranspose,
                  LowerSwiGLU, LowerBinary<AddOp, arith::AddFOp>,
                  LowerBinary<MulOp, arith::MulFOp>>(converter, ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,

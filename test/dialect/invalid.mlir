@@ -88,7 +88,7 @@ func.func @placement_tier() attributes {p = #llm.placement<[device, disk]>}
 // #llm.rope_scaling
 //===----------------------------------------------------------------------===//
 
-// expected-error @+1 {{unknown rope scaling 'yarn' (expected linear or llama3)}}
+// expected-error @+1 {{unknown rope scaling 'yarn' (expected linear, llama3 or longrope)}}
 func.func @rope_kind() attributes {s = #llm.rope_scaling<yarn, factor = 4.0>}
 
 // -----
@@ -203,6 +203,46 @@ func.func @rms_eps(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
 func.func @rms_weight(%x: tensor<?x64xf32>, %w: tensor<32xf32>) {
   // expected-error @+1 {{'weight' ('tensor<32xf32>') must be a vector of size 64 to match 'input' ('tensor<?x64xf32>')}}
   %0 = llm.rms_norm %x, %w {eps = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @rms_offset_without_weight(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{weight_offset needs a weight and a finite value}}
+  %0 = llm.rms_norm %x {eps = 1.0e-05 : f64, weight_offset = 1.0 : f64} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_shape(%w: tensor<64x32xf32>) {
+  // expected-error @+1 {{result ('tensor<64x32xf32>') must be the 2-D input ('tensor<64x32xf32>') with its dimensions swapped}}
+  %0 = llm.transpose %w : tensor<64x32xf32> -> tensor<64x32xf32>
+  return
+}
+
+// -----
+
+func.func @longrope_factors(%x: tensor<?x64xf32>, %p: index) {
+  // expected-error @+1 {{longrope scaling has 2 factors, head_dim 8 needs 4}}
+  %0 = llm.rope %x, %p style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, scaling = #llm.rope_scaling<longrope, factor = 4.0, original_max_positions = 16, attention_factor = 1.2, short_factor = [1.0, 2.0], long_factor = [1.0, 3.0]>} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @softcap_zero(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{cap must be positive and finite, got 0}}
+  %0 = llm.softcap %x {cap = 0.0 : f64} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_scale(%t: tensor<512x64xf32>, %ids: tensor<?xi32>) {
+  // expected-error @+1 {{scale must be positive and finite, got -1}}
+  %0 = llm.embedding %t[%ids] {scale = -1.0 : f64} : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
   return
 }
 
@@ -431,6 +471,14 @@ func.func @attn_heads(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %p: index, %kv
 func.func @attn_gqa(%q: tensor<?x48xf32>, %k: tensor<?x32xf32>, %p: index, %kv: !llm.kv_cache<5x512x4x8, f32>) {
   // expected-error @+1 {{num_heads (6) must be a multiple of num_kv_heads (4)}}
   %o, %c = llm.attention %q, %k, %k, %kv[%p] {layer = 0 : i64, num_heads = 6 : i64, num_kv_heads = 4 : i64, causal} : tensor<?x48xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
+  return
+}
+
+// -----
+
+func.func @attn_softcap(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %p: index, %kv: !llm.kv_cache<5x512x4x8, f32>) {
+  // expected-error @+1 {{logit_softcap must be positive and finite, got -2}}
+  %o, %c = llm.attention %q, %k, %k, %kv[%p] {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, logit_softcap = -2.0 : f64} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
   return
 }
 

@@ -37,6 +37,25 @@ func.func @embedding_and_norms(%tokens: tensor<?xi32>, %table: tensor<512x64xf32
   return %n2, %l, %l2, %x2 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<2x3x64xf32>
 }
 
+// The newer families: Gemma's scaled embeddings, (1 + w) norms and logit
+// soft caps; per-head q/k norms (Qwen3, Gemma 3) on [seq, heads, head_dim].
+// CHECK-LABEL: func.func @gemma_and_qwen3_forms
+func.func @gemma_and_qwen3_forms(%tokens: tensor<?xi32>, %table: tensor<512x64xf32>, %w: tensor<64xf32>, %hw: tensor<16xf32>, %q: tensor<?x4x16xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x4x16xf32>) {
+  // CHECK: llm.embedding %{{.*}}[%{{.*}}] {scale = 8.000000e+00 : f64} : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  %x = llm.embedding %table[%tokens] {scale = 8.0 : f64} : tensor<512x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  // CHECK: llm.rms_norm %{{.*}}, %{{.*}} {eps = 9.9999999999999995E-7 : f64, weight_offset = 1.000000e+00 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  %n = llm.rms_norm %x, %w {eps = 1.0e-06 : f64, weight_offset = 1.0 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  // CHECK: llm.add_rms_norm %{{.*}}, %{{.*}}, %{{.*}} {eps = 9.9999999999999995E-7 : f64, weight_offset = 1.000000e+00 : f64}
+  %s, %n2 = llm.add_rms_norm %x, %n, %w {eps = 1.0e-06 : f64, weight_offset = 1.0 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  // CHECK: llm.rms_norm %{{.*}}, %{{.*}} {eps = 9.9999999999999995E-7 : f64} : tensor<?x4x16xf32>, tensor<16xf32>
+  %qn = llm.rms_norm %q, %hw {eps = 1.0e-06 : f64} : tensor<?x4x16xf32>, tensor<16xf32>
+  // CHECK: llm.transpose %{{.*}} : tensor<512x64xf32> -> tensor<64x512xf32>
+  %tt = llm.transpose %table : tensor<512x64xf32> -> tensor<64x512xf32>
+  // CHECK: llm.softcap %{{.*}} {cap = 3.000000e+01 : f64} : tensor<?x64xf32>
+  %c = llm.softcap %n2 {cap = 30.0 : f64} : tensor<?x64xf32>
+  return %s, %c, %qn : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x4x16xf32>
+}
+
 // CHECK-LABEL: func.func @linears
 func.func @linears(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>, %wh: tensor<172x64xf16>, %b: tensor<172xf32>,
                    %q4: tensor<172x64xi4>, %s: tensor<172x2xf32>, %z: tensor<172x2xi4>, %q8: tensor<172x64xi8>) -> tensor<?x172xf32> {
@@ -77,7 +96,11 @@ func.func @rope_attention(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor
   %o, %kv1 = llm.attention %qr, %kr2, %v, %kv[%pos] {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
   // CHECK: llm.attention {{.*}}, %[[KV]][%{{.*}}] {causal, layer = 4 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 2.500000e-01 : f64, sliding_window = 128 : i64}
   %o2, %kv2 = llm.attention %o, %kr2, %v, %kv1[%pos] {layer = 4 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, scale = 0.25 : f64, sliding_window = 128 : i64} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
-  return %o2, %kv2 : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32>
+  // CHECK: scaling = #llm.rope_scaling<longrope, factor = 4.000000e+00, original_max_positions = 16, attention_factor = 1.250000e+00, short_factor = [1.000000e+00, 1.500000e+00, 2.000000e+00, 3.000000e+00], long_factor = [1.000000e+00, 4.000000e+00, 8.000000e+00, 1.600000e+01]>
+  %kr3 = llm.rope %k, %pos style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, scaling = #llm.rope_scaling<longrope, factor = 4.0, original_max_positions = 16, attention_factor = 1.25, short_factor = [1.0, 1.5, 2.0, 3.0], long_factor = [1.0, 4.0, 8.0, 16.0]>} : tensor<?x32xf32>
+  // CHECK: llm.attention {{.*}} {causal, layer = 1 : i64, logit_softcap = 5.000000e+01 : f64, num_heads = 8 : i64, num_kv_heads = 4 : i64}
+  %o3, %kv3 = llm.attention %o2, %kr3, %v, %kv2[%pos] {layer = 1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, logit_softcap = 50.0 : f64} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
+  return %o3, %kv3 : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32>
 }
 
 // CHECK-LABEL: func.func @kv_cache_types

@@ -22,8 +22,16 @@ import reference  # noqa: E402
 from check_random_configs import Runtime, compare  # noqa: E402
 
 
-def reference_model(expected):
-    c = modelgen.SMALL
+# A Q4_K_M-style mix at widths that hold whole 256-element super-blocks:
+# Q4_K everywhere but attn_v / ffn_down in Q6_K (llama.cpp's Q4_K_M rule);
+# the other pack-time formats each get a model of their own.
+K_SMALL = modelgen.K_SMALL
+K_MODELS = [("Q4_K_M", "Q4_K", {"attn_v": "Q6_K", "ffn_down": "Q6_K"}),
+            ("Q2_K", "Q2_K", None), ("Q3_K", "Q3_K", None), ("Q5_K", "Q5_K", None),
+            ("Q5_0", "Q5_0", None), ("Q5_1", "Q5_1", None), ("IQ4_NL", "IQ4_NL", None)]
+
+
+def reference_model(expected, c=modelgen.SMALL):
     d, h = c["hidden"], c["heads"]
     w = {"embed": expected["token_embd.weight"], "norm": expected["output_norm.weight"]}
     w["out"] = expected.get("output.weight", w["embed"])
@@ -40,6 +48,29 @@ def reference_model(expected):
     return reference.Model(cfg, w)
 
 
+def run_model(rt, llmc, path, art, name, ref, compile_args=(), a8=None,
+              note="", seed=1):
+    """Compiles `path`, prefills 9 tokens and decodes 3, compares every row
+    with the reference; prints one line, returns 1 on a mismatch."""
+    subprocess.run([llmc, "compile", path, "-o", art, *compile_args], check=True)
+    V = ref.cfg["vocab"]
+    toks = [int(t) for t in np.random.default_rng(seed).integers(0, V, 12)]
+    a = rt.load(art)
+    s = rt.session(a)
+    got = np.concatenate([rt.forward(s, toks[:9], V)] +
+                         [rt.forward(s, [t], V) for t in toks[9:]])
+    rt.lib.llmc_session_free(s)
+    rt.lib.llmc_artifact_free(a)
+    try:
+        diff = compare(f"gguf {name}", got, reference.forward(ref, toks, a8))
+        print(f"gguf {name}: ok ({note}9-token prefill + 3 decode steps; max abs "
+              f"diff {diff:.2e}" + (", 8-bit activations" if a8 else "") + ")")
+        return 0
+    except AssertionError as e:
+        print(f"gguf {name}: FAIL {e}")
+        return 1
+
+
 def main():
     llmc, lib, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
@@ -52,26 +83,22 @@ def main():
         path = os.path.join(work, f"llama-{dtype}.gguf")
         expected = modelgen.write_gguf(path, "llama", dtype, seed=3)
         art = os.path.join(work, f"llama-{dtype}-{cpu or 'native'}.llmc")
-        subprocess.run([llmc, "compile", path, "-o", art] + (["--cpu", cpu] if cpu else []),
-                       check=True)
-        name = dtype + (f" --cpu {cpu}" if cpu else "")
-        ref = reference_model(expected)
-        V = ref.cfg["vocab"]
-        toks = [int(t) for t in np.random.default_rng(1).integers(0, V, 12)]
-        a = rt.load(art)
-        s = rt.session(a)
-        got = np.concatenate([rt.forward(s, toks[:9], V)] +
-                             [rt.forward(s, [t], V) for t in toks[9:]])
         a8 = reference.quantize_q8_blocks if dtype in ("Q8_0", "Q4_0") else None
-        try:
-            diff = compare(f"gguf {name}", got, reference.forward(ref, toks, a8))
-            print(f"gguf {name}: ok (9-token prefill + 3 decode steps; max abs diff {diff:.2e}"
-                  + (", 8-bit activations" if a8 else "") + ")")
-        except AssertionError as e:
-            print(f"gguf {name}: FAIL {e}")
-            failures += 1
-        rt.lib.llmc_session_free(s)
-        rt.lib.llmc_artifact_free(a)
+        failures += run_model(rt, llmc, path, art,
+                              dtype + (f" --cpu {cpu}" if cpu else ""),
+                              reference_model(expected),
+                              ["--cpu", cpu] if cpu else [], a8)
+    # Formats decoded to f16 while packing: the reference gets gguf's
+    # dequantization rounded to f16 the same way.
+    for name, dtype, mix in K_MODELS:
+        path = os.path.join(work, f"llama-{name}.gguf")
+        expected = modelgen.write_gguf(path, "llama", dtype, seed=5, small=K_SMALL,
+                                       dtypes=mix)
+        rounded = {k: (v.astype(np.float16).astype(np.float32) if v.ndim >= 2 else v)
+                   for k, v in expected.items()}
+        failures += run_model(rt, llmc, path, os.path.join(work, f"llama-{name}.llmc"),
+                              name, reference_model(rounded, K_SMALL),
+                              note="decoded to f16 at pack time; ", seed=2)
     return 1 if failures else 0
 
 

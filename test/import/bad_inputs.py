@@ -127,8 +127,8 @@ def main():
              r.write("so.gguf", gguf_header(tensors=1, kvs=1) + arch +
                      gguf_tensor_info("w", [2**32, 2**32, 2**32], 0)), "overflows")
     r.expect("gguf-unsupported-type",
-             r.write("q6.gguf", gguf_header(tensors=1, kvs=1) + arch + gguf_tensor_info("w", [256, 4], 14)),
-             "type Q6_K")
+             r.write("iq2.gguf", gguf_header(tensors=1, kvs=1) + arch + gguf_tensor_info("w", [256, 4], 16)),
+             "type IQ2_XXS (16), which llmc does not read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0")
     r.expect("gguf-tensor-past-end",
              r.write("pe.gguf", gguf_header(tensors=1, kvs=1) + arch + gguf_tensor_info("w", [64, 64], 0)),
              "beyond the end of the file")
@@ -181,14 +181,35 @@ def main():
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
     r.expect("hf-missing-tensor", d, "tensor 'model.layers.2.input_layernorm.weight' is missing")
     d = r.hf_dir("hf-arch")
-    cfg["architectures"] = ["GPT2LMHeadModel"]
+    cfg["architectures"] = ["MambaForCausalLM"]
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
-    r.expect("hf-unknown-arch", d, "architecture 'GPT2LMHeadModel' is not supported", blame="config.json")
+    r.expect("hf-unknown-arch", d, "architecture 'MambaForCausalLM' is not supported", blame="config.json")
     d = r.hf_dir("hf-config-types")
     cfg["architectures"] = ["LlamaForCausalLM"]
     cfg["num_hidden_layers"] = "two"
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
     r.expect("hf-config-type", d, "'num_hidden_layers' must be an integer", blame="config.json")
+    # Config values llmc would otherwise misread: refused, naming what is
+    # supported.
+    for case, key, value, message in [
+        ("hf-rope-yarn", "rope_scaling", {"rope_type": "yarn", "factor": 4.0},
+         "rope type 'yarn' is not supported (default, linear, llama3, longrope)"),
+        ("hf-rope5-dynamic", "rope_parameters",
+         {"rope_type": "dynamic", "rope_theta": 1e4, "factor": 2.0},
+         "rope type 'dynamic' is not supported"),
+        ("hf-rope-partial", "partial_rotary_factor", 0.5,
+         "partial_rotary_factor 0.5 is not supported"),
+        ("hf-layer-type", "layer_types", ["full_attention", "chunked_attention"],
+         "layer type 'chunked_attention' is not supported"),
+        ("hf-activation", "hidden_act", "relu2",
+         "'hidden_act' 'relu2' is not supported (silu, gelu, gelu_pytorch_tanh)"),
+        ("hf-longrope-factors", "rope_scaling", {"type": "longrope", "short_factor": [1.0]},
+         "longrope needs a 'long_factor' list")]:
+        d = r.hf_dir(case)
+        c2 = dict(cfg, architectures=["LlamaForCausalLM"], num_hidden_layers=2)
+        c2[key] = value
+        json.dump(c2, open(os.path.join(d, "config.json"), "w"))
+        r.expect(case, d, message, blame="config.json")
     d = r.hf_dir("hf-config-garbage")
     open(os.path.join(d, "config.json"), "w").write("{not json")
     r.expect("hf-config-not-json", d, "is not a JSON object", blame="config.json")

@@ -11,6 +11,8 @@ import numpy as np
 
 # name, hidden, intermediate, layers, heads, kv heads, vocab
 SMALL = dict(hidden=64, inter=96, layers=2, heads=4, kv=2, vocab=128)
+# Widths that hold whole 256-element K-quant super-blocks.
+K_SMALL = dict(hidden=256, inter=256, layers=2, heads=4, kv=2, vocab=256)
 
 
 def hf_config(arch, **over):
@@ -151,13 +153,35 @@ def patch_dtype(path, old, new):
 GGUF_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 8, "BF16": 30}
 
 
+# Where each ggml block format keeps its f16 scales (byte offsets in a
+# block; ggml-common.h). The gguf package dequantizes these formats but
+# cannot quantize the K-quants, so their test blocks are random bytes with
+# sane scales.
+BLOCK_SCALES = {"Q5_0": (0,), "Q5_1": (0, 2), "IQ4_NL": (0,), "Q2_K": (80, 82),
+                "Q3_K": (108,), "Q4_K": (0, 2), "Q5_K": (0, 2), "Q6_K": (208,)}
+
+
+def random_blocks(qt, shape, rng):
+    """Random but valid blocks of ggml type `qt` for a tensor of `shape`."""
+    import gguf
+    block, nbytes = gguf.GGML_QUANT_SIZES[qt]
+    n = int(np.prod(shape)) // block
+    raw = rng.integers(0, 256, (n, nbytes), dtype=np.uint8)
+    for off in BLOCK_SCALES[qt.name]:
+        scale = rng.uniform(0.0005, 0.005, n).astype(np.float16)
+        raw[:, off:off + 2] = scale.view(np.uint8).reshape(n, 2)
+    return raw.reshape(*shape[:-1], shape[-1] // block * nbytes)
+
+
 def write_gguf(path, arch="llama", dtype="F32", experts=0, tied=False,
-               bias=False, seed=0, tokenizer=None):
-    """A GGUF model; 2-D weights stored as `dtype`, norms as F32. Returns
-    {name: float32 values as stored (dequantized by gguf's reference)}."""
+               bias=False, seed=0, tokenizer=None, small=None, dtypes=None):
+    """A GGUF model; 2-D weights stored as `dtype` (or dtypes[infix] for
+    names containing infix, as llama.cpp's Q4_K_M keeps attn_v / ffn_down
+    in Q6_K), norms as F32. Returns {name: float32 values as stored
+    (dequantized by gguf's reference)}."""
     import gguf
     from gguf import quants
-    c = SMALL
+    c = small or SMALL
     d, f, h, kv, v = c["hidden"], c["inter"], c["heads"], c["kv"], c["vocab"]
     hd = d // h
     w = gguf.GGUFWriter(path, arch)
@@ -199,7 +223,15 @@ def write_gguf(path, arch="llama", dtype="F32", experts=0, tied=False,
     for name, shape in shapes.items():
         x = rng.standard_normal(shape).astype(np.float32)
         t = dtype if len(shape) >= 2 else "F32"
-        if t == "F32":
+        for infix, override in (dtypes or {}).items():
+            if infix in name and len(shape) >= 2:
+                t = override
+        if t in BLOCK_SCALES:
+            qt = gguf.GGMLQuantizationType[t]
+            q = random_blocks(qt, shape, rng)
+            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qt)
+            expected[name] = quants.dequantize(q, qt).reshape(shape).astype(np.float32)
+        elif t == "F32":
             w.add_tensor(name, x)
             expected[name] = x
         elif t == "F16":

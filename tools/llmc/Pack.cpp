@@ -88,6 +88,17 @@ Expected<uint64_t> llmc::checkTransform(const ModelSource &source,
   }
   StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
   auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
+  if (op == "dequantize") {
+    // GGUF blocks decoded to f16 while packing.
+    auto param = inputs.size() == 1
+                     ? cast<mlir::DictionaryAttr>(inputs[0])
+                           .getAs<mlir::StringAttr>("param")
+                     : mlir::StringAttr();
+    const TensorInfo *info = param ? source.lookup(param.getValue()) : nullptr;
+    if (!info || !isBlockDType(info->dtype))
+      return createStringError("dequantize: not a weight of GGUF blocks");
+    return *numElements(info->shape) * 2;
+  }
   uint64_t total = 0;
   SmallVector<uint64_t> sizes;
   for (mlir::Attribute in : inputs) {
@@ -100,6 +111,14 @@ Expected<uint64_t> llmc::checkTransform(const ModelSource &source,
   }
   if (op == "concat")
     return total;
+  if (op == "transpose") {
+    auto rows = t.getAs<mlir::IntegerAttr>("rows"), cols = t.getAs<mlir::IntegerAttr>("cols");
+    if (sizes.size() != 1 || !rows || !cols || rows.getInt() <= 0 ||
+        cols.getInt() <= 0 ||
+        sizes[0] % uint64_t(rows.getInt() * cols.getInt()) != 0)
+      return createStringError("transpose: malformed transform");
+    return sizes[0];
+  }
   if (op == "quantize") {
     QuantSpec spec = quantSpecOf(t);
     auto rows = t.getAs<mlir::IntegerAttr>("rows").getInt();
@@ -146,6 +165,18 @@ Expected<uint64_t> llmc::checkTransform(const ModelSource &source,
   return createStringError("unknown weight transform '" + op + "'");
 }
 
+/// A row-major [rows, cols] matrix of any element type as [cols, rows].
+template <typename T>
+static std::vector<T> transposed(const std::vector<T> &in, int64_t rows,
+                                 int64_t cols) {
+  size_t elem = in.size() / size_t(rows * cols); // bytes: the element size
+  std::vector<T> out(in.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      std::copy_n(&in[(r * cols + c) * elem], elem, &out[(c * rows + r) * elem]);
+  return out;
+}
+
 /// The values of a float-valued transform (params of any float dtype,
 /// concat, scale_columns) as f32.
 static std::vector<float> evaluateF32(const ModelSource &source,
@@ -156,6 +187,11 @@ static std::vector<float> evaluateF32(const ModelSource &source,
   auto inputs = t.getAs<mlir::ArrayAttr>("inputs");
   std::vector<float> out =
       evaluateF32(source, cast<mlir::DictionaryAttr>(inputs[0]));
+  if (op == "dequantize")
+    return out; // the param's blocks, decoded
+  if (op == "transpose")
+    return transposed(out, t.getAs<mlir::IntegerAttr>("rows").getInt(),
+                      t.getAs<mlir::IntegerAttr>("cols").getInt());
   if (op == "concat") {
     for (mlir::Attribute in : inputs.getValue().drop_front()) {
       std::vector<float> more =
@@ -284,8 +320,27 @@ std::vector<uint8_t> llmc::evaluateTransform(const ModelSource &source,
     ArrayRef<uint8_t> b = source.bytes(*source.lookup(param.getValue()));
     return std::vector<uint8_t>(b.begin(), b.end());
   }
+  StringRef op = t.getAs<mlir::StringAttr>("op").getValue();
+  if (op == "dequantize") {
+    std::vector<float> w = evaluateF32(source, t);
+    std::vector<uint8_t> out(w.size() * 2);
+    for (size_t i = 0; i < w.size(); ++i) {
+      uint16_t h = floatToHalf(w[i]);
+      out[2 * i] = uint8_t(h);
+      out[2 * i + 1] = uint8_t(h >> 8);
+    }
+    return out;
+  }
+  // Transpose moves whole elements, whatever their type.
+  if (op == "transpose")
+    return transposed(
+        evaluateTransform(
+            source, cast<mlir::DictionaryAttr>(t.getAs<mlir::ArrayAttr>("inputs")[0]),
+            cache),
+        t.getAs<mlir::IntegerAttr>("rows").getInt(),
+        t.getAs<mlir::IntegerAttr>("cols").getInt());
   // scale_columns (f32 only, checked): computed as floats.
-  if (t.getAs<mlir::StringAttr>("op").getValue() != "concat")
+  if (op != "concat")
     return floatBytes(evaluateF32(source, t));
   // Row concatenation: the inputs' bytes one after the other (any dtype).
   std::vector<uint8_t> out;
