@@ -114,6 +114,57 @@ func.func @norms(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %t: tensor<?xi32>, %e
 
 // -----
 
+// Gemma's forms: (1 + w) norms add the offset to the weight before scaling;
+// the embedding multiplies by its scale; per-head norms of a [t, heads,
+// head_dim] view reduce over head_dim only; soft caps are cap * tanh(x /
+// cap); a run-time transpose is linalg.transpose.
+// CHECK-LABEL: func.func @gemma_forms
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: math.sqrt
+// CHECK: arith.mulf
+// CHECK-NEXT: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT: %[[G:.*]] = arith.addf %[[ONE]], %{{.*}} : f32
+// CHECK-NEXT: arith.mulf %[[G]]
+// CHECK: arith.constant 8.000000e+00 : f32
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: %[[CAP:.*]] = arith.constant 3.000000e+01 : f32
+// CHECK: %[[D:.*]] = arith.divf %{{.*}}, %[[CAP]] : f32
+// CHECK: %[[TH:.*]] = math.tanh %[[D]] : f32
+// CHECK: arith.constant 3.000000e+01 : f32
+// CHECK-NEXT: arith.mulf %[[TH]], %{{.*}} : f32
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<4x6xf32>) outs(%{{.*}} : tensor<6x4xf32>) permutation = [1, 0]
+func.func @gemma_forms(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %t: tensor<?xi32>, %e: tensor<100x64xf32>, %q: tensor<?x4x16xf32>, %hw: tensor<16xf32>, %m: tensor<4x6xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x4x16xf32>, tensor<?x64xf32>, tensor<6x4xf32>) {
+  %n = llm.rms_norm %x, %w {eps = 1.0e-06 : f64, weight_offset = 1.0 : f64} : tensor<?x64xf32>, tensor<64xf32>
+  %g = llm.embedding %e[%t] {scale = 8.0 : f64} : tensor<100x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+  %qn = llm.rms_norm %q, %hw {eps = 1.0e-06 : f64} : tensor<?x4x16xf32>, tensor<16xf32>
+  %c = llm.softcap %x {cap = 30.0 : f64} : tensor<?x64xf32>
+  %tr = llm.transpose %m : tensor<4x6xf32> -> tensor<6x4xf32>
+  return %n, %g, %qn, %c, %tr : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x4x16xf32>, tensor<?x64xf32>, tensor<6x4xf32>
+}
+
+// -----
+
+// LongRoPE: both inverse-frequency tables are constants (1 / (factor[i] *
+// theta^(2i/d))); the long one is chosen when start_pos + tokens exceeds
+// original_max_positions (16); cos and sin are scaled by attention_factor.
+// CHECK-LABEL: func.func @rope_longrope
+// CHECK: %[[END:.*]] = arith.addi %{{.*}}, %{{.*}} : index
+// CHECK: %[[LONG:.*]] = arith.cmpi ugt, %[[END]], %c16
+// CHECK-DAG: %[[SHORT_T:.*]] = arith.constant dense<[1.000000e+00, 0.0666666701, 5.000000e-03, 3.3333333E-4]> : tensor<4xf32>
+// CHECK-DAG: %[[LONG_T:.*]] = arith.constant dense<[1.000000e+00, 5.000000e-02, 1.250000e-03, 6.250000e-05]> : tensor<4xf32>
+// CHECK: %[[S:.*]] = tensor.extract %[[SHORT_T]]
+// CHECK: %[[L:.*]] = tensor.extract %[[LONG_T]]
+// CHECK: arith.select %[[LONG]], %[[L]], %[[S]] : f32
+// CHECK: %[[AF:.*]] = arith.constant 1.250000e+00 : f32
+// CHECK: arith.mulf %{{.*}}, %[[AF]] : f32
+// CHECK: arith.mulf %{{.*}}, %[[AF]] : f32
+func.func @rope_longrope(%x: tensor<?x64xf32>, %pos: index) -> tensor<?x64xf32> {
+  %y = llm.rope %x, %pos style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, scaling = #llm.rope_scaling<longrope, factor = 4.0, original_max_positions = 16, attention_factor = 1.25, short_factor = [1.0, 1.5, 2.0, 3.0], long_factor = [1.0, 2.0, 8.0, 16.0]>} : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
 // RoPE: inverse frequencies are a compile-time constant (here theta 10000,
 // head_dim 8: 1, 0.1, 0.01, 0.001); the partner element is read from the
 // input; cos/sin of (start_pos + t) * freq.

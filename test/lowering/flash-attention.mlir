@@ -88,3 +88,23 @@ func.func @flash_int8(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x3
   %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, i8>
   return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, i8>
 }
+
+// -----
+
+// Soft-capped scores (Gemma 2's attn_logit_softcapping): both kernels apply
+// cap * tanh(s / cap) to the scaled scores before the mask; the flash kernel
+// on a block's 16 scores at once.
+// CHECK-LABEL: func.func @flash_softcap
+// CHECK: %[[CAP:.*]] = arith.constant 5.000000e+01 : f32
+// CHECK-NEXT: %[[CAPV:.*]] = vector.broadcast %[[CAP]] : f32 to vector<16xf32>
+// CHECK-NEXT: %[[DIV:.*]] = arith.divf %{{.*}}, %[[CAPV]] : vector<16xf32>
+// CHECK-NEXT: math.tanh %[[DIV]] : vector<16xf32>
+// CHECK: vector.step : vector<16xindex>
+// REF-LABEL: func.func @flash_softcap
+// REF: arith.constant 5.000000e+01 : f32
+// REF: math.tanh %{{.*}} : f32
+// REF: arith.select
+func.func @flash_softcap(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<?x32xf32>, %kv: !llm.kv_cache<2x64x4x8, f32>, %pos: index) -> (tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, f32>) {
+  %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, logit_softcap = 50.0 : f64, llm.flash = {decode_splits = 1 : i64, softmax = "online"}} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, f32>
+  return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, f32>
+}
