@@ -59,6 +59,10 @@ CASES = {
     "qwen3-moe": ("Qwen3MoeConfig", dict(
         COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
         norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[1])),
+    # Gemma: (1 + w) norms, GeGLU (tanh), sqrt(dim) embedding scale.
+    "gemma": ("GemmaConfig", dict(
+        COMMON, tie_word_embeddings=True, hidden_activation="gelu_pytorch_tanh",
+        rope_parameters=dict(rope_type="default", rope_theta=10000.0))),
     # Gemma 2: (1 + w) norms, pre/post norms, GeGLU (tanh), sqrt(dim)
     # embedding scale, query_pre_attn_scalar, attention and final logit soft
     # caps (small, so they bite), sliding-window layer 0 / global layer 1.
