@@ -334,18 +334,22 @@ llmc::openGGUF(llvm::StringRef path,
   if (!archValue || archValue->kind != GGUFValue::String)
     return fileError(path, "metadata 'general.architecture' is missing");
   std::string arch = archValue->str;
-  if (arch != "llama" && arch != "qwen2" && arch != "mistral" &&
-      arch != "qwen2moe")
+  if (!llvm::is_contained({"llama", "mistral", "qwen2", "qwen2moe", "qwen3",
+                           "qwen3moe"},
+                          arch))
     return fileError(path, "architecture '" + arch +
                                "' is not supported (llama, mistral, qwen2, "
-                               "qwen2moe)");
+                               "qwen2moe, qwen3, qwen3moe)");
   Meta m{file, path, arch + "."};
   ModelConfig &c = source->config;
   c.arch = arch;
   // llama.cpp stores Q/K of llama-family models permuted for interleaved
-  // RoPE pairs; qwen2 keeps Hugging Face's half rotation.
-  bool qwen = arch == "qwen2" || arch == "qwen2moe";
+  // RoPE pairs; Qwen keeps Hugging Face's half rotation.
+  bool qwen = llvm::StringRef(arch).starts_with("qwen");
   c.ropeStyle = qwen ? RopeStyle::Half : RopeStyle::Interleaved;
+  // Qwen3: RMSNorm of each query and key head (attn_q_norm, attn_k_norm).
+  if (arch == "qwen3" || arch == "qwen3moe")
+    c.qkNorm = ModelConfig::QKNorm::PerHead;
   if (Error e = m.integer("embedding_length", c.dim))
     return std::move(e);
   if (Error e = m.integer("block_count", c.numLayers))
@@ -377,6 +381,13 @@ llmc::openGGUF(llvm::StringRef path,
     return std::move(e);
   if (Error e = m.integer("expert_used_count", c.expertsPerToken, false))
     return std::move(e);
+  if (arch == "qwen3moe") {
+    // llama.cpp's qwen3moe: softmax over all experts, the top k
+    // renormalised; no shared expert.
+    if (Error e = m.integer("expert_feed_forward_length", c.expertHiddenDim))
+      return std::move(e);
+    c.routing = ModelConfig::Routing::SoftmaxTopKNorm;
+  }
   if (arch == "qwen2moe") {
     // llama.cpp's qwen2moe: softmax over all experts, then the top k (not
     // renormalised); a shared expert scaled by sigmoid(gate · x).
@@ -391,6 +402,11 @@ llmc::openGGUF(llvm::StringRef path,
     c.routing = renorm ? ModelConfig::Routing::SoftmaxTopKNorm
                        : ModelConfig::Routing::SoftmaxTopK;
   }
+  // Layers without a router keep a dense MLP (Qwen's mlp_only_layers).
+  if (c.numExperts > 0)
+    for (int64_t l = 0; l < c.numLayers; ++l)
+      if (!source->lookup("blk." + std::to_string(l) + ".ffn_gate_inp.weight"))
+        c.denseLayers.push_back(l);
   int64_t window = 0;
   if (Error e = m.integer("attention.sliding_window", window, false))
     return std::move(e);

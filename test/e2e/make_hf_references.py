@@ -59,6 +59,11 @@ CASES = {
     "qwen3-moe": ("Qwen3MoeConfig", dict(
         COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
         norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[1])),
+    # ... every layer MoE, as the released models (and llama.cpp's qwen3moe
+    # GGUF, which has no dense layers) have it.
+    "qwen3-moe-all": ("Qwen3MoeConfig", dict(
+        COMMON, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+        norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[])),
     # Gemma: (1 + w) norms, GeGLU (tanh), sqrt(dim) embedding scale.
     "gemma": ("GemmaConfig", dict(
         COMMON, tie_word_embeddings=True, hidden_activation="gelu_pytorch_tanh",
