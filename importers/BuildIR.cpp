@@ -324,7 +324,10 @@ private:
         llm::RopeStyleAttr::get(&ctx, c.ropeStyle == RopeStyle::Half
                                           ? llm::RopeStyle::half
                                           : llm::RopeStyle::interleaved),
-        scaling);
+        scaling,
+        c.rotaryDim > 0 && c.rotaryDim < c.headDim
+            ? b.getI64IntegerAttr(c.rotaryDim)
+            : IntegerAttr());
   }
 
   Value mlp(Value h, int64_t l) {

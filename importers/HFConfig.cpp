@@ -74,17 +74,14 @@ constexpr Architecture kArchitectures[] = {
 
 bool isGemma(llvm::StringRef arch) { return arch.starts_with("gemma"); }
 
-/// RoPE over part of each head (partial_rotary_factor < 1, Phi-4-mini,
-/// GPT-NeoX) is refused: llm.rope rotates whole heads.
-Error checkFullRotary(const Reader &cfg, const json &obj) {
-  double partial = 1.0;
+/// The fraction of each head RoPE rotates (partial_rotary_factor, at the
+/// top level or in a rope dict; Phi-4-mini, GPT-NeoX): `partial` keeps the
+/// last value found.
+Error readPartialRotary(const Reader &cfg, const json &obj, double &partial) {
   if (Error e = cfg.number(obj, "partial_rotary_factor", partial))
     return e;
-  if (partial != 1.0)
-    return fileError(cfg.path, "partial_rotary_factor " +
-                                   llvm::formatv("{0}", llvm::format("%g", partial)).str() +
-                                   " is not supported (RoPE over the whole "
-                                   "head only)");
+  if (!(partial > 0 && partial <= 1))
+    return fileError(cfg.path, "partial_rotary_factor must be in (0, 1]");
   return Error::success();
 }
 
@@ -143,7 +140,7 @@ Error parseRope(const Reader &cfg, const json &rs, RopeParams &out) {
   if (Error e = cfg.number(rs, "rope_theta", out.theta))
     return e;
   std::string type = stringOr(rs, "rope_type", stringOr(rs, "type", "default"));
-  if (Error e = checkFullRotary(cfg, rs))
+  if (Error e = readPartialRotary(cfg, rs, out.partialRotary))
     return e;
   if (type == "default")
     return Error::success();
@@ -183,9 +180,9 @@ Error parseRope(const Reader &cfg, const json &rs, RopeParams &out) {
 /// RoPE of global and sliding layers from either config style.
 Error parseRopeConfig(const Reader &cfg, ModelConfig &c) {
   const json &j = cfg.j;
-  if (Error e = checkFullRotary(cfg, j))
-    return e;
   RopeParams global{c.ropeTheta, std::nullopt};
+  if (Error e = readPartialRotary(cfg, j, global.partialRotary))
+    return e;
   std::optional<RopeParams> sliding;
   if (present(j, "rope_parameters")) {
     // transformers 5: one rope dict, or one per layer type.
@@ -203,7 +200,7 @@ Error parseRopeConfig(const Reader &cfg, ModelConfig &c) {
         if (Error e = parseRope(cfg, rp["full_attention"], global))
           return e;
       if (rp.contains("sliding_attention")) {
-        sliding = RopeParams{global.theta, std::nullopt};
+        sliding = RopeParams{global.theta, std::nullopt, global.partialRotary};
         if (Error e = parseRope(cfg, rp["sliding_attention"], *sliding))
           return e;
       }
@@ -218,14 +215,19 @@ Error parseRopeConfig(const Reader &cfg, ModelConfig &c) {
       if (Error e = parseRope(cfg, j["rope_scaling"], global))
         return e;
     if (present(j, "rope_local_base_freq")) {
-      sliding = RopeParams{};
+      sliding = RopeParams{10000.0, std::nullopt, global.partialRotary};
       if (Error e = cfg.number(j, "rope_local_base_freq", sliding->theta))
         return e;
     }
   }
+  if (sliding && sliding->partialRotary != global.partialRotary)
+    return fileError(cfg.path, "different partial_rotary_factor per layer "
+                               "type is not supported");
   c.ropeTheta = global.theta;
   c.ropeScaling = global.scaling;
   c.slidingRope = sliding;
+  // As transformers: int(head_dim * partial_rotary_factor).
+  c.rotaryDim = static_cast<int64_t>(c.headDim * global.partialRotary);
   return Error::success();
 }
 

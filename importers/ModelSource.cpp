@@ -46,6 +46,10 @@ Error ModelConfig::validate(llvm::StringRef path) const {
   if (headDim % 2 != 0)
     return fileError(path, "head_dim " + llvm::Twine(headDim) +
                                " is odd; RoPE needs pairs");
+  if (rotaryDim < 0 || rotaryDim % 2 != 0 || rotaryDim > headDim)
+    return fileError(path, "rotary dimensions (" + llvm::Twine(rotaryDim) +
+                               ") must be even and at most head_dim (" +
+                               llvm::Twine(headDim) + ")");
   if (!(normEps > 0) || !(ropeTheta > 1) ||
       (slidingRope && !(slidingRope->theta > 1)))
     return fileError(path, "norm epsilon must be > 0 and rope theta > 1");

@@ -42,6 +42,8 @@ struct RopeScaling {
 struct RopeParams {
   double theta = 10000.0;
   std::optional<RopeScaling> scaling;
+  /// The fraction of each head that rotates (partial_rotary_factor).
+  double partialRotary = 1.0;
 };
 
 /// Architecture-neutral decoder-only transformer configuration.
@@ -52,6 +54,8 @@ struct ModelConfig {
   double normEps = 1e-5;
   double ropeTheta = 10000.0;
   RopeStyle ropeStyle = RopeStyle::Interleaved;
+  /// Elements of each head that RoPE rotates (0: the whole head).
+  int64_t rotaryDim = 0;
   std::optional<RopeScaling> ropeScaling;
   /// RoPE of the sliding-window layers where it differs from the global
   /// one above (Gemma 3's local base frequency).

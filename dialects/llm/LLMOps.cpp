@@ -329,13 +329,18 @@ LogicalResult RoPEOp::verify() {
   if (!(theta > 1.0) || !std::isfinite(theta))
     return emitOpError() << "theta must be finite and > 1, got "
                          << formatNumber(theta);
+  int64_t rotary = getRotaryDims();
+  if (rotary <= 0 || rotary % 2 != 0 || rotary > headDim)
+    return emitOpError() << "rotary_dim must be positive, even and at most "
+                            "head_dim "
+                         << headDim << ", got " << rotary;
   if (RopeScalingAttr s = getScalingAttr();
       s && s.getKind() == RopeScalingKind::longrope &&
-      int64_t(s.getShortFactor().size()) != headDim / 2)
+      int64_t(s.getShortFactor().size()) != rotary / 2)
     return emitOpError() << "longrope scaling has "
                          << s.getShortFactor().size()
-                         << " factors, head_dim " << headDim << " needs "
-                         << headDim / 2;
+                         << " factors, " << rotary << " rotary dims need "
+                         << rotary / 2;
   return success();
 }
 

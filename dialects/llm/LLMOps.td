@@ -236,7 +236,10 @@ def LLM_RoPEOp : LLM_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
     by the angle `(start_pos + s) * theta^(-2i / head_dim)` for pair `i` of
     token `s`. `style = interleaved` pairs elements (2i, 2i+1) as llama2.c and
     GGUF do; `style = half` pairs (i, i + head_dim/2) as Hugging Face's
-    `rotate_half` does. `scaling` optionally rescales the frequencies.
+    `rotate_half` does. `scaling` optionally rescales the frequencies. With
+    `rotary_dim = r` (< head_dim: Phi-4-mini, GPT-NeoX's partial rotary)
+    only the first `r` elements of each head rotate, with `r` in place of
+    `head_dim` in the pairing and the frequencies; the rest pass through.
 
     ```mlir
     %q2 = llm.rope %q, %pos style interleaved {head_dim = 8 : i64, theta = 1.0e+04 : f64}
@@ -246,10 +249,18 @@ def LLM_RoPEOp : LLM_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let arguments = (ins LLM_FloatTensor:$input, Index:$start_pos,
                        I64Attr:$head_dim, F64Attr:$theta,
                        LLM_RopeStyle:$style,
-                       OptionalAttr<LLM_RopeScalingAttr>:$scaling);
+                       OptionalAttr<LLM_RopeScalingAttr>:$scaling,
+                       OptionalAttr<I64Attr>:$rotary_dim);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = "$input `,` $start_pos `style` $style attr-dict `:` type($input)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// `rotary_dim` if given, else head_dim (the whole head rotates).
+    int64_t getRotaryDims() {
+      return getRotaryDim() ? static_cast<int64_t>(*getRotaryDim())
+                            : static_cast<int64_t>(getHeadDim());
+    }
+  }];
 }
 
 def LLM_AttentionOp : LLM_Op<"attention", [Pure,

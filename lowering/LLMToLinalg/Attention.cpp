@@ -25,7 +25,7 @@ namespace {
 /// longrope, 1 / (factor[i] * theta^(2i/d)) with `factors` short or long.
 SmallVector<float> ropeInverseFrequencies(RoPEOp op,
                                           ArrayRef<double> factors = {}) {
-  int64_t hd = op.getHeadDim();
+  int64_t hd = op.getRotaryDims(); // the rotated part of a head
   float theta = static_cast<float>(op.getTheta().convertToDouble());
   SmallVector<float> inv;
   for (int64_t i = 0; i < hd / 2; ++i) {
@@ -72,8 +72,10 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
       return rw.notifyMatchFailure(op, "only [tokens, heads*head_dim] inputs");
     Type elt = type.getElementType();
     int64_t hd = op.getHeadDim();
+    // Only the first rd elements of a head rotate (partial rotary).
+    int64_t rd = op.getRotaryDims();
     bool interleaved = op.getStyle() == RopeStyle::interleaved;
-    auto invType = RankedTensorType::get({hd / 2}, rw.getF32Type());
+    auto invType = RankedTensorType::get({rd / 2}, rw.getF32Type());
     auto table = [&](ArrayRef<float> inv) -> Value {
       return arith::ConstantOp::create(
           rw, loc, DenseElementsAttr::get(invType, inv));
@@ -114,7 +116,7 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
             Value pj = arith::XOrIOp::create(b, l, j, iconst(b, l, 1));
             partner = arith::AddIOp::create(b, l, base, pj);
           } else {
-            Value half = iconst(b, l, hd / 2);
+            Value half = iconst(b, l, rd / 2);
             second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, j,
                                            half);
             Value lo = arith::SubIOp::create(b, l, j, half);
@@ -122,6 +124,14 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
             i = arith::SelectOp::create(b, l, second, lo, j);
             Value pj = arith::SelectOp::create(b, l, second, lo, hi);
             partner = arith::AddIOp::create(b, l, base, pj);
+          }
+          // Past the rotary part (partial rotary) elements pass through;
+          // their pair index is clamped to stay inside the table.
+          Value rotary;
+          if (rd < hd) {
+            rotary = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, j,
+                                           iconst(b, l, rd));
+            i = arith::SelectOp::create(b, l, rotary, i, iconst(b, l, 0));
           }
           Value p = arith::AddIOp::create(b, l, pos, t);
           Value pf = arith::UIToFPOp::create(
@@ -149,7 +159,11 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
           Value otherSin = arith::MulFOp::create(b, l, other, sin);
           Value asFirst = arith::SubFOp::create(b, l, selfCos, otherSin);
           Value asSecond = arith::AddFOp::create(b, l, otherSin, selfCos);
-          return arith::SelectOp::create(b, l, second, asSecond, asFirst);
+          Value rotated =
+              arith::SelectOp::create(b, l, second, asSecond, asFirst);
+          return rotary ? Value(arith::SelectOp::create(b, l, rotary, rotated,
+                                                        args[0]))
+                        : rotated;
         });
     rw.replaceOp(op, out);
     return success();

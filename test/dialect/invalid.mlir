@@ -225,8 +225,16 @@ func.func @transpose_shape(%w: tensor<64x32xf32>) {
 // -----
 
 func.func @longrope_factors(%x: tensor<?x64xf32>, %p: index) {
-  // expected-error @+1 {{longrope scaling has 2 factors, head_dim 8 needs 4}}
+  // expected-error @+1 {{longrope scaling has 2 factors, 8 rotary dims need 4}}
   %0 = llm.rope %x, %p style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, scaling = #llm.rope_scaling<longrope, factor = 4.0, original_max_positions = 16, attention_factor = 1.2, short_factor = [1.0, 2.0], long_factor = [1.0, 3.0]>} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_rotary_dim(%x: tensor<?x64xf32>, %p: index) {
+  // expected-error @+1 {{rotary_dim must be positive, even and at most head_dim 8, got 5}}
+  %0 = llm.rope %x, %p style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, rotary_dim = 5 : i64} : tensor<?x64xf32>
   return
 }
 

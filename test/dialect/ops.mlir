@@ -98,6 +98,8 @@ func.func @rope_attention(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor
   %o2, %kv2 = llm.attention %o, %kr2, %v, %kv1[%pos] {layer = 4 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, scale = 0.25 : f64, sliding_window = 128 : i64} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
   // CHECK: scaling = #llm.rope_scaling<longrope, factor = 4.000000e+00, original_max_positions = 16, attention_factor = 1.250000e+00, short_factor = [1.000000e+00, 1.500000e+00, 2.000000e+00, 3.000000e+00], long_factor = [1.000000e+00, 4.000000e+00, 8.000000e+00, 1.600000e+01]>
   %kr3 = llm.rope %k, %pos style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, scaling = #llm.rope_scaling<longrope, factor = 4.0, original_max_positions = 16, attention_factor = 1.25, short_factor = [1.0, 1.5, 2.0, 3.0], long_factor = [1.0, 4.0, 8.0, 16.0]>} : tensor<?x32xf32>
+  // CHECK: llm.rope %{{.*}}, %{{.*}} style half {head_dim = 8 : i64, rotary_dim = 4 : i64, theta = 1.000000e+04 : f64} : tensor<?x32xf32>
+  %kr4 = llm.rope %k, %pos style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, rotary_dim = 4 : i64} : tensor<?x32xf32>
   // CHECK: llm.attention {{.*}} {causal, layer = 1 : i64, logit_softcap = 5.000000e+01 : f64, num_heads = 8 : i64, num_kv_heads = 4 : i64}
   %o3, %kv3 = llm.attention %o2, %kr3, %v, %kv2[%pos] {layer = 1 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, logit_softcap = 50.0 : f64} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<5x512x4x8, f32>
   return %o3, %kv3 : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32>

@@ -95,6 +95,14 @@ CASES = {
     # ... or outgrows it (long factors), with a 12-position sliding window.
     "phi3-longrope-long": ("Phi3Config", dict(
         PHI3, original_max_position_embeddings=16, sliding_window=12)),
+    # Phi-4-mini's form: RoPE over 3/4 of each head (12 of 16 elements;
+    # LongRoPE factors for the 6 rotated pairs).
+    "phi3-partial-rotary": ("Phi3Config", dict(
+        PHI3, original_max_position_embeddings=64, partial_rotary_factor=0.75,
+        rope_parameters=dict(
+            rope_type="longrope", rope_theta=10000.0, partial_rotary_factor=0.75,
+            short_factor=[1.0, 1.2, 1.5, 2.0, 2.6, 3.3],
+            long_factor=[1.0, 2.0, 4.0, 8.0, 12.0, 16.0]))),
     # GPT-2: LayerNorm with bias, learned positions, ungated GELU (tanh)
     # MLP, biases everywhere, Conv1D [in, out] weights, tied classifier.
     "gpt2": ("GPT2Config", dict(

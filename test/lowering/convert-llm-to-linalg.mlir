@@ -165,6 +165,21 @@ func.func @rope_longrope(%x: tensor<?x64xf32>, %pos: index) -> tensor<?x64xf32> 
 
 // -----
 
+// Partial rotary (rotary_dim 4 of head_dim 8): frequencies over the rotated
+// part only (1 / 10000^(2i/4)); elements 4..7 of each head pass through.
+// CHECK-LABEL: func.func @rope_partial
+// CHECK: arith.constant dense<[1.000000e+00, 0.00999999977]> : tensor<2xf32>
+// CHECK: %[[J:.*]] = arith.remui %{{.*}}, %c8
+// CHECK: %[[ROT:.*]] = arith.cmpi ult, %[[J]], %c4
+// CHECK: %[[R:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT: arith.select %[[ROT]], %[[R]], %{{.*}} : f32
+func.func @rope_partial(%x: tensor<?x64xf32>, %pos: index) -> tensor<?x64xf32> {
+  %y = llm.rope %x, %pos style half {head_dim = 8 : i64, theta = 1.0e+04 : f64, rotary_dim = 4 : i64} : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
 // RoPE: inverse frequencies are a compile-time constant (here theta 10000,
 // head_dim 8: 1, 0.1, 0.01, 0.001); the partner element is read from the
 // input; cos/sin of (start_pos + t) * freq.
