@@ -16,6 +16,16 @@ inline bool dimsCompatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
+/// Same rank and pairwise compatible dimensions.
+inline bool shapesCompatible(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  if (a.size() != b.size())
+    return false;
+  for (auto [x, y] : llvm::zip_equal(a, b))
+    if (!dimsCompatible(x, y))
+      return false;
+  return true;
+}
+
 /// The last dimension of a ranked tensor value.
 inline int64_t lastDim(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape().back();

@@ -124,10 +124,13 @@ bool isLowerableQLinear(Operation *op);
 Value buildFlashAttention(OpBuilder &b, Location loc, AttentionOp op,
                           DictionaryAttr flash, Value q, Value cache,
                           Value pos, Value t, Value len);
-/// rope and attention (Attention.cpp).
 /// Early exit's pending state in the KV cache (PendingState.cpp).
 void populatePendingStatePatterns(TypeConverter &converter,
                                   RewritePatternSet &patterns);
+/// llm.rms_norm, llm.add_rms_norm, llm.layer_norm (Norms.cpp).
+void populateNormPatterns(TypeConverter &converter,
+                          RewritePatternSet &patterns);
+/// rope and attention (Attention.cpp).
 void populateAttentionPatterns(TypeConverter &converter,
                                RewritePatternSet &patterns);
 

@@ -49,16 +49,19 @@ llmc::analyzeRoofline(mlir::ModuleOp module,
     r.op = op->getName().getStringRef().str();
     r.weight = mlir::llm::weightLabel(op);
     StringRef weight = r.weight;
+    // GPT-2 names its layers "transformer.h.3." (or "h.3.").
+    StringRef gpt2 = weight.starts_with("h.") ? weight.drop_front(2)
+                                              : weight.split(".h.").second;
     if (auto a = dyn_cast<mlir::llm::AttentionOp>(op))
       currentLayer = a.getLayer();
     else if (!weight.empty() && !weight.contains("layers.") &&
-             !weight.starts_with("blk."))
+             !weight.starts_with("blk.") && gpt2.empty())
       currentLayer = -1; // embedding, final norm, classifier
     else if (!weight.empty()) {
-      // "model.layers.3.mlp..." / "layers.3...." / "blk.3...."
-      StringRef rest = weight.starts_with("blk.")
-                           ? weight.drop_front(4)
-                           : weight.split("layers.").second;
+      // "model.layers.3.mlp..." / "layers.3...." / "blk.3...." / "h.3...."
+      StringRef rest = weight.starts_with("blk.")   ? weight.drop_front(4)
+                       : weight.contains("layers.") ? weight.split("layers.").second
+                                                    : gpt2;
       int64_t l;
       if (!rest.split('.').first.getAsInteger(10, l))
         currentLayer = l;
