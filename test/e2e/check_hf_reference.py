@@ -10,8 +10,11 @@ reference. Where a case holds `config-transformers4.json` (the same config
 as transformers 4.x writes it), the model is also compiled from that config
 and must give the same logits.
 
-usage: check_hf_reference.py LLMC RUNTIME_LIB DATA_DIR WORKDIR [--only CASE]
-Prints one line per case; exits 1 on the first mismatch.
+usage: check_hf_reference.py LLMC RUNTIME_LIB DATA_DIR WORKDIR [--only CASE,...]
+                             [--target vulkan]
+With --target the models are compiled for that backend (at -O2, the
+transformers 5 configs only) and run on its device.
+Prints one line per case; exits 1 if any case differs.
 """
 import json
 import os
@@ -24,12 +27,14 @@ import numpy as np
 from check_random_configs import Runtime
 
 OPT_LEVELS = ("-O0", "-O3")
+# Extra `llmc compile` arguments (--target).
+COMPILE_ARGS = []
 
 
 def run_case(rt, llmc, model_dir, work, name, opt, tokens, prefill, vocab):
     art = os.path.join(work, f"{name}{opt}.llmc")
-    p = subprocess.run([llmc, "compile", model_dir, opt, "-o", art],
-                       capture_output=True, text=True)
+    p = subprocess.run([llmc, "compile", model_dir, opt, *COMPILE_ARGS, "-o",
+                        art], capture_output=True, text=True)
     if p.returncode != 0:
         raise AssertionError(f"{name} {opt}: compile failed\n{p.stderr}")
     a = rt.load(art)
@@ -57,10 +62,16 @@ def compare(what, got, ref):
 
 def main():
     args = sys.argv[1:]
+    global OPT_LEVELS
     only = None
     if "--only" in args:
         i = args.index("--only")
-        only = args[i + 1]
+        only = args[i + 1].split(",")
+        del args[i:i + 2]
+    if "--target" in args:
+        i = args.index("--target")
+        COMPILE_ARGS.extend(args[i:i + 2])
+        OPT_LEVELS = ("-O2",)
         del args[i:i + 2]
     llmc, runtime_lib, data, work = args[:4]
     os.makedirs(work, exist_ok=True)
@@ -69,7 +80,7 @@ def main():
     for name in sorted(os.listdir(data)):
         d = os.path.join(data, name)
         if not os.path.isfile(os.path.join(d, "reference.json")) or \
-                (only and name != only):
+                (only and name not in only):
             continue
         meta = json.load(open(os.path.join(d, "reference.json")))
         ref = np.load(os.path.join(d, "logits.npy"))
@@ -77,7 +88,7 @@ def main():
         vocab = ref.shape[1]
         variants = [("transformers5", d, OPT_LEVELS)]
         v4 = os.path.join(d, "config-transformers4.json")
-        if os.path.exists(v4):
+        if os.path.exists(v4) and not COMPILE_ARGS:
             # Same weights, the 4.x config: a copy of the directory.
             alt = os.path.join(work, name + "-transformers4")
             shutil.rmtree(alt, ignore_errors=True)
