@@ -276,11 +276,10 @@ Error parseLayerTypes(const Reader &cfg, ModelConfig &c) {
   return Error::success();
 }
 
-/// The gated MLP's activation (`hidden_activation` for Gemma, whose
-/// modelling code reads that key, else `hidden_act`).
+/// The gated MLP's activation. Gemma's modelling code reads
+/// `hidden_activation` (tanh GELU when it is unset, whatever `hidden_act`
+/// says); the others read `hidden_act`.
 Error parseActivation(const Reader &cfg, ModelConfig &c) {
-  // Gemma's modelling code reads `hidden_activation` (tanh GELU when it is
-  // unset, whatever `hidden_act` says); the others read `hidden_act`.
   const char *key = isGemma(c.arch) ? "hidden_activation" : "hidden_act";
   std::string act = stringOr(cfg.j, key, isGemma(c.arch) ? "gelu_pytorch_tanh"
                                                         : "silu");
