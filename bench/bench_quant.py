@@ -10,23 +10,27 @@ reads per token.
   w4g32    the f32 checkpoint, --quant w4g32           Q4_0 GGUF
   q8_0     the Q8_0 GGUF itself (blocks as stored)     the same file
   q4_0     the Q4_0 GGUF itself (blocks as stored)     the same file
+  q4_k_m   the Q4_K_M GGUF itself (Q4_K + Q6_K super-   the same file
+           blocks as stored)
   w4g128   the f32 checkpoint, --quant w4g128          Q4_0 GGUF
   gqsa-w4s50  the f32 checkpoint, --quant gqsa-w4s50   Q4_0 GGUF (no GGUF
            type prunes groups; Q4_0 is its dense counterpart)
   dgq-a8w4 the f32 checkpoint, --quant dgq-a8w4 (int4, Q4_0 GGUF (llama.cpp
            u8 scale per 128, int8 activations per token) has no DGQ type)
 
-The Q8_0 / Q4_0 GGUF files are made from the F32 GGUF by llama.cpp's own
-quantizer (llama_model_quantize, every tensor in the type: `pure`), so both
-engines read the very same blocks. The dgq-a8w4 row also gives its speed
+The Q8_0 / Q4_0 / Q4_K_M GGUF files are made from the F32 GGUF by
+llama.cpp's own quantizer (llama_model_quantize; Q8_0 / Q4_0 every tensor
+in the type: `pure`; Q4_K_M its own per-tensor mix: Q6_K for the
+classifier and some attn_v / ffn_down, Q4_K elsewhere), so both engines
+read the very same blocks. The dgq-a8w4 row also gives its speed
 relative to w4g128 measured in the same run (`vs_w4g128`): DGQ's claim is
 a faster prefill than A16W4 at the same group size. The 1.1B weights are
 random, so DGQ runs without calibration statistics (they change the
 packed values, not the work).
 
 Per scheme: prefill (--prompt tokens) and decode (--decode steps after
-it) tokens/s, fastest of --runs, llmc and llama.cpp taking turns; the
-ratio llmc / llama.cpp; the weight bytes one decode token reads (the
+it) tokens/s, median and [min, max] of --runs rounds, llmc and llama.cpp
+taking turns; the ratio of the medians llmc / llama.cpp; the weight bytes one decode token reads (the
 artifact's weights minus the embedding table, of which one row is read),
 and the roofline = measured bandwidth (`llmc roofline --hardware host`) /
 those bytes, with each engine's fraction of it.
@@ -35,7 +39,7 @@ Artifacts are cached in --workdir and rebuilt when older than the llmc
 binary or their model file (1.1B compiles take minutes).
 
 usage: bench_quant.py [--models 1.1b]
-                      [--schemes f32,w8,w4g32,w4g128,q8_0,q4_0,gqsa-w4s50,dgq-a8w4]
+                      [--schemes f32,w8,w4g32,w4g128,q8_0,q4_0,q4_k_m,gqsa-w4s50,dgq-a8w4]
                       [--prompt 128] [--decode 64] [--runs 3] [--json F]
 """
 import argparse
@@ -54,8 +58,10 @@ from bench_cpu import (Runtime, bench_llama_cpp, bench_llmc, emit,  # noqa: E402
                        host_bandwidth, log, read_manifest, save_json)
 
 ANCHOR = {"f32": "f32", "w8": "q8_0", "w4g32": "q4_0", "w4g128": "q4_0",
-          "q8_0": "q8_0", "q4_0": "q4_0", "gqsa-w4s50": "q4_0", "dgq-a8w4": "q4_0"}
-GGUF_FTYPE = {"q8_0": 7, "q4_0": 2}
+          "q8_0": "q8_0", "q4_0": "q4_0", "q4_k_m": "q4_k_m",
+          "gqsa-w4s50": "q4_0", "dgq-a8w4": "q4_0"}
+# llama_ftype: LLAMA_FTYPE_MOSTLY_Q8_0, _Q4_0, _Q4_K_M.
+GGUF_FTYPE = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15}
 
 
 def quantize_gguf(src, dst, kind):
@@ -69,13 +75,23 @@ def quantize_gguf(src, dst, kind):
     p = llama_cpp.llama_model_quantize_default_params()
     p.ftype = GGUF_FTYPE[kind]
     p.nthread = os.cpu_count()
-    p.pure = True
+    p.pure = kind != "q4_k_m"
     log(f"llama.cpp quantize {os.path.basename(src)} -> {kind}")
     tmp = dst + ".tmp"
     if llama_cpp.llama_model_quantize(src.encode(), tmp.encode(), ctypes.byref(p)) != 0:
         return False
     os.replace(tmp, dst)
     return True
+
+
+def summarize(rounds):
+    """Median and [min, max] of (prefill, decode) tokens/s rounds."""
+    out = {}
+    for i, key in enumerate(("prefill_tok_s", "decode_tok_s")):
+        v = [r[i] for r in rounds]
+        out[key] = round(float(np.median(v)), 2)
+        out[key.replace("_tok_s", "_spread")] = [round(min(v), 2), round(max(v), 2)]
+    return out
 
 
 def compile_artifact(llmc, model, art, extra):
@@ -106,7 +122,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="1.1b")
     ap.add_argument("--schemes",
-                    default="f32,w8,w4g32,w4g128,q8_0,q4_0,gqsa-w4s50,dgq-a8w4")
+                    default="f32,w8,w4g32,w4g128,q8_0,q4_0,q4_k_m,gqsa-w4s50,"
+                            "dgq-a8w4")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--decode", type=int, default=64)
@@ -125,14 +142,14 @@ def main():
         f32_gguf = os.path.join(a.workdir, name + ".f32.gguf")
         bw = host_bandwidth(a.llmc, bin_path)
         ggufs = {"f32": f32_gguf}
-        for kind in ("q8_0", "q4_0"):
+        for kind in GGUF_FTYPE:
             path = os.path.join(a.workdir, f"{name}.{kind}.gguf")
             if quantize_gguf(f32_gguf, path, kind):
                 ggufs[kind] = path
         for scheme in a.schemes.split(","):
             r = {"model": name, "scheme": scheme, "threads": threads,
                  "prompt_tokens": a.prompt, "decode_tokens": a.decode}
-            if scheme in ("q8_0", "q4_0"):
+            if scheme in GGUF_FTYPE:
                 if scheme not in ggufs:
                     r["llmc"] = "needs llama-cpp-python to make the GGUF file"
                     emit(r, results)
@@ -148,45 +165,44 @@ def main():
             vocab = manifest["model"]["vocab_size"]
             nbytes = decode_bytes(manifest)
             r["llmc_weights_bytes_per_token"] = nbytes
-            best = None
+            ours, theirs = [], []
             anchor = ggufs.get(ANCHOR[scheme])
-            ref_best = None
             for _ in range(a.runs):
                 log(f"{name} {scheme}: llmc")
-                m = bench_llmc(rt, art, vocab, a.prompt, a.decode,
-                               np.random.default_rng(0), 1)
-                best = m if best is None else (max(best[0], m[0]), max(best[1], m[1]))
+                ours.append(bench_llmc(rt, art, vocab, a.prompt, a.decode,
+                                       np.random.default_rng(0), 1))
                 if anchor:
                     log(f"{name} {scheme}: llama.cpp {ANCHOR[scheme]}")
                     ref = bench_llama_cpp(anchor, vocab, a.prompt, a.decode,
                                           np.random.default_rng(0), threads, 1)
                     if ref:
-                        ref_best = ref if ref_best is None else (
-                            max(ref_best[0], ref[0]), max(ref_best[1], ref[1]))
-            r["llmc"] = {"prefill_tok_s": round(best[0], 2), "decode_tok_s": round(best[1], 2)}
+                        theirs.append(ref)
+            best = summarize(ours)
+            r["llmc"] = best
+            ref_best = summarize(theirs) if theirs else None
             if ref_best:
-                r["llama_cpp"] = {"type": ANCHOR[scheme].upper(),
-                                  "bytes": os.path.getsize(anchor),
-                                  "prefill_tok_s": round(ref_best[0], 2),
-                                  "decode_tok_s": round(ref_best[1], 2)}
-                r["ratio"] = {"prefill": round(best[0] / ref_best[0], 3),
-                              "decode": round(best[1] / ref_best[1], 3)}
+                r["llama_cpp"] = dict(type=ANCHOR[scheme].upper(),
+                                      bytes=os.path.getsize(anchor), **ref_best)
+                r["ratio"] = {
+                    "prefill": round(best["prefill_tok_s"] / ref_best["prefill_tok_s"], 3),
+                    "decode": round(best["decode_tok_s"] / ref_best["decode_tok_s"], 3)}
             else:
                 r["llama_cpp"] = "not installed (pip install llama-cpp-python)"
             if bw:
                 roof = bw * 1e9 / nbytes
                 r["roofline"] = {"bandwidth_gbs": round(bw, 2),
                                  "decode_tok_s": round(roof, 2),
-                                 "llmc_fraction": round(best[1] / roof, 3)}
+                                 "llmc_fraction": round(best["decode_tok_s"] / roof, 3)}
                 if ref_best:
-                    r["roofline"]["llama_cpp_fraction"] = round(ref_best[1] / roof, 3)
+                    r["roofline"]["llama_cpp_fraction"] = round(
+                        ref_best["decode_tok_s"] / roof, 3)
             base = next((x for x in results if x["model"] == name and
                          x["scheme"] == "w4g128" and isinstance(x.get("llmc"), dict)),
                         None)
             if scheme == "dgq-a8w4" and base:
                 r["vs_w4g128"] = {
-                    "prefill": round(best[0] / base["llmc"]["prefill_tok_s"], 3),
-                    "decode": round(best[1] / base["llmc"]["decode_tok_s"], 3)}
+                    "prefill": round(best["prefill_tok_s"] / base["llmc"]["prefill_tok_s"], 3),
+                    "decode": round(best["decode_tok_s"] / base["llmc"]["decode_tok_s"], 3)}
             emit(r, results)
     save_json(results, a.json)
 

@@ -41,7 +41,8 @@ public:
     Value pos = entry->getArgument(1);
     Value cache = entry->getArgument(2);
 
-    Value table = dequantized(weight(Role::TokenEmbedding, -1));
+    Value table =
+        dequantized(weight(Role::TokenEmbedding, -1), /*gathered=*/true);
     Value x = llm::EmbeddingOp::create(
         b, loc, act(c.dim), table, entry->getArgument(0),
         c.embeddingScale > 0 ? b.getF64FloatAttr(c.embeddingScale)
@@ -152,7 +153,8 @@ private:
         });
     return llm::EmbeddingOp::create(
         b, loc, act(c.dim),
-        dequantized(weight(Role::PositionEmbedding, -1)), positions,
+        dequantized(weight(Role::PositionEmbedding, -1), /*gathered=*/true),
+        positions,
         FloatAttr());
   }
 
@@ -245,17 +247,21 @@ private:
 
   /// Plain float weights pass through; GGUF blocks become llm.dequantize:
   /// to f32 at run time, or to f16 at pack time for the formats no kernel
-  /// reads yet (K-quants, q5_0, q5_1, iq4_nl).
-  Value dequantized(Value w) {
+  /// reads yet (q2_k, q3_k, q5_k, q5_0, q5_1, iq4_nl) and for q4_k / q6_k
+  /// unless `gathered` (an embedding table, of which each step decodes the
+  /// rows it looks up).
+  Value dequantized(Value w, bool gathered = false) {
     llm::QuantAttr quant = quantOfParam(w);
     if (!quant)
       return w;
-    Value &cached = dequantizedParams[w]; // a tied table: decoded once
+    bool atPackTime = quant.isDecodedAtPackTime() ||
+                      (!gathered && quant.isPackTimeDecodable());
+    // A tied table: decoded once.
+    Value &cached = dequantizedParams[{w, unsigned(atPackTime)}];
     if (cached)
       return cached;
     auto type = cast<RankedTensorType>(w.getType());
-    Type elt = quant.isDecodedAtPackTime() ? Type(b.getF16Type())
-                                           : Type(b.getF32Type());
+    Type elt = atPackTime ? Type(b.getF16Type()) : Type(b.getF32Type());
     cached = llm::DequantizeOp::create(b, loc, type.clone(elt), w, Value(),
                                        Value(), quant);
     return cached;
@@ -400,11 +406,12 @@ private:
     Value gate = experts(Role::ExpertGate, l, f, c.dim);
     Value up = experts(Role::ExpertUp, l, f, c.dim);
     Value down = experts(Role::ExpertDown, l, c.dim, f);
-    // Stacked GGUF blocks of one type run as stored; other mixes, and
-    // formats no kernel reads, are dequantized.
+    // Stacked q8_0 / q4_0 / q4_1 blocks of one type run as stored; other
+    // mixes are dequantized, and formats no expert kernel reads (the
+    // K-quants among them) decoded to f16 while packing.
     llm::QuantAttr expertQuant = quantOfParam(gate);
     if (quantOfParam(up) != expertQuant || quantOfParam(down) != expertQuant ||
-        (expertQuant && expertQuant.isDecodedAtPackTime())) {
+        (expertQuant && expertQuant.isPackTimeDecodable())) {
       expertQuant = {};
       gate = dequantized(gate);
       up = dequantized(up);
@@ -475,7 +482,7 @@ private:
   OpBuilder b;
   Location loc;
   llvm::StringMap<Value> params;
-  llvm::DenseMap<Value, Value> dequantizedParams;
+  llvm::DenseMap<std::pair<Value, unsigned>, Value> dequantizedParams;
 };
 } // namespace
 

@@ -1,6 +1,7 @@
 //===- Quantize.cpp - weight quantization math ----------------------------===//
 
 #include "importers/Quantize.h"
+#include "dialects/llm/KQuantLayout.h"
 #include "importers/Tensor.h"
 #include "llvm/ADT/APFloat.h"
 #include <algorithm>
@@ -118,7 +119,26 @@ float llmc::dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
 
 
 int64_t llmc::blockBytes(BlockFormat f) {
-  return f == BlockFormat::Q8_0 ? 34 : 18;
+  switch (f) {
+  case BlockFormat::Q8_0: return 34;
+  case BlockFormat::Q4_0: return 18;
+  case BlockFormat::Q4_K: return kquant::kQ4KBytes;
+  case BlockFormat::Q6_K: return kquant::kQ6KBytes;
+  }
+  return 0;
+}
+
+int64_t llmc::blockElements(BlockFormat f) {
+  return f == BlockFormat::Q4_K || f == BlockFormat::Q6_K ? kquant::kSuperBlock
+                                                          : 32;
+}
+
+std::optional<BlockFormat> llmc::blockFormatNamed(const std::string &dtype) {
+  if (dtype == "q8_0") return BlockFormat::Q8_0;
+  if (dtype == "q4_0") return BlockFormat::Q4_0;
+  if (dtype == "q4_k") return BlockFormat::Q4_K;
+  if (dtype == "q6_k") return BlockFormat::Q6_K;
+  return std::nullopt;
 }
 
 std::vector<uint8_t> llmc::quantizeBlocks(const float *w, int64_t n,
@@ -170,20 +190,41 @@ float llmc::blockValue(const uint8_t *blocks, BlockFormat f, int64_t i) {
   return d * (q - 8);
 }
 
-/// Byte offset of the unit of row group `g`, block column `b`.
-static int64_t unitOffset(int64_t g, int64_t b, int64_t perRow, int64_t bb,
-                          int64_t tile) {
-  return (((g / tile) * perRow + b) * tile + g % tile) * 8 * bb;
+/// interleaveBlockRows of Q4_K / Q6_K super-blocks (KQuantLayout.h).
+template <int64_t N>
+static std::vector<uint8_t>
+interleaveKQuantRows(const uint8_t *blocks, int64_t rows, int64_t cols,
+                     int64_t bb, const kquant::Region (&regions)[N],
+                     int64_t tile) {
+  int64_t perRow = cols / kquant::kSuperBlock;
+  std::vector<uint8_t> out(rows * perRow * bb);
+  for (int64_t g = 0; g < rows / 8; ++g)
+    for (int64_t b = 0; b < perRow; ++b) {
+      uint8_t *unit =
+          out.data() + kquant::unitOffset(g, b, perRow, bb, tile);
+      for (int64_t r = 0; r < 8; ++r) {
+        const uint8_t *y = blocks + ((g * 8 + r) * perRow + b) * bb;
+        for (int64_t k = 0; k < bb; ++k)
+          unit[kquant::unitByte(regions, r, k)] = y[k];
+      }
+    }
+  return out;
 }
 
 std::vector<uint8_t> llmc::interleaveBlockRows(const uint8_t *blocks,
                                                int64_t rows, int64_t cols,
                                                BlockFormat f, int64_t tile) {
+  if (f == BlockFormat::Q4_K)
+    return interleaveKQuantRows(blocks, rows, cols, kquant::kQ4KBytes,
+                                kquant::kQ4K, tile);
+  if (f == BlockFormat::Q6_K)
+    return interleaveKQuantRows(blocks, rows, cols, kquant::kQ6KBytes,
+                                kquant::kQ6K, tile);
   int64_t bb = blockBytes(f), perRow = cols / 32, data = bb - 2;
   std::vector<uint8_t> out(rows * perRow * bb);
   for (int64_t g = 0; g < rows / 8; ++g)
     for (int64_t b = 0; b < perRow; ++b) {
-      uint8_t *unit = out.data() + unitOffset(g, b, perRow, bb, tile);
+      uint8_t *unit = out.data() + kquant::unitOffset(g, b, perRow, bb, tile);
       for (int64_t r = 0; r < 8; ++r) {
         const uint8_t *y = blocks + ((g * 8 + r) * perRow + b) * bb;
         std::memcpy(unit + 2 * r, y, 2);
@@ -203,7 +244,7 @@ float llmc::interleavedBlockValue(const uint8_t *units, int64_t cols,
                                   int64_t tile) {
   int64_t bb = blockBytes(f);
   const uint8_t *unit =
-      units + unitOffset(r / 8, c / 32, cols / 32, bb, tile);
+      units + kquant::unitOffset(r / 8, c / 32, cols / 32, bb, tile);
   // Gather row r's block back into the row-major form.
   uint8_t y[34];
   std::memcpy(y, unit + 2 * (r % 8), 2);

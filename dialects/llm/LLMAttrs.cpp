@@ -56,8 +56,8 @@ bool QuantAttr::isBlockScheme() const {
   llvm_unreachable("unknown quant scheme");
 }
 
-/// Bits and block size of ggml's pack-time-decoded formats (ggml-common.h
-/// block structs); nullopt for the others.
+/// Bits and block size of the ggml formats the packer can decode
+/// (ggml-common.h block structs); nullopt for the others.
 static std::optional<std::pair<int64_t, int64_t>>
 packTimeFormat(QuantScheme scheme) {
   switch (scheme) {
@@ -73,8 +73,15 @@ packTimeFormat(QuantScheme scheme) {
   }
 }
 
-bool QuantAttr::isDecodedAtPackTime() const {
+bool QuantAttr::isPackTimeDecodable() const {
   return packTimeFormat(getScheme()).has_value();
+}
+
+bool QuantAttr::isDecodedAtPackTime() const {
+  // Q4_K and Q6_K (Q4_K_M's two formats) run as stored on the CPU
+  // (lowering/LLMToLinalg/KQuantDot.cpp).
+  return isPackTimeDecodable() && getScheme() != QuantScheme::gguf_q4_k &&
+         getScheme() != QuantScheme::gguf_q6_k;
 }
 
 bool QuantAttr::hasInputScales() const {

@@ -145,7 +145,10 @@ bool mlir::llm::isPackTimeWeight(Value v) {
 
 bool mlir::llm::isPackTimeDequantize(Operation *op) {
   auto d = dyn_cast<DequantizeOp>(op);
-  return d && d.getQuant().isDecodedAtPackTime() && !d.getScales() &&
+  return d && d.getQuant().isPackTimeDecodable() &&
+         (d.getQuant().isDecodedAtPackTime() ||
+          d.getResult().getType().getElementType().isF16()) &&
+         !d.getScales() &&
          !d.getZeros();
 }
 

@@ -29,6 +29,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/llm/KQuantLayout.h"
+#include "lowering/LLMToLinalg/BlockDot.h"
 #include "lowering/LLMToLinalg/Builders.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -41,20 +43,7 @@ using namespace mlir;
 using namespace mlir::llm;
 using namespace mlir::llm::lowering;
 
-namespace {
-constexpr int64_t kBlock = 32; ///< weights per GGUF block
-constexpr int64_t kLanes = 8;  ///< i32 lanes of one block's dot product
-
-struct Kernel {
-  bool q4;      ///< q4_0 (else q8_0)
-  bool sparse;  ///< GQSA: half of each row's q4_0 blocks, with indices
-  int64_t tile; ///< groups of 8 rows per interleaved tile (0: row-major)
-  int64_t in, out, blockBytes;
-
-  int64_t blocks() const { return in / kBlock; }
-  /// Blocks stored per row.
-  int64_t stored() const { return sparse ? blocks() / 2 : blocks(); }
-};
+namespace mlir::llm::lowering::blockdot {
 
 VectorType vec(int64_t n, Type t) { return VectorType::get({n}, t); }
 
@@ -69,8 +58,6 @@ Value read(OpBuilder &b, Location l, VectorType t, Value src,
                                         ArrayRef<bool>{true});
 }
 
-/// acc[k] += sum over q < 4 of u[4k + q] (unsigned) * s[4k + q] (signed),
-/// in the portable form `--llm-cpu-vnni` turns into one vpdpbusd.
 Value dotBytes(OpBuilder &b, Location l, Value acc, Value u, Value s) {
   Type i32 = b.getI32Type();
   Value p = arith::MulIOp::create(
@@ -81,6 +68,197 @@ Value dotBytes(OpBuilder &b, Location l, Value acc, Value u, Value s) {
   return vector::MultiDimReductionOp::create(
       b, l, p2, acc, ArrayRef<bool>{false, true}, vector::CombiningKind::ADD);
 }
+
+Value broadcastWord(OpBuilder &b, Location l, Value q, Value t, Value x) {
+  Value four = read(b, l, vec(4, b.getI8Type()), q, {t, x});
+  Value word = vector::ExtractOp::create(
+      b, l, vector::BitCastOp::create(b, l, vec(1, b.getI32Type()), four),
+      ArrayRef<int64_t>{0});
+  return vector::BitCastOp::create(
+      b, l, vec(kBlock, b.getI8Type()),
+      vector::BroadcastOp::create(b, l, vec(kLanes, b.getI32Type()), word));
+}
+
+QuantizedBlocks quantizeBlocks(OpBuilder &b, Location l, Value xp, int64_t in,
+                               bool withMagnitudes) {
+  MLIRContext *ctx = b.getContext();
+  int64_t dyn = ShapedType::kDynamic, G = in / kBlock;
+  Type f32 = b.getF32Type(), i8 = b.getI8Type();
+  Value tp = tensor::DimOp::create(b, l, xp, 0);
+  Value x3 = tensor::ExpandShapeOp::create(
+      b, l, RankedTensorType::get({dyn, G, kBlock}, f32), xp,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(G), b.getIndexAttr(kBlock)});
+  QuantizedBlocks a;
+  // max |x| per block.
+  a.amax = generic(b, l, {x3}, fill(b, l, empty(b, l, {dyn, G}, f32, tp), 0.0),
+                   {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})},
+                   {par, par, red},
+                   [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                     return arith::MaximumFOp::create(
+                         nb, nl, args[1], math::AbsFOp::create(nb, nl, args[0]));
+                   });
+  // 1 / d per block (d = amax / 127; 0 for an all-zero block), once per
+  // block rather than per element.
+  Value inv = generic(
+      b, l, {a.amax}, empty(b, l, {dyn, G}, f32, tp),
+      {map(ctx, 2, {0, 1}), map(ctx, 2, {0, 1})}, {par, par},
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        return inverseStep(nb, nl, args[0]);
+      });
+  // x / d, rounded to nearest even: the 8-bit activations (and their
+  // magnitudes).
+  SmallVector<Type> outTypes(withMagnitudes ? 2 : 1,
+                             RankedTensorType::get({dyn, G, kBlock}, i8));
+  SmallVector<Value> outs;
+  for (size_t i = 0; i < outTypes.size(); ++i)
+    outs.push_back(empty(b, l, {dyn, G, kBlock}, i8, tp));
+  SmallVector<AffineMap> maps = {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})};
+  maps.append(outs.size(), map(ctx, 3, {0, 1, 2}));
+  auto qop = linalg::GenericOp::create(
+      b, l, TypeRange(outTypes), ValueRange{x3, inv}, outs, maps,
+      SmallVector<IteratorType>(3, par),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value r = math::RoundEvenOp::create(
+            nb, nl, arith::MulFOp::create(nb, nl, args[0], args[1]));
+        SmallVector<Value> ys = {arith::FPToSIOp::create(nb, nl, i8, r)};
+        if (withMagnitudes)
+          ys.push_back(arith::FPToSIOp::create(
+              nb, nl, i8, math::AbsFOp::create(nb, nl, r)));
+        linalg::YieldOp::create(nb, nl, ys);
+      });
+  auto collapse = [&](Value v) {
+    return tensor::CollapseShapeOp::create(
+        b, l, RankedTensorType::get({dyn, in}, i8), v,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  };
+  a.q = collapse(qop.getResult(0));
+  if (withMagnitudes)
+    a.magnitudes = collapse(qop.getResult(1));
+  return a;
+}
+
+Value blockSums(OpBuilder &b, Location l, Value q, int64_t in, int64_t span,
+                int64_t bias) {
+  MLIRContext *ctx = b.getContext();
+  int64_t dyn = ShapedType::kDynamic;
+  Type i32 = b.getI32Type();
+  Value tp = tensor::DimOp::create(b, l, q, 0);
+  Value q3 = tensor::ExpandShapeOp::create(
+      b, l, RankedTensorType::get({dyn, in / span, span}, b.getI8Type()), q,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(in / span),
+                             b.getIndexAttr(span)});
+  Value init = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
+  Value acc = linalg::FillOp::create(b, l, init,
+                                     empty(b, l, {dyn, in / span}, i32, tp))
+                  .getResult(0);
+  return generic(
+      b, l, {q3}, acc, {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})},
+      {par, par, red}, [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value v = arith::ExtSIOp::create(nb, nl, i32, args[0]);
+        Value m = arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(bias));
+        return arith::AddIOp::create(nb, nl, args[1],
+                                     arith::MulIOp::create(nb, nl, v, m));
+      });
+}
+
+/// The [Tp, out] f32 result of tasks of `task` output columns run by an
+/// scf.forall: `body(b, l, col0, tile)` builds the task whose first column
+/// is `col0` and returns its [Tp, task] result (`tile` is the destination
+/// slice, to thread through its loops).
+static Value forEachRowTask(
+    OpBuilder &b, Location l, Value tp, int64_t out, int64_t task,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
+  Type f32 = b.getF32Type();
+  Value y = empty(b, l, {ShapedType::kDynamic, out}, f32, tp);
+  auto forall = scf::ForallOp::create(
+      b, l, ArrayRef<OpFoldResult>{b.getIndexAttr(out / task)}, ValueRange{y},
+      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  Value col0 = arith::MulIOp::create(b, l, forall.getInductionVar(0),
+                                     iconst(b, l, task));
+  auto tileType = RankedTensorType::get({ShapedType::kDynamic, task}, f32);
+  Value tile = tensor::ExtractSliceOp::create(
+      b, l, tileType, forall.getRegionIterArgs()[0],
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
+      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  Value result = body(b, l, col0, tile);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(
+      b, l, result, forall.getRegionIterArgs()[0],
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
+      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  return forall.getResult(0);
+}
+
+int64_t firstDivisor(int64_t n, std::initializer_list<int64_t> sizes) {
+  for (int64_t s : sizes)
+    if (n % s == 0)
+      return s;
+  return 1;
+}
+
+Value forEachTile(OpBuilder &b, Location l, Value tp, int64_t out,
+                  int64_t rows, int64_t tokens,
+                  function_ref<Value(OpBuilder &, Location, Value,
+                                     ArrayRef<Value>, Value, Value)>
+                      body) {
+  int64_t task = taskRows(out, rows, 64);
+  return forEachRowTask(b, l, tp, out, task, [&](OpBuilder &b, Location l,
+                                                 Value col0, Value tile) {
+    Value zero = iconst(b, l, 0);
+    auto tokenLoop = scf::ForOp::create(
+        b, l, zero, tp, iconst(b, l, tokens), ValueRange{tile},
+        [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
+          SmallVector<Value> ts;
+          for (int64_t t = 0; t < tokens; ++t)
+            ts.push_back(arith::AddIOp::create(b, l, t0, iconst(b, l, t)));
+          auto rowLoop = scf::ForOp::create(
+              b, l, zero, iconst(b, l, task), iconst(b, l, rows), tIter,
+              [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
+                scf::YieldOp::create(b, l,
+                                     body(b, l, col0, ts, r0, rIter[0]));
+              });
+          scf::YieldOp::create(b, l, rowLoop.getResults());
+        });
+    return tokenLoop.getResult(0);
+  });
+}
+
+Value storeGroups(OpBuilder &b, Location l, ValueRange accs,
+                  ArrayRef<Value> ts, Value r0, Value tile) {
+  int64_t tokens = ts.size();
+  for (size_t i = 0; i < accs.size(); ++i)
+    tile = vector::TransferWriteOp::create(
+               b, l, accs[i], tile,
+               ValueRange{ts[i % tokens],
+                          arith::AddIOp::create(
+                              b, l, r0, iconst(b, l, 8 * (i / tokens)))},
+               ArrayRef<bool>{true})
+               .getResult();
+  return tile;
+}
+
+} // namespace mlir::llm::lowering::blockdot
+
+using namespace mlir::llm::lowering::blockdot;
+
+namespace {
+struct Kernel {
+
+  bool q4;      ///< q4_0 (else q8_0)
+  bool sparse;  ///< GQSA: half of each row's q4_0 blocks, with indices
+  int64_t tile; ///< groups of 8 rows per interleaved tile (0: row-major)
+  int64_t in, out, blockBytes;
+
+  int64_t blocks() const { return in / kBlock; }
+  /// Blocks stored per row.
+  int64_t stored() const { return sparse ? blocks() / 2 : blocks(); }
+};
 
 /// The f16 scale at byte `at` of the weight bytes, as f32.
 Value scaleAt(OpBuilder &b, Location l, Value bytes, Value at) {
@@ -129,175 +307,25 @@ struct Activations {
 
 Activations quantizeActivations(OpBuilder &b, Location l, const Kernel &k,
                                 Value xp) {
-  MLIRContext *ctx = b.getContext();
-  int64_t dyn = ShapedType::kDynamic, G = k.blocks();
-  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
-  Value tp = tensor::DimOp::create(b, l, xp, 0);
-  auto expand = [&](Value v, int64_t n, Type elt) {
-    return tensor::ExpandShapeOp::create(
-        b, l, RankedTensorType::get({dyn, k.in / n, n}, elt), v,
-        ArrayRef<ReassociationIndices>{{0}, {1, 2}},
-        ArrayRef<OpFoldResult>{tp, b.getIndexAttr(k.in / n),
-                               b.getIndexAttr(n)});
-  };
-  Value x3 = expand(xp, kBlock, f32);
-  Activations a;
-  // max |x| per block.
-  a.amax = generic(b, l, {x3}, fill(b, l, empty(b, l, {dyn, G}, f32, tp), 0.0),
-                   {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})},
-                   {par, par, red},
-                   [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                     return arith::MaximumFOp::create(
-                         nb, nl, args[1], math::AbsFOp::create(nb, nl, args[0]));
-                   });
-  // 1 / d per block (d = amax / 127; 0 for an all-zero block), once per
-  // block rather than per element.
-  Value inv = generic(
-      b, l, {a.amax}, empty(b, l, {dyn, G}, f32, tp),
-      {map(ctx, 2, {0, 1}), map(ctx, 2, {0, 1})}, {par, par},
-      [](OpBuilder &nb, Location nl, ValueRange args) {
-        return inverseStep(nb, nl, args[0]);
-      });
-  // x / d, rounded to nearest even: the 8-bit activations (and, for q8_0,
-  // their magnitudes).
   bool signedOnly = k.q4 || k.tile;
-  SmallVector<Type> outTypes(signedOnly ? 1 : 2,
-                             RankedTensorType::get({dyn, G, kBlock}, i8));
-  SmallVector<Value> outs;
-  for (size_t i = 0; i < outTypes.size(); ++i)
-    outs.push_back(empty(b, l, {dyn, G, kBlock}, i8, tp));
-  SmallVector<AffineMap> maps = {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})};
-  maps.append(outs.size(), map(ctx, 3, {0, 1, 2}));
-  auto qop = linalg::GenericOp::create(
-      b, l, TypeRange(outTypes), ValueRange{x3, inv}, outs, maps,
-      SmallVector<IteratorType>(3, par),
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value r = math::RoundEvenOp::create(
-            nb, nl, arith::MulFOp::create(nb, nl, args[0], args[1]));
-        SmallVector<Value> ys = {arith::FPToSIOp::create(nb, nl, i8, r)};
-        if (!signedOnly)
-          ys.push_back(arith::FPToSIOp::create(
-              nb, nl, i8, math::AbsFOp::create(nb, nl, r)));
-        linalg::YieldOp::create(nb, nl, ys);
-      });
-  auto collapse = [&](Value v) {
-    return tensor::CollapseShapeOp::create(
-        b, l, RankedTensorType::get({dyn, k.in}, i8), v,
-        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
-  };
+  QuantizedBlocks qb = quantizeBlocks(b, l, xp, k.in, !signedOnly);
+  Activations a;
+  a.amax = qb.amax;
   if (k.tile) {
     // Where each block's dot products start: the weights are read as
     // unsigned bytes, q4_0 nibbles (w + 8) and q8_0 bytes xor 0x80
     // (w + 128), so -8 (-128) times the block's activation sum.
-    a.q = collapse(qop.getResult(0));
-    Value init = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
-    Value acc = linalg::FillOp::create(b, l, init,
-                                       empty(b, l, {dyn, G}, i32, tp))
-                    .getResult(0);
-    int64_t bias = k.q4 ? -8 : -128;
-    a.start = generic(
-        b, l, {qop.getResult(0)}, acc,
-        {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})}, {par, par, red},
-        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-          Value v = arith::ExtSIOp::create(nb, nl, i32, args[0]);
-          Value m = arith::ConstantOp::create(nb, nl,
-                                              nb.getI32IntegerAttr(bias));
-          return arith::AddIOp::create(nb, nl, args[1],
-                                       arith::MulIOp::create(nb, nl, v, m));
-        });
+    a.q = qb.q;
+    a.start = blockSums(b, l, qb.q, k.in, kBlock, k.q4 ? -8 : -128);
   } else if (k.q4) {
-    a.q = collapse(qop.getResult(0));
     // -8 * (sum of each 4 activations): where a q4_0 block's dot starts.
-    Value q4 = expand(a.q, 4, i8);
-    Value init = arith::ConstantOp::create(b, l, b.getI32IntegerAttr(0));
-    Value acc = linalg::FillOp::create(
-                    b, l, init, empty(b, l, {dyn, k.in / 4}, i32, tp))
-                    .getResult(0);
-    a.start = generic(
-        b, l, {q4}, acc, {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})},
-        {par, par, red}, [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-          Value v = arith::ExtSIOp::create(nb, nl, i32, args[0]);
-          Value m8 = arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(-8));
-          return arith::AddIOp::create(nb, nl, args[1],
-                                       arith::MulIOp::create(nb, nl, v, m8));
-        });
+    a.q = qb.q;
+    a.start = blockSums(b, l, qb.q, k.in, 4, -8);
   } else {
-    a.sign = collapse(qop.getResult(0));
-    a.q = collapse(qop.getResult(1));
+    a.sign = qb.q;
+    a.q = qb.magnitudes;
   }
   return a;
-}
-
-/// The [Tp, out] f32 result of tasks of `task` output columns run by an
-/// scf.forall: `body(b, l, col0, tile)` builds the task whose first column
-/// is `col0` and returns its [Tp, task] result (`tile` is the destination
-/// slice, to thread through its loops).
-Value forEachRowTask(
-    OpBuilder &b, Location l, Value tp, int64_t out, int64_t task,
-    function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
-  Type f32 = b.getF32Type();
-  Value y = empty(b, l, {ShapedType::kDynamic, out}, f32, tp);
-  auto forall = scf::ForallOp::create(
-      b, l, ArrayRef<OpFoldResult>{b.getIndexAttr(out / task)}, ValueRange{y},
-      std::nullopt);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(forall.getTerminator());
-  Value col0 = arith::MulIOp::create(b, l, forall.getInductionVar(0),
-                                     iconst(b, l, task));
-  auto tileType = RankedTensorType::get({ShapedType::kDynamic, task}, f32);
-  Value tile = tensor::ExtractSliceOp::create(
-      b, l, tileType, forall.getRegionIterArgs()[0],
-      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
-      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  Value result = body(b, l, col0, tile);
-  b.setInsertionPointToStart(forall.getTerminator().getBody());
-  tensor::ParallelInsertSliceOp::create(
-      b, l, result, forall.getRegionIterArgs()[0],
-      ArrayRef<OpFoldResult>{b.getIndexAttr(0), col0},
-      ArrayRef<OpFoldResult>{tp, b.getIndexAttr(task)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  return forall.getResult(0);
-}
-
-/// The first of `sizes` that divides `n`, else 1: a register tile size.
-int64_t firstDivisor(int64_t n, std::initializer_list<int64_t> sizes) {
-  for (int64_t s : sizes)
-    if (n % s == 0)
-      return s;
-  return 1;
-}
-
-/// forEachRowTask over tasks of up to 64 rows with the register-tile loops
-/// of a task: tokens [0, Tp) in steps of `tokens`, the task's rows in steps
-/// of `rows`. `body(b, l, col0, ts, r0, tile)` builds one register tile
-/// (`ts` its tokens, `r0` its first row within the task) and returns `tile`
-/// with its results in.
-Value forEachTile(OpBuilder &b, Location l, Value tp, int64_t out,
-                  int64_t rows, int64_t tokens,
-                  function_ref<Value(OpBuilder &, Location, Value,
-                                     ArrayRef<Value>, Value, Value)>
-                      body) {
-  int64_t task = taskRows(out, rows, 64);
-  return forEachRowTask(b, l, tp, out, task, [&](OpBuilder &b, Location l,
-                                                 Value col0, Value tile) {
-    Value zero = iconst(b, l, 0);
-    auto tokenLoop = scf::ForOp::create(
-        b, l, zero, tp, iconst(b, l, tokens), ValueRange{tile},
-        [&](OpBuilder &b, Location l, Value t0, ValueRange tIter) {
-          SmallVector<Value> ts;
-          for (int64_t t = 0; t < tokens; ++t)
-            ts.push_back(arith::AddIOp::create(b, l, t0, iconst(b, l, t)));
-          auto rowLoop = scf::ForOp::create(
-              b, l, zero, iconst(b, l, task), iconst(b, l, rows), tIter,
-              [&](OpBuilder &b, Location l, Value r0, ValueRange rIter) {
-                scf::YieldOp::create(b, l,
-                                     body(b, l, col0, ts, r0, rIter[0]));
-              });
-          scf::YieldOp::create(b, l, rowLoop.getResults());
-        });
-    return tokenLoop.getResult(0);
-  });
 }
 
 /// Rows [0, Tp) of y = x w^T for Tp (a multiple of `tokens`) padded
@@ -422,18 +450,6 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
     }
   return out;
   });
-}
-
-/// The activation bytes 4j..4j+3 of token `t` from column `x0`, repeated
-/// in all 8 lanes: the signed side of one rows8 dot product.
-Value broadcastWord(OpBuilder &b, Location l, Value q, Value t, Value x) {
-  Value four = read(b, l, vec(4, b.getI8Type()), q, {t, x});
-  Value word = vector::ExtractOp::create(
-      b, l, vector::BitCastOp::create(b, l, vec(1, b.getI32Type()), four),
-      ArrayRef<int64_t>{0});
-  return vector::BitCastOp::create(
-      b, l, vec(kBlock, b.getI8Type()),
-      vector::BroadcastOp::create(b, l, vec(kLanes, b.getI32Type()), word));
 }
 
 /// Rows [0, Tp) of y = x w^T over blocks interleaved by 8 rows (see
@@ -562,17 +578,7 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
         }
         scf::YieldOp::create(b, l, next);
       });
-  Value out = tile;
-  for (int64_t gi = 0; gi < groups; ++gi)
-    for (int64_t t = 0; t < tokens; ++t)
-      out = vector::TransferWriteOp::create(
-                b, l, blockLoop.getResult(gi * tokens + t), out,
-                ValueRange{ts[t], arith::AddIOp::create(
-                                      b, l, r0,
-                                      iconst(b, l, 8 * gi))},
-                ArrayRef<bool>{true})
-                .getResult();
-  return out;
+  return storeGroups(b, l, blockLoop.getResults(), ts, r0, tile);
   });
 }
 
@@ -768,8 +774,49 @@ Value dgqKernel(OpBuilder &b, Location l, const TokenActivations &a,
 
 } // namespace
 
+static bool isKQuant(QuantScheme s) {
+  return s == QuantScheme::gguf_q4_k || s == QuantScheme::gguf_q6_k;
+}
+
+/// Whether the K-quant kernel can run `q` (given its weight's layout).
+static bool isKQuantLinear(QLinearOp q) {
+  auto in = q.getInput().getType();
+  auto w = cast<RankedTensorType>(q.getWeight().getType());
+  return isKQuant(q.getQuant().getScheme()) && in.getRank() == 2 &&
+         !in.isDynamicDim(1) && in.getElementType().isF32() &&
+         q.getResult().getType().getElementType().isF32() &&
+         w.getRank() == 2 && w.hasStaticShape() &&
+         w.getDimSize(1) % llmc::kquant::kSuperBlock == 0 &&
+         w.getDimSize(0) % 8 == 0;
+}
+
+int64_t mlir::llm::lowering::kquantTile(Value weight) {
+  auto w = dyn_cast<RankedTensorType>(weight.getType());
+  if (!w || w.getRank() != 2 || !w.hasStaticShape() ||
+      w.getDimSize(0) % 8 || w.getDimSize(1) % llmc::kquant::kSuperBlock)
+    return 0;
+  // Every reader must read the interleaved units: the K-quant kernel, an
+  // embedding gather (it decodes the rows it looks up from either layout,
+  // blockElementAt), or a byte cast already made so.
+  bool all = llvm::all_of(weight.getUsers(), [&](Operation *u) {
+    if (auto q = dyn_cast<QLinearOp>(u))
+      return q.getWeight() == weight && q.getInput() != weight &&
+             isKQuantLinear(q);
+    if (auto d = dyn_cast<DequantizeOp>(u))
+      return d.getResult().getType().getElementType().isF32() &&
+             llvm::all_of(d->getUsers(),
+                          [](Operation *e) { return isa<EmbeddingOp>(e); });
+    return isa<UnrealizedConversionCastOp>(u) && u->hasAttr(kBlockLayoutAttr);
+  });
+  if (!all)
+    return 0;
+  return w.getDimSize(0) % 64 ? 1 : 8;
+}
+
 bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {
   QuantScheme s = op.getQuant().getScheme();
+  if (isKQuant(s))
+    return isKQuantLinear(op) && kquantTile(op.getWeight()) != 0;
   auto in = op.getInput().getType();
   int64_t unit = s == QuantScheme::gqsa_q4_0_s50 ? 2 * kBlock
                  : s == QuantScheme::dgq_a8w4    ? op.getQuant().getGroup()
@@ -786,6 +833,8 @@ bool mlir::llm::lowering::isBlockDotLinear(QLinearOp op) {
 }
 
 int64_t mlir::llm::lowering::interleaveTile(QLinearOp op) {
+  if (isKQuant(op.getQuant().getScheme()))
+    return kquantTile(op.getWeight());
   auto interleavable = [](QLinearOp q) {
     QuantScheme s = q.getQuant().getScheme();
     auto w = cast<RankedTensorType>(q.getWeight().getType());
@@ -833,6 +882,9 @@ Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
     b.setInsertionPointToStart(ifOp.thenBlock());
     // One kernel for `tokens` tokens per register tile.
     auto kernel = [&](Value xp, int64_t tokens) {
+      if (isKQuant(scheme))
+        return kquantKernel(b, loc, scheme == QuantScheme::gguf_q6_k, k.in,
+                            out, tile, xp, bytes, tokens);
       if (scheme == QuantScheme::dgq_a8w4)
         return dgqKernel(b, loc,
                          quantizeTokens(b, loc, xp, inputScales, k.in,

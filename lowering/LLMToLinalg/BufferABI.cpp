@@ -383,12 +383,14 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
           int64_t tile = layout.getValue() == "rows8"    ? 1
                          : layout.getValue() == "rows64" ? 8
                                                          : 0;
+          bool kquant = dtype == "q4_k" || dtype == "q6_k";
           if (!tile || type.getRank() != 2 || type.getDimSize(0) % (8 * tile) ||
-              (dtype != "q8_0" && dtype != "q4_0"))
+              (dtype != "q8_0" && dtype != "q4_0" && !kquant) ||
+              (kquant && type.getDimSize(1) % 256))
             return def->emitError()
                    << "block layout " << layout
-                   << " needs q8_0 / q4_0 rows in groups of 8 (rows8) or 64 "
-                      "(rows64)";
+                   << " needs q8_0 / q4_0 / q4_k / q6_k rows in groups of 8 "
+                      "(rows8) or 64 (rows64)";
           entry.push_back(b.getNamedAttr("layout", layout));
         }
         table.push_back(b.getDictionaryAttr(entry));

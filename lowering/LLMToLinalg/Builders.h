@@ -66,12 +66,23 @@ void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);
 /// A GGUF block-quantized tensor `packed` as its flat block bytes (a cast
 /// `--llm-buffer-abi` binds); `tile` > 0: to be packed interleaved by 8
-/// rows, `tile` groups per tile (see interleaveTile).
+/// rows, `tile` groups per tile (see interleaveTile; Q4_K / Q6_K: always
+/// kquantTile's, whatever `tile` says, so every reader agrees).
 Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q,
                 int64_t tile = 0);
 /// Element `flat` (row-major index) of GGUF blocks `bytes` as f32.
 Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                    Value flat);
+/// Element (row, col) of a [rows, cols] GGUF block-quantized weight given as
+/// `bytes` (ggufBytes), as f32: any block scheme ggufBytes takes, Q4_K / Q6_K
+/// in either layout.
+Value blockElementAt(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
+                     Value row, Value col, int64_t cols);
+/// Groups of 8 rows per tile in which a Q4_K / Q6_K weight is interleaved
+/// (dialects/llm/KQuantLayout.h; 8 where its rows are a multiple of 64,
+/// else 1), or 0 for the rows as stored (a reader other than the K-quant
+/// kernel and embedding gathers, or a shape the kernel does not take).
+int64_t kquantTile(Value weight);
 /// The [rows, cols] f32 values of GGUF blocks given as their flat bytes.
 Value dequantizeBlockBytes(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                            RankedTensorType resultType);

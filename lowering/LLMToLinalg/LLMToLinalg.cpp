@@ -74,10 +74,9 @@ struct LowerEmbedding : OpConversionPattern<EmbeddingOp> {
           Value col = linalg::IndexOp::create(b, l, 1);
           Value v;
           if (blocks) {
-            Value flat = arith::AddIOp::create(
-                b, l, arith::MulIOp::create(b, l, row, iconst(b, l, cols)),
-                col);
-            v = castFloat(b, l, blockElement(b, l, blocks, quant, flat), elt);
+            v = castFloat(b, l,
+                          blockElementAt(b, l, blocks, quant, row, col, cols),
+                          elt);
           } else {
             v = castFloat(b, l,
                           tensor::ExtractOp::create(b, l, table,

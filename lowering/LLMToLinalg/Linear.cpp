@@ -427,121 +427,7 @@ Value buildBlockedLinear(OpBuilder &b, Location loc, Value x,
       ArrayRef<OpFoldResult>{t, b.getIndexAttr(out)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
 }
-
-/// GGUF block layouts: bytes per block of 32 weights, and where the
-/// quantized values start (after the f16 scale, and for q4_1 the f16 min).
-struct BlockLayout {
-  int64_t bytes, dataOffset;
-};
-std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
-  switch (q.getScheme()) {
-  case QuantScheme::gguf_q8_0: return BlockLayout{34, 2};
-  case QuantScheme::gguf_q4_0: return BlockLayout{18, 2};
-  case QuantScheme::gguf_q4_1: return BlockLayout{20, 4};
-  default: return std::nullopt;
-  }
-}
-
-/// Element `flat` (row-major index) of a GGUF block-quantized tensor whose
-/// flat block bytes are `bytes`, as f32: q8_0: d * q; q4_0: d * (nibble -
-/// 8); q4_1: d * nibble + m; nibble j < 16 is the low half of byte j,
-/// j >= 16 the high half of byte j - 16.
 } // namespace
-
-Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
-                                     QuantAttr q, int64_t tile) {
-  auto type = cast<RankedTensorType>(packed.getType());
-  int64_t blocks = type.getNumElements() / 32;
-  // GQSA: half the blocks, each with a 2-byte index. DGQ: per row an f32
-  // scale, a u8 per group and the nibbles.
-  int64_t bytes =
-      q.getScheme() == QuantScheme::gqsa_q4_0_s50 ? blocks / 2 * 20
-      : q.hasInputScales()
-          ? type.getDimSize(0) * (4 + type.getDimSize(1) / q.getGroup() +
-                                  type.getDimSize(1) / 2)
-          : blocks * ggufBlockLayout(q)->bytes;
-  auto cast = UnrealizedConversionCastOp::create(
-      b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)), packed);
-  if (tile)
-    cast->setAttr(kBlockLayoutAttr, b.getStringAttr(blockLayoutName(tile)));
-  return cast.getResult(0);
-}
-
-Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
-                                        QuantAttr q, Value flat) {
-  BlockLayout layout = *ggufBlockLayout(q);
-  QuantScheme scheme = q.getScheme();
-  Type f32 = nb.getF32Type();
-  Value block = arith::DivUIOp::create(nb, l, flat, iconst(nb, l, 32));
-  Value j = arith::RemUIOp::create(nb, l, flat, iconst(nb, l, 32));
-  Value base = arith::MulIOp::create(nb, l, block, iconst(nb, l, layout.bytes));
-  auto byteAt = [&](Value offset) {
-    Value at = arith::AddIOp::create(nb, l, base, offset);
-    return tensor::ExtractOp::create(nb, l, bytes, ValueRange{at}).getResult();
-  };
-  // Little-endian f16 at `offset` within the block.
-  auto half = [&](int64_t offset) {
-    Type i16 = nb.getIntegerType(16);
-    Value lo = arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset)));
-    Value hi =
-        arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset + 1)));
-    Value bits = arith::OrIOp::create(
-        nb, l, lo,
-        arith::ShLIOp::create(nb, l, hi,
-                              arith::ConstantIntOp::create(nb, l, i16, 8)));
-    Value h = arith::BitcastOp::create(nb, l, nb.getF16Type(), bits);
-    return arith::ExtFOp::create(nb, l, f32, h).getResult();
-  };
-  Value d = half(0);
-  if (scheme == QuantScheme::gguf_q8_0) {
-    Value qv = byteAt(
-        arith::AddIOp::create(nb, l, j, iconst(nb, l, layout.dataOffset)));
-    return arith::MulFOp::create(nb, l, d,
-                                 arith::SIToFPOp::create(nb, l, f32, qv));
-  }
-  Value sixteen = iconst(nb, l, 16);
-  Value high =
-      arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, j, sixteen);
-  Value idx = arith::SelectOp::create(
-      nb, l, high, arith::SubIOp::create(nb, l, j, sixteen), j);
-  Value byte = byteAt(
-      arith::AddIOp::create(nb, l, idx, iconst(nb, l, layout.dataOffset)));
-  Type i8 = nb.getIntegerType(8);
-  Value shifted = arith::SelectOp::create(
-      nb, l, high,
-      arith::ShRUIOp::create(nb, l, byte,
-                             arith::ConstantIntOp::create(nb, l, i8, 4)),
-      byte);
-  Value nib = arith::AndIOp::create(
-      nb, l, shifted, arith::ConstantIntOp::create(nb, l, i8, 15));
-  Value nf = arith::UIToFPOp::create(nb, l, f32, nib);
-  if (scheme == QuantScheme::gguf_q4_0)
-    return arith::MulFOp::create(
-        nb, l, d, arith::SubFOp::create(nb, l, nf, fconst(nb, l, f32, 8.0)));
-  return arith::AddFOp::create(nb, l, arith::MulFOp::create(nb, l, d, nf),
-                               half(2));
-}
-
-Value mlir::llm::lowering::dequantizeBlockBytes(OpBuilder &b, Location loc,
-                                                Value bytes, QuantAttr q,
-                                                RankedTensorType resultType) {
-  int64_t cols = resultType.getShape().back();
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{resultType}, ValueRange{},
-             ValueRange{empty(b, loc, resultType.getShape(), b.getF32Type(), {})},
-             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
-             ArrayRef<IteratorType>{par, par},
-             [&](OpBuilder &nb, Location l, ValueRange) {
-               Value r = linalg::IndexOp::create(nb, l, 0);
-               Value c = linalg::IndexOp::create(nb, l, 1);
-               Value flat = arith::AddIOp::create(
-                   nb, l, arith::MulIOp::create(nb, l, r, iconst(nb, l, cols)),
-                   c);
-               linalg::YieldOp::create(
-                   nb, l, blockElement(nb, l, bytes, q, flat));
-             })
-      .getResult(0);
-}
 
 namespace {
 /// Dequantizes a GGUF block-quantized [rows, cols] weight to f32, reading its
@@ -553,17 +439,6 @@ Value dequantizeBlocks(OpBuilder &b, Location loc, Value packed, QuantAttr q,
                               resultType);
 }
 } // namespace
-
-bool mlir::llm::lowering::isLowerableGGUF(Operation *op) {
-  if (auto d = dyn_cast<DequantizeOp>(op))
-    return ggufBlockLayout(d.getQuant()) && !d.getScales() && !d.getZeros() &&
-           d.getResult().getType().getRank() == 2 &&
-           d.getResult().getType().getElementType().isF32();
-  if (auto q = dyn_cast<QLinearOp>(op))
-    return ggufBlockLayout(q.getQuant()) && !q.getScales() && !q.getZeros() &&
-           q.getInput().getType().getRank() == 2;
-  return false;
-}
 
 bool mlir::llm::lowering::isLowerableQLinear(Operation *op) {
   auto q = dyn_cast<QLinearOp>(op);

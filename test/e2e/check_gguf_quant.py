@@ -23,11 +23,21 @@ from check_random_configs import Runtime, compare  # noqa: E402
 
 
 # A Q4_K_M-style mix at widths that hold whole 256-element super-blocks:
-# Q4_K everywhere but attn_v / ffn_down in Q6_K (llama.cpp's Q4_K_M rule);
-# the other pack-time formats each get a model of their own.
+# Q4_K everywhere but attn_v / ffn_down in Q6_K (llama.cpp's Q4_K_M rule).
+# Q4_K and Q6_K run as stored on 8-bit activations (KQuantDot.cpp), also
+# with a tied Q6_K table (the embedding gather and the classifier read the
+# same interleaved super-blocks) and on x86-64-v3; the formats no kernel
+# reads each get a model of their own.
 K_SMALL = modelgen.K_SMALL
-K_MODELS = [("Q4_K_M", "Q4_K", {"attn_v": "Q6_K", "ffn_down": "Q6_K"}),
-            ("Q2_K", "Q2_K", None), ("Q3_K", "Q3_K", None), ("Q5_K", "Q5_K", None),
+Q4_K_M = {"attn_v": "Q6_K", "ffn_down": "Q6_K"}
+# (name, base type, per-tensor types, tied, --cpu, shape): the tied table
+# has 264 rows (interleaved by 8 rows, not 64), the others 256.
+K_STORED = [("Q4_K_M", "Q4_K", Q4_K_M, False, None, K_SMALL),
+            ("Q4_K_M tied Q6_K table", "Q4_K", dict(Q4_K_M, token_embd="Q6_K"),
+             True, None, dict(K_SMALL, vocab=264)),
+            ("Q6_K", "Q6_K", None, False, None, K_SMALL),
+            ("Q4_K_M --cpu x86-64-v3", "Q4_K", Q4_K_M, False, "x86-64-v3", K_SMALL)]
+K_MODELS = [("Q2_K", "Q2_K", None), ("Q3_K", "Q3_K", None), ("Q5_K", "Q5_K", None),
             ("Q5_0", "Q5_0", None), ("Q5_1", "Q5_1", None), ("IQ4_NL", "IQ4_NL", None)]
 
 
@@ -88,6 +98,16 @@ def main():
                               dtype + (f" --cpu {cpu}" if cpu else ""),
                               reference_model(expected),
                               ["--cpu", cpu] if cpu else [], a8)
+    for i, (name, dtype, mix, tied, cpu, shape) in enumerate(K_STORED):
+        path = os.path.join(work, f"llama-kstored-{i}.gguf")
+        expected = modelgen.write_gguf(path, "llama", dtype, seed=5, small=shape,
+                                       dtypes=mix, tied=tied)
+        failures += run_model(rt, llmc, path,
+                              os.path.join(work, f"llama-kstored-{i}.llmc"), name,
+                              reference_model(expected, shape),
+                              ["--cpu", cpu] if cpu else [],
+                              reference.quantize_q8_blocks,
+                              note="run as stored; ", seed=2)
     # Formats decoded to f16 while packing: the reference gets gguf's
     # dequantization rounded to f16 the same way.
     for name, dtype, mix in K_MODELS:

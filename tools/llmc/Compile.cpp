@@ -490,15 +490,17 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     if (auto layout = d.getAs<mlir::StringAttr>("layout")) {
       auto shape = d.getAs<mlir::ArrayAttr>("shape");
       tile = blockLayoutTile(layout.getValue().str());
-      if (!tile || shape.size() != 2 || (dtype != "q8_0" && dtype != "q4_0"))
+      rows8 = blockFormatNamed(dtype.str());
+      if (!tile || shape.size() != 2 || !rows8)
         return fileError(input, "weight '" + name + "' has layout '" +
                                     layout.getValue() +
-                                    "' (only q8_0 / q4_0 rows8 / rows64)");
-      rows8 = dtype == "q8_0" ? BlockFormat::Q8_0 : BlockFormat::Q4_0;
+                                    "' (only q8_0 / q4_0 / q4_k / q6_k rows8 "
+                                    "/ rows64)");
       rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
       cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
-      if (rows % (8 * tile) || cols % 32 ||
-          uint64_t(rows * cols / 32 * blockBytes(*rows8)) != bytes)
+      int64_t n = blockElements(*rows8);
+      if (rows % (8 * tile) || cols % n ||
+          uint64_t(rows * cols / n * blockBytes(*rows8)) != bytes)
         return fileError(input, "weight '" + name +
                                     "' has a block layout that does not "
                                     "match its shape");

@@ -1,0 +1,307 @@
+//===- GGUFBlocks.cpp - GGUF block-quantized weights read in place --------===//
+//
+// Part of --convert-llm-to-linalg (see LLMToLinalg.cpp): a GGUF weight as
+// its flat block bytes, and any element of it decoded from those bytes (for
+// embedding gathers of quantized tables and the dequantize-then-matmul
+// fallback; the CPU kernels that run on the bytes are BlockDot.cpp and
+// KQuantDot.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/llm/KQuantLayout.h"
+#include "lowering/LLMToLinalg/Builders.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::llm;
+using namespace mlir::llm::lowering;
+namespace kq = llmc::kquant;
+
+namespace {
+/// GGUF block layouts: weights and bytes per block, and where the quantized
+/// values start (after the f16 scale, and for q4_1 the f16 min).
+struct BlockLayout {
+  int64_t bytes, dataOffset, elements = 32;
+};
+std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
+  switch (q.getScheme()) {
+  case QuantScheme::gguf_q8_0: return BlockLayout{34, 2};
+  case QuantScheme::gguf_q4_0: return BlockLayout{18, 2};
+  case QuantScheme::gguf_q4_1: return BlockLayout{20, 4};
+  case QuantScheme::gguf_q4_k:
+    return BlockLayout{kq::kQ4KBytes, 16, kq::kSuperBlock};
+  case QuantScheme::gguf_q6_k:
+    return BlockLayout{kq::kQ6KBytes, 0, kq::kSuperBlock};
+  default: return std::nullopt;
+  }
+}
+
+bool isKQuant(QuantAttr q) {
+  return q.getScheme() == QuantScheme::gguf_q4_k ||
+         q.getScheme() == QuantScheme::gguf_q6_k;
+}
+} // namespace
+
+Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
+                                     QuantAttr q, int64_t tile) {
+  auto type = cast<RankedTensorType>(packed.getType());
+  if (isKQuant(q))
+    tile = kquantTile(packed);
+  int64_t blocks =
+      type.getNumElements() / (isKQuant(q) ? kq::kSuperBlock : 32);
+  // GQSA: half the blocks, each with a 2-byte index. DGQ: per row an f32
+  // scale, a u8 per group and the nibbles.
+  int64_t bytes =
+      q.getScheme() == QuantScheme::gqsa_q4_0_s50 ? blocks / 2 * 20
+      : q.hasInputScales()
+          ? type.getDimSize(0) * (4 + type.getDimSize(1) / q.getGroup() +
+                                  type.getDimSize(1) / 2)
+          : blocks * ggufBlockLayout(q)->bytes;
+  auto cast = UnrealizedConversionCastOp::create(
+      b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)), packed);
+  if (tile)
+    cast->setAttr(kBlockLayoutAttr, b.getStringAttr(blockLayoutName(tile)));
+  return cast.getResult(0);
+}
+
+/// Element `flat` (row-major index) of a GGUF block-quantized tensor whose
+/// flat block bytes are `bytes`, as f32: q8_0: d * q; q4_0: d * (nibble -
+/// 8); q4_1: d * nibble + m; nibble j < 16 is the low half of byte j,
+/// j >= 16 the high half of byte j - 16.
+Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
+                                        QuantAttr q, Value flat) {
+  BlockLayout layout = *ggufBlockLayout(q);
+  QuantScheme scheme = q.getScheme();
+  Type f32 = nb.getF32Type();
+  Value block = arith::DivUIOp::create(nb, l, flat, iconst(nb, l, 32));
+  Value j = arith::RemUIOp::create(nb, l, flat, iconst(nb, l, 32));
+  Value base = arith::MulIOp::create(nb, l, block, iconst(nb, l, layout.bytes));
+  auto byteAt = [&](Value offset) {
+    Value at = arith::AddIOp::create(nb, l, base, offset);
+    return tensor::ExtractOp::create(nb, l, bytes, ValueRange{at}).getResult();
+  };
+  // Little-endian f16 at `offset` within the block.
+  auto half = [&](int64_t offset) {
+    Type i16 = nb.getIntegerType(16);
+    Value lo = arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset)));
+    Value hi =
+        arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset + 1)));
+    Value bits = arith::OrIOp::create(
+        nb, l, lo,
+        arith::ShLIOp::create(nb, l, hi,
+                              arith::ConstantIntOp::create(nb, l, i16, 8)));
+    Value h = arith::BitcastOp::create(nb, l, nb.getF16Type(), bits);
+    return arith::ExtFOp::create(nb, l, f32, h).getResult();
+  };
+  Value d = half(0);
+  if (scheme == QuantScheme::gguf_q8_0) {
+    Value qv = byteAt(
+        arith::AddIOp::create(nb, l, j, iconst(nb, l, layout.dataOffset)));
+    return arith::MulFOp::create(nb, l, d,
+                                 arith::SIToFPOp::create(nb, l, f32, qv));
+  }
+  Value sixteen = iconst(nb, l, 16);
+  Value high =
+      arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, j, sixteen);
+  Value idx = arith::SelectOp::create(
+      nb, l, high, arith::SubIOp::create(nb, l, j, sixteen), j);
+  Value byte = byteAt(
+      arith::AddIOp::create(nb, l, idx, iconst(nb, l, layout.dataOffset)));
+  Type i8 = nb.getIntegerType(8);
+  Value shifted = arith::SelectOp::create(
+      nb, l, high,
+      arith::ShRUIOp::create(nb, l, byte,
+                             arith::ConstantIntOp::create(nb, l, i8, 4)),
+      byte);
+  Value nib = arith::AndIOp::create(
+      nb, l, shifted, arith::ConstantIntOp::create(nb, l, i8, 15));
+  Value nf = arith::UIToFPOp::create(nb, l, f32, nib);
+  if (scheme == QuantScheme::gguf_q4_0)
+    return arith::MulFOp::create(
+        nb, l, d, arith::SubFOp::create(nb, l, nf, fconst(nb, l, f32, 8.0)));
+  return arith::AddFOp::create(nb, l, arith::MulFOp::create(nb, l, d, nf),
+                               half(2));
+}
+
+namespace {
+/// Scalar reads of one Q4_K / Q6_K super-block (row `row`, super-block
+/// `s`) in the layout ggufBytes binds: as stored, or interleaved by 8 rows
+/// (KQuantLayout.h).
+struct SuperBlockReader {
+  OpBuilder &b;
+  Location l;
+  Value bytes, row, s;
+  int64_t perRow, blockBytes, tile;
+
+  Value idx(int64_t v) { return iconst(b, l, v); }
+  Value mul(Value x, int64_t y) { return arith::MulIOp::create(b, l, x, idx(y)); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, l, x, y); }
+  Value div(Value x, int64_t y) { return arith::DivUIOp::create(b, l, x, idx(y)); }
+  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, l, x, idx(y)); }
+
+  /// Byte `i` of region `g` of the block.
+  Value byte(const kq::Region &g, Value i) {
+    Value at;
+    if (!tile) {
+      at = add(mul(add(mul(row, perRow), s), blockBytes), add(idx(g.rawStart), i));
+    } else {
+      // kq::unitOffset and kq::unitByte, with a dynamic row and byte.
+      Value grp = div(row, 8);
+      Value unit = add(mul(add(mul(div(grp, tile), perRow), s), tile),
+                       rem(grp, tile));
+      Value inUnit = add(add(idx(g.unitStart), mul(div(i, g.width), 8 * g.width)),
+                         add(mul(rem(row, 8), g.width), rem(i, g.width)));
+      at = add(mul(unit, 8 * blockBytes), inUnit);
+    }
+    return tensor::ExtractOp::create(b, l, bytes, ValueRange{at});
+  }
+  Value byte(const kq::Region &g, int64_t i) { return byte(g, idx(i)); }
+  /// The little-endian f16 of region `g` as f32.
+  Value half(const kq::Region &g) {
+    Type i16 = b.getIntegerType(16);
+    Value lo = arith::ExtUIOp::create(b, l, i16, byte(g, 0));
+    Value hi = arith::ExtUIOp::create(b, l, i16, byte(g, 1));
+    Value bits = arith::OrIOp::create(
+        b, l, lo,
+        arith::ShLIOp::create(b, l, hi,
+                              arith::ConstantIntOp::create(b, l, i16, 8)));
+    Value h = arith::BitcastOp::create(b, l, b.getF16Type(), bits);
+    return arith::ExtFOp::create(b, l, b.getF32Type(), h);
+  }
+};
+
+Value i8c(OpBuilder &b, Location l, int64_t v) {
+  return arith::ConstantIntOp::create(b, l, b.getI8Type(), v);
+}
+Value andI(OpBuilder &b, Location l, Value x, int64_t m) {
+  return arith::AndIOp::create(b, l, x, i8c(b, l, m));
+}
+Value shr(OpBuilder &b, Location l, Value x, int64_t s) {
+  return arith::ShRUIOp::create(b, l, x, i8c(b, l, s));
+}
+Value shl(OpBuilder &b, Location l, Value x, int64_t s) {
+  return arith::ShLIOp::create(b, l, x, i8c(b, l, s));
+}
+
+/// Q4_K weight i (< 256) of a super-block: d sc_j q - dmin m_j, j = i / 32
+/// (dequantize_row_q4_K and get_scale_min_k4 of ggml-quants.c).
+Value q4kElement(SuperBlockReader &r, Value i) {
+  OpBuilder &b = r.b;
+  Location l = r.l;
+  Type f32 = b.getF32Type();
+  const kq::Region &dR = kq::kQ4K[0], &dminR = kq::kQ4K[1],
+                   &scR = kq::kQ4K[2], &qsR = kq::kQ4K[3];
+  Value j = r.div(i, 32), jj = r.rem(j, 4);
+  Value hiHalf = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, j,
+                                       r.idx(4));
+  // j < 4: sc = s[j] & 63, m = s[j + 4] & 63; j >= 4: sc = (s[j + 4] & 15)
+  // | (s[j - 4] >> 6) << 4, m = (s[j + 4] >> 4) | (s[j] >> 6) << 4.
+  Value a = r.byte(scR, jj), bb = r.byte(scR, r.add(jj, r.idx(4))),
+        c = r.byte(scR, r.add(jj, r.idx(8)));
+  Value sc = arith::SelectOp::create(
+      b, l, hiHalf,
+      arith::OrIOp::create(b, l, andI(b, l, c, 15), shl(b, l, shr(b, l, a, 6), 4)),
+      andI(b, l, a, 63));
+  Value m = arith::SelectOp::create(
+      b, l, hiHalf,
+      arith::OrIOp::create(b, l, shr(b, l, c, 4), shl(b, l, shr(b, l, bb, 6), 4)),
+      andI(b, l, bb, 63));
+  // Bytes 32p..32p+31 (p = j / 2): sub-block 2p low nibbles, 2p + 1 high.
+  Value qb = r.byte(qsR, r.add(r.mul(r.div(j, 2), 32), r.rem(i, 32)));
+  Value odd = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                    r.rem(j, 2), r.idx(1));
+  Value q = arith::SelectOp::create(b, l, odd, shr(b, l, qb, 4), andI(b, l, qb, 15));
+  auto f = [&](Value v) { return arith::UIToFPOp::create(b, l, f32, v); };
+  Value w = arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, r.half(dR), f(sc)),
+                                  f(q));
+  return arith::SubFOp::create(
+      b, l, w, arith::MulFOp::create(b, l, r.half(dminR), f(m)));
+}
+
+/// Q6_K weight i (< 256) of a super-block: d sc (q - 32) (dequantize_row_q6_K).
+Value q6kElement(SuperBlockReader &r, Value i) {
+  OpBuilder &b = r.b;
+  Location l = r.l;
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  const kq::Region &dR = kq::kQ6K[0], &scR = kq::kQ6K[1], &qlR = kq::kQ6K[2],
+                   &qhR = kq::kQ6K[3];
+  Value h = r.div(i, 128), k = r.div(r.rem(i, 128), 32), li = r.rem(i, 32);
+  // ql[64h + l + 32 (k & 1)], low nibble for k < 2; bits 2k, 2k + 1 of
+  // qh[32h + l]; scale 8h + l / 16 + 2k.
+  Value ql = r.byte(qlR, r.add(r.add(r.mul(h, 64), li), r.mul(r.rem(k, 2), 32)));
+  Value high = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, k, r.idx(2));
+  Value nib = arith::SelectOp::create(b, l, high, shr(b, l, ql, 4), andI(b, l, ql, 15));
+  Value qh = r.byte(qhR, r.add(r.mul(h, 32), li));
+  Value shift = arith::IndexCastOp::create(b, l, b.getI8Type(), r.mul(k, 2));
+  Value bits = andI(b, l, arith::ShRUIOp::create(b, l, qh, shift), 3);
+  Value q = arith::SubIOp::create(
+      b, l,
+      arith::ExtUIOp::create(b, l, i32,
+                             arith::OrIOp::create(b, l, nib, shl(b, l, bits, 4))),
+      arith::ConstantIntOp::create(b, l, i32, 32));
+  Value sc = r.byte(scR, r.add(r.add(r.mul(h, 8), r.div(li, 16)), r.mul(k, 2)));
+  return arith::MulFOp::create(
+      b, l,
+      arith::MulFOp::create(b, l, r.half(dR), arith::SIToFPOp::create(b, l, f32, sc)),
+      arith::SIToFPOp::create(b, l, f32, q));
+}
+} // namespace
+
+Value mlir::llm::lowering::blockElementAt(OpBuilder &b, Location l, Value bytes,
+                                          QuantAttr q, Value row, Value col,
+                                          int64_t cols) {
+  if (!isKQuant(q)) {
+    Value flat = arith::AddIOp::create(
+        b, l, arith::MulIOp::create(b, l, row, iconst(b, l, cols)), col);
+    return blockElement(b, l, bytes, q, flat);
+  }
+  auto cast = bytes.getDefiningOp<UnrealizedConversionCastOp>();
+  auto layout = cast ? cast->getAttrOfType<StringAttr>(kBlockLayoutAttr)
+                     : StringAttr();
+  int64_t tile = !layout ? 0 : layout.getValue() == "rows64" ? 8 : 1;
+  bool q6 = q.getScheme() == QuantScheme::gguf_q6_k;
+  SuperBlockReader r{b,
+                     l,
+                     bytes,
+                     row,
+                     arith::DivUIOp::create(b, l, col,
+                                            iconst(b, l, kq::kSuperBlock)),
+                     cols / kq::kSuperBlock,
+                     q6 ? kq::kQ6KBytes : kq::kQ4KBytes,
+                     tile};
+  Value i = arith::RemUIOp::create(b, l, col, iconst(b, l, kq::kSuperBlock));
+  return q6 ? q6kElement(r, i) : q4kElement(r, i);
+}
+
+Value mlir::llm::lowering::dequantizeBlockBytes(OpBuilder &b, Location loc,
+                                                Value bytes, QuantAttr q,
+                                                RankedTensorType resultType) {
+  int64_t cols = resultType.getShape().back();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{resultType}, ValueRange{},
+             ValueRange{empty(b, loc, resultType.getShape(), b.getF32Type(), {})},
+             ArrayRef<AffineMap>{b.getMultiDimIdentityMap(2)},
+             ArrayRef<IteratorType>{par, par},
+             [&](OpBuilder &nb, Location l, ValueRange) {
+               Value r = linalg::IndexOp::create(nb, l, 0);
+               Value c = linalg::IndexOp::create(nb, l, 1);
+               linalg::YieldOp::create(
+                   nb, l, blockElementAt(nb, l, bytes, q, r, c, cols));
+             })
+      .getResult(0);
+}
+
+
+bool mlir::llm::lowering::isLowerableGGUF(Operation *op) {
+  if (auto d = dyn_cast<DequantizeOp>(op))
+    return ggufBlockLayout(d.getQuant()) && !d.getScales() && !d.getZeros() &&
+           d.getResult().getType().getRank() == 2 &&
+           d.getResult().getType().getElementType().isF32();
+  if (auto q = dyn_cast<QLinearOp>(op))
+    return ggufBlockLayout(q.getQuant()) && !q.getScales() && !q.getZeros() &&
+           q.getInput().getType().getRank() == 2;
+  return false;
+}
+

@@ -1,0 +1,288 @@
+//===- KQuantDot.cpp - GGUF Q4_K / Q6_K linears on 8-bit activations ------===//
+//
+// Part of --convert-llm-to-linalg (see LLMToLinalg.cpp and BlockDot.cpp).
+//
+// The two formats of llama.cpp's Q4_K_M run as stored, in the style of the
+// interleaved q4_0 kernel: the super-blocks of 256 weights of 8 rows are
+// interleaved (dialects/llm/KQuantLayout.h) so that lane r of every vector
+// is row r, the activations are quantized per block of 32 (as for q4_0),
+// and each dot product of 4 quant bytes of 8 rows with a broadcast
+// activation word is one vpdpbusd on VNNI targets.
+//
+//   Q4_K: w = d sc_j q - dmin m_j (q a nibble, sc_j / m_j the 6-bit scale and
+//         min of sub-block j of 32). Per sub-block, with the activations
+//         x = a_j xq:  d sc_j a_j (sum q xq) - dmin m_j a_j (sum xq).
+//         The integer sum is one chain of 8 byte dot products, scaled once
+//         in float; the sums of xq come with the activations.
+//   Q6_K: w = d sc_k (q - 32) (q 6 bits: a nibble of ql and 2 bits of qh, sc_k
+//         an int8 per 16 weights). The -32 folds into where each 16's dot
+//         product starts (-32 times its activation sum), the two int8
+//         scales of a block of 32 multiply its two integer sums, and the
+//         block is scaled once in float by d a_j.
+//
+// The 6-bit Q4_K scales and the Q6_K quants are unpacked with byte-wise
+// and/shift/or on 8 rows at once; nothing is decoded to memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/llm/KQuantLayout.h"
+#include "lowering/LLMToLinalg/BlockDot.h"
+#include "lowering/LLMToLinalg/Builders.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::llm::lowering;
+using namespace mlir::llm::lowering::blockdot;
+namespace kq = llmc::kquant;
+
+namespace {
+
+/// What one super-block step of a register tile needs of one token.
+struct TokenStep {
+  SmallVector<Value> words; ///< the 64 broadcast activation words
+  SmallVector<Value> scale; ///< a_j = amax / 127 per block of 32, scalar f32
+  SmallVector<Value> minX;  ///< Q4_K: -a_j * sum xq (the min's factor)
+  SmallVector<Value> start; ///< Q6_K: -32 * sum xq per 16, broadcast i32
+};
+
+struct KernelBuilder {
+  OpBuilder &b;
+  Location l;
+  bool q6;
+  int64_t in, out, tile;
+  Value bytes;
+
+  Type f32() { return b.getF32Type(); }
+  Type i8() { return b.getI8Type(); }
+  Type i32() { return b.getI32Type(); }
+  VectorType acc() { return vec(kLanes, f32()); }
+  int64_t blockBytes() { return q6 ? kq::kQ6KBytes : kq::kQ4KBytes; }
+  int64_t superBlocks() { return in / kq::kSuperBlock; }
+
+  Value idx(int64_t v) { return iconst(b, l, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, l, x, y); }
+  Value add(Value x, int64_t y) { return add(x, idx(y)); }
+  Value splat(VectorType t, int64_t v) {
+    return arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(t, b.getIntegerAttr(t.getElementType(), v)));
+  }
+  Value andI(Value x, int64_t m) {
+    return arith::AndIOp::create(b, l, x, splat(cast<VectorType>(x.getType()), m));
+  }
+  Value shr(Value x, int64_t s) {
+    return arith::ShRUIOp::create(b, l, x, splat(cast<VectorType>(x.getType()), s));
+  }
+  Value shl(Value x, int64_t s) {
+    return arith::ShLIOp::create(b, l, x, splat(cast<VectorType>(x.getType()), s));
+  }
+  Value orI(Value x, Value y) { return arith::OrIOp::create(b, l, x, y); }
+
+  /// First byte of the unit of row group `g`, super-block `s`.
+  Value unitAt(Value g, Value s) {
+    Value tiles = arith::DivUIOp::create(b, l, g, idx(tile));
+    Value inTile = arith::RemUIOp::create(b, l, g, idx(tile));
+    Value unit = add(arith::MulIOp::create(
+                         b, l,
+                         add(arith::MulIOp::create(b, l, tiles,
+                                                   idx(superBlocks())),
+                             s),
+                         idx(tile)),
+                     inTile);
+    return arith::MulIOp::create(b, l, unit, idx(8 * blockBytes()));
+  }
+  /// The 8 rows' f16 scales at `at`, as f32.
+  Value halves(Value at) {
+    Value raw = read(b, l, vec(16, i8()), bytes, at);
+    Value h = vector::BitCastOp::create(b, l, vec(kLanes, b.getF16Type()), raw);
+    return arith::ExtFOp::create(b, l, acc(), h);
+  }
+  /// 32 bytes: chunk `c` (4 bytes of each of the 8 rows) of the region
+  /// starting at unit byte `region`.
+  Value chunk(Value unit, int64_t region, int64_t c) {
+    return read(b, l, vec(kBlock, i8()), bytes, {add(unit, region + 32 * c)});
+  }
+  Value scalarF(Value m, Value t, Value j) {
+    return tensor::ExtractOp::create(b, l, m, ValueRange{t, j});
+  }
+  Value fma(Value x, Value y, Value z) {
+    return vector::FMAOp::create(b, l, x, y, z);
+  }
+  Value broadcastF(Value s) { return vector::BroadcastOp::create(b, l, acc(), s); }
+
+  /// The activations one token brings to super-block `s`.
+  TokenStep tokenStep(const QuantizedBlocks &a, Value sums, Value t, Value s) {
+    TokenStep st;
+    Value x0 = arith::MulIOp::create(b, l, s, idx(kq::kSuperBlock));
+    for (int64_t w = 0; w < kq::kSuperBlock / 4; ++w)
+      st.words.push_back(broadcastWord(b, l, a.q, t, add(x0, 4 * w)));
+    Value blk0 = arith::MulIOp::create(b, l, s, idx(8));
+    Value inv127 = fconst(b, l, f32(), 1.0 / 127.0);
+    for (int64_t j = 0; j < 8; ++j) {
+      Value aj = arith::MulFOp::create(b, l, scalarF(a.amax, t, add(blk0, j)),
+                                       inv127);
+      st.scale.push_back(aj);
+      if (!q6) {
+        // sums = -8 * sum xq per block of 32, so minX = -a_j sum xq.
+        Value sum = arith::SIToFPOp::create(b, l, f32(),
+                                            scalarF(sums, t, add(blk0, j)));
+        st.minX.push_back(broadcastF(arith::MulFOp::create(
+            b, l, aj,
+            arith::MulFOp::create(b, l, sum, fconst(b, l, f32(), 0.125)))));
+      }
+    }
+    if (q6) {
+      Value h0 = arith::MulIOp::create(b, l, s, idx(16));
+      for (int64_t k = 0; k < 16; ++k)
+        st.start.push_back(vector::BroadcastOp::create(
+            b, l, vec(kLanes, i32()), scalarF(sums, t, add(h0, k))));
+    }
+    return st;
+  }
+
+  /// Sum over chunks [c0, c1) of dot(w[c], words[base + c]) from `start`,
+  /// as two independent chains.
+  Value dots(Value start, ArrayRef<Value> w, ArrayRef<Value> words,
+             int64_t base, int64_t c0, int64_t c1) {
+    Value zero = splat(vec(kLanes, i32()), 0);
+    Value d0 = start, d1 = zero;
+    for (int64_t c = c0; c < c1; c += 2) {
+      d0 = dotBytes(b, l, d0, w[c], words[base + c]);
+      if (c + 1 < c1)
+        d1 = dotBytes(b, l, d1, w[c + 1], words[base + c + 1]);
+    }
+    return add(d0, d1);
+  }
+
+  /// One group of 8 rows through one Q4_K super-block, for every token.
+  void q4kGroup(Value unit, ArrayRef<TokenStep> steps,
+                MutableArrayRef<Value> accs) {
+    Value d = halves(unit), dmin = halves(add(unit, 16));
+    VectorType bytes8 = vec(kLanes, i8());
+    SmallVector<Value> sb;
+    for (int64_t k = 0; k < 12; ++k)
+      sb.push_back(read(b, l, bytes8, bytes, {add(unit, 32 + 8 * k)}));
+    // get_scale_min_k4 of ggml-quants.c, on 8 rows at once.
+    SmallVector<Value> dsc, dm;
+    for (int64_t j = 0; j < 8; ++j) {
+      Value sc, m;
+      if (j < 4) {
+        sc = andI(sb[j], 63);
+        m = andI(sb[j + 4], 63);
+      } else {
+        sc = orI(andI(sb[j + 4], 15), shl(shr(sb[j - 4], 6), 4));
+        m = orI(shr(sb[j + 4], 4), shl(shr(sb[j], 6), 4));
+      }
+      dsc.push_back(arith::MulFOp::create(
+          b, l, d, arith::UIToFPOp::create(b, l, acc(), sc)));
+      dm.push_back(arith::MulFOp::create(
+          b, l, dmin, arith::UIToFPOp::create(b, l, acc(), m)));
+    }
+    for (int64_t p = 0; p < 4; ++p) {
+      // Bytes 32p..32p+31 of each row: sub-block 2p in the low nibbles,
+      // 2p + 1 in the high ones.
+      SmallVector<Value> lo, hi;
+      for (int64_t c = 0; c < 8; ++c) {
+        Value v = chunk(unit, 128, 8 * p + c);
+        lo.push_back(andI(v, 15));
+        hi.push_back(shr(v, 4));
+      }
+      for (size_t t = 0; t < steps.size(); ++t)
+        for (int64_t h = 0; h < 2; ++h) {
+          int64_t j = 2 * p + h;
+          Value zero = splat(vec(kLanes, i32()), 0);
+          Value isum = dots(zero, h ? hi : lo, steps[t].words, 8 * j, 0, 8);
+          Value s = arith::MulFOp::create(b, l, dsc[j],
+                                          broadcastF(steps[t].scale[j]));
+          accs[t] = fma(arith::SIToFPOp::create(b, l, acc(), isum), s, accs[t]);
+          accs[t] = fma(dm[j], steps[t].minX[j], accs[t]);
+        }
+    }
+  }
+
+  /// One group of 8 rows through one Q6_K super-block, for every token.
+  void q6kGroup(Value unit, ArrayRef<TokenStep> steps,
+                MutableArrayRef<Value> accs) {
+    Value d = halves(unit);
+    SmallVector<Value> sc;
+    for (int64_t k = 0; k < 16; ++k)
+      sc.push_back(arith::ExtSIOp::create(
+          b, l, vec(kLanes, i32()),
+          read(b, l, vec(kLanes, i8()), bytes, {add(unit, 16 + 8 * k)})));
+    for (int64_t h = 0; h < 2; ++h) {
+      // dequantize_row_q6_K: weight 128h + 32k + i (k < 4, i < 32) is
+      // ql[64h + i + 32 (k & 1)] (low nibble for k < 2, high for k >= 2) |
+      // bits 2k, 2k+1 of qh[32h + i] << 4.
+      SmallVector<SmallVector<Value>> w(4);
+      for (int64_t c = 0; c < 8; ++c) {
+        Value qa = chunk(unit, 144, 16 * h + c);
+        Value qb = chunk(unit, 144, 16 * h + 8 + c);
+        Value qh = chunk(unit, 1168, 8 * h + c);
+        w[0].push_back(orI(andI(qa, 15), andI(shl(qh, 4), 0x30)));
+        w[1].push_back(orI(andI(qb, 15), andI(shl(qh, 2), 0x30)));
+        w[2].push_back(orI(shr(qa, 4), andI(qh, 0x30)));
+        w[3].push_back(orI(shr(qb, 4), andI(shr(qh, 2), 0x30)));
+      }
+      for (int64_t k = 0; k < 4; ++k) {
+        int64_t j = 4 * h + k; // block of 32 within the super-block
+        for (size_t t = 0; t < steps.size(); ++t) {
+          Value lo =
+              dots(steps[t].start[2 * j], w[k], steps[t].words, 8 * j, 0, 4);
+          Value hi = dots(steps[t].start[2 * j + 1], w[k], steps[t].words,
+                          8 * j, 4, 8);
+          Value isum = add(arith::MulIOp::create(b, l, lo, sc[2 * j]),
+                           arith::MulIOp::create(b, l, hi, sc[2 * j + 1]));
+          Value s = arith::MulFOp::create(b, l, d, broadcastF(steps[t].scale[j]));
+          accs[t] = fma(arith::SIToFPOp::create(b, l, acc(), isum), s, accs[t]);
+        }
+      }
+    }
+  }
+};
+
+} // namespace
+
+Value mlir::llm::lowering::blockdot::kquantKernel(OpBuilder &b, Location l,
+                                                  bool q6, int64_t in,
+                                                  int64_t out, int64_t tile,
+                                                  Value xp, Value bytes,
+                                                  int64_t tokens) {
+  QuantizedBlocks a = quantizeBlocks(b, l, xp, in, /*withMagnitudes=*/false);
+  // Q4_K: -8 * sum xq per block of 32; Q6_K: -32 * sum xq per 16.
+  Value sums = q6 ? blockSums(b, l, a.q, in, 16, -32)
+                  : blockSums(b, l, a.q, in, kBlock, -8);
+  Value tp = tensor::DimOp::create(b, l, xp, 0);
+  // Register tile: `groups` groups of 8 rows x `tokens` tokens.
+  int64_t groups = firstDivisor(out / 8, {tokens == 1 ? 2 : 1, 1});
+  KernelBuilder k{b, l, q6, in, out, tile, bytes};
+  return forEachTile(
+      b, l, tp, out, 8 * groups, tokens,
+      [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
+          Value tileOut) -> Value {
+        Value zeroAcc = arith::ConstantOp::create(
+            b, l, DenseElementsAttr::get(k.acc(), b.getF32FloatAttr(0)));
+        SmallVector<Value> inits(groups * tokens, zeroAcc);
+        Value group0 = arith::DivUIOp::create(b, l, k.add(col0, r0),
+                                              k.idx(8));
+        auto loop = scf::ForOp::create(
+            b, l, k.idx(0), k.idx(k.superBlocks()), k.idx(1), inits,
+            [&](OpBuilder &b, Location l, Value s, ValueRange iter) {
+              SmallVector<TokenStep> steps;
+              for (Value t : ts)
+                steps.push_back(k.tokenStep(a, sums, t, s));
+              SmallVector<Value> next(iter.begin(), iter.end());
+              for (int64_t gi = 0; gi < groups; ++gi) {
+                Value unit = k.unitAt(k.add(group0, gi), s);
+                MutableArrayRef<Value> accs(next.data() + gi * tokens, tokens);
+                if (q6)
+                  k.q6kGroup(unit, steps, accs);
+                else
+                  k.q4kGroup(unit, steps, accs);
+              }
+              scf::YieldOp::create(b, l, next);
+            });
+        return storeGroups(b, l, loop.getResults(), ts, r0, tileOut);
+      });
+}
