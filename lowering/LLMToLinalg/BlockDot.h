@@ -33,6 +33,10 @@ Value dotBytes(OpBuilder &b, Location l, Value acc, Value u, Value s);
 /// the signed side of one dot product over 8 interleaved rows.
 Value broadcastWord(OpBuilder &b, Location l, Value q, Value t, Value x);
 
+/// The 32 nibbles of the 16 bytes of `bytes` at `data` as unsigned bytes
+/// (low halves, then high halves: q4_0's order).
+Value unpackNibbles(OpBuilder &b, Location l, Value bytes, Value data);
+
 /// Activations [Tp, in] quantized to 8 bits per block of 32 (scale max|x| /
 /// 127, rounded to nearest even), as llama.cpp's q8_0 activation blocks.
 struct QuantizedBlocks {
@@ -74,6 +78,13 @@ Value storeGroups(OpBuilder &b, Location l, ValueRange accs,
 /// activations (KQuantDot.cpp).
 Value kquantKernel(OpBuilder &b, Location l, bool q6, int64_t in, int64_t out,
                    int64_t tile, Value xp, Value bytes, int64_t tokens);
+
+/// Rows [0, Tp) of y = x w^T, Tp a multiple of `tokens`, for a DGQ A8W4
+/// weight [out, in] given as its bytes, `inputScales` multiplying the input
+/// features first (DGQDot.cpp).
+Value dgqKernel(OpBuilder &b, Location l, Value xp, Value inputScales,
+                Value bytes, int64_t in, int64_t out, int64_t group,
+                int64_t tokens);
 
 } // namespace mlir::llm::lowering::blockdot
 
