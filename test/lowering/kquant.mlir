@@ -12,7 +12,7 @@
 // CHECK: math.roundeven
 // CHECK: arith.constant -8 : i32
 // CHECK: scf.forall
-// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for {{.*}} -> (vector<8xf32>) {
 // CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<2304xi8>, vector<16xi8>
 // CHECK: vector.bitcast %{{.*}} : vector<16xi8> to vector<8xf16>
 // CHECK: vector.transfer_read %[[B]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<2304xi8>, vector<8xi8>
