@@ -1,7 +1,7 @@
 //===- Quantize.cpp - weight quantization math ----------------------------===//
 
 #include "importers/Quantize.h"
-#include "dialects/llm/KQuantLayout.h"
+#include "dialects/llm/BlockLayout.h"
 #include "importers/Tensor.h"
 #include "llvm/ADT/APFloat.h"
 #include <algorithm>
@@ -190,7 +190,7 @@ float llmc::blockValue(const uint8_t *blocks, BlockFormat f, int64_t i) {
   return d * (q - 8);
 }
 
-/// interleaveBlockRows of Q4_K / Q6_K super-blocks (KQuantLayout.h).
+/// interleaveBlockRows of Q4_K / Q6_K super-blocks (BlockLayout.h).
 template <int64_t N>
 static std::vector<uint8_t>
 interleaveKQuantRows(const uint8_t *blocks, int64_t rows, int64_t cols,
@@ -204,8 +204,11 @@ interleaveKQuantRows(const uint8_t *blocks, int64_t rows, int64_t cols,
           out.data() + kquant::unitOffset(g, b, perRow, bb, tile);
       for (int64_t r = 0; r < 8; ++r) {
         const uint8_t *y = blocks + ((g * 8 + r) * perRow + b) * bb;
-        for (int64_t k = 0; k < bb; ++k)
-          unit[kquant::unitByte(regions, r, k)] = y[k];
+        // Chunk by chunk: kquant::unitByte, a width at a time.
+        for (const kquant::Region &rg : regions)
+          for (int64_t c = 0; c < rg.length / rg.width; ++c)
+            std::memcpy(unit + rg.unitStart + 8 * rg.width * c + rg.width * r,
+                        y + rg.rawStart + rg.width * c, rg.width);
       }
     }
   return out;
@@ -233,10 +236,6 @@ std::vector<uint8_t> llmc::interleaveBlockRows(const uint8_t *blocks,
       }
     }
   return out;
-}
-
-int64_t llmc::blockLayoutTile(const std::string &layout) {
-  return layout == "rows8" ? 1 : layout == "rows64" ? 8 : 0;
 }
 
 float llmc::interleavedBlockValue(const uint8_t *units, int64_t cols,

@@ -107,15 +107,13 @@ float blockValue(const uint8_t *blocks, BlockFormat f, int64_t i);
 /// blocks, moved: one 32-byte load brings the same 4 data bytes of 8 rows
 /// (one dot-product lane per row), one 16-byte load the 8 rows' scales,
 /// and a kernel tile of `tile` groups reads one contiguous stream. Q4_K /
-/// Q6_K super-blocks: as dialects/llm/KQuantLayout.h describes.
+/// Q6_K super-blocks: as dialects/llm/BlockLayout.h describes.
 std::vector<uint8_t> interleaveBlockRows(const uint8_t *blocks, int64_t rows,
                                          int64_t cols, BlockFormat f,
                                          int64_t tile = 1);
 /// Value (r, c) of a [rows, cols] matrix stored as interleaveBlockRows'.
 float interleavedBlockValue(const uint8_t *units, int64_t cols, BlockFormat f,
                             int64_t r, int64_t c, int64_t tile = 1);
-/// Groups per tile of a block layout name ("rows8" 1, "rows64" 8), or 0.
-int64_t blockLayoutTile(const std::string &layout);
 
 /// GQSA with 50 % group sparsity on q4_0 blocks: each row of a [rows, cols]
 /// matrix (cols a multiple of 64) keeps the cols / 64 blocks of 32 with the

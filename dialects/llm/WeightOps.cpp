@@ -145,11 +145,12 @@ bool mlir::llm::isPackTimeWeight(Value v) {
 
 bool mlir::llm::isPackTimeDequantize(Operation *op) {
   auto d = dyn_cast<DequantizeOp>(op);
-  return d && d.getQuant().isPackTimeDecodable() &&
-         (d.getQuant().isDecodedAtPackTime() ||
-          d.getResult().getType().getElementType().isF16()) &&
-         !d.getScales() &&
-         !d.getZeros();
+  if (!d || d.getScales() || d.getZeros())
+    return false;
+  // Formats no kernel reads always; the others when decoded to f16.
+  return d.getQuant().isDecodedAtPackTime() ||
+         (d.getQuant().isPackTimeDecodable() &&
+          d.getResult().getType().getElementType().isF16());
 }
 
 bool mlir::llm::isPackTimeTransform(Operation *op) {

@@ -30,7 +30,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialects/llm/KQuantLayout.h"
+#include "dialects/llm/BlockLayout.h"
 #include "lowering/LLMToLinalg/BlockDot.h"
 #include "lowering/LLMToLinalg/Builders.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -74,7 +74,7 @@ Value storeGroups(OpBuilder &b, Location l, ValueRange accs,
 
 /// Rows [0, Tp) of y = x w^T, Tp a multiple of `tokens`, for a GGUF Q4_K or
 /// Q6_K weight [out, in] given as its bytes interleaved by 8 rows
-/// (dialects/llm/KQuantLayout.h, `tile` groups per tile), on 8-bit
+/// (dialects/llm/BlockLayout.h, `tile` groups per tile), on 8-bit
 /// activations (KQuantDot.cpp).
 Value kquantKernel(OpBuilder &b, Location l, bool q6, int64_t in, int64_t out,
                    int64_t tile, Value xp, Value bytes, int64_t tokens);

@@ -380,9 +380,7 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
         if (transform)
           entry.push_back(b.getNamedAttr("transform", transform));
         if (layout) {
-          int64_t tile = layout.getValue() == "rows8"    ? 1
-                         : layout.getValue() == "rows64" ? 8
-                                                         : 0;
+          int64_t tile = llmc::blockLayoutTile(layout.getValue());
           bool kquant = dtype == "q4_k" || dtype == "q6_k";
           if (!tile || type.getRank() != 2 || type.getDimSize(0) % (8 * tile) ||
               (dtype != "q8_0" && dtype != "q4_0" && !kquant) ||

@@ -3,6 +3,7 @@
 #ifndef LLMC_LOWERING_LLMTOLINALG_BUILDERS_H
 #define LLMC_LOWERING_LLMTOLINALG_BUILDERS_H
 
+#include "dialects/llm/BlockLayout.h"
 #include "dialects/llm/LLMOps.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
@@ -79,7 +80,7 @@ Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
 Value blockElementAt(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                      Value row, Value col, int64_t cols);
 /// Groups of 8 rows per tile in which a Q4_K / Q6_K weight is interleaved
-/// (dialects/llm/KQuantLayout.h; 8 where its rows are a multiple of 64,
+/// (dialects/llm/BlockLayout.h; 8 where its rows are a multiple of 64,
 /// else 1), or 0 for the rows as stored (a reader other than the K-quant
 /// kernel and embedding gathers, or a shape the kernel does not take).
 int64_t kquantTile(Value weight);
@@ -94,10 +95,8 @@ bool isBlockDotLinear(QLinearOp op);
 /// units of each group together, "rows64" with those of 8 groups per
 /// block column together.
 inline constexpr llvm::StringLiteral kBlockLayoutAttr = "llm.block_layout";
-/// The layout of a tile of `tile` groups of 8 rows: "rows8" or "rows64".
-inline llvm::StringRef blockLayoutName(int64_t tile) {
-  return tile == 8 ? "rows64" : "rows8";
-}
+/// (The names and their tiles: llmc::blockLayoutName / blockLayoutTile,
+/// dialects/llm/BlockLayout.h.)
 /// Groups of 8 rows per tile of the interleaved layout the block kernel
 /// reads `op`'s q8_0 / q4_0 weight in (8 where out is a multiple of 64,
 /// else 1), or 0 for the rows as stored (out not a multiple of 8, or

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialects/llm/KQuantLayout.h"
+#include "dialects/llm/BlockLayout.h"
 #include "lowering/LLMToLinalg/Builders.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -62,7 +62,7 @@ Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
   auto cast = UnrealizedConversionCastOp::create(
       b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)), packed);
   if (tile)
-    cast->setAttr(kBlockLayoutAttr, b.getStringAttr(blockLayoutName(tile)));
+    cast->setAttr(kBlockLayoutAttr, b.getStringAttr(llmc::blockLayoutName(tile)));
   return cast.getResult(0);
 }
 
@@ -128,7 +128,7 @@ Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
 namespace {
 /// Scalar reads of one Q4_K / Q6_K super-block (row `row`, super-block
 /// `s`) in the layout ggufBytes binds: as stored, or interleaved by 8 rows
-/// (KQuantLayout.h).
+/// (BlockLayout.h).
 struct SuperBlockReader {
   OpBuilder &b;
   Location l;
@@ -260,7 +260,7 @@ Value mlir::llm::lowering::blockElementAt(OpBuilder &b, Location l, Value bytes,
   auto cast = bytes.getDefiningOp<UnrealizedConversionCastOp>();
   auto layout = cast ? cast->getAttrOfType<StringAttr>(kBlockLayoutAttr)
                      : StringAttr();
-  int64_t tile = !layout ? 0 : layout.getValue() == "rows64" ? 8 : 1;
+  int64_t tile = layout ? llmc::blockLayoutTile(layout.getValue()) : 0;
   bool q6 = q.getScheme() == QuantScheme::gguf_q6_k;
   SuperBlockReader r{b,
                      l,

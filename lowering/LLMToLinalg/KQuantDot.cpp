@@ -4,7 +4,7 @@
 //
 // The two formats of llama.cpp's Q4_K_M run as stored, in the style of the
 // interleaved q4_0 kernel: the super-blocks of 256 weights of 8 rows are
-// interleaved (dialects/llm/KQuantLayout.h) so that lane r of every vector
+// interleaved (dialects/llm/BlockLayout.h) so that lane r of every vector
 // is row r, the activations are quantized per block of 32 (as for q4_0),
 // and each dot product of 4 quant bytes of 8 rows with a broadcast
 // activation word is one vpdpbusd on VNNI targets.
@@ -25,10 +25,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialects/llm/KQuantLayout.h"
+#include "dialects/llm/BlockLayout.h"
 #include "lowering/LLMToLinalg/BlockDot.h"
 #include "lowering/LLMToLinalg/Builders.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -39,6 +40,46 @@ using namespace mlir::llm::lowering::blockdot;
 namespace kq = llmc::kquant;
 
 namespace {
+
+/// The activations quantized per block of 32 and, per token, what the
+/// kernel multiplies by: a_j = amax / 127 per block, Q4_K: -a_j sum(xq)
+/// per block (the mins' factor), Q6_K: -32 sum(xq) per 16 (where each
+/// 16's dot product starts).
+struct ActivationFactors {
+  Value q, scale, minX, start;
+};
+
+ActivationFactors activationFactors(OpBuilder &b, Location l, bool q6,
+                                    int64_t in, Value xp) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  QuantizedBlocks qb = quantizeBlocks(b, l, xp, in, /*withMagnitudes=*/false);
+  ActivationFactors a;
+  a.q = qb.q;
+  Value tp = tensor::DimOp::create(b, l, xp, 0);
+  Value init = empty(b, l, {ShapedType::kDynamic, in / kBlock}, f32, tp);
+  auto ident = map(ctx, 2, {0, 1});
+  a.scale = generic(b, l, {qb.amax}, init, {ident, ident}, {par, par},
+                    [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                      return arith::MulFOp::create(
+                          nb, nl, args[0], fconst(nb, nl, f32, 1.0 / 127.0));
+                    });
+  if (q6) {
+    a.start = blockSums(b, l, qb.q, in, 16, -32);
+    return a;
+  }
+  // -8 sum(xq) per block, times a_j / 8.
+  Value sums = blockSums(b, l, qb.q, in, kBlock, -8);
+  a.minX = generic(
+      b, l, {a.scale, sums}, init, {ident, ident, ident}, {par, par},
+      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+        Value s = arith::SIToFPOp::create(nb, nl, f32, args[1]);
+        return arith::MulFOp::create(
+            nb, nl, args[0],
+            arith::MulFOp::create(nb, nl, s, fconst(nb, nl, f32, 0.125)));
+      });
+  return a;
+}
 
 /// What one super-block step of a register tile needs of one token.
 struct TokenStep {
@@ -112,32 +153,24 @@ struct KernelBuilder {
   }
   Value broadcastF(Value s) { return vector::BroadcastOp::create(b, l, acc(), s); }
 
-  /// The activations one token brings to super-block `s`.
-  TokenStep tokenStep(const QuantizedBlocks &a, Value sums, Value t, Value s) {
+  /// The activations one token brings to super-block `s` (all computed
+  /// once per token by activationFactors, only read here).
+  TokenStep tokenStep(const ActivationFactors &a, Value t, Value s) {
     TokenStep st;
     st.q = a.q;
     st.t = t;
     st.x0 = arith::MulIOp::create(b, l, s, idx(kq::kSuperBlock));
     Value blk0 = arith::MulIOp::create(b, l, s, idx(8));
-    Value inv127 = fconst(b, l, f32(), 1.0 / 127.0);
     for (int64_t j = 0; j < 8; ++j) {
-      Value aj = arith::MulFOp::create(b, l, scalarF(a.amax, t, add(blk0, j)),
-                                       inv127);
-      st.scale.push_back(aj);
-      if (!q6) {
-        // sums = -8 * sum xq per block of 32, so minX = -a_j sum xq.
-        Value sum = arith::SIToFPOp::create(b, l, f32(),
-                                            scalarF(sums, t, add(blk0, j)));
-        st.minX.push_back(broadcastF(arith::MulFOp::create(
-            b, l, aj,
-            arith::MulFOp::create(b, l, sum, fconst(b, l, f32(), 0.125)))));
-      }
+      st.scale.push_back(scalarF(a.scale, t, add(blk0, j)));
+      if (!q6)
+        st.minX.push_back(broadcastF(scalarF(a.minX, t, add(blk0, j))));
     }
     if (q6) {
       Value h0 = arith::MulIOp::create(b, l, s, idx(16));
       for (int64_t k = 0; k < 16; ++k)
         st.start.push_back(vector::BroadcastOp::create(
-            b, l, vec(kLanes, i32()), scalarF(sums, t, add(h0, k))));
+            b, l, vec(kLanes, i32()), scalarF(a.start, t, add(h0, k))));
     }
     return st;
   }
@@ -253,10 +286,7 @@ Value mlir::llm::lowering::blockdot::kquantKernel(OpBuilder &b, Location l,
                                                   int64_t out, int64_t tile,
                                                   Value xp, Value bytes,
                                                   int64_t tokens) {
-  QuantizedBlocks a = quantizeBlocks(b, l, xp, in, /*withMagnitudes=*/false);
-  // Q4_K: -8 * sum xq per block of 32; Q6_K: -32 * sum xq per 16.
-  Value sums = q6 ? blockSums(b, l, a.q, in, 16, -32)
-                  : blockSums(b, l, a.q, in, kBlock, -8);
+  ActivationFactors a = activationFactors(b, l, q6, in, xp);
   Value tp = tensor::DimOp::create(b, l, xp, 0);
   // Register tile: one group of 8 rows x `tokens` tokens (decode of the
   // 1.1b-2l Q4_K_M model: 1 group 163 tok/s, 2 groups 140, 8 groups 115;
@@ -277,7 +307,7 @@ Value mlir::llm::lowering::blockdot::kquantKernel(OpBuilder &b, Location l,
             [&](OpBuilder &b, Location l, Value s, ValueRange iter) {
               SmallVector<TokenStep> steps;
               for (Value t : ts)
-                steps.push_back(k.tokenStep(a, sums, t, s));
+                steps.push_back(k.tokenStep(a, t, s));
               SmallVector<Value> next(iter.begin(), iter.end());
               for (int64_t gi = 0; gi < groups; ++gi) {
                 Value unit = k.unitAt(k.add(group0, gi), s);

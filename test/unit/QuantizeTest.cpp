@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "importers/Quantize.h"
+#include "dialects/llm/BlockLayout.h"
 #include <gtest/gtest.h>
 #include <cmath>
 #include <cstring>
@@ -185,6 +186,41 @@ TEST(Quantize, InterleavedRowsKeepEveryValue) {
   EXPECT_EQ(blockLayoutTile("rows8"), 1);
   EXPECT_EQ(blockLayoutTile("rows64"), 8);
   EXPECT_EQ(blockLayoutTile("rows"), 0);
+}
+
+// Q4_K / Q6_K super-blocks interleaved by 8 rows: every byte of every
+// block lands where dialects/llm/BlockLayout.h's unitByte says (units in
+// the rows8 / rows64 order), and the regions cover each unit exactly once.
+TEST(Quantize, InterleavedKQuantRowsFollowTheLayout) {
+  const int64_t rows = 64, cols = 512, perRow = cols / 256;
+  std::mt19937 rng(5);
+  for (BlockFormat f : {BlockFormat::Q4_K, BlockFormat::Q6_K}) {
+    int64_t bb = blockBytes(f);
+    std::vector<uint8_t> blocks(rows * perRow * bb);
+    for (uint8_t &v : blocks)
+      v = uint8_t(rng());
+    for (int64_t tile : {1, 8}) {
+      std::vector<uint8_t> units =
+          interleaveBlockRows(blocks.data(), rows, cols, f, tile);
+      ASSERT_EQ(units.size(), blocks.size());
+      std::vector<int> hits(8 * bb, 0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t b = 0; b < perRow; ++b)
+          for (int64_t k = 0; k < bb; ++k) {
+            int64_t at = f == BlockFormat::Q4_K
+                             ? llmc::kquant::unitByte(llmc::kquant::kQ4K, r % 8, k)
+                             : llmc::kquant::unitByte(llmc::kquant::kQ6K, r % 8, k);
+            ASSERT_GE(at, 0);
+            if (r < 8 && b == 0)
+              ++hits[at];
+            ASSERT_EQ(units[llmc::kquant::unitOffset(r / 8, b, perRow, bb, tile) + at],
+                      blocks[(r * perRow + b) * bb + k])
+                << "tile " << tile << " row " << r << " block " << b << " byte " << k;
+          }
+      for (int h : hits)
+        ASSERT_EQ(h, 1);
+    }
+  }
 }
 
 // The clipping search never makes a group's squared error larger than the

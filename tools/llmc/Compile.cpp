@@ -4,6 +4,7 @@
 #include "Emit.h"
 #include "Manifest.h"
 #include "Pack.h"
+#include "dialects/llm/BlockLayout.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/BuildIR.h"
 #include "importers/Tokenizer.h"
@@ -489,7 +490,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     int64_t tile = 0, rows = 0, cols = 0;
     if (auto layout = d.getAs<mlir::StringAttr>("layout")) {
       auto shape = d.getAs<mlir::ArrayAttr>("shape");
-      tile = blockLayoutTile(layout.getValue().str());
+      tile = blockLayoutTile(layout.getValue());
       rows8 = blockFormatNamed(dtype.str());
       if (!tile || shape.size() != 2 || !rows8)
         return fileError(input, "weight '" + name + "' has layout '" +

@@ -1,6 +1,7 @@
-//===- KQuantLayout.h - GGUF Q4_K / Q6_K blocks interleaved by 8 rows -*- C++ -*-===//
+//===- BlockLayout.h - GGUF blocks interleaved by 8 rows ---------*- C++ -*-===//
 //
-// The byte layout shared by the packer (tools/llmc, which writes it) and
+// The layout names a weight table records ("rows8", "rows64"), and for
+// Q4_K / Q6_K the byte layout shared by the packer (tools/llmc, which writes it) and
 // the CPU lowering (lowering/LLMToLinalg, which reads it) for GGUF Q4_K and
 // Q6_K weights run as stored: the super-blocks of 256 weights of 8
 // consecutive rows are interleaved so that one 32-byte load brings the same
@@ -20,10 +21,25 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LLMC_DIALECTS_LLM_KQUANTLAYOUT_H
-#define LLMC_DIALECTS_LLM_KQUANTLAYOUT_H
+#ifndef LLMC_DIALECTS_LLM_BLOCKLAYOUT_H
+#define LLMC_DIALECTS_LLM_BLOCKLAYOUT_H
 
 #include <cstdint>
+#include <string_view>
+
+namespace llmc {
+
+/// The layout of tiles of `tile` groups of 8 rows (q8_0 / q4_0: see
+/// llmc::interleaveBlockRows): "rows8" (tile 1) or "rows64" (tile 8).
+constexpr std::string_view blockLayoutName(int64_t tile) {
+  return tile == 8 ? "rows64" : "rows8";
+}
+/// The tile of a layout name, 0 for an unknown one.
+constexpr int64_t blockLayoutTile(std::string_view layout) {
+  return layout == "rows8" ? 1 : layout == "rows64" ? 8 : 0;
+}
+
+} // namespace llmc
 
 namespace llmc::kquant {
 
@@ -72,4 +88,4 @@ constexpr int64_t unitOffset(int64_t g, int64_t b, int64_t perRow,
 
 } // namespace llmc::kquant
 
-#endif // LLMC_DIALECTS_LLM_KQUANTLAYOUT_H
+#endif // LLMC_DIALECTS_LLM_BLOCKLAYOUT_H
