@@ -1,8 +1,8 @@
 //===- BlockDot.h - pieces shared by the block-quantized CPU kernels -*- C++ -*-===//
 //
-// Internal to lowering/LLMToLinalg: the q8_0 / q4_0 / GQSA / DGQ kernels
-// (BlockDot.cpp) and the Q4_K / Q6_K kernels (KQuantDot.cpp) build their
-// loops, loads and byte dot products from these.
+// Internal to lowering/LLMToLinalg: the q8_0 / q4_0 / GQSA (BlockDot.cpp),
+// DGQ (DGQDot.cpp) and Q4_K / Q6_K (KQuantDot.cpp) kernels build their
+// loops, loads and byte dot products from these (BlockDotCommon.cpp).
 //
 //===----------------------------------------------------------------------===//
 
