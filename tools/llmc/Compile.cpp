@@ -4,7 +4,6 @@
 #include "Emit.h"
 #include "Manifest.h"
 #include "Pack.h"
-#include "dialects/llm/BlockLayout.h"
 #include "dialects/llm/LLMOps.h"
 #include "importers/BuildIR.h"
 #include "importers/Tokenizer.h"
@@ -28,8 +27,6 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Process.h"
-#include "llvm/Support/xxhash.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
@@ -106,24 +103,6 @@ void pad(raw_ostream &os, uint64_t &at, uint64_t to) {
   }
 }
 
-std::string cacheDir() {
-  SmallString<256> dir;
-  if (auto xdg = sys::Process::GetEnv("XDG_CACHE_HOME"); xdg && !xdg->empty())
-    dir = *xdg;
-  else if (!sys::path::cache_directory(dir))
-    dir = "/tmp";
-  sys::path::append(dir, "llmc");
-  return std::string(dir);
-}
-
-/// Identifies this llmc build, so a new compiler never reuses old artifacts.
-uint64_t compilerHash() {
-  std::string exe = sys::fs::getMainExecutable(nullptr, (void *)&compilerHash);
-  auto buffer = MemoryBuffer::getFile(exe);
-  if (!buffer)
-    return 0;
-  return xxh3_64bits(arrayRefFromStringRef((*buffer)->getBuffer()));
-}
 } // namespace
 
 void llmc::prepareContext(mlir::MLIRContext &context) {
@@ -278,12 +257,9 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
   return runPasses(pm, module, input, "optimization");
 }
 
-Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
-                         StringRef output) {
-  Progress progress{options.progress};
-  mlir::ModuleOp module = *model.module;
-  mlir::MLIRContext *ctx = module.getContext();
-  StringRef input = model.source->path;
+/// Refuses a target, or options for it, that compileModel cannot honour.
+static Error checkTargetOptions(const CompileOptions &options,
+                                StringRef input) {
   bool vulkan = options.target == "vulkan", cuda = options.target == "cuda";
   if (options.target != "cpu" && !vulkan && !cuda)
     return fileError(input, "target '" + options.target +
@@ -320,6 +296,18 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                                   options.vulkanTarget +
                                   "' (baseline, full)");
   }
+  return Error::success();
+}
+
+Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
+                         StringRef output) {
+  Progress progress{options.progress};
+  mlir::ModuleOp module = *model.module;
+  mlir::MLIRContext *ctx = module.getContext();
+  StringRef input = model.source->path;
+  bool vulkan = options.target == "vulkan", cuda = options.target == "cuda";
+  if (Error e = checkTargetOptions(options, input))
+    return e;
   auto model_ = module->getAttrOfType<mlir::DictionaryAttr>("llm.model");
   if (!model_)
     return fileError(input, "module has no llm.model attribute");
@@ -469,71 +457,10 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
 
   // 4. Check every weight against the source before writing anything;
   // symbolic transforms are checked here and evaluated while writing.
-  struct Slot {
-    const TensorInfo *tensor; ///< a plain weight, or null for a transform
-    mlir::DictionaryAttr transform;
-    uint64_t offset, bytes;
-    /// Blocks interleaved by 8 rows (layout "rows8" / "rows64"): the
-    /// format, groups per tile and shape.
-    std::optional<BlockFormat> rows8;
-    int64_t tile = 0, rows = 0, cols = 0;
-  };
-  std::vector<Slot> slots;
+  std::vector<WeightSlot> slots;
   json::Array tensors;
-  for (mlir::Attribute a : weightTable) {
-    auto d = cast<mlir::DictionaryAttr>(a);
-    StringRef name = d.getAs<mlir::StringAttr>("name").getValue();
-    uint64_t off = d.getAs<mlir::IntegerAttr>("offset").getInt();
-    uint64_t bytes = d.getAs<mlir::IntegerAttr>("bytes").getInt();
-    StringRef dtype = d.getAs<mlir::StringAttr>("dtype").getValue();
-    std::optional<BlockFormat> rows8;
-    int64_t tile = 0, rows = 0, cols = 0;
-    if (auto layout = d.getAs<mlir::StringAttr>("layout")) {
-      auto shape = d.getAs<mlir::ArrayAttr>("shape");
-      tile = blockLayoutTile(layout.getValue());
-      rows8 = blockFormatNamed(dtype.str());
-      if (!tile || shape.size() != 2 || !rows8)
-        return fileError(input, "weight '" + name + "' has layout '" +
-                                    layout.getValue() +
-                                    "' (only q8_0 / q4_0 / q4_k / q6_k rows8 "
-                                    "/ rows64)");
-      rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
-      cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
-      int64_t n = blockElements(*rows8);
-      if (rows % (8 * tile) || cols % n ||
-          uint64_t(rows * cols / n * blockBytes(*rows8)) != bytes)
-        return fileError(input, "weight '" + name +
-                                    "' has a block layout that does not "
-                                    "match its shape");
-    }
-    if (auto transform = d.getAs<mlir::DictionaryAttr>("transform")) {
-      Expected<uint64_t> size = checkTransform(*model.source, transform);
-      if (!size)
-        return fileError(input, "weight '" + name + "': " +
-                                    toString(size.takeError()));
-      if (*size != bytes)
-        return fileError(input, "weight '" + name + "' is " + Twine(*size) +
-                                    " bytes computed but " + Twine(bytes) +
-                                    " in the IR");
-      slots.push_back({nullptr, transform, off, bytes, rows8, tile, rows, cols});
-      tensors.push_back(toJSON(a));
-      continue;
-    }
-    const TensorInfo *t = model.source->lookup(name);
-    if (!t)
-      return fileError(input, "the IR uses weight '" + name +
-                                  "' which the model does not have");
-    if (dtypeName(t->dtype).lower() != dtype.lower() ||
-        model.source->bytes(*t).size() != bytes)
-      return fileError(input, "weight '" + name + "' is " +
-                                  dtypeName(t->dtype) + " " +
-                                  formatShape(t->shape) + " in the model but " +
-                                  dtype + " (" + Twine(bytes) +
-                                  " bytes) in the IR");
-    slots.push_back({t, {}, off, bytes, rows8, tile, rows, cols});
-    tensors.push_back(toJSON(a));
-  }
-  llvm::sort(slots, [](const Slot &a, const Slot &b) { return a.offset < b.offset; });
+  if (Error e = planWeights(*model.source, weightTable, input, slots, tensors))
+    return e;
 
   // 5. Layout: header, code, tokenizer, weights, manifest (last, so its size
   // does not move the sections).
@@ -620,21 +547,10 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                << " (calibrated with other -O options?); quantized from the "
                   "weights alone\n";
     });
-    for (const Slot &s : slots) {
+    for (const WeightSlot &s : slots) {
       pad(os, at, wOff + s.offset);
       std::vector<uint8_t> computed;
-      ArrayRef<uint8_t> bytes;
-      if (s.tensor) {
-        bytes = model.source->bytes(*s.tensor);
-      } else {
-        computed = evaluateTransform(*model.source, s.transform, quantCache);
-        bytes = computed;
-      }
-      if (s.rows8) {
-        computed = interleaveBlockRows(bytes.data(), s.rows, s.cols, *s.rows8,
-                                       s.tile);
-        bytes = computed;
-      }
+      ArrayRef<uint8_t> bytes = slotBytes(*model.source, s, quantCache, computed);
       os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
       at += bytes.size();
       progress.percent("packing weights", at - wOff, wSize);
@@ -708,73 +624,4 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
           output, sys::fs::all_read | sys::fs::all_exe | sys::fs::owner_write))
     return fileError(output, "cannot make executable: " + ec.message());
   return Error::success();
-}
-
-Expected<std::string> llmc::compileWithCache(LoadedModel &model,
-                                             const CompileOptions &options,
-                                             StringRef stem) {
-  // Key: this compiler, every model byte, the tokenizer, the IR, the options.
-  uint64_t h = compilerHash();
-  auto mix = [&](StringRef s) {
-    h = xxh3_64bits(arrayRefFromStringRef(s)) ^ (h * 0x9E3779B97F4A7C15ull);
-  };
-  for (unsigned f = 0; f < model.source->numFiles(); ++f) {
-    ArrayRef<uint8_t> b = model.source->fileBytes(f);
-    mix(StringRef(reinterpret_cast<const char *>(b.data()), b.size()));
-  }
-  mix(model.tokenizer.bytes);
-  std::string ir;
-  raw_string_ostream(ir) << *model.module;
-  mix(ir);
-  mix(options.target + "|" + options.vulkanTarget + "|" + options.cudaArch +
-      "|" + options.cudaMMA + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
-      (options.llmOptimize ? "" : "|no-llm-optimize") +
-      (options.quant.empty() ? ""
-                             : "|quant=" + options.quant +
-                                   (options.quantAsymmetric ? "a" : "") +
-                                   (options.quantClip ? "c" : "") +
-                                   "/" + llvm::join(options.quantKeep, ",")) +
-      "|" + std::to_string(options.decodeSplits) + "|" + options.decodeSoftmax +
-      (options.profile ? "|profile" : "") +
-      (options.observe ? "|observe" : "") +
-      (options.kvCache == "f32" ? "" : "|kv=" + options.kvCache) +
-      (options.earlyExit.empty() ? "" : "|exit=" + options.earlyExit) +
-      (options.placeExperts.empty() ? "" : "|place=" + options.placeExperts) +
-      (options.skipLayers.empty()
-           ? std::string()
-           : "|skip=" + llvm::join(llvm::map_range(options.skipLayers,
-                                                   [](int64_t l) {
-                                                     return std::to_string(l);
-                                                   }),
-                                   ",")));
-  // The routing statistics a placement reads.
-  for (StringRef word : llvm::split(options.placeExperts, ' '))
-    if (word.consume_front("stats=")) {
-      auto stats = MemoryBuffer::getFile(word);
-      mix(stats ? (*stats)->getBuffer() : word);
-    }
-  if (!options.calibration.empty()) {
-    auto stats = MemoryBuffer::getFile(options.calibration);
-    mix(stats ? (*stats)->getBuffer() : StringRef(options.calibration));
-  }
-  std::string dir = cacheDir();
-  SmallString<256> path(dir);
-  sys::path::append(path, stem + "-" + utohexstr(h) + ".llmc");
-  if (sys::fs::exists(path))
-    return std::string(path);
-  if (std::error_code ec = sys::fs::create_directories(dir))
-    return fileError(dir, "cannot create the cache directory: " + ec.message());
-  if (Error e = compileModel(model, options, path))
-    return std::move(e);
-  return std::string(path);
-}
-
-Expected<std::string> llmc::compileCached(StringRef input,
-                                          StringRef tokenizerPath,
-                                          const CompileOptions &options) {
-  mlir::MLIRContext context;
-  LoadedModel model;
-  if (Error e = loadModel(context, input, tokenizerPath, model))
-    return std::move(e);
-  return compileWithCache(model, options, sys::path::stem(input));
 }

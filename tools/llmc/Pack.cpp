@@ -3,11 +3,14 @@
 // What `llmc compile` evaluates while packing the weight section: symbolic
 // transforms recorded by --llm-buffer-abi (params, concat, scale_columns,
 // quantize; see docs/artifact.md), with llmc calibrate statistics for the
-// calibrated quantizers.
+// calibrated quantizers; and the weight table's check against the model
+// before anything is written.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Pack.h"
+#include "Manifest.h"
+#include "dialects/llm/BlockLayout.h"
 #include "importers/Tensor.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/JSON.h"
@@ -350,4 +353,84 @@ std::vector<uint8_t> llmc::evaluateTransform(const ModelSource &source,
     out.insert(out.end(), more.begin(), more.end());
   }
   return out;
+}
+
+Error llmc::planWeights(const ModelSource &source, mlir::ArrayAttr weightTable,
+                        StringRef input, std::vector<WeightSlot> &slots,
+                        json::Array &tensors) {
+  for (mlir::Attribute a : weightTable) {
+    auto d = cast<mlir::DictionaryAttr>(a);
+    StringRef name = d.getAs<mlir::StringAttr>("name").getValue();
+    uint64_t off = d.getAs<mlir::IntegerAttr>("offset").getInt();
+    uint64_t bytes = d.getAs<mlir::IntegerAttr>("bytes").getInt();
+    StringRef dtype = d.getAs<mlir::StringAttr>("dtype").getValue();
+    std::optional<BlockFormat> rows8;
+    int64_t tile = 0, rows = 0, cols = 0;
+    if (auto layout = d.getAs<mlir::StringAttr>("layout")) {
+      auto shape = d.getAs<mlir::ArrayAttr>("shape");
+      tile = blockLayoutTile(layout.getValue());
+      rows8 = blockFormatNamed(dtype.str());
+      if (!tile || shape.size() != 2 || !rows8)
+        return fileError(input, "weight '" + name + "' has layout '" +
+                                    layout.getValue() +
+                                    "' (only q8_0 / q4_0 / q4_k / q6_k rows8 "
+                                    "/ rows64)");
+      rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
+      cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
+      int64_t n = blockElements(*rows8);
+      if (rows % (8 * tile) || cols % n ||
+          uint64_t(rows * cols / n * blockBytes(*rows8)) != bytes)
+        return fileError(input, "weight '" + name +
+                                    "' has a block layout that does not "
+                                    "match its shape");
+    }
+    if (auto transform = d.getAs<mlir::DictionaryAttr>("transform")) {
+      Expected<uint64_t> size = checkTransform(source, transform);
+      if (!size)
+        return fileError(input, "weight '" + name + "': " +
+                                    toString(size.takeError()));
+      if (*size != bytes)
+        return fileError(input, "weight '" + name + "' is " + Twine(*size) +
+                                    " bytes computed but " + Twine(bytes) +
+                                    " in the IR");
+      slots.push_back({nullptr, transform, off, bytes, rows8, tile, rows, cols});
+      tensors.push_back(toJSON(a));
+      continue;
+    }
+    const TensorInfo *t = source.lookup(name);
+    if (!t)
+      return fileError(input, "the IR uses weight '" + name +
+                                  "' which the model does not have");
+    if (dtypeName(t->dtype).lower() != dtype.lower() ||
+        source.bytes(*t).size() != bytes)
+      return fileError(input, "weight '" + name + "' is " +
+                                  dtypeName(t->dtype) + " " +
+                                  formatShape(t->shape) + " in the model but " +
+                                  dtype + " (" + Twine(bytes) +
+                                  " bytes) in the IR");
+    slots.push_back({t, {}, off, bytes, rows8, tile, rows, cols});
+    tensors.push_back(toJSON(a));
+  }
+  llvm::sort(slots, [](const WeightSlot &a, const WeightSlot &b) {
+    return a.offset < b.offset;
+  });
+  return Error::success();
+}
+
+ArrayRef<uint8_t> llmc::slotBytes(const ModelSource &source,
+                                  const WeightSlot &s, QuantCache &cache,
+                                  std::vector<uint8_t> &storage) {
+  ArrayRef<uint8_t> bytes;
+  if (s.tensor) {
+    bytes = source.bytes(*s.tensor);
+  } else {
+    storage = evaluateTransform(source, s.transform, cache);
+    bytes = storage;
+  }
+  if (s.rows8) {
+    storage = interleaveBlockRows(bytes.data(), s.rows, s.cols, *s.rows8,
+                                  s.tile);
+    bytes = storage;
+  }
+  return bytes;
 }
