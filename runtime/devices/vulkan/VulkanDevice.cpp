@@ -19,7 +19,8 @@
 //   dispatch sequence ("shape") and replayed when the sequence recurs, with
 //   only the argument arena rewritten.
 //
-// Reading kernel modules and recording command buffers: VulkanKernels.cpp.
+// Reading kernel modules and recording command buffers: VulkanKernels.cpp;
+// buffers and their fake addresses: VulkanMemory.cpp.
 //
 // Test hooks: LLMC_VULKAN_LIBRARY (loader path), LLMC_VULKAN_MEMORY_LIMIT
 // (bytes of device memory to allow), LLMC_VULKAN_DISABLE (capabilities to
@@ -34,6 +35,7 @@
 #if __has_include(<vulkan/vulkan.h>)
 #define LLMC_HAVE_VULKAN 1
 #include "runtime/devices/vulkan/VulkanKernels.h"
+#include "runtime/devices/vulkan/VulkanMemory.h"
 #endif
 
 #include <nlohmann/json.hpp>
@@ -71,8 +73,6 @@ const void *addr(const Buffer *b) {
 }
 
 constexpr size_t kMaxRecordings = 16;
-constexpr uintptr_t kAddressBase = uintptr_t(1) << 44;
-constexpr uintptr_t kAddressGap = 1 << 16;
 
 class VulkanDevice : public Device, public gpu::Backend, DeviceFns {
 public:
@@ -82,8 +82,7 @@ public:
     vkDeviceWaitIdle(device);
     for (auto &r : recordings)
       freeRecording(r);
-    for (auto &[_, b] : buffers)
-      destroyBuffer(b);
+    space.destroyAll();
     for (auto &m : modules) {
       for (auto &k : m->kernels) {
         if (k->pipeline) vkDestroyPipeline(device, k->pipeline, nullptr);
@@ -194,10 +193,12 @@ public:
     LLMC_VK_DEVICE_FNS(X)
 #undef X
     vkGetDeviceQueue(device, queueFamily, 0, &queue);
+    VkPhysicalDeviceMemoryProperties memory;
     vk.vkGetPhysicalDeviceMemoryProperties(physical, &memory);
     trace = std::getenv("LLMC_VULKAN_TRACE") != nullptr;
-    if (const char *env = std::getenv("LLMC_VULKAN_MEMORY_LIMIT"))
-      memoryLimit = std::strtoull(env, nullptr, 10);
+    const char *limit = std::getenv("LLMC_VULKAN_MEMORY_LIMIT");
+    space.open(*this, device, memory, name,
+               limit ? std::strtoull(limit, nullptr, 10) : 0);
     VkCommandPoolCreateInfo cpi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     cpi.queueFamilyIndex = queueFamily;
@@ -340,7 +341,7 @@ public:
         uintptr_t aligned = *static_cast<uintptr_t *>(params[p + 1]);
         int64_t extent = *static_cast<int64_t *>(params[p + 3]);
         p += 5;
-        lastBuffer = lookup(aligned);
+        lastBuffer = space.lookup(aligned);
         if (!lastBuffer)
           return fail("kernel " + k->name +
                       ": an argument is not device memory");
@@ -426,14 +427,14 @@ public:
     if (!b) {
       // Keep the host code going with a distinct bogus address; the error
       // is reported when forward returns.
-      return reinterpret_cast<void *>(kAddressBase - 4096);
+      return reinterpret_cast<void *>(AddressSpace::kBase - 4096);
     }
     b->pooled = true;
     return reinterpret_cast<void *>(b->address);
   }
 
   void release(void *pointer) override {
-    Buffer *b = lookup(reinterpret_cast<uintptr_t>(pointer));
+    Buffer *b = space.lookup(reinterpret_cast<uintptr_t>(pointer));
     if (b && b->pooled && b->address == reinterpret_cast<uintptr_t>(pointer))
       pool[b->size].push_back(b);
   }
@@ -456,79 +457,16 @@ private:
     return makeStatus(code, artifact->path + ": " + e);
   }
 
-  uint32_t memoryType(uint32_t bits, VkMemoryPropertyFlags want) {
-    for (uint32_t i = 0; i < memory.memoryTypeCount; ++i)
-      if ((bits & (1u << i)) &&
-          (memory.memoryTypes[i].propertyFlags & want) == want)
-        return i;
-    return UINT32_MAX;
-  }
-
-  /// A buffer of `bytes`; host-visible if `host` (or if device memory
-  /// is). Null with the error set on failure.
+  /// A buffer of `bytes` (see AddressSpace::create); null with the error
+  /// set on failure.
   Buffer *createBuffer(uint64_t bytes, bool host) {
-    if (memoryLimit && used + bytes > memoryLimit) {
-      fail("out of device memory: " + std::to_string(bytes) +
-           " more bytes requested, " + std::to_string(used) + " of " +
-           std::to_string(memoryLimit) + " in use (LLMC_VULKAN_MEMORY_LIMIT)");
-      return nullptr;
-    }
-    auto b = std::make_unique<Buffer>();
-    b->size = bytes;
-    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bci.size = bytes;
-    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    if (vkCreateBuffer(device, &bci, nullptr, &b->buffer) != VK_SUCCESS) {
-      fail("cannot create a Vulkan buffer of " + std::to_string(bytes) +
-           " bytes");
-      return nullptr;
-    }
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(device, b->buffer, &req);
-    const VkMemoryPropertyFlags hostFlags =
-        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    uint32_t type =
-        host ? memoryType(req.memoryTypeBits, hostFlags)
-             : memoryType(req.memoryTypeBits,
-                          VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | hostFlags);
-    if (type == UINT32_MAX && !host)
-      type = memoryType(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    mai.allocationSize = req.size;
-    mai.memoryTypeIndex = type;
-    VkResult r = type == UINT32_MAX
-                     ? VK_ERROR_OUT_OF_DEVICE_MEMORY
-                     : vkAllocateMemory(device, &mai, nullptr, &b->memory);
-    if (r != VK_SUCCESS) {
-      vkDestroyBuffer(device, b->buffer, nullptr);
-      fail("out of device memory: cannot allocate " + std::to_string(bytes) +
-           " bytes on '" + name + "'");
-      return nullptr;
-    }
-    vkBindBufferMemory(device, b->buffer, b->memory, 0);
-    if (memory.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
-      vkMapMemory(device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
-    b->address = nextAddress;
-    nextAddress += (bytes + kAddressGap - 1) / kAddressGap * kAddressGap +
-                   kAddressGap;
-    used += bytes;
-    Buffer *raw = b.release();
-    buffers[raw->address] = raw;
-    return raw;
+    std::string why;
+    Buffer *b = space.create(bytes, host, why);
+    if (!b)
+      fail(why);
+    return b;
   }
-
-  void destroyBuffer(Buffer *b) {
-    vkDestroyBuffer(device, b->buffer, nullptr);
-    vkFreeMemory(device, b->memory, nullptr);
-    used -= b->size;
-    delete b;
-  }
-  void destroy(Buffer *b) {
-    buffers.erase(b->address);
-    destroyBuffer(b);
-  }
+  void destroy(Buffer *b) { space.destroy(b); }
 
   bool ensureHostBuffer(Buffer *&b, uint64_t bytes) {
     bytes = std::max<uint64_t>(bytes, 64);
@@ -543,15 +481,6 @@ private:
     }
     b = createBuffer(std::max<uint64_t>(bytes, 4096), true);
     return b != nullptr;
-  }
-
-  Buffer *lookup(uintptr_t address) {
-    auto it = buffers.upper_bound(address);
-    if (it == buffers.begin())
-      return nullptr;
-    --it;
-    Buffer *b = it->second;
-    return address <= b->address + b->size ? b : nullptr;
   }
 
   /// Runs `record` in a one-off command buffer and waits.
@@ -721,7 +650,6 @@ private:
   llmc_artifact_s *artifact = nullptr;
   VkPhysicalDevice physical = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties props{};
-  VkPhysicalDeviceMemoryProperties memory{};
   Features features;
   std::string name;
   uint32_t queueFamily = 0;
@@ -736,10 +664,8 @@ private:
   std::mutex mutex;
   std::string error;
   std::vector<std::unique_ptr<Module>> modules;
-  std::map<uintptr_t, Buffer *> buffers;
+  AddressSpace space;
   std::unordered_map<uint64_t, std::vector<Buffer *>> pool;
-  uintptr_t nextAddress = kAddressBase;
-  uint64_t used = 0, memoryLimit = 0;
   bool trace = false; ///< LLMC_VULKAN_TRACE: print every dispatch
   Buffer *weights = nullptr, *arena = nullptr;
   std::map<llmc_session_s *, SessionBuffers> sessions;
