@@ -41,6 +41,7 @@ binary or their model file (1.1B compiles take minutes).
 usage: bench_quant.py [--models 1.1b]
                       [--schemes f32,w8,w4g32,w4g128,q8_0,q4_0,q4_k_m,gqsa-w4s50,dgq-a8w4]
                       [--prompt 128] [--decode 64] [--runs 3] [--json F]
+                      [--cpu native,x86-64-v3]
 """
 import argparse
 import ctypes
@@ -128,6 +129,9 @@ def main():
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cpu", default="native",
+                    help="comma-separated llmc --cpu targets, each timed in the "
+                         "same rounds as llama.cpp (e.g. native,x86-64-v3)")
     ap.add_argument("--json")
     ap.add_argument("--llmc", default=os.path.join(ROOT, "build", "bin", "llmc"))
     ap.add_argument("--runtime", default=os.path.join(ROOT, "build", "lib", "libllmc_runtime.so"))
@@ -157,28 +161,38 @@ def main():
                 model, extra = ggufs[scheme], []
             else:
                 model, extra = bin_path, ([] if scheme == "f32" else ["--quant", scheme])
-            art = os.path.join(a.workdir, f"{name}-{scheme}.llmc")
-            compile_s = compile_artifact(a.llmc, model, art, extra)
-            if compile_s is not None:
-                r["compile_s"] = compile_s
-            manifest = read_manifest(art)
+            cpus = a.cpu.split(",")
+            arts = {}
+            for cpu in cpus:
+                suffix = "" if cpu == "native" else "-" + cpu
+                arts[cpu] = os.path.join(a.workdir, f"{name}-{scheme}{suffix}.llmc")
+                compile_s = compile_artifact(a.llmc, model, arts[cpu],
+                                             extra + ["--cpu", cpu])
+                if compile_s is not None:
+                    r.setdefault("compile_s", {})[cpu] = compile_s
+            manifest = read_manifest(arts[cpus[0]])
             vocab = manifest["model"]["vocab_size"]
             nbytes = decode_bytes(manifest)
             r["llmc_weights_bytes_per_token"] = nbytes
-            ours, theirs = [], []
+            ours, theirs = {cpu: [] for cpu in cpus}, []
             anchor = ggufs.get(ANCHOR[scheme])
             for _ in range(a.runs):
-                log(f"{name} {scheme}: llmc")
-                ours.append(bench_llmc(rt, art, vocab, a.prompt, a.decode,
-                                       np.random.default_rng(0), 1))
+                for cpu in cpus:
+                    log(f"{name} {scheme}: llmc --cpu {cpu}")
+                    ours[cpu].append(bench_llmc(rt, arts[cpu], vocab, a.prompt,
+                                                a.decode, np.random.default_rng(0), 1))
                 if anchor:
                     log(f"{name} {scheme}: llama.cpp {ANCHOR[scheme]}")
                     ref = bench_llama_cpp(anchor, vocab, a.prompt, a.decode,
                                           np.random.default_rng(0), threads, 1)
                     if ref:
                         theirs.append(ref)
-            best = summarize(ours)
-            r["llmc"] = best
+            per_cpu = {cpu: summarize(v) for cpu, v in ours.items()}
+            # The first --cpu is the row's figure; every one is listed.
+            best = per_cpu[cpus[0]]
+            r["llmc"] = dict(best, cpu=cpus[0])
+            if len(cpus) > 1:
+                r["llmc_by_cpu"] = per_cpu
             ref_best = summarize(theirs) if theirs else None
             if ref_best:
                 r["llama_cpp"] = dict(type=ANCHOR[scheme].upper(),
@@ -186,6 +200,11 @@ def main():
                 r["ratio"] = {
                     "prefill": round(best["prefill_tok_s"] / ref_best["prefill_tok_s"], 3),
                     "decode": round(best["decode_tok_s"] / ref_best["decode_tok_s"], 3)}
+                if len(cpus) > 1:
+                    r["ratio_by_cpu"] = {
+                        cpu: {k: round(v[k + "_tok_s"] / ref_best[k + "_tok_s"], 3)
+                              for k in ("prefill", "decode")}
+                        for cpu, v in per_cpu.items()}
             else:
                 r["llama_cpp"] = "not installed (pip install llama-cpp-python)"
             if bw:

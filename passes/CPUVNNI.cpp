@@ -1,4 +1,4 @@
-//===- CPUVNNI.cpp - byte dot products as vpdpbusd ------------------------===//
+//===- CPUVNNI.cpp - byte dot products as vpdpbusd or vpmaddubsw ----------===//
 //
 // See the pass description in Passes.td.
 //
@@ -9,6 +9,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/Support/MathExtras.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::llm {
@@ -28,44 +30,125 @@ template <typename Ext> Value bytesOf(Value v) {
   return t && t.getElementType().isInteger(8) ? ext.getIn() : Value();
 }
 
-struct DotBytesToVNNI : OpRewritePattern<vector::MultiDimReductionOp> {
-  using OpRewritePattern::OpRewritePattern;
+/// A bound on every byte of the i8 vector `v` read as unsigned: 255 unless
+/// `v` is a constant, a mask (andi), a logical shift right or an or of such.
+uint64_t unsignedBound(Value v) {
+  DenseIntElementsAttr c;
+  if (matchPattern(v, m_Constant(&c))) {
+    uint64_t m = 0;
+    for (const APInt &x : c.getValues<APInt>())
+      m = std::max<uint64_t>(m, x.getZExtValue());
+    return m;
+  }
+  auto splat = [](Value x) -> std::optional<uint64_t> {
+    DenseIntElementsAttr a;
+    if (!matchPattern(x, m_Constant(&a)) || !a.isSplat())
+      return std::nullopt;
+    return a.getSplatValue<APInt>().getZExtValue();
+  };
+  // The smallest all-ones mask covering `x`.
+  auto ones = [](uint64_t x) { return x ? (uint64_t(2) << llvm::Log2_64(x)) - 1 : 0; };
+  if (auto a = v.getDefiningOp<arith::AndIOp>()) {
+    uint64_t m = std::min(unsignedBound(a.getLhs()), unsignedBound(a.getRhs()));
+    return std::min<uint64_t>(255, m);
+  }
+  if (auto sh = v.getDefiningOp<arith::ShRUIOp>())
+    if (std::optional<uint64_t> k = splat(sh.getRhs()); k && *k < 8)
+      return unsignedBound(sh.getLhs()) >> *k;
+  if (auto o = v.getDefiningOp<arith::OrIOp>())
+    return ones(unsignedBound(o.getLhs()) | unsignedBound(o.getRhs()));
+  return 255;
+}
+
+struct DotBytes {
+  Value acc, u, s;
+  int64_t lanes;
+};
+
+/// The portable 4-way byte dot product `op` reduces, if it is one.
+FailureOr<DotBytes> matchDotBytes(vector::MultiDimReductionOp op,
+                                  PatternRewriter &rw) {
+  auto srcType = op.getSourceVectorType();
+  if (op.getKind() != vector::CombiningKind::ADD || srcType.getRank() != 2 ||
+      srcType.isScalable() || srcType.getDimSize(1) != 4 ||
+      !srcType.getElementType().isInteger(32) ||
+      op.getReductionMask() != ArrayRef<bool>{false, true})
+    return rw.notifyMatchFailure(op, "not an Nx4 i32 add over dim 1");
+  int64_t lanes = srcType.getDimSize(0);
+  if (lanes != 4 && lanes != 8)
+    return rw.notifyMatchFailure(op, "not 4 or 8 lanes");
+  auto cast = op.getSource().getDefiningOp<vector::ShapeCastOp>();
+  auto mul = cast ? cast.getSource().getDefiningOp<arith::MulIOp>() : nullptr;
+  if (!mul || cast.getSourceVectorType().getRank() != 1)
+    return rw.notifyMatchFailure(op, "not a shape_cast of a 1-D muli");
+  Value u = bytesOf<arith::ExtUIOp>(mul.getLhs());
+  Value s = bytesOf<arith::ExtSIOp>(mul.getRhs());
+  if (!u || !s) {
+    u = bytesOf<arith::ExtUIOp>(mul.getRhs());
+    s = bytesOf<arith::ExtSIOp>(mul.getLhs());
+  }
+  if (!u || !s)
+    return rw.notifyMatchFailure(op, "not zext(i8) * sext(i8)");
+  return DotBytes{op.getAcc(), u, s, lanes};
+}
+
+/// VNNI: one vpdpbusd. AVX2: vpmaddubsw then vpmaddwd with ones, where
+/// the i16 pair sums cannot saturate.
+struct DotBytesToX86 : OpRewritePattern<vector::MultiDimReductionOp> {
+  DotBytesToX86(MLIRContext *ctx, bool avx2)
+      : OpRewritePattern(ctx), avx2(avx2) {}
 
   LogicalResult matchAndRewrite(vector::MultiDimReductionOp op,
                                 PatternRewriter &rw) const override {
-    auto srcType = op.getSourceVectorType();
-    if (op.getKind() != vector::CombiningKind::ADD || srcType.getRank() != 2 ||
-        srcType.isScalable() || srcType.getDimSize(1) != 4 ||
-        !srcType.getElementType().isInteger(32) ||
-        op.getReductionMask() != ArrayRef<bool>{false, true})
-      return rw.notifyMatchFailure(op, "not an Nx4 i32 add over dim 1");
-    int64_t lanes = srcType.getDimSize(0);
-    if (lanes != 4 && lanes != 8)
-      return rw.notifyMatchFailure(op, "not 4 or 8 lanes");
-    auto cast = op.getSource().getDefiningOp<vector::ShapeCastOp>();
-    auto mul = cast ? cast.getSource().getDefiningOp<arith::MulIOp>() : nullptr;
-    if (!mul || cast.getSourceVectorType().getRank() != 1)
-      return rw.notifyMatchFailure(op, "not a shape_cast of a 1-D muli");
-    Value u = bytesOf<arith::ExtUIOp>(mul.getLhs());
-    Value s = bytesOf<arith::ExtSIOp>(mul.getRhs());
-    if (!u || !s) {
-      u = bytesOf<arith::ExtUIOp>(mul.getRhs());
-      s = bytesOf<arith::ExtSIOp>(mul.getLhs());
+    FailureOr<DotBytes> d = matchDotBytes(op, rw);
+    if (failed(d))
+      return failure();
+    if (!avx2) {
+      std::string name =
+          "llvm.x86.avx512.vpdpbusd." + std::to_string(d->lanes * 32);
+      rw.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
+          op, TypeRange{op.getDestType()}, rw.getStringAttr(name),
+          ValueRange{d->acc, d->u, d->s}, LLVM::FastmathFlagsAttr{});
+      return success();
     }
-    if (!u || !s)
-      return rw.notifyMatchFailure(op, "not zext(i8) * sext(i8)");
-    std::string name = "llvm.x86.avx512.vpdpbusd." + std::to_string(lanes * 32);
-    rw.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
-        op, TypeRange{op.getDestType()}, rw.getStringAttr(name),
-        ValueRange{op.getAcc(), u, s}, LLVM::FastmathFlagsAttr{});
+    if (d->lanes != 8)
+      return rw.notifyMatchFailure(op, "only the 256-bit form");
+    if (unsignedBound(d->u) > 127)
+      return rw.notifyMatchFailure(op, "unsigned bytes may reach 128: "
+                                       "vpmaddubsw could saturate");
+    Location loc = op.getLoc();
+    auto i16x16 = VectorType::get({16}, rw.getI16Type());
+    auto i32x8 = VectorType::get({8}, rw.getI32Type());
+    Value pairs = LLVM::CallIntrinsicOp::create(
+                      rw, loc, TypeRange{i16x16},
+                      rw.getStringAttr("llvm.x86.avx2.pmadd.ub.sw"),
+                      ValueRange{d->u, d->s}, LLVM::FastmathFlagsAttr{})
+                      .getResult(0);
+    Value one = arith::ConstantOp::create(
+        rw, loc, DenseElementsAttr::get(i16x16, rw.getI16IntegerAttr(1)));
+    Value quads = LLVM::CallIntrinsicOp::create(
+                      rw, loc, TypeRange{i32x8},
+                      rw.getStringAttr("llvm.x86.avx2.pmadd.wd"),
+                      ValueRange{pairs, one}, LLVM::FastmathFlagsAttr{})
+                      .getResult(0);
+    rw.replaceOpWithNewOp<arith::AddIOp>(op, d->acc, quads);
     return success();
   }
+
+  bool avx2;
 };
 
 struct CPUVNNI : llm::impl::CPUVNNIBase<CPUVNNI> {
+  using CPUVNNIBase::CPUVNNIBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DotBytesToVNNI>(&getContext());
+    if (isa == "avx2" || isa == "vnni")
+      patterns.add<DotBytesToX86>(&getContext(), isa == "avx2");
+    else {
+      getOperation().emitError() << "llm-cpu-vnni: unknown isa '" << isa
+                                 << "' (vnni, avx2)";
+      return signalPassFailure();
+    }
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -267,7 +267,7 @@ def EarlyDealloc : Pass<"llm-early-dealloc", "mlir::func::FuncOp"> {
 }
 
 def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
-  let summary = "Byte dot products as AVX-VNNI / AVX512-VNNI vpdpbusd";
+  let summary = "Byte dot products as AVX-VNNI / AVX512-VNNI vpdpbusd (or AVX2 vpmaddubsw)";
   let description = [{
     Rewrites the portable form of a 4-way byte dot product accumulated into
     i32 lanes, `acc[k] + sum_q zext(u[4k + q]) * sext(s[4k + q])` written as
@@ -297,7 +297,21 @@ def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
     %r = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%acc, %u, %s)
         : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
     ```
+
+    With `isa=avx2` (AVX2 targets without VNNI), the 8-lane form becomes
+    llama.cpp's AVX2 sequence instead: `vpmaddubsw` (u8 x s8, adjacent
+    pairs summed into i16) then `vpmaddwd` with ones (pairs of i16 into
+    i32), added to `acc`. `vpmaddubsw` saturates, so this is done only
+    where the unsigned bytes are provably below 128 (2 x 127 x 128 fits in
+    i16): `u` a constant, or built by `andi` with a constant mask, `shrui`
+    by a constant, `ori` of such; q4_0 / Q4_K nibbles and Q6_K's 6-bit
+    quants qualify, q8_0's `xor 0x80` bytes do not (they keep the portable
+    form, which LLVM widens to 32-bit multiplies).
   }];
+  let options = [
+    Option<"isa", "isa", "std::string", /*default=*/"\"vnni\"",
+           "vnni (vpdpbusd) or avx2 (vpmaddubsw + vpmaddwd where exact)">
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 

@@ -65,6 +65,8 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   // memory effects, which the deallocation pipeline rejects.
   if (o.vnni)
     os << "func.func(llm-cpu-vnni),";
+  else if (o.avx2Dot)
+    os << "func.func(llm-cpu-vnni{isa=avx2}),";
   // Parallel tasks become OpenMP work-sharing loops; without `parallel`
   // they run in order.
   os << (o.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,")
@@ -170,6 +172,14 @@ bool mlir::llm::targetHasVNNI(const CPUTarget &target) {
   const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
   return sti->checkFeatures("+avxvnni") ||
          sti->checkFeatures("+avx512vnni,+avx512vl");
+}
+
+bool mlir::llm::targetHasAVX2(const CPUTarget &target) {
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> tm =
+      makeTargetMachine(target, llvm::CodeGenOptLevel::Default, error);
+  return tm && tm->getTargetTriple().isX86() &&
+         tm->getMCSubtargetInfo()->checkFeatures("+avx2");
 }
 
 std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,

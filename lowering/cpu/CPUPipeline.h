@@ -25,6 +25,11 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
                     llvm::cl::desc("The target has AVX(512)-VNNI byte dot "
                                    "products (see targetHasVNNI)"),
                     llvm::cl::init(false)};
+  Option<bool> avx2Dot{*this, "avx2-dot",
+                       llvm::cl::desc("The target has AVX2 but no VNNI: byte "
+                                      "dot products as vpmaddubsw + vpmaddwd "
+                                      "where exact (see targetHasAVX2)"),
+                       llvm::cl::init(false)};
 };
 
 /// The machine code is generated for: `triple` "" = the host's (e.g.
@@ -39,6 +44,9 @@ struct CPUTarget {
 /// Whether the target has AVX-VNNI or AVX512-VNNI (with AVX512VL), i.e. the
 /// 256-bit vpdpbusd.
 bool targetHasVNNI(const CPUTarget &target);
+
+/// Whether the target is x86 with AVX2.
+bool targetHasAVX2(const CPUTarget &target);
 
 /// Every dialect, interface model and extension the pipeline touches (append
 /// to a context before loading or parsing the module).

@@ -1,8 +1,14 @@
 // RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni))' --split-input-file | FileCheck %s
+// RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni{isa=avx2}))' --split-input-file | FileCheck %s --check-prefix=AVX2
 
 // 8 and 4 lanes of zext(u8) * sext(s8) summed in fours: one vpdpbusd each
 // (operands in either order).
 // CHECK-LABEL: func.func @dot
+// With isa=avx2 the unsigned bytes here are arguments (any value up to 255):
+// vpmaddubsw could saturate, so the portable form stays.
+// AVX2-LABEL: func.func @dot
+// AVX2-NOT: llvm.call_intrinsic
+// AVX2: return
 // CHECK-SAME: (%[[ACC:.*]]: vector<8xi32>, %[[U:.*]]: vector<32xi8>, %[[S:.*]]: vector<32xi8>, %[[ACC4:.*]]: vector<4xi32>, %[[U4:.*]]: vector<16xi8>, %[[S4:.*]]: vector<16xi8>)
 // CHECK: %[[R:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%[[ACC]], %[[U]], %[[S]]) : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
 // CHECK: %[[R4:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.128"(%[[ACC4]], %[[U4]], %[[S4]]) : (vector<4xi32>, vector<16xi8>, vector<16xi8>) -> vector<4xi32>
@@ -42,4 +48,50 @@ func.func @not_dot(%acc: vector<8xi32>, %u: vector<32xi8>, %s: vector<32xi8>, %a
   %q3 = vector.shape_cast %p2 : vector<32xi32> to vector<8x4xi32>
   %r3 = vector.multi_reduction <maxsi>, %q3, %acc [1] : vector<8x4xi32> to vector<8xi32>
   return %r, %r2, %r3 : vector<8xi32>, vector<16xi32>, vector<8xi32>
+}
+
+// -----
+
+// isa=avx2: unsigned bytes below 128 (nibbles: a mask of 15 and a shift by 4;
+// Q6_K's 6-bit quants: an or of masks) become vpmaddubsw + vpmaddwd with
+// ones, added to the accumulator; bytes that may reach 128 (xor 0x80) stay.
+// With VNNI all three are vpdpbusd.
+// CHECK-LABEL: func.func @bounded
+// CHECK-COUNT-3: llvm.x86.avx512.vpdpbusd.256
+// AVX2-LABEL: func.func @bounded
+// AVX2: %[[LO:.*]] = arith.andi
+// AVX2: %[[P:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[LO]], %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// AVX2: %[[Q:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%[[P]], %{{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// AVX2: arith.addi %{{.*}}, %[[Q]] : vector<8xi32>
+// AVX2-COUNT-2: llvm.x86.avx2.pmadd.ub.sw
+// AVX2-NOT: llvm.x86.avx2.pmadd.ub.sw
+// AVX2: vector.multi_reduction <add>
+func.func @bounded(%acc: vector<8xi32>, %w: vector<32xi8>, %h: vector<32xi8>, %s: vector<32xi8>) -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>) {
+  %c15 = arith.constant dense<15> : vector<32xi8>
+  %c4 = arith.constant dense<4> : vector<32xi8>
+  %c48 = arith.constant dense<48> : vector<32xi8>
+  %flip = arith.constant dense<-128> : vector<32xi8>
+  %lo = arith.andi %w, %c15 : vector<32xi8>
+  %hi = arith.shrui %w, %c4 : vector<32xi8>
+  %hb = arith.andi %h, %c48 : vector<32xi8>
+  %six = arith.ori %lo, %hb : vector<32xi8>
+  %x = arith.xori %w, %flip : vector<32xi8>
+  %sx = arith.extsi %s : vector<32xi8> to vector<32xi32>
+  %a0 = arith.extui %lo : vector<32xi8> to vector<32xi32>
+  %p0 = arith.muli %a0, %sx : vector<32xi32>
+  %q0 = vector.shape_cast %p0 : vector<32xi32> to vector<8x4xi32>
+  %r0 = vector.multi_reduction <add>, %q0, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %a1 = arith.extui %hi : vector<32xi8> to vector<32xi32>
+  %p1 = arith.muli %a1, %sx : vector<32xi32>
+  %q1 = vector.shape_cast %p1 : vector<32xi32> to vector<8x4xi32>
+  %r1 = vector.multi_reduction <add>, %q1, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %a2 = arith.extui %six : vector<32xi8> to vector<32xi32>
+  %p2 = arith.muli %a2, %sx : vector<32xi32>
+  %q2 = vector.shape_cast %p2 : vector<32xi32> to vector<8x4xi32>
+  %r2 = vector.multi_reduction <add>, %q2, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %a3 = arith.extui %x : vector<32xi8> to vector<32xi32>
+  %p3 = arith.muli %a3, %sx : vector<32xi32>
+  %q3 = vector.shape_cast %p3 : vector<32xi32> to vector<8x4xi32>
+  %r3 = vector.multi_reduction <add>, %q3, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  return %r0, %r1, %r2, %r3 : vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>
 }

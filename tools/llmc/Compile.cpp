@@ -336,6 +336,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   pipelineOptions.profile = options.profile;
   mlir::llm::CPUTarget cpuTarget{options.triple, options.cpu};
   pipelineOptions.vnni = mlir::llm::targetHasVNNI(cpuTarget);
+  pipelineOptions.avx2Dot =
+      !pipelineOptions.vnni && mlir::llm::targetHasAVX2(cpuTarget);
   mlir::PassManager front(ctx);
   if (failed(mlir::llm::buildLLMToCPUPipeline(
           front, pipelineOptions, mlir::llm::CPUPipelineStage::ToBufferABI)))
