@@ -21,12 +21,18 @@ public:
 
   OwningOpRef<ModuleOp> build() {
     OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-    setModuleAttributes(*module);
     b.setInsertionPointToEnd(module->getBody());
     Type f32 = b.getF32Type();
     int64_t dyn = ShapedType::kDynamic;
-    auto cacheType = llm::KVCacheType::get(&ctx, c.numLayers, c.maxSeq,
-                                           c.numKvHeads, c.headDim, f32);
+    // Multi-head latent attention caches one shared vector per position:
+    // the normalised latent followed by the rotated key.
+    auto cacheType =
+        c.mla ? llm::KVCacheType::get(&ctx, c.numLayers, c.maxSeq, 1,
+                                      c.mla->kvLora + c.mla->ropeDim, f32, 0,
+                                      /*shared=*/true)
+              : llm::KVCacheType::get(&ctx, c.numLayers, c.maxSeq,
+                                      c.numKvHeads, c.headDim, f32);
+    setModuleAttributes(*module, cacheType);
     auto tokens = RankedTensorType::get({dyn}, b.getI32Type());
     auto logits = RankedTensorType::get({dyn, c.vocabSize}, f32);
     // forward(tokens, start_pos, kv, num_logits): logits of the last
@@ -78,6 +84,21 @@ private:
   Value decoderLayer(Value x, Value pos, Value &cache,
                      llm::KVCacheType cacheType, int64_t l) {
     Value h = c.preNorms ? norm(x, Role::AttnNorm, Role::AttnNormBias, l) : x;
+    Value o = c.mla ? latentAttention(h, pos, cache, cacheType, l)
+                    : attention(h, pos, cache, cacheType, l);
+    if (c.postNorms)
+      o = rmsNorm(o, weight(Role::PostAttnNorm, l));
+    x = llm::AddOp::create(b, loc, x, o);
+    Value h2 = c.preNorms ? norm(x, Role::FfnNorm, Role::FfnNormBias, l) : x;
+    Value ffn = c.isMoELayer(l) ? moe(h2, l) : mlp(h2, l);
+    if (c.postNorms)
+      ffn = rmsNorm(ffn, weight(Role::PostFfnNorm, l));
+    return llm::AddOp::create(b, loc, x, ffn);
+  }
+
+  /// Q/K/V projections, RoPE, attention over the cache, output projection.
+  Value attention(Value h, Value pos, Value &cache, llm::KVCacheType cacheType,
+                  int64_t l) {
     Value q, k, v;
     if (c.fusedQKV) {
       Value qkv = linear(h, Role::Wqkv, Role::Bqkv, l, c.qDim() + 2 * c.kvDim());
@@ -112,15 +133,118 @@ private:
         sliding ? b.getI64IntegerAttr(*c.slidingWindow) : IntegerAttr(),
         optionalF64(c.attentionSoftcap));
     cache = attn.getNewCache();
-    Value o = linear(attn.getOutput(), Role::Wo, Role::Bo, l, c.dim);
-    if (c.postNorms)
-      o = rmsNorm(o, weight(Role::PostAttnNorm, l));
-    x = llm::AddOp::create(b, loc, x, o);
-    Value h2 = c.preNorms ? norm(x, Role::FfnNorm, Role::FfnNormBias, l) : x;
-    Value ffn = c.isMoELayer(l) ? moe(h2, l) : mlp(h2, l);
-    if (c.postNorms)
-      ffn = rmsNorm(ffn, weight(Role::PostFfnNorm, l));
-    return llm::AddOp::create(b, loc, x, ffn);
+    return linear(attn.getOutput(), Role::Wo, Role::Bo, l, c.dim);
+  }
+
+  /// DeepSeek-V2's multi-head latent attention in its absorbed form: each
+  /// head's no-RoPE query is mapped into the latent space by its slice of
+  /// kv_b_proj (W_UK^T), so every head attends the cached [latent; rotated
+  /// key] vectors directly (one shared KV head, keys = values); the
+  /// attended latent is expanded per head by W_UV, then o_proj. The cache
+  /// holds kv_lora_rank + qk_rope_head_dim values per position and layer,
+  /// not expanded keys and values.
+  Value latentAttention(Value h, Value pos, Value &cache,
+                        llm::KVCacheType cacheType, int64_t l) {
+    const ModelConfig::LatentAttention &m = *c.mla;
+    int64_t heads = c.numHeads, qHead = m.nopeDim + m.ropeDim;
+    Value q;
+    if (m.qLora > 0) {
+      Value qa = linear(h, Role::QA, Role(-1), l, m.qLora);
+      q = linear(rmsNorm(qa, weight(Role::QANorm, l)), Role::QB, Role(-1), l,
+                 heads * qHead);
+    } else {
+      q = linear(h, Role::Wq, Role(-1), l, heads * qHead);
+    }
+    Value kv = linear(h, Role::KVA, Role(-1), l, m.kvLora + m.ropeDim);
+    Value latent = rmsNorm(columns(kv, 0, m.kvLora), weight(Role::KVANorm, l));
+    RopeParams ropeParams{c.ropeTheta, c.ropeScaling};
+    Value qRope = rope(headColumns(q, heads, qHead, m.nopeDim, m.ropeDim), pos,
+                       ropeParams, m.ropeDim);
+    Value kRope = rope(columns(kv, m.kvLora, m.ropeDim), pos, ropeParams,
+                       m.ropeDim);
+    // kv_b_proj [heads * (nope + v), latent] as [heads, nope + v, latent]:
+    // W_UK = [:, :nope], W_UV = [:, nope:].
+    Value kvB = dequantized(weight(Role::KVB, l));
+    auto kvBType = cast<RankedTensorType>(kvB.getType());
+    Type wElt = kvBType.getElementType();
+    Value perHead = tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({heads, m.nopeDim + m.valueDim, m.kvLora}, wElt),
+        kvB, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+    auto rowsOf = [&](int64_t offset, int64_t size) {
+      return tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({heads, size, m.kvLora}, wElt),
+          perHead,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(offset),
+                                 b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(heads), b.getIndexAttr(size),
+                                 b.getIndexAttr(m.kvLora)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                                 b.getIndexAttr(1)});
+    };
+    Value qLatent = llm::HeadLinearOp::create(
+        b, loc, act(heads * m.kvLora),
+        headColumns(q, heads, qHead, 0, m.nopeDim), rowsOf(0, m.nopeDim),
+        b.getUnitAttr());
+    int64_t width = m.kvLora + m.ropeDim;
+    Value query = joinHeads(qLatent, qRope, heads, m.kvLora, m.ropeDim);
+    Value key = joinHeads(latent, kRope, 1, m.kvLora, m.ropeDim);
+    auto attn = llm::AttentionOp::create(
+        b, loc, act(heads * width), cacheType, query, key, key, cache, pos,
+        b.getI64IntegerAttr(l), b.getI64IntegerAttr(heads),
+        b.getI64IntegerAttr(1),
+        c.attentionScale ? b.getF64FloatAttr(*c.attentionScale) : FloatAttr(),
+        b.getUnitAttr(), IntegerAttr(), FloatAttr());
+    cache = attn.getNewCache();
+    // Each head's attended latent (the first kv_lora_rank of its output),
+    // expanded to its value by W_UV.
+    Value values = llm::HeadLinearOp::create(
+        b, loc, act(heads * m.valueDim),
+        headColumns(attn.getOutput(), heads, width, 0, m.kvLora),
+        rowsOf(m.nopeDim, m.valueDim), UnitAttr());
+    return linear(values, Role::Wo, Role(-1), l, c.dim);
+  }
+
+  /// Columns [offset, offset + size) of every head of x [T, heads * width]:
+  /// [T, heads * size].
+  Value headColumns(Value x, int64_t heads, int64_t width, int64_t offset,
+                    int64_t size) {
+    int64_t dyn = ShapedType::kDynamic;
+    Value t = tensor::DimOp::create(b, loc, x, 0);
+    Type f32 = b.getF32Type();
+    Value x3 = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({dyn, heads, width}, f32), x,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        ArrayRef<OpFoldResult>{t, b.getIndexAttr(heads), b.getIndexAttr(width)});
+    Value part = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({dyn, heads, size}, f32), x3,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                               b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{t, b.getIndexAttr(heads), b.getIndexAttr(size)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                               b.getIndexAttr(1)});
+    return tensor::CollapseShapeOp::create(
+        b, loc, act(heads * size), part,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+
+  /// Per head, a's `na` columns then b's `nb`: [T, heads * (na + nb)].
+  Value joinHeads(Value a, Value bv, int64_t heads, int64_t na, int64_t nb) {
+    int64_t dyn = ShapedType::kDynamic;
+    Type f32 = b.getF32Type();
+    Value t = tensor::DimOp::create(b, loc, a, 0);
+    auto view = [&](Value v, int64_t n) {
+      return tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get({dyn, heads, n}, f32), v,
+          ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+          ArrayRef<OpFoldResult>{t, b.getIndexAttr(heads), b.getIndexAttr(n)});
+    };
+    Value joined = llm::ConcatOp::create(
+        b, loc, RankedTensorType::get({dyn, heads, na + nb}, f32),
+        ValueRange{view(a, na), view(bv, nb)}, b.getI64IntegerAttr(2));
+    return tensor::CollapseShapeOp::create(
+        b, loc, act(heads * (na + nb)), joined,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
   }
 
   /// RMSNorm of projected queries or keys: per head ([seq, heads, head_dim]
@@ -309,7 +433,11 @@ private:
     return v.empty() ? DenseF64ArrayAttr() : DenseF64ArrayAttr::get(&ctx, v);
   }
 
-  Value rope(Value x, Value pos, const RopeParams &params) {
+  /// RoPE over heads of `headDim` (default: the model's head_dim).
+  Value rope(Value x, Value pos, const RopeParams &params,
+             int64_t headDim = 0) {
+    if (headDim == 0)
+      headDim = c.headDim;
     llm::RopeScalingAttr scaling;
     if (params.scaling) {
       const RopeScaling &s = *params.scaling;
@@ -317,21 +445,24 @@ private:
                                       ? llm::RopeScalingKind::llama3
                                   : s.kind == RopeScaling::LongRope
                                       ? llm::RopeScalingKind::longrope
+                                  : s.kind == RopeScaling::Yarn
+                                      ? llm::RopeScalingKind::yarn
                                       : llm::RopeScalingKind::linear;
       scaling = llm::RopeScalingAttr::get(
           &ctx, kind, llvm::APFloat(s.factor), llvm::APFloat(s.lowFreqFactor),
           llvm::APFloat(s.highFreqFactor), s.originalMaxPositions,
           factors(s.shortFactor), factors(s.longFactor),
-          llvm::APFloat(s.attentionFactor));
+          llvm::APFloat(s.attentionFactor), llvm::APFloat(s.betaFast),
+          llvm::APFloat(s.betaSlow));
     }
     return llm::RoPEOp::create(
-        b, loc, x.getType(), x, pos, b.getI64IntegerAttr(c.headDim),
+        b, loc, x.getType(), x, pos, b.getI64IntegerAttr(headDim),
         b.getF64FloatAttr(params.theta),
         llm::RopeStyleAttr::get(&ctx, c.ropeStyle == RopeStyle::Half
                                           ? llm::RopeStyle::half
                                           : llm::RopeStyle::interleaved),
         scaling,
-        c.rotaryDim > 0 && c.rotaryDim < c.headDim
+        c.rotaryDim > 0 && c.rotaryDim < headDim
             ? b.getI64IntegerAttr(c.rotaryDim)
             : IntegerAttr());
   }
@@ -435,10 +566,19 @@ private:
                               sharedGate, sharedUp, sharedDown, sharedScale,
                               b.getI64IntegerAttr(c.expertsPerToken),
                               llm::MoERoutingAttr::get(&ctx, routing()),
-                              expertQuant, llm::PlacementAttr());
+                              expertQuant, llm::PlacementAttr(),
+                              c.routedScale > 0 && c.routedScale != 1.0
+                                  ? b.getF64FloatAttr(c.routedScale)
+                                  : FloatAttr(),
+                              c.expertGroups > 0
+                                  ? b.getI64IntegerAttr(c.expertGroups)
+                                  : IntegerAttr(),
+                              c.expertGroups > 0
+                                  ? b.getI64IntegerAttr(c.topGroups)
+                                  : IntegerAttr());
   }
 
-  void setModuleAttributes(ModuleOp module) {
+  void setModuleAttributes(ModuleOp module, llm::KVCacheType cache) {
     SmallVector<NamedAttribute> model = {
         b.getNamedAttr("format", b.getStringAttr(source.format)),
         b.getNamedAttr("path", b.getStringAttr(source.path)),
@@ -447,8 +587,10 @@ private:
         b.getNamedAttr("hidden_dim", b.getI64IntegerAttr(c.hiddenDim)),
         b.getNamedAttr("n_layers", b.getI64IntegerAttr(c.numLayers)),
         b.getNamedAttr("n_heads", b.getI64IntegerAttr(c.numHeads)),
-        b.getNamedAttr("n_kv_heads", b.getI64IntegerAttr(c.numKvHeads)),
-        b.getNamedAttr("head_dim", b.getI64IntegerAttr(c.headDim)),
+        // The cache's heads and width (multi-head latent attention: one
+        // shared vector per position).
+        b.getNamedAttr("n_kv_heads", b.getI64IntegerAttr(cache.getKvHeads())),
+        b.getNamedAttr("head_dim", b.getI64IntegerAttr(cache.getHeadDim())),
         b.getNamedAttr("vocab_size", b.getI64IntegerAttr(c.vocabSize)),
         b.getNamedAttr("max_seq_len", b.getI64IntegerAttr(c.maxSeq)),
         b.getNamedAttr("tied_embeddings", b.getBoolAttr(c.tiedEmbeddings))};

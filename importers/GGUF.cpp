@@ -466,6 +466,14 @@ llmc::openGGUF(llvm::StringRef path,
     case Role::SharedUp: return b + "ffn_up_shexp.weight";
     case Role::SharedDown: return b + "ffn_down_shexp.weight";
     case Role::SharedScale: return b + "ffn_gate_inp_shexp.weight";
+    // llama.cpp's deepseek2 names (that architecture is not read yet).
+    case Role::QA: return b + "attn_q_a.weight";
+    case Role::QANorm: return b + "attn_q_a_norm.weight";
+    case Role::QB: return b + "attn_q_b.weight";
+    case Role::KVA: return b + "attn_kv_a_mqa.weight";
+    case Role::KVANorm: return b + "attn_kv_a_norm.weight";
+    case Role::KVB: return b + "attn_kv_b.weight";
+    default: return "";
     }
     return "";
   };

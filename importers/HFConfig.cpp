@@ -70,7 +70,7 @@ constexpr Architecture kArchitectures[] = {
     {"Qwen3MoeForCausalLM", "qwen3_moe"}, {"GemmaForCausalLM", "gemma"},
     {"Gemma2ForCausalLM", "gemma2"},   {"Gemma3ForCausalLM", "gemma3"},
     {"Olmo2ForCausalLM", "olmo2"},     {"Phi3ForCausalLM", "phi3"},
-    {"GPT2LMHeadModel", "gpt2"}};
+    {"GPT2LMHeadModel", "gpt2"},       {"DeepseekV2ForCausalLM", "deepseek_v2"}};
 
 bool isGemma(llvm::StringRef arch) { return arch.starts_with("gemma"); }
 
@@ -82,6 +82,25 @@ Error readPartialRotary(const Reader &cfg, const json &obj, double &partial) {
     return e;
   if (!(partial > 0 && partial <= 1))
     return fileError(cfg.path, "partial_rotary_factor must be in (0, 1]");
+  return Error::success();
+}
+
+/// The pretraining context of LongRoPE and YaRN
+/// (original_max_position_embeddings, in the rope dict or at the top
+/// level) and the default `factor`, max_position_embeddings / original.
+Error readOriginalContext(const Reader &cfg, const json &rs, RopeScaling &s) {
+  double orig = 0, maxPos = 0;
+  const json &origFrom =
+      present(rs, "original_max_position_embeddings") ? rs : cfg.j;
+  if (Error e = cfg.number(origFrom, "original_max_position_embeddings", orig,
+                           true))
+    return e;
+  if (!(orig >= 1))
+    return fileError(cfg.path, "original_max_position_embeddings must be >= 1");
+  s.originalMaxPositions = static_cast<int64_t>(orig);
+  if (Error e = cfg.number(cfg.j, "max_position_embeddings", maxPos))
+    return e;
+  s.factor = maxPos > 0 ? maxPos / orig : 1.0;
   return Error::success();
 }
 
@@ -105,20 +124,11 @@ Error parseLongRope(const Reader &cfg, const json &rs, RopeParams &out) {
       list->push_back(v.get<double>());
     }
   }
-  double orig = 0, maxPos = 0;
-  const json &origFrom =
-      present(rs, "original_max_position_embeddings") ? rs : cfg.j;
-  if (Error e = cfg.number(origFrom, "original_max_position_embeddings", orig,
-                           true))
+  if (Error e = readOriginalContext(cfg, rs, s))
     return e;
-  if (!(orig >= 1))
-    return fileError(cfg.path, "original_max_position_embeddings must be >= 1");
-  s.originalMaxPositions = static_cast<int64_t>(orig);
-  if (Error e = cfg.number(cfg.j, "max_position_embeddings", maxPos))
-    return e;
-  s.factor = maxPos > 0 ? maxPos / orig : 1.0;
   if (Error e = cfg.number(rs, "factor", s.factor))
     return e;
+  double orig = double(s.originalMaxPositions);
   s.attentionFactor =
       s.factor <= 1.0 ? 1.0
                       : std::sqrt(1.0 + std::log(s.factor) / std::log(orig));
@@ -128,6 +138,43 @@ Error parseLongRope(const Reader &cfg, const json &rs, RopeParams &out) {
     return fileError(cfg.path, "longrope factor and attention_factor must be "
                                "positive");
   out.scaling = s;
+  return Error::success();
+}
+
+/// YaRN's `mscale` (Eq. 21 of the paper), as transformers' yarn_get_mscale.
+double yarnMscale(double factor, double mscale) {
+  return factor <= 1 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
+}
+
+/// YaRN (DeepSeek-V2, Qwen2.5 long context): the ramp's beta_fast /
+/// beta_slow (32 / 1) and the cos/sin multiplier, from `attention_factor`
+/// or mscale / mscale_all_dim as transformers' _compute_yarn_parameters.
+Error parseYarn(const Reader &cfg, const json &rs, RopeScaling &s) {
+  s.kind = RopeScaling::Yarn;
+  double mscale = 0, mscaleAllDim = 0;
+  if (Error e = readOriginalContext(cfg, rs, s))
+    return e;
+  s.betaFast = 32;
+  s.betaSlow = 1;
+  for (auto [key, out] : {std::pair<const char *, double *>{"factor", &s.factor},
+                          {"beta_fast", &s.betaFast},
+                          {"beta_slow", &s.betaSlow},
+                          {"mscale", &mscale},
+                          {"mscale_all_dim", &mscaleAllDim}})
+    if (Error e = cfg.number(rs, key, *out))
+      return e;
+  if (!boolOr(rs, "truncate", true))
+    return fileError(cfg.path, "yarn with truncate = false is not supported");
+  s.attentionFactor = mscale && mscaleAllDim
+                          ? yarnMscale(s.factor, mscale) /
+                                yarnMscale(s.factor, mscaleAllDim)
+                          : yarnMscale(s.factor, 1.0);
+  if (Error e = cfg.number(rs, "attention_factor", s.attentionFactor))
+    return e;
+  if (!(s.factor > 0) || !(s.attentionFactor > 0) ||
+      !(s.betaFast > s.betaSlow) || !(s.betaSlow > 0))
+    return fileError(cfg.path, "yarn needs factor > 0, attention_factor > 0 "
+                               "and beta_fast > beta_slow > 0");
   return Error::success();
 }
 
@@ -147,6 +194,12 @@ Error parseRope(const Reader &cfg, const json &rs, RopeParams &out) {
   RopeScaling s;
   if (type == "su" || type == "longrope")
     return parseLongRope(cfg, rs, out);
+  if (type == "yarn") {
+    if (Error e = parseYarn(cfg, rs, s))
+      return e;
+    out.scaling = s;
+    return Error::success();
+  }
   if (type == "linear") {
     s.kind = RopeScaling::Linear;
   } else if (type == "llama3") {
@@ -167,7 +220,7 @@ Error parseRope(const Reader &cfg, const json &rs, RopeParams &out) {
   } else {
     return fileError(cfg.path, "rope type '" + type +
                                    "' is not supported (default, linear, "
-                                   "llama3, longrope)");
+                                   "llama3, longrope, yarn)");
   }
   if (Error e = cfg.number(rs, "factor", s.factor, true))
     return e;
@@ -346,6 +399,86 @@ Error parseMoE(const Reader &cfg, ModelConfig &c) {
   return Error::success();
 }
 
+/// DeepSeek-V2: multi-head latent attention, interleaved RoPE over the
+/// decoupled key, the first `first_k_dense_replace` layers dense, then
+/// routed experts (softmax, top k, greedy or group-limited, times
+/// routed_scaling_factor) beside `n_shared_experts` shared ones.
+Error parseDeepSeekV2(const Reader &cfg, ModelConfig &c) {
+  const json &j = cfg.j;
+  ModelConfig::LatentAttention m;
+  for (auto [key, out] :
+       {std::pair<const char *, int64_t *>{"kv_lora_rank", &m.kvLora},
+        {"qk_nope_head_dim", &m.nopeDim},
+        {"qk_rope_head_dim", &m.ropeDim},
+        {"v_head_dim", &m.valueDim}})
+    if (Error e = cfg.integer(key, *out))
+      return e;
+  if (Error e = cfg.integer("q_lora_rank", m.qLora, false))
+    return e;
+  if (c.qkvBias)
+    return fileError(cfg.path, "DeepSeek-V2 with attention_bias is not "
+                               "supported");
+  c.mla = m;
+  // The per-head query width; RoPE rotates the decoupled ropeDim part,
+  // in interleaved pairs (transformers' complex multiplication).
+  c.headDim = m.nopeDim + m.ropeDim;
+  c.numKvHeads = c.numHeads;
+  c.rotaryDim = 0;
+  c.ropeStyle = RopeStyle::Interleaved;
+  double scale = 1.0 / std::sqrt(double(c.headDim));
+  // transformers' yarn_apply_mscale: mscale_all_dim also scales q·k.
+  if (c.ropeScaling && c.ropeScaling->kind == RopeScaling::Yarn) {
+    const json &rp = present(j, "rope_parameters") ? j["rope_parameters"]
+                                                   : j["rope_scaling"];
+    double mscaleAllDim = 0;
+    if (Error e = cfg.number(rp, "mscale_all_dim", mscaleAllDim))
+      return e;
+    double ms = yarnMscale(c.ropeScaling->factor, mscaleAllDim);
+    if (mscaleAllDim)
+      scale *= ms * ms;
+  }
+  c.attentionScale = scale;
+
+  int64_t dense = 0, shared = 0;
+  if (Error e = cfg.integer("first_k_dense_replace", dense, false))
+    return e;
+  if (dense >= c.numLayers)
+    return Error::success(); // no MoE layer
+  for (auto [key, out] :
+       {std::pair<const char *, int64_t *>{"n_routed_experts", &c.numExperts},
+        {"num_experts_per_tok", &c.expertsPerToken},
+        {"moe_intermediate_size", &c.expertHiddenDim}})
+    if (Error e = cfg.integer(key, *out))
+      return e;
+  if (Error e = cfg.integer("n_shared_experts", shared, false))
+    return e;
+  c.sharedHiddenDim = shared * c.expertHiddenDim;
+  for (int64_t l = 0; l < std::min(dense, c.numLayers); ++l)
+    c.denseLayers.push_back(l);
+  c.routing = ModelConfig::Routing::SoftmaxTopK;
+  if (boolOr(j, "norm_topk_prob", false))
+    return fileError(cfg.path, "DeepSeek-V2 with norm_topk_prob = true is not "
+                               "supported (transformers ignores it, "
+                               "DeepSeek's code renormalises)");
+  c.routedScale = 1.0;
+  if (Error e = cfg.number(j, "routed_scaling_factor", c.routedScale))
+    return e;
+  std::string method = stringOr(j, "topk_method", "greedy");
+  if (method == "group_limited_greedy") {
+    if (Error e = cfg.integer("n_group", c.expertGroups))
+      return e;
+    if (Error e = cfg.integer("topk_group", c.topGroups))
+      return e;
+    if (c.expertGroups < 1)
+      return fileError(cfg.path, "'n_group' must be >= 1");
+  } else if (method != "greedy") {
+    return fileError(cfg.path, "topk_method '" + method +
+                                   "' is not supported (greedy, "
+                                   "group_limited_greedy)");
+  }
+  return Error::success();
+}
+
 /// What the newer families change: norms, scales, caps.
 Error parseFamily(const Reader &cfg, ModelConfig &c) {
   llvm::StringRef arch = c.arch;
@@ -451,6 +584,8 @@ Error parseLlamaLike(const Reader &cfg, ModelConfig &c) {
   if (c.arch == "mixtral" || c.arch == "qwen2_moe" || c.arch == "qwen3_moe")
     if (Error e = parseMoE(cfg, c))
       return e;
+  if (c.arch == "deepseek_v2")
+    return parseDeepSeekV2(cfg, c);
   return Error::success();
 }
 } // namespace

@@ -84,7 +84,7 @@ Error llmc::readSafetensorsHeader(ModelSource &source, unsigned file,
 
 namespace {
 /// Where a family keeps its feed-forward weights.
-enum class FFNNames { Dense, Mixtral, Qwen2MoE };
+enum class FFNNames { Dense, Mixtral, Qwen2MoE, DeepSeek };
 
 /// Where a family keeps its norms: Llama's post_attention_layernorm is the
 /// MLP's pre-norm, Gemma 2/3's and OLMo 2's the attention's post-norm.
@@ -104,11 +104,16 @@ std::string hfName(Role role, int64_t layer, int64_t expert, FFNNames ffn,
                    NormNames norms, bool moeLayer, bool qkvBias, bool tied) {
   std::string l = "model.layers." + std::to_string(layer) + ".";
   bool mixtral = ffn == FFNNames::Mixtral && moeLayer;
-  bool qwen = ffn == FFNNames::Qwen2MoE && moeLayer;
+  bool deepseek = ffn == FFNNames::DeepSeek && moeLayer;
+  // DeepSeek names experts and router as Qwen does; its shared experts
+  // (plural) are one MLP.
+  bool qwen = (ffn == FFNNames::Qwen2MoE || ffn == FFNNames::DeepSeek) &&
+              moeLayer;
   std::string e = mixtral ? l + "block_sparse_moe.experts." +
                                 std::to_string(expert) + "."
                           : l + "mlp.experts." + std::to_string(expert) + ".";
-  std::string shared = l + "mlp.shared_expert.";
+  std::string shared =
+      l + (deepseek ? "mlp.shared_experts." : "mlp.shared_expert.");
   auto norm = [&](const char *name) {
     return *name ? l + name + ".weight" : std::string();
   };
@@ -147,7 +152,14 @@ std::string hfName(Role role, int64_t layer, int64_t expert, FFNNames ffn,
   case Role::SharedGate: return qwen ? shared + "gate_proj.weight" : "";
   case Role::SharedUp: return qwen ? shared + "up_proj.weight" : "";
   case Role::SharedDown: return qwen ? shared + "down_proj.weight" : "";
-  case Role::SharedScale: return qwen ? l + "mlp.shared_expert_gate.weight" : "";
+  case Role::SharedScale:
+    return qwen && !deepseek ? l + "mlp.shared_expert_gate.weight" : "";
+  case Role::QA: return l + "self_attn.q_a_proj.weight";
+  case Role::QANorm: return l + "self_attn.q_a_layernorm.weight";
+  case Role::QB: return l + "self_attn.q_b_proj.weight";
+  case Role::KVA: return l + "self_attn.kv_a_proj_with_mqa.weight";
+  case Role::KVANorm: return l + "self_attn.kv_a_layernorm.weight";
+  case Role::KVB: return l + "self_attn.kv_b_proj.weight";
   }
   return "";
 }
@@ -194,7 +206,8 @@ static void setHFNames(ModelSource &source) {
   FFNNames ffn = c.arch == "mixtral" ? FFNNames::Mixtral
                  : c.arch == "qwen2_moe" || c.arch == "qwen3_moe"
                      ? FFNNames::Qwen2MoE
-                     : FFNNames::Dense;
+                 : c.arch == "deepseek_v2" ? FFNNames::DeepSeek
+                                           : FFNNames::Dense;
   bool bias = c.qkvBias, tied = c.tiedEmbeddings;
   NormNames norms = normNames(c.arch);
   source.nameOf = [=](Role role, int64_t layer, int64_t expert) {

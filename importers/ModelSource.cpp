@@ -78,6 +78,29 @@ Error ModelConfig::validate(llvm::StringRef path) const {
         return fileError(path, "dense (MLP-only) layer " + llvm::Twine(l) +
                                    " is not in [0, " + llvm::Twine(numLayers) +
                                    ")");
+    if (expertGroups < 0 || (expertGroups > 0 &&
+                             (numExperts % expertGroups != 0 || topGroups < 1 ||
+                              topGroups > expertGroups ||
+                              topGroups * (numExperts / expertGroups) <
+                                  expertsPerToken)))
+      return fileError(path, "expert groups (" + llvm::Twine(expertGroups) +
+                                 ", " + llvm::Twine(topGroups) +
+                                 " chosen) must divide the experts and hold "
+                                 "the experts per token");
+    if (routedScale < 0 || !std::isfinite(routedScale))
+      return fileError(path, "routed_scaling_factor must be positive");
+  }
+  if (mla) {
+    for (auto [v, what] :
+         {std::pair<int64_t, const char *>{mla->kvLora, "kv_lora_rank"},
+          {mla->nopeDim, "qk_nope_head_dim"},
+          {mla->ropeDim, "qk_rope_head_dim"},
+          {mla->valueDim, "v_head_dim"}})
+      if (Error e = positive(v, what))
+        return e;
+    if (mla->qLora < 0 || mla->ropeDim % 2 != 0)
+      return fileError(path, "q_lora_rank must be >= 0 and qk_rope_head_dim "
+                             "even");
   }
   return Error::success();
 }
@@ -191,14 +214,29 @@ Error ModelSource::forEachExpectedTensor(
         want.push_back({Role::AttnNormBias, {c.dim}});
     }
     int64_t qkvDim = c.qDim() + 2 * c.kvDim();
-    if (c.fusedQKV) {
+    if (const auto &m = c.mla) {
+      int64_t h = c.numHeads, qHead = m->nopeDim + m->ropeDim;
+      if (m->qLora > 0) {
+        want.push_back({Role::QA, {m->qLora, c.dim}});
+        want.push_back({Role::QANorm, {m->qLora}});
+        want.push_back({Role::QB, {h * qHead, m->qLora}});
+      } else {
+        want.push_back({Role::Wq, {h * qHead, c.dim}});
+      }
+      want.push_back({Role::KVA, {m->kvLora + m->ropeDim, c.dim}});
+      want.push_back({Role::KVANorm, {m->kvLora}});
+      want.push_back(
+          {Role::KVB, {h * (m->nopeDim + m->valueDim), m->kvLora}});
+      want.push_back({Role::Wo, {c.dim, h * m->valueDim}});
+    } else if (c.fusedQKV) {
       want.push_back({Role::Wqkv, lin(qkvDim, c.dim)});
     } else {
       want.push_back({Role::Wq, lin(c.qDim(), c.dim)});
       want.push_back({Role::Wk, lin(c.kvDim(), c.dim)});
       want.push_back({Role::Wv, lin(c.kvDim(), c.dim)});
     }
-    want.push_back({Role::Wo, lin(c.dim, c.qDim())});
+    if (!c.mla)
+      want.push_back({Role::Wo, lin(c.dim, c.qDim())});
     if (c.linearBias) {
       want.push_back({Role::Bo, {c.dim}});
       if (c.fusedQKV)

@@ -29,13 +29,16 @@ llvm::Error fileError(llvm::StringRef path, const llvm::Twine &message);
 enum class RopeStyle { Interleaved, Half };
 
 struct RopeScaling {
-  enum Kind { Linear, Llama3, LongRope } kind = Linear;
+  enum Kind { Linear, Llama3, LongRope, Yarn } kind = Linear;
   double factor = 1.0;
   double lowFreqFactor = 0, highFreqFactor = 0;
   int64_t originalMaxPositions = 0;
-  /// LongRoPE (Phi-3): per-pair factors and the cos/sin multiplier.
+  /// LongRoPE (Phi-3): per-pair factors and the cos/sin multiplier (also
+  /// YaRN's).
   std::vector<double> shortFactor, longFactor;
   double attentionFactor = 1.0;
+  /// YaRN: the rotation counts bounding its interpolation ramp.
+  double betaFast = 0, betaSlow = 0;
 };
 
 /// The RoPE of one kind of layer: base frequency and optional scaling.
@@ -121,6 +124,21 @@ struct ModelConfig {
     return expertHiddenDim > 0 ? expertHiddenDim : hiddenDim;
   }
 
+  /// Multi-head latent attention (DeepSeek-V2): keys and values are
+  /// expanded from a `kvLora`-wide latent (normalised) per position, plus
+  /// one `ropeDim` RoPE key shared by all heads; queries come from the
+  /// hidden state, or from a `qLora`-wide normalised latent. Each head's
+  /// query is `nopeDim + ropeDim` wide, its value `valueDim`.
+  struct LatentAttention {
+    int64_t kvLora = 0, qLora = 0, nopeDim = 0, ropeDim = 0, valueDim = 0;
+  };
+  std::optional<LatentAttention> mla;
+  /// DeepSeek routing: routed experts' weights times routedScale (0: 1);
+  /// with expertGroups > 0 only the experts of the topGroups best groups
+  /// compete.
+  double routedScale = 0;
+  int64_t expertGroups = 0, topGroups = 0;
+
   int64_t kvDim() const { return numKvHeads * headDim; }
   int64_t qDim() const { return numHeads * headDim; }
   /// Checks positivity and divisibility; `path` names the file in errors.
@@ -135,7 +153,11 @@ enum class Role {
   // LayerNorm biases (GPT-2).
   AttnNormBias, FfnNormBias, FinalNormBias,
   Router, ExpertGate, ExpertUp, ExpertDown,
-  SharedGate, SharedUp, SharedDown, SharedScale
+  SharedGate, SharedUp, SharedDown, SharedScale,
+  // Multi-head latent attention (DeepSeek-V2): the query latent's down
+  // projection, norm and up projection; the KV latent (+ RoPE key) down
+  // projection, norm and up projection to per-head keys and values.
+  QA, QANorm, QB, KVA, KVANorm, KVB
 };
 
 enum class TokenizerFormat { None, Llama2C, SentencePieceModel, HFJson, GGUF };

@@ -292,6 +292,10 @@ struct InsertEarlyExitsPass
         return func.emitError("llm-insert-early-exits: kv-policy=recompute "
                               "needs an f32 KV cache of at least as many "
                               "positions as layers");
+      if (cache.getShared())
+        return func.emitError("llm-insert-early-exits: kv-policy=recompute "
+                              "does not support a shared (latent) KV cache; "
+                              "use kv-policy=propagate");
       int64_t dim = hidden.getDimSize(1);
       retypeKVCaches(func, [&](KVCacheType t) -> Type {
         return t.withPending(dim);

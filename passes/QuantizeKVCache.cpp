@@ -64,8 +64,7 @@ struct QuantizeKVCachePass
     retypeKVCaches(getOperation(), [&](KVCacheType kv) -> Type {
       if (!isa<FloatType>(kv.getElementType()))
         return kv;
-      return KVCacheType::get(&getContext(), kv.getLayers(), kv.getMaxSeq(),
-                              kv.getKvHeads(), kv.getHeadDim(), i8);
+      return kv.withElementType(i8);
     });
   }
 };

@@ -164,6 +164,12 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
                     epilogue * perElem(o.getResult(), 1);
           return c;
         })
+        .Case([&](HeadLinearOp o) {
+          Cost c = traffic(o);
+          c.flops = 2 * m * cast<RankedTensorType>(o.getWeight().getType())
+                                .getNumElements();
+          return c;
+        })
         .Case([&](EmbeddingOp o) {
           // A gather reads one row per token, not the table.
           Cost c;
@@ -183,11 +189,13 @@ struct RooflinePass : llm::impl::RooflineBase<RooflinePass> {
           double h = o.getNumHeads(), kvh = o.getNumKvHeads(),
                  hd = cache.getHeadDim();
           double kvBytes = cache.getElementType().getIntOrFloatBitWidth() / 8.0;
-          c.actLoad = actBytes(o.getQuery()) + actBytes(o.getKey()) +
-                      actBytes(o.getValue());
+          // A shared (latent) cache holds one vector per position.
+          double kinds = cache.getKinds();
+          c.actLoad = actBytes(o.getQuery()) + kinds / 2 * (actBytes(o.getKey()) +
+                                                            actBytes(o.getValue()));
           c.actStore = actBytes(o.getOutput());
-          c.kvStore = b * s * kvh * hd * 2 * kvBytes;
-          c.kvLoad = b * kvLen * kvh * hd * 2 * kvBytes;
+          c.kvStore = b * s * kvh * hd * kinds * kvBytes;
+          c.kvLoad = b * kvLen * kvh * hd * kinds * kvBytes;
           // QK^T and PV, plus the softmax.
           c.flops = b * (2 * 2 * s * h * hd * ctx + 5 * s * h * ctx);
           // Flash attention (llm.flash) keeps the scores in registers. The

@@ -265,10 +265,11 @@ Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
   std::optional<RopeScalingKind> kind = symbolizeRopeScalingKind(kindName);
   if (!kind) {
     parser.emitError(loc, "unknown rope scaling '")
-        << kindName << "' (expected linear, llama3 or longrope)";
+        << kindName << "' (expected linear, llama3, longrope or yarn)";
     return {};
   }
-  double factor = 0, low = 0, high = 0, attention = 1.0;
+  double factor = 0, low = 0, high = 0, attention = 1.0, betaFast = 0,
+         betaSlow = 0;
   int64_t original = 0;
   SmallVector<double> shortFactor, longFactor;
   auto parseList = [&](SmallVector<double> &out) {
@@ -298,6 +299,10 @@ Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
       r = parser.parseInteger(original);
     else if (key == "attention_factor")
       r = parser.parseFloat(attention);
+    else if (key == "beta_fast")
+      r = parser.parseFloat(betaFast);
+    else if (key == "beta_slow")
+      r = parser.parseFloat(betaSlow);
     else if (key == "short_factor")
       r = parseList(shortFactor);
     else if (key == "long_factor")
@@ -319,7 +324,7 @@ Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
                     longFactor.empty()
                         ? DenseF64ArrayAttr()
                         : DenseF64ArrayAttr::get(parser.getContext(), longFactor),
-                    APFloat(attention));
+                    APFloat(attention), APFloat(betaFast), APFloat(betaSlow));
 }
 
 void RopeScalingAttr::print(AsmPrinter &printer) const {
@@ -332,6 +337,15 @@ void RopeScalingAttr::print(AsmPrinter &printer) const {
     printer.printFloat(getHighFreqFactor());
     printer
             << ", original_max_positions = " << getOriginalMaxPositions();
+  }
+  if (getKind() == RopeScalingKind::yarn) {
+    printer << ", original_max_positions = " << getOriginalMaxPositions()
+            << ", attention_factor = ";
+    printer.printFloat(getAttentionFactor());
+    printer << ", beta_fast = ";
+    printer.printFloat(getBetaFast());
+    printer << ", beta_slow = ";
+    printer.printFloat(getBetaSlow());
   }
   if (getKind() == RopeScalingKind::longrope) {
     printer << ", original_max_positions = " << getOriginalMaxPositions()
@@ -357,7 +371,8 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         RopeScalingKind kind, APFloat factorAP,
                         APFloat lowAP, APFloat highAP, int64_t original,
                         DenseF64ArrayAttr shortAttr,
-                        DenseF64ArrayAttr longAttr, APFloat attentionAP) {
+                        DenseF64ArrayAttr longAttr, APFloat attentionAP,
+                        APFloat betaFastAP, APFloat betaSlowAP) {
   ArrayRef<double> shortFactor =
       shortAttr ? shortAttr.asArrayRef() : ArrayRef<double>();
   ArrayRef<double> longFactor =
@@ -368,10 +383,17 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "rope scaling factor must be positive, got "
                        << formatNumber(factor);
   bool longrope = kind == RopeScalingKind::longrope;
-  if (!longrope && (!shortFactor.empty() || !longFactor.empty() ||
-                    attentionAP.convertToDouble() != 1.0))
-    return emitError() << "short_factor, long_factor and attention_factor "
-                          "belong to longrope scaling";
+  bool yarn = kind == RopeScalingKind::yarn;
+  double betaFast = betaFastAP.convertToDouble(),
+         betaSlow = betaSlowAP.convertToDouble();
+  if (!longrope && (!shortFactor.empty() || !longFactor.empty()))
+    return emitError() << "short_factor and long_factor belong to longrope "
+                          "scaling";
+  if (!longrope && !yarn && attentionAP.convertToDouble() != 1.0)
+    return emitError() << "attention_factor belongs to longrope and yarn "
+                          "scaling";
+  if (!yarn && (betaFast != 0 || betaSlow != 0))
+    return emitError() << "beta_fast and beta_slow belong to yarn scaling";
   if (kind == RopeScalingKind::linear) {
     if (low != 0 || high != 0 || original != 0)
       return emitError() << "linear rope scaling takes only 'factor'";
@@ -382,6 +404,21 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << " rope scaling requires "
                           "original_max_positions > 0, got "
                        << original;
+  if (yarn) {
+    if (low != 0 || high != 0)
+      return emitError() << "yarn rope scaling takes beta_fast and beta_slow, "
+                            "not low/high_freq_factor";
+    if (!(betaFast > betaSlow) || !(betaSlow > 0))
+      return emitError() << "yarn rope scaling requires beta_fast > "
+                            "beta_slow > 0, got "
+                         << formatNumber(betaFast) << " and "
+                         << formatNumber(betaSlow);
+    double a = attentionAP.convertToDouble();
+    if (!(a > 0) || !std::isfinite(a))
+      return emitError() << "attention_factor must be positive, got "
+                         << formatNumber(a);
+    return success();
+  }
   if (longrope) {
     if (shortFactor.empty() || shortFactor.size() != longFactor.size())
       return emitError() << "longrope needs short_factor and long_factor "

@@ -55,7 +55,8 @@ def LLM_RopeScalingKind : I32EnumAttr<"RopeScalingKind",
     "rotary embedding frequency scaling", [
     I32EnumAttrCase<"linear", 0>,
     I32EnumAttrCase<"llama3", 1>,
-    I32EnumAttrCase<"longrope", 2>]> {
+    I32EnumAttrCase<"longrope", 2>,
+    I32EnumAttrCase<"yarn", 3>]> {
   let cppNamespace = "::mlir::llm";
   let genSpecializedAttr = 0;
 }
@@ -225,6 +226,12 @@ def LLM_RopeScalingAttr : LLM_Attr<"RopeScaling", "rope_scaling"> {
     factor: `short_factor[i]` while the sequence (`start_pos` + tokens) fits
     in `original_max_positions`, `long_factor[i]` beyond; cos and sin are
     multiplied by `attention_factor`. `factor` is recorded, not used.
+    `yarn` (YaRN; DeepSeek-V2, Qwen2.5 long context) blends, per pair,
+    the original frequency with the one divided by `factor` along a linear
+    ramp between the pairs that complete `beta_fast` and `beta_slow`
+    rotations over `original_max_positions` (bounds floored and ceiled, as
+    transformers and DeepSeek's reference do); cos and sin are multiplied
+    by `attention_factor`.
 
     ```mlir
     #llm.rope_scaling<linear, factor = 4.0>
@@ -233,6 +240,8 @@ def LLM_RopeScalingAttr : LLM_Attr<"RopeScaling", "rope_scaling"> {
     #llm.rope_scaling<longrope, factor = 32.0, original_max_positions = 4096,
                       attention_factor = 1.19, short_factor = [1.0, 1.1],
                       long_factor = [1.0, 4.0]>
+    #llm.rope_scaling<yarn, factor = 40.0, original_max_positions = 4096,
+                      attention_factor = 1.0, beta_fast = 32.0, beta_slow = 1.0>
     ```
   }];
   let parameters = (ins EnumParameter<LLM_RopeScalingKind>:$kind,
@@ -242,7 +251,9 @@ def LLM_RopeScalingAttr : LLM_Attr<"RopeScaling", "rope_scaling"> {
                         "int64_t":$originalMaxPositions,
                         "::mlir::DenseF64ArrayAttr":$shortFactorAttr,
                         "::mlir::DenseF64ArrayAttr":$longFactorAttr,
-                        APFloatParameter<"">:$attentionFactor);
+                        APFloatParameter<"">:$attentionFactor,
+                        APFloatParameter<"">:$betaFast,
+                        APFloatParameter<"">:$betaSlow);
   let builders = [
     AttrBuilder<(ins "RopeScalingKind":$kind, "::llvm::APFloat":$factor,
                      "::llvm::APFloat":$lowFreqFactor,
@@ -250,7 +261,8 @@ def LLM_RopeScalingAttr : LLM_Attr<"RopeScaling", "rope_scaling"> {
                      "int64_t":$originalMaxPositions), [{
       return $_get($_ctxt, kind, factor, lowFreqFactor, highFreqFactor,
                    originalMaxPositions, ::mlir::DenseF64ArrayAttr(),
-                   ::mlir::DenseF64ArrayAttr(), ::llvm::APFloat(1.0));
+                   ::mlir::DenseF64ArrayAttr(), ::llvm::APFloat(1.0),
+                   ::llvm::APFloat(0.0), ::llvm::APFloat(0.0));
     }]>];
   let extraClassDeclaration = [{
     /// longrope's per-pair factors (empty for the other kinds).

@@ -298,6 +298,40 @@ LogicalResult QLinearOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// HeadLinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult HeadLinearOp::verify() {
+  auto x = getInput().getType();
+  auto w = getWeight().getType();
+  auto y = getResult().getType();
+  if (x.getRank() != 2 || y.getRank() != 2 || w.getRank() != 3)
+    return emitOpError() << "expects a [seq, heads * in] input, a [heads, "
+                            "out, in] (or transposed [heads, in, out]) weight "
+                            "and a [seq, heads * out] result, got "
+                         << x << ", " << w << " and " << y;
+  if (!w.hasStaticShape() || w.getNumElements() == 0)
+    return emitOpError() << "weight (" << w
+                         << ") must have a static, non-empty shape";
+  int64_t heads = getHeads(), in = getHeadIn(), out = getHeadOut();
+  if (x.getDimSize(1) != heads * in)
+    return emitOpError() << "input (" << x << ") must have heads * in = "
+                         << heads << " * " << in << " features for weight "
+                         << w << (getTransposed() ? " (transposed)" : "");
+  if (y.getDimSize(1) != heads * out)
+    return emitOpError() << "result (" << y << ") must have heads * out = "
+                         << heads << " * " << out << " features for weight "
+                         << w << (getTransposed() ? " (transposed)" : "");
+  if (!dimsCompatible(x.getDimSize(0), y.getDimSize(0)))
+    return emitOpError() << "input (" << x << ") and result (" << y
+                         << ") must have the same number of tokens";
+  if (x.getElementType() != y.getElementType())
+    return emitOpError() << "result (" << y
+                         << ") must have the input's element type";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // RoPEOp
 //===----------------------------------------------------------------------===//
 
@@ -390,6 +424,10 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "float cache (" << cache
                          << ") must have the element type of 'query' (" << q
                          << ")";
+  if (cache.getShared() && getValue() != getKey())
+    return emitOpError() << "a shared cache (" << cache
+                         << ") stores one vector per position used as key "
+                            "and value: 'value' must be 'key'";
   if (getLayer() < 0 || getLayer() >= cache.getLayers())
     return emitOpError() << "layer " << getLayer()
                          << " is out of range for the cache (" << cache << ")";

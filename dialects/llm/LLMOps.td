@@ -186,6 +186,47 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     }]>];
 }
 
+def LLM_HeadLinearOp : LLM_Op<"head_linear", [Pure]> {
+  let summary = "A separate linear map per attention head";
+  let description = [{
+    `input` `[seq, heads * in]` is split into `heads` vectors per token;
+    head `h`'s is multiplied by its own matrix `weight[h]`:
+    `result[t, h * out + o] = sum_i input[t, h * in + i] * weight[h, o, i]`
+    with `weight` `[heads, out, in]`, or with `transposed` `[heads, in,
+    out]` (`weight[h, i, o]`). Multi-head latent attention (DeepSeek-V2)
+    uses both forms of one `[heads, nope, latent]` slice of `kv_b_proj`:
+    transposed to absorb the key up-projection into each query head
+    (`nope -> latent`), and the value slice to expand each head's attended
+    latent (`latent -> v_head_dim`). The weight may have a narrower float
+    type than the input.
+
+    ```mlir
+    %qa = llm.head_linear %qn, %wk transposed
+        : tensor<?x512xf32>, tensor<4x128x512xf32> -> tensor<?x2048xf32>
+    %v = llm.head_linear %o, %wv
+        : tensor<?x2048xf32>, tensor<4x128x512xf32> -> tensor<?x512xf32>
+    ```
+  }];
+  let arguments = (ins LLM_FloatTensor:$input, LLM_FloatTensor:$weight,
+                       UnitAttr:$transposed);
+  let results = (outs LLM_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`transposed` $transposed^)? attr-dict
+    `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getHeads() { return getWeight().getType().getDimSize(0); }
+    /// Features per head of the input and of the result.
+    int64_t getHeadIn() {
+      return getWeight().getType().getDimSize(getTransposed() ? 1 : 2);
+    }
+    int64_t getHeadOut() {
+      return getWeight().getType().getDimSize(getTransposed() ? 2 : 1);
+    }
+  }];
+}
+
 def LLM_QLinearOp : LLM_Op<"qlinear", [Pure, AttrSizedOperandSegments]> {
   let summary = "Linear layer over quantized weights";
   let description = [{
@@ -280,6 +321,11 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure,
 
     Returns the attention output and the updated cache. One op serves
     prefill (many tokens) and decode (one).
+
+    With a `shared` cache, `value` must be `key`: each position's one stored
+    vector is both (multi-head latent attention in its absorbed form, where
+    every query head attends the latent followed by the rotated key, and
+    the output's first elements per head are the attended latent).
 
     ```mlir
     %o, %kv1 = llm.attention %q, %k, %v, %kv0[%pos]

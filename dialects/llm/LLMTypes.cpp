@@ -20,21 +20,27 @@ void LLMDialect::registerTypes() {
 }
 
 // !llm.kv_cache<LAYERSxMAX_SEQxKV_HEADSxHEAD_DIM, ELEMENT_TYPE
-//               [, pending = D]>
+//               [, pending = D] [, shared]>
 Type KVCacheType::parse(AsmParser &parser) {
   SmallVector<int64_t, 4> dims;
   Type elementType;
   int64_t pending = 0;
+  bool shared = false;
   SMLoc loc = parser.getCurrentLocation();
   if (parser.parseLess() ||
       parser.parseDimensionList(dims, /*allowDynamic=*/false,
                                 /*withTrailingX=*/false) ||
       parser.parseComma() || parser.parseType(elementType))
     return {};
-  if (succeeded(parser.parseOptionalComma()) &&
-      (parser.parseKeyword("pending") || parser.parseEqual() ||
-       parser.parseInteger(pending)))
-    return {};
+  while (succeeded(parser.parseOptionalComma())) {
+    if (succeeded(parser.parseOptionalKeyword("shared"))) {
+      shared = true;
+      continue;
+    }
+    if (parser.parseKeyword("pending") || parser.parseEqual() ||
+        parser.parseInteger(pending))
+      return {};
+  }
   if (parser.parseGreater())
     return {};
   if (dims.size() != 4) {
@@ -45,7 +51,7 @@ Type KVCacheType::parse(AsmParser &parser) {
   }
   return getChecked([&] { return parser.emitError(loc); },
                     parser.getContext(), dims[0], dims[1], dims[2], dims[3],
-                    elementType, pending);
+                    elementType, pending, shared);
 }
 
 void KVCacheType::print(AsmPrinter &printer) const {
@@ -53,13 +59,16 @@ void KVCacheType::print(AsmPrinter &printer) const {
           << "x" << getHeadDim() << ", " << getElementType();
   if (getPending())
     printer << ", pending = " << getPending();
+  if (getShared())
+    printer << ", shared";
   printer << ">";
 }
 
 LogicalResult
 KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                     int64_t layers, int64_t maxSeq, int64_t kvHeads,
-                    int64_t headDim, Type elementType, int64_t pending) {
+                    int64_t headDim, Type elementType, int64_t pending,
+                    bool shared) {
   if (layers <= 0 || maxSeq <= 0 || kvHeads <= 0 || headDim <= 0)
     return emitError() << "kv_cache dimensions must be positive, got "
                        << layers << "x" << maxSeq << "x" << kvHeads << "x"
@@ -78,6 +87,10 @@ KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "a kv_cache with a pending state needs max_seq >= "
                           "layers (one counter per layer), got "
                        << maxSeq << " < " << layers;
+  if (pending && shared)
+    return emitError() << "a shared (latent) kv_cache has no pending state: "
+                          "early exit's recompute policy is not supported "
+                          "with multi-head latent attention";
   return success();
 }
 
@@ -86,17 +99,23 @@ int64_t KVCacheType::getStateLayers() const {
     return 0;
   // Hidden rows spread over the slots' [2, kv_heads, *, head_dim] elements
   // of each position, plus one slot for the per-layer counters.
-  int64_t perSlot = 2 * getKvHeads() * getHeadDim();
+  int64_t perSlot = getKinds() * getKvHeads() * getHeadDim();
   return llvm::divideCeil(getPending(), perSlot) + 1;
 }
 
 KVCacheType KVCacheType::withPending(int64_t pending) const {
   return KVCacheType::get(getContext(), getLayers(), getMaxSeq(), getKvHeads(),
-                          getHeadDim(), getElementType(), pending);
+                          getHeadDim(), getElementType(), pending,
+                          getShared());
+}
+
+KVCacheType KVCacheType::withElementType(Type elementType) const {
+  return KVCacheType::get(getContext(), getLayers(), getMaxSeq(), getKvHeads(),
+                          getHeadDim(), elementType, getPending(), getShared());
 }
 
 int64_t KVCacheType::getNumElements() const {
-  return 2 * getLayers() * getMaxSeq() * getKvHeads() * getHeadDim();
+  return getKinds() * getLayers() * getMaxSeq() * getKvHeads() * getHeadDim();
 }
 
 int64_t KVCacheType::getSizeInBytes() const {
@@ -104,7 +123,8 @@ int64_t KVCacheType::getSizeInBytes() const {
                   llvm::divideCeil(getElementType().getIntOrFloatBitWidth(), 8);
   // int8: one f32 scale per layer, key/value, head and position.
   if (getElementType().isSignlessInteger(8))
-    bytes += 2 * getLayers() * getMaxSeq() * getKvHeads() * 4;
-  bytes += getStateLayers() * 2 * getMaxSeq() * getKvHeads() * getHeadDim() * 4;
+    bytes += getKinds() * getLayers() * getMaxSeq() * getKvHeads() * 4;
+  bytes += getStateLayers() * getKinds() * getMaxSeq() * getKvHeads() *
+           getHeadDim() * 4;
   return bytes;
 }

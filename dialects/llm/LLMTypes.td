@@ -37,14 +37,26 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
     ```mlir
     !llm.kv_cache<5x512x4x8, f32, pending = 64>
     ```
+
+    With `shared`, keys and values are one tensor: the cache stores one
+    vector per position, head and layer, which attention uses both as the
+    key and as the value (multi-head latent attention: DeepSeek-V2's
+    compressed latent followed by its rotated key, read by every query
+    head). Half the memory of a cache holding the same vector twice.
+
+    ```mlir
+    !llm.kv_cache<27x4096x1x576, f32, shared>
+    ```
   }];
   let parameters = (ins "int64_t":$layers, "int64_t":$maxSeq,
                         "int64_t":$kvHeads, "int64_t":$headDim,
-                        "::mlir::Type":$elementType, "int64_t":$pending);
+                        "::mlir::Type":$elementType, "int64_t":$pending,
+                        "bool":$shared);
   let builders = [
     TypeBuilder<(ins "int64_t":$layers, "int64_t":$maxSeq, "int64_t":$kvHeads,
         "int64_t":$headDim, "::mlir::Type":$elementType), [{
-      return $_get($_ctxt, layers, maxSeq, kvHeads, headDim, elementType, 0);
+      return $_get($_ctxt, layers, maxSeq, kvHeads, headDim, elementType, 0,
+                   false);
     }]>
   ];
   let hasCustomAssemblyFormat = 1;
@@ -59,6 +71,10 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
     int64_t getStateLayers() const;
     /// This cache with (or, with 0, without) the pending state.
     KVCacheType withPending(int64_t pending) const;
+    /// This cache with another element type (same shape and flags).
+    KVCacheType withElementType(::mlir::Type elementType) const;
+    /// Tensors per layer: 2 (keys, values), or 1 when `shared`.
+    int64_t getKinds() const { return getShared() ? 1 : 2; }
   }];
 }
 

@@ -101,6 +101,25 @@ LogicalResult MoEOp::verify() {
   }
   if (failed(verifySharedExpert(dim)))
     return failure();
+  if (auto s = getRoutedScale(); s && !(s->convertToDouble() > 0))
+    return emitOpError() << "routed_scale must be positive, got "
+                         << formatNumber(s->convertToDouble());
+  std::optional<int64_t> groups = getExpertGroups(), top = getTopGroups();
+  if (bool(groups) != bool(top))
+    return emitOpError("expert_groups and top_groups go together");
+  if (groups) {
+    if (*groups < 1 || experts % *groups != 0)
+      return emitOpError() << "expert_groups (" << *groups
+                           << ") must divide the " << experts << " experts";
+    if (*top < 1 || *top > *groups ||
+        *top * (experts / *groups) < getTopK())
+      return emitOpError() << "top_groups must be in [1, " << *groups
+                           << "] and its groups must hold top_k = "
+                           << getTopK() << " experts, got " << *top;
+    if (getRouting() == MoERouting::topk_softmax)
+      return emitOpError("group-limited routing needs softmax_topk or "
+                         "softmax_topk_norm routing");
+  }
   if (auto placement = getPlacementAttr();
       placement && static_cast<int64_t>(placement.getTiers().size()) != experts)
     return emitOpError() << "placement has " << placement.getTiers().size()

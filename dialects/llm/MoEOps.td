@@ -43,6 +43,13 @@ def LLM_MoEOp : LLM_Op<"moe", [Pure, AttrSizedOperandSegments,
     `expert_quant.bits` bits, the logical shape) and each expert's matmuls
     run on its blocks as stored (llama.cpp's quantized `ffn_*_exps`).
 
+    With `expert_groups = G` and `top_groups = N` (DeepSeek-V2's
+    group-limited routing) the experts form G equal groups of consecutive
+    indices, each scored by its best expert; only the experts of the N best
+    groups compete for the `top_k`. With `routed_scale = s` the routed
+    experts' weights are multiplied by s (DeepSeek's
+    `routed_scaling_factor`); the shared expert's output is not.
+
     `placement` records where each routed expert's weights live (set by the
     expert-placement pass).
 
@@ -64,7 +71,10 @@ def LLM_MoEOp : LLM_Op<"moe", [Pure, AttrSizedOperandSegments,
                        Optional<LLM_FloatTensor>:$shared_scale_weights,
                        I64Attr:$top_k, LLM_MoERouting:$routing,
                        OptionalAttr<LLM_QuantAttr>:$expert_quant,
-                       OptionalAttr<LLM_PlacementAttr>:$placement);
+                       OptionalAttr<LLM_PlacementAttr>:$placement,
+                       OptionalAttr<F64Attr>:$routed_scale,
+                       OptionalAttr<I64Attr>:$expert_groups,
+                       OptionalAttr<I64Attr>:$top_groups);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $router `,` $gate_weights `,` $up_weights `,` $down_weights

@@ -137,7 +137,8 @@ bool mlir::llm::isPackTimeWeight(Value v) {
   if (isa<ParamOp>(def))
     return true;
   if (isa<ConcatOp, ScaleColumnsOp, QuantizeOp, TransposeOp,
-          tensor::ExpandShapeOp, tensor::CollapseShapeOp>(def) ||
+          tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+          tensor::ExtractSliceOp>(def) ||
       isPackTimeDequantize(def))
     return llvm::all_of(def->getOperands(), isPackTimeWeight);
   return false;

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include <algorithm>
 #include <cmath>
 
 using namespace mlir;
@@ -20,6 +21,32 @@ using namespace mlir::llm;
 using namespace mlir::llm::lowering;
 
 namespace {
+/// YaRN: each pair's frequency blended between `inv` (extrapolation) and
+/// `inv / factor` (interpolation) along a ramp over the pair index from
+/// the pair completing beta_fast rotations in the original context to the
+/// one completing beta_slow, bounds floored/ceiled (transformers'
+/// _compute_yarn_parameters, with its float32 ramp).
+SmallVector<float> yarnInverseFrequencies(RopeScalingAttr s, double theta,
+                                          SmallVector<float> inv) {
+  double dim = 2.0 * inv.size(), original = s.getOriginalMaxPositions();
+  auto correctionDim = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2 * M_PI)) /
+           (2 * std::log(theta));
+  };
+  double low = std::max(std::floor(correctionDim(s.getBetaFast().convertToDouble())), 0.0);
+  double high = std::min(std::ceil(correctionDim(s.getBetaSlow().convertToDouble())), dim - 1);
+  if (low == high)
+    high += 0.001; // as the reference: no division by zero
+  float factor = static_cast<float>(s.getFactor().convertToDouble());
+  for (size_t i = 0; i < inv.size(); ++i) {
+    float ramp = std::clamp((float(i) - float(low)) / float(high - low), 0.0f,
+                            1.0f);
+    float extrapolation = 1.0f - ramp;
+    inv[i] = inv[i] / factor * (1.0f - extrapolation) + inv[i] * extrapolation;
+  }
+  return inv;
+}
+
 /// Inverse frequencies of the rotary pairs, computed in f32 exactly as
 /// llama2.c and Hugging Face do (1 / theta^(2i/d)), then rescaled; for
 /// longrope, 1 / (factor[i] * theta^(2i/d)) with `factors` short or long.
@@ -35,6 +62,8 @@ SmallVector<float> ropeInverseFrequencies(RoPEOp op,
   RopeScalingAttr s = op.getScalingAttr();
   if (!s || s.getKind() == RopeScalingKind::longrope)
     return inv;
+  if (s.getKind() == RopeScalingKind::yarn)
+    return yarnInverseFrequencies(s, op.getTheta().convertToDouble(), inv);
   float factor = static_cast<float>(s.getFactor().convertToDouble());
   if (s.getKind() == RopeScalingKind::linear) {
     for (float &f : inv)
@@ -97,6 +126,9 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
       cosSinScale = scaling.getAttentionFactor().convertToDouble();
     } else {
       invFreq = table(ropeInverseFrequencies(op));
+      if (scaling && scaling.getKind() == RopeScalingKind::yarn &&
+          scaling.getAttentionFactor().convertToDouble() != 1.0)
+        cosSinScale = scaling.getAttentionFactor().convertToDouble();
     }
     Value out = elementwise(
         rw, loc, x, elt, [&](OpBuilder &b, Location l, ValueRange args) {
@@ -251,13 +283,12 @@ struct Int8Cache {
                                          ones());
   }
 
-  /// Positions [0, padded) of `kind` dequantized to f32: keys as
-  /// [kvh, hd, padded], values as [kvh, padded, hd].
-  Value read(Value cache, Value padded, int64_t kind) {
+  /// Positions [0, padded) of `kind` dequantized to f32: as keys
+  /// [kvh, hd, padded] or as values [kvh, padded, hd].
+  Value read(Value cache, Value padded, int64_t kind, bool keys) {
     MLIRContext *ctx = b.getContext();
     int64_t dyn = ShapedType::kDynamic;
     Type f32 = b.getF32Type(), i8 = b.getI8Type();
-    bool keys = kind == 0;
     Value rows = tensor::ExtractSliceOp::create(
         b, loc, RankedTensorType::get({kvh, dyn, hd + 4}, i8), cache,
         at(kind, b.getIndexAttr(0), 0), size(padded, hd + 4), ones());
@@ -306,6 +337,100 @@ struct Int8Cache {
   }
 };
 
+/// f32/f16 KV cache (see cacheTensorType): one layer's writes and reads.
+/// Keys are stored transposed ([kvh, hd, cap], so scores stream positions),
+/// values (and a shared cache's keys) as rows [kvh, cap, hd]; every region
+/// is a slice of the 5-D cache, so bufferization updates it in place.
+struct FloatCache {
+  OpBuilder &b;
+  Location loc;
+  int64_t layer, kvh, cap, hd;
+  Type elt;
+
+  SmallVector<OpFoldResult> at(int64_t kind, OpFoldResult pos) {
+    return {b.getIndexAttr(layer), b.getIndexAttr(kind), b.getIndexAttr(0),
+            pos, b.getIndexAttr(0)};
+  }
+  SmallVector<OpFoldResult> size(OpFoldResult rows) {
+    return {b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(kvh), rows,
+            b.getIndexAttr(hd)};
+  }
+  SmallVector<OpFoldResult> ones(unsigned n) {
+    return SmallVector<OpFoldResult>(n, b.getIndexAttr(1));
+  }
+  /// [kvh, cap, hd] slot <-> [kvh, hd, cap]: the same memory seen with the
+  /// other shape.
+  Value reshaped(Value v, ArrayRef<int64_t> to) {
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, v, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+    return tensor::ExpandShapeOp::create(
+               b, loc, RankedTensorType::get(to, elt), flat,
+               ArrayRef<ReassociationIndices>{{0}, {1, 2}})
+        .getResult();
+  }
+  Value slot(Value cache, int64_t kind) {
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kvh, cap, hd}, elt), cache,
+        at(kind, b.getIndexAttr(0)), size(b.getIndexAttr(cap)), ones(5));
+  }
+
+  /// x ([T, kvh, hd]) as rows [pos, pos + T) of `kind`.
+  Value writeRows(Value cache, Value x, Value pos, Value t, int64_t kind) {
+    Value rows = linalg::TransposeOp::create(
+                     b, loc, x,
+                     empty(b, loc, {kvh, ShapedType::kDynamic, hd}, elt, t),
+                     ArrayRef<int64_t>{1, 0, 2})
+                     .getResult()[0];
+    return tensor::InsertSliceOp::create(b, loc, rows, cache, at(kind, pos),
+                                         size(t), ones(5));
+  }
+
+  /// Keys x ([T, kvh, hd]) into the transposed key slot at column pos.
+  Value writeTransposed(Value cache, Value x, Value pos, Value t) {
+    Value keySlot = slot(cache, 0);
+    Value kT = linalg::TransposeOp::create(
+                   b, loc, x,
+                   empty(b, loc, {kvh, hd, ShapedType::kDynamic}, elt, t),
+                   ArrayRef<int64_t>{1, 2, 0})
+                   .getResult()[0];
+    Value keysT = tensor::InsertSliceOp::create(
+        b, loc, kT, reshaped(keySlot, {kvh, hd, cap}),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0), pos},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(kvh), b.getIndexAttr(hd), t},
+        ones(3));
+    return tensor::InsertSliceOp::create(
+        b, loc, reshaped(keysT, {kvh, cap, hd}), cache,
+        at(0, b.getIndexAttr(0)), size(b.getIndexAttr(cap)), ones(5));
+  }
+
+  /// Rows [0, padded) of `kind`: [kvh, padded, hd].
+  Value readRows(Value cache, Value padded, int64_t kind) {
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kvh, ShapedType::kDynamic, hd}, elt),
+        cache, at(kind, b.getIndexAttr(0)), size(padded), ones(5));
+  }
+
+  /// Transposed keys of positions [0, padded): [kvh, hd, padded].
+  Value readTransposed(Value cache, Value padded) {
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kvh, hd, ShapedType::kDynamic}, elt),
+        reshaped(slot(cache, 0), {kvh, hd, cap}),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                               b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(kvh), b.getIndexAttr(hd), padded},
+        ones(3));
+  }
+
+  /// [kvh, padded, hd] rows as [kvh, hd, padded] (a shared cache's keys).
+  Value transposeRows(Value rows, Value padded) {
+    return linalg::TransposeOp::create(
+               b, loc, rows,
+               empty(b, loc, {kvh, hd, ShapedType::kDynamic}, elt, padded),
+               ArrayRef<int64_t>{0, 2, 1})
+        .getResult()[0];
+  }
+};
+
 /// Grouped-query attention over the cache tensor (see cacheTensorType):
 /// keys stored transposed per layer, values row by row.
 struct LowerAttention : OpConversionPattern<AttentionOp> {
@@ -339,29 +464,6 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
             rw, loc, arith::AddIOp::create(rw, loc, len, iconst(rw, loc, kKeyBlock - 1)),
             iconst(rw, loc, kKeyBlock)),
         iconst(rw, loc, kKeyBlock));
-    SmallVector<OpFoldResult> strides5(5, rw.getIndexAttr(1));
-    SmallVector<OpFoldResult> strides3(3, rw.getIndexAttr(1));
-    auto layerOffsets = [&](int64_t kind) {
-      return SmallVector<OpFoldResult>{rw.getIndexAttr(layer),
-                                       rw.getIndexAttr(kind), rw.getIndexAttr(0),
-                                       rw.getIndexAttr(0), rw.getIndexAttr(0)};
-    };
-    SmallVector<OpFoldResult> layerSizes = {
-        rw.getIndexAttr(1), rw.getIndexAttr(1), rw.getIndexAttr(kvh),
-        rw.getIndexAttr(cap), rw.getIndexAttr(hd)};
-    auto slotType = RankedTensorType::get({kvh, cap, hd}, elt);
-    auto keyTType = RankedTensorType::get({kvh, hd, cap}, elt);
-    // [kvh, cap, hd] slot <-> [kvh, hd, cap] (keys are stored transposed):
-    // the same memory seen with the other shape.
-    auto reshaped = [&](Value v, RankedTensorType to) {
-      Value flat = tensor::CollapseShapeOp::create(
-          rw, loc, v, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
-      return tensor::ExpandShapeOp::create(
-                 rw, loc, to, flat, ArrayRef<ReassociationIndices>{{0}, {1, 2}})
-          .getResult();
-    };
-    auto asKeysT = [&](Value slot) { return reshaped(slot, keyTType); };
-    auto asSlot = [&](Value keysT) { return reshaped(keysT, slotType); };
     auto split = [&](Value src) {
       return tensor::ExpandShapeOp::create(
                  rw, loc, RankedTensorType::get({dyn, kvh, hd}, elt), src,
@@ -371,39 +473,21 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
           .getResult();
     };
 
+    // A shared cache stores the keys only, as rows: they are also the
+    // values (the flash kernel then reads each block once for both).
+    bool shared = cacheType.getShared();
     Int8Cache int8Cache{rw, loc, static_cast<int64_t>(layer), kvh, cap, hd};
+    FloatCache floatCache{rw, loc, static_cast<int64_t>(layer), kvh, cap, hd,
+                          elt};
     if (int8) {
       cache = int8Cache.write(cache, split(k), pos, t, 0);
-      cache = int8Cache.write(cache, split(v), pos, t, 1);
+      if (!shared)
+        cache = int8Cache.write(cache, split(v), pos, t, 1);
+    } else if (shared) {
+      cache = floatCache.writeRows(cache, split(k), pos, t, 0);
     } else {
-    // Keys: [T, kvh*hd] -> [kvh, hd, T] into the transposed key slot at
-    // column pos, so scores stream keys along positions.
-    Value kSlot = tensor::ExtractSliceOp::create(rw, loc, slotType, cache,
-                                                 layerOffsets(0), layerSizes,
-                                                 strides5);
-    Value kT = linalg::TransposeOp::create(
-                   rw, loc, split(k), empty(rw, loc, {kvh, hd, dyn}, elt, t),
-                   ArrayRef<int64_t>{1, 2, 0})
-                   .getResult()[0];
-    Value keysT = tensor::InsertSliceOp::create(
-        rw, loc, kT, asKeysT(kSlot),
-        ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0), pos},
-        ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd), t},
-        strides3);
-    cache = tensor::InsertSliceOp::create(rw, loc, asSlot(keysT), cache,
-                                          layerOffsets(0), layerSizes, strides5);
-    // Values: [T, kvh*hd] -> [kvh, T, hd] at row pos.
-    Value vT = linalg::TransposeOp::create(
-                   rw, loc, split(v), empty(rw, loc, {kvh, dyn, hd}, elt, t),
-                   ArrayRef<int64_t>{1, 0, 2})
-                   .getResult()[0];
-    SmallVector<OpFoldResult> vOffsets = layerOffsets(1);
-    vOffsets[3] = pos;
-    cache = tensor::InsertSliceOp::create(
-        rw, loc, vT, cache, vOffsets,
-        ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
-                               rw.getIndexAttr(kvh), t, rw.getIndexAttr(hd)},
-        strides5);
+      cache = floatCache.writeTransposed(cache, split(k), pos, t);
+      cache = floatCache.writeRows(cache, split(v), pos, t, 1);
     }
 
     // Flash attention reads the cache in place; no score matrix.
@@ -417,25 +501,14 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     // Read back [kvh, hd, padded] keys and [kvh, padded, hd] values.
     Value keys, values;
     if (int8) {
-      keys = int8Cache.read(cache, padded, 0);
-      values = int8Cache.read(cache, padded, 1);
+      keys = int8Cache.read(cache, padded, 0, /*asKeys=*/true);
+      values = int8Cache.read(cache, padded, shared ? 0 : 1, /*asKeys=*/false);
+    } else if (shared) {
+      values = floatCache.readRows(cache, padded, 0);
+      keys = floatCache.transposeRows(values, padded);
     } else {
-      Value kRead = asKeysT(tensor::ExtractSliceOp::create(
-          rw, loc, slotType, cache, layerOffsets(0), layerSizes, strides5));
-      keys = tensor::ExtractSliceOp::create(
-          rw, loc, RankedTensorType::get({kvh, hd, dyn}, elt), kRead,
-          ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0),
-                                 rw.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{rw.getIndexAttr(kvh), rw.getIndexAttr(hd),
-                                 padded},
-          strides3);
-      values = tensor::ExtractSliceOp::create(
-          rw, loc, RankedTensorType::get({kvh, dyn, hd}, elt), cache,
-          layerOffsets(1),
-          ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1),
-                                 rw.getIndexAttr(kvh), padded,
-                                 rw.getIndexAttr(hd)},
-          strides5);
+      keys = floatCache.readTransposed(cache, padded);
+      values = floatCache.readRows(cache, padded, 1);
     }
 
     // Scores [kvh, g, T, padded]: query head kvh*g + gi attends KV head kvh;

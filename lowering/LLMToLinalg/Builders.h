@@ -120,6 +120,9 @@ Value buildFloatLinear(OpBuilder &b, Location loc, Value x, Value w,
 std::string packedWeightName(Value weight);
 /// Whether `op` is an llm.moe the lowering handles (f32, [tokens, dim]).
 bool isLowerableMoE(Operation *op);
+/// A run-time llm.concat of floats whose inputs' sizes along the axis are
+/// static (LLMToLinalg.cpp).
+bool isLowerableConcat(ConcatOp op);
 /// llm.moe (MoE.cpp).
 void populateMoEPatterns(TypeConverter &converter,
                          RewritePatternSet &patterns);

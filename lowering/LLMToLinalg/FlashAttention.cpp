@@ -62,6 +62,9 @@ struct FlashKernel {
   /// int8 cache: `flat` is i8, keys and values alike rows of hd int8
   /// values and a 4-byte f32 scale per position (see cacheTensorType).
   bool int8 = false;
+  /// Shared cache: keys only, stored as rows [cap, hd] per head; each
+  /// block is loaded once and serves as keys and as values.
+  bool shared = false;
 
   Value c(int64_t v) { return iconst(b, loc, v); }
 
@@ -128,10 +131,13 @@ struct FlashKernel {
     // its slots, hd + 4 bytes per position).
     int64_t slot = cap * (int8 ? hd + 4 : hd);
     Value kvOff = arith::MulIOp::create(b, loc, kv, c(slot));
+    int64_t kinds = shared ? 1 : 2;
     Value keyBase = arith::AddIOp::create(
-        b, loc, c((layer * 2 + 0) * kvh * slot), kvOff);
-    Value valBase = arith::AddIOp::create(
-        b, loc, c((layer * 2 + 1) * kvh * slot), kvOff);
+        b, loc, c(layer * kinds * kvh * slot), kvOff);
+    Value valBase = shared ? keyBase
+                           : arith::AddIOp::create(
+                                 b, loc, c((layer * 2 + 1) * kvh * slot), kvOff)
+                                 .getResult();
     Type i8 = b.getI8Type();
     // int8: the rows of positions [blk, blk + 16) of a slot, as their f32
     // values [16, hd] and scales [16].
@@ -158,9 +164,9 @@ struct FlashKernel {
           nb, l, VectorType::get({kKeyBlock, hd}, elt), data);
       return {values, scales};
     };
-    // int8: this head's query row, for the row-layout keys.
+    // int8 or shared: this head's query row, for the row-layout keys.
     Value qRow;
-    if (int8)
+    if (int8 || shared)
       qRow = vector::TransferReadOp::create(
           b, loc, VectorType::get({hd}, elt), q3, ValueRange{tok, head, c(0)},
           fconst(b, loc, elt, 0.0), ArrayRef<bool>{true});
@@ -176,20 +182,30 @@ struct FlashKernel {
         ValueRange{fconst(b, loc, elt, ninf), fconst(b, loc, elt, 0.0), zeroD},
         [&](OpBuilder &nb, Location l, Value blk, ValueRange it) {
           Value m = it[0], sum = it[1], acc = it[2];
-          Value s;
-          if (int8) {
-            // Rows of keys: sum over d of q[d] * k[j, d], times the scale.
-            auto [keys, scales] = int8Rows(nb, l, keyBase, blk);
+          Value s, sharedRows;
+          // Rows of keys [16, hd]: sum over d of q[d] * k[j, d].
+          auto rowScores = [&](Value keys) {
             Value prod = arith::MulFOp::create(
                 nb, l, keys,
                 vector::BroadcastOp::create(
                     nb, l, VectorType::get({kKeyBlock, hd}, elt), qRow));
-            s = arith::MulFOp::create(
-                nb, l,
-                vector::MultiDimReductionOp::create(
-                    nb, l, prod, zeroB, ArrayRef<bool>{false, true},
-                    vector::CombiningKind::ADD),
-                scales);
+            return vector::MultiDimReductionOp::create(
+                nb, l, prod, zeroB, ArrayRef<bool>{false, true},
+                vector::CombiningKind::ADD);
+          };
+          if (shared && !int8) {
+            Value at = arith::AddIOp::create(
+                nb, l, keyBase, arith::MulIOp::create(nb, l, blk, iconst(nb, l, hd)));
+            sharedRows = vector::ShapeCastOp::create(
+                nb, l, VectorType::get({kKeyBlock, hd}, elt),
+                vector::LoadOp::create(nb, l,
+                                       VectorType::get({kKeyBlock * hd}, elt),
+                                       flat, ValueRange{at}));
+            s = rowScores(sharedRows);
+          } else if (int8) {
+            // Rows of keys: sum over d of q[d] * k[j, d], times the scale.
+            auto [keys, scales] = int8Rows(nb, l, keyBase, blk);
+            s = arith::MulFOp::create(nb, l, rowScores(keys), scales);
           } else {
           // Scores of the block: q[d] * keysT[d, blk:blk+16] over d.
           auto dot = scf::ForOp::create(
@@ -270,6 +286,8 @@ struct FlashKernel {
             auto [values, scales] = int8Rows(nb, l, valBase, blk);
             vBlock = values;
             pw = arith::MulFOp::create(nb, l, e, scales);
+          } else if (shared) {
+            vBlock = sharedRows;
           } else {
             Value vAt = arith::AddIOp::create(
                 nb, l, valBase,
@@ -465,6 +483,7 @@ Value mlir::llm::lowering::buildFlashAttention(
                 t,
                 len};
   k.int8 = int8;
+  k.shared = op.getCache().getType().getShared();
   Value one = iconst(b, loc, 1);
   Value single = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t, one);
   // Several tokens: one chunk each (they already fill the threads).

@@ -272,6 +272,59 @@ struct LowerTranspose : OpConversionPattern<TransposeOp> {
   }
 };
 
+/// A run-time concatenation (weights are concatenated when packing): one
+/// generic over the result, each element read from the input its index
+/// along `axis` falls in (indices clamped so every read is in bounds).
+struct LowerConcat : OpConversionPattern<ConcatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConcatOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    if (!isLowerableConcat(op))
+      return rw.notifyMatchFailure(op, "dynamic concatenation axis");
+    Location loc = op.getLoc();
+    auto type = op.getResult().getType();
+    int64_t axis = op.getAxis();
+    ValueRange inputs = a.getInputs();
+    SmallVector<Value> dyn; // off the axis: the inputs' sizes
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        dyn.push_back(tensor::DimOp::create(rw, loc, inputs[0], d));
+    Value init = empty(rw, loc, type.getShape(), type.getElementType(), dyn);
+    Value out = generic(
+        rw, loc, ValueRange{}, init, {rw.getMultiDimIdentityMap(type.getRank())},
+        SmallVector<IteratorType>(type.getRank(), par),
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          SmallVector<Value> idx;
+          for (int64_t d = 0; d < type.getRank(); ++d)
+            idx.push_back(linalg::IndexOp::create(b, l, d));
+          Value along = idx[axis], result;
+          int64_t offset = 0;
+          for (Value in : inputs) {
+            int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(axis);
+            Value local = arith::MaxSIOp::create(
+                b, l, arith::SubIOp::create(b, l, along, iconst(b, l, offset)),
+                iconst(b, l, 0));
+            local = arith::MinSIOp::create(b, l, local, iconst(b, l, n - 1));
+            SmallVector<Value> at = idx;
+            at[axis] = local;
+            Value v = tensor::ExtractOp::create(b, l, in, at);
+            offset += n;
+            result = result ? Value(arith::SelectOp::create(
+                                  b, l,
+                                  arith::CmpIOp::create(
+                                      b, l, arith::CmpIPredicate::ult, along,
+                                      iconst(b, l, offset - n)),
+                                  result, v))
+                            : v;
+          }
+          return result;
+        });
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
 struct LowerSwiGLU : OpConversionPattern<SwiGLUOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -440,9 +493,36 @@ struct ConvertLLMToLinalg
           .setPrivate();
   }
 
+  /// A collapse of a slice that is strided in a collapsed dimension (a
+  /// head's columns, [T, heads, part] of [T, heads, width]) reads a copy of
+  /// it made by linalg.copy (canonicalization keeps it, unlike an identity
+  /// generic): bufferization would otherwise copy it with a strided
+  /// memref.copy, which has no inline lowering.
+  void materializeStridedCollapses(ModuleOp module) {
+    module.walk([](tensor::CollapseShapeOp c) {
+      auto slice = c.getSrc().getDefiningOp<tensor::ExtractSliceOp>();
+      if (!slice)
+        return;
+      RankedTensorType from = slice.getSourceType(), to = slice.getType();
+      bool strided = false;
+      for (int64_t d = 1; d < to.getRank(); ++d)
+        strided |= to.getDimSize(d) != from.getDimSize(d);
+      if (!strided || !isa<FloatType>(to.getElementType()))
+        return;
+      OpBuilder b(c);
+      Location loc = c.getLoc();
+      Value copy =
+          linalg::CopyOp::create(b, loc, slice.getResult(),
+                                 emptyLike(b, loc, slice.getResult()))
+              .getResult(0);
+      c.getSrcMutable().assign(copy);
+    });
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
+    materializeStridedCollapses(module);
     // Ops with no lowering yet get one clear diagnostic each, instead of a
     // generic legalization failure.
     bool unsupported = false;
@@ -453,6 +533,7 @@ struct ConvertLLMToLinalg
               ScaleColumnsOp>(op) &&
           !isLowerableGGUF(op) && !isLowerableQLinear(op) &&
           !isLowerableMoE(op) &&
+          !(isa<ConcatOp>(op) && isLowerableConcat(cast<ConcatOp>(op))) &&
           !(isa<QLinearOp>(op) && isBlockDotLinear(cast<QLinearOp>(op)))) {
         op->emitError() << "'" << op->getName()
                         << "' has no linalg lowering yet";
@@ -528,7 +609,7 @@ struct ConvertLLMToLinalg
     populateNormPatterns(converter, patterns);
     patterns.add<LowerObserve, LowerExit, LowerEmbedding, LowerSoftmax,
                  LowerUnary<SiLUOp>, LowerUnary<GeLUOp>, LowerUnary<SoftcapOp>,
-                 LowerTranspose,
+                 LowerTranspose, LowerConcat,
                  LowerSwiGLU, LowerBinary<AddOp, arith::AddFOp>,
                  LowerBinary<MulOp, arith::MulFOp>>(converter, ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
@@ -554,11 +635,20 @@ struct ConvertLLMToLinalg
 };
 } // namespace
 
+bool mlir::llm::lowering::isLowerableConcat(ConcatOp op) {
+  return !isPackTimeTransform(op) &&
+         isa<FloatType>(op.getResult().getType().getElementType()) &&
+         llvm::all_of(op.getInputs(), [&](Value v) {
+           return !cast<RankedTensorType>(v.getType())
+                       .isDynamicDim(op.getAxis());
+         });
+}
+
 RankedTensorType mlir::llm::cacheTensorType(KVCacheType t) {
   int64_t cap = (t.getMaxSeq() + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
   // int8: 4 more bytes per position for its f32 scale (see Attention.cpp).
   int64_t last = t.getHeadDim() + (t.getElementType().isInteger(8) ? 4 : 0);
-  return RankedTensorType::get({t.getLayers() + t.getStateLayers(), 2,
+  return RankedTensorType::get({t.getLayers() + t.getStateLayers(), t.getKinds(),
                                 t.getKvHeads(), cap, last},
                                t.getElementType());
 }

@@ -556,6 +556,44 @@ struct LowerLinear : OpConversionPattern<LinearOp> {
   }
 };
 
+/// One matrix per head: a generic over (token, head, out, in), the
+/// reduction innermost so each (token, head, out) is a dot product of
+/// contiguous rows (transposed weights read with a stride instead).
+struct LowerHeadLinear : OpConversionPattern<HeadLinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(HeadLinearOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    int64_t dyn = ShapedType::kDynamic;
+    int64_t heads = op.getHeads(), in = op.getHeadIn(), out = op.getHeadOut();
+    Type elt = op.getResult().getType().getElementType();
+    Value x = a.getInput();
+    Value t = tensor::DimOp::create(rw, loc, x, 0);
+    Value x3 = tensor::ExpandShapeOp::create(
+        rw, loc, RankedTensorType::get({dyn, heads, in}, elt), x,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        ArrayRef<OpFoldResult>{t, rw.getIndexAttr(heads), rw.getIndexAttr(in)});
+    Value init = fill(rw, loc, empty(rw, loc, {dyn, heads, out}, elt, t), 0.0);
+    // dims: (t, h, o, i)
+    Value y3 = tag(generic(
+        rw, loc, ValueRange{x3, a.getWeight()}, init,
+        {map(ctx, 4, {0, 1, 3}),
+         op.getTransposed() ? map(ctx, 4, {1, 3, 2}) : map(ctx, 4, {1, 2, 3}),
+         map(ctx, 4, {0, 1, 2})},
+        {par, par, par, red}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value w = castFloat(b, l, args[1], elt);
+          return arith::AddFOp::create(
+              b, l, args[2], arith::MulFOp::create(b, l, args[0], w));
+        }), "rows");
+    rw.replaceOp(op, tensor::CollapseShapeOp::create(
+                         rw, loc, op.getResult().getType(), y3,
+                         ArrayRef<ReassociationIndices>{{0}, {1, 2}}));
+    return success();
+  }
+};
+
 } // namespace
 
 Value mlir::llm::lowering::buildFloatLinear(OpBuilder &b, Location loc,
@@ -568,6 +606,6 @@ Value mlir::llm::lowering::buildFloatLinear(OpBuilder &b, Location loc,
 
 void mlir::llm::lowering::populateLinearPatterns(TypeConverter &converter,
                                                  RewritePatternSet &patterns) {
-  patterns.add<LowerLinear, LowerDequantize, LowerQLinear>(
+  patterns.add<LowerLinear, LowerDequantize, LowerQLinear, LowerHeadLinear>(
       converter, patterns.getContext());
 }

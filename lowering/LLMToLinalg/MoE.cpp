@@ -33,6 +33,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::llm;
@@ -113,6 +114,70 @@ Value zeroIndices(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
       .getResult(0);
 }
 
+/// rank[t, i]: how many entries of row t of `scores` ([T, n]) score above
+/// entry i (ties: the lower index ranks first).
+Value rankLast(OpBuilder &b, Location loc, Value scores, Value t) {
+  MLIRContext *ctx = b.getContext();
+  int64_t n = cast<RankedTensorType>(scores.getType()).getDimSize(1);
+  return generic(
+      b, loc, ValueRange{scores, scores},
+      zeroIndices(b, loc, {ShapedType::kDynamic, n}, t),
+      {map(ctx, 3, {0, 2}), map(ctx, 3, {0, 1}), map(ctx, 3, {0, 1})},
+      {par, par, red}, [](OpBuilder &nb, Location l, ValueRange args) {
+        Value other = linalg::IndexOp::create(nb, l, 2);
+        Value self = linalg::IndexOp::create(nb, l, 1);
+        Value above = arith::OrIOp::create(
+            nb, l,
+            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, args[0],
+                                  args[1]),
+            arith::AndIOp::create(
+                nb, l,
+                arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                      args[0], args[1]),
+                arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, other,
+                                      self)));
+        return arith::SelectOp::create(
+            nb, l, above, arith::AddIOp::create(nb, l, args[2], iconst(nb, l, 1)),
+            args[2]);
+      });
+}
+
+/// Group-limited routing (DeepSeek-V2): the logits of experts outside the
+/// `top` groups with the best maxima replaced by -inf, so they never rank
+/// among the top k (softmax is monotone: the best logit is the best score).
+Value groupLimitedLogits(OpBuilder &b, Location loc, Value logits, Value t,
+                         int64_t experts, int64_t groups, int64_t top) {
+  MLIRContext *ctx = b.getContext();
+  int64_t dyn = ShapedType::kDynamic, per = experts / groups;
+  Type elt = cast<RankedTensorType>(logits.getType()).getElementType();
+  Value grouped = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({dyn, groups, per}, elt), logits,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+      ArrayRef<OpFoldResult>{t, b.getIndexAttr(groups), b.getIndexAttr(per)});
+  Value best = generic(
+      b, loc, ValueRange{grouped},
+      fill(b, loc, empty(b, loc, {dyn, groups}, elt, t),
+           -std::numeric_limits<double>::infinity()),
+      {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1})}, {par, par, red},
+      [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return arith::MaximumFOp::create(nb, l, args[0], args[1]);
+      });
+  Value rank = rankLast(b, loc, best, t);
+  Value masked = generic(
+      b, loc, ValueRange{grouped, rank}, empty(b, loc, {dyn, groups, per}, elt, t),
+      {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {0, 1}), map(ctx, 3, {0, 1, 2})},
+      {par, par, par}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value kept = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult,
+                                           args[1], iconst(nb, l, top));
+        return arith::SelectOp::create(
+            nb, l, kept, args[0],
+            fconst(nb, l, elt, -std::numeric_limits<double>::infinity()));
+      });
+  return tensor::CollapseShapeOp::create(
+      b, loc, logits.getType(), masked,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+}
+
 struct LowerMoE : OpConversionPattern<MoEOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -136,28 +201,11 @@ struct LowerMoE : OpConversionPattern<MoEOp> {
     // Router logits and each expert's rank among a token's scores.
     Value logits = buildFloatLinear(b, loc, x, a.getRouter(),
                                     RankedTensorType::get({dyn, experts}, elt));
-    Value rank = generic(
-        b, loc, ValueRange{logits, logits},
-        zeroIndices(b, loc, {dyn, experts}, t),
-        {map(ctx, 3, {0, 2}), map(ctx, 3, {0, 1}), map(ctx, 3, {0, 1})},
-        {par, par, red}, [](OpBuilder &nb, Location l, ValueRange args) {
-          Value other = linalg::IndexOp::create(nb, l, 2);
-          Value self = linalg::IndexOp::create(nb, l, 1);
-          Value above = arith::OrIOp::create(
-              nb, l,
-              arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, args[0],
-                                    args[1]),
-              arith::AndIOp::create(
-                  nb, l,
-                  arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                        args[0], args[1]),
-                  arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult,
-                                        other, self)));
-          return arith::SelectOp::create(
-              nb, l, above,
-              arith::AddIOp::create(nb, l, args[2], iconst(nb, l, 1)),
-              args[2]);
-        });
+    Value ranked = logits;
+    if (auto groups = op.getExpertGroups())
+      ranked = groupLimitedLogits(b, loc, logits, t, experts, *groups,
+                                  *op.getTopGroups());
+    Value rank = rankLast(b, loc, ranked, t);
     // ids[t, k]: the expert ranked k (0 when none is, e.g. NaN scores: any
     // in-range expert keeps the grouping below in bounds).
     Value ids = generic(
@@ -184,6 +232,12 @@ struct LowerMoE : OpConversionPattern<MoEOp> {
     Value weights = op.getRouting() == MoERouting::softmax_topk
                         ? gather(softmaxLast(b, loc, logits))
                         : softmaxLast(b, loc, gather(logits));
+    if (auto scale = op.getRoutedScale())
+      weights = elementwise(
+          b, loc, weights, elt, [&](OpBuilder &nb, Location l, ValueRange args) {
+            return arith::MulFOp::create(
+                nb, l, args[0], fconst(nb, l, elt, scale->convertToDouble()));
+          });
 
     // Group the T * K slots by expert.
     Value flatIds = tensor::CollapseShapeOp::create(

@@ -102,10 +102,11 @@ llmc_status_t readManifest(llmc_artifact_s &a) {
   // Slots past the layers: early exit's pending state (recompute policy).
   int64_t stateLayers = kv.value("state_layers", int64_t(0));
   if (!a.kvElemBytes || a.kvShape.size() != 5 || stateLayers < 0 ||
-      a.kvShape[0] != info.n_layers + stateLayers || a.kvShape[1] != 2 ||
+      a.kvShape[0] != info.n_layers + stateLayers || (a.kvShape[1] != 2 && a.kvShape[1] != 1) ||
       a.kvShape[2] != info.n_kv_heads || a.kvShape[3] < info.max_seq_len ||
       a.kvShape[4] != info.head_dim + (a.kvElemBytes == 1 ? 4 : 0))
-    return bad(p, "kv_cache must be f32 [n_layers + state_layers, 2, n_kv_heads, "
+    return bad(p, "kv_cache must be f32 [n_layers + state_layers, 2 (or 1: "
+                  "shared), n_kv_heads, "
                   "capacity >= max_seq_len, head_dim] or i8 [..., "
                   "head_dim + 4]");
 

@@ -25,6 +25,11 @@ func.func @kv_dynamic(%a: !llm.kv_cache<5x?x4x8, f32>)
 
 // -----
 
+// expected-error @+1 {{a shared (latent) kv_cache has no pending state}}
+func.func @kv_shared_pending(%a: !llm.kv_cache<5x512x1x40, f32, pending = 64, shared>)
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // #llm.quant
 //===----------------------------------------------------------------------===//
@@ -88,8 +93,8 @@ func.func @placement_tier() attributes {p = #llm.placement<[device, disk]>}
 // #llm.rope_scaling
 //===----------------------------------------------------------------------===//
 
-// expected-error @+1 {{unknown rope scaling 'yarn' (expected linear, llama3 or longrope)}}
-func.func @rope_kind() attributes {s = #llm.rope_scaling<yarn, factor = 4.0>}
+// expected-error @+1 {{unknown rope scaling 'dynamic' (expected linear, llama3, longrope or yarn)}}
+func.func @rope_kind() attributes {s = #llm.rope_scaling<dynamic, factor = 4.0>}
 
 // -----
 
@@ -954,5 +959,77 @@ func.func @dgq_group(%w: tensor<4x64xf32>) {
 func.func @dgq_scales(%w: tensor<4x64xf32>) {
   // expected-error @+1 {{'scales' ('tensor<32xf32>') must be a vector of the 64 input features}}
   %q, %m = llm.quantize %w {quant = #llm.quant<bits = 4, group = 32, scheme = dgq_a8w4, granularity = block>} : tensor<4x64xf32> -> tensor<4x64xi4>, tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @attn_shared_value(%q: tensor<?x160xf32>, %k: tensor<?x40xf32>, %v: tensor<?x40xf32>, %p: index, %kv: !llm.kv_cache<2x64x1x40, f32, shared>) {
+  // expected-error @+1 {{stores one vector per position used as key and value: 'value' must be 'key'}}
+  %o, %c = llm.attention %q, %k, %v, %kv[%p] {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 1 : i64, causal} : tensor<?x160xf32>, tensor<?x40xf32>, !llm.kv_cache<2x64x1x40, f32, shared>
+  return
+}
+
+// -----
+
+func.func @head_linear_in(%x: tensor<?x60xf32>, %w: tensor<4x16x32xf32>) {
+  // expected-error @+1 {{input ('tensor<?x60xf32>') must have heads * in = 4 * 16 features for weight 'tensor<4x16x32xf32>' (transposed)}}
+  %y = llm.head_linear %x, %w transposed : tensor<?x60xf32>, tensor<4x16x32xf32> -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+func.func @head_linear_out(%x: tensor<?x128xf32>, %w: tensor<4x16x32xf32>) {
+  // expected-error @+1 {{result ('tensor<?x60xf32>') must have heads * out = 4 * 16 features}}
+  %y = llm.head_linear %x, %w : tensor<?x128xf32>, tensor<4x16x32xf32> -> tensor<?x60xf32>
+  return
+}
+
+// -----
+
+func.func @head_linear_rank(%x: tensor<?x128xf32>, %w: tensor<16x32xf32>) {
+  // expected-error @+1 {{expects a [seq, heads * in] input, a [heads, out, in]}}
+  %y = llm.head_linear %x, %w : tensor<?x128xf32>, tensor<16x32xf32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @moe_groups(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>) {
+  // expected-error @+1 {{expert_groups (3) must divide the 8 experts}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk {top_k = 2 : i64, expert_groups = 3 : i64, top_groups = 1 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @moe_top_groups(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>) {
+  // expected-error @+1 {{its groups must hold top_k = 3 experts, got 1}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk {top_k = 3 : i64, expert_groups = 4 : i64, top_groups = 1 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @moe_groups_alone(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>) {
+  // expected-error @+1 {{expert_groups and top_groups go together}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk {top_k = 2 : i64, expert_groups = 4 : i64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @moe_scale(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>) {
+  // expected-error @+1 {{routed_scale must be positive, got 0}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing softmax_topk {top_k = 2 : i64, routed_scale = 0.0 : f64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return
+}
+
+// -----
+
+func.func @yarn_betas(%x: tensor<?x32xf32>, %p: index) {
+  // expected-error @+1 {{yarn rope scaling requires beta_fast > beta_slow > 0, got 1 and 32}}
+  %y = llm.rope %x, %p style interleaved {head_dim = 8 : i64, theta = 1.0e+04 : f64, scaling = #llm.rope_scaling<yarn, factor = 4.0, original_max_positions = 16, beta_fast = 1.0, beta_slow = 32.0>} : tensor<?x32xf32>
   return
 }

@@ -105,11 +105,39 @@ func.func @rope_attention(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor
   return %o3, %kv3 : tensor<?x64xf32>, !llm.kv_cache<5x512x4x8, f32>
 }
 
+// Multi-head latent attention (DeepSeek-V2), absorbed: per-head linears
+// into and out of the latent, one shared cache vector per position (keys
+// are the values), YaRN RoPE, group-limited routing with a routed scale.
+// CHECK-LABEL: func.func @latent_attention
+func.func @latent_attention(%qn: tensor<?x64xf32>, %qpe: tensor<?x32xf32>, %key: tensor<?x40xf32>,
+                            %wk: tensor<4x16x32xf32>, %pos: index,
+                            %kv: !llm.kv_cache<2x64x1x40, f32, shared>) -> (tensor<?x48xf32>, !llm.kv_cache<2x64x1x40, f32, shared>) {
+  // CHECK: llm.head_linear %{{.*}}, %{{.*}} transposed : tensor<?x64xf32>, tensor<4x16x32xf32> -> tensor<?x128xf32>
+  %qa = llm.head_linear %qn, %wk transposed : tensor<?x64xf32>, tensor<4x16x32xf32> -> tensor<?x128xf32>
+  // CHECK: scaling = #llm.rope_scaling<yarn, factor = 4.000000e+00, original_max_positions = 16, attention_factor = 1.000000e+00, beta_fast = 3.200000e+01, beta_slow = 1.000000e+00>
+  %qr = llm.rope %qpe, %pos style interleaved {head_dim = 8 : i64, theta = 1.0e+04 : f64, scaling = #llm.rope_scaling<yarn, factor = 4.0, original_max_positions = 16, attention_factor = 1.0, beta_fast = 32.0, beta_slow = 1.0>} : tensor<?x32xf32>
+  %q = llm.concat %qa, %qr {axis = 1 : i64} : tensor<?x128xf32>, tensor<?x32xf32> -> tensor<?x160xf32>
+  // CHECK: llm.attention {{.*}} : tensor<?x160xf32>, tensor<?x40xf32>, !llm.kv_cache<2x64x1x40, f32, shared>
+  %o, %kv1 = llm.attention %q, %key, %key, %kv[%pos] {layer = 1 : i64, num_heads = 4 : i64, num_kv_heads = 1 : i64, causal} : tensor<?x160xf32>, tensor<?x40xf32>, !llm.kv_cache<2x64x1x40, f32, shared>
+  // CHECK: llm.head_linear %{{.*}}, %{{.*}} : tensor<?x160xf32>, tensor<4x12x40xf32> -> tensor<?x48xf32>
+  %wv = llm.param "kv_b" : tensor<4x12x40xf32>
+  %v = llm.head_linear %o, %wv : tensor<?x160xf32>, tensor<4x12x40xf32> -> tensor<?x48xf32>
+  return %v, %kv1 : tensor<?x48xf32>, !llm.kv_cache<2x64x1x40, f32, shared>
+}
+
+// CHECK-LABEL: func.func @grouped_moe
+func.func @grouped_moe(%x: tensor<?x64xf32>, %router: tensor<8x64xf32>, %wg: tensor<8x172x64xf32>, %wd: tensor<8x64x172xf32>) -> tensor<?x64xf32> {
+  // CHECK: llm.moe {{.*}} routing softmax_topk {expert_groups = 4 : i64, routed_scale = 1.500000e+00 : f64, top_groups = 2 : i64, top_k = 3 : i64}
+  %0 = llm.moe %x, %router, %wg, %wg, %wd routing softmax_topk {top_k = 3 : i64, expert_groups = 4 : i64, top_groups = 2 : i64, routed_scale = 1.5 : f64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x172x64xf32>, tensor<8x64x172xf32>
+  return %0 : tensor<?x64xf32>
+}
+
 // CHECK-LABEL: func.func @kv_cache_types
 // CHECK-SAME: !llm.kv_cache<1x4096x8x128, bf16>
 // CHECK-SAME: !llm.kv_cache<22x2048x4x64, i8>
 // CHECK-SAME: !llm.kv_cache<2x16x1x64, f16>
-func.func @kv_cache_types(%a: !llm.kv_cache<1x4096x8x128, bf16>, %b: !llm.kv_cache<22x2048x4x64, i8>, %c: !llm.kv_cache<2x16x1x64, f16>) {
+// CHECK-SAME: !llm.kv_cache<27x4096x1x576, i8, shared>
+func.func @kv_cache_types(%a: !llm.kv_cache<1x4096x8x128, bf16>, %b: !llm.kv_cache<22x2048x4x64, i8>, %c: !llm.kv_cache<2x16x1x64, f16>, %d: !llm.kv_cache<27x4096x1x576, i8, shared>) {
   return
 }
 

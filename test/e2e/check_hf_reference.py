@@ -11,9 +11,10 @@ as transformers 4.x writes it), the model is also compiled from that config
 and must give the same logits.
 
 usage: check_hf_reference.py LLMC RUNTIME_LIB DATA_DIR WORKDIR [--only CASE,...]
-                             [--target vulkan]
+                             [--target vulkan] [--kv-cache int8 --tolerance R]
 With --target the models are compiled for that backend (at -O2, the
-transformers 5 configs only) and run on its device.
+transformers 5 configs only) and run on its device. With --kv-cache int8 the
+KV cache is int8 (lossy), so logits must lie within R * max|logit| instead.
 Prints one line per case; exits 1 if any case differs.
 """
 import json
@@ -27,8 +28,10 @@ import numpy as np
 from check_random_configs import Runtime
 
 OPT_LEVELS = ("-O0", "-O3")
-# Extra `llmc compile` arguments (--target).
+# Extra `llmc compile` arguments (--target, --kv-cache).
 COMPILE_ARGS = []
+# Allowed max abs difference, relative to max |logit|.
+TOLERANCE = 1e-4
 
 
 def run_case(rt, llmc, model_dir, work, name, opt, tokens, prefill, vocab):
@@ -50,19 +53,20 @@ def run_case(rt, llmc, model_dir, work, name, opt, tokens, prefill, vocab):
 
 
 def compare(what, got, ref):
-    tol = 1e-4 * float(np.max(np.abs(ref)))
+    tol = TOLERANCE * float(np.max(np.abs(ref)))
     diff = np.abs(got - ref)
     worst = float(diff.max())
     if not worst <= tol:
         row = int(diff.max(axis=1).argmax())
         raise AssertionError(f"{what}: max abs diff {worst:.3e} > {tol:.3e} "
-                             f"(1e-4 x max|logit|), first at position {row}")
+                             f"({TOLERANCE:g} x max|logit|), first at "
+                             f"position {row}")
     return worst
 
 
 def main():
     args = sys.argv[1:]
-    global OPT_LEVELS
+    global OPT_LEVELS, TOLERANCE
     only = None
     if "--only" in args:
         i = args.index("--only")
@@ -72,6 +76,14 @@ def main():
         i = args.index("--target")
         COMPILE_ARGS.extend(args[i:i + 2])
         OPT_LEVELS = ("-O2",)
+        del args[i:i + 2]
+    if "--kv-cache" in args:
+        i = args.index("--kv-cache")
+        COMPILE_ARGS.append("--kv-cache=" + args[i + 1])
+        del args[i:i + 2]
+    if "--tolerance" in args:
+        i = args.index("--tolerance")
+        TOLERANCE = float(args[i + 1])
         del args[i:i + 2]
     llmc, runtime_lib, data, work = args[:4]
     os.makedirs(work, exist_ok=True)

@@ -108,6 +108,40 @@ CASES = {
     "gpt2": ("GPT2Config", dict(
         vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4, n_positions=64,
         n_inner=96, activation_function="gelu_new")),
+    # DeepSeek-V2-Lite's form: multi-head latent attention (kv_lora_rank
+    # latent + a decoupled RoPE key, interleaved pairs), q_proj without a
+    # low-rank query, a dense first layer, then routed experts (softmax,
+    # top 2 of 8, unnormalised) beside a shared expert.
+    "deepseek-v2-lite": ("DeepseekV2Config", dict(
+        COMMON, num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=None,
+        qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+        n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=1,
+        moe_intermediate_size=32, first_k_dense_replace=1,
+        topk_method="greedy", routed_scaling_factor=1.0,
+        rope_parameters=dict(rope_type="default", rope_theta=10000.0))),
+    # DeepSeek-V2's form: + a low-rank query (q_a_proj, q_a_layernorm,
+    # q_b_proj), group-limited top-k (2 of 4 groups), routed scaling and
+    # YaRN RoPE with mscale folded into the attention scale.
+    "deepseek-v2": ("DeepseekV2Config", dict(
+        COMMON, num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48,
+        qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+        n_routed_experts=8, num_experts_per_tok=3, n_shared_experts=2,
+        moe_intermediate_size=24, first_k_dense_replace=1,
+        topk_method="group_limited_greedy", n_group=4, topk_group=2,
+        routed_scaling_factor=1.5,
+        rope_parameters=dict(rope_type="yarn", rope_theta=10000.0, factor=4.0,
+                             original_max_position_embeddings=16,
+                             beta_fast=32, beta_slow=1, mscale=0.707,
+                             mscale_all_dim=0.707))),
+    # DeepSeek-V2's attention alone (every layer dense): what the GPU
+    # backends run (their llm.moe has no lowering).
+    "deepseek-v2-mla": ("DeepseekV2Config", dict(
+        COMMON, num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48,
+        qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+        first_k_dense_replace=2,
+        rope_parameters=dict(rope_type="yarn", rope_theta=10000.0, factor=4.0,
+                             original_max_position_embeddings=16,
+                             mscale=1.0, mscale_all_dim=0.5))),
     # OLMo 2: post-norms only, q/k norms over all heads.
     "olmo2": ("Olmo2Config", dict(
         COMMON, rope_parameters=dict(rope_type="default",

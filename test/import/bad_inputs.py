@@ -192,8 +192,13 @@ def main():
     # Config values llmc would otherwise misread: refused, naming what is
     # supported.
     for case, key, value, message in [
-        ("hf-rope-yarn", "rope_scaling", {"rope_type": "yarn", "factor": 4.0},
-         "rope type 'yarn' is not supported (default, linear, llama3, longrope)"),
+        ("hf-rope-dynamic", "rope_scaling", {"rope_type": "dynamic", "factor": 4.0},
+         "rope type 'dynamic' is not supported (default, linear, llama3, longrope, yarn)"),
+        ("hf-rope-yarn-original", "rope_scaling", {"rope_type": "yarn", "factor": 4.0},
+         "'original_max_position_embeddings' is missing"),
+        ("hf-rope-yarn-truncate", "rope_scaling",
+         {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16,
+          "truncate": False}, "yarn with truncate = false is not supported"),
         ("hf-rope5-dynamic", "rope_parameters",
          {"rope_type": "dynamic", "rope_theta": 1e4, "factor": 2.0},
          "rope type 'dynamic' is not supported"),
@@ -209,6 +214,19 @@ def main():
         c2 = dict(cfg, architectures=["LlamaForCausalLM"], num_hidden_layers=2)
         c2[key] = value
         json.dump(c2, open(os.path.join(d, "config.json"), "w"))
+        r.expect(case, d, message, blame="config.json")
+    # DeepSeek-V2 routing llmc does not implement: refused by name.
+    ds = json.load(open(os.path.join(os.path.dirname(__file__), "..", "data", "hf",
+                                     "deepseek-v2-lite", "config.json")))
+    for case, key, value, message in [
+        ("hf-deepseek-noaux", "topk_method", "noaux_tc",
+         "topk_method 'noaux_tc' is not supported (greedy, group_limited_greedy)"),
+        ("hf-deepseek-norm-topk", "norm_topk_prob", True,
+         "DeepSeek-V2 with norm_topk_prob = true is not supported"),
+        ("hf-deepseek-kv-lora", "kv_lora_rank", 0,
+         "kv_lora_rank must be in [1, 2^31], got 0")]:
+        d = r.hf_dir(case)
+        json.dump(dict(ds, **{key: value}), open(os.path.join(d, "config.json"), "w"))
         r.expect(case, d, message, blame="config.json")
     d = r.hf_dir("hf-config-garbage")
     open(os.path.join(d, "config.json"), "w").write("{not json")

@@ -593,3 +593,52 @@ func.func @pending_state(%x: tensor<?x20xf32>, %kv: !llm.kv_cache<3x16x1x8, f32,
   %kv2 = llm.cache_mark %kv1[%pos, %end] {layer = 1 : i64} : !llm.kv_cache<3x16x1x8, f32, pending = 20>
   return %b, %f, %kv2 : tensor<?x20xf32>, index, !llm.kv_cache<3x16x1x8, f32, pending = 20>
 }
+
+// -----
+
+// Multi-head latent attention: a shared cache has one kind ([layers, 1,
+// kv_heads, capacity, head_dim]); keys are written once, as rows at
+// start_pos, and read back both as the values and (transposed) as keys.
+// Per-head linears are one generic over (token, head, out, in), the
+// transposed form reading the weight as [head, in, out].
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[WT:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+// CHECK-DAG: #[[Y:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @latent_attention
+// CHECK-SAME: tensor<2x1x1x16x40xf32> {llm.kv_cache}
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[WT]], #[[Y]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<?x4x16xf32>, tensor<4x16x32xf32>) outs(%{{.*}} : tensor<?x4x32xf32>)
+// The query: each head's latent then its rotated key (a run-time concat).
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x4x40xf32>)
+// CHECK: tensor.extract {{.*}} : tensor<?x4x32xf32>
+// CHECK: tensor.extract {{.*}} : tensor<?x4x8xf32>
+// CHECK: %[[ROWS:.*]] = linalg.transpose ins(%{{.*}} : tensor<?x1x40xf32>) outs(%{{.*}} : tensor<1x?x40xf32>) permutation = [1, 0, 2]
+// CHECK: %[[C1:.*]] = tensor.insert_slice %[[ROWS]] into %{{.*}}[1, 0, 0, %{{.*}}, 0] [1, 1, 1, %{{.*}}, 40] [1, 1, 1, 1, 1] : tensor<1x?x40xf32> into tensor<2x1x1x16x40xf32>
+// CHECK-NOT: tensor.insert_slice {{.*}} into tensor<2x1x1x16x40xf32>
+// CHECK: %[[V:.*]] = tensor.extract_slice %[[C1]][1, 0, 0, 0, 0] [1, 1, 1, %{{.*}}, 40] [1, 1, 1, 1, 1] : tensor<2x1x1x16x40xf32> to tensor<1x?x40xf32>
+// CHECK: linalg.transpose ins(%[[V]] : tensor<1x?x40xf32>) outs(%{{.*}} : tensor<1x40x?xf32>) permutation = [0, 2, 1]
+// The attended latent of each head (a strided slice) is copied before its
+// collapse, then expanded by W_UV.
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0] [%{{.*}}, 4, 32] [1, 1, 1] : tensor<?x4x40xf32> to tensor<?x4x32xf32>
+// CHECK: linalg.copy ins(%{{.*}} : tensor<?x4x32xf32>)
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<?x4x32xf32> into tensor<?x128xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #{{.*}}, #[[Y]]]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<?x4x32xf32>, tensor<4x12x32xf32>) outs(%{{.*}} : tensor<?x4x12xf32>)
+func.func @latent_attention(%qn: tensor<?x64xf32>, %qpe: tensor<?x32xf32>, %key: tensor<?x40xf32>,
+                            %wk: tensor<4x16x32xf32>, %wv: tensor<4x12x32xf32>, %pos: index,
+                            %kv: !llm.kv_cache<2x16x1x40, f32, shared> {llm.kv_cache})
+    -> (tensor<?x48xf32>, !llm.kv_cache<2x16x1x40, f32, shared> {llm.kv_cache}) {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %qn, %c0 : tensor<?x64xf32>
+  %qa = llm.head_linear %qn, %wk transposed : tensor<?x64xf32>, tensor<4x16x32xf32> -> tensor<?x128xf32>
+  %qa3 = tensor.expand_shape %qa [[0], [1, 2]] output_shape [%t, 4, 32] : tensor<?x128xf32> into tensor<?x4x32xf32>
+  %qp3 = tensor.expand_shape %qpe [[0], [1, 2]] output_shape [%t, 4, 8] : tensor<?x32xf32> into tensor<?x4x8xf32>
+  %q3 = llm.concat %qa3, %qp3 {axis = 2 : i64} : tensor<?x4x32xf32>, tensor<?x4x8xf32> -> tensor<?x4x40xf32>
+  %q = tensor.collapse_shape %q3 [[0], [1, 2]] : tensor<?x4x40xf32> into tensor<?x160xf32>
+  %o, %kv1 = llm.attention %q, %key, %key, %kv[%pos] {layer = 1 : i64, num_heads = 4 : i64, num_kv_heads = 1 : i64, causal} : tensor<?x160xf32>, tensor<?x40xf32>, !llm.kv_cache<2x16x1x40, f32, shared>
+  %o3 = tensor.expand_shape %o [[0], [1, 2]] output_shape [%t, 4, 40] : tensor<?x160xf32> into tensor<?x4x40xf32>
+  %ol = tensor.extract_slice %o3[0, 0, 0] [%t, 4, 32] [1, 1, 1] : tensor<?x4x40xf32> to tensor<?x4x32xf32>
+  %o2 = tensor.collapse_shape %ol [[0], [1, 2]] : tensor<?x4x32xf32> into tensor<?x128xf32>
+  %v = llm.head_linear %o2, %wv : tensor<?x128xf32>, tensor<4x12x32xf32> -> tensor<?x48xf32>
+  return %v, %kv1 : tensor<?x48xf32>, !llm.kv_cache<2x16x1x40, f32, shared>
+}

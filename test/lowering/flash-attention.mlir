@@ -108,3 +108,25 @@ func.func @flash_softcap(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %v: tensor<
   %o, %kv1 = llm.attention %q, %k, %v, %kv[%pos] {layer = 0 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, causal, logit_softcap = 50.0 : f64, llm.flash = {decode_splits = 1 : i64, softmax = "online"}} : tensor<?x64xf32>, tensor<?x32xf32>, !llm.kv_cache<2x64x4x8, f32>
   return %o, %kv1 : tensor<?x64xf32>, !llm.kv_cache<2x64x4x8, f32>
 }
+
+// -----
+
+// A shared (latent) cache: keys only, as rows; each block of 16 positions
+// is loaded once ([16, 40] f32 at layer 1's offset 1 * 64 * 40) and serves
+// the scores (a reduction against the query row) and the values (16 FMAs).
+// ONLINE-LABEL: func.func @flash_shared
+// ONLINE: bufferization.to_buffer %{{.*}} read_only : tensor<2x1x1x64x40xf32> to memref<2x1x1x64x40xf32>
+// ONLINE: arith.constant 2560 : index
+// ONLINE: vector.transfer_read %{{.*}} : tensor<?x4x40xf32>, vector<40xf32>
+// ONLINE: vector.load %{{.*}} : memref<5120xf32>, vector<640xf32>
+// ONLINE: vector.shape_cast %{{.*}} : vector<640xf32> to vector<16x40xf32>
+// ONLINE: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<16x40xf32> to vector<16xf32>
+// ONLINE-NOT: vector.load
+// ONLINE-COUNT-16: vector.fma {{.*}} : vector<40xf32>
+// REF-LABEL: func.func @flash_shared
+// REF-NOT: tensor.extract_slice %{{.*}}[1, 1, 0, 0, 0]
+// REF: linalg.transpose ins(%{{.*}} : tensor<1x?x40xf32>) outs(%{{.*}} : tensor<1x40x?xf32>) permutation = [0, 2, 1]
+func.func @flash_shared(%q: tensor<?x160xf32>, %k: tensor<?x40xf32>, %kv: !llm.kv_cache<2x64x1x40, f32, shared>, %pos: index) -> (tensor<?x160xf32>, !llm.kv_cache<2x64x1x40, f32, shared>) {
+  %o, %kv1 = llm.attention %q, %k, %k, %kv[%pos] {layer = 1 : i64, num_heads = 4 : i64, num_kv_heads = 1 : i64, causal} : tensor<?x160xf32>, tensor<?x40xf32>, !llm.kv_cache<2x64x1x40, f32, shared>
+  return %o, %kv1 : tensor<?x160xf32>, !llm.kv_cache<2x64x1x40, f32, shared>
+}

@@ -159,3 +159,25 @@ func.func @paged(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>) -> tensor<?x64xf32>
   %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64, placement = #llm.placement<[host, storage, storage, host]>} : tensor<?x64xf32>, tensor<4x64xf32>, tensor<4x96x64xf32>, tensor<4x64x96xf32>
   return %y : tensor<?x64xf32>
 }
+
+// -----
+
+// Group-limited routing (DeepSeek-V2): 8 experts in 4 groups of 2; each
+// group's best logit, the groups ranked, experts outside the 2 best groups
+// set to -inf before the experts are ranked; routed weights times 1.5.
+// CHECK-LABEL: func.func @grouped
+// CHECK: %[[SCALE:.*]] = arith.constant 1.500000e+00 : f32
+// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 4, 2] : tensor<?x8xf32> into tensor<?x4x2xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}} : tensor<?x4x2xf32>) outs(%{{.*}} : tensor<?x4xf32>)
+// CHECK: arith.maximumf
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<?x4xf32>) outs(%{{.*}} : tensor<?x4xindex>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x4x2xf32>, tensor<?x4xindex>) outs(%{{.*}} : tensor<?x4x2xf32>)
+// CHECK: arith.cmpi ult, %{{.*}}, %c2
+// CHECK: arith.select %{{.*}}, %{{.*}}, %cst{{.*}} : f32
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<?x4x2xf32> into tensor<?x8xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x8xindex>)
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]] : f32
+func.func @grouped(%x: tensor<?x64xf32>, %router: tensor<8x64xf32>, %wg: tensor<8x16x64xf32>, %wd: tensor<8x64x16xf32>) -> tensor<?x64xf32> {
+  %0 = llm.moe %x, %router, %wg, %wg, %wd routing softmax_topk {top_k = 3 : i64, expert_groups = 4 : i64, top_groups = 2 : i64, routed_scale = 1.5 : f64} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x16x64xf32>, tensor<8x64x16xf32>
+  return %0 : tensor<?x64xf32>
+}

@@ -99,20 +99,28 @@ json::Array llmc::entryPointsManifest(bool kvInt8) {
                            "logits: f32[num_logits, vocab_size]"}}}};
 }
 
+/// The kv_cache section's layout, in words (see cacheTensorType).
+static std::string kvCacheLayout(ArrayRef<int64_t> shape, bool kvInt8) {
+  bool shared = shape.size() == 5 && shape[1] == 1;
+  std::string s = shared ? "layers, 1 (shared: one vector per position is "
+                           "key and value), kv_heads, capacity, head_dim"
+                         : "layers, k|v, kv_heads, capacity, head_dim";
+  if (kvInt8)
+    return s + " + 4; every (layer, k|v, head) holds capacity rows of "
+               "head_dim int8 values followed by their f32 scale";
+  s += shared ? "; rows of capacity x head_dim"
+              : "; a layer's keys are stored transposed (head_dim x "
+                "capacity), its values as rows (capacity x head_dim)";
+  return s + "; state_layers more slots hold early exit's pending hidden "
+             "states and per-layer fill counters (kv-policy=recompute), "
+             "zero-filled at session start";
+}
+
 json::Object llmc::kvCacheManifest(ArrayRef<int64_t> shape, bool kvInt8,
                                    int64_t stateLayers) {
   return json::Object{
       {"shape", toArray(shape)},
       {"dtype", kvInt8 ? "i8" : "f32"},
       {"state_layers", stateLayers},
-      {"layout", kvInt8
-                     ? "layers, k|v, kv_heads, capacity, head_dim + 4; per "
-                       "(layer, k|v, head): head_dim x capacity int8 keys "
-                       "(transposed) or capacity x head_dim int8 values, then "
-                       "one f32 scale per position"
-                     : "layers, k|v, kv_heads, capacity, head_dim; a layer's "
-                       "keys are stored transposed (head_dim x capacity); "
-                       "state_layers more slots hold early exit's pending "
-                       "hidden states and per-layer fill counters "
-                       "(kv-policy=recompute), zero-filled at session start"}};
+      {"layout", kvCacheLayout(shape, kvInt8)}};
 }
