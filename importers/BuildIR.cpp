@@ -126,7 +126,7 @@ private:
       k = rope(k, pos, ropeParams);
     }
     auto attn = llm::AttentionOp::create(
-        b, loc, act(c.qDim()), cacheType, q, k, v, cache, pos,
+        b, loc, act(c.qDim()), cacheType, q, k, v, cache, pos, Value(),
         b.getI64IntegerAttr(l),
         b.getI64IntegerAttr(c.numHeads), b.getI64IntegerAttr(c.numKvHeads),
         optionalF64(c.attentionScale), b.getUnitAttr(),
@@ -162,16 +162,48 @@ private:
                        ropeParams, m.ropeDim);
     Value kRope = rope(columns(kv, m.kvLora, m.ropeDim), pos, ropeParams,
                        m.ropeDim);
-    // kv_b_proj [heads * (nope + v), latent] as [heads, nope + v, latent]:
-    // W_UK = [:, :nope], W_UV = [:, nope:].
+    auto [keyUp, valueUp] = latentUpProjections(l);
+    Value qLatent = llm::HeadLinearOp::create(
+        b, loc, act(heads * m.kvLora),
+        headColumns(q, heads, qHead, 0, m.nopeDim), keyUp.first,
+        keyUp.second ? b.getUnitAttr() : UnitAttr());
+    int64_t width = m.kvLora + m.ropeDim;
+    Value query = joinHeads(qLatent, qRope, heads, m.kvLora, m.ropeDim);
+    Value key = joinHeads(latent, kRope, 1, m.kvLora, m.ropeDim);
+    auto attn = llm::AttentionOp::create(
+        b, loc, act(heads * width), cacheType, query, key, key, cache, pos,
+        Value(), b.getI64IntegerAttr(l), b.getI64IntegerAttr(heads),
+        b.getI64IntegerAttr(1),
+        c.attentionScale ? b.getF64FloatAttr(*c.attentionScale) : FloatAttr(),
+        b.getUnitAttr(), IntegerAttr(), FloatAttr());
+    cache = attn.getNewCache();
+    // Each head's attended latent (the first kv_lora_rank of its output),
+    // expanded to its value by W_UV.
+    Value values = llm::HeadLinearOp::create(
+        b, loc, act(heads * m.valueDim),
+        headColumns(attn.getOutput(), heads, width, 0, m.kvLora), valueUp,
+        UnitAttr());
+    return linear(values, Role::Wo, Role(-1), l, c.dim);
+  }
+
+  /// The per-head up projections of MLA: W_UK (with whether head_linear
+  /// reads it transposed) and W_UV ([heads, v, latent]). Hugging Face has
+  /// one kv_b_proj [heads * (nope + v), latent], viewed as [heads, nope +
+  /// v, latent] and sliced (W_UK used transposed); llama.cpp stores k_b
+  /// already transposed ([heads, latent, nope]) and v_b.
+  std::pair<std::pair<Value, bool>, Value> latentUpProjections(int64_t l) {
+    const ModelConfig::LatentAttention &m = *c.mla;
+    int64_t heads = c.numHeads;
+    if (source.nameOf(Role::KVB, l, -1).empty())
+      return {{dequantized(weight(Role::KB, l)), false},
+              dequantized(weight(Role::VB, l))};
     Value kvB = dequantized(weight(Role::KVB, l));
-    auto kvBType = cast<RankedTensorType>(kvB.getType());
-    Type wElt = kvBType.getElementType();
+    Type wElt = cast<RankedTensorType>(kvB.getType()).getElementType();
     Value perHead = tensor::ExpandShapeOp::create(
         b, loc,
         RankedTensorType::get({heads, m.nopeDim + m.valueDim, m.kvLora}, wElt),
         kvB, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
-    auto rowsOf = [&](int64_t offset, int64_t size) {
+    auto rowsOf = [&](int64_t offset, int64_t size) -> Value {
       return tensor::ExtractSliceOp::create(
           b, loc, RankedTensorType::get({heads, size, m.kvLora}, wElt),
           perHead,
@@ -182,27 +214,7 @@ private:
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
                                  b.getIndexAttr(1)});
     };
-    Value qLatent = llm::HeadLinearOp::create(
-        b, loc, act(heads * m.kvLora),
-        headColumns(q, heads, qHead, 0, m.nopeDim), rowsOf(0, m.nopeDim),
-        b.getUnitAttr());
-    int64_t width = m.kvLora + m.ropeDim;
-    Value query = joinHeads(qLatent, qRope, heads, m.kvLora, m.ropeDim);
-    Value key = joinHeads(latent, kRope, 1, m.kvLora, m.ropeDim);
-    auto attn = llm::AttentionOp::create(
-        b, loc, act(heads * width), cacheType, query, key, key, cache, pos,
-        b.getI64IntegerAttr(l), b.getI64IntegerAttr(heads),
-        b.getI64IntegerAttr(1),
-        c.attentionScale ? b.getF64FloatAttr(*c.attentionScale) : FloatAttr(),
-        b.getUnitAttr(), IntegerAttr(), FloatAttr());
-    cache = attn.getNewCache();
-    // Each head's attended latent (the first kv_lora_rank of its output),
-    // expanded to its value by W_UV.
-    Value values = llm::HeadLinearOp::create(
-        b, loc, act(heads * m.valueDim),
-        headColumns(attn.getOutput(), heads, width, 0, m.kvLora),
-        rowsOf(m.nopeDim, m.valueDim), UnitAttr());
-    return linear(values, Role::Wo, Role(-1), l, c.dim);
+    return {{rowsOf(0, m.nopeDim), true}, rowsOf(m.nopeDim, m.valueDim)};
   }
 
   /// Columns [offset, offset + size) of every head of x [T, heads * width]:
@@ -408,7 +420,10 @@ private:
     Value bias;
     if (bRole != Role(-1)) {
       std::string biasName = source.nameOf(bRole, layer, -1);
-      if (!biasName.empty() && (c.qkvBias || c.linearBias))
+      // Qwen2 biases only Q, K and V; GPT-2 every linear.
+      bool qkv = bRole == Role::Bq || bRole == Role::Bk || bRole == Role::Bv ||
+                 bRole == Role::Bqkv;
+      if (!biasName.empty() && ((c.qkvBias && qkv) || c.linearBias))
         bias = param(biasName);
     }
     auto p = w.getDefiningOp<llm::ParamOp>();

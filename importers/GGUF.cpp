@@ -281,38 +281,6 @@ llvm::Expected<GGUFFile> llmc::parseGGUF(llvm::StringRef path,
   return std::move(file);
 }
 
-namespace {
-/// Typed metadata access with errors naming the key.
-struct Meta {
-  const GGUFFile &f;
-  llvm::StringRef path;
-  std::string prefix;
-
-  const GGUFValue *find(llvm::StringRef key) const { return f.find(key); }
-  Error integer(llvm::StringRef key, int64_t &out, bool required = true) const {
-    std::string full = prefix + key.str();
-    const GGUFValue *v = find(full);
-    if (!v)
-      return required ? fileError(path, "metadata '" + full + "' is missing")
-                      : Error::success();
-    if (!v->isInteger())
-      return fileError(path, "metadata '" + full + "' must be an integer");
-    out = v->integer;
-    return Error::success();
-  }
-  Error number(llvm::StringRef key, double &out) const {
-    std::string full = prefix + key.str();
-    const GGUFValue *v = find(full);
-    if (!v)
-      return Error::success();
-    if (v->kind != GGUFValue::Number)
-      return fileError(path, "metadata '" + full + "' must be a number");
-    out = v->num;
-    return Error::success();
-  }
-};
-} // namespace
-
 llvm::Expected<std::unique_ptr<ModelSource>>
 llmc::openGGUF(llvm::StringRef path,
                std::unique_ptr<llvm::MemoryBuffer> buffer) {
@@ -329,157 +297,14 @@ llmc::openGGUF(llvm::StringRef path,
     if (Error e = source->addTensor(std::move(t), path))
       return std::move(e);
   }
-
-  const GGUFValue *archValue = Meta{file, path, ""}.find("general.architecture");
-  if (!archValue || archValue->kind != GGUFValue::String)
-    return fileError(path, "metadata 'general.architecture' is missing");
-  std::string arch = archValue->str;
-  if (!llvm::is_contained({"llama", "mistral", "qwen2", "qwen2moe", "qwen3",
-                           "qwen3moe"},
-                          arch))
-    return fileError(path, "architecture '" + arch +
-                               "' is not supported (llama, mistral, qwen2, "
-                               "qwen2moe, qwen3, qwen3moe)");
-  Meta m{file, path, arch + "."};
-  ModelConfig &c = source->config;
-  c.arch = arch;
-  // llama.cpp stores Q/K of llama-family models permuted for interleaved
-  // RoPE pairs; Qwen keeps Hugging Face's half rotation.
-  bool qwen = llvm::StringRef(arch).starts_with("qwen");
-  c.ropeStyle = qwen ? RopeStyle::Half : RopeStyle::Interleaved;
-  // Qwen3: RMSNorm of each query and key head (attn_q_norm, attn_k_norm).
-  if (arch == "qwen3" || arch == "qwen3moe")
-    c.qkNorm = ModelConfig::QKNorm::PerHead;
-  if (Error e = m.integer("embedding_length", c.dim))
+  if (Error e = readGGUFModel(file, path, *source))
     return std::move(e);
-  if (Error e = m.integer("block_count", c.numLayers))
-    return std::move(e);
-  if (Error e = m.integer("feed_forward_length", c.hiddenDim))
-    return std::move(e);
-  if (Error e = m.integer("context_length", c.maxSeq))
-    return std::move(e);
-  if (Error e = m.integer("attention.head_count", c.numHeads))
-    return std::move(e);
-  c.numKvHeads = c.numHeads;
-  if (Error e = m.integer("attention.head_count_kv", c.numKvHeads, false))
-    return std::move(e);
-  c.headDim = c.numHeads > 0 ? c.dim / c.numHeads : 0;
-  if (Error e = m.integer("attention.key_length", c.headDim, false))
-    return std::move(e);
-  int64_t ropeDims = c.headDim;
-  if (Error e = m.integer("rope.dimension_count", ropeDims, false))
-    return std::move(e);
-  if (ropeDims != c.headDim)
-    return fileError(path, "partial rotary embeddings (rope.dimension_count " +
-                               llvm::Twine(ropeDims) + " != head_dim " +
-                               llvm::Twine(c.headDim) + ") are not supported");
-  if (Error e = m.number("attention.layer_norm_rms_epsilon", c.normEps))
-    return std::move(e);
-  if (Error e = m.number("rope.freq_base", c.ropeTheta))
-    return std::move(e);
-  if (Error e = m.integer("expert_count", c.numExperts, false))
-    return std::move(e);
-  if (Error e = m.integer("expert_used_count", c.expertsPerToken, false))
-    return std::move(e);
-  if (arch == "qwen3moe") {
-    // llama.cpp's qwen3moe: softmax over all experts, the top k
-    // renormalised; no shared expert.
-    if (Error e = m.integer("expert_feed_forward_length", c.expertHiddenDim))
-      return std::move(e);
-    c.routing = ModelConfig::Routing::SoftmaxTopKNorm;
-  }
-  if (arch == "qwen2moe") {
-    // llama.cpp's qwen2moe: softmax over all experts, then the top k (not
-    // renormalised); a shared expert scaled by sigmoid(gate · x).
-    if (Error e = m.integer("expert_feed_forward_length", c.expertHiddenDim))
-      return std::move(e);
-    if (Error e = m.integer("expert_shared_feed_forward_length",
-                            c.sharedHiddenDim, false))
-      return std::move(e);
-    c.sharedExpertGate = c.sharedHiddenDim > 0;
-    const GGUFValue *norm = m.find(arch + ".expert_weights_norm");
-    bool renorm = norm && norm->kind == GGUFValue::Bool && norm->integer;
-    c.routing = renorm ? ModelConfig::Routing::SoftmaxTopKNorm
-                       : ModelConfig::Routing::SoftmaxTopK;
-  }
-  // Layers without a router keep a dense MLP (Qwen's mlp_only_layers).
-  if (c.numExperts > 0)
-    for (int64_t l = 0; l < c.numLayers; ++l)
-      if (!source->lookup("blk." + std::to_string(l) + ".ffn_gate_inp.weight"))
-        c.denseLayers.push_back(l);
-  int64_t window = 0;
-  if (Error e = m.integer("attention.sliding_window", window, false))
-    return std::move(e);
-  if (window > 0)
-    c.slidingWindow = window;
-  if (const GGUFValue *scaling = m.find(arch + ".rope.scaling.type")) {
-    double factor = 1.0;
-    if (Error e = m.number("rope.scaling.factor", factor))
-      return std::move(e);
-    if (scaling->str == "linear") {
-      c.ropeScaling = RopeScaling{RopeScaling::Linear, factor, 0, 0, 0};
-    } else if (scaling->str != "none") {
-      return fileError(path, "rope scaling '" + scaling->str +
-                                 "' is not supported (linear, none)");
-    }
-  }
-  const TensorInfo *embd = source->lookup("token_embd.weight");
-  if (!embd || embd->shape.size() != 2)
-    return fileError(path, "tensor 'token_embd.weight' is missing or not 2-D");
-  c.vocabSize = embd->shape[0];
-  c.tiedEmbeddings = !source->lookup("output.weight");
-  c.qkvBias = source->lookup("blk.0.attn_q.bias") != nullptr;
-  if (Error e = c.validate(path))
-    return std::move(e);
-
-  source->stackedExperts = true;
-  source->nameOf = [](Role role, int64_t layer, int64_t) -> std::string {
-    std::string b = "blk." + std::to_string(layer) + ".";
-    switch (role) {
-    case Role::TokenEmbedding: return "token_embd.weight";
-    case Role::AttnNorm: return b + "attn_norm.weight";
-    case Role::Wq: return b + "attn_q.weight";
-    case Role::Wk: return b + "attn_k.weight";
-    case Role::Wv: return b + "attn_v.weight";
-    case Role::Wo: return b + "attn_output.weight";
-    case Role::Bq: return b + "attn_q.bias";
-    case Role::Bk: return b + "attn_k.bias";
-    case Role::Bv: return b + "attn_v.bias";
-    case Role::FfnNorm: return b + "ffn_norm.weight";
-    // llama.cpp's names for the newer families' norms.
-    case Role::QNorm: return b + "attn_q_norm.weight";
-    case Role::KNorm: return b + "attn_k_norm.weight";
-    case Role::PostAttnNorm: return b + "post_attention_norm.weight";
-    case Role::PostFfnNorm: return b + "post_ffw_norm.weight";
-    case Role::FfnGate: return b + "ffn_gate.weight";
-    case Role::FfnUp: return b + "ffn_up.weight";
-    case Role::FfnDown: return b + "ffn_down.weight";
-    case Role::FinalNorm: return "output_norm.weight";
-    case Role::Output: return "output.weight";
-    case Role::Wqkv: return b + "attn_qkv.weight";
-    case Role::FfnGateUp: return b + "ffn_up.weight";
-    case Role::Router: return b + "ffn_gate_inp.weight";
-    case Role::ExpertGate: return b + "ffn_gate_exps.weight";
-    case Role::ExpertUp: return b + "ffn_up_exps.weight";
-    case Role::ExpertDown: return b + "ffn_down_exps.weight";
-    case Role::SharedGate: return b + "ffn_gate_shexp.weight";
-    case Role::SharedUp: return b + "ffn_up_shexp.weight";
-    case Role::SharedDown: return b + "ffn_down_shexp.weight";
-    case Role::SharedScale: return b + "ffn_gate_inp_shexp.weight";
-    // llama.cpp's deepseek2 names (that architecture is not read yet).
-    case Role::QA: return b + "attn_q_a.weight";
-    case Role::QANorm: return b + "attn_q_a_norm.weight";
-    case Role::QB: return b + "attn_q_b.weight";
-    case Role::KVA: return b + "attn_kv_a_mqa.weight";
-    case Role::KVANorm: return b + "attn_kv_a_norm.weight";
-    case Role::KVB: return b + "attn_kv_b.weight";
-    default: return "";
-    }
-    return "";
-  };
   if (Error e = source->checkTensors())
     return std::move(e);
-  if (m.find("tokenizer.ggml.model"))
+  // Converted checkpoints without a vocabulary say "none".
+  const GGUFValue *tokenizer = file.find("tokenizer.ggml.model");
+  if (tokenizer && !(tokenizer->kind == GGUFValue::String &&
+                     tokenizer->str == "none"))
     source->tokenizer = {TokenizerFormat::GGUF, path.str()};
   return std::move(source);
 }

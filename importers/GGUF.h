@@ -40,6 +40,14 @@ struct GGUFFile {
 /// count, length and offset. Tensor data is not touched.
 llvm::Expected<GGUFFile> parseGGUF(llvm::StringRef path, llvm::StringRef data);
 
+class ModelSource;
+/// The model a GGUF file describes, as llama.cpp reads it: the config from
+/// the architecture's metadata (and, where llama.cpp keeps them there,
+/// tensors: RoPE frequency factors), and llama.cpp's tensor names. The
+/// tensors must already be in `source`. GGUFModel.cpp.
+llvm::Error readGGUFModel(const GGUFFile &file, llvm::StringRef path,
+                          ModelSource &source);
+
 } // namespace llmc
 
 #endif // LLMC_IMPORTERS_GGUF_H

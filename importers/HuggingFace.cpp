@@ -160,6 +160,8 @@ std::string hfName(Role role, int64_t layer, int64_t expert, FFNNames ffn,
   case Role::KVA: return l + "self_attn.kv_a_proj_with_mqa.weight";
   case Role::KVANorm: return l + "self_attn.kv_a_layernorm.weight";
   case Role::KVB: return l + "self_attn.kv_b_proj.weight";
+  case Role::KB:
+  case Role::VB: return ""; // slices of kv_b_proj
   }
   return "";
 }

@@ -225,8 +225,13 @@ Error ModelSource::forEachExpectedTensor(
       }
       want.push_back({Role::KVA, {m->kvLora + m->ropeDim, c.dim}});
       want.push_back({Role::KVANorm, {m->kvLora}});
-      want.push_back(
-          {Role::KVB, {h * (m->nopeDim + m->valueDim), m->kvLora}});
+      if (nameOf(Role::KVB, l, -1).empty()) {
+        want.push_back({Role::KB, {h, m->kvLora, m->nopeDim}});
+        want.push_back({Role::VB, {h, m->valueDim, m->kvLora}});
+      } else {
+        want.push_back(
+            {Role::KVB, {h * (m->nopeDim + m->valueDim), m->kvLora}});
+      }
       want.push_back({Role::Wo, {c.dim, h * m->valueDim}});
     } else if (c.fusedQKV) {
       want.push_back({Role::Wqkv, lin(qkvDim, c.dim)});

@@ -156,8 +156,10 @@ enum class Role {
   SharedGate, SharedUp, SharedDown, SharedScale,
   // Multi-head latent attention (DeepSeek-V2): the query latent's down
   // projection, norm and up projection; the KV latent (+ RoPE key) down
-  // projection, norm and up projection to per-head keys and values.
-  QA, QANorm, QB, KVA, KVANorm, KVB
+  // projection, norm and up projection to per-head keys and values (one
+  // tensor in Hugging Face; llama.cpp splits it into KB, per head [latent,
+  // nope], and VB, per head [v, latent]).
+  QA, QANorm, QB, KVA, KVANorm, KVB, KB, VB
 };
 
 enum class TokenizerFormat { None, Llama2C, SentencePieceModel, HFJson, GGUF };

@@ -322,6 +322,10 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure,
     Returns the attention output and the updated cache. One op serves
     prefill (many tokens) and decode (one).
 
+    With `layer(%i)` the cache layer is `%i` (an index, in `[0, layers)`)
+    instead of `layer`: one outlined decoder-layer function serves every
+    layer (`--llm-outline-layers`); `layer` then names the first.
+
     With a `shared` cache, `value` must be `key`: each position's one stored
     vector is both (multi-head latent attention in its absorbed form, where
     every query head attends the latent followed by the rotated key, and
@@ -335,14 +339,15 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure,
   }];
   let arguments = (ins LLM_FloatTensor:$query, LLM_FloatTensor:$key,
                        LLM_FloatTensor:$value, LLM_KVCacheType:$cache,
-                       Index:$start_pos,
+                       Index:$start_pos, Optional<Index>:$layer_index,
                        I64Attr:$layer, I64Attr:$num_heads, I64Attr:$num_kv_heads,
                        OptionalAttr<F64Attr>:$scale, UnitAttr:$causal,
                        OptionalAttr<I64Attr>:$sliding_window,
                        OptionalAttr<F64Attr>:$logit_softcap);
   let results = (outs LLM_FloatTensor:$output, LLM_KVCacheType:$new_cache);
   let assemblyFormat = [{
-    $query `,` $key `,` $value `,` $cache `[` $start_pos `]` attr-dict
+    $query `,` $key `,` $value `,` $cache `[` $start_pos `]`
+    (`layer` `(` $layer_index^ `)`)? attr-dict
     `:` type($query) `,` type($key) `,` qualified(type($cache))
   }];
   let hasVerifier = 1;

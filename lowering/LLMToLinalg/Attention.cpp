@@ -210,11 +210,12 @@ struct LowerRoPE : OpConversionPattern<RoPEOp> {
 struct Int8Cache {
   OpBuilder &b;
   Location loc;
-  int64_t layer, kvh, cap, hd;
+  OpFoldResult layer; ///< static, or an outlined layer's index
+  int64_t kvh, cap, hd;
 
   SmallVector<OpFoldResult> at(int64_t kind, OpFoldResult pos,
                                int64_t column) {
-    return {b.getIndexAttr(layer), b.getIndexAttr(kind), b.getIndexAttr(0),
+    return {layer, b.getIndexAttr(kind), b.getIndexAttr(0),
             pos, b.getIndexAttr(column)};
   }
   SmallVector<OpFoldResult> size(OpFoldResult rows, int64_t columns) {
@@ -344,11 +345,12 @@ struct Int8Cache {
 struct FloatCache {
   OpBuilder &b;
   Location loc;
-  int64_t layer, kvh, cap, hd;
+  OpFoldResult layer; ///< static, or an outlined layer's index
+  int64_t kvh, cap, hd;
   Type elt;
 
   SmallVector<OpFoldResult> at(int64_t kind, OpFoldResult pos) {
-    return {b.getIndexAttr(layer), b.getIndexAttr(kind), b.getIndexAttr(0),
+    return {layer, b.getIndexAttr(kind), b.getIndexAttr(0),
             pos, b.getIndexAttr(0)};
   }
   SmallVector<OpFoldResult> size(OpFoldResult rows) {
@@ -447,7 +449,7 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
       return rw.notifyMatchFailure(op, "cache and activations differ in type");
     int64_t kvh = op.getNumKvHeads(), h = op.getNumHeads();
     int64_t g = h / kvh, hd = cacheType.getHeadDim();
-    int64_t layer = op.getLayer();
+    OpFoldResult layer = cacheLayer(rw, op, a.getLayerIndex());
     int64_t dyn = ShapedType::kDynamic;
     Value q = a.getQuery(), k = a.getKey(), v = a.getValue();
     Value cache = a.getCache();
@@ -476,8 +478,8 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     // A shared cache stores the keys only, as rows: they are also the
     // values (the flash kernel then reads each block once for both).
     bool shared = cacheType.getShared();
-    Int8Cache int8Cache{rw, loc, static_cast<int64_t>(layer), kvh, cap, hd};
-    FloatCache floatCache{rw, loc, static_cast<int64_t>(layer), kvh, cap, hd,
+    Int8Cache int8Cache{rw, loc, layer, kvh, cap, hd};
+    FloatCache floatCache{rw, loc, layer, kvh, cap, hd,
                           elt};
     if (int8) {
       cache = int8Cache.write(cache, split(k), pos, t, 0);
@@ -493,7 +495,7 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     // Flash attention reads the cache in place; no score matrix.
     if (auto flash = op->getAttrOfType<DictionaryAttr>(kFlashAttrName)) {
       Value out = buildFlashAttention(rw, loc, op, flash, q, cache, pos, t,
-                                      len);
+                                      len, layer);
       rw.replaceOp(op, {out, cache});
       return success();
     }
@@ -606,6 +608,13 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
 };
 
 } // namespace
+
+OpFoldResult mlir::llm::lowering::cacheLayer(OpBuilder &b, AttentionOp op,
+                                             Value layerIndex) {
+  if (layerIndex)
+    return layerIndex;
+  return b.getIndexAttr(op.getLayer());
+}
 
 void mlir::llm::lowering::populateAttentionPatterns(
     TypeConverter &converter, RewritePatternSet &patterns) {

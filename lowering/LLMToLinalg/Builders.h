@@ -133,10 +133,13 @@ bool isLowerableGGUF(Operation *op);
 bool isLowerableQLinear(Operation *op);
 /// The flash attention kernel (FlashAttention.cpp) over the updated cache
 /// tensor (see cacheTensorType); returns the [T, heads * hd] output.
-/// `flash` is the op's llm.flash attribute.
+/// `flash` is the op's llm.flash attribute; `layer` the cache layer.
 Value buildFlashAttention(OpBuilder &b, Location loc, AttentionOp op,
                           DictionaryAttr flash, Value q, Value cache,
-                          Value pos, Value t, Value len);
+                          Value pos, Value t, Value len, OpFoldResult layer);
+/// The cache layer an llm.attention reads and writes: its `layer`, or the
+/// (converted) `layer_index` operand of an outlined layer.
+OpFoldResult cacheLayer(OpBuilder &b, AttentionOp op, Value layerIndex);
 /// Early exit's pending state in the KV cache (PendingState.cpp).
 void populatePendingStatePatterns(TypeConverter &converter,
                                   RewritePatternSet &patterns);

@@ -24,6 +24,7 @@
 #include "lowering/LLMToLinalg/LLMToLinalg.h"
 #include "passes/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -52,7 +53,8 @@ struct FlashKernel {
   bool causal;
   std::optional<int64_t> window;
   std::optional<double> softcap;
-  int64_t layer, cap;
+  OpFoldResult layer; ///< static, or an outlined layer's index
+  int64_t cap;
   /// The whole cache as a flat read-only buffer: the kernel's loads are
   /// plain vector.loads at computed offsets, which keeps them out of the
   /// bufferization analysis of the cache's slices (its value-bounds
@@ -131,13 +133,16 @@ struct FlashKernel {
     // its slots, hd + 4 bytes per position).
     int64_t slot = cap * (int8 ? hd + 4 : hd);
     Value kvOff = arith::MulIOp::create(b, loc, kv, c(slot));
+    // Flat offset of this layer's kind-0 slot: layer * kinds * kvh * slot.
     int64_t kinds = shared ? 1 : 2;
-    Value keyBase = arith::AddIOp::create(
-        b, loc, c(layer * kinds * kvh * slot), kvOff);
-    Value valBase = shared ? keyBase
-                           : arith::AddIOp::create(
-                                 b, loc, c((layer * 2 + 1) * kvh * slot), kvOff)
-                                 .getResult();
+    Value layerStart = arith::MulIOp::create(
+        b, loc, getValueOrCreateConstantIndexOp(b, loc, layer),
+        c(kinds * kvh * slot));
+    Value keyBase = arith::AddIOp::create(b, loc, layerStart, kvOff);
+    Value valBase =
+        shared ? keyBase
+               : arith::AddIOp::create(b, loc, keyBase, c(kvh * slot))
+                     .getResult();
     Type i8 = b.getI8Type();
     // int8: the rows of positions [blk, blk + 16) of a slot, as their f32
     // values [16, hd] and scales [16].
@@ -438,7 +443,7 @@ static std::optional<double> softcapOf(AttentionOp op) {
 
 Value mlir::llm::lowering::buildFlashAttention(
     OpBuilder &b, Location loc, AttentionOp op, DictionaryAttr flash, Value q,
-    Value cache, Value pos, Value t, Value len) {
+    Value cache, Value pos, Value t, Value len, OpFoldResult layer) {
   auto type = cast<RankedTensorType>(q.getType());
   Type elt = type.getElementType();
   int64_t kvh = op.getNumKvHeads(), h = op.getNumHeads();
@@ -475,7 +480,7 @@ Value mlir::llm::lowering::buildFlashAttention(
                 op.getCausal(),
                 op.getSlidingWindow(),
                 softcapOf(op),
-                static_cast<int64_t>(op.getLayer()),
+                layer,
                 cacheType.getShape()[3],
                 flat,
                 q3,

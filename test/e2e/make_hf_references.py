@@ -38,6 +38,12 @@ PHI3 = dict(COMMON, pad_token_id=0, eos_token_id=1, rope_parameters=dict(
     short_factor=[1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 3.8],
     long_factor=[1.0, 1.5, 2.5, 4.0, 6.0, 9.0, 13.0, 18.0]))
 
+# Gemma 3: linear scaling on the global layers' base, another local base.
+GEMMA3_ROPE = {
+    "full_attention": dict(rope_type="linear", rope_theta=1000000.0,
+                           factor=8.0),
+    "sliding_attention": dict(rope_type="default", rope_theta=10000.0)}
+
 # name -> (config class, kwargs). Each exercises what sets its family apart;
 # sizes stay tiny (a few hundred KB of float32 weights).
 CASES = {
@@ -83,11 +89,21 @@ CASES = {
         query_pre_attn_scalar=16, sliding_window=8,
         layer_types=["sliding_attention", "sliding_attention",
                      "full_attention"],
-        rope_parameters={
-            "full_attention": dict(rope_type="linear", rope_theta=1000000.0,
-                                   factor=8.0),
-            "sliding_attention": dict(rope_type="default",
-                                      rope_theta=10000.0)})),
+        rope_parameters=GEMMA3_ROPE)),
+    # Gemma 2 as the 2B/9B ship it (query_pre_attn_scalar = head_dim): the
+    # scale llama.cpp assumes, as GGUF does not record it.
+    "gemma2-head-dim-scale": ("Gemma2Config", dict(
+        COMMON, num_hidden_layers=2, tie_word_embeddings=True,
+        query_pre_attn_scalar=16, attn_logit_softcapping=3.0,
+        final_logit_softcapping=4.0, sliding_window=8,
+        hidden_activation="gelu_pytorch_tanh")),
+    # Gemma 3's shipped layer pattern (5 sliding layers, then a global
+    # one), which llama.cpp assumes for gemma3 GGUF files.
+    "gemma3-6-layers": ("Gemma3TextConfig", dict(
+        COMMON, num_hidden_layers=6, tie_word_embeddings=True,
+        query_pre_attn_scalar=16, sliding_window=8,
+        layer_types=["sliding_attention"] * 5 + ["full_attention"],
+        rope_parameters=GEMMA3_ROPE)),
     # Phi-3: fused qkv_proj and gate_up_proj, LongRoPE. The prompt fits in
     # original_max_position_embeddings (short factors) ...
     "phi3-longrope-short": ("Phi3Config", dict(
