@@ -13,6 +13,41 @@ include "mlir/Pass/PassBase.td"
 // Lowering (implemented under lowering/, shared by every backend)
 //===----------------------------------------------------------------------===//
 
+def OutlineLayers : Pass<"llm-outline-layers", "mlir::ModuleOp"> {
+  let summary = "One function for the decoder layers that are the same code";
+  let description = [{
+    Cuts the entry function at its `llm.attention` ops: segment `l` (from
+    the op after attention `l-1` to attention `l`) holds layer `l-1`'s
+    output projection and MLP and layer `l`'s norm, projections and RoPE.
+    Segments that are the same code up to their weights and cache layer
+    (same ops, attributes and types; weights and incoming values as
+    arguments, constants equal) become one private function
+    `@llm_layer_N(inputs..., layer: index) -> outputs`, whose attention
+    takes the layer as its `layer(%i)` operand; the entry function calls it
+    once per layer. Weights (params and pack-time transforms) stay in the
+    entry function and are passed in, so the buffer ABI binds them as
+    before. Code size and compile time then no longer grow with depth.
+
+    Graphs with early exits, calibration observers, ops with regions, or
+    fewer than three layers are left unchanged; so are segments without a
+    twin (dense layers between MoE ones get their own function only if two
+    or more are alike).
+
+    ```mlir
+    %o1, %kv1 = llm.attention %q1, %k1, %v1, %kv0[%pos] {layer = 1 : i64, ...}
+    // becomes
+    %c1 = arith.constant 1 : index
+    %r:3 = func.call @llm_layer_0(%x, %o0, %kv0, %wo, %w1, ..., %pos, %c1)
+    ```
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"forward\"",
+           "The function whose layers are outlined">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
   let summary = "Lower llm ops to linalg/tensor/arith/math on tensors";
   let description = [{

@@ -175,6 +175,54 @@ FailureOr<DictionaryAttr> describeValue(OpBuilder &b, Value v) {
   return b.getDictionaryAttr(attrs);
 }
 
+/// Weights read as packed bytes inside an outlined layer function: the
+/// lowering cast the function's argument to its bytes, but the weight is
+/// bound in the caller. Each such argument takes the bytes type instead,
+/// and every call site casts its weight (so the weight's only readers are
+/// byte casts, as when it is read in place).
+void hoistByteCastsToCallers(ModuleOp module, func::FuncOp entry) {
+  SmallVector<func::CallOp> calls;
+  entry.walk([&](func::CallOp c) { calls.push_back(c); });
+  llvm::SmallPtrSet<Operation *, 4> done;
+  for (func::CallOp call : calls) {
+    auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+    if (!callee || callee.isExternal() || !done.insert(callee).second)
+      continue;
+    Block &body = callee.getBody().front();
+    SmallVector<Type> argTypes(callee.getArgumentTypes());
+    for (BlockArgument arg : body.getArguments()) {
+      auto users = llvm::to_vector(arg.getUsers());
+      if (users.empty() || !llvm::all_of(users, [&](Operation *u) {
+            return isa<UnrealizedConversionCastOp>(u) &&
+                   u->getNumResults() == 1 &&
+                   u->getResult(0).getType() ==
+                       users[0]->getResult(0).getType() &&
+                   u->getAttr(lowering::kBlockLayoutAttr) ==
+                       users[0]->getAttr(lowering::kBlockLayoutAttr);
+          }))
+        continue;
+      Operation *cast = users[0];
+      Type bytes = cast->getResult(0).getType();
+      for (func::CallOp site : calls) {
+        if (site.getCallee() != callee.getName())
+          continue;
+        OpBuilder b(site);
+        Operation *copy = b.clone(*cast);
+        copy->setOperand(0, site.getOperand(arg.getArgNumber()));
+        site->setOperand(arg.getArgNumber(), copy->getResult(0));
+      }
+      arg.setType(bytes);
+      for (Operation *u : users) {
+        u->getResult(0).replaceAllUsesWith(arg);
+        u->erase();
+      }
+      argTypes[arg.getArgNumber()] = bytes;
+    }
+    callee.setType(FunctionType::get(module.getContext(), argTypes,
+                                     callee.getResultTypes()));
+  }
+}
+
 /// Erases the pack-time ops nothing uses any more (all bound).
 void eraseDeadTransforms(func::FuncOp func) {
   for (bool changed = true; changed;) {
@@ -207,6 +255,7 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
       func.emitError("entry function must have a single block");
       return signalPassFailure();
     }
+    hoistByteCastsToCallers(module, func);
     if (failed(rewrite(func)))
       signalPassFailure();
   }

@@ -519,6 +519,33 @@ struct ConvertLLMToLinalg
     });
   }
 
+  /// Values crossing an outlined layer function's boundary (call operands,
+  /// returned results) that are slices (row-padded kernel results, heads'
+  /// columns) are copied by linalg.copy: the boundary's buffers have the
+  /// identity layout, and bufferization would otherwise make that copy a
+  /// strided memref.copy (no inline lowering).
+  void materializeSlicesAtCalls(ModuleOp module) {
+    auto copyIfSlice = [](OpOperand &use) {
+      auto slice = use.get().getDefiningOp<tensor::ExtractSliceOp>();
+      if (!slice || !isa<FloatType>(slice.getType().getElementType()))
+        return;
+      OpBuilder b(use.getOwner());
+      Location loc = use.getOwner()->getLoc();
+      use.set(linalg::CopyOp::create(b, loc, slice.getResult(),
+                                     emptyLike(b, loc, slice.getResult()))
+                  .getResult(0));
+    };
+    module.walk([&](Operation *op) {
+      bool call = isa<func::CallOp>(op);
+      bool calleeReturn =
+          isa<func::ReturnOp>(op) &&
+          cast<func::FuncOp>(op->getParentOp()).isPrivate();
+      if (call || calleeReturn)
+        for (OpOperand &use : op->getOpOperands())
+          copyIfSlice(use);
+    });
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -618,6 +645,7 @@ struct ConvertLLMToLinalg
     populateCallOpTypeConversionPattern(patterns, converter);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
+    materializeSlicesAtCalls(module);
     // A dequantized GGUF table only an embedding used is dead now (the
     // gather decodes its rows itself).
     module.walk([](linalg::GenericOp op) {

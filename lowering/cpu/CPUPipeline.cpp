@@ -44,8 +44,10 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   });
   std::string p;
   llvm::raw_string_ostream os(p);
+  // Per-op profiling counts each layer's ops apart: no outlining then.
   if (stage != CPUPipelineStage::FromBufferABI)
-    os << (o.profile ? "convert-llm-to-linalg{profile=true}"
+    os << (o.outlineLayers && !o.profile ? "llm-outline-layers," : "")
+       << (o.profile ? "convert-llm-to-linalg{profile=true}"
                      : "convert-llm-to-linalg")
        << ",llm-buffer-abi";
   if (stage == CPUPipelineStage::ToBufferABI)
@@ -58,9 +60,15 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   if (o.vectorize)
     os << "llm-cpu-schedule,canonicalize,";
   // canonicalize after cse too: cse exposes self-copies it then erases.
-  os << "eliminate-empty-tensors,one-shot-bufferize,"
+  // Function boundaries: outlined layers take and return tensors.
+  os << "eliminate-empty-tensors,one-shot-bufferize{bufferize-function-"
+        "boundaries=1 function-boundary-type-conversion=identity-layout-map},"
+     // A layer function's KV cache result is its argument, updated in
+     // place: dropped, not handed back (ownership would clone the cache).
+     << "drop-equivalent-buffer-results,"
      << "canonicalize,cse,canonicalize,"
-     << "func.func(buffer-deallocation-pipeline,llm-early-dealloc),";
+     // Module-wide: deallocation across layer calls needs a helper function.
+     << "buffer-deallocation-pipeline,func.func(llm-early-dealloc),";
   // After bufferization: the intrinsic calls it creates have no declared
   // memory effects, which the deallocation pipeline rejects.
   if (o.vnni)
@@ -186,7 +194,8 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
                                      int optLevel,
                                      const LinkedModel *linked,
                                      std::string &object, std::string &arch,
-                                     std::vector<std::string> &features) {
+                                     std::vector<std::string> &features,
+                                     llvm::function_ref<void(llvm::StringRef)> phase) {
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
@@ -252,12 +261,21 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
         linked->symbol);
   }
 
+  // Outlined decoder layers stay functions: inlining them back would
+  // bring the per-layer copies (and their compile time) back.
+  for (llvm::Function &f : *llvmModule)
+    if (f.getName().starts_with("llm_layer_"))
+      f.addFnAttr(llvm::Attribute::NoInline);
   if (optLevel > 0) {
+    if (phase)
+      phase("optimizing LLVM IR");
     auto optimize = makeOptimizingTransformer(optLevel, 0, tm.get());
     if (llvm::Error e = optimize(llvmModule.get()))
       return llvm::toString(std::move(e));
   }
 
+  if (phase)
+    phase("generating machine code");
   llvm::SmallVector<char, 0> buffer;
   llvm::raw_svector_ostream os(buffer);
   llvm::legacy::PassManager pm;

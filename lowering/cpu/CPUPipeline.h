@@ -30,6 +30,11 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
                                       "dot products as vpmaddubsw + vpmaddwd "
                                       "where exact (see targetHasAVX2)"),
                        llvm::cl::init(false)};
+  Option<bool> outlineLayers{
+      *this, "outline-layers",
+      llvm::cl::desc("Lower identical decoder layers once, as a function "
+                     "called per layer (--llm-outline-layers)"),
+      llvm::cl::init(true)};
 };
 
 /// The machine code is generated for: `triple` "" = the host's (e.g.
@@ -79,12 +84,14 @@ struct LinkedModel {
 /// for `target` and emits a relocatable object into `object`. `arch` gets the
 /// architecture name and `features` the CPU features the code may use that a
 /// runtime must check (see runtime/src/ArtifactFormat.h). `linked`: see
-/// LinkedModel (null: a loadable code object's entry). Returns an error
-/// message on failure.
+/// LinkedModel (null: a loadable code object's entry). `phase`, when set,
+/// is told when LLVM IR optimization and machine-code generation start
+/// (progress and --timings). Returns an error message on failure.
 std::string emitCPUObject(ModuleOp module, const CPUTarget &target,
                           int optLevel, const LinkedModel *linked,
                           std::string &object, std::string &arch,
-                          std::vector<std::string> &features);
+                          std::vector<std::string> &features,
+                          llvm::function_ref<void(llvm::StringRef)> phase = {});
 
 /// Links a relocatable object into a shared library with ld.lld.
 std::string linkSharedObject(llvm::StringRef objectPath,

@@ -32,11 +32,16 @@ K_SMALL = modelgen.K_SMALL
 Q4_K_M = {"attn_v": "Q6_K", "ffn_down": "Q6_K"}
 # (name, base type, per-tensor types, tied, --cpu, shape): the tied table
 # has 264 rows (interleaved by 8 rows, not 64), the others 256.
-K_STORED = [("Q4_K_M", "Q4_K", Q4_K_M, False, None, K_SMALL),
+# Three layers: the middle ones are outlined into one function called per
+# layer (--llm-outline-layers), its weights passed in as their blocks.
+SMALL3 = dict(modelgen.SMALL, layers=3)
+K_SMALL3 = dict(K_SMALL, layers=3)
+K_STORED = [("Q4_K_M", "Q4_K", Q4_K_M, False, None, K_SMALL3),
             ("Q4_K_M tied Q6_K table", "Q4_K", dict(Q4_K_M, token_embd="Q6_K"),
              True, None, dict(K_SMALL, vocab=264)),
             ("Q6_K", "Q6_K", None, False, None, K_SMALL),
-            ("Q4_K_M --cpu x86-64-v3", "Q4_K", Q4_K_M, False, "x86-64-v3", K_SMALL)]
+            ("Q4_K_M --cpu x86-64-v3", "Q4_K", Q4_K_M, False, "x86-64-v3",
+             K_SMALL3)]
 K_MODELS = [("Q2_K", "Q2_K", None), ("Q3_K", "Q3_K", None), ("Q5_K", "Q5_K", None),
             ("Q5_0", "Q5_0", None), ("Q5_1", "Q5_1", None), ("IQ4_NL", "IQ4_NL", None)]
 
@@ -91,12 +96,16 @@ def main():
     for dtype, cpu in (("Q8_0", None), ("Q4_0", None), ("Q4_1", None),
                        ("Q8_0", "x86-64-v3"), ("Q4_0", "x86-64-v3")):
         path = os.path.join(work, f"llama-{dtype}.gguf")
-        expected = modelgen.write_gguf(path, "llama", dtype, seed=3)
+        # (Q8_0 keeps 2 layers: at 3 its logits leave the reference's
+        # tolerance with or without outlining, a known open issue.)
+        shape = modelgen.SMALL if dtype == "Q8_0" else SMALL3
+        expected = modelgen.write_gguf(path, "llama", dtype, seed=3,
+                                       small=shape)
         art = os.path.join(work, f"llama-{dtype}-{cpu or 'native'}.llmc")
         a8 = reference.quantize_q8_blocks if dtype in ("Q8_0", "Q4_0") else None
         failures += run_model(rt, llmc, path, art,
                               dtype + (f" --cpu {cpu}" if cpu else ""),
-                              reference_model(expected),
+                              reference_model(expected, shape),
                               ["--cpu", cpu] if cpu else [], a8)
     for i, (name, dtype, mix, tied, cpu, shape) in enumerate(K_STORED):
         path = os.path.join(work, f"llama-kstored-{i}.gguf")

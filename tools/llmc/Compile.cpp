@@ -30,18 +30,48 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
+#include <chrono>
 
 using namespace llvm;
 using namespace llmc;
 
 namespace {
-/// Progress lines on stderr, only when it is a terminal (or forced).
+/// Progress lines on stderr, only when it is a terminal (or forced); with
+/// `timings`, each step's wall time, printed as a table by finish().
 struct Progress {
   bool on;
+  bool timings = false;
   uint64_t lastPercent = ~0ull;
+  std::vector<std::pair<std::string, double>> steps;
+  std::chrono::steady_clock::time_point started =
+      std::chrono::steady_clock::now();
+
   void step(const Twine &what) {
+    lap();
+    steps.push_back({what.str(), 0.0});
     if (on)
       errs() << "llmc: " << what << "\n";
+  }
+  /// Closes the current step's time.
+  void lap() {
+    auto now = std::chrono::steady_clock::now();
+    if (!steps.empty())
+      steps.back().second += std::chrono::duration<double>(now - started).count();
+    started = now;
+  }
+  void finish() {
+    lap();
+    if (!timings)
+      return;
+    double total = 0;
+    for (auto &[what, seconds] : steps)
+      total += seconds;
+    errs() << "llmc: timings (wall, seconds)\n";
+    for (auto &[what, seconds] : steps)
+      errs() << format("  %8.2f  %5.1f%%  ", seconds,
+                       total > 0 ? 100 * seconds / total : 0.0)
+             << what << "\n";
+    errs() << format("  %8.2f  total\n", total);
   }
   void percent(StringRef what, uint64_t done, uint64_t total) {
     if (!on || total == 0 || done * 100 / total == lastPercent)
@@ -302,6 +332,8 @@ static Error checkTargetOptions(const CompileOptions &options,
 Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                          StringRef output) {
   Progress progress{options.progress};
+  progress.timings = options.timings;
+  scope_exit printTimings([&] { progress.finish(); });
   mlir::ModuleOp module = *model.module;
   mlir::MLIRContext *ctx = module.getContext();
   StringRef input = model.source->path;
@@ -334,6 +366,9 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   progress.step("lowering " + input + " to linalg");
   mlir::llm::CPUPipelineOptions pipelineOptions;
   pipelineOptions.profile = options.profile;
+  // The GPU backends map one entry function onto kernels: no calls.
+  pipelineOptions.outlineLayers =
+      options.outlineLayers && options.target == "cpu";
   mlir::llm::CPUTarget cpuTarget{options.triple, options.cpu};
   pipelineOptions.vnni = mlir::llm::targetHasVNNI(cpuTarget);
   pipelineOptions.avx2Dot =
@@ -410,7 +445,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   std::string externalName = linkedModel.artifact;
   std::string err = mlir::llm::emitCPUObject(
       module, cpuTarget, options.optLevel,
-      exe || obj ? &linkedModel : nullptr, object, arch, features);
+      exe || obj ? &linkedModel : nullptr, object, arch, features,
+      [&](StringRef phase) { progress.step(phase); });
   if (!err.empty())
     return fileError(input, err);
 

@@ -35,6 +35,8 @@ struct CompileOptions {
   /// false: no llm-dialect passes at any level (LLVM still optimizes per
   /// optLevel): the anchor that isolates what fusion buys.
   bool llmOptimize = true;
+  /// CPU: identical decoder layers lowered once (llm-outline-layers).
+  bool outlineLayers = true;
   int64_t decodeSplits = 2;          ///< flash decoding: cache chunks per head
   std::string decodeSoftmax = "unified"; ///< unified (FlashDecoding++) | online
   /// Weight quantization scheme of llm-quantize ("" = none): w8, w4g32, ...
@@ -43,6 +45,7 @@ struct CompileOptions {
   bool quantClip = false;              ///< clipping search per group
   std::vector<std::string> quantKeep;  ///< weight-name substrings kept float
   bool progress = false; ///< progress lines on stderr
+  bool timings = false;  ///< each compile step's wall time on stderr
   bool profile = false;  ///< per-op timers (llmc bench --profile)
   /// KV cache storage: "f32" or "int8" (llm-quantize-kv-cache).
   std::string kvCache = "f32";

@@ -60,6 +60,7 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
   mix(options.target + "|" + options.vulkanTarget + "|" + options.cudaArch +
       "|" + options.cudaMMA + "|" + options.cpu + "|" + std::to_string(options.optLevel) +
       (options.llmOptimize ? "" : "|no-llm-optimize") +
+      (options.outlineLayers ? "" : "|no-outline-layers") +
       (options.quant.empty() ? ""
                              : "|quant=" + options.quant +
                                    (options.quantAsymmetric ? "a" : "") +

@@ -48,6 +48,8 @@ json::Object llmc::targetManifest(const CompileOptions &options,
       {"cpu", options.cpu},
       {"opt_level", options.optLevel},
       {"llm_optimize", options.optLevel >= 1 && options.llmOptimize},
+      {"outline_layers", options.outlineLayers && options.target == "cpu" &&
+                             !options.profile},
       {"quant", options.quant.empty()
                     ? std::string("none")
                     : options.quant + (options.quantAsymmetric ? "-asym" : "") +

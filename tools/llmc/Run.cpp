@@ -141,6 +141,12 @@ static cl::opt<bool> llmOptimizeOpt(
              "optimizes at the -O level"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()),
     cl::sub(rooflineCmd()), cl::sub(calibrateCmd()));
+static cl::opt<bool> outlineLayersOpt(
+    "outline-layers", cl::init(true),
+    cl::desc("CPU: lower the decoder layers that are the same code once, as "
+             "a function called per layer (=false: one inlined copy per "
+             "layer, as before)"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()));
 static cl::opt<std::string> softmaxOpt(
     "softmax", cl::init("unified"),
     cl::desc("Flash decoding (-O2+) softmax across chunks: unified (one "
@@ -265,6 +271,12 @@ static cl::opt<std::string> dumpLogits(
 static cl::opt<int> maxContextOpt("max-context", cl::init(0),
                                   cl::desc("KV cache positions (0 = compiled)"),
                                   cl::sub(runCmd()));
+static cl::opt<bool> timingsOpt(
+    "timings", cl::init(false),
+    cl::desc("Print each compile step's wall time (llm passes, lowering, "
+             "bufferization, LLVM IR optimization, machine code, linking, "
+             "packing) on stderr"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(benchCmd()));
 static cl::opt<bool> progressOpt("progress",
                                  cl::desc("Show progress even when stderr is "
                                           "not a terminal"),
@@ -286,6 +298,7 @@ CompileOptions llmc::compileOptions() {
   o.optLevel = static_cast<int>(optLevel.getValue());
   o.decodeSplits = decodeSplitsOpt;
   o.llmOptimize = llmOptimizeOpt;
+  o.outlineLayers = outlineLayersOpt;
   o.decodeSoftmax = softmaxOpt;
   o.quant = quantOpt;
   o.quantAsymmetric = quantAsymOpt;
@@ -311,6 +324,7 @@ CompileOptions llmc::compileOptions() {
       std::exit(fail(error));
   }
   o.progress = progressOpt || sys::Process::StandardErrIsDisplayed();
+  o.timings = timingsOpt;
   return o;
 }
 
