@@ -3,6 +3,8 @@
 #include "importers/ModelSource.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include <sys/mman.h>
 #include <cmath>
 
 using namespace llmc;
@@ -103,6 +105,20 @@ Error ModelConfig::validate(llvm::StringRef path) const {
                              "even");
   }
   return Error::success();
+}
+
+void ModelSource::releaseMappedPages() const {
+  uintptr_t page = llvm::sys::Process::getPageSizeEstimate();
+  for (const auto &f : files) {
+    // Only mappings: a buffer read into memory would lose its contents.
+    if (f->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
+      continue;
+    uintptr_t begin = reinterpret_cast<uintptr_t>(f->getBufferStart());
+    uintptr_t first = llvm::alignTo(begin, page); // whole pages only
+    uintptr_t end = (begin + f->getBufferSize()) / page * page;
+    if (end > first)
+      ::madvise(reinterpret_cast<void *>(first), end - first, MADV_DONTNEED);
+  }
 }
 
 const TensorInfo *ModelSource::lookup(llvm::StringRef name) const {

@@ -207,6 +207,10 @@ public:
   /// `hasWeights()` is then false.
   void addDescribedTensors(DType dtype);
   bool hasWeights() const { return !files.empty(); }
+  /// Drops this process's resident pages of the model files mapped from
+  /// disk (they stay in the page cache and fault in again when read), so
+  /// packing weight by weight never holds the whole model resident.
+  void releaseMappedPages() const;
   unsigned numFiles() const { return files.size(); }
 
   // Used by the readers while opening.

@@ -585,12 +585,18 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                << " (calibrated with other -O options?); quantized from the "
                   "weights alone\n";
     });
+    uint64_t released = 0;
     for (const WeightSlot &s : slots) {
       pad(os, at, wOff + s.offset);
       std::vector<uint8_t> computed;
       ArrayRef<uint8_t> bytes = slotBytes(*model.source, s, quantCache, computed);
       os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
       at += bytes.size();
+      // Every 256 MB packed: the model's pages read so far are released.
+      if ((released += bytes.size()) >= (uint64_t(256) << 20)) {
+        model.source->releaseMappedPages();
+        released = 0;
+      }
       progress.percent("packing weights", at - wOff, wSize);
     }
     pad(os, at, mOff);
