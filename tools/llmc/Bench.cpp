@@ -207,16 +207,29 @@ int llmc::runBench() {
       double prePred = 0, preMeas = 0, decPred = 0, decMeas = 0;
     };
     std::map<std::string, Sum> classes;
+    json::Array opRows; // every op, with the weight it reads (JSON only)
     for (size_t i = 0; i < table->size(); ++i) {
-      std::string op =
-          (*table)[i].getAsObject()->getString("op").value_or("?").str();
-      Sum &s = classes[op];
-      s.prePred += (*pre)[i];
-      s.decPred += (*dec)[i];
+      const json::Object *entry = (*table)[i].getAsObject();
+      std::string op = entry->getString("op").value_or("?").str();
+      Sum one;
+      one.prePred = (*pre)[i];
+      one.decPred = (*dec)[i];
       if (i < prefillOps.size())
-        s.preMeas += prefillOps[i];
+        one.preMeas = prefillOps[i];
       if (i < decodeOps.size())
-        s.decMeas += decodeOps[i] / benchDecode;
+        one.decMeas = decodeOps[i] / benchDecode;
+      Sum &s = classes[op];
+      s.prePred += one.prePred;
+      s.decPred += one.decPred;
+      s.preMeas += one.preMeas;
+      s.decMeas += one.decMeas;
+      opRows.push_back(json::Object{
+          {"op", op},
+          {"weight", entry->getString("weight").value_or("").str()},
+          {"prefill_predicted_s", one.prePred},
+          {"prefill_measured_s", one.preMeas},
+          {"decode_predicted_s", one.decPred},
+          {"decode_measured_s", one.decMeas}});
     }
     outs() << formatv("\n{0,-16} {1,14} {2,14} {3,9} {4,14} {5,14} {6,9}\n",
                       "op class", "prefill pred ms", "measured ms", "meas/pred",
@@ -248,6 +261,7 @@ int llmc::runBench() {
                       all.decPred > 0 ? all.decMeas / all.decPred : 0.0);
     doc["hardware"] = std::string(benchHardware);
     doc["op_classes"] = std::move(rows);
+    doc["ops"] = std::move(opRows);
   }
   if (!benchJson.empty())
     if (Error e = writeToOutput(benchJson, [&](raw_ostream &os) {
