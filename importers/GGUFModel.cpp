@@ -157,8 +157,7 @@ Error readRopeScaling(const Meta &m, const ModelSource &source,
       if (Error e = m.number(key, *out))
         return e;
     // ggml's YaRN multiplies cos/sin by attn_factor * (1 + 0.1 ln(factor)).
-    s.attentionFactor =
-        attn * (s.factor > 1 ? 1 + 0.1 * std::log(s.factor) : 1.0);
+    s.attentionFactor = attn * yarnMscale(s.factor);
   } else {
     return fileError(m.path, "rope scaling '" + type +
                                  "' is not supported (linear, yarn, none)");

@@ -141,11 +141,6 @@ Error parseLongRope(const Reader &cfg, const json &rs, RopeParams &out) {
   return Error::success();
 }
 
-/// YaRN's `mscale` (Eq. 21 of the paper), as transformers' yarn_get_mscale.
-double yarnMscale(double factor, double mscale) {
-  return factor <= 1 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
-}
-
 /// YaRN (DeepSeek-V2, Qwen2.5 long context): the ramp's beta_fast /
 /// beta_slow (32 / 1) and the cos/sin multiplier, from `attention_factor`
 /// or mscale / mscale_all_dim as transformers' _compute_yarn_parameters.

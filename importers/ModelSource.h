@@ -15,6 +15,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,6 +41,12 @@ struct RopeScaling {
   /// YaRN: the rotation counts bounding its interpolation ramp.
   double betaFast = 0, betaSlow = 0;
 };
+
+/// YaRN's mscale (Eq. 21 of the paper; transformers' yarn_get_mscale):
+/// 0.1 * mscale * ln(factor) + 1, or 1 without extrapolation.
+inline double yarnMscale(double factor, double mscale = 1.0) {
+  return factor <= 1 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
+}
 
 /// The RoPE of one kind of layer: base frequency and optional scaling.
 struct RopeParams {

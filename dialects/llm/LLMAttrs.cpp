@@ -404,6 +404,12 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << " rope scaling requires "
                           "original_max_positions > 0, got "
                        << original;
+  if (longrope || yarn) {
+    double a = attentionAP.convertToDouble();
+    if (!(a > 0) || !std::isfinite(a))
+      return emitError() << "attention_factor must be positive, got "
+                         << formatNumber(a);
+  }
   if (yarn) {
     if (low != 0 || high != 0)
       return emitError() << "yarn rope scaling takes beta_fast and beta_slow, "
@@ -413,10 +419,6 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                             "beta_slow > 0, got "
                          << formatNumber(betaFast) << " and "
                          << formatNumber(betaSlow);
-    double a = attentionAP.convertToDouble();
-    if (!(a > 0) || !std::isfinite(a))
-      return emitError() << "attention_factor must be positive, got "
-                         << formatNumber(a);
     return success();
   }
   if (longrope) {
@@ -428,10 +430,6 @@ RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       if (!(f > 0) || !std::isfinite(f))
         return emitError() << "longrope factors must be positive, got "
                            << formatNumber(f);
-    double a = attentionAP.convertToDouble();
-    if (!(a > 0) || !std::isfinite(a))
-      return emitError() << "attention_factor must be positive, got "
-                         << formatNumber(a);
     return success();
   }
   if (!(low > 0) || !(high > low))

@@ -493,11 +493,20 @@ struct ConvertLLMToLinalg
           .setPrivate();
   }
 
+  /// `slice` copied into a fresh tensor by linalg.copy (canonicalization
+  /// keeps it, unlike an identity generic), before `user`.
+  static Value copyOf(tensor::ExtractSliceOp slice, Operation *user) {
+    OpBuilder b(user);
+    Location loc = user->getLoc();
+    return linalg::CopyOp::create(b, loc, slice.getResult(),
+                                  emptyLike(b, loc, slice.getResult()))
+        .getResult(0);
+  }
+
   /// A collapse of a slice that is strided in a collapsed dimension (a
   /// head's columns, [T, heads, part] of [T, heads, width]) reads a copy of
-  /// it made by linalg.copy (canonicalization keeps it, unlike an identity
-  /// generic): bufferization would otherwise copy it with a strided
-  /// memref.copy, which has no inline lowering.
+  /// it: bufferization would otherwise copy it with a strided memref.copy,
+  /// which has no inline lowering.
   void materializeStridedCollapses(ModuleOp module) {
     module.walk([](tensor::CollapseShapeOp c) {
       auto slice = c.getSrc().getDefiningOp<tensor::ExtractSliceOp>();
@@ -509,31 +518,19 @@ struct ConvertLLMToLinalg
         strided |= to.getDimSize(d) != from.getDimSize(d);
       if (!strided || !isa<FloatType>(to.getElementType()))
         return;
-      OpBuilder b(c);
-      Location loc = c.getLoc();
-      Value copy =
-          linalg::CopyOp::create(b, loc, slice.getResult(),
-                                 emptyLike(b, loc, slice.getResult()))
-              .getResult(0);
-      c.getSrcMutable().assign(copy);
+      c.getSrcMutable().assign(copyOf(slice, c));
     });
   }
 
   /// Values crossing an outlined layer function's boundary (call operands,
   /// returned results) that are slices (row-padded kernel results, heads'
-  /// columns) are copied by linalg.copy: the boundary's buffers have the
-  /// identity layout, and bufferization would otherwise make that copy a
-  /// strided memref.copy (no inline lowering).
+  /// columns) are copied: the boundary's buffers have the identity layout,
+  /// and bufferization would otherwise make that copy a strided memref.copy.
   void materializeSlicesAtCalls(ModuleOp module) {
     auto copyIfSlice = [](OpOperand &use) {
       auto slice = use.get().getDefiningOp<tensor::ExtractSliceOp>();
-      if (!slice || !isa<FloatType>(slice.getType().getElementType()))
-        return;
-      OpBuilder b(use.getOwner());
-      Location loc = use.getOwner()->getLoc();
-      use.set(linalg::CopyOp::create(b, loc, slice.getResult(),
-                                     emptyLike(b, loc, slice.getResult()))
-                  .getResult(0));
+      if (slice && isa<FloatType>(slice.getType().getElementType()))
+        use.set(copyOf(slice, use.getOwner()));
     };
     module.walk([&](Operation *op) {
       bool call = isa<func::CallOp>(op);

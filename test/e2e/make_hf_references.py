@@ -44,6 +44,11 @@ GEMMA3_ROPE = {
                            factor=8.0),
     "sliding_attention": dict(rope_type="default", rope_theta=10000.0)}
 
+# DeepSeek-V2's attention sizes: a 32-wide KV latent, heads of 16 + 8
+# (RoPE) query/key and 12 value elements.
+MLA = dict(COMMON, num_key_value_heads=4, kv_lora_rank=32, qk_nope_head_dim=16,
+           qk_rope_head_dim=8, v_head_dim=12)
+
 # name -> (config class, kwargs). Each exercises what sets its family apart;
 # sizes stay tiny (a few hundred KB of float32 weights).
 CASES = {
@@ -129,8 +134,7 @@ CASES = {
     # low-rank query, a dense first layer, then routed experts (softmax,
     # top 2 of 8, unnormalised) beside a shared expert.
     "deepseek-v2-lite": ("DeepseekV2Config", dict(
-        COMMON, num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=None,
-        qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+        MLA, q_lora_rank=None,
         n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=1,
         moe_intermediate_size=32, first_k_dense_replace=1,
         topk_method="greedy", routed_scaling_factor=1.0,
@@ -139,8 +143,7 @@ CASES = {
     # q_b_proj), group-limited top-k (2 of 4 groups), routed scaling and
     # YaRN RoPE with mscale folded into the attention scale.
     "deepseek-v2": ("DeepseekV2Config", dict(
-        COMMON, num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48,
-        qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+        MLA, q_lora_rank=48,
         n_routed_experts=8, num_experts_per_tok=3, n_shared_experts=2,
         moe_intermediate_size=24, first_k_dense_replace=1,
         topk_method="group_limited_greedy", n_group=4, topk_group=2,
@@ -152,8 +155,7 @@ CASES = {
     # DeepSeek-V2's attention alone (every layer dense): what the GPU
     # backends run (their llm.moe has no lowering).
     "deepseek-v2-mla": ("DeepseekV2Config", dict(
-        COMMON, num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48,
-        qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+        MLA, q_lora_rank=48,
         first_k_dense_replace=2,
         rope_parameters=dict(rope_type="yarn", rope_theta=10000.0, factor=4.0,
                              original_max_position_embeddings=16,
