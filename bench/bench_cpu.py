@@ -29,14 +29,22 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
+_MEASURED = {}
+
+
 def host_bandwidth(llmc, model_bin):
-    """GB/s measured by `llmc roofline --hardware host` (cached per host)."""
-    out = subprocess.run([llmc, "roofline", model_bin, "--hardware", "host"],
-                         capture_output=True, text=True)
+    """GB/s measured by `llmc roofline --hardware host --remeasure`, once
+    per benchmark run: a shared machine's bandwidth changes from day to day,
+    so the roofline is measured in the same run as the figures it judges."""
+    if llmc in _MEASURED:
+        return _MEASURED[llmc]
+    out = subprocess.run([llmc, "roofline", model_bin, "--hardware", "host",
+                          "--remeasure"], capture_output=True, text=True)
     cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or
                          os.path.expanduser("~/.cache"), "llmc", "host-hardware.json")
     try:
-        return float(json.load(open(cache))["host"]["bandwidth"]) / 1e9
+        _MEASURED[llmc] = float(json.load(open(cache))["host"]["bandwidth"]) / 1e9
+        return _MEASURED[llmc]
     except (OSError, KeyError, ValueError):
         log("cannot read measured bandwidth:", out.stderr[-500:])
         return None

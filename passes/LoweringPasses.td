@@ -350,6 +350,56 @@ def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def CPUOpenMPLoops : Pass<"llm-cpu-openmp-loops", "mlir::func::FuncOp"> {
+  let summary = "Run one-task parallel loops on the calling thread; choose the OpenMP schedule";
+  let description = [{
+    Runs after `convert-scf-to-openmp`. Each parallel loop becomes an
+    `omp.parallel` region: a fork that wakes the team and a join barrier,
+    a few microseconds on every call. A decode step (one token) runs
+    hundreds of loops that have one task only (the per-token activation
+    quantization, norms and scale tables before each linear: their tasks
+    are blocks of 16 tokens), and each paid that fork and join for nothing
+    (1.1B Q4_K_M: about 60 % of the parallel regions of a decode step).
+    This pass gives every `omp.parallel` that holds one 1-D work-sharing
+    loop with bounds known before the region an `if` clause: the region
+    forks only when the loop has more than one iteration, and otherwise
+    runs on the calling thread.
+
+    It also gives every `omp.wsloop` without a schedule the `schedule`
+    option's (OpenMP's default, static, unless told otherwise).
+
+    Before:
+
+    ```mlir
+    omp.parallel {
+      omp.wsloop {
+        omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) { ... }
+      }
+      omp.terminator
+    }
+    ```
+
+    After:
+
+    ```mlir
+    %span = arith.subi %n, %c0 : index
+    %many = arith.cmpi sgt, %span, %c1 : index
+    omp.parallel if(%many) {
+      omp.wsloop schedule(static) {
+        omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) { ... }
+      }
+      omp.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"static\"",
+           "How threads share a loop's iterations: static, dynamic or guided">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::omp::OpenMPDialect"];
+}
+
 def CPUVectorMath : Pass<"llm-cpu-vector-math", "mlir::func::FuncOp"> {
   let summary = "Vector exp as an inline polynomial instead of libm calls per lane";
   let description = [{

@@ -80,8 +80,8 @@ Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
 Value blockElementAt(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                      Value row, Value col, int64_t cols);
 /// Groups of 8 rows per tile in which a Q4_K / Q6_K weight is interleaved
-/// (dialects/llm/BlockLayout.h; 8 where its rows are a multiple of 64,
-/// else 1), or 0 for the rows as stored (a reader other than the K-quant
+/// (dialects/llm/BlockLayout.h; always 1, "rows8": each group's units
+/// together, read as one stream), or 0 for the rows as stored (a reader other than the K-quant
 /// kernel and embedding gathers, or a shape the kernel does not take).
 int64_t kquantTile(Value weight);
 /// The [rows, cols] f32 values of GGUF blocks given as their flat bytes.

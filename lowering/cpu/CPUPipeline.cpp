@@ -83,7 +83,7 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
      // Vector exps inline (not one libm call per lane).
      << "func.func(llm-cpu-vector-math),";
   if (o.parallel)
-    os << "convert-scf-to-openmp,canonicalize,";
+    os << "convert-scf-to-openmp,canonicalize,func.func(llm-cpu-openmp-loops),";
   os << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
      // Allocations go through the runtime's caching allocator.
      << "finalize-memref-to-llvm{use-generic-functions=true},"

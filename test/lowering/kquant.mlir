@@ -30,18 +30,19 @@ func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x16xf32> {
 
 // -----
 
-// A tied Q6_K table of 64 rows ("rows64"): the classifier's kernel and the
+// A tied Q6_K table of 64 rows (interleaved "rows8": each group of 8 rows
+// has its super-blocks together): the classifier's kernel and the
 // embedding gather read the same interleaved units (the gather decodes the
 // rows it looks up). Q6_K's dot products start at -32 times the sum of
 // each 16 activations; the two int8 scales of each block of 32 multiply
 // its two integer sums.
 // CHECK-LABEL: func.func @forward
-// CHECK-COUNT-2: builtin.unrealized_conversion_cast %{{.*}} : tensor<64x256xi6> to tensor<13440xi8> {llm.block_layout = "rows64"}
+// CHECK-COUNT-2: builtin.unrealized_conversion_cast %{{.*}} : tensor<64x256xi6> to tensor<13440xi8> {llm.block_layout = "rows8"}
 // CHECK: arith.constant -32 : i32
 // CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
 // CHECK: arith.muli %{{.*}}, %{{.*}} : vector<8xi32>
 // ABI-LABEL: func.func @forward
-// ABI-SAME: llm.weights = [{bytes = 13440 : i64, dtype = "q6_k", layout = "rows64", name = "e", offset = 0 : i64, shape = [64, 256]}]
+// ABI-SAME: llm.weights = [{bytes = 13440 : i64, dtype = "q6_k", layout = "rows8", name = "e", offset = 0 : i64, shape = [64, 256]}]
 func.func @forward(%t: tensor<?xi32>) -> tensor<?x64xf32> {
   %e = llm.param "e" {quant = #llm.quant<bits = 6, group = 256, scheme = gguf_q6_k, granularity = block>} : tensor<64x256xi6>
   %w = llm.dequantize %e {quant = #llm.quant<bits = 6, group = 256, scheme = gguf_q6_k, granularity = block>} : tensor<64x256xi6> -> tensor<64x256xf32>

@@ -1,0 +1,84 @@
+// RUN: llmc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(llm-cpu-openmp-loops))' | FileCheck %s
+// RUN: llmc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(llm-cpu-openmp-loops{schedule=dynamic}))' | FileCheck %s --check-prefix=DYN
+// RUN: not llmc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(llm-cpu-openmp-loops{schedule=nonsense}))' 2>&1 | FileCheck %s --check-prefix=BAD
+
+// A parallel region around one loop forks only when the loop has more than
+// one iteration (ub - lb > step); the loop gets the schedule option's kind.
+// CHECK-LABEL: func.func @one_loop
+// CHECK-SAME: (%[[N:.*]]: index,
+// CHECK: %[[SPAN:.*]] = arith.subi %[[N]], %[[C0:.*]] : index
+// CHECK: %[[MANY:.*]] = arith.cmpi sgt, %[[SPAN]], %[[C1:.*]] : index
+// CHECK: omp.parallel if(%[[MANY]])
+// CHECK: omp.wsloop schedule(static)
+// DYN-LABEL: func.func @one_loop
+// DYN: omp.wsloop schedule(dynamic)
+// BAD: unknown schedule 'nonsense' (static, dynamic or guided)
+func.func @one_loop(%n: index, %buf: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %f = arith.constant 1.0 : f32
+  omp.parallel {
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+        memref.store %f, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  return
+}
+
+// -----
+
+// Two loops in one region, a region with an `if` already, and a loop whose
+// bound is computed inside the region keep their parallel regions as they
+// are; a loop's own schedule stays.
+// CHECK-LABEL: func.func @left_alone
+// CHECK: omp.parallel {
+// CHECK: omp.wsloop schedule(guided)
+// CHECK: omp.wsloop schedule(static)
+// CHECK: omp.parallel if(%{{.*}}) {
+// CHECK-NOT: arith.cmpi
+// CHECK: omp.parallel {
+// CHECK: arith.addi
+func.func @left_alone(%n: index, %c: i1, %buf: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %f = arith.constant 1.0 : f32
+  omp.parallel {
+    omp.wsloop schedule(guided) {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+        memref.store %f, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+        memref.store %f, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  omp.parallel if(%c) {
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+        memref.store %f, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  omp.parallel {
+    %m = arith.addi %n, %c1 : index
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%m) step (%c1) {
+        memref.store %f, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  return
+}
