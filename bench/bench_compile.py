@@ -11,11 +11,19 @@ keeps llmc's own step table (LLVM IR optimization, machine code, packing,
 models come from bench/make_models.py (random weights, the real shapes);
 GGUF Q4_0 files are llama.cpp's own quantization of the F32 GGUF (as in
 bench_quant.py). With a model and its 2-layer variant, the code bytes per
-extra layer are reported.
+extra layer are reported. These compiles bypass the code cache
+(`--code-cache=false`): they are cold compiles.
+
+With --random 1.1b,7b, two Q4_0 GGUF files of random blocks per shape (seeds
+1 and 2: the same architecture, other weights; make_models.py
+--random-q4_0) are compiled in that order into an empty cache directory
+(XDG_CACHE_HOME): the first is a cold compile that stores its code, the
+second a warm one that reuses it and only packs its weights; each row says
+whether llmc reported a code cache hit.
 
 usage: bench_compile.py [--models 110m,1.1b-2l,1.1b] [--types f32,q4_0]
-                        [--modes outlined,inlined] [--workdir build/bench]
-                        [--json F]
+                        [--modes outlined,inlined] [--random 1.1b,7b]
+                        [--workdir build/bench] [--json F]
 Prints one JSON object per (model, type, mode).
 """
 import argparse
@@ -24,6 +32,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,14 +42,20 @@ from bench_cpu import log, read_manifest, save_json  # noqa: E402
 from bench_quant import quantize_gguf  # noqa: E402
 
 
-def compile_once(llmc, model, out, outline):
-    """(wall s, peak RSS MB, llmc's step table) of one `llmc compile`; the
-    peak RSS is this child's own (wait4)."""
+def compile_once(llmc, model, out, outline, cache_dir=None):
+    """(wall s, peak RSS MB, llmc's step table, code cache hit) of one
+    `llmc compile`; the peak RSS is this child's own (wait4). Without
+    `cache_dir` the code cache is off."""
     t0 = time.perf_counter()
-    p = subprocess.Popen([llmc, "compile", model, "-O3", "--timings",
-                          f"--outline-layers={'true' if outline else 'false'}",
-                          "-o", out], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+    args = [llmc, "compile", model, "-O3", "--timings",
+            f"--outline-layers={'true' if outline else 'false'}", "-o", out]
+    env = dict(os.environ)
+    if cache_dir:
+        env["XDG_CACHE_HOME"] = cache_dir
+    else:
+        args.append("--code-cache=false")
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, env=env)
     stderr = p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -52,8 +67,9 @@ def compile_once(llmc, model, out, outline):
         m = re.match(r"\s+([0-9.]+)\s+[0-9.]+%\s+(.*)$", line)
         if m:
             # Step names without the file they name.
-            steps[re.sub(r" /\S+", "", m.group(2))] = float(m.group(1))
-    return wall, usage.ru_maxrss / 1024.0, steps
+            step = re.sub(r" /\S+", "", m.group(2))
+            steps[re.sub(r"code cache hit \S+", "code cache hit", step)] = float(m.group(1))
+    return wall, usage.ru_maxrss / 1024.0, steps, "code cache hit" in stderr
 
 
 def code_bytes(artifact):
@@ -69,12 +85,32 @@ def main():
     ap.add_argument("--modes", default="outlined,inlined")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--llmc", default=os.path.join(ROOT, "build", "bin", "llmc"))
+    ap.add_argument("--random", default="",
+                    help="shapes (1.1b, 7b) compiled cold then warm from random Q4_0 files")
     ap.add_argument("--json")
     a = ap.parse_args()
-    models = a.models.split(",")
+    models = [m for m in a.models.split(",") if m]
     subprocess.run([sys.executable, os.path.join(HERE, "make_models.py"), a.workdir,
-                    "--models", ",".join(models)], check=True)
+                    "--models", ",".join(models), "--random-q4_0", a.random], check=True)
     results = []
+    for name in filter(None, a.random.split(",")):
+        with tempfile.TemporaryDirectory(prefix="llmc-cache-") as cache:
+            for seed, state in (("rand", "cold"), ("rand2", "warm")):
+                path = os.path.join(a.workdir, f"{name}.{seed}.q4_0.gguf")
+                out = os.path.join(a.workdir, f"compile-{name}-{seed}.llmc")
+                log(f"llmc compile {os.path.basename(path)} ({state})")
+                wall, rss, steps, hit = compile_once(a.llmc, path, out, True, cache)
+                packing = sum(v for k, v in steps.items() if k.startswith("writing"))
+                r = {"model": name, "type": "q4_0 (random blocks)", "mode": state,
+                     "compile_s": round(wall, 2), "peak_rss_mb": round(rss),
+                     "code_cache_hit": hit, "packing_s": round(packing, 2),
+                     "model_bytes": os.path.getsize(path),
+                     "packing_gb_s": round(os.path.getsize(path) / packing / 1e9, 2)
+                     if packing else None,
+                     "code_bytes": code_bytes(out), "steps_s": steps}
+                results.append(r)
+                print(json.dumps(r), flush=True)
+                os.remove(out)
     for name in models:
         f32 = os.path.join(a.workdir, f"{name}.f32.gguf")
         for kind in a.types.split(","):
@@ -89,8 +125,8 @@ def main():
                 if os.path.exists(out):
                     os.remove(out)
                 log(f"llmc compile {os.path.basename(path)} ({mode})")
-                wall, rss, steps = compile_once(a.llmc, path, out,
-                                                mode == "outlined")
+                wall, rss, steps, _ = compile_once(a.llmc, path, out,
+                                                   mode == "outlined")
                 r = {"model": name, "type": kind, "mode": mode,
                      "compile_s": round(wall, 2), "peak_rss_mb": round(rss),
                      "code_bytes": code_bytes(out), "steps_s": steps,

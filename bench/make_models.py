@@ -9,10 +9,19 @@ runs).
   1.1b-2l       the 1.1b widths with 2 layers: the same kernels, compiled in
                 seconds (for iterating on kernels; report the 1.1b figures)
 
+Q4_0 GGUF files of random blocks, written directly (no float model first),
+for shapes whose float32 checkpoint would not fit the disk (compile-time
+benchmarks: speed does not depend on the values):
+
+  NAME.rand.q4_0.gguf / NAME.rand2.q4_0.gguf   two seeds, same shape
+                (NAME: 1.1b, or 7b = Llama-2-7B's shape: dim 4096, 32
+                layers, 32 heads, hidden 11008, vocab 32000; ~3.8 GB)
+
 Synthetic weights are seeded normal draws scaled by 1/sqrt(fan-in), so
 activations stay in range; speed does not depend on the values.
 
 usage: make_models.py OUTDIR [--models 110m,1.1b] [--shared ../shared/models]
+                            [--random-q4_0 1.1b,7b]
 """
 import argparse
 import os
@@ -28,6 +37,7 @@ SYNTHETIC = {
     "110m": dict(dim=768, hidden=2048, layers=12, heads=12, kv=12, vocab=32000, seq=1024),
     "1.1b": dict(dim=2048, hidden=5632, layers=22, heads=32, kv=4, vocab=32000, seq=2048),
     "1.1b-2l": dict(dim=2048, hidden=5632, layers=2, heads=32, kv=4, vocab=32000, seq=2048),
+    "7b": dict(dim=4096, hidden=11008, layers=32, heads=32, kv=32, vocab=32000, seq=4096),
 }
 
 
@@ -117,14 +127,102 @@ def write_gguf(path, model, vocab_pieces=None, scores=None):
     os.replace(tmp, path)
 
 
+def synthetic_vocab(V):
+    """Byte pieces plus placeholder words: (pieces, scores, token types)."""
+    pieces = [b"<unk>", b"<s>", b"</s>"] + [b"<0x%02X>" % i for i in range(256)]
+    pieces += [("\u2581t%d" % i).encode() for i in range(V - len(pieces))]
+    types = [2, 3, 3] + [6] * 256 + [1] * (V - 259)
+    return pieces, [0.0] * V, types
+
+
+def write_random_q4_0_gguf(path, c, rng):
+    """A llama GGUF whose matrices are random Q4_0 blocks (f16 scale ~
+    1/(8 sqrt(fan-in)), uniform nibbles) and norms ones, streamed one
+    tensor at a time."""
+    import gguf
+    dim, hidden, L, H, KV, V = (c[k] for k in ("dim", "hidden", "layers", "heads", "kv", "vocab"))
+    hd = dim // H
+    tmp = path + ".tmp"
+    g = gguf.GGUFWriter(tmp, "llama")
+    g.add_context_length(c["seq"])
+    g.add_embedding_length(dim)
+    g.add_block_count(L)
+    g.add_feed_forward_length(hidden)
+    g.add_head_count(H)
+    g.add_head_count_kv(KV)
+    g.add_layer_norm_rms_eps(1e-5)
+    g.add_rope_freq_base(10000.0)
+    g.add_rope_dimension_count(hd)
+    g.add_file_type(2)  # MOSTLY_Q4_0
+    pieces, scores, types = synthetic_vocab(V)
+    g.add_tokenizer_model("llama")
+    g.add_token_list([p.decode("utf-8", "replace") for p in pieces])
+    g.add_token_scores(scores)
+    g.add_token_types(types)
+    g.add_bos_token_id(1)
+    g.add_eos_token_id(2)
+    g.add_unk_token_id(0)
+    tensors = [("token_embd.weight", (V, dim)), ("output_norm.weight", (dim,)),
+               ("output.weight", (V, dim))]
+    for l in range(L):
+        b = f"blk.{l}."
+        tensors += [(b + "attn_norm.weight", (dim,)), (b + "attn_q.weight", (dim, dim)),
+                    (b + "attn_k.weight", (KV * hd, dim)), (b + "attn_v.weight", (KV * hd, dim)),
+                    (b + "attn_output.weight", (dim, dim)), (b + "ffn_norm.weight", (dim,)),
+                    (b + "ffn_gate.weight", (hidden, dim)), (b + "ffn_up.weight", (hidden, dim)),
+                    (b + "ffn_down.weight", (dim, hidden))]
+
+    def data(shape):
+        if len(shape) == 1:
+            return np.ones(shape, np.float32)
+        rows, cols = shape
+        blocks = rows * cols // 32
+        scale = np.float16(1.0 / (8.0 * np.sqrt(cols)))
+        d = np.full((blocks, 1), scale, np.float16).view(np.uint8)
+        q = rng.integers(0, 256, (blocks, 16), dtype=np.uint8)
+        return np.concatenate([d, q], axis=1).reshape(rows, cols // 32 * 18)
+
+    for name, shape in tensors:
+        if len(shape) == 1:
+            g.add_tensor_info(name, shape, np.dtype(np.float32), 4 * shape[0])
+        else:
+            g.add_tensor_info(name, (shape[0], shape[1] // 32 * 18), np.dtype(np.uint8),
+                              shape[0] * shape[1] // 32 * 18,
+                              raw_dtype=gguf.GGMLQuantizationType.Q4_0)
+    g.write_header_to_file()
+    g.write_kv_data_to_file()
+    g.write_ti_data_to_file()
+    for i, (name, shape) in enumerate(tensors):
+        g.write_tensor_data(data(shape))
+        if sys.stderr.isatty():
+            print(f"\rwriting {path}: {i + 1}/{len(tensors)} tensors", end="",
+                  file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    g.close()
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--models", default="stories260K,110m,1.1b")
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..",
                                                      "shared", "models"))
+    ap.add_argument("--random-q4_0", default="",
+                    help="shapes (1.1b, 7b) to write as NAME.rand.q4_0.gguf and "
+                         "NAME.rand2.q4_0.gguf (random Q4_0 blocks, seeds 1 and 2)")
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
+    for name in filter(None, a.random_q4_0.split(",")):
+        for seed, suffix in ((1, "rand"), (2, "rand2")):
+            path = os.path.join(a.outdir, f"{name}.{suffix}.q4_0.gguf")
+            if not os.path.exists(path):
+                print(f"writing {path}", file=sys.stderr)
+                write_random_q4_0_gguf(path, SYNTHETIC[name], np.random.default_rng(seed))
+            print(f"{name}: {path}")
+    if not a.models:
+        return
     for name in a.models.split(","):
         bin_path = os.path.join(a.outdir, name + ".bin")
         gguf_path = os.path.join(a.outdir, name + ".f32.gguf")

@@ -14,6 +14,8 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/DerivedTypes.h"
@@ -23,6 +25,9 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ThreadPool.h"
+#include "llvm/Support/Threading.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
@@ -190,10 +195,47 @@ bool mlir::llm::targetHasAVX2(const CPUTarget &target) {
          tm->getMCSubtargetInfo()->checkFeatures("+avx2");
 }
 
+namespace {
+/// Threads (and module parts) for code generation: this machine's cores,
+/// at most 8 (beyond that the parts are too small to gain), or
+/// LLMC_CODEGEN_THREADS.
+unsigned codeGenerationParts() {
+  if (const char *env = getenv("LLMC_CODEGEN_THREADS"))
+    if (int n = atoi(env); n >= 1)
+      return std::min(n, 64);
+  return std::min(llvm::hardware_concurrency().compute_thread_count(), 8u);
+}
+
+/// Optimizes `m` at `optLevel` (none at 0) and emits its object code.
+std::string optimizeAndEmit(llvm::Module &m, llvm::TargetMachine &tm,
+                            int optLevel, std::string &object,
+                            llvm::function_ref<void(llvm::StringRef)> phase) {
+  if (optLevel > 0) {
+    if (phase)
+      phase("optimizing LLVM IR");
+    auto optimize = makeOptimizingTransformer(optLevel, 0, &tm);
+    if (llvm::Error e = optimize(&m))
+      return llvm::toString(std::move(e));
+  }
+  if (phase)
+    phase("generating machine code");
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr,
+                             llvm::CodeGenFileType::ObjectFile))
+    return "the target cannot emit object files";
+  pm.run(m);
+  object.assign(buffer.begin(), buffer.end());
+  return "";
+}
+} // namespace
+
 std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
                                      int optLevel,
                                      const LinkedModel *linked,
-                                     std::string &object, std::string &arch,
+                                     std::vector<std::string> &objects,
+                                     std::string &arch,
                                      std::vector<std::string> &features,
                                      llvm::function_ref<void(llvm::StringRef)> phase) {
   DialectRegistry registry;
@@ -266,29 +308,61 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
   for (llvm::Function &f : *llvmModule)
     if (f.getName().starts_with("llm_layer_"))
       f.addFnAttr(llvm::Attribute::NoInline);
-  if (optLevel > 0) {
-    if (phase)
-      phase("optimizing LLVM IR");
-    auto optimize = makeOptimizingTransformer(optLevel, 0, tm.get());
-    if (llvm::Error e = optimize(llvmModule.get()))
-      return llvm::toString(std::move(e));
+  objects.clear();
+  unsigned parts = linked ? 1 : codeGenerationParts();
+  if (parts <= 1) {
+    objects.emplace_back();
+    return optimizeAndEmit(*llvmModule, *tm, optLevel, objects.back(), phase);
   }
-
+  // The functions split among `parts` modules (SplitModule: locals made
+  // external, each function in one part), each optimized and compiled in
+  // its own thread and LLVM context; the linker joins the objects. Calls
+  // between parts are not inlined: the decoder layers are not (NoInline)
+  // and the parallel loops' bodies are only called through OpenMP.
   if (phase)
-    phase("generating machine code");
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, os, nullptr,
-                              llvm::CodeGenFileType::ObjectFile))
-    return "the target cannot emit object files";
-  pm.run(*llvmModule);
-  object.assign(buffer.begin(), buffer.end());
+    phase("optimizing LLVM IR and generating machine code (" +
+          std::to_string(parts) + " threads)");
+  std::vector<llvm::SmallString<0>> bitcode;
+  llvm::SplitModule(
+      *llvmModule, parts,
+      [&](std::unique_ptr<llvm::Module> part) {
+        bitcode.emplace_back();
+        llvm::raw_svector_ostream os(bitcode.back());
+        llvm::WriteBitcodeToFile(*part, os);
+      },
+      /*PreserveLocals=*/false);
+  objects.resize(bitcode.size());
+  std::vector<std::string> errors(bitcode.size());
+  {
+    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(parts));
+    for (size_t i = 0; i < bitcode.size(); ++i)
+      pool.async([&, i] {
+        llvm::LLVMContext context;
+        auto part = llvm::parseBitcodeFile(
+            llvm::MemoryBufferRef(llvm::StringRef(bitcode[i].data(),
+                                                  bitcode[i].size()),
+                                  "llmc-model-part"),
+            context);
+        if (!part) {
+          errors[i] = llvm::toString(part.takeError());
+          return;
+        }
+        std::unique_ptr<llvm::TargetMachine> partTM =
+            makeTargetMachine(target, level, errors[i]);
+        if (partTM)
+          errors[i] = optimizeAndEmit(**part, *partTM, optLevel, objects[i], {});
+      });
+    pool.wait();
+  }
+  for (const std::string &e : errors)
+    if (!e.empty())
+      return e;
   return "";
 }
 
-std::string mlir::llm::linkSharedObject(llvm::StringRef objectPath,
-                                        llvm::StringRef outputPath) {
+std::string
+mlir::llm::linkSharedObject(llvm::ArrayRef<std::string> objectPaths,
+                            llvm::StringRef outputPath) {
   // ld.lld of the same LLVM release; libomp and libm resolve at dlopen time
   // (the runtime's RPATH-free search uses the recorded absolute path).
   std::string lld = LLMC_LLVM_BIN_DIR "/ld.lld";
@@ -308,10 +382,12 @@ std::string mlir::llm::linkSharedObject(llvm::StringRef objectPath,
                           .str() +
       "-linux-gnu";
   std::string multiarchLib = "-L/lib/" + multiarch.substr(11);
-  llvm::SmallVector<llvm::StringRef> args = {
-      lld,       "-shared",     "--as-needed", "-o",          outputPath,
-      objectPath, libPath,      rpath,         multiarch,     multiarchLib,
-      "-lomp",   "-l:libm.so.6", "-l:libc.so.6"};
+  llvm::SmallVector<llvm::StringRef> args = {lld, "-shared", "--as-needed",
+                                             "-o", outputPath};
+  for (const std::string &o : objectPaths)
+    args.push_back(o);
+  args.append({libPath, rpath, multiarch, multiarchLib, "-lomp",
+               "-l:libm.so.6", "-l:libc.so.6"});
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, {}, 0, 0,
                                      &error);

@@ -81,7 +81,9 @@ struct LinkedModel {
 };
 
 /// Translates an LLVM-dialect module to LLVM IR, optimizes it at `optLevel`
-/// for `target` and emits a relocatable object into `object`. `arch` gets the
+/// for `target` and emits relocatable objects into `objects`: one for a
+/// program's code (`linked`), else the module split by function among the
+/// cores' threads, each part optimized and compiled in parallel. `arch` gets the
 /// architecture name and `features` the CPU features the code may use that a
 /// runtime must check (see runtime/src/ArtifactFormat.h). `linked`: see
 /// LinkedModel (null: a loadable code object's entry). `phase`, when set,
@@ -89,12 +91,13 @@ struct LinkedModel {
 /// (progress and --timings). Returns an error message on failure.
 std::string emitCPUObject(ModuleOp module, const CPUTarget &target,
                           int optLevel, const LinkedModel *linked,
-                          std::string &object, std::string &arch,
+                          std::vector<std::string> &objects,
+                          std::string &arch,
                           std::vector<std::string> &features,
                           llvm::function_ref<void(llvm::StringRef)> phase = {});
 
-/// Links a relocatable object into a shared library with ld.lld.
-std::string linkSharedObject(llvm::StringRef objectPath,
+/// Links relocatable objects into a shared library with ld.lld.
+std::string linkSharedObject(llvm::ArrayRef<std::string> objectPaths,
                              llvm::StringRef outputPath);
 
 } // namespace mlir::llm

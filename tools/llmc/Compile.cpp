@@ -1,5 +1,6 @@
 //===- Compile.cpp - model -> .llmc artifact ------------------------------===//
 
+#include "CodeCache.h"
 #include "Compile.h"
 #include "Emit.h"
 #include "Manifest.h"
@@ -72,6 +73,11 @@ struct Progress {
                        total > 0 ? 100 * seconds / total : 0.0)
              << what << "\n";
     errs() << format("  %8.2f  total\n", total);
+  }
+  /// A line worth seeing whenever anything is shown (progress or timings).
+  void announce(const Twine &line) {
+    if (on || timings)
+      errs() << line << "\n";
   }
   void percent(StringRef what, uint64_t done, uint64_t total) {
     if (!on || total == 0 || done * 100 / total == lastPercent)
@@ -329,6 +335,99 @@ static Error checkTargetOptions(const CompileOptions &options,
   return Error::success();
 }
 
+/// Bufferizes, vectorizes and parallelizes `module` (lowered to the buffer
+/// ABI), emits machine code and links it: a shared object for an artifact,
+/// an executable (`linkedModel` with `options.emit` exe) or the object
+/// itself (obj).
+static Expected<GeneratedCode>
+generateCode(mlir::ModuleOp module, const CompileOptions &options,
+             const mlir::llm::CPUPipelineOptions &pipelineOptions,
+             const mlir::llm::CPUTarget &cpuTarget,
+             mlir::llm::LinkedModel *linkedModel, StringRef input,
+             StringRef output, Progress &progress) {
+  mlir::MLIRContext *ctx = module.getContext();
+  bool vulkan = options.target == "vulkan", cuda = options.target == "cuda";
+  bool exe = options.emit == "exe", obj = options.emit == "obj";
+  progress.step("bufferizing and generating code");
+  mlir::PassManager back(ctx);
+  if (vulkan) {
+    mlir::llm::VulkanPipelineOptions vulkanOptions;
+    vulkanOptions.target = options.vulkanTarget;
+    if (failed(mlir::llm::buildLLMToVulkanPipeline(back, vulkanOptions,
+                                                   /*fromBufferABI=*/true)))
+      return fileError(input, "cannot build the Vulkan pipeline");
+  } else if (cuda) {
+    mlir::llm::CUDAPipelineOptions cudaOptions;
+    cudaOptions.archs = options.cudaArch;
+    cudaOptions.mma = options.cudaMMA;
+    std::string error;
+    if (failed(mlir::llm::buildLLMToCUDAPipeline(back, cudaOptions,
+                                                 /*fromBufferABI=*/true, error)))
+      return fileError(input, "cannot build the CUDA pipeline: " + error);
+  } else if (failed(mlir::llm::buildLLMToCPUPipeline(
+                 back, pipelineOptions,
+                 mlir::llm::CPUPipelineStage::FromBufferABI))) {
+    return fileError(input, "cannot build the CPU pipeline");
+  }
+  GeneratedCode out;
+  if (Error e = runPasses(back, module, input, "code generation"))
+    return std::move(e);
+  module.walk([&](mlir::gpu::BinaryOp) { ++out.kernelCount; });
+  progress.step("emitting machine code");
+  std::vector<std::string> objects;
+  std::string err = mlir::llm::emitCPUObject(
+      module, cpuTarget, options.optLevel, linkedModel, objects, out.arch,
+      out.features, [&](StringRef phase) { progress.step(phase); });
+  if (!err.empty())
+    return fileError(input, err);
+  if (obj) {
+    out.code = std::move(objects.front()); // one object for a program
+    return out;
+  }
+
+  // Link the objects into a loadable shared library, or with the runtime
+  // into an executable.
+  std::vector<std::string> objPaths;
+  SmallString<128> linkedPath;
+  llvm::scope_exit cleanup([&] {
+    for (const std::string &p : objPaths)
+      sys::fs::remove(p);
+    if (!linkedPath.empty())
+      sys::fs::remove(linkedPath);
+  });
+  for (const std::string &object : objects) {
+    SmallString<128> objPath;
+    if (std::error_code ec =
+            sys::fs::createTemporaryFile("llmc-model", "o", objPath))
+      return fileError(objPath, "cannot create: " + ec.message());
+    objPaths.push_back(objPath.str().str());
+    std::error_code ec;
+    raw_fd_ostream os(objPath, ec);
+    if (ec)
+      return fileError(objPath, ec.message());
+    os << object;
+  }
+  if (std::error_code ec = sys::fs::createTemporaryFile(
+          "llmc-model", exe ? "exe" : "so", linkedPath))
+    return fileError(linkedPath, "cannot create: " + ec.message());
+  if (exe) {
+    progress.step("linking the executable");
+    if (Error e = linkExecutable(objPaths.front(), linkedPath, options.triple))
+      return fileError(output, toString(std::move(e)));
+  } else {
+    progress.step("linking");
+    err = mlir::llm::linkSharedObject(objPaths, linkedPath);
+    if (!err.empty())
+      return fileError(input, err);
+  }
+  auto linked = MemoryBuffer::getFile(linkedPath, /*IsText=*/false,
+                                      /*RequiresNullTerminator=*/false);
+  if (!linked)
+    return fileError(linkedPath, "cannot read the linked code");
+  out.code = (*linked)->getBuffer().str();
+  return out;
+}
+
 Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
                          StringRef output) {
   Progress progress{options.progress};
@@ -398,35 +497,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   int64_t stateLayers =
       layersAttr ? kvType.getShape()[0] - layersAttr.getInt() : 0;
 
-  // 2. Bufferize, vectorize, parallelize, LLVM.
-  progress.step("bufferizing and generating code");
-  mlir::PassManager back(ctx);
-  if (vulkan) {
-    mlir::llm::VulkanPipelineOptions vulkanOptions;
-    vulkanOptions.target = options.vulkanTarget;
-    if (failed(mlir::llm::buildLLMToVulkanPipeline(back, vulkanOptions,
-                                                   /*fromBufferABI=*/true)))
-      return fileError(input, "cannot build the Vulkan pipeline");
-  } else if (cuda) {
-    mlir::llm::CUDAPipelineOptions cudaOptions;
-    cudaOptions.archs = options.cudaArch;
-    cudaOptions.mma = options.cudaMMA;
-    std::string error;
-    if (failed(mlir::llm::buildLLMToCUDAPipeline(back, cudaOptions,
-                                                 /*fromBufferABI=*/true, error)))
-      return fileError(input, "cannot build the CUDA pipeline: " + error);
-  } else if (failed(mlir::llm::buildLLMToCPUPipeline(
-                 back, pipelineOptions,
-                 mlir::llm::CPUPipelineStage::FromBufferABI))) {
-    return fileError(input, "cannot build the CPU pipeline");
-  }
-  int64_t kernelCount = 0;
-  if (Error e = runPasses(back, module, input, "code generation"))
-    return e;
-  module.walk([&](mlir::gpu::BinaryOp) { ++kernelCount; });
-  progress.step("emitting machine code");
-  std::string object, arch;
-  std::vector<std::string> features;
+  // 2-3. The code: from the code cache, or generated and linked.
   bool exe = options.emit == "exe", obj = options.emit == "obj";
   if ((exe || obj) && model.tokenizer.formatName == "sentencepiece")
     return fileError(model.tokenizer.name,
@@ -443,55 +514,35 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     linkedModel.artifact = sys::path::stem(output).str() + ".llmc";
   }
   std::string externalName = linkedModel.artifact;
-  std::string err = mlir::llm::emitCPUObject(
-      module, cpuTarget, options.optLevel,
-      exe || obj ? &linkedModel : nullptr, object, arch, features,
-      [&](StringRef phase) { progress.step(phase); });
-  if (!err.empty())
-    return fileError(input, err);
-
-  // 3. Link the object into a loadable shared library, or with the runtime
-  // into an executable.
-  SmallString<128> objPath, linkedPath;
-  if (std::error_code ec =
-          sys::fs::createTemporaryFile("llmc-model", "o", objPath))
-    return fileError(objPath, "cannot create: " + ec.message());
-  // (An object for --emit obj is written as it is: nothing to link.)
-  if (std::error_code ec = obj ? std::error_code()
-                               : sys::fs::createTemporaryFile(
-                                     "llmc-model", exe ? "exe" : "so",
-                                     linkedPath)) {
-    sys::fs::remove(objPath);
-    return fileError(linkedPath, "cannot create: " + ec.message());
-  }
-  llvm::scope_exit cleanup([&] {
-    sys::fs::remove(objPath);
-    sys::fs::remove(linkedPath);
-  });
-  {
-    std::error_code ec;
-    raw_fd_ostream os(objPath, ec);
-    if (ec)
-      return fileError(objPath, ec.message());
-    os << object;
-  }
-  if (obj) {
-    // Written with the artifact below.
-  } else if (exe) {
-    progress.step("linking the executable");
-    if (Error e = linkExecutable(objPath, linkedPath, options.triple))
-      return fileError(output, toString(std::move(e)));
+  // Programs name their artifact inside the code: only artifacts' code is
+  // cached.
+  bool cacheable = options.codeCache && !exe && !obj;
+  std::string key = cacheable ? codeCacheKey(module, options) : "";
+  std::optional<GeneratedCode> cached =
+      cacheable ? lookupCode(key) : std::nullopt;
+  GeneratedCode generated;
+  if (cached) {
+    progress.step("code cache hit " + key + ": code generation skipped");
+    progress.announce("llmc: code cache hit (" + key + ")");
+    generated = std::move(*cached);
   } else {
-    err = mlir::llm::linkSharedObject(objPath, linkedPath);
-    if (!err.empty())
-      return fileError(input, err);
+    Expected<GeneratedCode> code = generateCode(
+        module, options, pipelineOptions, cpuTarget,
+        exe || obj ? &linkedModel : nullptr, input, output, progress);
+    if (!code)
+      return code.takeError();
+    generated = std::move(*code);
+    if (cacheable) {
+      std::string at = storeCode(key, generated);
+      progress.announce(at.empty() ? "llmc: code cache miss (" + key +
+                                         "): cannot store the code"
+                                   : "llmc: code cache miss (" + key +
+                                         "): code stored");
+    }
   }
-  auto linked = MemoryBuffer::getFile(obj ? objPath : linkedPath);
-  if (!linked)
-    return fileError(linkedPath, "cannot read the linked code");
   // An artifact carries its code; a program's code is linked into it.
   bool linkedCode = exe || obj;
-  StringRef code = linkedCode ? StringRef() : (*linked)->getBuffer();
+  StringRef code = linkedCode ? StringRef() : StringRef(generated.code);
 
   // 4. Check every weight against the source before writing anything;
   // symbolic transforms are checked here and evaluated while writing.
@@ -524,8 +575,8 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   std::string triple = options.triple.empty()
                            ? sys::getDefaultTargetTriple()
                            : Triple::normalize(options.triple);
-  TargetFacts facts{arch, triple, features, linkedCode,
-                    kernelCount};
+  TargetFacts facts{generated.arch, triple, generated.features, linkedCode,
+                    generated.kernelCount};
   json::Object manifest{
       {"format", "llmc-artifact"},
       {"version", LLMC_ARTIFACT_VERSION},
@@ -630,7 +681,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
     for (auto [path, bytes] :
          {std::pair<std::string, StringRef>{sibling(stem + ".h"), header},
           {sibling("libllmc_runtime.a"), (*runtime)->getBuffer()},
-          {output.str(), (*linked)->getBuffer()}})
+          {output.str(), StringRef(generated.code)}})
       if (Error e = writeToOutput(path, [&](raw_ostream &os) {
             os << bytes;
             return Error::success();
@@ -642,7 +693,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   // An executable: the linked image, then (embedded weights) the artifact
   // at a 64 KiB boundary and the trailer that locates it
   // (runtime/src/ArtifactFormat.h), or the artifact in its own file.
-  StringRef image = (*linked)->getBuffer();
+  StringRef image = generated.code;
   if (options.weights == "external") {
     SmallString<128> artifactPath = sys::path::parent_path(output);
     sys::path::append(artifactPath, externalName);

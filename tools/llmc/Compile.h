@@ -37,6 +37,9 @@ struct CompileOptions {
   bool llmOptimize = true;
   /// CPU: identical decoder layers lowered once (llm-outline-layers).
   bool outlineLayers = true;
+  /// Reuse (and store) an artifact's code by what it depends on (shapes,
+  /// formats, options, target, compiler; CodeCache.h), not the weights.
+  bool codeCache = true;
   int64_t decodeSplits = 2;          ///< flash decoding: cache chunks per head
   std::string decodeSoftmax = "unified"; ///< unified (FlashDecoding++) | online
   /// Weight quantization scheme of llm-quantize ("" = none): w8, w4g32, ...

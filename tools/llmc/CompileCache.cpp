@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CodeCache.h"
 #include "Compile.h"
 #include "importers/ModelSource.h"
 #include "llvm/ADT/StringExtras.h"
@@ -20,26 +21,6 @@
 using namespace llvm;
 using namespace llmc;
 
-namespace {
-std::string cacheDir() {
-  SmallString<256> dir;
-  if (auto xdg = sys::Process::GetEnv("XDG_CACHE_HOME"); xdg && !xdg->empty())
-    dir = *xdg;
-  else if (!sys::path::cache_directory(dir))
-    dir = "/tmp";
-  sys::path::append(dir, "llmc");
-  return std::string(dir);
-}
-
-/// Identifies this llmc build, so a new compiler never reuses old artifacts.
-uint64_t compilerHash() {
-  std::string exe = sys::fs::getMainExecutable(nullptr, (void *)&compilerHash);
-  auto buffer = MemoryBuffer::getFile(exe);
-  if (!buffer)
-    return 0;
-  return xxh3_64bits(arrayRefFromStringRef((*buffer)->getBuffer()));
-}
-} // namespace
 
 Expected<std::string> llmc::compileWithCache(LoadedModel &model,
                                              const CompileOptions &options,
@@ -89,7 +70,7 @@ Expected<std::string> llmc::compileWithCache(LoadedModel &model,
     auto stats = MemoryBuffer::getFile(options.calibration);
     mix(stats ? (*stats)->getBuffer() : StringRef(options.calibration));
   }
-  std::string dir = cacheDir();
+  std::string dir = cacheDirectory();
   SmallString<256> path(dir);
   sys::path::append(path, stem + "-" + utohexstr(h) + ".llmc");
   if (sys::fs::exists(path))

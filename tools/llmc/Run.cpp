@@ -147,6 +147,13 @@ static cl::opt<bool> outlineLayersOpt(
              "a function called per layer (=false: one inlined copy per "
              "layer, as before)"),
     cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()));
+static cl::opt<bool> codeCacheOpt(
+    "code-cache", cl::init(true),
+    cl::desc("Reuse the code compiled for the same architecture, shapes, "
+             "formats, options and target from $XDG_CACHE_HOME/llmc/code "
+             "(a checkpoint with other weights then only packs them); "
+             "=false generates the code anew and does not store it"),
+    cl::sub(compileCmd()), cl::sub(runCmd()), cl::sub(perplexityCmd()), cl::sub(benchCmd()));
 static cl::opt<std::string> softmaxOpt(
     "softmax", cl::init("unified"),
     cl::desc("Flash decoding (-O2+) softmax across chunks: unified (one "
@@ -299,6 +306,7 @@ CompileOptions llmc::compileOptions() {
   o.decodeSplits = decodeSplitsOpt;
   o.llmOptimize = llmOptimizeOpt;
   o.outlineLayers = outlineLayersOpt;
+  o.codeCache = codeCacheOpt;
   o.decodeSoftmax = softmaxOpt;
   o.quant = quantOpt;
   o.quantAsymmetric = quantAsymOpt;
