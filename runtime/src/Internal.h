@@ -149,6 +149,12 @@ int pickCUDAImage(const std::vector<CUDAImage> &images,
 llmc_status_t checkTarget(llmc_artifact_s &artifact);
 /// Creates the artifact's device on first use.
 llmc_status_t ensureDevice(llmc_artifact_s &artifact);
+/// Moves the artifact's weights to `where` (WeightMemory.cpp).
+llmc_status_t placeWeights(llmc_artifact_s &artifact,
+                           llmc_weight_memory_t where);
+/// Where llmc_artifact_load puts the weights: huge pages for a CPU
+/// artifact that fits, else the mapping; LLMC_WEIGHT_MEMORY overrides.
+llmc_weight_memory_t defaultWeightMemory(const llmc_artifact_s &artifact);
 } // namespace llmc::runtime
 
 struct llmc_artifact_s {
@@ -169,6 +175,11 @@ struct llmc_artifact_s {
   std::vector<int64_t> kvShape;
   int kvElemBytes = 4; ///< f32 cache, or 1: i8 (scales inside the shape)
   llmc::runtime::Section weights;
+  /// The weights copied into huge pages (WeightMemory.cpp), or null: read
+  /// through the mapping at `mappedWeights`.
+  void *weightCopy = nullptr;
+  size_t weightCopySize = 0;
+  const uint8_t *mappedWeights = nullptr;
   std::string targetKind, arch, codeSection, entrySymbol;
   std::vector<std::string> features;
   std::mutex deviceMutex;

@@ -31,6 +31,8 @@ extern "C" void llmc_status_free(llmc_status_t status) { delete status; }
 llmc_artifact_s::~llmc_artifact_s() {
   experts.reset();
   device.reset();
+  if (weightCopy)
+    munmap(weightCopy, weightCopySize);
   if (map && map != MAP_FAILED)
     munmap(map, mapSize);
   if (fd >= 0)
@@ -236,6 +238,10 @@ llmc_status_t loadArtifact(const char *path, const llmc_linked_model_t *code,
     return makeStatus(LLMC_UNSUPPORTED,
                       a->path + ": its code is linked into an executable "
                                 "(built with --emit exe); run that executable");
+  a->mappedWeights = a->weights.data;
+  if (defaultWeightMemory(*a) == LLMC_WEIGHTS_HUGE_PAGES)
+    // Best effort: where the copy cannot be made the mapping serves.
+    llmc_status_free(placeWeights(*a, LLMC_WEIGHTS_HUGE_PAGES));
   *out = a.release();
   return nullptr;
 }
@@ -411,7 +417,24 @@ extern "C" llmc_status_t llmc_artifact_set_expert_cache(llmc_artifact_t *a,
   a->experts.reset();
   if (capacity == 0)
     return nullptr;
+  // Paging maps the experts' file pages in and out: the weights must be
+  // read through the mapping.
+  if (llmc_status_t s = placeWeights(*a, LLMC_WEIGHTS_MAPPED))
+    return s;
   return createExpertCache(*a, capacity, prefetch != 0, a->experts);
+}
+
+extern "C" llmc_status_t
+llmc_artifact_set_weight_memory(llmc_artifact_t *a, llmc_weight_memory_t where) {
+  if (!a)
+    return makeStatus(LLMC_INVALID_ARGUMENT,
+                      "llmc_artifact_set_weight_memory: null artifact");
+  return placeWeights(*a, where);
+}
+
+extern "C" llmc_weight_memory_t
+llmc_artifact_weight_memory(const llmc_artifact_t *a) {
+  return a && a->weightCopy ? LLMC_WEIGHTS_HUGE_PAGES : LLMC_WEIGHTS_MAPPED;
 }
 
 extern "C" llmc_status_t llmc_artifact_expert_stats(llmc_artifact_t *a,

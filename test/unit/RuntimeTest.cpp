@@ -174,6 +174,41 @@ TEST_F(RuntimeTest, LoadsRunsAndSamples) {
   llmc_artifact_free(a);
 }
 
+// The weights read through the file mapping or from their copy in huge
+// pages give the same logits; switching back and forth works, and a bad
+// placement or artifact is an error.
+TEST_F(RuntimeTest, WeightMemoryPlacementsAgree) {
+  llmc_artifact_t *a = nullptr;
+  ASSERT_EQ(take(llmc_artifact_load(demoPath.c_str(), &a)), "ok");
+  llmc_model_info_t info;
+  ASSERT_EQ(take(llmc_artifact_info(a, &info)), "ok");
+  int32_t tokens[4] = {1, 50, 60, 70};
+  auto run = [&] {
+    llmc_session_t *s = nullptr;
+    EXPECT_EQ(take(llmc_session_create(a, 0, &s)), "ok");
+    const float *logits = nullptr;
+    EXPECT_EQ(take(llmc_session_forward(s, tokens, 4, &logits)), "ok");
+    std::vector<float> out(logits, logits + 4 * info.vocab_size);
+    llmc_session_free(s);
+    return out;
+  };
+  ASSERT_EQ(take(llmc_artifact_set_weight_memory(a, LLMC_WEIGHTS_MAPPED)), "ok");
+  EXPECT_EQ(llmc_artifact_weight_memory(a), LLMC_WEIGHTS_MAPPED);
+  std::vector<float> mapped = run();
+  ASSERT_EQ(take(llmc_artifact_set_weight_memory(a, LLMC_WEIGHTS_HUGE_PAGES)), "ok");
+  EXPECT_EQ(llmc_artifact_weight_memory(a), LLMC_WEIGHTS_HUGE_PAGES);
+  EXPECT_EQ(run(), mapped);
+  ASSERT_EQ(take(llmc_artifact_set_weight_memory(a, LLMC_WEIGHTS_MAPPED)), "ok");
+  EXPECT_EQ(run(), mapped);
+  llmc_status_code_t code;
+  take(llmc_artifact_set_weight_memory(a, static_cast<llmc_weight_memory_t>(7)),
+       &code);
+  EXPECT_EQ(code, LLMC_INVALID_ARGUMENT);
+  take(llmc_artifact_set_weight_memory(nullptr, LLMC_WEIGHTS_MAPPED), &code);
+  EXPECT_EQ(code, LLMC_INVALID_ARGUMENT);
+  llmc_artifact_free(a);
+}
+
 TEST_F(RuntimeTest, ContextOverflowAndBadTokens) {
   llmc_artifact_t *a = nullptr;
   ASSERT_EQ(take(llmc_artifact_load(demoPath.c_str(), &a)), "ok");
