@@ -359,6 +359,8 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
         }
         scf::YieldOp::create(b, l, next);
       });
+  if (tokens == 1)
+    markForPrefetch(b, blockLoop);
   return storeGroups(b, l, blockLoop.getResults(), ts, r0, tile);
   });
 }

@@ -188,6 +188,10 @@ static Value forEachRowTask(
   return forall.getResult(0);
 }
 
+void markForPrefetch(OpBuilder &b, Operation *loop) {
+  loop->setAttr("llm.prefetch_bytes", b.getI64IntegerAttr(2048));
+}
+
 int64_t firstDivisor(int64_t n, std::initializer_list<int64_t> sizes) {
   for (int64_t s : sizes)
     if (n % s == 0)

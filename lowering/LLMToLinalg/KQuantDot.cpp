@@ -319,6 +319,8 @@ Value mlir::llm::lowering::blockdot::kquantKernel(OpBuilder &b, Location l,
               }
               scf::YieldOp::create(b, l, next);
             });
+        if (tokens == 1)
+          markForPrefetch(b, loop);
         return storeGroups(b, l, loop.getResults(), ts, r0, tileOut);
       });
 }

@@ -73,7 +73,8 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
      << "drop-equivalent-buffer-results,"
      << "canonicalize,cse,canonicalize,"
      // Module-wide: deallocation across layer calls needs a helper function.
-     << "buffer-deallocation-pipeline,func.func(llm-early-dealloc),";
+     << "buffer-deallocation-pipeline,func.func(llm-early-dealloc),"
+     << "func.func(llm-cpu-prefetch),";
   // After bufferization: the intrinsic calls it creates have no declared
   // memory effects, which the deallocation pipeline rejects.
   if (o.vnni)

@@ -1,5 +1,13 @@
 // RUN: llmc-opt %s --convert-llm-to-linalg --split-input-file | FileCheck %s
 // RUN: llmc-opt %s --convert-llm-to-linalg --llm-buffer-abi --split-input-file | FileCheck %s --check-prefix=ABI
+// RUN: llmc-opt %s --convert-llm-to-linalg --split-input-file | FileCheck %s --check-prefix=PREFETCH
+
+// The one-token kernel's super-block loop is marked for llm-cpu-prefetch
+// (2 KiB ahead); the 4-token kernel's is not.
+// PREFETCH-LABEL: func.func @forward
+// PREFETCH-COUNT-1: {llm.prefetch_bytes = 2048 : i64}
+// PREFETCH-NOT: llm.prefetch_bytes
+// PREFETCH-LABEL: func.func @forward
 
 // A Q4_K linear runs on the super-blocks as stored, interleaved by 8 rows
 // (16 rows: "rows8"): activations quantized per block of 32 with -8 times
