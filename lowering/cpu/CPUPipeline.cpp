@@ -238,7 +238,8 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
                                      std::vector<std::string> &objects,
                                      std::string &arch,
                                      std::vector<std::string> &features,
-                                     llvm::function_ref<void(llvm::StringRef)> phase) {
+                                     llvm::function_ref<void(llvm::StringRef)> phase,
+                                     llvm::function_ref<void(unsigned, unsigned)> partDone) {
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
@@ -334,6 +335,8 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
       /*PreserveLocals=*/false);
   objects.resize(bitcode.size());
   std::vector<std::string> errors(bitcode.size());
+  std::mutex doneMutex;
+  unsigned done = 0;
   {
     llvm::DefaultThreadPool pool(llvm::hardware_concurrency(parts));
     for (size_t i = 0; i < bitcode.size(); ++i)
@@ -352,6 +355,9 @@ std::string mlir::llm::emitCPUObject(ModuleOp module, const CPUTarget &target,
             makeTargetMachine(target, level, errors[i]);
         if (partTM)
           errors[i] = optimizeAndEmit(**part, *partTM, optLevel, objects[i], {});
+        std::lock_guard<std::mutex> lock(doneMutex);
+        if (partDone)
+          partDone(++done, bitcode.size());
       });
     pool.wait();
   }

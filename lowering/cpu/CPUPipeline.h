@@ -88,13 +88,16 @@ struct LinkedModel {
 /// runtime must check (see runtime/src/ArtifactFormat.h). `linked`: see
 /// LinkedModel (null: a loadable code object's entry). `phase`, when set,
 /// is told when LLVM IR optimization and machine-code generation start
-/// (progress and --timings). Returns an error message on failure.
+/// (progress and --timings); `partDone(n, total)` as each of the parallel
+/// parts is compiled (from its thread, one call at a time). Returns an error
+/// message on failure.
 std::string emitCPUObject(ModuleOp module, const CPUTarget &target,
                           int optLevel, const LinkedModel *linked,
                           std::vector<std::string> &objects,
                           std::string &arch,
                           std::vector<std::string> &features,
-                          llvm::function_ref<void(llvm::StringRef)> phase = {});
+                          llvm::function_ref<void(llvm::StringRef)> phase = {},
+                          llvm::function_ref<void(unsigned, unsigned)> partDone = {});
 
 /// Links relocatable objects into a shared library with ld.lld.
 std::string linkSharedObject(llvm::ArrayRef<std::string> objectPaths,

@@ -377,7 +377,10 @@ generateCode(mlir::ModuleOp module, const CompileOptions &options,
   std::vector<std::string> objects;
   std::string err = mlir::llm::emitCPUObject(
       module, cpuTarget, options.optLevel, linkedModel, objects, out.arch,
-      out.features, [&](StringRef phase) { progress.step(phase); });
+      out.features, [&](StringRef phase) { progress.step(phase); },
+      [&](unsigned done, unsigned total) {
+        progress.percent("machine code: parts compiled", done, total);
+      });
   if (!err.empty())
     return fileError(input, err);
   if (obj) {
