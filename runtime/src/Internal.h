@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -149,12 +151,19 @@ int pickCUDAImage(const std::vector<CUDAImage> &images,
 llmc_status_t checkTarget(llmc_artifact_s &artifact);
 /// Creates the artifact's device on first use.
 llmc_status_t ensureDevice(llmc_artifact_s &artifact);
-/// Moves the artifact's weights to `where` (WeightMemory.cpp).
+/// Moves the artifact's weights to `where` now (WeightMemory.cpp).
 llmc_status_t placeWeights(llmc_artifact_s &artifact,
                            llmc_weight_memory_t where);
-/// Where llmc_artifact_load puts the weights: huge pages for a CPU
-/// artifact that fits, else the mapping; LLMC_WEIGHT_MEMORY overrides.
-llmc_weight_memory_t defaultWeightMemory(const llmc_artifact_s &artifact);
+/// At load: a CPU artifact's weights are to be copied into huge pages in
+/// the background, from the end of the first forward, when they take at
+/// most half the available memory (the steps until the copy is complete
+/// read the mapping); LLMC_WEIGHT_MEMORY=mapped|huge-pages overrides
+/// (huge-pages: copied before the load returns).
+void placeWeightsAtLoad(llmc_artifact_s &artifact);
+/// Starts the copy placeWeightsAtLoad left pending (after a forward).
+void startWeightCopy(llmc_artifact_s &artifact);
+/// Stops and joins a background copy (before the artifact goes).
+void stopWeightCopy(llmc_artifact_s &artifact);
 } // namespace llmc::runtime
 
 struct llmc_artifact_s {
@@ -175,11 +184,16 @@ struct llmc_artifact_s {
   std::vector<int64_t> kvShape;
   int kvElemBytes = 4; ///< f32 cache, or 1: i8 (scales inside the shape)
   llmc::runtime::Section weights;
-  /// The weights copied into huge pages (WeightMemory.cpp), or null: read
-  /// through the mapping at `mappedWeights`.
+  /// The weights' copy in huge pages once it is complete (WeightMemory.cpp;
+  /// a CPU forward reads it when set, else `weights.data`, the mapping),
+  /// the copy's memory, and the thread making it in the background.
+  std::atomic<const uint8_t *> hugeWeights{nullptr};
   void *weightCopy = nullptr;
   size_t weightCopySize = 0;
-  const uint8_t *mappedWeights = nullptr;
+  std::thread weightCopier;
+  std::atomic<bool> stopCopying{false};
+  std::atomic<bool> copyPending{false}; ///< the first forward starts it
+  std::mutex weightMutex;
   std::string targetKind, arch, codeSection, entrySymbol;
   std::vector<std::string> features;
   std::mutex deviceMutex;

@@ -29,6 +29,7 @@ extern "C" const char *llmc_status_message(llmc_status_t status) {
 extern "C" void llmc_status_free(llmc_status_t status) { delete status; }
 
 llmc_artifact_s::~llmc_artifact_s() {
+  stopWeightCopy(*this);
   experts.reset();
   device.reset();
   if (weightCopy)
@@ -238,10 +239,7 @@ llmc_status_t loadArtifact(const char *path, const llmc_linked_model_t *code,
     return makeStatus(LLMC_UNSUPPORTED,
                       a->path + ": its code is linked into an executable "
                                 "(built with --emit exe); run that executable");
-  a->mappedWeights = a->weights.data;
-  if (defaultWeightMemory(*a) == LLMC_WEIGHTS_HUGE_PAGES)
-    // Best effort: where the copy cannot be made the mapping serves.
-    llmc_status_free(placeWeights(*a, LLMC_WEIGHTS_HUGE_PAGES));
+  placeWeightsAtLoad(*a);
   *out = a.release();
   return nullptr;
 }
@@ -434,7 +432,8 @@ llmc_artifact_set_weight_memory(llmc_artifact_t *a, llmc_weight_memory_t where) 
 
 extern "C" llmc_weight_memory_t
 llmc_artifact_weight_memory(const llmc_artifact_t *a) {
-  return a && a->weightCopy ? LLMC_WEIGHTS_HUGE_PAGES : LLMC_WEIGHTS_MAPPED;
+  return a && a->hugeWeights.load() ? LLMC_WEIGHTS_HUGE_PAGES
+                                     : LLMC_WEIGHTS_MAPPED;
 }
 
 extern "C" llmc_status_t llmc_artifact_expert_stats(llmc_artifact_t *a,

@@ -40,8 +40,13 @@ public:
   llmc_status_t forward(llmc_session_s &s, const int32_t *tokens, int32_t n,
                         int32_t rows) override {
     llmc_artifact_s &a = *s.artifact;
-    callEntry(entry, a, {tokens, s.kv.data(), a.weights.data, s.logits.data()},
+    // The huge-page copy once it is complete, else the mapping.
+    const uint8_t *weights = a.hugeWeights.load(std::memory_order_acquire);
+    callEntry(entry, a,
+              {tokens, s.kv.data(), weights ? weights : a.weights.data,
+               s.logits.data()},
               n, s.position, rows);
+    startWeightCopy(a);
     return nullptr;
   }
 

@@ -189,12 +189,16 @@ llmc_status_t llmc_artifact_set_expert_cache(llmc_artifact_t *artifact,
  * transparent huge pages: decode streams every weight once per token and
  * reads them faster that way (one TLB entry per 2 MiB instead of 512; 1.1B
  * Q4_K_M decode +7 to +19 %), at the cost of the copy at load (about 0.3 s
- * per GB). llmc_artifact_load picks HUGE_PAGES for a CPU artifact whose
- * weights take at most half the available memory when the kernel's
- * transparent huge pages are enabled and no experts are paged, else
- * MAPPED; the environment variable LLMC_WEIGHT_MEMORY=mapped|huge-pages
- * overrides that choice. An expert cache (above) puts the weights back on
- * the mapping. Set it before running sessions. */
+ * per GB). For a CPU artifact whose weights take at most half the
+ * available memory, when the kernel's transparent huge pages are enabled
+ * and no experts are paged, the first forward starts that copy in a
+ * background thread as it returns: neither the load nor the first token
+ * waits for it, and later steps read the copy once it is complete. The environment variable
+ * LLMC_WEIGHT_MEMORY=mapped|huge-pages overrides that (huge-pages: copied
+ * before the load returns). This function moves them now (HUGE_PAGES:
+ * copied before it returns); llmc_artifact_weight_memory says where they
+ * are read from. An expert cache (above) puts the weights back on the
+ * mapping. Outputs do not depend on it. */
 typedef enum llmc_weight_memory_e {
   LLMC_WEIGHTS_MAPPED = 0,
   LLMC_WEIGHTS_HUGE_PAGES = 1
