@@ -121,6 +121,32 @@ def bench_llmc(rt, artifact, vocab, prompt, decode, rng, runs):
     return prompt / p_wall, decode / d_wall, p_cpu / p_wall, d_cpu / d_wall
 
 
+_COLD_START = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from check_random_configs import Runtime
+rt = Runtime(sys.argv[3])
+t0 = time.perf_counter()
+a = rt.load(sys.argv[1])
+s = rt.session(a)
+rt.forward(s, [1, 450, 2000, 300, 500, 600, 700, 800], int(sys.argv[4]), last_only=True)
+print(time.perf_counter() - t0)
+"""
+
+
+def cold_start_ms(runtime_lib, artifact, vocab, runs=3):
+    """Load + first token (an 8-token prompt's logits) of `artifact` in a
+    fresh process each time, page cache warm (a first run warms it):
+    (median ms, [min, max])."""
+    args = [sys.executable, "-c", _COLD_START, artifact,
+            os.path.join(ROOT, "test", "e2e"), runtime_lib, str(vocab)]
+    subprocess.run(args, check=True, capture_output=True)
+    ms = sorted(1000 * float(subprocess.run(args, check=True, capture_output=True,
+                                            text=True).stdout)
+                for _ in range(runs))
+    return round(ms[len(ms) // 2], 1), [round(ms[0], 1), round(ms[-1], 1)]
+
+
 def bench_llama_cpp(gguf_path, vocab, prompt, decode, rng, threads, runs):
     try:
         from llama_cpp import Llama

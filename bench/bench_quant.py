@@ -55,7 +55,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench_cpu import (Runtime, bench_llama_cpp, bench_llmc, emit,  # noqa: E402
+from bench_cpu import (Runtime, bench_llama_cpp, bench_llmc, cold_start_ms, emit,  # noqa: E402
                        host_bandwidth, log, read_manifest, save_json)
 
 ANCHOR = {"f32": "f32", "w8": "q8_0", "w4g32": "q4_0", "w4g128": "q4_0",
@@ -191,6 +191,9 @@ def main():
             # The first --cpu is the row's figure; every one is listed.
             best = per_cpu[cpus[0]]
             r["llmc"] = dict(best, cpu=cpus[0])
+            # Load + first token in a fresh process (the [cpu-perf] cold start).
+            r["llmc"]["cold_start_ms"], r["llmc"]["cold_start_spread_ms"] = \
+                cold_start_ms(a.runtime, arts[cpus[0]], vocab)
             if len(cpus) > 1:
                 r["llmc_by_cpu"] = per_cpu
             ref_best = summarize(theirs) if theirs else None
