@@ -90,12 +90,16 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
      << "func.func(llm-cpu-vector-math),";
   if (o.parallel)
     os << "convert-scf-to-openmp,canonicalize,func.func(llm-cpu-openmp-loops),";
-  os << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+  // The conversions that may run per function do (MLIR threads them over
+  // the functions: the layer functions, forward); the others need the
+  // module (declarations, signatures).
+  os << "func.func(expand-strided-metadata),lower-affine,convert-scf-to-cf,"
      // Allocations go through the runtime's caching allocator.
      << "finalize-memref-to-llvm{use-generic-functions=true},"
-     << "convert-vector-to-llvm{reassociate-fp-reductions=true},"
-     << "convert-math-to-llvm,convert-math-to-libm,"
-     << "convert-arith-to-llvm,convert-index-to-llvm,convert-ub-to-llvm,";
+     << "func.func(convert-vector-to-llvm{reassociate-fp-reductions=true},"
+     << "convert-math-to-llvm),convert-math-to-libm,"
+     << "func.func(convert-arith-to-llvm,convert-index-to-llvm,"
+     << "convert-ub-to-llvm),";
   if (o.parallel)
     os << "convert-openmp-to-llvm,";
   os << "convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts";
