@@ -28,6 +28,24 @@ extern "C" const char *llmc_status_message(llmc_status_t status) {
 }
 extern "C" void llmc_status_free(llmc_status_t status) { delete status; }
 
+bool llmc::runtime::ZeroPages::allocate(size_t size) {
+  reset();
+  void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return false;
+  ptr = static_cast<float *>(p);
+  bytes = size;
+  return true;
+}
+
+void llmc::runtime::ZeroPages::reset() {
+  if (ptr)
+    munmap(ptr, bytes);
+  ptr = nullptr;
+  bytes = 0;
+}
+
 llmc_artifact_s::~llmc_artifact_s() {
   stopWeightCopy(*this);
   experts.reset();
@@ -313,8 +331,10 @@ extern "C" llmc_status_t llmc_session_create(llmc_artifact_t *a,
   s->artifact = a;
   s->maxContext = maxContext ? maxContext : a->info.max_seq_len;
   size_t kvBytes = kvCacheBytes(*a);
-  if (a->device->hostKV())
-    s->kv.assign((kvBytes + sizeof(float) - 1) / sizeof(float), 0.0f);
+  if (a->device->hostKV() && kvBytes && !s->kv.allocate(kvBytes))
+    return makeStatus(LLMC_IO_ERROR, a->path + ": cannot allocate the " +
+                                         std::to_string(kvBytes) +
+                                         "-byte KV cache: " + strerror(errno));
   *out = s.release();
   return nullptr;
 }
