@@ -80,37 +80,11 @@ def write_gguf(path, model, vocab_pieces=None, scores=None):
     c, w = model.cfg, model.w
     tmp = path + ".tmp"
     g = gguf.GGUFWriter(tmp, "llama")
-    g.add_context_length(c["seq"])
-    g.add_embedding_length(c["dim"])
-    g.add_block_count(c["layers"])
-    g.add_feed_forward_length(c["hidden"])
-    g.add_head_count(c["heads"])
-    g.add_head_count_kv(c["kv_heads"])
-    g.add_layer_norm_rms_eps(c["eps"])
-    g.add_rope_freq_base(c["theta"])
-    g.add_rope_dimension_count(c["head_dim"])
-    g.add_file_type(0)  # ALL_F32
-    V = c["vocab"]
+    add_llama_metadata(g, c["seq"], c["dim"], c["layers"], c["hidden"], c["heads"],
+                       c["kv_heads"], c["head_dim"], c["eps"], c["theta"], file_type=0)
     if vocab_pieces is None:
-        vocab_pieces = [b"<unk>", b"<s>", b"</s>"] + \
-            [b"<0x%02X>" % i for i in range(256)]
-        vocab_pieces += [("\u2581t%d" % i).encode() for i in range(V - len(vocab_pieces))]
-        scores = [0.0] * V
-    types = []
-    for i, p in enumerate(vocab_pieces):
-        if i < 3:
-            types.append(3 if i else 2)  # unknown, control
-        elif len(p) == 6 and p.startswith(b"<0x"):
-            types.append(6)  # byte
-        else:
-            types.append(1)
-    g.add_tokenizer_model("llama")
-    g.add_token_list([p.decode("utf-8", "replace").replace(" ", "\u2581") for p in vocab_pieces])
-    g.add_token_scores([float(s) for s in scores])
-    g.add_token_types(types)
-    g.add_bos_token_id(1)
-    g.add_eos_token_id(2)
-    g.add_unk_token_id(0)
+        vocab_pieces, scores = synthetic_vocab(c["vocab"])
+    add_llama_tokenizer(g, vocab_pieces, scores)
     g.add_tensor("token_embd.weight", np.ascontiguousarray(w["embed"]))
     g.add_tensor("output_norm.weight", np.ascontiguousarray(w["norm"]))
     g.add_tensor("output.weight", np.ascontiguousarray(w["out"]))
@@ -127,12 +101,46 @@ def write_gguf(path, model, vocab_pieces=None, scores=None):
     os.replace(tmp, path)
 
 
+def add_llama_metadata(g, seq, dim, layers, hidden, heads, kv_heads, head_dim, eps, theta,
+                       file_type):
+    """The llama architecture's hyperparameters (interleaved rope)."""
+    g.add_context_length(seq)
+    g.add_embedding_length(dim)
+    g.add_block_count(layers)
+    g.add_feed_forward_length(hidden)
+    g.add_head_count(heads)
+    g.add_head_count_kv(kv_heads)
+    g.add_layer_norm_rms_eps(eps)
+    g.add_rope_freq_base(theta)
+    g.add_rope_dimension_count(head_dim)
+    g.add_file_type(file_type)
+
+
+def add_llama_tokenizer(g, pieces, scores):
+    """A sentencepiece-style ("llama") vocabulary, <unk> <s> </s> first."""
+    types = []
+    for i, p in enumerate(pieces):
+        if i < 3:
+            types.append(3 if i else 2)  # unknown, control
+        elif len(p) == 6 and p.startswith(b"<0x"):
+            types.append(6)  # byte
+        else:
+            types.append(1)
+    g.add_tokenizer_model("llama")
+    g.add_token_list([p.decode("utf-8", "replace").replace(" ", "\u2581") for p in pieces])
+    g.add_token_scores([float(x) for x in scores])
+    g.add_token_types(types)
+    g.add_bos_token_id(1)
+    g.add_eos_token_id(2)
+    g.add_unk_token_id(0)
+
+
 def synthetic_vocab(V):
-    """Byte pieces plus placeholder words: (pieces, scores, token types)."""
+    """(pieces, scores) of a synthetic vocabulary: the specials, the 256
+    byte pieces and words "\u2581t0", "\u2581t1", ... up to V."""
     pieces = [b"<unk>", b"<s>", b"</s>"] + [b"<0x%02X>" % i for i in range(256)]
     pieces += [("\u2581t%d" % i).encode() for i in range(V - len(pieces))]
-    types = [2, 3, 3] + [6] * 256 + [1] * (V - 259)
-    return pieces, [0.0] * V, types
+    return pieces, [0.0] * V
 
 
 def write_random_q4_0_gguf(path, c, rng):
@@ -144,24 +152,9 @@ def write_random_q4_0_gguf(path, c, rng):
     hd = dim // H
     tmp = path + ".tmp"
     g = gguf.GGUFWriter(tmp, "llama")
-    g.add_context_length(c["seq"])
-    g.add_embedding_length(dim)
-    g.add_block_count(L)
-    g.add_feed_forward_length(hidden)
-    g.add_head_count(H)
-    g.add_head_count_kv(KV)
-    g.add_layer_norm_rms_eps(1e-5)
-    g.add_rope_freq_base(10000.0)
-    g.add_rope_dimension_count(hd)
-    g.add_file_type(2)  # MOSTLY_Q4_0
-    pieces, scores, types = synthetic_vocab(V)
-    g.add_tokenizer_model("llama")
-    g.add_token_list([p.decode("utf-8", "replace") for p in pieces])
-    g.add_token_scores(scores)
-    g.add_token_types(types)
-    g.add_bos_token_id(1)
-    g.add_eos_token_id(2)
-    g.add_unk_token_id(0)
+    add_llama_metadata(g, c["seq"], dim, L, hidden, H, KV, hd, 1e-5, 10000.0,
+                       file_type=2)  # MOSTLY_Q4_0
+    add_llama_tokenizer(g, *synthetic_vocab(V))
     tensors = [("token_embd.weight", (V, dim)), ("output_norm.weight", (dim,)),
                ("output.weight", (V, dim))]
     for l in range(L):

@@ -48,10 +48,10 @@ std::pair<Value, int64_t> splitOffset(Value index) {
 struct CPUPrefetch : llm::impl::CPUPrefetchBase<CPUPrefetch> {
   void runOnOperation() override {
     getOperation().walk([&](scf::ForOp loop) {
-      auto ahead = loop->getAttrOfType<IntegerAttr>(kAttr);
+      auto ahead = loop->getAttrOfType<IntegerAttr>(llm::kPrefetchBytesAttrName);
       if (!ahead)
         return;
-      loop->removeAttr(kAttr);
+      loop->removeAttr(llm::kPrefetchBytesAttrName);
       // Per (memref, base index): each cache line its reads touch, with the
       // first read of it, where its prefetch goes (spread over the body
       // as the reads are, not a burst that would hold every fill buffer).
@@ -81,6 +81,5 @@ struct CPUPrefetch : llm::impl::CPUPrefetchBase<CPUPrefetch> {
         }
     });
   }
-  static constexpr llvm::StringLiteral kAttr = "llm.prefetch_bytes";
 };
 } // namespace

@@ -12,6 +12,10 @@ namespace mlir::llm {
 
 /// The attention attribute `--llm-flash-attention` sets.
 inline constexpr llvm::StringLiteral kFlashAttrName = "llm.flash";
+/// The loop attribute (bytes ahead) `--llm-cpu-prefetch` reads: set by the
+/// tensor lowering on one-token kernels' weight-stream loops.
+inline constexpr llvm::StringLiteral kPrefetchBytesAttrName =
+    "llm.prefetch_bytes";
 
 /// The hidden state entering a decoder layer of an imported graph: the
 /// input of the RMSNorm that feeds its attention's key through the

@@ -10,6 +10,7 @@
 
 #include "lowering/LLMToLinalg/BlockDot.h"
 #include "lowering/LLMToLinalg/Builders.h"
+#include "passes/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -189,7 +190,7 @@ static Value forEachRowTask(
 }
 
 void markForPrefetch(OpBuilder &b, Operation *loop) {
-  loop->setAttr("llm.prefetch_bytes", b.getI64IntegerAttr(2048));
+  loop->setAttr(kPrefetchBytesAttrName, b.getI64IntegerAttr(2048));
 }
 
 int64_t firstDivisor(int64_t n, std::initializer_list<int64_t> sizes) {
