@@ -12,16 +12,19 @@ reads per token.
   q4_0     the Q4_0 GGUF itself (blocks as stored)     the same file
   q4_k_m   the Q4_K_M GGUF itself (Q4_K + Q6_K super-   the same file
            blocks as stored)
+  q2_k, q3_k_m, q5_k_m, q6_k   llama.cpp's other K-quant the same file
+           presets, each file as stored
   w4g128   the f32 checkpoint, --quant w4g128          Q4_0 GGUF
   gqsa-w4s50  the f32 checkpoint, --quant gqsa-w4s50   Q4_0 GGUF (no GGUF
            type prunes groups; Q4_0 is its dense counterpart)
   dgq-a8w4 the f32 checkpoint, --quant dgq-a8w4 (int4, Q4_0 GGUF (llama.cpp
            u8 scale per 128, int8 activations per token) has no DGQ type)
 
-The Q8_0 / Q4_0 / Q4_K_M GGUF files are made from the F32 GGUF by
+The Q8_0 / Q4_0 / K-quant GGUF files are made from the F32 GGUF by
 llama.cpp's own quantizer (llama_model_quantize; Q8_0 / Q4_0 every tensor
-in the type: `pure`; Q4_K_M its own per-tensor mix: Q6_K for the
-classifier and some attn_v / ffn_down, Q4_K elsewhere), so both engines
+in the type: `pure`; the K-quant presets their own per-tensor mixes, e.g.
+Q4_K_M: Q6_K for the classifier and some attn_v / ffn_down, Q4_K
+elsewhere), so both engines
 read the very same blocks. The dgq-a8w4 row also gives its speed
 relative to w4g128 measured in the same run (`vs_w4g128`): DGQ's claim is
 a faster prefill than A16W4 at the same group size. The 1.1B weights are
@@ -60,9 +63,13 @@ from bench_cpu import (Runtime, bench_llama_cpp, bench_llmc, cold_start_ms, emit
 
 ANCHOR = {"f32": "f32", "w8": "q8_0", "w4g32": "q4_0", "w4g128": "q4_0",
           "q8_0": "q8_0", "q4_0": "q4_0", "q4_k_m": "q4_k_m",
+          "q2_k": "q2_k", "q3_k_m": "q3_k_m", "q5_k_m": "q5_k_m", "q6_k": "q6_k",
           "gqsa-w4s50": "q4_0", "dgq-a8w4": "q4_0"}
-# llama_ftype: LLAMA_FTYPE_MOSTLY_Q8_0, _Q4_0, _Q4_K_M.
-GGUF_FTYPE = {"q8_0": 7, "q4_0": 2, "q4_k_m": 15}
+# llama_ftype: LLAMA_FTYPE_MOSTLY_Q8_0, _Q4_0, _Q2_K, _Q3_K_M, _Q4_K_M,
+# _Q5_K_M, _Q6_K. The K-quant presets keep their per-tensor mixes.
+GGUF_FTYPE = {"q8_0": 7, "q4_0": 2, "q2_k": 10, "q3_k_m": 12, "q4_k_m": 15,
+              "q5_k_m": 17, "q6_k": 18}
+K_PRESETS = ("q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k")
 
 
 def quantize_gguf(src, dst, kind):
@@ -76,7 +83,7 @@ def quantize_gguf(src, dst, kind):
     p = llama_cpp.llama_model_quantize_default_params()
     p.ftype = GGUF_FTYPE[kind]
     p.nthread = os.cpu_count()
-    p.pure = kind != "q4_k_m"
+    p.pure = kind not in K_PRESETS
     log(f"llama.cpp quantize {os.path.basename(src)} -> {kind}")
     tmp = dst + ".tmp"
     if llama_cpp.llama_model_quantize(src.encode(), tmp.encode(), ctypes.byref(p)) != 0:
@@ -146,11 +153,13 @@ def main():
         f32_gguf = os.path.join(a.workdir, name + ".f32.gguf")
         bw = host_bandwidth(a.llmc, bin_path)
         ggufs = {"f32": f32_gguf}
-        for kind in GGUF_FTYPE:
+        schemes = a.schemes.split(",")
+        needed = {ANCHOR.get(x) for x in schemes} | set(schemes)
+        for kind in (k for k in GGUF_FTYPE if k in needed):
             path = os.path.join(a.workdir, f"{name}.{kind}.gguf")
             if quantize_gguf(f32_gguf, path, kind):
                 ggufs[kind] = path
-        for scheme in a.schemes.split(","):
+        for scheme in schemes:
             r = {"model": name, "scheme": scheme, "threads": threads,
                  "prompt_tokens": a.prompt, "decode_tokens": a.decode}
             if scheme in GGUF_FTYPE:

@@ -4,6 +4,7 @@
 #include "dialects/llm/BlockLayout.h"
 #include "importers/Tensor.h"
 #include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/ArrayRef.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -118,26 +119,39 @@ float llmc::dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
 }
 
 
-int64_t llmc::blockBytes(BlockFormat f) {
+/// The K-quant layout of `f`, null for q8_0 / q4_0.
+static const kquant::Format *kquantFormat(BlockFormat f) {
   switch (f) {
-  case BlockFormat::Q8_0: return 34;
-  case BlockFormat::Q4_0: return 18;
-  case BlockFormat::Q4_K: return kquant::kQ4KBytes;
-  case BlockFormat::Q6_K: return kquant::kQ6KBytes;
+  case BlockFormat::Q2_K: return &kquant::kQ2KFormat;
+  case BlockFormat::Q3_K: return &kquant::kQ3KFormat;
+  case BlockFormat::Q4_K: return &kquant::kQ4KFormat;
+  case BlockFormat::Q5_K: return &kquant::kQ5KFormat;
+  case BlockFormat::Q6_K: return &kquant::kQ6KFormat;
+  case BlockFormat::Q8_0:
+  case BlockFormat::Q4_0: break;
   }
-  return 0;
+  return nullptr;
+}
+
+int64_t llmc::blockBytes(BlockFormat f) {
+  if (const kquant::Format *k = kquantFormat(f))
+    return k->bytes;
+  return f == BlockFormat::Q8_0 ? 34 : 18;
 }
 
 int64_t llmc::blockElements(BlockFormat f) {
-  return f == BlockFormat::Q4_K || f == BlockFormat::Q6_K ? kquant::kSuperBlock
-                                                          : 32;
+  return kquantFormat(f) ? kquant::kSuperBlock : 32;
 }
 
 std::optional<BlockFormat> llmc::blockFormatNamed(const std::string &dtype) {
-  if (dtype == "q8_0") return BlockFormat::Q8_0;
-  if (dtype == "q4_0") return BlockFormat::Q4_0;
-  if (dtype == "q4_k") return BlockFormat::Q4_K;
-  if (dtype == "q6_k") return BlockFormat::Q6_K;
+  for (BlockFormat f : {BlockFormat::Q8_0, BlockFormat::Q4_0, BlockFormat::Q2_K,
+                        BlockFormat::Q3_K, BlockFormat::Q4_K, BlockFormat::Q5_K,
+                        BlockFormat::Q6_K}) {
+    const kquant::Format *k = kquantFormat(f);
+    if (k ? k->dtype == dtype
+          : dtype == (f == BlockFormat::Q8_0 ? "q8_0" : "q4_0"))
+      return f;
+  }
   return std::nullopt;
 }
 
@@ -190,13 +204,11 @@ float llmc::blockValue(const uint8_t *blocks, BlockFormat f, int64_t i) {
   return d * (q - 8);
 }
 
-/// interleaveBlockRows of Q4_K / Q6_K super-blocks (BlockLayout.h).
-template <int64_t N>
+/// interleaveBlockRows of K-quant super-blocks (BlockLayout.h).
 static std::vector<uint8_t>
 interleaveKQuantRows(const uint8_t *blocks, int64_t rows, int64_t cols,
-                     int64_t bb, const kquant::Region (&regions)[N],
-                     int64_t tile) {
-  int64_t perRow = cols / kquant::kSuperBlock;
+                     const kquant::Format &f, int64_t tile) {
+  int64_t perRow = cols / kquant::kSuperBlock, bb = f.bytes;
   std::vector<uint8_t> out(rows * perRow * bb);
   for (int64_t g = 0; g < rows / 8; ++g)
     for (int64_t b = 0; b < perRow; ++b) {
@@ -205,7 +217,8 @@ interleaveKQuantRows(const uint8_t *blocks, int64_t rows, int64_t cols,
       for (int64_t r = 0; r < 8; ++r) {
         const uint8_t *y = blocks + ((g * 8 + r) * perRow + b) * bb;
         // Chunk by chunk: kquant::unitByte, a width at a time.
-        for (const kquant::Region &rg : regions)
+        for (const kquant::Region &rg :
+             llvm::ArrayRef(f.regions, f.numRegions))
           for (int64_t c = 0; c < rg.length / rg.width; ++c)
             std::memcpy(unit + rg.unitStart + 8 * rg.width * c + rg.width * r,
                         y + rg.rawStart + rg.width * c, rg.width);
@@ -217,12 +230,8 @@ interleaveKQuantRows(const uint8_t *blocks, int64_t rows, int64_t cols,
 std::vector<uint8_t> llmc::interleaveBlockRows(const uint8_t *blocks,
                                                int64_t rows, int64_t cols,
                                                BlockFormat f, int64_t tile) {
-  if (f == BlockFormat::Q4_K)
-    return interleaveKQuantRows(blocks, rows, cols, kquant::kQ4KBytes,
-                                kquant::kQ4K, tile);
-  if (f == BlockFormat::Q6_K)
-    return interleaveKQuantRows(blocks, rows, cols, kquant::kQ6KBytes,
-                                kquant::kQ6K, tile);
+  if (const kquant::Format *k = kquantFormat(f))
+    return interleaveKQuantRows(blocks, rows, cols, *k, tile);
   int64_t bb = blockBytes(f), perRow = cols / 32, data = bb - 2;
   std::vector<uint8_t> out(rows * perRow * bb);
   for (int64_t g = 0; g < rows / 8; ++g)

@@ -83,14 +83,15 @@ float dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
 ///         q = min(15, trunc(w / d + 8.5)), block = f16 d, 16 bytes (element
 ///         j < 16 in the low nibble of byte j, j >= 16 in the high nibble of
 ///         byte j - 16); w' = d * (q - 8).
-/// Q4_K / Q6_K (super-blocks of 256, as llama.cpp writes them) are only
-/// moved by interleaveBlockRows, never quantized or read here.
-enum class BlockFormat { Q8_0, Q4_0, Q4_K, Q6_K };
+/// The K-quants Q2_K .. Q6_K (super-blocks of 256, as llama.cpp writes
+/// them) are only moved by interleaveBlockRows, never quantized or read
+/// here.
+enum class BlockFormat { Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
 /// Bytes of one block.
 int64_t blockBytes(BlockFormat f);
 /// Weights per block: 32, or 256 for the K-quants.
 int64_t blockElements(BlockFormat f);
-/// The format of a weight-table dtype ("q8_0", "q4_0", "q4_k", "q6_k").
+/// The format of a weight-table dtype ("q8_0", "q4_0", "q2_k" .. "q6_k").
 std::optional<BlockFormat> blockFormatNamed(const std::string &dtype);
 /// `n` (a multiple of 32) row-major values as blocks.
 std::vector<uint8_t> quantizeBlocks(const float *w, int64_t n, BlockFormat f);
@@ -106,8 +107,8 @@ float blockValue(const uint8_t *blocks, BlockFormat f, int64_t i);
 /// tile 8 (rows a multiple of 8 * tile). The same bytes as the row-major
 /// blocks, moved: one 32-byte load brings the same 4 data bytes of 8 rows
 /// (one dot-product lane per row), one 16-byte load the 8 rows' scales,
-/// and a kernel tile of `tile` groups reads one contiguous stream. Q4_K /
-/// Q6_K super-blocks: as dialects/llm/BlockLayout.h describes.
+/// and a kernel tile of `tile` groups reads one contiguous stream. K-quant
+/// super-blocks: as dialects/llm/BlockLayout.h describes.
 std::vector<uint8_t> interleaveBlockRows(const uint8_t *blocks, int64_t rows,
                                          int64_t cols, BlockFormat f,
                                          int64_t tile = 1);

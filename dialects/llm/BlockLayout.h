@@ -1,9 +1,9 @@
 //===- BlockLayout.h - GGUF blocks interleaved by 8 rows ---------*- C++ -*-===//
 //
 // The layout names a weight table records ("rows8", "rows64"), and for
-// Q4_K / Q6_K the byte layout shared by the packer (tools/llmc, which writes it) and
-// the CPU lowering (lowering/LLMToLinalg, which reads it) for GGUF Q4_K and
-// Q6_K weights run as stored: the super-blocks of 256 weights of 8
+// the K-quants (Q2_K .. Q6_K) the byte layout shared by the packer
+// (tools/llmc, which writes it) and the CPU lowering (lowering/LLMToLinalg,
+// which reads it) for GGUF K-quant weights run as stored: the super-blocks of 256 weights of 8
 // consecutive rows are interleaved so that one 32-byte load brings the same
 // 4 quant bytes of the 8 rows (one dot-product lane per row), and one
 // 8-byte load the same scale byte of the 8 rows.
@@ -53,12 +53,37 @@ struct Region {
   int64_t unitStart; ///< first byte in the unit of 8 blocks
 };
 
+/// Q2_K (84 bytes): 16 scale bytes (low nibble the scale, high nibble the
+/// min of each 16 weights), 64 bytes of 2-bit quants (bytes 32n..32n+31:
+/// block of 32 number 4n + k in bits 2k, 2k+1), f16 d, f16 dmin.
+inline constexpr Region kQ2K[] = {
+    {80, 2, 2, 0}, {82, 2, 2, 16}, {0, 16, 1, 32}, {16, 64, 4, 160}};
+inline constexpr int64_t kQ2KBytes = 84;
+
+/// Q3_K (110 bytes): 32 bytes of high bits (hmask: bit j of byte l for
+/// weight l of block of 32 number j), 64 bytes of low 2-bit pairs (as
+/// Q2_K's), 12 bytes of packed 6-bit scales (one per 16 weights, offset by
+/// 32), f16 d last.
+inline constexpr Region kQ3K[] = {
+    {108, 2, 2, 0}, {96, 12, 1, 16}, {0, 32, 4, 112}, {32, 64, 4, 368}};
+inline constexpr int64_t kQ3KBytes = 110;
+
 /// Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of packed 6-bit sub-block
 /// scales and mins, 128 bytes of nibbles (bytes 32p..32p+31: sub-block 2p
-/// in the low nibbles, 2p+1 in the high ones).
+/// in the low nibbles, 2p + 1 in the high ones).
 inline constexpr Region kQ4K[] = {
     {0, 2, 2, 0}, {2, 2, 2, 16}, {4, 12, 1, 32}, {16, 128, 4, 128}};
 inline constexpr int64_t kQ4KBytes = 144;
+
+/// Q5_K (176 bytes): Q4_K's d, dmin, scales and nibbles, with 32 bytes of
+/// fifth bits (qh: bit j of byte l for weight l of sub-block j) before the
+/// nibbles.
+inline constexpr Region kQ5K[] = {{0, 2, 2, 0},
+                                  {2, 2, 2, 16},
+                                  {4, 12, 1, 32},
+                                  {16, 32, 4, 128},
+                                  {48, 128, 4, 384}};
+inline constexpr int64_t kQ5KBytes = 176;
 
 /// Q6_K (210 bytes): 128 bytes of low nibbles (ql), 64 bytes of high 2-bit
 /// pairs (qh), 16 int8 scales (one per 16 weights), f16 d last.
@@ -66,15 +91,41 @@ inline constexpr Region kQ6K[] = {
     {208, 2, 2, 0}, {192, 16, 1, 16}, {0, 128, 4, 144}, {128, 64, 4, 1168}};
 inline constexpr int64_t kQ6KBytes = 210;
 
+/// A K-quant format run as stored: its weight-table dtype, bytes per
+/// super-block and regions (in unit order).
+struct Format {
+  std::string_view dtype;
+  int64_t bytes;
+  const Region *regions;
+  int64_t numRegions;
+};
+inline constexpr Format kQ2KFormat{"q2_k", kQ2KBytes, kQ2K, 4};
+inline constexpr Format kQ3KFormat{"q3_k", kQ3KBytes, kQ3K, 4};
+inline constexpr Format kQ4KFormat{"q4_k", kQ4KBytes, kQ4K, 4};
+inline constexpr Format kQ5KFormat{"q5_k", kQ5KBytes, kQ5K, 5};
+inline constexpr Format kQ6KFormat{"q6_k", kQ6KBytes, kQ6K, 4};
+inline constexpr const Format *kFormats[] = {&kQ2KFormat, &kQ3KFormat,
+                                             &kQ4KFormat, &kQ5KFormat,
+                                             &kQ6KFormat};
+
+/// The K-quant format of a weight-table dtype, null for other dtypes.
+constexpr const Format *formatNamed(std::string_view dtype) {
+  for (const Format *f : kFormats)
+    if (f->dtype == dtype)
+      return f;
+  return nullptr;
+}
+
 /// Where byte `k` of row `r` (of 8) of a block lies in its unit.
-template <int64_t N>
-constexpr int64_t unitByte(const Region (&regions)[N], int64_t r, int64_t k) {
-  for (const Region &g : regions)
+constexpr int64_t unitByte(const Format &f, int64_t r, int64_t k) {
+  for (int64_t n = 0; n < f.numRegions; ++n) {
+    const Region &g = f.regions[n];
     if (k >= g.rawStart && k < g.rawStart + g.length) {
       int64_t i = k - g.rawStart;
       return g.unitStart + 8 * g.width * (i / g.width) + g.width * r +
              i % g.width;
     }
+  }
   return -1;
 }
 

@@ -78,10 +78,10 @@ bool QuantAttr::isPackTimeDecodable() const {
 }
 
 bool QuantAttr::isDecodedAtPackTime() const {
-  // Q4_K and Q6_K (Q4_K_M's two formats) run as stored on the CPU
-  // (lowering/LLMToLinalg/KQuantDot.cpp).
-  return isPackTimeDecodable() && getScheme() != QuantScheme::gguf_q4_k &&
-         getScheme() != QuantScheme::gguf_q6_k;
+  // The K-quants run as stored on the CPU (lowering/LLMToLinalg/KQuantDot.cpp).
+  return getScheme() == QuantScheme::gguf_q5_0 ||
+         getScheme() == QuantScheme::gguf_q5_1 ||
+         getScheme() == QuantScheme::gguf_iq4_nl;
 }
 
 bool QuantAttr::hasInputScales() const {

@@ -1,7 +1,7 @@
 //===- BlockDot.cpp - q8_0 / q4_0 linears on 8-bit activations ------------===//
 //
 // Part of --convert-llm-to-linalg (see LLMToLinalg.cpp). DGQ A8W4 is DGQDot.cpp,
-// GGUF Q4_K / Q6_K KQuantDot.cpp; both share the pieces in BlockDot.h.
+// GGUF K-quants KQuantDot.cpp; both share the pieces in BlockDot.h.
 //
 // A GGUF q8_0 / q4_0 weight is a sequence of blocks of 32 weights, each an
 // f16 scale followed by 32 signed bytes (q8_0) or 16 bytes of unsigned
@@ -367,9 +367,7 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
 
 } // namespace
 
-static bool isKQuant(QuantScheme s) {
-  return s == QuantScheme::gguf_q4_k || s == QuantScheme::gguf_q6_k;
-}
+static bool isKQuant(QuantScheme s) { return kquantFormat(s) != nullptr; }
 
 /// Whether the K-quant kernel can run `q` (given its weight's layout).
 static bool isKQuantLinear(QLinearOp q) {
@@ -482,8 +480,8 @@ Value mlir::llm::lowering::buildBlockDotLinear(OpBuilder &b, Location loc,
     // One kernel for `tokens` tokens per register tile.
     auto kernel = [&](Value xp, int64_t tokens) {
       if (isKQuant(scheme))
-        return kquantKernel(b, loc, scheme == QuantScheme::gguf_q6_k, k.in,
-                            out, tile, xp, bytes, tokens);
+        return kquantKernel(b, loc, *kquantFormat(scheme), k.in, out, tile,
+                            xp, bytes, tokens);
       if (scheme == QuantScheme::dgq_a8w4)
         return dgqKernel(b, loc, xp, inputScales, bytes, k.in, out,
                          quant.getGroup(), tokens);

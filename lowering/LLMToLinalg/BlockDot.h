@@ -1,7 +1,7 @@
 //===- BlockDot.h - pieces shared by the block-quantized CPU kernels -*- C++ -*-===//
 //
 // Internal to lowering/LLMToLinalg: the q8_0 / q4_0 / GQSA (BlockDot.cpp),
-// DGQ (DGQDot.cpp) and Q4_K / Q6_K (KQuantDot.cpp) kernels build their
+// DGQ (DGQDot.cpp) and K-quant (KQuantDot.cpp) kernels build their
 // loops, loads and byte dot products from these (BlockDotCommon.cpp).
 //
 //===----------------------------------------------------------------------===//
@@ -9,6 +9,7 @@
 #ifndef LLMC_LOWERING_LLMTOLINALG_BLOCKDOT_H
 #define LLMC_LOWERING_LLMTOLINALG_BLOCKDOT_H
 
+#include "dialects/llm/BlockLayout.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -77,12 +78,13 @@ Value forEachTile(OpBuilder &b, Location l, Value tp, int64_t out,
 Value storeGroups(OpBuilder &b, Location l, ValueRange accs,
                   ArrayRef<Value> ts, Value r0, Value tile);
 
-/// Rows [0, Tp) of y = x w^T, Tp a multiple of `tokens`, for a GGUF Q4_K or
-/// Q6_K weight [out, in] given as its bytes interleaved by 8 rows
+/// Rows [0, Tp) of y = x w^T, Tp a multiple of `tokens`, for a GGUF K-quant
+/// weight [out, in] of format `f` given as its bytes interleaved by 8 rows
 /// (dialects/llm/BlockLayout.h, `tile` groups per tile), on 8-bit
 /// activations (KQuantDot.cpp).
-Value kquantKernel(OpBuilder &b, Location l, bool q6, int64_t in, int64_t out,
-                   int64_t tile, Value xp, Value bytes, int64_t tokens);
+Value kquantKernel(OpBuilder &b, Location l, const llmc::kquant::Format &f,
+                   int64_t in, int64_t out, int64_t tile, Value xp, Value bytes,
+                   int64_t tokens);
 
 /// Rows [0, Tp) of y = x w^T, Tp a multiple of `tokens`, for a DGQ A8W4
 /// weight [out, in] given as its bytes, `inputScales` multiplying the input

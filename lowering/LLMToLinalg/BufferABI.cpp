@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "dialects/llm/BlockLayout.h"
 #include "lowering/LLMToLinalg/Builders.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -430,13 +431,13 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
           entry.push_back(b.getNamedAttr("transform", transform));
         if (layout) {
           int64_t tile = llmc::blockLayoutTile(layout.getValue());
-          bool kquant = dtype == "q4_k" || dtype == "q6_k";
+          bool kquant = llmc::kquant::formatNamed(dtype) != nullptr;
           if (!tile || type.getRank() != 2 || type.getDimSize(0) % (8 * tile) ||
               (dtype != "q8_0" && dtype != "q4_0" && !kquant) ||
               (kquant && type.getDimSize(1) % 256))
             return def->emitError()
                    << "block layout " << layout
-                   << " needs q8_0 / q4_0 / q4_k / q6_k rows in groups of 8 "
+                   << " needs q8_0 / q4_0 / q2_k .. q6_k rows in groups of 8 "
                       "(rows8) or 64 (rows64)";
           entry.push_back(b.getNamedAttr("layout", layout));
         }

@@ -67,7 +67,7 @@ void populateLinearPatterns(TypeConverter &converter,
                             RewritePatternSet &patterns);
 /// A GGUF block-quantized tensor `packed` as its flat block bytes (a cast
 /// `--llm-buffer-abi` binds); `tile` > 0: to be packed interleaved by 8
-/// rows, `tile` groups per tile (see interleaveTile; Q4_K / Q6_K: always
+/// rows, `tile` groups per tile (see interleaveTile; K-quants: always
 /// kquantTile's, whatever `tile` says, so every reader agrees).
 Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q,
                 int64_t tile = 0);
@@ -75,11 +75,14 @@ Value ggufBytes(OpBuilder &b, Location loc, Value packed, QuantAttr q,
 Value blockElement(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                    Value flat);
 /// Element (row, col) of a [rows, cols] GGUF block-quantized weight given as
-/// `bytes` (ggufBytes), as f32: any block scheme ggufBytes takes, Q4_K / Q6_K
+/// `bytes` (ggufBytes), as f32: any block scheme ggufBytes takes, K-quants
 /// in either layout.
 Value blockElementAt(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                      Value row, Value col, int64_t cols);
-/// Groups of 8 rows per tile in which a Q4_K / Q6_K weight is interleaved
+/// The layout of a K-quant scheme (gguf_q2_k .. gguf_q6_k), null for the
+/// other schemes.
+const llmc::kquant::Format *kquantFormat(QuantScheme s);
+/// Groups of 8 rows per tile in which a K-quant weight is interleaved
 /// (dialects/llm/BlockLayout.h; always 1, "rows8": each group's units
 /// together, read as one stream), or 0 for the rows as stored (a reader other than the K-quant
 /// kernel and embedding gathers, or a shape the kernel does not take).

@@ -30,19 +30,26 @@ std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
   case QuantScheme::gguf_q8_0: return BlockLayout{34, 2};
   case QuantScheme::gguf_q4_0: return BlockLayout{18, 2};
   case QuantScheme::gguf_q4_1: return BlockLayout{20, 4};
-  case QuantScheme::gguf_q4_k:
-    return BlockLayout{kq::kQ4KBytes, 16, kq::kSuperBlock};
-  case QuantScheme::gguf_q6_k:
-    return BlockLayout{kq::kQ6KBytes, 0, kq::kSuperBlock};
-  default: return std::nullopt;
+  default: break;
   }
+  if (const kq::Format *f = kquantFormat(q.getScheme()))
+    return BlockLayout{f->bytes, 0, kq::kSuperBlock};
+  return std::nullopt;
 }
 
-bool isKQuant(QuantAttr q) {
-  return q.getScheme() == QuantScheme::gguf_q4_k ||
-         q.getScheme() == QuantScheme::gguf_q6_k;
-}
+bool isKQuant(QuantAttr q) { return kquantFormat(q.getScheme()) != nullptr; }
 } // namespace
+
+const kq::Format *mlir::llm::lowering::kquantFormat(QuantScheme s) {
+  switch (s) {
+  case QuantScheme::gguf_q2_k: return &kq::kQ2KFormat;
+  case QuantScheme::gguf_q3_k: return &kq::kQ3KFormat;
+  case QuantScheme::gguf_q4_k: return &kq::kQ4KFormat;
+  case QuantScheme::gguf_q5_k: return &kq::kQ5KFormat;
+  case QuantScheme::gguf_q6_k: return &kq::kQ6KFormat;
+  default: return nullptr;
+  }
+}
 
 Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
                                      QuantAttr q, int64_t tile) {
@@ -126,7 +133,7 @@ Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
 }
 
 namespace {
-/// Scalar reads of one Q4_K / Q6_K super-block (row `row`, super-block
+/// Scalar reads of one K-quant super-block (row `row`, super-block
 /// `s`) in the layout ggufBytes binds: as stored, or interleaved by 8 rows
 /// (BlockLayout.h).
 struct SuperBlockReader {
@@ -184,20 +191,28 @@ Value shr(OpBuilder &b, Location l, Value x, int64_t s) {
 Value shl(OpBuilder &b, Location l, Value x, int64_t s) {
   return arith::ShLIOp::create(b, l, x, i8c(b, l, s));
 }
+/// Byte `x` shifted right by the index `s` (< 8).
+Value shrBy(OpBuilder &b, Location l, Value x, Value s) {
+  return arith::ShRUIOp::create(
+      b, l, x, arith::IndexCastOp::create(b, l, b.getI8Type(), s));
+}
+Value toF32(OpBuilder &b, Location l, Value v, bool isSigned) {
+  Type f32 = b.getF32Type();
+  return isSigned ? arith::SIToFPOp::create(b, l, f32, v).getResult()
+                  : arith::UIToFPOp::create(b, l, f32, v).getResult();
+}
 
-/// Q4_K weight i (< 256) of a super-block: d sc_j q - dmin m_j, j = i / 32
-/// (dequantize_row_q4_K and get_scale_min_k4 of ggml-quants.c).
-Value q4kElement(SuperBlockReader &r, Value i) {
+/// The 6-bit scale and min of sub-block j of Q4_K / Q5_K from the 12 bytes
+/// of region `scR` (get_scale_min_k4 of ggml-quants.c): j < 4: s[j] & 63,
+/// s[j + 4] & 63; j >= 4: (s[j + 4] & 15) | (s[j - 4] >> 6) << 4,
+/// (s[j + 4] >> 4) | (s[j] >> 6) << 4.
+std::pair<Value, Value> scaleMinK4(SuperBlockReader &r, const kq::Region &scR,
+                                   Value j) {
   OpBuilder &b = r.b;
   Location l = r.l;
-  Type f32 = b.getF32Type();
-  const kq::Region &dR = kq::kQ4K[0], &dminR = kq::kQ4K[1],
-                   &scR = kq::kQ4K[2], &qsR = kq::kQ4K[3];
-  Value j = r.div(i, 32), jj = r.rem(j, 4);
-  Value hiHalf = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, j,
-                                       r.idx(4));
-  // j < 4: sc = s[j] & 63, m = s[j + 4] & 63; j >= 4: sc = (s[j + 4] & 15)
-  // | (s[j - 4] >> 6) << 4, m = (s[j + 4] >> 4) | (s[j] >> 6) << 4.
+  Value jj = r.rem(j, 4);
+  Value hiHalf =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, j, r.idx(4));
   Value a = r.byte(scR, jj), bb = r.byte(scR, r.add(jj, r.idx(4))),
         c = r.byte(scR, r.add(jj, r.idx(8)));
   Value sc = arith::SelectOp::create(
@@ -208,16 +223,93 @@ Value q4kElement(SuperBlockReader &r, Value i) {
       b, l, hiHalf,
       arith::OrIOp::create(b, l, shr(b, l, c, 4), shl(b, l, shr(b, l, bb, 6), 4)),
       andI(b, l, bb, 63));
-  // Bytes 32p..32p+31 (p = j / 2): sub-block 2p low nibbles, 2p + 1 high.
+  return {sc, m};
+}
+
+/// Q4_K (qh = false) or Q5_K weight i (< 256) of a super-block: d sc_j q -
+/// dmin m_j, j = i / 32, q the nibble (bytes 32p..32p+31 of the nibbles,
+/// p = j / 2: sub-block 2p low nibbles, 2p + 1 high) and for Q5_K bit j of
+/// qh[i % 32] as its fifth bit (dequantize_row_q4_K / _q5_K).
+Value q45kElement(SuperBlockReader &r, Value i, bool qh) {
+  OpBuilder &b = r.b;
+  Location l = r.l;
+  const kq::Region *regions = qh ? kq::kQ5K : kq::kQ4K;
+  const kq::Region &dR = regions[0], &dminR = regions[1], &scR = regions[2],
+                   &qsR = regions[qh ? 4 : 3];
+  Value j = r.div(i, 32);
+  auto [sc, m] = scaleMinK4(r, scR, j);
   Value qb = r.byte(qsR, r.add(r.mul(r.div(j, 2), 32), r.rem(i, 32)));
   Value odd = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
                                     r.rem(j, 2), r.idx(1));
   Value q = arith::SelectOp::create(b, l, odd, shr(b, l, qb, 4), andI(b, l, qb, 15));
-  auto f = [&](Value v) { return arith::UIToFPOp::create(b, l, f32, v); };
-  Value w = arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, r.half(dR), f(sc)),
-                                  f(q));
+  if (qh) {
+    Value hb = andI(b, l, shrBy(b, l, r.byte(kq::kQ5K[3], r.rem(i, 32)), j), 1);
+    q = arith::OrIOp::create(b, l, q, shl(b, l, hb, 4));
+  }
+  Value w = arith::MulFOp::create(
+      b, l, arith::MulFOp::create(b, l, r.half(dR), toF32(b, l, sc, false)),
+      toF32(b, l, q, false));
   return arith::SubFOp::create(
-      b, l, w, arith::MulFOp::create(b, l, r.half(dminR), f(m)));
+      b, l, w, arith::MulFOp::create(b, l, r.half(dminR), toF32(b, l, m, false)));
+}
+
+/// The 2-bit quant of weight i (< 256) of Q2_K / Q3_K: bits 2k, 2k + 1 of
+/// qs[32n + i % 32], i = 128n + 32k + i % 32.
+Value twoBitQuant(SuperBlockReader &r, const kq::Region &qsR, Value i) {
+  Value n = r.div(i, 128), k = r.div(r.rem(i, 128), 32);
+  Value qb = r.byte(qsR, r.add(r.mul(n, 32), r.rem(i, 32)));
+  return andI(r.b, r.l, shrBy(r.b, r.l, qb, r.mul(k, 2)), 3);
+}
+
+/// Q2_K weight i (< 256): d (sc & 15) q - dmin (sc >> 4), sc the scale byte
+/// of i's 16 (dequantize_row_q2_K).
+Value q2kElement(SuperBlockReader &r, Value i) {
+  OpBuilder &b = r.b;
+  Location l = r.l;
+  const kq::Region &dR = kq::kQ2K[0], &dminR = kq::kQ2K[1],
+                   &scR = kq::kQ2K[2], &qsR = kq::kQ2K[3];
+  Value sc = r.byte(scR, r.div(i, 16));
+  Value w = arith::MulFOp::create(
+      b, l,
+      arith::MulFOp::create(b, l, r.half(dR),
+                            toF32(b, l, andI(b, l, sc, 15), false)),
+      toF32(b, l, twoBitQuant(r, qsR, i), false));
+  return arith::SubFOp::create(
+      b, l, w,
+      arith::MulFOp::create(b, l, r.half(dminR),
+                            toF32(b, l, shr(b, l, sc, 4), false)));
+}
+
+/// Q3_K weight i (< 256): d (sc - 32) (q + 4 h - 4), q the 2-bit quant, h
+/// bit j = i / 32 of hmask[i % 32], sc the 6-bit scale of i's 16: scale s
+/// = 4a + k has its low nibble in byte 4 (a & 1) + k (high half when a >= 2)
+/// and its top 2 bits as bits 2a, 2a + 1 of byte 8 + k (dequantize_row_q3_K).
+Value q3kElement(SuperBlockReader &r, Value i) {
+  OpBuilder &b = r.b;
+  Location l = r.l;
+  Type i32 = b.getI32Type();
+  const kq::Region &dR = kq::kQ3K[0], &scR = kq::kQ3K[1],
+                   &hmR = kq::kQ3K[2], &qsR = kq::kQ3K[3];
+  Value s = r.div(i, 16), a = r.div(s, 4), k = r.rem(s, 4);
+  Value lowByte = r.byte(scR, r.add(r.mul(r.rem(a, 2), 4), k));
+  Value low = andI(b, l, shrBy(b, l, lowByte, r.mul(r.div(a, 2), 4)), 15);
+  Value high = andI(b, l, shrBy(b, l, r.byte(scR, r.add(k, r.idx(8))),
+                                r.mul(a, 2)), 3);
+  Value sc = arith::SubIOp::create(
+      b, l,
+      arith::ExtUIOp::create(b, l, i32,
+                             arith::OrIOp::create(b, l, low, shl(b, l, high, 4))),
+      arith::ConstantIntOp::create(b, l, i32, 32));
+  Value h = andI(b, l, shrBy(b, l, r.byte(hmR, r.rem(i, 32)), r.div(i, 32)), 1);
+  Value q = arith::SubIOp::create(
+      b, l,
+      arith::ExtUIOp::create(
+          b, l, i32,
+          arith::OrIOp::create(b, l, twoBitQuant(r, qsR, i), shl(b, l, h, 2))),
+      arith::ConstantIntOp::create(b, l, i32, 4));
+  return arith::MulFOp::create(
+      b, l, arith::MulFOp::create(b, l, r.half(dR), toF32(b, l, sc, true)),
+      toF32(b, l, q, true));
 }
 
 /// Q6_K weight i (< 256) of a super-block: d sc (q - 32) (dequantize_row_q6_K).
@@ -261,7 +353,7 @@ Value mlir::llm::lowering::blockElementAt(OpBuilder &b, Location l, Value bytes,
   auto layout = cast ? cast->getAttrOfType<StringAttr>(kBlockLayoutAttr)
                      : StringAttr();
   int64_t tile = layout ? llmc::blockLayoutTile(layout.getValue()) : 0;
-  bool q6 = q.getScheme() == QuantScheme::gguf_q6_k;
+  const kq::Format &f = *kquantFormat(q.getScheme());
   SuperBlockReader r{b,
                      l,
                      bytes,
@@ -269,10 +361,16 @@ Value mlir::llm::lowering::blockElementAt(OpBuilder &b, Location l, Value bytes,
                      arith::DivUIOp::create(b, l, col,
                                             iconst(b, l, kq::kSuperBlock)),
                      cols / kq::kSuperBlock,
-                     q6 ? kq::kQ6KBytes : kq::kQ4KBytes,
+                     f.bytes,
                      tile};
   Value i = arith::RemUIOp::create(b, l, col, iconst(b, l, kq::kSuperBlock));
-  return q6 ? q6kElement(r, i) : q4kElement(r, i);
+  if (&f == &kq::kQ2KFormat)
+    return q2kElement(r, i);
+  if (&f == &kq::kQ3KFormat)
+    return q3kElement(r, i);
+  if (&f == &kq::kQ6KFormat)
+    return q6kElement(r, i);
+  return q45kElement(r, i, &f == &kq::kQ5KFormat);
 }
 
 Value mlir::llm::lowering::dequantizeBlockBytes(OpBuilder &b, Location loc,

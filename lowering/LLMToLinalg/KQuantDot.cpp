@@ -1,27 +1,34 @@
-//===- KQuantDot.cpp - GGUF Q4_K / Q6_K linears on 8-bit activations ------===//
+//===- KQuantDot.cpp - GGUF K-quant linears on 8-bit activations ----------===//
 //
 // Part of --convert-llm-to-linalg (see LLMToLinalg.cpp and BlockDot.cpp).
 //
-// The two formats of llama.cpp's Q4_K_M run as stored, in the style of the
-// interleaved q4_0 kernel: the super-blocks of 256 weights of 8 rows are
-// interleaved (dialects/llm/BlockLayout.h) so that lane r of every vector
-// is row r, the activations are quantized per block of 32 (as for q4_0),
-// and each dot product of 4 quant bytes of 8 rows with a broadcast
-// activation word is one vpdpbusd on VNNI targets.
+// llama.cpp's K-quants (Q2_K .. Q6_K; Q4_K_M mixes Q4_K and Q6_K, Q5_K_M
+// Q5_K and Q6_K, Q3_K_M Q3_K with Q4_K / Q5_K / Q6_K, Q2_K Q2_K with Q3_K /
+// Q4_K / Q6_K) run as stored, in the style of the interleaved q4_0 kernel:
+// the super-blocks of 256 weights of 8 rows are interleaved
+// (dialects/llm/BlockLayout.h) so that lane r of every vector is row r, the
+// activations are quantized per block of 32 (as for q4_0), and each dot
+// product of 4 quant bytes of 8 rows with a broadcast activation word is
+// one vpdpbusd on VNNI targets (vpmaddubsw + vpmaddwd on AVX2: every quant
+// byte is < 128).
 //
-//   Q4_K: w = d sc_j q - dmin m_j (q a nibble, sc_j / m_j the 6-bit scale and
-//         min of sub-block j of 32). Per sub-block, with the activations
-//         x = a_j xq:  d sc_j a_j (sum q xq) - dmin m_j a_j (sum xq).
-//         The integer sum is one chain of 8 byte dot products, scaled once
-//         in float; the sums of xq come with the activations.
-//   Q6_K: w = d sc_k (q - 32) (q 6 bits: a nibble of ql and 2 bits of qh, sc_k
-//         an int8 per 16 weights). The -32 folds into where each 16's dot
-//         product starts (-32 times its activation sum), the two int8
+//   Q4_K / Q5_K: w = d sc_j q - dmin m_j (q a nibble, for Q5_K with a fifth
+//         bit from qh; sc_j / m_j the 6-bit scale and min of sub-block j of
+//         32). Per sub-block, with the activations x = a_j xq:
+//         d sc_j a_j (sum q xq) - dmin m_j a_j (sum xq). The integer sum is
+//         one chain of 8 byte dot products, scaled once in float; the sums
+//         of xq come with the activations.
+//   Q6_K / Q3_K: w = d sc_k (q - o) (Q6_K: q 6 bits, o = 32, sc_k an int8;
+//         Q3_K: q 2 bits and a high bit, o = 4, sc_k 6 bits minus 32; one
+//         scale per 16 weights). The -o folds into where each 16's dot
+//         product starts (-o times its activation sum), the two integer
 //         scales of a block of 32 multiply its two integer sums, and the
 //         block is scaled once in float by d a_j.
+//   Q2_K: w = d sc_k q - dmin m_k (q 2 bits, sc_k / m_k 4 bits per 16): the
+//         scales as Q6_K's, the mins as Q4_K's but per 16.
 //
-// The 6-bit Q4_K scales and the Q6_K quants are unpacked with byte-wise
-// and/shift/or on 8 rows at once; nothing is decoded to memory.
+// Scales and quants are unpacked with byte-wise and/shift/or on 8 rows at
+// once; nothing is decoded to memory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,15 +49,17 @@ namespace kq = llmc::kquant;
 namespace {
 
 /// The activations quantized per block of 32 and, per token, what the
-/// kernel multiplies by: a_j = amax / 127 per block, Q4_K: -a_j sum(xq)
-/// per block (the mins' factor), Q6_K: -32 sum(xq) per 16 (where each
-/// 16's dot product starts).
+/// kernel multiplies by: a_j = amax / 127 per block, Q4_K / Q5_K: -a_j
+/// sum(xq) per block (the mins' factor), Q6_K / Q3_K: -o sum(xq) per 16
+/// (where each 16's dot product starts), Q2_K: sum(xq) per 16.
 struct ActivationFactors {
-  Value q, scale, minX, start;
+  Value q, scale, minX, start, sums16;
 };
 
-ActivationFactors activationFactors(OpBuilder &b, Location l, bool q6,
-                                    int64_t in, Value xp) {
+bool is(const kq::Format &f, const kq::Format &g) { return &f == &g; }
+
+ActivationFactors activationFactors(OpBuilder &b, Location l,
+                                    const kq::Format &f, int64_t in, Value xp) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   QuantizedBlocks qb = quantizeBlocks(b, l, xp, in, /*withMagnitudes=*/false);
@@ -64,8 +73,12 @@ ActivationFactors activationFactors(OpBuilder &b, Location l, bool q6,
                       return arith::MulFOp::create(
                           nb, nl, args[0], fconst(nb, nl, f32, 1.0 / 127.0));
                     });
-  if (q6) {
-    a.start = blockSums(b, l, qb.q, in, 16, -32);
+  if (is(f, kq::kQ6KFormat) || is(f, kq::kQ3KFormat)) {
+    a.start = blockSums(b, l, qb.q, in, 16, is(f, kq::kQ6KFormat) ? -32 : -4);
+    return a;
+  }
+  if (is(f, kq::kQ2KFormat)) {
+    a.sums16 = blockSums(b, l, qb.q, in, 16, 1);
     return a;
   }
   // -8 sum(xq) per block, times a_j / 8.
@@ -83,16 +96,17 @@ ActivationFactors activationFactors(OpBuilder &b, Location l, bool q6,
 
 /// What one super-block step of a register tile needs of one token.
 struct TokenStep {
-  Value q, t, x0;           ///< the activations, the token, the first column
-  SmallVector<Value> scale; ///< a_j = amax / 127 per block of 32, scalar f32
-  SmallVector<Value> minX;  ///< Q4_K: -a_j * sum xq (the min's factor)
-  SmallVector<Value> start; ///< Q6_K: -32 * sum xq per 16, broadcast i32
+  Value q, t, x0;             ///< the activations, the token, the first column
+  SmallVector<Value> scale;   ///< a_j = amax / 127 per block of 32, scalar f32
+  SmallVector<Value> minX;    ///< Q4_K / Q5_K: -a_j * sum xq (the min's factor)
+  SmallVector<Value> start;   ///< Q6_K / Q3_K: -o * sum xq per 16, broadcast i32
+  SmallVector<Value> minX16;  ///< Q2_K: -a_j * sum xq per 16, broadcast f32
 };
 
 struct KernelBuilder {
   OpBuilder &b;
   Location l;
-  bool q6;
+  const kq::Format &f;
   int64_t in, out, tile;
   Value bytes;
 
@@ -100,7 +114,9 @@ struct KernelBuilder {
   Type i8() { return b.getI8Type(); }
   Type i32() { return b.getI32Type(); }
   VectorType acc() { return vec(kLanes, f32()); }
-  int64_t blockBytes() { return q6 ? kq::kQ6KBytes : kq::kQ4KBytes; }
+  int64_t blockBytes() { return f.bytes; }
+  /// First byte of region `n` in a unit.
+  int64_t region(int64_t n) { return f.regions[n].unitStart; }
   int64_t superBlocks() { return in / kq::kSuperBlock; }
 
   Value idx(int64_t v) { return iconst(b, l, v); }
@@ -120,6 +136,25 @@ struct KernelBuilder {
     return arith::ShLIOp::create(b, l, x, splat(cast<VectorType>(x.getType()), s));
   }
   Value orI(Value x, Value y) { return arith::OrIOp::create(b, l, x, y); }
+  /// `x` shifted right by `s` bits (left by -s when s < 0).
+  Value shift(Value x, int64_t s) {
+    return s > 0 ? shr(x, s) : s < 0 ? shl(x, -s) : x;
+  }
+  /// The 8 rows' bytes `k` of the width-1 region at unit byte `region`.
+  Value rowBytes(Value unit, int64_t region, int64_t k) {
+    return read(b, l, vec(kLanes, i8()), bytes, {add(unit, region + 8 * k)});
+  }
+  Value toI32(Value v, bool isSigned) {
+    Type t = vec(kLanes, i32());
+    return isSigned ? arith::ExtSIOp::create(b, l, t, v).getResult()
+                    : arith::ExtUIOp::create(b, l, t, v).getResult();
+  }
+  Value toF32(Value v, bool isSigned) {
+    return isSigned ? arith::SIToFPOp::create(b, l, acc(), v).getResult()
+                    : arith::UIToFPOp::create(b, l, acc(), v).getResult();
+  }
+  Value mulF(Value x, Value y) { return arith::MulFOp::create(b, l, x, y); }
+  Value mulI(Value x, Value y) { return arith::MulIOp::create(b, l, x, y); }
 
   /// First byte of the unit of row group `g`, super-block `s`.
   Value unitAt(Value g, Value s) {
@@ -163,14 +198,18 @@ struct KernelBuilder {
     Value blk0 = arith::MulIOp::create(b, l, s, idx(8));
     for (int64_t j = 0; j < 8; ++j) {
       st.scale.push_back(scalarF(a.scale, t, add(blk0, j)));
-      if (!q6)
+      if (a.minX)
         st.minX.push_back(broadcastF(scalarF(a.minX, t, add(blk0, j))));
     }
-    if (q6) {
-      Value h0 = arith::MulIOp::create(b, l, s, idx(16));
-      for (int64_t k = 0; k < 16; ++k)
-        st.start.push_back(vector::BroadcastOp::create(
-            b, l, vec(kLanes, i32()), scalarF(a.start, t, add(h0, k))));
+    Value h0 = arith::MulIOp::create(b, l, s, idx(16));
+    for (int64_t k = 0; a.start && k < 16; ++k)
+      st.start.push_back(vector::BroadcastOp::create(
+          b, l, vec(kLanes, i32()), scalarF(a.start, t, add(h0, k))));
+    for (int64_t k = 0; a.sums16 && k < 16; ++k) {
+      Value sum = arith::SIToFPOp::create(b, l, f32(),
+                                          scalarF(a.sums16, t, add(h0, k)));
+      Value negA = arith::NegFOp::create(b, l, st.scale[k / 2]);
+      st.minX16.push_back(broadcastF(arith::MulFOp::create(b, l, negA, sum)));
     }
     return st;
   }
@@ -194,14 +233,33 @@ struct KernelBuilder {
     return add(d0, d1);
   }
 
-  /// One group of 8 rows through one Q4_K super-block, for every token.
-  void q4kGroup(Value unit, ArrayRef<TokenStep> steps,
-                MutableArrayRef<Value> accs) {
-    Value d = halves(unit), dmin = halves(add(unit, 16));
-    VectorType bytes8 = vec(kLanes, i8());
+  /// `accs[t] += float(isum) * d * a_j` for block j of every token, with
+  /// isum = lo * sc[2j] + hi * sc[2j + 1]: the two 16s of the block, each
+  /// dot product starting at `start` (Q6_K / Q3_K) or 0 (Q2_K).
+  void scaledSixteens(Value d, ArrayRef<Value> w, Value scLo, Value scHi,
+                      int64_t j, ArrayRef<TokenStep> steps,
+                      MutableArrayRef<Value> accs) {
+    Value zero = splat(vec(kLanes, i32()), 0);
+    for (size_t t = 0; t < steps.size(); ++t) {
+      const TokenStep &st = steps[t];
+      bool offset = !st.start.empty();
+      Value lo = dots(offset ? st.start[2 * j] : zero, w, st, 8 * j, 0, 4);
+      Value hi = dots(offset ? st.start[2 * j + 1] : zero, w, st, 8 * j, 4, 8);
+      Value isum = add(mulI(lo, scLo), mulI(hi, scHi));
+      accs[t] = fma(toF32(isum, true), mulF(d, broadcastF(st.scale[j])),
+                    accs[t]);
+    }
+  }
+
+  /// One group of 8 rows through one Q4_K or Q5_K super-block, for every
+  /// token.
+  void q45kGroup(Value unit, ArrayRef<TokenStep> steps,
+                 MutableArrayRef<Value> accs) {
+    bool q5 = is(f, kq::kQ5KFormat);
+    Value d = halves(add(unit, region(0))), dmin = halves(add(unit, region(1)));
     SmallVector<Value> sb;
     for (int64_t k = 0; k < 12; ++k)
-      sb.push_back(read(b, l, bytes8, bytes, {add(unit, 32 + 8 * k)}));
+      sb.push_back(rowBytes(unit, region(2), k));
     // get_scale_min_k4 of ggml-quants.c, on 8 rows at once.
     SmallVector<Value> dsc, dm;
     for (int64_t j = 0; j < 8; ++j) {
@@ -213,51 +271,120 @@ struct KernelBuilder {
         sc = orI(andI(sb[j + 4], 15), shl(shr(sb[j - 4], 6), 4));
         m = orI(shr(sb[j + 4], 4), shl(shr(sb[j], 6), 4));
       }
-      dsc.push_back(arith::MulFOp::create(
-          b, l, d, arith::UIToFPOp::create(b, l, acc(), sc)));
-      dm.push_back(arith::MulFOp::create(
-          b, l, dmin, arith::UIToFPOp::create(b, l, acc(), m)));
+      dsc.push_back(mulF(d, toF32(sc, false)));
+      dm.push_back(mulF(dmin, toF32(m, false)));
     }
+    // Q5_K: bit j of qh byte i is the fifth bit of weight i of sub-block j.
+    SmallVector<Value> qh;
+    for (int64_t c = 0; q5 && c < 8; ++c)
+      qh.push_back(chunk(unit, region(3), c));
+    int64_t nibbles = region(q5 ? 4 : 3);
     for (int64_t p = 0; p < 4; ++p) {
       // Bytes 32p..32p+31 of each row: sub-block 2p in the low nibbles,
       // 2p + 1 in the high ones.
       SmallVector<Value> lo, hi;
       for (int64_t c = 0; c < 8; ++c) {
-        Value v = chunk(unit, 128, 8 * p + c);
+        Value v = chunk(unit, nibbles, 8 * p + c);
         lo.push_back(andI(v, 15));
         hi.push_back(shr(v, 4));
+        if (q5) {
+          lo.back() = orI(lo.back(), andI(shift(qh[c], 2 * p - 4), 16));
+          hi.back() = orI(hi.back(), andI(shift(qh[c], 2 * p - 3), 16));
+        }
       }
       for (size_t t = 0; t < steps.size(); ++t)
         for (int64_t h = 0; h < 2; ++h) {
           int64_t j = 2 * p + h;
           Value zero = splat(vec(kLanes, i32()), 0);
           Value isum = dots(zero, h ? hi : lo, steps[t], 8 * j, 0, 8);
-          Value s = arith::MulFOp::create(b, l, dsc[j],
-                                          broadcastF(steps[t].scale[j]));
-          accs[t] = fma(arith::SIToFPOp::create(b, l, acc(), isum), s, accs[t]);
+          Value s = mulF(dsc[j], broadcastF(steps[t].scale[j]));
+          accs[t] = fma(toF32(isum, true), s, accs[t]);
           accs[t] = fma(dm[j], steps[t].minX[j], accs[t]);
         }
     }
   }
 
+  /// `body(j, q)` for each block j of 32 of Q2_K / Q3_K, q its 8 chunks of
+  /// 2-bit quants (dequantize_row_q2_K / _q3_K: weight 128n + 32k + i is
+  /// bits 2k, 2k + 1 of qs[32n + i], block j = 4n + k).
+  void forEachTwoBitBlock(
+      Value unit, function_ref<void(int64_t, ArrayRef<Value>)> body) {
+    for (int64_t n = 0; n < 2; ++n) {
+      SmallVector<Value> v;
+      for (int64_t c = 0; c < 8; ++c)
+        v.push_back(chunk(unit, region(3), 8 * n + c));
+      for (int64_t k = 0; k < 4; ++k) {
+        SmallVector<Value> q;
+        for (int64_t c = 0; c < 8; ++c)
+          q.push_back(andI(shift(v[c], 2 * k), 3));
+        body(4 * n + k, q);
+      }
+    }
+  }
+
+  /// One group of 8 rows through one Q2_K super-block, for every token.
+  void q2kGroup(Value unit, ArrayRef<TokenStep> steps,
+                MutableArrayRef<Value> accs) {
+    Value d = halves(add(unit, region(0))), dmin = halves(add(unit, region(1)));
+    // The scale byte of each 16 has the scale in its low nibble, the min in
+    // its high one.
+    forEachTwoBitBlock(unit, [&](int64_t j, ArrayRef<Value> w) {
+      Value sbLo = rowBytes(unit, region(2), 2 * j),
+            sbHi = rowBytes(unit, region(2), 2 * j + 1);
+      scaledSixteens(d, w, toI32(andI(sbLo, 15), false),
+                     toI32(andI(sbHi, 15), false), j, steps, accs);
+      Value mLo = mulF(dmin, toF32(shr(sbLo, 4), false)),
+            mHi = mulF(dmin, toF32(shr(sbHi, 4), false));
+      for (size_t t = 0; t < steps.size(); ++t) {
+        accs[t] = fma(mLo, steps[t].minX16[2 * j], accs[t]);
+        accs[t] = fma(mHi, steps[t].minX16[2 * j + 1], accs[t]);
+      }
+    });
+  }
+
+  /// One group of 8 rows through one Q3_K super-block, for every token.
+  void q3kGroup(Value unit, ArrayRef<TokenStep> steps,
+                MutableArrayRef<Value> accs) {
+    Value d = halves(add(unit, region(0)));
+    // Scale s = 4a + k (6 bits, minus 32): its low nibble in byte
+    // 4 (a & 1) + k (the high half when a >= 2), its top 2 bits as bits
+    // 2a, 2a + 1 of byte 8 + k (dequantize_row_q3_K's aux words).
+    auto scale = [&](int64_t s) {
+      int64_t a = s / 4, k = s % 4;
+      Value low = andI(shift(rowBytes(unit, region(1), 4 * (a % 2) + k),
+                             4 * (a / 2)),
+                       15);
+      Value high = andI(shift(rowBytes(unit, region(1), 8 + k), 2 * a - 4),
+                        0x30);
+      Value biased = arith::SubIOp::create(b, l, orI(low, high),
+                                           splat(vec(kLanes, i8()), 32));
+      return toI32(biased, true);
+    };
+    // hmask: bit j of byte i is the high bit (4) of weight i of block j.
+    SmallVector<Value> hm;
+    for (int64_t c = 0; c < 8; ++c)
+      hm.push_back(chunk(unit, region(2), c));
+    forEachTwoBitBlock(unit, [&](int64_t j, ArrayRef<Value> q) {
+      SmallVector<Value> w;
+      for (int64_t c = 0; c < 8; ++c)
+        w.push_back(orI(q[c], andI(shift(hm[c], j - 2), 4)));
+      scaledSixteens(d, w, scale(2 * j), scale(2 * j + 1), j, steps, accs);
+    });
+  }
+
   /// One group of 8 rows through one Q6_K super-block, for every token.
   void q6kGroup(Value unit, ArrayRef<TokenStep> steps,
                 MutableArrayRef<Value> accs) {
-    Value d = halves(unit);
-    SmallVector<Value> sc;
-    for (int64_t k = 0; k < 16; ++k)
-      sc.push_back(arith::ExtSIOp::create(
-          b, l, vec(kLanes, i32()),
-          read(b, l, vec(kLanes, i8()), bytes, {add(unit, 16 + 8 * k)})));
+    Value d = halves(add(unit, region(0)));
     for (int64_t h = 0; h < 2; ++h) {
       // dequantize_row_q6_K: weight 128h + 32k + i (k < 4, i < 32) is
       // ql[64h + i + 32 (k & 1)] (low nibble for k < 2, high for k >= 2) |
       // bits 2k, 2k+1 of qh[32h + i] << 4.
       SmallVector<SmallVector<Value>> w(4);
       for (int64_t c = 0; c < 8; ++c) {
-        Value qa = chunk(unit, 144, 16 * h + c);
-        Value qb = chunk(unit, 144, 16 * h + 8 + c);
-        Value qh = chunk(unit, 1168, 8 * h + c);
+        Value qa = chunk(unit, region(2), 16 * h + c);
+        Value qb = chunk(unit, region(2), 16 * h + 8 + c);
+        Value qh = chunk(unit, region(3), 8 * h + c);
         w[0].push_back(orI(andI(qa, 15), andI(shl(qh, 4), 0x30)));
         w[1].push_back(orI(andI(qb, 15), andI(shl(qh, 2), 0x30)));
         w[2].push_back(orI(shr(qa, 4), andI(qh, 0x30)));
@@ -265,34 +392,39 @@ struct KernelBuilder {
       }
       for (int64_t k = 0; k < 4; ++k) {
         int64_t j = 4 * h + k; // block of 32 within the super-block
-        for (size_t t = 0; t < steps.size(); ++t) {
-          Value lo =
-              dots(steps[t].start[2 * j], w[k], steps[t], 8 * j, 0, 4);
-          Value hi = dots(steps[t].start[2 * j + 1], w[k], steps[t], 8 * j, 4, 8);
-          Value isum = add(arith::MulIOp::create(b, l, lo, sc[2 * j]),
-                           arith::MulIOp::create(b, l, hi, sc[2 * j + 1]));
-          Value s = arith::MulFOp::create(b, l, d, broadcastF(steps[t].scale[j]));
-          accs[t] = fma(arith::SIToFPOp::create(b, l, acc(), isum), s, accs[t]);
-        }
+        scaledSixteens(d, w[k], toI32(rowBytes(unit, region(1), 2 * j), true),
+                       toI32(rowBytes(unit, region(1), 2 * j + 1), true), j,
+                       steps, accs);
       }
     }
+  }
+
+  /// One group of 8 rows through one super-block, for every token.
+  void group(Value unit, ArrayRef<TokenStep> steps,
+             MutableArrayRef<Value> accs) {
+    if (is(f, kq::kQ2KFormat))
+      q2kGroup(unit, steps, accs);
+    else if (is(f, kq::kQ3KFormat))
+      q3kGroup(unit, steps, accs);
+    else if (is(f, kq::kQ6KFormat))
+      q6kGroup(unit, steps, accs);
+    else
+      q45kGroup(unit, steps, accs);
   }
 };
 
 } // namespace
 
-Value mlir::llm::lowering::blockdot::kquantKernel(OpBuilder &b, Location l,
-                                                  bool q6, int64_t in,
-                                                  int64_t out, int64_t tile,
-                                                  Value xp, Value bytes,
-                                                  int64_t tokens) {
-  ActivationFactors a = activationFactors(b, l, q6, in, xp);
+Value mlir::llm::lowering::blockdot::kquantKernel(
+    OpBuilder &b, Location l, const kq::Format &f, int64_t in, int64_t out,
+    int64_t tile, Value xp, Value bytes, int64_t tokens) {
+  ActivationFactors a = activationFactors(b, l, f, in, xp);
   Value tp = tensor::DimOp::create(b, l, xp, 0);
   // Register tile: one group of 8 rows x `tokens` tokens (decode of the
   // 1.1b-2l Q4_K_M model: 1 group 163 tok/s, 2 groups 140, 8 groups 115;
   // a super-block step holds enough work to hide the loop).
   int64_t groups = 1;
-  KernelBuilder k{b, l, q6, in, out, tile, bytes};
+  KernelBuilder k{b, l, f, in, out, tile, bytes};
   return forEachTile(
       b, l, tp, out, 8 * groups, tokens,
       [&](OpBuilder &b, Location l, Value col0, ArrayRef<Value> ts, Value r0,
@@ -305,17 +437,14 @@ Value mlir::llm::lowering::blockdot::kquantKernel(OpBuilder &b, Location l,
         auto loop = scf::ForOp::create(
             b, l, k.idx(0), k.idx(k.superBlocks()), k.idx(1), inits,
             [&](OpBuilder &b, Location l, Value s, ValueRange iter) {
-              SmallVector<TokenStep> steps;
+              SmallVector<TokenStep, 4> steps;
               for (Value t : ts)
                 steps.push_back(k.tokenStep(a, t, s));
               SmallVector<Value> next(iter.begin(), iter.end());
               for (int64_t gi = 0; gi < groups; ++gi) {
                 Value unit = k.unitAt(k.add(group0, gi), s);
                 MutableArrayRef<Value> accs(next.data() + gi * tokens, tokens);
-                if (q6)
-                  k.q6kGroup(unit, steps, accs);
-                else
-                  k.q4kGroup(unit, steps, accs);
+                k.group(unit, steps, accs);
               }
               scf::YieldOp::create(b, l, next);
             });

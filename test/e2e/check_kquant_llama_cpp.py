@@ -1,6 +1,7 @@
-"""A Q4_K_M file made by llama.cpp's own quantizer (llama_model_quantize,
-LLAMA_FTYPE_MOSTLY_Q4_K_M: Q4_K with Q6_K for the classifier and some
-attn_v / ffn_down), run by llmc (Q4_K / Q6_K super-blocks as stored) and by
+"""Files made by llama.cpp's own quantizer (llama_model_quantize) in the
+K-quant presets people download (Q2_K, Q3_K_M, Q4_K_M, Q5_K_M, Q6_K: each
+mixes its base format with higher-bit ones for the classifier and some
+attn_v / ffn_down), run by llmc (the super-blocks as stored) and by
 llama.cpp (llama-cpp-python) on the same prompt. Both are compared with a
 float32 forward on the gguf package's dequantization of the same file:
 llmc must be as close to it as llama.cpp is (each quantizes activations to
@@ -30,10 +31,14 @@ SHAPE = dict(dim=256, hidden=768, layers=2, heads=4, kv=2, vocab=512, seq=256)
 PROMPT, DECODE = 24, 8
 
 
-def quantize_q4_k_m(src, dst):
+# llama.cpp's LLAMA_FTYPE_MOSTLY_* of each preset.
+PRESETS = {"Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+
+
+def quantize(src, dst, ftype):
     import llama_cpp
     p = llama_cpp.llama_model_quantize_default_params()
-    p.ftype = 15  # LLAMA_FTYPE_MOSTLY_Q4_K_M
+    p.ftype = ftype
     p.nthread = 1
     if llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(p)) != 0:
         raise SystemExit(f"llama.cpp could not quantize {src}")
@@ -61,26 +66,21 @@ def llama_cpp_logits(path, toks, V):
     return np.array(llm.scores[:len(toks)], dtype=np.float32).reshape(len(toks), V)
 
 
-def main():
-    llmc, lib, work = sys.argv[1:4]
-    os.makedirs(work, exist_ok=True)
-    bin_path = os.path.join(work, "kq.bin")
-    f32 = os.path.join(work, "kq.f32.gguf")
-    q = os.path.join(work, "kq.Q4_K_M.gguf")
-    make_models.write_llama2c(bin_path, SHAPE, np.random.default_rng(7))
-    make_models.write_gguf(f32, reference.load_llama2c(bin_path))
-    quantize_q4_k_m(f32, q)
+def check_preset(llmc, rt, work, f32, preset, toks):
+    """Quantizes `f32` to `preset` with llama.cpp, runs it in llmc and in
+    llama.cpp; prints two lines, returns whether both bars hold."""
+    q = os.path.join(work, f"kq.{preset}.gguf")
+    quantize(f32, q, PRESETS[preset])
     weights, types = dequantized(q)
-    print("llama.cpp Q4_K_M: " + ", ".join(f"{n} {k}" for k, n in sorted(types.items())))
+    print(f"llama.cpp {preset}: " +
+          ", ".join(f"{n} {k}" for k, n in sorted(types.items())))
     c = dict(hidden=SHAPE["dim"], inter=SHAPE["hidden"], layers=SHAPE["layers"],
              heads=SHAPE["heads"], kv=SHAPE["kv"], vocab=SHAPE["vocab"])
     V = SHAPE["vocab"]
-    toks = [int(t) for t in np.random.default_rng(3).integers(3, V, PROMPT + DECODE)]
     ref = reference.forward(reference_model(weights, c), toks)
 
-    art = os.path.join(work, "kq.llmc")
+    art = os.path.join(work, f"kq.{preset}.llmc")
     subprocess.run([llmc, "compile", q, "-o", art], check=True)
-    rt = Runtime(lib)
     a = rt.load(art)
     s = rt.session(a)
     ours = np.concatenate([rt.forward(s, toks[:PROMPT], V)] +
@@ -94,12 +94,26 @@ def main():
     err_theirs = float(np.max(np.abs(theirs - ref))) / scale
     between = float(np.max(np.abs(ours - theirs))) / scale
     top1 = float(np.mean(np.argmax(ours, 1) == np.argmax(theirs, 1)))
-    print(f"max |logit error| / max |logit| over {PROMPT} prompt + {DECODE} decode "
-          f"positions: llmc {err_ours:.2e}, llama.cpp {err_theirs:.2e}; "
-          f"llmc vs llama.cpp {between:.2e}, same top-1 at {top1:.0%}")
     ok = err_ours <= max(1.5 * err_theirs, 1e-3) and between <= 0.05
-    print("kquant llama.cpp: " + ("ok" if ok else "FAIL"))
-    return 0 if ok else 1
+    print(f"kquant llama.cpp {preset}: {'ok' if ok else 'FAIL'} (max |logit error| "
+          f"/ max |logit| over {PROMPT} prompt + {DECODE} decode positions: llmc "
+          f"{err_ours:.2e}, llama.cpp {err_theirs:.2e}; llmc vs llama.cpp "
+          f"{between:.2e}, same top-1 at {top1:.0%})")
+    return ok
+
+
+def main():
+    llmc, lib, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    bin_path = os.path.join(work, "kq.bin")
+    f32 = os.path.join(work, "kq.f32.gguf")
+    make_models.write_llama2c(bin_path, SHAPE, np.random.default_rng(7))
+    make_models.write_gguf(f32, reference.load_llama2c(bin_path))
+    toks = [int(t) for t in
+            np.random.default_rng(3).integers(3, SHAPE["vocab"], PROMPT + DECODE)]
+    rt = Runtime(lib)
+    ok = [check_preset(llmc, rt, work, f32, p, toks) for p in PRESETS]
+    return 0 if all(ok) else 1
 
 
 if __name__ == "__main__":

@@ -105,13 +105,13 @@ def main():
         check(args, case, path, exp, attrs, ops)
     # ggml's other block formats: every value `llmc inspect --dump` decodes
     # equals the gguf package's dequantization (random valid blocks: gguf
-    # cannot quantize K-quants); the IR runs Q4_K / Q6_K as stored
+    # cannot quantize K-quants); the IR runs the K-quants as stored
     # (llm.qlinear) and decodes the others at pack time.
     for dtype in ["Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]:
         case = f"gguf-llama-{dtype}"
         path = d(case + ".gguf")
         exp = modelgen.write_gguf(path, "llama", dtype, small=modelgen.K_SMALL)
-        stored = dtype in ("Q4_K", "Q6_K")
+        stored = dtype.endswith("_K")
         check(args, case, path, exp,
               [f"scheme = gguf_{dtype.lower()}, granularity = block"],
               ["llm.dequantize", "llm.qlinear" if stored else "llm.linear"])

@@ -74,3 +74,68 @@ func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x4xf32> {
   %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 256, scheme = gguf_q4_k, granularity = block>} : tensor<?x256xf32>, tensor<4x256xi4> -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+// Q5_K: Q4_K's kernel with a fifth bit per weight from qh (32 bytes per row
+// at unit byte 128, read as 8 chunks of 32 bytes), or-ed into each nibble
+// as bit 4 (a mask of 16) before the byte dot products.
+// CHECK-LABEL: func.func @forward
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<16x256xi5> to tensor<2816xi8> {llm.block_layout = "rows8"}
+// CHECK: arith.constant -8 : i32
+// CHECK: scf.for {{.*}} -> (vector<8xf32>) {
+// CHECK: arith.constant dense<16> : vector<32xi8>
+// CHECK: arith.ori %{{.*}}, %{{.*}} : vector<32xi8>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
+// CHECK-NOT: linalg.matmul
+// ABI-LABEL: func.func @forward
+// ABI-SAME: llm.weights = [{bytes = 2816 : i64, dtype = "q5_k", layout = "rows8", name = "p", offset = 0 : i64, shape = [16, 256]}]
+func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x16xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 5, group = 256, scheme = gguf_q5_k, granularity = block>} : tensor<16x256xi5>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 5, group = 256, scheme = gguf_q5_k, granularity = block>} : tensor<?x256xf32>, tensor<16x256xi5> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Q3_K: 2-bit quants with a high bit from hmask (a mask of 4); the -4 offset
+// folds into where each 16's dot product starts (-4 times its activation
+// sum), and the 6-bit scales (minus 32) multiply the integer sums as Q6_K's.
+// CHECK-LABEL: func.func @forward
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<8x256xi3> to tensor<880xi8> {llm.block_layout = "rows8"}
+// CHECK: arith.constant -4 : i32
+// CHECK: scf.for {{.*}} -> (vector<8xf32>) {
+// CHECK: arith.constant dense<3> : vector<32xi8>
+// CHECK: arith.constant dense<4> : vector<32xi8>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
+// CHECK: arith.muli %{{.*}}, %{{.*}} : vector<8xi32>
+// CHECK-NOT: linalg.matmul
+// ABI-LABEL: func.func @forward
+// ABI-SAME: llm.weights = [{bytes = 880 : i64, dtype = "q3_k", layout = "rows8", name = "p", offset = 0 : i64, shape = [8, 256]}]
+func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x8xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 3, group = 256, scheme = gguf_q3_k, granularity = block>} : tensor<8x256xi3>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 3, group = 256, scheme = gguf_q3_k, granularity = block>} : tensor<?x256xf32>, tensor<8x256xi3> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Q2_K: 2-bit quants; the low nibble of each 16's scale byte multiplies its
+// integer sum, the high nibble (the min) multiplies dmin and the negated,
+// scaled activation sum of the 16.
+// CHECK-LABEL: func.func @forward
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<8x256xi2> to tensor<672xi8> {llm.block_layout = "rows8"}
+// CHECK: scf.for {{.*}} -> (vector<8xf32>) {
+// CHECK: arith.negf %{{.*}} : f32
+// CHECK: arith.constant dense<3> : vector<32xi8>
+// CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
+// CHECK: arith.muli %{{.*}}, %{{.*}} : vector<8xi32>
+// CHECK: arith.uitofp %{{.*}} : vector<8xi8> to vector<8xf32>
+// CHECK-NOT: linalg.matmul
+// ABI-LABEL: func.func @forward
+// ABI-SAME: llm.weights = [{bytes = 672 : i64, dtype = "q2_k", layout = "rows8", name = "p", offset = 0 : i64, shape = [8, 256]}]
+func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x8xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 2, group = 256, scheme = gguf_q2_k, granularity = block>} : tensor<8x256xi2>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 2, group = 256, scheme = gguf_q2_k, granularity = block>} : tensor<?x256xf32>, tensor<8x256xi2> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

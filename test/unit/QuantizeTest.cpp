@@ -188,14 +188,21 @@ TEST(Quantize, InterleavedRowsKeepEveryValue) {
   EXPECT_EQ(blockLayoutTile("rows"), 0);
 }
 
-// Q4_K / Q6_K super-blocks interleaved by 8 rows: every byte of every
+// K-quant super-blocks interleaved by 8 rows: every byte of every
 // block lands where dialects/llm/BlockLayout.h's unitByte says (units in
 // the rows8 / rows64 order), and the regions cover each unit exactly once.
 TEST(Quantize, InterleavedKQuantRowsFollowTheLayout) {
   const int64_t rows = 64, cols = 512, perRow = cols / 256;
   std::mt19937 rng(5);
-  for (BlockFormat f : {BlockFormat::Q4_K, BlockFormat::Q6_K}) {
+  for (BlockFormat f : {BlockFormat::Q2_K, BlockFormat::Q3_K, BlockFormat::Q4_K,
+                        BlockFormat::Q5_K, BlockFormat::Q6_K}) {
     int64_t bb = blockBytes(f);
+    const llmc::kquant::Format *layout = nullptr;
+    for (const llmc::kquant::Format *k : llmc::kquant::kFormats)
+      if (blockFormatNamed(std::string(k->dtype)) == f)
+        layout = k;
+    ASSERT_NE(layout, nullptr);
+    ASSERT_EQ(layout->bytes, bb);
     std::vector<uint8_t> blocks(rows * perRow * bb);
     for (uint8_t &v : blocks)
       v = uint8_t(rng());
@@ -207,9 +214,7 @@ TEST(Quantize, InterleavedKQuantRowsFollowTheLayout) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t b = 0; b < perRow; ++b)
           for (int64_t k = 0; k < bb; ++k) {
-            int64_t at = f == BlockFormat::Q4_K
-                             ? llmc::kquant::unitByte(llmc::kquant::kQ4K, r % 8, k)
-                             : llmc::kquant::unitByte(llmc::kquant::kQ6K, r % 8, k);
+            int64_t at = llmc::kquant::unitByte(*layout, r % 8, k);
             ASSERT_GE(at, 0);
             if (r < 8 && b == 0)
               ++hits[at];

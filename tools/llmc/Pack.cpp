@@ -373,7 +373,7 @@ Error llmc::planWeights(const ModelSource &source, mlir::ArrayAttr weightTable,
       if (!tile || shape.size() != 2 || !rows8)
         return fileError(input, "weight '" + name + "' has layout '" +
                                     layout.getValue() +
-                                    "' (only q8_0 / q4_0 / q4_k / q6_k rows8 "
+                                    "' (only q8_0 / q4_0 / q2_k .. q6_k rows8 "
                                     "/ rows64)");
       rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
       cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
