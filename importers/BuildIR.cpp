@@ -383,7 +383,7 @@ private:
 
   /// Plain float weights pass through; GGUF blocks become llm.dequantize:
   /// to f32 at run time, or to f16 at pack time for the formats no kernel
-  /// reads yet (q2_k, q3_k, q5_k, q5_0, q5_1, iq4_nl) and for q4_k / q6_k
+  /// reads yet (q5_0, q5_1, iq4_nl) and for the K-quants
   /// unless `gathered` (an embedding table, of which each step decodes the
   /// rows it looks up).
   Value dequantized(Value w, bool gathered = false) {

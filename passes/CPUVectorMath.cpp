@@ -23,12 +23,11 @@ using namespace mlir;
 namespace {
 struct CPUVectorMath : llm::impl::CPUVectorMathBase<CPUVectorMath> {
   void runOnOperation() override {
-    // Only the vector exps: a scalar exp is one libm call either way, and
-    // keeps libm's accuracy.
+    // Scalar exps too: a loop calling expf per element (SiLU, GELU, the
+    // row softmax) is one LLVM cannot vectorize; as arithmetic it can.
     SmallVector<Operation *> exps;
     getOperation().walk([&](math::ExpOp op) {
-      auto t = dyn_cast<VectorType>(op.getType());
-      if (t && t.getElementType().isF32())
+      if (getElementTypeOrSelf(op.getType()).isF32())
         exps.push_back(op);
     });
     if (exps.empty())

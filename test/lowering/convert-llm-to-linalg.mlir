@@ -314,11 +314,13 @@ func.func @gguf_q8_0(%x: tensor<?x64xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32>
 // high nibbles are the unsigned sides of 8 dot products, each with one
 // activation word broadcast to all 8 lanes, starting at -8 * the block's
 // activation sum; each lane is one row's sum (no horizontal reduction), and
-// 8 results are written as one vector. One token: 2 groups per tile.
+// 8 results are written as one vector. One token: 2 groups per tile. The
+// activation sums of the blocks are one vector reduction each.
 // CHECK-LABEL: func.func @gguf_q4_0_rows8
 // CHECK: %[[B:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<16x64xi4> to tensor<576xi8> {llm.block_layout = "rows8"}
 // CHECK: scf.if
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<?x2xi32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]{{.*}} outs(%{{.*}} : tensor<?x2xi32>)
+// CHECK: vector.reduction <add>, %{{.*}} : vector<32xi32> into i32
 // CHECK: arith.constant -8 : i32
 // CHECK: scf.forall (%{{.*}}) in (1) shared_outs
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
