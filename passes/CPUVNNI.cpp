@@ -1,4 +1,4 @@
-//===- CPUVNNI.cpp - byte dot products as vpdpbusd or vpmaddubsw ----------===//
+//===- CPUVNNI.cpp - byte dot products as vpdpbusd, vpmaddubsw or sdot ----===//
 //
 // See the pass description in Passes.td.
 //
@@ -138,15 +138,66 @@ struct DotBytesToX86 : OpRewritePattern<vector::MultiDimReductionOp> {
   bool avx2;
 };
 
+/// Arm: one sdot (unsigned bytes below 128) or usdot (i8mm) per 128-bit
+/// half: lane k of either is acc[k] + the dot product of bytes 4k..4k+3,
+/// the portable form's order.
+struct DotBytesToArm : OpRewritePattern<vector::MultiDimReductionOp> {
+  DotBytesToArm(MLIRContext *ctx, bool i8mm)
+      : OpRewritePattern(ctx), i8mm(i8mm) {}
+
+  LogicalResult matchAndRewrite(vector::MultiDimReductionOp op,
+                                PatternRewriter &rw) const override {
+    FailureOr<DotBytes> d = matchDotBytes(op, rw);
+    if (failed(d))
+      return failure();
+    bool exactSigned = unsignedBound(d->u) <= 127;
+    if (!exactSigned && !i8mm)
+      return rw.notifyMatchFailure(op, "unsigned bytes may reach 128 and "
+                                       "usdot needs i8mm");
+    Location loc = op.getLoc();
+    auto i8x16 = VectorType::get({16}, rw.getI8Type());
+    auto i32x4 = VectorType::get({4}, rw.getI32Type());
+    StringAttr name = rw.getStringAttr(
+        exactSigned ? "llvm.aarch64.neon.sdot.v4i32.v16i8"
+                    : "llvm.aarch64.neon.usdot.v4i32.v16i8");
+    auto half = [&](Value v, int64_t h, VectorType t) -> Value {
+      if (d->lanes == 4)
+        return v;
+      return vector::ExtractStridedSliceOp::create(
+          rw, loc, v, ArrayRef<int64_t>{h * t.getNumElements()},
+          ArrayRef<int64_t>{t.getNumElements()}, ArrayRef<int64_t>{1});
+    };
+    SmallVector<Value> parts;
+    for (int64_t h = 0; h < d->lanes / 4; ++h)
+      parts.push_back(LLVM::CallIntrinsicOp::create(
+                          rw, loc, TypeRange{i32x4}, name,
+                          ValueRange{half(d->acc, h, i32x4), half(d->u, h, i8x16),
+                                     half(d->s, h, i8x16)},
+                          LLVM::FastmathFlagsAttr{})
+                          .getResult(0));
+    if (parts.size() == 1) {
+      rw.replaceOp(op, parts[0]);
+      return success();
+    }
+    rw.replaceOpWithNewOp<vector::ShuffleOp>(
+        op, parts[0], parts[1], ArrayRef<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+    return success();
+  }
+
+  bool i8mm;
+};
+
 struct CPUVNNI : llm::impl::CPUVNNIBase<CPUVNNI> {
   using CPUVNNIBase::CPUVNNIBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     if (isa == "avx2" || isa == "vnni")
       patterns.add<DotBytesToX86>(&getContext(), isa == "avx2");
+    else if (isa == "neon-dot" || isa == "neon-i8mm")
+      patterns.add<DotBytesToArm>(&getContext(), isa == "neon-i8mm");
     else {
       getOperation().emitError() << "llm-cpu-vnni: unknown isa '" << isa
-                                 << "' (vnni, avx2)";
+                                 << "' (vnni, avx2, neon-dot, neon-i8mm)";
       return signalPassFailure();
     }
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -77,10 +77,8 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
      << "func.func(llm-cpu-prefetch),";
   // After bufferization: the intrinsic calls it creates have no declared
   // memory effects, which the deallocation pipeline rejects.
-  if (o.vnni)
-    os << "func.func(llm-cpu-vnni),";
-  else if (o.avx2Dot)
-    os << "func.func(llm-cpu-vnni{isa=avx2}),";
+  if (!o.dotIsa.empty())
+    os << "func.func(llm-cpu-vnni{isa=" << o.dotIsa << "}),";
   // Parallel tasks become OpenMP work-sharing loops; without `parallel`
   // they run in order.
   os << (o.parallel ? "scf-forall-to-parallel," : "scf-forall-to-for,")
@@ -181,23 +179,22 @@ makeTargetMachine(const CPUTarget &target, llvm::CodeGenOptLevel level,
 }
 } // namespace
 
-bool mlir::llm::targetHasVNNI(const CPUTarget &target) {
+std::string mlir::llm::targetDotIsa(const CPUTarget &target) {
   std::string error;
   std::unique_ptr<llvm::TargetMachine> tm =
       makeTargetMachine(target, llvm::CodeGenOptLevel::Default, error);
-  if (!tm || !tm->getTargetTriple().isX86())
-    return false;
+  if (!tm)
+    return "";
   const llvm::MCSubtargetInfo *sti = tm->getMCSubtargetInfo();
-  return sti->checkFeatures("+avxvnni") ||
-         sti->checkFeatures("+avx512vnni,+avx512vl");
-}
-
-bool mlir::llm::targetHasAVX2(const CPUTarget &target) {
-  std::string error;
-  std::unique_ptr<llvm::TargetMachine> tm =
-      makeTargetMachine(target, llvm::CodeGenOptLevel::Default, error);
-  return tm && tm->getTargetTriple().isX86() &&
-         tm->getMCSubtargetInfo()->checkFeatures("+avx2");
+  if (tm->getTargetTriple().isX86()) {
+    if (sti->checkFeatures("+avxvnni") ||
+        sti->checkFeatures("+avx512vnni,+avx512vl"))
+      return "vnni";
+    return sti->checkFeatures("+avx2") ? "avx2" : "";
+  }
+  if (tm->getTargetTriple().isAArch64() && sti->checkFeatures("+dotprod"))
+    return sti->checkFeatures("+i8mm") ? "neon-i8mm" : "neon-dot";
+  return "";
 }
 
 namespace {

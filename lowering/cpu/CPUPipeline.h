@@ -21,15 +21,12 @@ struct CPUPipelineOptions : PassPipelineOptions<CPUPipelineOptions> {
   Option<bool> vectorize{*this, "vectorize",
                          llvm::cl::desc("Tile and vectorize linalg ops"),
                          llvm::cl::init(true)};
-  Option<bool> vnni{*this, "vnni",
-                    llvm::cl::desc("The target has AVX(512)-VNNI byte dot "
-                                   "products (see targetHasVNNI)"),
-                    llvm::cl::init(false)};
-  Option<bool> avx2Dot{*this, "avx2-dot",
-                       llvm::cl::desc("The target has AVX2 but no VNNI: byte "
-                                      "dot products as vpmaddubsw + vpmaddwd "
-                                      "where exact (see targetHasAVX2)"),
-                       llvm::cl::init(false)};
+  Option<std::string> dotIsa{
+      *this, "dot-isa",
+      llvm::cl::desc("The target's byte dot products (see targetDotIsa): "
+                     "vnni, avx2, neon-dot, neon-i8mm, or empty for the "
+                     "portable form"),
+      llvm::cl::init("")};
   Option<bool> outlineLayers{
       *this, "outline-layers",
       llvm::cl::desc("Lower identical decoder layers once, as a function "
@@ -46,12 +43,11 @@ struct CPUTarget {
   std::string cpu = "native";
 };
 
-/// Whether the target has AVX-VNNI or AVX512-VNNI (with AVX512VL), i.e. the
-/// 256-bit vpdpbusd.
-bool targetHasVNNI(const CPUTarget &target);
-
-/// Whether the target is x86 with AVX2.
-bool targetHasAVX2(const CPUTarget &target);
+/// The `llm-cpu-vnni` isa for `target`'s byte dot products: "vnni"
+/// (AVX-VNNI, or AVX512-VNNI with AVX512VL), "avx2" (AVX2 without VNNI),
+/// "neon-i8mm" (aarch64 with dotprod and i8mm), "neon-dot" (aarch64 with
+/// dotprod), "" otherwise (the portable form).
+std::string targetDotIsa(const CPUTarget &target);
 
 /// Every dialect, interface model and extension the pipeline touches (append
 /// to a context before loading or parsing the module).

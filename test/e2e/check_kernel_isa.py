@@ -18,7 +18,10 @@ kernels' parallel bodies; an embedding gather decoding single elements is
 elsewhere). No libm `expf` may remain anywhere (the softmax, SiLU and
 attention exponentials are inline polynomials).
 
-usage: check_kernel_isa.py LLMC OBJDUMP WORKDIR [--aarch64]
+The model (WORKDIR/formats.gguf, with a synthetic sentencepiece vocabulary
+of 264 pieces) stays for the caller to run.
+
+usage: check_kernel_isa.py LLMC OBJDUMP WORKDIR x86|aarch64
 """
 import os
 import re
@@ -27,6 +30,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "import"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+import make_models  # noqa: E402
 import modelgen  # noqa: E402
 
 FORMATS = {"attn_q": "Q3_K", "attn_k": "Q4_K", "attn_v": "Q5_K",
@@ -35,7 +40,7 @@ FORMATS = {"attn_q": "Q3_K", "attn_k": "Q4_K", "attn_v": "Q5_K",
 X86_LANE = re.compile(r"\bv?p(extr|insr)[bwdq]\b")
 ARM_LANE = re.compile(r"\b(umov|smov)\b|\b(mov|ins)\s+v\d+\.[bhsd]\[\d+\],\s*[wx]\d+")
 # (name, llmc arguments, mnemonics that must appear, mnemonics that must not)
-TARGETS = [
+X86 = [
     ("x86-64-v3", ["--cpu", "x86-64-v3"], ["vpmaddubsw"], ["vpdpbusd"], X86_LANE),
     ("alderlake", ["--cpu", "alderlake"], ["vpdpbusd"], [], X86_LANE),
     ("icelake-server", ["--cpu", "icelake-server"], ["vpdpbusd"], [], X86_LANE),
@@ -72,11 +77,14 @@ def count(insns, pattern):
 
 def main():
     llmc, objdump, work = sys.argv[1:4]
-    targets = TARGETS + (AARCH64 if "--aarch64" in sys.argv else [])
+    targets = AARCH64 if sys.argv[4] == "aarch64" else X86
     os.makedirs(work, exist_ok=True)
     model = os.path.join(work, "formats.gguf")
-    modelgen.write_gguf(model, "llama", "Q2_K", seed=1, small=modelgen.K_SMALL,
-                        dtypes=FORMATS)
+    pieces, scores = make_models.synthetic_vocab(264)
+    modelgen.write_gguf(model, "llama", "Q2_K", seed=1,
+                        small=dict(modelgen.K_SMALL, vocab=264), dtypes=FORMATS,
+                        tokenizer=lambda g: make_models.add_llama_tokenizer(
+                            g, pieces, scores))
     failures = 0
     for name, args, need, forbid, lane in targets:
         obj = os.path.join(work, re.sub(r"\W+", "-", name) + ".o")

@@ -1,5 +1,7 @@
 // RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni))' --split-input-file | FileCheck %s
 // RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni{isa=avx2}))' --split-input-file | FileCheck %s --check-prefix=AVX2
+// RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni{isa=neon-dot}))' --split-input-file | FileCheck %s --check-prefix=NEON
+// RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(llm-cpu-vnni{isa=neon-i8mm}))' --split-input-file | FileCheck %s --check-prefix=I8MM
 
 // 8 and 4 lanes of zext(u8) * sext(s8) summed in fours: one vpdpbusd each
 // (operands in either order).
@@ -94,4 +96,36 @@ func.func @bounded(%acc: vector<8xi32>, %w: vector<32xi8>, %h: vector<32xi8>, %s
   %q3 = vector.shape_cast %p3 : vector<32xi32> to vector<8x4xi32>
   %r3 = vector.multi_reduction <add>, %q3, %acc [1] : vector<8x4xi32> to vector<8xi32>
   return %r0, %r1, %r2, %r3 : vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>
+}
+
+// -----
+
+// isa=neon-dot: each 128-bit half of a bounded dot product is one sdot
+// (the unsigned bytes below 128 read as signed), the halves put back
+// together; bytes that may reach 128 stay (sdot would read them as
+// negative). isa=neon-i8mm: those become usdot.
+// NEON-LABEL: func.func @arm
+// NEON-COUNT-2: llvm.call_intrinsic "llvm.aarch64.neon.sdot.v4i32.v16i8"
+// NEON: vector.shuffle
+// NEON-NOT: llvm.aarch64.neon.usdot
+// NEON: vector.multi_reduction <add>
+// I8MM-LABEL: func.func @arm
+// I8MM-COUNT-2: llvm.aarch64.neon.sdot.v4i32.v16i8
+// I8MM-COUNT-2: llvm.aarch64.neon.usdot.v4i32.v16i8
+// I8MM-NOT: vector.multi_reduction
+func.func @arm(%acc: vector<8xi32>, %w: vector<32xi8>, %s: vector<32xi8>) -> (vector<8xi32>, vector<8xi32>) {
+  %c15 = arith.constant dense<15> : vector<32xi8>
+  %flip = arith.constant dense<-128> : vector<32xi8>
+  %lo = arith.andi %w, %c15 : vector<32xi8>
+  %x = arith.xori %w, %flip : vector<32xi8>
+  %sx = arith.extsi %s : vector<32xi8> to vector<32xi32>
+  %a0 = arith.extui %lo : vector<32xi8> to vector<32xi32>
+  %p0 = arith.muli %a0, %sx : vector<32xi32>
+  %q0 = vector.shape_cast %p0 : vector<32xi32> to vector<8x4xi32>
+  %r0 = vector.multi_reduction <add>, %q0, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %a1 = arith.extui %x : vector<32xi8> to vector<32xi32>
+  %p1 = arith.muli %a1, %sx : vector<32xi32>
+  %q1 = vector.shape_cast %p1 : vector<32xi32> to vector<8x4xi32>
+  %r1 = vector.multi_reduction <add>, %q1, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  return %r0, %r1 : vector<8xi32>, vector<8xi32>
 }

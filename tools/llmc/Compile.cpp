@@ -375,9 +375,7 @@ Error llmc::compileModel(LoadedModel &model, const CompileOptions &options,
   pipelineOptions.outlineLayers =
       options.outlineLayers && options.target == "cpu";
   mlir::llm::CPUTarget cpuTarget{options.triple, options.cpu};
-  pipelineOptions.vnni = mlir::llm::targetHasVNNI(cpuTarget);
-  pipelineOptions.avx2Dot =
-      !pipelineOptions.vnni && mlir::llm::targetHasAVX2(cpuTarget);
+  pipelineOptions.dotIsa = mlir::llm::targetDotIsa(cpuTarget);
   mlir::PassManager front(ctx);
   if (failed(mlir::llm::buildLLMToCPUPipeline(
           front, pipelineOptions, mlir::llm::CPUPipelineStage::ToBufferABI)))
