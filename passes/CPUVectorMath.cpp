@@ -23,11 +23,12 @@ using namespace mlir;
 namespace {
 struct CPUVectorMath : llm::impl::CPUVectorMathBase<CPUVectorMath> {
   void runOnOperation() override {
-    // Scalar exps too: a loop calling expf per element (SiLU, GELU, the
-    // row softmax) is one LLVM cannot vectorize; as arithmetic it can.
+    // Only the vector exps: a scalar exp is one libm call either way, and
+    // keeps libm's accuracy.
     SmallVector<Operation *> exps;
     getOperation().walk([&](math::ExpOp op) {
-      if (getElementTypeOrSelf(op.getType()).isF32())
+      auto t = dyn_cast<VectorType>(op.getType());
+      if (t && t.getElementType().isF32())
         exps.push_back(op);
     });
     if (exps.empty())
