@@ -155,3 +155,32 @@ def Observe : Pass<"llm-observe", "mlir::ModuleOp"> {
 }
 
 #endif // LLMC_PASSES_QUANTPASSES_TD
+
+def DecodeGGUFBlocks : Pass<"llm-decode-gguf-blocks", "mlir::ModuleOp"> {
+  let summary = "GGUF weights the packer decodes become f16 weights, for backends without block kernels";
+  let description = [{
+    Rewrites `llm.qlinear` of a GGUF format the packer can decode
+    (`isPackTimeDecodable`: the K-quants Q2_K .. Q6_K, q5_0, q5_1,
+    iq4_nl) into `llm.linear` over an `llm.dequantize` to f16, a pack-time
+    transform: the artifact then holds f16 weights. `llmc compile` runs it
+    for the GPU targets (vulkan, cuda), whose kernels do not read the
+    super-blocks; on the CPU the K-quant kernels run them as stored.
+
+    Before:
+
+    ```mlir
+    %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 256, scheme = gguf_q4_k, granularity = block>}
+        : tensor<?x256xf32>, tensor<16x256xi4> -> tensor<?x16xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %w = llm.dequantize %p {quant = #llm.quant<bits = 4, group = 256, scheme = gguf_q4_k, granularity = block>}
+        : tensor<16x256xi4> -> tensor<16x256xf16>
+    %y = llm.linear %x, %w : tensor<?x256xf32>, tensor<16x256xf16> -> tensor<?x16xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::llm::LLMDialect"];
+}
+

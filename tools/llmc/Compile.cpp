@@ -191,6 +191,10 @@ Error llmc::optimizeModel(mlir::ModuleOp module, const CompileOptions &options,
                                   "stats=stats.json)");
     pm.addPass(std::move(place));
   }
+  // The GPU kernels do not read GGUF super-blocks: what the packer can
+  // decode becomes f16 weights there.
+  if (options.target != "cpu")
+    pm.addPass(mlir::llm::createDecodeGGUFBlocks());
   if (pm.size() == 0)
     return Error::success();
   return runPasses(pm, module, input, "optimization");
