@@ -41,14 +41,9 @@ bool isKQuant(QuantAttr q) { return kquantFormat(q.getScheme()) != nullptr; }
 } // namespace
 
 const kq::Format *mlir::llm::lowering::kquantFormat(QuantScheme s) {
-  switch (s) {
-  case QuantScheme::gguf_q2_k: return &kq::kQ2KFormat;
-  case QuantScheme::gguf_q3_k: return &kq::kQ3KFormat;
-  case QuantScheme::gguf_q4_k: return &kq::kQ4KFormat;
-  case QuantScheme::gguf_q5_k: return &kq::kQ5KFormat;
-  case QuantScheme::gguf_q6_k: return &kq::kQ6KFormat;
-  default: return nullptr;
-  }
+  // gguf_q4_k -> "q4_k", the weight-table dtype the format table is keyed by.
+  StringRef name = stringifyQuantScheme(s);
+  return name.consume_front("gguf_") ? kq::formatNamed(name) : nullptr;
 }
 
 Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,

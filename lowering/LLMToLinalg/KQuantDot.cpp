@@ -51,9 +51,9 @@ namespace {
 /// The activations quantized per block of 32 and, per token, what the
 /// kernel multiplies by: a_j = amax / 127 per block, Q4_K / Q5_K: -a_j
 /// sum(xq) per block (the mins' factor), Q6_K / Q3_K: -o sum(xq) per 16
-/// (where each 16's dot product starts), Q2_K: sum(xq) per 16.
+/// (where each 16's dot product starts), Q2_K: -a_j sum(xq) per 16.
 struct ActivationFactors {
-  Value q, scale, minX, start, sums16;
+  Value q, scale, minX, start, minX16;
 };
 
 bool is(const kq::Format &f, const kq::Format &g) { return &f == &g; }
@@ -78,7 +78,19 @@ ActivationFactors activationFactors(OpBuilder &b, Location l,
     return a;
   }
   if (is(f, kq::kQ2KFormat)) {
-    a.sums16 = blockSums(b, l, qb.q, in, 16, 1);
+    // -a_j sum(xq) per 16, j the 16's block of 32.
+    Value sums = blockSums(b, l, qb.q, in, 16, 1);
+    AffineExpr t = b.getAffineDimExpr(0), k = b.getAffineDimExpr(1);
+    auto blockOf16 = AffineMap::get(2, 0, {t, k.floorDiv(2)}, ctx);
+    a.minX16 = generic(
+        b, l, {a.scale, sums},
+        empty(b, l, {ShapedType::kDynamic, in / 16}, f32, tp),
+        {blockOf16, ident, ident}, {par, par},
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          Value sum = arith::SIToFPOp::create(nb, nl, f32, args[1]);
+          return arith::MulFOp::create(
+              nb, nl, arith::NegFOp::create(nb, nl, args[0]), sum);
+        });
     return a;
   }
   // -8 sum(xq) per block, times a_j / 8.
@@ -205,12 +217,8 @@ struct KernelBuilder {
     for (int64_t k = 0; a.start && k < 16; ++k)
       st.start.push_back(vector::BroadcastOp::create(
           b, l, vec(kLanes, i32()), scalarF(a.start, t, add(h0, k))));
-    for (int64_t k = 0; a.sums16 && k < 16; ++k) {
-      Value sum = arith::SIToFPOp::create(b, l, f32(),
-                                          scalarF(a.sums16, t, add(h0, k)));
-      Value negA = arith::NegFOp::create(b, l, st.scale[k / 2]);
-      st.minX16.push_back(broadcastF(arith::MulFOp::create(b, l, negA, sum)));
-    }
+    for (int64_t k = 0; a.minX16 && k < 16; ++k)
+      st.minX16.push_back(broadcastF(scalarF(a.minX16, t, add(h0, k))));
     return st;
   }
 

@@ -33,7 +33,7 @@ from check_random_configs import Runtime, compare  # noqa: E402
 # own.
 K_SMALL = modelgen.K_SMALL
 Q4_K_M = {"attn_v": "Q6_K", "ffn_down": "Q6_K"}
-Q5_K_M = {"attn_v": "Q6_K", "ffn_down": "Q6_K"}
+Q5_K_M = Q4_K_M  # the same layers in Q6_K
 Q3_K_M = {"attn_v": "Q5_K", "ffn_down": "Q4_K"}
 LOW_BIT_MIX = {"attn_q": "Q3_K", "attn_v": "Q5_K", "ffn_down": "Q3_K"}
 # (name, base type, per-tensor types, tied, --cpu, shape): the tied tables

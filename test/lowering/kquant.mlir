@@ -122,11 +122,12 @@ func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x8xf32> {
 
 // Q2_K: 2-bit quants; the low nibble of each 16's scale byte multiplies its
 // integer sum, the high nibble (the min) multiplies dmin and the negated,
-// scaled activation sum of the 16.
+// scaled activation sum of the 16 (computed once per token, before the
+// super-block loop).
 // CHECK-LABEL: func.func @forward
 // CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<8x256xi2> to tensor<672xi8> {llm.block_layout = "rows8"}
-// CHECK: scf.for {{.*}} -> (vector<8xf32>) {
 // CHECK: arith.negf %{{.*}} : f32
+// CHECK: scf.for {{.*}} -> (vector<8xf32>) {
 // CHECK: arith.constant dense<3> : vector<32xi8>
 // CHECK: vector.multi_reduction <add>, %{{.*}}, %{{.*}} [1] : vector<8x4xi32> to vector<8xi32>
 // CHECK: arith.muli %{{.*}}, %{{.*}} : vector<8xi32>
