@@ -223,22 +223,22 @@ struct KernelBuilder {
   }
 
   /// Sum over chunks [c0, c1) of dot(w[c], activation word base + c of
-  /// the token) from `start`, as two independent chains. Each word is
-  /// broadcast where it is used (a memory operand of the dot product, not
-  /// 64 live registers).
+  /// the token) from `start`, as two independent chains.
   Value dots(Value start, ArrayRef<Value> w, const TokenStep &st,
              int64_t base, int64_t c0, int64_t c1) {
-    auto word = [&](int64_t c) {
-      return broadcastWord(b, l, st.q, st.t, add(st.x0, 4 * (base + c)));
-    };
     Value zero = splat(vec(kLanes, i32()), 0);
     Value d0 = start, d1 = zero;
     for (int64_t c = c0; c < c1; c += 2) {
-      d0 = dotBytes(b, l, d0, w[c], word(c));
+      d0 = dotBytes(b, l, d0, w[c], word(st, base + c));
       if (c + 1 < c1)
-        d1 = dotBytes(b, l, d1, w[c + 1], word(c + 1));
+        d1 = dotBytes(b, l, d1, w[c + 1], word(st, base + c + 1));
     }
     return add(d0, d1);
+  }
+  /// Activation word `n` (4 bytes) of the super-block, broadcast to every
+  /// row: a memory operand of the dot product, not a live register.
+  Value word(const TokenStep &st, int64_t n) {
+    return broadcastWord(b, l, st.q, st.t, add(st.x0, 4 * n));
   }
 
   /// `accs[t] += float(isum) * d * a_j` for block j of every token, with
@@ -247,16 +247,22 @@ struct KernelBuilder {
   void scaledSixteens(Value d, ArrayRef<Value> w, Value scLo, Value scHi,
                       int64_t j, ArrayRef<TokenStep> steps,
                       MutableArrayRef<Value> accs) {
-    Value zero = splat(vec(kLanes, i32()), 0);
     for (size_t t = 0; t < steps.size(); ++t) {
       const TokenStep &st = steps[t];
-      bool offset = !st.start.empty();
-      Value lo = dots(offset ? st.start[2 * j] : zero, w, st, 8 * j, 0, 4);
-      Value hi = dots(offset ? st.start[2 * j + 1] : zero, w, st, 8 * j, 4, 8);
-      Value isum = add(mulI(lo, scLo), mulI(hi, scHi));
-      accs[t] = fma(toF32(isum, true), mulF(d, broadcastF(st.scale[j])),
-                    accs[t]);
+      Value lo = dots(sixteenStart(st, 2 * j), w, st, 8 * j, 0, 4);
+      Value hi = dots(sixteenStart(st, 2 * j + 1), w, st, 8 * j, 4, 8);
+      accs[t] = scaleBlock(d, lo, hi, scLo, scHi, j, st, accs[t]);
     }
+  }
+  /// Where the dot product of 16 `k` starts: -o sum(xq) (Q6_K / Q3_K) or 0.
+  Value sixteenStart(const TokenStep &st, int64_t k) {
+    return st.start.empty() ? splat(vec(kLanes, i32()), 0) : st.start[k];
+  }
+  /// `acc + float(lo * scLo + hi * scHi) * d * a_j`: block j's two 16s.
+  Value scaleBlock(Value d, Value lo, Value hi, Value scLo, Value scHi,
+                   int64_t j, const TokenStep &st, Value acc) {
+    Value isum = add(mulI(lo, scLo), mulI(hi, scHi));
+    return fma(toF32(isum, true), mulF(d, broadcastF(st.scale[j])), acc);
   }
 
   /// One group of 8 rows through one Q4_K or Q5_K super-block, for every
@@ -287,26 +293,42 @@ struct KernelBuilder {
     for (int64_t c = 0; q5 && c < 8; ++c)
       qh.push_back(chunk(unit, region(3), c));
     int64_t nibbles = region(q5 ? 4 : 3);
+    Value zero = splat(vec(kLanes, i32()), 0);
     for (int64_t p = 0; p < 4; ++p) {
       // Bytes 32p..32p+31 of each row: sub-block 2p in the low nibbles,
       // 2p + 1 in the high ones.
-      SmallVector<Value> lo, hi;
-      for (int64_t c = 0; c < 8; ++c) {
+      auto nibble = [&](int64_t c, int64_t h) {
         Value v = chunk(unit, nibbles, 8 * p + c);
-        lo.push_back(andI(v, 15));
-        hi.push_back(shr(v, 4));
-        if (q5) {
-          lo.back() = orI(lo.back(), andI(shift(qh[c], 2 * p - 4), 16));
-          hi.back() = orI(hi.back(), andI(shift(qh[c], 2 * p - 3), 16));
-        }
+        Value q = h ? shr(v, 4) : andI(v, 15);
+        return q5 ? orI(q, andI(shift(qh[c], 2 * p - 4 + h), 16)) : q;
+      };
+      // isums[t][h]: sub-block 2p + h's integer dot product with token t.
+      SmallVector<std::array<Value, 2>> isums(steps.size());
+      if (steps.size() == 1) {
+        // One token: each chunk's two nibbles go into the two sub-blocks'
+        // chains as soon as they are unpacked (a handful of live vectors,
+        // not 16 unpacked chunks: AVX2 has 16 registers).
+        Value chain[2] = {zero, zero};
+        for (int64_t c = 0; c < 8; ++c)
+          for (int64_t h = 0; h < 2; ++h)
+            chain[h] = dotBytes(b, l, chain[h], nibble(c, h),
+                                word(steps[0], 8 * (2 * p + h) + c));
+        isums[0] = {chain[0], chain[1]};
+      } else {
+        // Several tokens: the unpacked chunks are shared by all of them.
+        SmallVector<Value> w[2];
+        for (int64_t c = 0; c < 8; ++c)
+          for (int64_t h = 0; h < 2; ++h)
+            w[h].push_back(nibble(c, h));
+        for (size_t t = 0; t < steps.size(); ++t)
+          for (int64_t h = 0; h < 2; ++h)
+            isums[t][h] = dots(zero, w[h], steps[t], 8 * (2 * p + h), 0, 8);
       }
       for (size_t t = 0; t < steps.size(); ++t)
         for (int64_t h = 0; h < 2; ++h) {
           int64_t j = 2 * p + h;
-          Value zero = splat(vec(kLanes, i32()), 0);
-          Value isum = dots(zero, h ? hi : lo, steps[t], 8 * j, 0, 8);
           Value s = mulF(dsc[j], broadcastF(steps[t].scale[j]));
-          accs[t] = fma(toF32(isum, true), s, accs[t]);
+          accs[t] = fma(toF32(isums[t][h], true), s, accs[t]);
           accs[t] = fma(dm[j], steps[t].minX[j], accs[t]);
         }
     }
@@ -388,22 +410,47 @@ struct KernelBuilder {
       // dequantize_row_q6_K: weight 128h + 32k + i (k < 4, i < 32) is
       // ql[64h + i + 32 (k & 1)] (low nibble for k < 2, high for k >= 2) |
       // bits 2k, 2k+1 of qh[32h + i] << 4.
-      SmallVector<SmallVector<Value>> w(4);
-      for (int64_t c = 0; c < 8; ++c) {
+      auto weights = [&](int64_t c) -> std::array<Value, 4> {
         Value qa = chunk(unit, region(2), 16 * h + c);
         Value qb = chunk(unit, region(2), 16 * h + 8 + c);
         Value qh = chunk(unit, region(3), 8 * h + c);
-        w[0].push_back(orI(andI(qa, 15), andI(shl(qh, 4), 0x30)));
-        w[1].push_back(orI(andI(qb, 15), andI(shl(qh, 2), 0x30)));
-        w[2].push_back(orI(shr(qa, 4), andI(qh, 0x30)));
-        w[3].push_back(orI(shr(qb, 4), andI(shr(qh, 2), 0x30)));
+        return {orI(andI(qa, 15), andI(shl(qh, 4), 0x30)),
+                orI(andI(qb, 15), andI(shl(qh, 2), 0x30)),
+                orI(shr(qa, 4), andI(qh, 0x30)),
+                orI(shr(qb, 4), andI(shr(qh, 2), 0x30))};
+      };
+      // Block j = 4h + k of 32 within the super-block; its two 16s' scales.
+      auto scale = [&](int64_t k, int64_t half) {
+        return toI32(rowBytes(unit, region(1), 2 * (4 * h + k) + half), true);
+      };
+      if (steps.size() == 1) {
+        // One token: each chunk's four blocks go into their chains as soon
+        // as they are unpacked (8 chains and a few temporaries stay in
+        // AVX2's 16 registers; 32 unpacked chunks did not).
+        const TokenStep &st = steps[0];
+        Value chain[4][2];
+        for (int64_t k = 0; k < 4; ++k)
+          for (int64_t half = 0; half < 2; ++half)
+            chain[k][half] = sixteenStart(st, 2 * (4 * h + k) + half);
+        for (int64_t c = 0; c < 8; ++c) {
+          std::array<Value, 4> w = weights(c);
+          for (int64_t k = 0; k < 4; ++k) {
+            Value &ch = chain[k][c / 4];
+            ch = dotBytes(b, l, ch, w[k], word(st, 8 * (4 * h + k) + c));
+          }
+        }
+        for (int64_t k = 0; k < 4; ++k)
+          accs[0] = scaleBlock(d, chain[k][0], chain[k][1], scale(k, 0),
+                               scale(k, 1), 4 * h + k, st, accs[0]);
+        continue;
       }
-      for (int64_t k = 0; k < 4; ++k) {
-        int64_t j = 4 * h + k; // block of 32 within the super-block
-        scaledSixteens(d, w[k], toI32(rowBytes(unit, region(1), 2 * j), true),
-                       toI32(rowBytes(unit, region(1), 2 * j + 1), true), j,
-                       steps, accs);
-      }
+      SmallVector<SmallVector<Value>> w(4);
+      for (int64_t c = 0; c < 8; ++c)
+        for (auto [k, v] : llvm::enumerate(weights(c)))
+          w[k].push_back(v);
+      for (int64_t k = 0; k < 4; ++k)
+        scaledSixteens(d, w[k], scale(k, 0), scale(k, 1), 4 * h + k, steps,
+                       accs);
     }
   }
 

@@ -129,3 +129,62 @@ func.func @arm(%acc: vector<8xi32>, %w: vector<32xi8>, %s: vector<32xi8>) -> (ve
   %r1 = vector.multi_reduction <add>, %q1, %acc [1] : vector<8x4xi32> to vector<8xi32>
   return %r0, %r1 : vector<8xi32>, vector<8xi32>
 }
+
+// -----
+
+// isa=avx2: a chain of dot products (each the next one's accumulator) keeps
+// its vpmaddubsw pair sums in i16 while they provably fit, one vpmaddwd per
+// run: three nibble dot products (|pair| <= 2 x 15 x 128 each) are one run;
+// three of 6-bit quants (2 x 63 x 128 each) are a run of two and one of one.
+// A dot product whose result has another use ends its chain there.
+// AVX2-LABEL: func.func @chain
+// AVX2-SAME: (%[[ACC:[^:]*]]: vector<8xi32>
+// AVX2: %[[P0:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2: %[[P1:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2: %[[S1:.*]] = arith.addi %[[P0]], %[[P1]] : vector<16xi16>
+// AVX2: %[[P2:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2: %[[S2:.*]] = arith.addi %[[S1]], %[[P2]] : vector<16xi16>
+// AVX2: %[[Q:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%[[S2]], %{{.*}})
+// AVX2: %[[A:.*]] = arith.addi %[[ACC]], %[[Q]] : vector<8xi32>
+// AVX2: %[[B0:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2: %[[B1:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2: %[[BS:.*]] = arith.addi %[[B0]], %[[B1]] : vector<16xi16>
+// AVX2: %[[BQ:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%[[BS]], %{{.*}})
+// AVX2: %[[BA:.*]] = arith.addi %[[ACC]], %[[BQ]] : vector<8xi32>
+// AVX2: %[[B2:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
+// AVX2: %[[BQ2:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%[[B2]], %{{.*}})
+// AVX2: %[[B:.*]] = arith.addi %[[BA]], %[[BQ2]] : vector<8xi32>
+// AVX2-NOT: vector.multi_reduction
+// AVX2: return %[[A]], %[[B]], %[[C0:.*]], %[[C1:.*]] :
+// With VNNI: one vpdpbusd per dot product, as before.
+// CHECK-LABEL: func.func @chain
+// CHECK-COUNT-8: llvm.x86.avx512.vpdpbusd.256
+// CHECK-NOT: vector.multi_reduction
+func.func @chain(%acc: vector<8xi32>, %w: vector<32xi8>, %h: vector<32xi8>, %s: vector<32xi8>) -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>) {
+  %c15 = arith.constant dense<15> : vector<32xi8>
+  %c4 = arith.constant dense<4> : vector<32xi8>
+  %c48 = arith.constant dense<48> : vector<32xi8>
+  %lo = arith.andi %w, %c15 : vector<32xi8>
+  %hi = arith.shrui %w, %c4 : vector<32xi8>
+  %hb = arith.andi %h, %c48 : vector<32xi8>
+  %six = arith.ori %lo, %hb : vector<32xi8>
+  %sx = arith.extsi %s : vector<32xi8> to vector<32xi32>
+  %alo = arith.extui %lo : vector<32xi8> to vector<32xi32>
+  %ahi = arith.extui %hi : vector<32xi8> to vector<32xi32>
+  %asix = arith.extui %six : vector<32xi8> to vector<32xi32>
+  %plo = arith.muli %alo, %sx : vector<32xi32>
+  %phi = arith.muli %ahi, %sx : vector<32xi32>
+  %psix = arith.muli %asix, %sx : vector<32xi32>
+  %qlo = vector.shape_cast %plo : vector<32xi32> to vector<8x4xi32>
+  %qhi = vector.shape_cast %phi : vector<32xi32> to vector<8x4xi32>
+  %qsix = vector.shape_cast %psix : vector<32xi32> to vector<8x4xi32>
+  %a0 = vector.multi_reduction <add>, %qlo, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %a1 = vector.multi_reduction <add>, %qhi, %a0 [1] : vector<8x4xi32> to vector<8xi32>
+  %a2 = vector.multi_reduction <add>, %qlo, %a1 [1] : vector<8x4xi32> to vector<8xi32>
+  %b0 = vector.multi_reduction <add>, %qsix, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %b1 = vector.multi_reduction <add>, %qsix, %b0 [1] : vector<8x4xi32> to vector<8xi32>
+  %b2 = vector.multi_reduction <add>, %qsix, %b1 [1] : vector<8x4xi32> to vector<8xi32>
+  %c0 = vector.multi_reduction <add>, %qlo, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %c1 = vector.multi_reduction <add>, %qhi, %c0 [1] : vector<8x4xi32> to vector<8xi32>
+  return %a2, %b2, %c0, %c1 : vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>
+}
