@@ -115,8 +115,7 @@ Value callIntrinsic(OpBuilder &b, Location l, Type type, StringRef name,
 /// (acc_{i+1} = acc_i + dot(u_i, s_i)), keeps its vpmaddubsw pair sums in
 /// i16 (vpaddw) while they provably fit, and widens each run of them with
 /// one vpmaddwd: for 4-bit quants 8 dot products cost 8 vpmaddubsw, 7
-/// vpaddw, 1 vpmaddwd and 1 vpaddd instead of 8 of each (llama.cpp's AVX2
-/// Q4_K loop sums two pair vectors the same way). Each vpmaddubsw stays
+/// vpaddw, 1 vpmaddwd and 1 vpaddd instead of 8 of each. Each vpmaddubsw stays
 /// where its dot product was, so the unpacked bytes live as briefly as
 /// before.
 void fuseAVX2DotChains(func::FuncOp f) {
