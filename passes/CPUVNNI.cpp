@@ -111,14 +111,16 @@ Value callIntrinsic(OpBuilder &b, Location l, Type type, StringRef name,
       .getResult(0);
 }
 
-/// AVX2: a chain of dot products, each the accumulator of the next
-/// (acc_{i+1} = acc_i + dot(u_i, s_i)), keeps its vpmaddubsw pair sums in
-/// i16 (vpaddw) while they provably fit, and widens each run of them with
-/// one vpmaddwd: for 4-bit quants 8 dot products cost 8 vpmaddubsw, 7
-/// vpaddw, 1 vpmaddwd and 1 vpaddd instead of 8 of each. Each vpmaddubsw stays
-/// where its dot product was, so the unpacked bytes live as briefly as
-/// before.
-void fuseAVX2DotChains(func::FuncOp f) {
+/// AVX2: each dot product whose unsigned bytes are provably below 128 (so
+/// that vpmaddubsw cannot saturate) becomes vpmaddubsw, then vpmaddwd with
+/// ones, added to the accumulator; others keep the portable form. A chain
+/// of them, each the accumulator of the next (acc_{i+1} = acc_i +
+/// dot(u_i, s_i)), keeps its vpmaddubsw pair sums in i16 (vpaddw) while
+/// they provably fit, and widens each run of them with one vpmaddwd: for
+/// 4-bit quants 8 dot products cost 8 vpmaddubsw, 7 vpaddw, 1 vpmaddwd and
+/// 1 vpaddd instead of 8 of each. Each vpmaddubsw stays where its dot
+/// product was, so the unpacked bytes live as briefly as before.
+void lowerAVX2DotChains(func::FuncOp f) {
   auto link = [](vector::MultiDimReductionOp op) -> vector::MultiDimReductionOp {
     auto prev = op.getAcc().getDefiningOp<vector::MultiDimReductionOp>();
     if (!prev || !prev->hasOneUse() || prev->getBlock() != op->getBlock())
@@ -137,14 +139,13 @@ void fuseAVX2DotChains(func::FuncOp f) {
     // usable dot product's accumulator is part of that one's chain.
     if (op->hasOneUse())
       if (auto next = dyn_cast<vector::MultiDimReductionOp>(*op->user_begin()))
-        if (next.getAcc() == op.getResult() && usable(next) && link(next) == op)
+        if (usable(next) && link(next) == op)
           return;
     SmallVector<vector::MultiDimReductionOp> chain{op};
     for (auto prev = link(op); prev && usable(prev); prev = link(prev))
       chain.push_back(prev);
-    if (chain.size() > 1)
-      chains.push_back(SmallVector<vector::MultiDimReductionOp>(
-          llvm::reverse(chain)));
+    chains.push_back(
+        SmallVector<vector::MultiDimReductionOp>(llvm::reverse(chain)));
   });
   OpBuilder b(f.getContext());
   auto i16x16 = VectorType::get({16}, b.getI16Type());
@@ -177,50 +178,22 @@ void fuseAVX2DotChains(func::FuncOp f) {
   }
 }
 
-/// VNNI: one vpdpbusd. AVX2: vpmaddubsw then vpmaddwd with ones, where
-/// the i16 pair sums cannot saturate.
-struct DotBytesToX86 : OpRewritePattern<vector::MultiDimReductionOp> {
-  DotBytesToX86(MLIRContext *ctx, bool avx2)
-      : OpRewritePattern(ctx), avx2(avx2) {}
+/// VNNI: one vpdpbusd (AVX2's form is written by lowerAVX2DotChains).
+struct DotBytesToVNNI : OpRewritePattern<vector::MultiDimReductionOp> {
+  using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(vector::MultiDimReductionOp op,
                                 PatternRewriter &rw) const override {
     FailureOr<DotBytes> d = matchDotBytes(op, rw);
     if (failed(d))
       return failure();
-    if (!avx2) {
-      std::string name =
-          "llvm.x86.avx512.vpdpbusd." + std::to_string(d->lanes * 32);
-      rw.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
-          op, TypeRange{op.getDestType()}, rw.getStringAttr(name),
-          ValueRange{d->acc, d->u, d->s}, LLVM::FastmathFlagsAttr{});
-      return success();
-    }
-    if (d->lanes != 8)
-      return rw.notifyMatchFailure(op, "only the 256-bit form");
-    if (unsignedBound(d->u) > 127)
-      return rw.notifyMatchFailure(op, "unsigned bytes may reach 128: "
-                                       "vpmaddubsw could saturate");
-    Location loc = op.getLoc();
-    auto i16x16 = VectorType::get({16}, rw.getI16Type());
-    auto i32x8 = VectorType::get({8}, rw.getI32Type());
-    Value pairs = LLVM::CallIntrinsicOp::create(
-                      rw, loc, TypeRange{i16x16},
-                      rw.getStringAttr("llvm.x86.avx2.pmadd.ub.sw"),
-                      ValueRange{d->u, d->s}, LLVM::FastmathFlagsAttr{})
-                      .getResult(0);
-    Value one = arith::ConstantOp::create(
-        rw, loc, DenseElementsAttr::get(i16x16, rw.getI16IntegerAttr(1)));
-    Value quads = LLVM::CallIntrinsicOp::create(
-                      rw, loc, TypeRange{i32x8},
-                      rw.getStringAttr("llvm.x86.avx2.pmadd.wd"),
-                      ValueRange{pairs, one}, LLVM::FastmathFlagsAttr{})
-                      .getResult(0);
-    rw.replaceOpWithNewOp<arith::AddIOp>(op, d->acc, quads);
+    std::string name =
+        "llvm.x86.avx512.vpdpbusd." + std::to_string(d->lanes * 32);
+    rw.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
+        op, TypeRange{op.getDestType()}, rw.getStringAttr(name),
+        ValueRange{d->acc, d->u, d->s}, LLVM::FastmathFlagsAttr{});
     return success();
   }
-
-  bool avx2;
 };
 
 /// Arm: one sdot (unsigned bytes below 128) or usdot (i8mm) per 128-bit
@@ -277,9 +250,9 @@ struct CPUVNNI : llm::impl::CPUVNNIBase<CPUVNNI> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     if (isa == "avx2")
-      fuseAVX2DotChains(getOperation());
-    if (isa == "avx2" || isa == "vnni")
-      patterns.add<DotBytesToX86>(&getContext(), isa == "avx2");
+      lowerAVX2DotChains(getOperation());
+    else if (isa == "vnni")
+      patterns.add<DotBytesToVNNI>(&getContext());
     else if (isa == "neon-dot" || isa == "neon-i8mm")
       patterns.add<DotBytesToArm>(&getContext(), isa == "neon-i8mm");
     else {
