@@ -3,13 +3,26 @@
 // RUN: not llmc-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(llm-cpu-openmp-loops{schedule=nonsense}))' 2>&1 | FileCheck %s --check-prefix=BAD
 
 // A parallel region around one loop forks only when the loop has more than
-// one iteration (ub - lb > step); the loop gets the schedule option's kind.
+// one iteration (ub - lb > step); otherwise the calling thread runs the
+// region's code with the loop as an scf.for, without any OpenMP call. The
+// loop gets the schedule option's kind.
 // CHECK-LABEL: func.func @one_loop
-// CHECK-SAME: (%[[N:.*]]: index,
+// CHECK-SAME: (%[[N:.*]]: index, %[[BUF:.*]]: memref<?xf32>)
 // CHECK: %[[SPAN:.*]] = arith.subi %[[N]], %[[C0:.*]] : index
 // CHECK: %[[MANY:.*]] = arith.cmpi sgt, %[[SPAN]], %[[C1:.*]] : index
-// CHECK: omp.parallel if(%[[MANY]])
+// CHECK: scf.if %[[MANY]] {
+// CHECK-NEXT: omp.parallel {
 // CHECK: omp.wsloop schedule(static)
+// CHECK: omp.loop_nest (%[[I:.*]]) : index = (%[[C0]]) to (%[[N]]) step (%[[C1]])
+// CHECK-NEXT: memref.store %{{.*}}, %[[BUF]][%[[I]]]
+// CHECK: } else {
+// CHECK-NEXT: %[[V:.*]] = arith.addf
+// CHECK-NEXT: scf.for %[[J:.*]] = %[[C0]] to %[[N]] step %[[C1]] {
+// CHECK-NEXT: memref.store %[[V]], %[[BUF]][%[[J]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: }
+// CHECK-NOT: omp.
+// CHECK: return
 // DYN-LABEL: func.func @one_loop
 // DYN: omp.wsloop schedule(dynamic)
 // BAD: unknown schedule 'nonsense' (static, dynamic or guided)
@@ -18,6 +31,45 @@ func.func @one_loop(%n: index, %buf: memref<?xf32>) {
   %c1 = arith.constant 1 : index
   %f = arith.constant 1.0 : f32
   omp.parallel {
+    %v = arith.addf %f, %f : f32
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+        memref.store %v, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  return
+}
+
+// -----
+
+// A loop known to have several iterations forks unconditionally; a region
+// whose code holds other OpenMP ops (a barrier here) has no sequential form
+// and gets an `if` clause instead.
+// CHECK-LABEL: func.func @no_sequential_form
+// CHECK-NOT: scf.if
+// CHECK: omp.parallel {
+// CHECK: omp.wsloop schedule(static)
+// CHECK: omp.parallel if(%{{.*}}) {
+// CHECK: omp.barrier
+func.func @no_sequential_form(%n: index, %buf: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %f = arith.constant 1.0 : f32
+  omp.parallel {
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%c8) step (%c1) {
+        memref.store %f, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  omp.parallel {
+    omp.barrier
     omp.wsloop {
       omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
         memref.store %f, %buf[%i] : memref<?xf32>
