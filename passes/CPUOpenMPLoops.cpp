@@ -6,6 +6,8 @@
 
 #include "passes/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -59,24 +61,41 @@ Value moreThanOneIteration(OpBuilder &b, omp::LoopNestOp nest, Operation *at) {
 
 /// Whether `parallel`'s region can run as plain code on the calling
 /// thread: one block, its only OpenMP op the work-sharing loop around `nest`
-/// (no reductions, no other clauses), the loop body one block.
+/// (no reductions, no other clauses), the loop body one block and no
+/// kernel's.
 bool hasSequentialForm(omp::ParallelOp parallel, omp::LoopNestOp nest) {
   auto ws = dyn_cast<omp::WsloopOp>(nest->getParentOp());
   if (!ws || ws->getParentOp() != parallel ||
       !parallel.getRegion().hasOneBlock() ||
-      !nest.getRegion().hasOneBlock() || !ws.getReductionVars().empty() ||
-      !ws.getPrivateVars().empty() || !parallel.getReductionVars().empty() ||
+      parallel.getRegion().front().getNumArguments() != 0 ||
+      !nest.getRegion().hasOneBlock() ||
+      nest.getRegion().front().getNumArguments() != 1 ||
+      !ws.getReductionVars().empty() || !ws.getPrivateVars().empty() ||
+      !parallel.getReductionVars().empty() ||
       !parallel.getPrivateVars().empty())
     return false;
   for (Operation &op : parallel.getRegion().front().without_terminator())
     if (&op != ws.getOperation() &&
         op.walk([](Operation *inner) {
-            return isa<omp::OpenMPDialect>(inner->getDialect())
+            return isa_and_nonnull<omp::OpenMPDialect>(inner->getDialect())
                        ? WalkResult::interrupt()
                        : WalkResult::advance();
           }).wasInterrupted())
       return false;
-  return true;
+  // A kernel keeps one copy, in its own function: its one-iteration case
+  // is rare and long next to a serialized region's cost. Kernels are told
+  // by their byte dot products: intrinsic calls (llm-cpu-vnni) or, where
+  // the backend forms them (aarch64 sdot), bytes widened to i32 lanes.
+  return !nest.walk([](Operation *inner) {
+                bool widensBytes =
+                    isa<arith::ExtSIOp, arith::ExtUIOp>(inner) &&
+                    getElementTypeOrSelf(inner->getOperand(0).getType())
+                        .isInteger(8) &&
+                    isa<VectorType>(inner->getOperand(0).getType());
+                return widensBytes || isa<LLVM::CallIntrinsicOp>(inner)
+                           ? WalkResult::interrupt()
+                           : WalkResult::advance();
+              }).wasInterrupted();
 }
 
 /// `scf.if %many { parallel } else { the region's code, its loop an

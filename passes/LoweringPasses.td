@@ -382,10 +382,14 @@ def CPUOpenMPLoops : Pass<"llm-cpu-openmp-loops", "mlir::func::FuncOp"> {
     one iteration, and otherwise its code runs on the calling thread as
     plain code, the loop an `scf.for`. An `if(false)` clause (what this
     pass emitted before, and still emits for a region with other OpenMP
-    ops or clauses) is not free: the OpenMP runtime sets up a serialized
+    ops or clauses, and for a kernel — a loop holding byte dot products,
+    whose one-iteration case is rare and long, and which stays in a
+    function of its own) is not free: the OpenMP runtime sets up a serialized
     team on each call, over a thousand times per 1.1B decode step, while
-    the other threads wait (2-core Zen 3, 1.1B Q4_K_M decode: +3 %, +8 %
-    and +12 % from the plain-code form in three same-run A/Bs).
+    the other threads wait (2-core Zen 3, 1.1B Q4_K_M decode: +3 %, +3.5 %,
+    +8 % and +12 % from the plain-code form in four same-run A/Bs; the
+    code section grows from 2.5 to 3.7 MB, the copies being specialized
+    for one iteration).
 
     It also gives every `omp.wsloop` without a schedule the `schedule`
     option's (OpenMP's default, static, unless told otherwise).

@@ -46,15 +46,22 @@ func.func @one_loop(%n: index, %buf: memref<?xf32>) {
 // -----
 
 // A loop known to have several iterations forks unconditionally; a region
-// whose code holds other OpenMP ops (a barrier here) has no sequential form
-// and gets an `if` clause instead.
+// whose code holds other OpenMP ops (a barrier here), and a kernel (bytes
+// widened for a dot product), have no sequential form and get an `if`
+// clause instead.
 // CHECK-LABEL: func.func @no_sequential_form
 // CHECK-NOT: scf.if
 // CHECK: omp.parallel {
 // CHECK: omp.wsloop schedule(static)
 // CHECK: omp.parallel if(%{{.*}}) {
 // CHECK: omp.barrier
-func.func @no_sequential_form(%n: index, %buf: memref<?xf32>) {
+// CHECK: omp.parallel if(%{{.*}}) {
+// CHECK: arith.extsi
+// CHECK-NOT: scf.if
+// CHECK: return
+func.func @no_sequential_form(%n: index, %buf: memref<?xf32>,
+                              %bytes: memref<?xi8>, %out: memref<?xi32>) {
+  %z = arith.constant 0 : i8
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c8 = arith.constant 8 : index
@@ -73,6 +80,17 @@ func.func @no_sequential_form(%n: index, %buf: memref<?xf32>) {
     omp.wsloop {
       omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
         memref.store %f, %buf[%i] : memref<?xf32>
+        omp.yield
+      }
+    }
+    omp.terminator
+  }
+  omp.parallel {
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) {
+        %b = vector.transfer_read %bytes[%i], %z : memref<?xi8>, vector<32xi8>
+        %w = arith.extsi %b : vector<32xi8> to vector<32xi32>
+        vector.transfer_write %w, %out[%i] : vector<32xi32>, memref<?xi32>
         omp.yield
       }
     }
