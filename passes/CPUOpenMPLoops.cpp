@@ -61,7 +61,7 @@ Value moreThanOneIteration(OpBuilder &b, omp::LoopNestOp nest, Operation *at) {
 
 /// Whether `parallel`'s region can run as plain code on the calling
 /// thread: one block, its only OpenMP op the work-sharing loop around `nest`
-/// (no reductions, no other clauses), the loop body one block and no
+/// (no reductions, no other clauses), the loop body one block and not a
 /// kernel's.
 bool hasSequentialForm(omp::ParallelOp parallel, omp::LoopNestOp nest) {
   auto ws = dyn_cast<omp::WsloopOp>(nest->getParentOp());
@@ -95,7 +95,8 @@ bool hasSequentialForm(omp::ParallelOp parallel, omp::LoopNestOp nest) {
                 return widensBytes || isa<LLVM::CallIntrinsicOp>(inner)
                            ? WalkResult::interrupt()
                            : WalkResult::advance();
-              }).wasInterrupted();
+              })
+              .wasInterrupted();
 }
 
 /// `scf.if %many { parallel } else { the region's code, its loop an
