@@ -382,16 +382,14 @@ private:
   }
 
   /// Plain float weights pass through; GGUF blocks become llm.dequantize:
-  /// to f32 at run time, or to f16 at pack time for the formats no kernel
-  /// reads yet (q5_0, q5_1, iq4_nl) and for the K-quants
-  /// unless `gathered` (an embedding table, of which each step decodes the
-  /// rows it looks up).
+  /// to f32 at run time, or to f16 at pack time for the formats the packer
+  /// decodes (K-quants, q5_0, q5_1, iq4_nl) unless `gathered` (an embedding
+  /// table, of which each step decodes the rows it looks up).
   Value dequantized(Value w, bool gathered = false) {
     llm::QuantAttr quant = quantOfParam(w);
     if (!quant)
       return w;
-    bool atPackTime = quant.isDecodedAtPackTime() ||
-                      (!gathered && quant.isPackTimeDecodable());
+    bool atPackTime = !gathered && quant.isPackTimeDecodable();
     // A tied table: decoded once.
     Value &cached = dequantizedParams[{w, unsigned(atPackTime)}];
     if (cached)
@@ -437,7 +435,7 @@ private:
           w);
       return llm::LinearOp::create(b, loc, act(out), x, w, bias);
     }
-    if (llm::QuantAttr quant = p.getQuantAttr(); quant && !quant.isDecodedAtPackTime())
+    if (llm::QuantAttr quant = p.getQuantAttr())
       return llm::QLinearOp::create(b, loc, act(out), x, w, Value(), Value(),
                                     bias, quant);
     w = dequantized(w);

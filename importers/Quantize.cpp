@@ -119,7 +119,8 @@ float llmc::dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
 }
 
 
-/// The K-quant layout of `f`, null for q8_0 / q4_0.
+/// The K-quant layout of `f` (also Q5_0 / Q5_1 / IQ4_NL's), null for q8_0
+/// / q4_0.
 static const kquant::Format *kquantFormat(BlockFormat f) {
   switch (f) {
   case BlockFormat::Q2_K: return &kquant::kQ2KFormat;
@@ -127,6 +128,9 @@ static const kquant::Format *kquantFormat(BlockFormat f) {
   case BlockFormat::Q4_K: return &kquant::kQ4KFormat;
   case BlockFormat::Q5_K: return &kquant::kQ5KFormat;
   case BlockFormat::Q6_K: return &kquant::kQ6KFormat;
+  case BlockFormat::Q5_0: return &kquant::kQ5_0Format;
+  case BlockFormat::Q5_1: return &kquant::kQ5_1Format;
+  case BlockFormat::IQ4_NL: return &kquant::kIQ4NLFormat;
   case BlockFormat::Q8_0:
   case BlockFormat::Q4_0: break;
   }
@@ -146,7 +150,8 @@ int64_t llmc::blockElements(BlockFormat f) {
 std::optional<BlockFormat> llmc::blockFormatNamed(const std::string &dtype) {
   for (BlockFormat f : {BlockFormat::Q8_0, BlockFormat::Q4_0, BlockFormat::Q2_K,
                         BlockFormat::Q3_K, BlockFormat::Q4_K, BlockFormat::Q5_K,
-                        BlockFormat::Q6_K}) {
+                        BlockFormat::Q6_K, BlockFormat::Q5_0, BlockFormat::Q5_1,
+                        BlockFormat::IQ4_NL}) {
     const kquant::Format *k = kquantFormat(f);
     if (k ? k->dtype == dtype
           : dtype == (f == BlockFormat::Q8_0 ? "q8_0" : "q4_0"))

@@ -84,14 +84,18 @@ float dequantizedValue(const QuantizedMatrix &m, const QuantSpec &spec,
 ///         j < 16 in the low nibble of byte j, j >= 16 in the high nibble of
 ///         byte j - 16); w' = d * (q - 8).
 /// The K-quants Q2_K .. Q6_K (super-blocks of 256, as llama.cpp writes
-/// them) are only moved by interleaveBlockRows, never quantized or read
-/// here.
-enum class BlockFormat { Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
-/// Bytes of one block.
+/// them) and Q5_0, Q5_1, IQ4_NL (8 blocks of 32 taken as one super-block,
+/// BlockLayout.h) are only moved by interleaveBlockRows, never quantized or
+/// read here.
+enum class BlockFormat {
+  Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1, IQ4_NL
+};
+/// Bytes of one block (of a super-block for the formats run as K-quants).
 int64_t blockBytes(BlockFormat f);
-/// Weights per block: 32, or 256 for the K-quants.
+/// Weights per block: 32 (q8_0, q4_0), or 256 for the others.
 int64_t blockElements(BlockFormat f);
-/// The format of a weight-table dtype ("q8_0", "q4_0", "q2_k" .. "q6_k").
+/// The format of a weight-table dtype ("q8_0", "q4_0", "q2_k" .. "q6_k",
+/// "q5_0", "q5_1", "iq4_nl").
 std::optional<BlockFormat> blockFormatNamed(const std::string &dtype);
 /// `n` (a multiple of 32) row-major values as blocks.
 std::vector<uint8_t> quantizeBlocks(const float *w, int64_t n, BlockFormat f);

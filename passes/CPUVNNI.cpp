@@ -30,14 +30,33 @@ template <typename Ext> Value bytesOf(Value v) {
   return t && t.getElementType().isInteger(8) ? ext.getIn() : Value();
 }
 
-/// A bound on every byte of the i8 vector `v` read as unsigned: 255 unless
-/// `v` is a constant, a mask (andi), a logical shift right or an or of such.
-uint64_t unsignedBound(Value v) {
+/// The largest unsigned element of the integer constant `v`, if it is one.
+std::optional<uint64_t> constantBound(Value v) {
   DenseIntElementsAttr c;
-  if (matchPattern(v, m_Constant(&c))) {
+  if (!matchPattern(v, m_Constant(&c)))
+    return std::nullopt;
+  uint64_t m = 0;
+  for (const APInt &x : c.getValues<APInt>())
+    m = std::max<uint64_t>(m, x.getZExtValue());
+  return m;
+}
+
+/// A bound on every byte of the i8 vector `v` read as unsigned: 255 unless
+/// `v` is a constant, a mask (andi), a logical shift right, an or of such,
+/// or built of elements looked up in a constant table (a byte shuffle).
+uint64_t unsignedBound(Value v) {
+  if (std::optional<uint64_t> m = constantBound(v))
+    return *m;
+  if (auto from = v.getDefiningOp<vector::FromElementsOp>()) {
     uint64_t m = 0;
-    for (const APInt &x : c.getValues<APInt>())
-      m = std::max<uint64_t>(m, x.getZExtValue());
+    for (Value e : from.getElements()) {
+      auto ex = e.getDefiningOp<vector::ExtractOp>();
+      std::optional<uint64_t> t =
+          ex ? constantBound(ex.getSource()) : std::nullopt;
+      if (!t)
+        return 255;
+      m = std::max(m, *t);
+    }
     return m;
   }
   auto splat = [](Value x) -> std::optional<uint64_t> {

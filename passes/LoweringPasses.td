@@ -339,8 +339,10 @@ def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
     i32), added to `acc`. `vpmaddubsw` saturates, so this is done only
     where the unsigned bytes are provably below 128 (2 x 127 x 128 fits in
     i16): `u` a constant, or built by `andi` with a constant mask, `shrui`
-    by a constant, `ori` of such; q4_0 / Q4_K nibbles and Q6_K's 6-bit
-    quants qualify, q8_0's `xor 0x80` bytes do not (they keep the portable
+    by a constant, `ori` of such, or a `vector.from_elements` of elements
+    extracted from a constant table (bounded by its largest entry: IQ4_NL's
+    lookup); q4_0 / Q4_K nibbles, Q5_0's 5-bit quants, IQ4_NL's magnitudes
+    and Q6_K's 6-bit quants qualify, q8_0's `xor 0x80` bytes do not (they keep the portable
     form, which LLVM widens to 32-bit multiplies). A chain of such dot
     products, each the accumulator of the next (a block's 4-byte words
     into one sum), keeps the `vpmaddubsw` pair sums in i16 (`vpaddw`) while

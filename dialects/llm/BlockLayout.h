@@ -1,7 +1,8 @@
 //===- BlockLayout.h - GGUF blocks interleaved by 8 rows ---------*- C++ -*-===//
 //
 // The layout names a weight table records ("rows8", "rows64"), and for
-// the K-quants (Q2_K .. Q6_K) the byte layout shared by the packer
+// the K-quants (Q2_K .. Q6_K; also Q5_0, Q5_1, IQ4_NL, 8 blocks of 32 taken
+// as one super-block) the byte layout shared by the packer
 // (tools/llmc, which writes it) and the CPU lowering (lowering/LLMToLinalg,
 // which reads it) for GGUF K-quant weights run as stored: the super-blocks of 256 weights of 8
 // consecutive rows are interleaved so that one 32-byte load brings the same
@@ -24,6 +25,8 @@
 #ifndef LLMC_DIALECTS_LLM_BLOCKLAYOUT_H
 #define LLMC_DIALECTS_LLM_BLOCKLAYOUT_H
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -91,22 +94,75 @@ inline constexpr Region kQ6K[] = {
     {208, 2, 2, 0}, {192, 16, 1, 16}, {0, 128, 4, 144}, {128, 64, 4, 1168}};
 inline constexpr int64_t kQ6KBytes = 210;
 
-/// A K-quant format run as stored: its weight-table dtype, bytes per
-/// super-block and regions (in unit order).
+/// ggml's other formats of blocks of 32 (Q5_0, Q5_1, IQ4_NL) run as the
+/// K-quants do, 8 consecutive blocks of a row (256 weights, contiguous as
+/// stored) taken as one super-block. A region of such a block of 32 is
+/// given once, its `unitStart` the first byte of that region's bytes for
+/// all 8 blocks; region k of block j then lies at
+///
+///   rawStart = j * blockBytes + k.rawStart,
+///   unitStart = k.unitStart + j * 8 * k.length
+///
+/// (blocksOf32 writes the 8 regions per kind out for the interleaver).
+inline constexpr int64_t kBlocksPerSuperBlock = 8;
+
+/// Q5_0 (22 bytes): f16 d, 4 bytes of fifth bits (qh, a little-endian u32:
+/// bit e for weight e), 16 bytes of nibbles (weight e < 16 the low nibble
+/// of byte e, e >= 16 the high nibble of byte e - 16). w = d (q - 16).
+inline constexpr Region kQ5_0Block[] = {
+    {0, 2, 2, 0}, {2, 4, 4, 128}, {6, 16, 4, 384}};
+/// Q5_1 (24 bytes): f16 d, f16 m, qh and nibbles as Q5_0. w = d q + m.
+inline constexpr Region kQ5_1Block[] = {
+    {0, 2, 2, 0}, {2, 2, 2, 128}, {4, 4, 4, 256}, {8, 16, 4, 512}};
+/// IQ4_NL (18 bytes): f16 d, 16 bytes of nibbles (Q4_0's order), each an
+/// index into kIQ4NLValues. w = d kIQ4NLValues[q].
+inline constexpr Region kIQ4NLBlock[] = {{0, 2, 2, 0}, {2, 16, 4, 128}};
+/// kvalues_iq4nl of ggml-common.h.
+inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35,
+                                            -22,  -10,  1,   13,  25,  38,
+                                            53,   69,   89,  113};
+
+/// The regions of 8 blocks of 32 in unit order (block by block).
+template <size_t K>
+constexpr std::array<Region, K * kBlocksPerSuperBlock>
+blocksOf32(const Region (&kinds)[K], int64_t blockBytes) {
+  std::array<Region, K * kBlocksPerSuperBlock> out{};
+  for (size_t j = 0; j < size_t(kBlocksPerSuperBlock); ++j)
+    for (size_t k = 0; k < K; ++k)
+      out[j * K + k] = {int64_t(j) * blockBytes + kinds[k].rawStart,
+                        kinds[k].length, kinds[k].width,
+                        kinds[k].unitStart + int64_t(j) * 8 * kinds[k].length};
+  return out;
+}
+inline constexpr auto kQ5_0 = blocksOf32(kQ5_0Block, 22);
+inline constexpr auto kQ5_1 = blocksOf32(kQ5_1Block, 24);
+inline constexpr auto kIQ4NL = blocksOf32(kIQ4NLBlock, 18);
+
+/// A format run as stored: its weight-table dtype, bytes per super-block
+/// and regions (in unit order); for the formats of blocks of 32, the
+/// regions of one block (see kBlocksPerSuperBlock).
 struct Format {
   std::string_view dtype;
   int64_t bytes;
   const Region *regions;
   int64_t numRegions;
+  const Region *block32 = nullptr;
+  int64_t numBlock32 = 0;
 };
 inline constexpr Format kQ2KFormat{"q2_k", kQ2KBytes, kQ2K, 4};
 inline constexpr Format kQ3KFormat{"q3_k", kQ3KBytes, kQ3K, 4};
 inline constexpr Format kQ4KFormat{"q4_k", kQ4KBytes, kQ4K, 4};
 inline constexpr Format kQ5KFormat{"q5_k", kQ5KBytes, kQ5K, 5};
 inline constexpr Format kQ6KFormat{"q6_k", kQ6KBytes, kQ6K, 4};
-inline constexpr const Format *kFormats[] = {&kQ2KFormat, &kQ3KFormat,
-                                             &kQ4KFormat, &kQ5KFormat,
-                                             &kQ6KFormat};
+inline constexpr Format kQ5_0Format{"q5_0", 8 * 22, kQ5_0.data(),
+                                    int64_t(kQ5_0.size()), kQ5_0Block, 3};
+inline constexpr Format kQ5_1Format{"q5_1", 8 * 24, kQ5_1.data(),
+                                    int64_t(kQ5_1.size()), kQ5_1Block, 4};
+inline constexpr Format kIQ4NLFormat{"iq4_nl", 8 * 18, kIQ4NL.data(),
+                                     int64_t(kIQ4NL.size()), kIQ4NLBlock, 2};
+inline constexpr const Format *kFormats[] = {
+    &kQ2KFormat,  &kQ3KFormat,  &kQ4KFormat,  &kQ5KFormat,
+    &kQ6KFormat,  &kQ5_0Format, &kQ5_1Format, &kIQ4NLFormat};
 
 /// The K-quant format of a weight-table dtype, null for other dtypes.
 constexpr const Format *formatNamed(std::string_view dtype) {

@@ -77,13 +77,6 @@ bool QuantAttr::isPackTimeDecodable() const {
   return packTimeFormat(getScheme()).has_value();
 }
 
-bool QuantAttr::isDecodedAtPackTime() const {
-  // The K-quants run as stored on the CPU (lowering/LLMToLinalg/KQuantDot.cpp).
-  return getScheme() == QuantScheme::gguf_q5_0 ||
-         getScheme() == QuantScheme::gguf_q5_1 ||
-         getScheme() == QuantScheme::gguf_iq4_nl;
-}
-
 bool QuantAttr::hasInputScales() const {
   return getScheme() == QuantScheme::dgq_a8w4;
 }

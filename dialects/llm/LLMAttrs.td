@@ -157,11 +157,9 @@ def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
 
     `gguf_q5_0`, `gguf_q5_1`, `gguf_iq4_nl` (blocks of 32) and the
     K-quants `gguf_q2_k` .. `gguf_q6_k` (super-blocks of 256, `group`
-    = 256) are ggml's layouts as stored in GGUF files. The K-quants are read
-    as stored like q4_0; q5_0, q5_1 and iq4_nl are storage formats for now:
-    an `llm.dequantize` of them is evaluated at pack time
-    (`isDecodedAtPackTime`), not run. An `llm.dequantize` of any of them to
-    f16 is a pack-time transform.
+    = 256) are ggml's layouts as stored in GGUF files, read as stored like
+    q4_0 (q5_0, q5_1 and iq4_nl 8 blocks at a time, as a super-block). An
+    `llm.dequantize` of any of them to f16 is a pack-time transform.
 
     Scales of a weight of shape `[..., K]` have shape `[..., K / group]`
     (group), `[..., 1]` (channel) or all ones (tensor); zero points, present
@@ -189,12 +187,9 @@ def LLM_QuantAttr : LLM_Attr<"Quant", "quant"> {
     getScalesShape(::llvm::ArrayRef<int64_t> weightShape) const;
     /// Storage bits per weight element, scales and zero points included.
     double getBitsPerWeight() const;
-    /// True for the GGUF formats that no kernel reads yet (q5_0, q5_1,
-    /// iq4_nl): their llm.dequantize is a pack-time transform.
-    bool isDecodedAtPackTime() const;
-    /// True for every ggml format the packer decodes (the above and the
-    /// K-quants q2_k .. q6_k): an llm.dequantize of them to f16 is a
-    /// pack-time transform.
+    /// True for every ggml format the packer decodes (q5_0, q5_1, iq4_nl
+    /// and the K-quants q2_k .. q6_k): an llm.dequantize of them to f16 is
+    /// a pack-time transform.
     bool isPackTimeDecodable() const;
   }];
 }

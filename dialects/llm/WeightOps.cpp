@@ -148,10 +148,9 @@ bool mlir::llm::isPackTimeDequantize(Operation *op) {
   auto d = dyn_cast<DequantizeOp>(op);
   if (!d || d.getScales() || d.getZeros())
     return false;
-  // Formats no kernel reads always; the others when decoded to f16.
-  return d.getQuant().isDecodedAtPackTime() ||
-         (d.getQuant().isPackTimeDecodable() &&
-          d.getResult().getType().getElementType().isF16());
+  // The ggml formats when decoded to f16.
+  return d.getQuant().isPackTimeDecodable() &&
+         d.getResult().getType().getElementType().isF16();
 }
 
 bool mlir::llm::isPackTimeTransform(Operation *op) {

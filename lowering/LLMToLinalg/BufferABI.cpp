@@ -437,8 +437,8 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
               (kquant && type.getDimSize(1) % 256))
             return def->emitError()
                    << "block layout " << layout
-                   << " needs q8_0 / q4_0 / q2_k .. q6_k rows in groups of 8 "
-                      "(rows8) or 64 (rows64)";
+                   << " needs q8_0 / q4_0 / q2_k .. q6_k / q5_0 / q5_1 / "
+                      "iq4_nl rows in groups of 8 (rows8) or 64 (rows64)";
           entry.push_back(b.getNamedAttr("layout", layout));
         }
         table.push_back(b.getDictionaryAttr(entry));

@@ -38,6 +38,66 @@ std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
 }
 
 bool isKQuant(QuantAttr q) { return kquantFormat(q.getScheme()) != nullptr; }
+
+/// Weight `e` (< 32) of a Q5_0 / Q5_1 / IQ4_NL block of 32, as f32, its
+/// bytes read by `byte(kind, i)` (byte i of region `kind` of the block, in
+/// Format::block32's order): the nibble of qs[e % 16] (the high one for
+/// e >= 16) with, for Q5_x, bit e of qh as its fifth bit; Q5_0: d (q - 16),
+/// Q5_1: d q + m, IQ4_NL: d kIQ4NLValues[q] (dequantize_row_q5_0 / _q5_1 /
+/// _iq4_nl of ggml-quants.c).
+Value block32Element(OpBuilder &b, Location l, const kq::Format &f, Value e,
+                     function_ref<Value(int64_t, Value)> byte) {
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i16 = b.getIntegerType(16);
+  auto i8c = [&](int64_t v) { return arith::ConstantIntOp::create(b, l, i8, v); };
+  auto half = [&](int64_t kind) -> Value {
+    Value lo = arith::ExtUIOp::create(b, l, i16, byte(kind, iconst(b, l, 0)));
+    Value hi = arith::ExtUIOp::create(b, l, i16, byte(kind, iconst(b, l, 1)));
+    Value bits = arith::OrIOp::create(
+        b, l, lo,
+        arith::ShLIOp::create(b, l, hi,
+                              arith::ConstantIntOp::create(b, l, i16, 8)));
+    Value h = arith::BitcastOp::create(b, l, b.getF16Type(), bits);
+    return arith::ExtFOp::create(b, l, f32, h);
+  };
+  bool q51 = &f == &kq::kQ5_1Format, iq4 = &f == &kq::kIQ4NLFormat;
+  int64_t qsKind = f.numBlock32 - 1;
+  Value k = arith::RemUIOp::create(b, l, e, iconst(b, l, 16));
+  Value qs = byte(qsKind, k);
+  Value high =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, e, iconst(b, l, 16));
+  Value q = arith::SelectOp::create(
+      b, l, high, arith::ShRUIOp::create(b, l, qs, i8c(4)),
+      arith::AndIOp::create(b, l, qs, i8c(15)));
+  Value d = half(0);
+  if (iq4) {
+    SmallVector<int8_t> values(std::begin(kq::kIQ4NLValues),
+                               std::end(kq::kIQ4NLValues));
+    Value table = arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(RankedTensorType::get({16}, i8),
+                                     ArrayRef<int8_t>(values)));
+    Value v = tensor::ExtractOp::create(
+        b, l, table,
+        ValueRange{arith::IndexCastUIOp::create(b, l, b.getIndexType(), q)});
+    return arith::MulFOp::create(b, l, d,
+                                 arith::SIToFPOp::create(b, l, f32, v));
+  }
+  // Bit e of the little-endian qh: bit e % 8 of byte e / 8.
+  Value qh = byte(q51 ? 2 : 1, arith::DivUIOp::create(b, l, e, iconst(b, l, 8)));
+  Value bit = arith::AndIOp::create(
+      b, l,
+      arith::ShRUIOp::create(
+          b, l, qh,
+          arith::IndexCastUIOp::create(
+              b, l, i8, arith::RemUIOp::create(b, l, e, iconst(b, l, 8)))),
+      i8c(1));
+  q = arith::OrIOp::create(b, l, q, arith::ShLIOp::create(b, l, bit, i8c(4)));
+  Value qf = arith::UIToFPOp::create(b, l, f32, q);
+  if (q51)
+    return arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, d, qf),
+                                 half(1));
+  return arith::MulFOp::create(
+      b, l, d, arith::SubFOp::create(b, l, qf, fconst(b, l, f32, 16.0)));
+}
 } // namespace
 
 const kq::Format *mlir::llm::lowering::kquantFormat(QuantScheme s) {
@@ -51,8 +111,11 @@ Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
   auto type = cast<RankedTensorType>(packed.getType());
   if (isKQuant(q))
     tile = kquantTile(packed);
-  int64_t blocks =
-      type.getNumElements() / (isKQuant(q) ? kq::kSuperBlock : 32);
+  const kq::Format *f = kquantFormat(q.getScheme());
+  // Formats of blocks of 32 count them so (a row need not hold whole
+  // super-blocks when no kernel reads it interleaved).
+  int64_t blocks = type.getNumElements() /
+                   (f && !f->block32 ? kq::kSuperBlock : 32);
   // GQSA: half the blocks, each with a 2-byte index. DGQ: per row an f32
   // scale, a u8 per group and the nibbles.
   int64_t bytes =
@@ -60,7 +123,8 @@ Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
       : q.hasInputScales()
           ? type.getDimSize(0) * (4 + type.getDimSize(1) / q.getGroup() +
                                   type.getDimSize(1) / 2)
-          : blocks * ggufBlockLayout(q)->bytes;
+          : f && f->block32 ? blocks * (f->bytes / kq::kBlocksPerSuperBlock)
+                            : blocks * ggufBlockLayout(q)->bytes;
   auto cast = UnrealizedConversionCastOp::create(
       b, loc, RankedTensorType::get({bytes}, b.getIntegerType(8)), packed);
   if (tile)
@@ -74,6 +138,21 @@ Value mlir::llm::lowering::ggufBytes(OpBuilder &b, Location loc, Value packed,
 /// j >= 16 the high half of byte j - 16.
 Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
                                         QuantAttr q, Value flat) {
+  if (const kq::Format *f = kquantFormat(q.getScheme()); f && f->block32) {
+    // Row-major blocks of 32: block flat / 32, weight flat % 32.
+    Value base = arith::MulIOp::create(
+        nb, l, arith::DivUIOp::create(nb, l, flat, iconst(nb, l, 32)),
+        iconst(nb, l, f->bytes / kq::kBlocksPerSuperBlock));
+    return block32Element(
+        nb, l, *f, arith::RemUIOp::create(nb, l, flat, iconst(nb, l, 32)),
+        [&](int64_t kind, Value i) -> Value {
+          Value at = arith::AddIOp::create(
+              nb, l, base,
+              arith::AddIOp::create(
+                  nb, l, i, iconst(nb, l, f->block32[kind].rawStart)));
+          return tensor::ExtractOp::create(nb, l, bytes, ValueRange{at});
+        });
+  }
   BlockLayout layout = *ggufBlockLayout(q);
   QuantScheme scheme = q.getScheme();
   Type f32 = nb.getF32Type();
@@ -160,6 +239,12 @@ struct SuperBlockReader {
     return tensor::ExtractOp::create(b, l, bytes, ValueRange{at});
   }
   Value byte(const kq::Region &g, int64_t i) { return byte(g, idx(i)); }
+  /// Byte `i` of region `kind` (BlockLayout.h's block32) of block of 32
+  /// number `j` of an interleaved super-block: the unit holds block j's
+  /// bytes of that region right after those of blocks < j.
+  Value byteOf32(const kq::Region &kind, Value j, Value i) {
+    return byte(kind, add(mul(j, kind.length), i));
+  }
   /// The little-endian f16 of region `g` as f32.
   Value half(const kq::Region &g) {
     Type i16 = b.getIntegerType(16);
@@ -339,16 +424,17 @@ Value q6kElement(SuperBlockReader &r, Value i) {
 Value mlir::llm::lowering::blockElementAt(OpBuilder &b, Location l, Value bytes,
                                           QuantAttr q, Value row, Value col,
                                           int64_t cols) {
-  if (!isKQuant(q)) {
-    Value flat = arith::AddIOp::create(
-        b, l, arith::MulIOp::create(b, l, row, iconst(b, l, cols)), col);
-    return blockElement(b, l, bytes, q, flat);
-  }
   auto cast = bytes.getDefiningOp<UnrealizedConversionCastOp>();
   auto layout = cast ? cast->getAttrOfType<StringAttr>(kBlockLayoutAttr)
                      : StringAttr();
   int64_t tile = layout ? llmc::blockLayoutTile(layout.getValue()) : 0;
-  const kq::Format &f = *kquantFormat(q.getScheme());
+  const kq::Format *fmt = kquantFormat(q.getScheme());
+  if (!fmt || (fmt->block32 && !tile)) {
+    Value flat = arith::AddIOp::create(
+        b, l, arith::MulIOp::create(b, l, row, iconst(b, l, cols)), col);
+    return blockElement(b, l, bytes, q, flat);
+  }
+  const kq::Format &f = *fmt;
   SuperBlockReader r{b,
                      l,
                      bytes,
@@ -359,6 +445,12 @@ Value mlir::llm::lowering::blockElementAt(OpBuilder &b, Location l, Value bytes,
                      f.bytes,
                      tile};
   Value i = arith::RemUIOp::create(b, l, col, iconst(b, l, kq::kSuperBlock));
+  if (f.block32) {
+    Value j = r.div(i, 32);
+    return block32Element(b, l, f, r.rem(i, 32), [&](int64_t kind, Value k) {
+      return r.byteOf32(f.block32[kind], j, k);
+    });
+  }
   if (&f == &kq::kQ2KFormat)
     return q2kElement(r, i);
   if (&f == &kq::kQ3KFormat)

@@ -26,6 +26,11 @@
 //         block is scaled once in float by d a_j.
 //   Q2_K: w = d sc_k q - dmin m_k (q 2 bits, sc_k / m_k 4 bits per 16): the
 //         scales as Q6_K's, the mins as Q4_K's but per 16.
+//   Q5_0 / Q5_1 / IQ4_NL (blocks of 32, 8 of them a super-block): one chain
+//         per block scaled by d a_j; Q5_0's -16 folds into where the chain
+//         starts, Q5_1's min is Q4_K's without the 6-bit scale, IQ4_NL's
+//         table is a byte shuffle of the nibbles (magnitudes, the signs
+//         moved to the activations).
 //
 // Scales and quants are unpacked with byte-wise and/shift/or on 8 rows at
 // once; nothing is decoded to memory.
@@ -54,6 +59,7 @@ namespace {
 /// (where each 16's dot product starts), Q2_K: -a_j sum(xq) per 16.
 struct ActivationFactors {
   Value q, scale, minX, start, minX16;
+  int64_t startSpan = 16; ///< weights per `start` (32 for Q5_0)
 };
 
 bool is(const kq::Format &f, const kq::Format &g) { return &f == &g; }
@@ -73,6 +79,14 @@ ActivationFactors activationFactors(OpBuilder &b, Location l,
                       return arith::MulFOp::create(
                           nb, nl, args[0], fconst(nb, nl, f32, 1.0 / 127.0));
                     });
+  if (is(f, kq::kQ5_0Format)) {
+    // -16 sum(xq) per block: Q5_0's offset.
+    a.start = blockSums(b, l, qb.q, in, kBlock, -16);
+    a.startSpan = kBlock;
+    return a;
+  }
+  if (is(f, kq::kIQ4NLFormat))
+    return a;
   if (is(f, kq::kQ6KFormat) || is(f, kq::kQ3KFormat)) {
     a.start = blockSums(b, l, qb.q, in, 16, is(f, kq::kQ6KFormat) ? -32 : -4);
     return a;
@@ -93,7 +107,7 @@ ActivationFactors activationFactors(OpBuilder &b, Location l,
         });
     return a;
   }
-  // -8 sum(xq) per block, times a_j / 8.
+  // Q4_K / Q5_K / Q5_1: -8 sum(xq) per block, times a_j / 8.
   Value sums = blockSums(b, l, qb.q, in, kBlock, -8);
   a.minX = generic(
       b, l, {a.scale, sums}, init, {ident, ident, ident}, {par, par},
@@ -110,8 +124,9 @@ ActivationFactors activationFactors(OpBuilder &b, Location l,
 struct TokenStep {
   Value q, t, x0;             ///< the activations, the token, the first column
   SmallVector<Value> scale;   ///< a_j = amax / 127 per block of 32, scalar f32
-  SmallVector<Value> minX;    ///< Q4_K / Q5_K: -a_j * sum xq (the min's factor)
-  SmallVector<Value> start;   ///< Q6_K / Q3_K: -o * sum xq per 16, broadcast i32
+  SmallVector<Value> minX;    ///< Q4_K / Q5_K / Q5_1: -a_j * sum xq (the min's factor)
+  SmallVector<Value> start;   ///< Q6_K / Q3_K: -o * sum xq per 16 (Q5_0: -16
+                              ///< * sum xq per 32), broadcast i32
   SmallVector<Value> minX16;  ///< Q2_K: -a_j * sum xq per 16, broadcast f32
 };
 
@@ -213,10 +228,12 @@ struct KernelBuilder {
       if (a.minX)
         st.minX.push_back(broadcastF(scalarF(a.minX, t, add(blk0, j))));
     }
-    Value h0 = arith::MulIOp::create(b, l, s, idx(16));
-    for (int64_t k = 0; a.start && k < 16; ++k)
+    int64_t starts = kq::kSuperBlock / a.startSpan;
+    Value s0 = arith::MulIOp::create(b, l, s, idx(starts));
+    for (int64_t k = 0; a.start && k < starts; ++k)
       st.start.push_back(vector::BroadcastOp::create(
-          b, l, vec(kLanes, i32()), scalarF(a.start, t, add(h0, k))));
+          b, l, vec(kLanes, i32()), scalarF(a.start, t, add(s0, k))));
+    Value h0 = arith::MulIOp::create(b, l, s, idx(16));
     for (int64_t k = 0; a.minX16 && k < 16; ++k)
       st.minX16.push_back(broadcastF(scalarF(a.minX16, t, add(h0, k))));
     return st;
@@ -454,10 +471,109 @@ struct KernelBuilder {
     }
   }
 
+  /// The fifth bits of Q5_0 / Q5_1 chunk `c` as 16 or 0 per byte, from the
+  /// 8 rows' qh words `qh` (row r's little-endian u32 in bytes 4r..4r+3):
+  /// chunk c holds weights 4c..4c+3 of each row in the low nibbles
+  /// (`high` = 0), 16 + 4c.. in the high ones, so byte 4r + k needs bit
+  /// 4c + k (+ 16) of row r's word: its byte (c / 2, + 2) spread by a
+  /// shuffle within the row, then tested against the bit's mask.
+  Value fifthBits(Value qh, int64_t c, int64_t high) {
+    SmallVector<int64_t> pick;
+    SmallVector<int8_t> masks;
+    for (int64_t r = 0; r < kLanes; ++r)
+      for (int64_t k = 0; k < 4; ++k) {
+        pick.push_back(4 * r + 2 * high + c / 2);
+        masks.push_back(int8_t(1 << (4 * (c % 2) + k)));
+      }
+    VectorType t = vec(kBlock, i8());
+    Value spread = vector::ShuffleOp::create(b, l, qh, qh, pick);
+    Value mask = arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(t, ArrayRef<int8_t>(masks)));
+    Value set = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                      arith::AndIOp::create(b, l, spread, mask),
+                                      mask);
+    return andI(arith::ExtSIOp::create(b, l, t, set), 16);
+  }
+
+  /// IQ4_NL: the magnitudes |kIQ4NLValues[q]| of the nibbles `q` (a
+  /// lookup a byte shuffle does: vpshufb, tbl) and `x` with the values'
+  /// signs (negated where q < 8, the negative entries), so that the byte
+  /// dot product's unsigned side stays below 128.
+  std::pair<Value, Value> iq4nlValues(Value q, Value x) {
+    VectorType t = vec(kBlock, i8());
+    SmallVector<int8_t> magnitudes;
+    for (int8_t v : kq::kIQ4NLValues)
+      magnitudes.push_back(int8_t(v < 0 ? -v : v));
+    Value table = arith::ConstantOp::create(
+        b, l, DenseElementsAttr::get(vec(16, i8()), ArrayRef<int8_t>(magnitudes)));
+    SmallVector<Value> looked;
+    for (int64_t i = 0; i < kBlock; ++i) {
+      Value n = vector::ExtractOp::create(b, l, q, ArrayRef<int64_t>{i});
+      Value at = arith::IndexCastUIOp::create(b, l, b.getIndexType(), n);
+      looked.push_back(
+          vector::ExtractOp::create(b, l, table, ArrayRef<OpFoldResult>{at}));
+    }
+    Value u = vector::FromElementsOp::create(b, l, t, looked);
+    Value negative = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, q,
+                                           splat(t, 8));
+    Value signedX = arith::SelectOp::create(
+        b, l, negative, arith::SubIOp::create(b, l, splat(t, 0), x), x);
+    return {u, signedX};
+  }
+
+  /// One group of 8 rows through 8 blocks of 32 of Q5_0, Q5_1 or IQ4_NL,
+  /// for every token: per block j, chunk c (c < 4) of the nibbles holds
+  /// weights 4c..4c+3 of each row in its low nibbles, 16 + 4c.. in its
+  /// high ones; one chain of byte dot products per block, scaled once by
+  /// d a_j (Q5_0: from -16 sum xq; Q5_1: plus m a_j sum xq).
+  void blocks32Group(Value unit, ArrayRef<TokenStep> steps,
+                     MutableArrayRef<Value> accs) {
+    bool q51 = is(f, kq::kQ5_1Format), iq4 = is(f, kq::kIQ4NLFormat);
+    const kq::Region *kind = f.block32;
+    const kq::Region &qsKind = kind[f.numBlock32 - 1];
+    Value zero = splat(vec(kLanes, i32()), 0);
+    for (int64_t j = 0; j < kq::kBlocksPerSuperBlock; ++j) {
+      Value d = halves(add(unit, kind[0].unitStart + 16 * j));
+      Value qh;
+      if (!iq4)
+        qh = read(b, l, vec(kBlock, i8()), bytes,
+                  {add(unit, kind[q51 ? 2 : 1].unitStart + 32 * j)});
+      SmallVector<Value> chains;
+      for (const TokenStep &st : steps)
+        chains.push_back(st.start.empty() ? zero : st.start[j]);
+      for (int64_t c = 0; c < 4; ++c) {
+        Value v = chunk(unit, qsKind.unitStart + 128 * j, c);
+        for (int64_t h = 0; h < 2; ++h) {
+          Value q = h ? shr(v, 4) : andI(v, 15);
+          if (qh)
+            q = orI(q, fifthBits(qh, c, h));
+          for (auto [t, st] : llvm::enumerate(steps)) {
+            Value x = word(st, 8 * j + 4 * h + c);
+            Value u = q;
+            if (iq4)
+              std::tie(u, x) = iq4nlValues(q, x);
+            chains[t] = dotBytes(b, l, chains[t], u, x);
+          }
+        }
+      }
+      Value m = q51 ? arith::NegFOp::create(
+                          b, l, halves(add(unit, kind[1].unitStart + 16 * j)))
+                    : Value();
+      for (auto [t, st] : llvm::enumerate(steps)) {
+        accs[t] = fma(toF32(chains[t], true),
+                      mulF(d, broadcastF(st.scale[j])), accs[t]);
+        if (m)
+          accs[t] = fma(m, st.minX[j], accs[t]);
+      }
+    }
+  }
+
   /// One group of 8 rows through one super-block, for every token.
   void group(Value unit, ArrayRef<TokenStep> steps,
              MutableArrayRef<Value> accs) {
-    if (is(f, kq::kQ2KFormat))
+    if (f.block32)
+      blocks32Group(unit, steps, accs);
+    else if (is(f, kq::kQ2KFormat))
       q2kGroup(unit, steps, accs);
     else if (is(f, kq::kQ3KFormat))
       q3kGroup(unit, steps, accs);

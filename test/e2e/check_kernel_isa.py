@@ -1,6 +1,6 @@
 """The block kernels' machine code at every ISA level llmc targets: one
 small GGUF model holding each format a kernel reads as stored (Q8_0, Q4_0,
-Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) is compiled to an object file for each
+Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q5_0, Q5_1, IQ4_NL) is compiled to an object file for each
 target CPU, and the disassembly (llvm-objdump) must hold that target's byte
 dot product and no lane-by-lane moves:
 
@@ -36,7 +36,9 @@ import make_models  # noqa: E402
 import modelgen  # noqa: E402
 
 FORMATS = {"attn_q": "Q3_K", "attn_k": "Q4_K", "attn_v": "Q5_K",
-           "ffn_down": "Q6_K", "ffn_gate": "Q4_0", "ffn_up": "Q8_0"}
+           "ffn_down": "Q6_K", "ffn_gate": "Q4_0", "ffn_up": "Q8_0",
+           "attn_output": "Q5_0", "blk.1.ffn_gate": "Q5_1",
+           "blk.1.ffn_up": "IQ4_NL"}
 
 X86_LANE = re.compile(r"\bv?p(extr|insr)[bwdq]\b")
 ARM_LANE = re.compile(r"\b(umov|smov)\b|\b(mov|ins)\s+v\d+\.[bhsd]\[\d+\],\s*[wx]\d+")

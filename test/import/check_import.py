@@ -105,16 +105,15 @@ def main():
         check(args, case, path, exp, attrs, ops)
     # ggml's other block formats: every value `llmc inspect --dump` decodes
     # equals the gguf package's dequantization (random valid blocks: gguf
-    # cannot quantize K-quants); the IR runs the K-quants as stored
-    # (llm.qlinear) and decodes the others at pack time.
+    # cannot quantize K-quants); the IR runs them all as stored
+    # (llm.qlinear; the embedding gather's llm.dequantize).
     for dtype in ["Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]:
         case = f"gguf-llama-{dtype}"
         path = d(case + ".gguf")
         exp = modelgen.write_gguf(path, "llama", dtype, small=modelgen.K_SMALL)
-        stored = dtype.endswith("_K")
         check(args, case, path, exp,
               [f"scheme = gguf_{dtype.lower()}, granularity = block"],
-              ["llm.dequantize", "llm.qlinear" if stored else "llm.linear"])
+              ["llm.dequantize", "llm.qlinear"])
     path = d("gguf-qwen2.gguf")
     exp = modelgen.write_gguf(path, "qwen2", "F16", bias=True, tied=True)
     check(args, "gguf-qwen2", path, exp, ["style half", "tied_embeddings = true"], ["bias("])

@@ -100,6 +100,34 @@ func.func @bounded(%acc: vector<8xi32>, %w: vector<32xi8>, %h: vector<32xi8>, %s
 
 // -----
 
+// isa=avx2: bytes looked up in a constant table (IQ4_NL's magnitudes: a
+// byte shuffle once LLVM sees the extracts) are bounded by its largest
+// entry: below 128 they take vpmaddubsw, a table reaching 200 stays.
+// AVX2-LABEL: func.func @lookup
+// AVX2-COUNT-1: llvm.x86.avx2.pmadd.ub.sw
+// AVX2-NOT: llvm.x86.avx2.pmadd.ub.sw
+// AVX2: vector.multi_reduction <add>
+func.func @lookup(%acc: vector<8xi32>, %i: index, %s: vector<32xi8>) -> (vector<8xi32>, vector<8xi32>) {
+  %small = arith.constant dense<[127, 104, 83, 65, 49, 35, 22, 10, 1, 13, 25, 38, 53, 69, 89, 113]> : vector<16xi8>
+  %big = arith.constant dense<[127, 104, 83, 65, 49, 35, 22, 10, 1, 13, 25, 38, 53, 69, 89, -56]> : vector<16xi8>
+  %e = vector.extract %small[%i] : i8 from vector<16xi8>
+  %f = vector.extract %big[%i] : i8 from vector<16xi8>
+  %u = vector.from_elements %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e, %e : vector<32xi8>
+  %v = vector.from_elements %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f, %f : vector<32xi8>
+  %sx = arith.extsi %s : vector<32xi8> to vector<32xi32>
+  %a0 = arith.extui %u : vector<32xi8> to vector<32xi32>
+  %p0 = arith.muli %a0, %sx : vector<32xi32>
+  %q0 = vector.shape_cast %p0 : vector<32xi32> to vector<8x4xi32>
+  %r0 = vector.multi_reduction <add>, %q0, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  %a1 = arith.extui %v : vector<32xi8> to vector<32xi32>
+  %p1 = arith.muli %a1, %sx : vector<32xi32>
+  %q1 = vector.shape_cast %p1 : vector<32xi32> to vector<8x4xi32>
+  %r1 = vector.multi_reduction <add>, %q1, %acc [1] : vector<8x4xi32> to vector<8xi32>
+  return %r0, %r1 : vector<8xi32>, vector<8xi32>
+}
+
+// -----
+
 // isa=neon-dot: each 128-bit half of a bounded dot product is one sdot
 // (the unsigned bytes below 128 read as signed), the halves put back
 // together; bytes that may reach 128 stay (sdot would read them as

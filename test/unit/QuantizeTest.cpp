@@ -188,14 +188,16 @@ TEST(Quantize, InterleavedRowsKeepEveryValue) {
   EXPECT_EQ(blockLayoutTile("rows"), 0);
 }
 
-// K-quant super-blocks interleaved by 8 rows: every byte of every
-// block lands where dialects/llm/BlockLayout.h's unitByte says (units in
-// the rows8 / rows64 order), and the regions cover each unit exactly once.
+// K-quant super-blocks (and Q5_0 / Q5_1 / IQ4_NL's 8 blocks of 32)
+// interleaved by 8 rows: every byte of every block lands where
+// dialects/llm/BlockLayout.h's unitByte says (units in the rows8 / rows64
+// order), and the regions cover each unit exactly once.
 TEST(Quantize, InterleavedKQuantRowsFollowTheLayout) {
   const int64_t rows = 64, cols = 512, perRow = cols / 256;
   std::mt19937 rng(5);
   for (BlockFormat f : {BlockFormat::Q2_K, BlockFormat::Q3_K, BlockFormat::Q4_K,
-                        BlockFormat::Q5_K, BlockFormat::Q6_K}) {
+                        BlockFormat::Q5_K, BlockFormat::Q6_K, BlockFormat::Q5_0,
+                        BlockFormat::Q5_1, BlockFormat::IQ4_NL}) {
     int64_t bb = blockBytes(f);
     const llmc::kquant::Format *layout = nullptr;
     for (const llmc::kquant::Format *k : llmc::kquant::kFormats)

@@ -373,8 +373,8 @@ Error llmc::planWeights(const ModelSource &source, mlir::ArrayAttr weightTable,
       if (!tile || shape.size() != 2 || !rows8)
         return fileError(input, "weight '" + name + "' has layout '" +
                                     layout.getValue() +
-                                    "' (only q8_0 / q4_0 / q2_k .. q6_k rows8 "
-                                    "/ rows64)");
+                                    "' (only q8_0 / q4_0 / q2_k .. q6_k / q5_0 / "
+                                    "q5_1 / iq4_nl rows8 / rows64)");
       rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
       cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
       int64_t n = blockElements(*rows8);
