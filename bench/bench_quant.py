@@ -14,6 +14,8 @@ reads per token.
            blocks as stored)
   q2_k, q3_k_m, q5_k_m, q6_k   llama.cpp's other K-quant the same file
            presets, each file as stored
+  q5_0, q5_1, iq4_nl   the GGUF in that type (every     the same file
+           tensor), blocks as stored
   w4g128   the f32 checkpoint, --quant w4g128          Q4_0 GGUF
   gqsa-w4s50  the f32 checkpoint, --quant gqsa-w4s50   Q4_0 GGUF (no GGUF
            type prunes groups; Q4_0 is its dense counterpart)
@@ -64,11 +66,13 @@ from bench_cpu import (Runtime, bench_llama_cpp, bench_llmc, cold_start_ms, emit
 ANCHOR = {"f32": "f32", "w8": "q8_0", "w4g32": "q4_0", "w4g128": "q4_0",
           "q8_0": "q8_0", "q4_0": "q4_0", "q4_k_m": "q4_k_m",
           "q2_k": "q2_k", "q3_k_m": "q3_k_m", "q5_k_m": "q5_k_m", "q6_k": "q6_k",
+          "q5_0": "q5_0", "q5_1": "q5_1", "iq4_nl": "iq4_nl",
           "gqsa-w4s50": "q4_0", "dgq-a8w4": "q4_0"}
 # llama_ftype: LLAMA_FTYPE_MOSTLY_Q8_0, _Q4_0, _Q2_K, _Q3_K_M, _Q4_K_M,
-# _Q5_K_M, _Q6_K. The K-quant presets keep their per-tensor mixes.
+# _Q5_K_M, _Q6_K, _Q5_0, _Q5_1, _IQ4_NL. The K-quant presets keep their
+# per-tensor mixes.
 GGUF_FTYPE = {"q8_0": 7, "q4_0": 2, "q2_k": 10, "q3_k_m": 12, "q4_k_m": 15,
-              "q5_k_m": 17, "q6_k": 18}
+              "q5_k_m": 17, "q6_k": 18, "q5_0": 8, "q5_1": 9, "iq4_nl": 25}
 K_PRESETS = ("q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k")
 
 

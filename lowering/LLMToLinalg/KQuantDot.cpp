@@ -496,10 +496,10 @@ struct KernelBuilder {
   }
 
   /// IQ4_NL: the magnitudes |kIQ4NLValues[q]| of the nibbles `q` (a
-  /// lookup a byte shuffle does: vpshufb, tbl) and `x` with the values'
-  /// signs (negated where q < 8, the negative entries), so that the byte
-  /// dot product's unsigned side stays below 128.
-  std::pair<Value, Value> iq4nlValues(Value q, Value x) {
+  /// lookup a byte shuffle does: vpshufb, tbl) and where the values are
+  /// negative (q < 8), so that the byte dot product's unsigned side stays
+  /// below 128: the signs go to the activations (withSigns).
+  std::pair<Value, Value> iq4nlMagnitudes(Value q) {
     VectorType t = vec(kBlock, i8());
     SmallVector<int8_t> magnitudes;
     for (int8_t v : kq::kIQ4NLValues)
@@ -516,9 +516,13 @@ struct KernelBuilder {
     Value u = vector::FromElementsOp::create(b, l, t, looked);
     Value negative = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, q,
                                            splat(t, 8));
-    Value signedX = arith::SelectOp::create(
-        b, l, negative, arith::SubIOp::create(b, l, splat(t, 0), x), x);
-    return {u, signedX};
+    return {u, negative};
+  }
+  /// `x` negated where `negative`.
+  Value withSigns(Value x, Value negative) {
+    Value minusX = arith::SubIOp::create(
+        b, l, splat(cast<VectorType>(x.getType()), 0), x);
+    return arith::SelectOp::create(b, l, negative, minusX, x);
   }
 
   /// One group of 8 rows through 8 blocks of 32 of Q5_0, Q5_1 or IQ4_NL,
@@ -544,15 +548,16 @@ struct KernelBuilder {
       for (int64_t c = 0; c < 4; ++c) {
         Value v = chunk(unit, qsKind.unitStart + 128 * j, c);
         for (int64_t h = 0; h < 2; ++h) {
-          Value q = h ? shr(v, 4) : andI(v, 15);
+          Value q = h ? shr(v, 4) : andI(v, 15), negative;
           if (qh)
             q = orI(q, fifthBits(qh, c, h));
+          if (iq4)
+            std::tie(q, negative) = iq4nlMagnitudes(q);
           for (auto [t, st] : llvm::enumerate(steps)) {
             Value x = word(st, 8 * j + 4 * h + c);
-            Value u = q;
-            if (iq4)
-              std::tie(u, x) = iq4nlValues(q, x);
-            chains[t] = dotBytes(b, l, chains[t], u, x);
+            if (negative)
+              x = withSigns(x, negative);
+            chains[t] = dotBytes(b, l, chains[t], q, x);
           }
         }
       }

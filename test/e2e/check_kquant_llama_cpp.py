@@ -1,7 +1,7 @@
 """Files made by llama.cpp's own quantizer (llama_model_quantize) in the
 K-quant presets people download (Q2_K, Q3_K_M, Q4_K_M, Q5_K_M, Q6_K: each
 mixes its base format with higher-bit ones for the classifier and some
-attn_v / ffn_down), run by llmc (the super-blocks as stored) and by
+attn_v / ffn_down) and the Q5_0, Q5_1 and IQ4_NL presets, run by llmc (the super-blocks as stored) and by
 llama.cpp (llama-cpp-python) on the same prompt. Both are compared with a
 float32 forward on the gguf package's dequantization of the same file:
 llmc must be as close to it as llama.cpp is (each quantizes activations to
@@ -32,7 +32,8 @@ PROMPT, DECODE = 24, 8
 
 
 # llama.cpp's LLAMA_FTYPE_MOSTLY_* of each preset.
-PRESETS = {"Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+PRESETS = {"Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18,
+           "Q5_0": 8, "Q5_1": 9, "IQ4_NL": 25}
 
 
 def quantize(src, dst, ftype):
