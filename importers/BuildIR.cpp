@@ -550,16 +550,19 @@ private:
     Value gate = experts(Role::ExpertGate, l, f, c.dim);
     Value up = experts(Role::ExpertUp, l, f, c.dim);
     Value down = experts(Role::ExpertDown, l, c.dim, f);
-    // Stacked q8_0 / q4_0 / q4_1 blocks of one type run as stored; other
-    // mixes are dequantized, and formats no expert kernel reads (the
-    // K-quants among them) decoded to f16 while packing.
-    llm::QuantAttr expertQuant = quantOfParam(gate);
-    if (quantOfParam(up) != expertQuant || quantOfParam(down) != expertQuant ||
-        (expertQuant && expertQuant.isPackTimeDecodable())) {
-      expertQuant = {};
+    // Stacked GGUF blocks run as stored: gate and up in one format, down in
+    // it or another (down_quant: Q4_K_M's Q6_K ffn_down_exps); other mixes
+    // (float beside blocks, gate unlike up) are dequantized, the formats
+    // the packer decodes to f16 while packing.
+    llm::QuantAttr expertQuant = quantOfParam(gate),
+                   downQuant = quantOfParam(down);
+    if (!expertQuant || quantOfParam(up) != expertQuant || !downQuant) {
+      expertQuant = downQuant = {};
       gate = dequantized(gate);
       up = dequantized(up);
       down = dequantized(down);
+    } else if (downQuant == expertQuant) {
+      downQuant = {};
     }
     Value sharedGate, sharedUp, sharedDown, sharedScale;
     if (c.sharedHiddenDim > 0) {
@@ -579,7 +582,7 @@ private:
                               sharedGate, sharedUp, sharedDown, sharedScale,
                               b.getI64IntegerAttr(c.expertsPerToken),
                               llm::MoERoutingAttr::get(&ctx, routing()),
-                              expertQuant, llm::PlacementAttr(),
+                              expertQuant, downQuant, llm::PlacementAttr(),
                               c.routedScale > 0 && c.routedScale != 1.0
                                   ? b.getF64FloatAttr(c.routedScale)
                                   : FloatAttr(),

@@ -121,14 +121,14 @@ FailureOr<SmallVector<Tier>> parseTiers(StringRef spec, std::string &error) {
 /// Bytes of one expert's gate, up and down weights as stored.
 double expertBytes(MoEOp op) {
   double total = 0;
-  for (Value w : {op.getGateWeights(), op.getUpWeights(), op.getDownWeights()}) {
+  for (auto [w, q] :
+       {std::pair{op.getGateWeights(), op.getExpertQuantAttr()},
+        std::pair{op.getUpWeights(), op.getExpertQuantAttr()},
+        std::pair{op.getDownWeights(), op.getDownWeightsQuant()}}) {
     auto t = cast<RankedTensorType>(w.getType());
     double elements = double(t.getNumElements());
-    if (QuantAttr q = op.getExpertQuantAttr()) {
-      double block = q.getScheme() == QuantScheme::gguf_q8_0   ? 34
-                     : q.getScheme() == QuantScheme::gguf_q4_0 ? 18
-                                                               : 20;
-      total += elements / 32 * block;
+    if (q) {
+      total += elements * q.getBitsPerWeight() / 8;
     } else {
       total += elements * t.getElementTypeBitWidth() / 8;
     }

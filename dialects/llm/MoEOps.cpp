@@ -79,21 +79,28 @@ LogicalResult MoEOp::verify() {
   if (getTopK() < 1 || getTopK() > experts)
     return emitOpError() << "top_k must be in [1, " << experts << "], got "
                          << getTopK();
+  if (getDownQuantAttr() && !getExpertQuantAttr())
+    return emitOpError("down_quant needs expert_quant");
   if (QuantAttr q = getExpertQuantAttr()) {
-    QuantScheme scheme = q.getScheme();
-    if (scheme != QuantScheme::gguf_q8_0 && scheme != QuantScheme::gguf_q4_0 &&
-        scheme != QuantScheme::gguf_q4_1)
-      return emitOpError() << "expert_quant must be a GGUF q8_0, q4_0 or q4_1 "
-                              "block scheme, got "
-                           << q;
-    for (Value w : {getGateWeights(), getDownWeights()}) {
+    for (auto [name, w, wq] :
+         {std::tuple{"gate", getGateWeights(), q},
+          std::tuple{"up", getUpWeights(), q},
+          std::tuple{"down", getDownWeights(), getDownWeightsQuant()}}) {
+      // The ggml formats: block schemes with their scales inside the blocks
+      // (not GQSA's sparse rows nor DGQ's separate scales).
+      QuantScheme scheme = wq.getScheme();
+      if (!wq.isBlockScheme() || wq.hasInputScales() ||
+          scheme == QuantScheme::gqsa_q4_0_s50)
+        return emitOpError() << name << " experts' format must be a GGUF block "
+                                "scheme (q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, "
+                                "q2_k .. q6_k), got "
+                             << wq;
       auto t = cast<RankedTensorType>(w.getType());
-      if (!t.getElementType().isSignlessInteger(q.getBits()) ||
-          t.getDimSize(2) % 32 != 0)
-        return emitOpError() << "quantized expert weights must be i"
-                             << q.getBits()
-                             << " with rows of whole 32-element blocks, got "
-                             << t;
+      if (!t.getElementType().isSignlessInteger(wq.getBits()) ||
+          t.getDimSize(2) % wq.getGroup() != 0)
+        return emitOpError() << "quantized " << name << " experts must be i"
+                             << wq.getBits() << " with rows of whole "
+                             << wq.getGroup() << "-element blocks, got " << t;
     }
   } else if (!isa<FloatType>(gate.getElementType()) ||
              !isa<FloatType>(down.getElementType())) {

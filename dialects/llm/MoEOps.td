@@ -38,10 +38,14 @@ def LLM_MoEOp : LLM_Op<"moe", [Pure, AttrSizedOperandSegments,
     with `shared_scale(w)` (`[1, dim]`) it is first multiplied by
     `sigmoid(w · x)` per token (Qwen2-MoE's `shared_expert_gate`).
 
-    With `expert_quant` (GGUF `q8_0`, `q4_0`, `q4_1` blocks) the routed
+    With `expert_quant` (a GGUF block format: `q8_0`, `q4_0`, `q4_1`,
+    `q5_0`, `q5_1`, `iq4_nl` or a K-quant `q2_k` .. `q6_k`) the routed
     experts' weights are stored as those blocks (integer elements of
     `expert_quant.bits` bits, the logical shape) and each expert's matmuls
     run on its blocks as stored (llama.cpp's quantized `ffn_*_exps`).
+    `down_quant`, when present, is the down projection's format instead
+    (llama.cpp's K-quant presets give `ffn_down_exps` more bits in some
+    layers: Q4_K gate/up with Q6_K down).
 
     With `expert_groups = G` and `top_groups = N` (DeepSeek-V2's
     group-limited routing) the experts form G equal groups of consecutive
@@ -71,6 +75,7 @@ def LLM_MoEOp : LLM_Op<"moe", [Pure, AttrSizedOperandSegments,
                        Optional<LLM_FloatTensor>:$shared_scale_weights,
                        I64Attr:$top_k, LLM_MoERouting:$routing,
                        OptionalAttr<LLM_QuantAttr>:$expert_quant,
+                       OptionalAttr<LLM_QuantAttr>:$down_quant,
                        OptionalAttr<LLM_PlacementAttr>:$placement,
                        OptionalAttr<F64Attr>:$routed_scale,
                        OptionalAttr<I64Attr>:$expert_groups,
@@ -91,6 +96,11 @@ def LLM_MoEOp : LLM_Op<"moe", [Pure, AttrSizedOperandSegments,
   let extraClassDeclaration = [{
     int64_t getNumExperts() { return getRouter().getType().getDimSize(0); }
     bool hasSharedExpert() { return static_cast<bool>(getSharedGateWeights()); }
+    /// The block format of the down projection's weights (down_quant, else
+    /// expert_quant), null for float experts.
+    ::mlir::llm::QuantAttr getDownWeightsQuant() {
+      return getDownQuantAttr() ? getDownQuantAttr() : getExpertQuantAttr();
+    }
     ::mlir::LogicalResult verifySharedExpert(int64_t dim);
   }];
 }

@@ -383,9 +383,24 @@ static bool isKQuantLinear(QLinearOp q) {
 
 int64_t mlir::llm::lowering::kquantTile(Value weight) {
   auto w = dyn_cast<RankedTensorType>(weight.getType());
-  if (!w || w.getRank() != 2 || !w.hasStaticShape() ||
-      w.getDimSize(0) % 8 || w.getDimSize(1) % llmc::kquant::kSuperBlock)
+  if (!w || w.getRank() < 2 || w.getRank() > 3 || !w.hasStaticShape() ||
+      w.getDimSize(w.getRank() - 2) % 8 ||
+      w.getDimSize(w.getRank() - 1) % llmc::kquant::kSuperBlock)
     return 0;
+  // Stacked [experts, rows, cols] expert weights: read by llm.moe's
+  // per-expert kernels (MoE.cpp), each expert's rows as a matrix of its own.
+  if (w.getRank() == 3)
+    return llvm::all_of(weight.getUsers(),
+                        [&](Operation *u) {
+                          auto moe = dyn_cast<MoEOp>(u);
+                          if (moe)
+                            return moe.getInput() != weight &&
+                                   moe.getRouter() != weight;
+                          return isa<UnrealizedConversionCastOp>(u) &&
+                                 u->hasAttr(kBlockLayoutAttr);
+                        })
+               ? 1
+               : 0;
   // Every reader must read the interleaved units: the K-quant kernel, an
   // embedding gather (it decodes the rows it looks up from either layout,
   // blockElementAt), or a byte cast already made so.

@@ -432,9 +432,14 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
         if (layout) {
           int64_t tile = llmc::blockLayoutTile(layout.getValue());
           bool kquant = llmc::kquant::formatNamed(dtype) != nullptr;
-          if (!tile || type.getRank() != 2 || type.getDimSize(0) % (8 * tile) ||
+          // Stacked experts [E, rows, cols]: E * rows rows.
+          int64_t rank = type.getRank(),
+                  rows = rank >= 2 ? type.getNumElements() / type.getShape().back()
+                                   : 0;
+          if (!tile || rank < 2 || rank > 3 || (rank == 3 && !kquant) ||
+              rows % (8 * tile) ||
               (dtype != "q8_0" && dtype != "q4_0" && !kquant) ||
-              (kquant && type.getDimSize(1) % 256))
+              (kquant && type.getShape().back() % 256))
             return def->emitError()
                    << "block layout " << layout
                    << " needs q8_0 / q4_0 / q2_k .. q6_k / q5_0 / q5_1 / "

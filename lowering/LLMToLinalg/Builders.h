@@ -84,8 +84,10 @@ Value blockElementAt(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
 const llmc::kquant::Format *kquantFormat(QuantScheme s);
 /// Groups of 8 rows per tile in which a K-quant weight is interleaved
 /// (dialects/llm/BlockLayout.h; always 1, "rows8": each group's units
-/// together, read as one stream), or 0 for the rows as stored (a reader other than the K-quant
-/// kernel and embedding gathers, or a shape the kernel does not take).
+/// together, read as one stream), or 0 for the rows as stored (a reader
+/// other than the K-quant kernel, embedding gathers and llm.moe's experts
+/// of a stacked [experts, rows, cols] weight, or a shape the kernel does
+/// not take).
 int64_t kquantTile(Value weight);
 /// The [rows, cols] f32 values of GGUF blocks given as their flat bytes.
 Value dequantizeBlockBytes(OpBuilder &b, Location loc, Value bytes, QuantAttr q,

@@ -42,21 +42,27 @@ using namespace mlir::llm::lowering;
 namespace {
 /// A stacked [experts, rows, cols] weight: floats, or GGUF blocks read as
 /// their flat bytes (one cast for all experts, which --llm-buffer-abi binds).
+/// K-quant (and Q5_0 / Q5_1 / IQ4_NL) experts whose rows hold whole
+/// super-blocks, 8 rows at a time, are interleaved by 8 rows as the
+/// K-quant linears' weights (kquantTile): expert e's units are then bytes
+/// [e * per, (e + 1) * per) as in the row-major blocks.
 struct StackedWeight {
   Value floats;      ///< [E, rows, cols] floats, or null
   Value bytes;       ///< GGUF blocks: [E * bytes per expert] i8
   QuantAttr quant;
-  int64_t experts = 0, rows = 0, cols = 0;
+  int64_t experts = 0, rows = 0, cols = 0, tile = 0;
 
   StackedWeight(OpBuilder &b, Location loc, Value w, QuantAttr q) : quant(q) {
     auto t = cast<RankedTensorType>(w.getType());
     experts = t.getDimSize(0);
     rows = t.getDimSize(1);
     cols = t.getDimSize(2);
-    if (q)
+    if (q) {
       bytes = ggufBytes(b, loc, w, q);
-    else
+      tile = kquantFormat(q.getScheme()) ? kquantTile(w) : 0;
+    } else {
       floats = w;
+    }
   }
 
   /// y = x · W_e^T ([n, rows]) for expert `e`.
@@ -83,10 +89,13 @@ struct StackedWeight {
         b, loc, RankedTensorType::get({per}, b.getIntegerType(8)), bytes,
         ArrayRef<OpFoldResult>{first}, ArrayRef<OpFoldResult>{b.getIndexAttr(per)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    if (tile)
+      return buildBlockDotLinear(b, loc, x, mine, quant, rows, Value(), tile);
     if (quant.getScheme() == QuantScheme::gguf_q8_0 ||
         quant.getScheme() == QuantScheme::gguf_q4_0)
       return buildBlockDotLinear(b, loc, x, mine, quant, rows);
-    // q4_1: this expert's weight dequantized, then the float kernels.
+    // q4_1, or rows no kernel reads: this expert's weight dequantized, then
+    // the float kernels.
     Value w = dequantizeBlockBytes(b, loc, mine, quant,
                                    RankedTensorType::get({rows, cols}, elt));
     return buildFloatLinear(b, loc, x, w, resultType);
@@ -324,7 +333,7 @@ struct LowerMoE : OpConversionPattern<MoEOp> {
     StackedWeight stacked[3] = {
         {b, loc, a.getGateWeights(), op.getExpertQuantAttr()},
         {b, loc, a.getUpWeights(), op.getExpertQuantAttr()},
-        {b, loc, a.getDownWeights(), op.getExpertQuantAttr()}};
+        {b, loc, a.getDownWeights(), op.getDownWeightsQuant()}};
     auto perExpert = scf::ForOp::create(
         b, loc, c0, iconst(b, loc, experts), c1,
         ValueRange{empty(b, loc, {dyn, dim}, elt, slots)},

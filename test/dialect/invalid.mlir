@@ -746,7 +746,7 @@ func.func @moe_int_experts(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tens
 // -----
 
 func.func @moe_quant_bits(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x96x64xi8>, %wd: tensor<8x64x96xi8>) {
-  // expected-error @+1 {{quantized expert weights must be i4 with rows of whole 32-element blocks, got 'tensor<8x96x64xi8>'}}
+  // expected-error @+1 {{quantized gate experts must be i4 with rows of whole 32-element blocks, got 'tensor<8x96x64xi8>'}}
   %0 = llm.moe %x, %r, %wg, %wg, %wd routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xi8>, tensor<8x64x96xi8>
   return
 }
@@ -754,8 +754,26 @@ func.func @moe_quant_bits(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tenso
 // -----
 
 func.func @moe_quant_scheme(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x96x64xi4>, %wd: tensor<8x64x96xi4>) {
-  // expected-error @+1 {{expert_quant must be a GGUF q8_0, q4_0 or q4_1 block scheme}}
+  // expected-error @+1 {{gate experts' format must be a GGUF block scheme (q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k .. q6_k)}}
   %0 = llm.moe %x, %r, %wg, %wg, %wd routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 32, scheme = symmetric, granularity = group>} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xi4>, tensor<8x64x96xi4>
+  return
+}
+
+// -----
+
+// down_quant is the down projection's format: Q6_K's 6-bit elements in
+// super-blocks of 256, which a 96-wide row does not hold.
+func.func @moe_down_quant(%x: tensor<?x256xf32>, %r: tensor<8x256xf32>, %wg: tensor<8x96x256xi4>, %wd: tensor<8x256x96xi6>) {
+  // expected-error @+1 {{quantized down experts must be i6 with rows of whole 256-element blocks, got 'tensor<8x256x96xi6>'}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 256, scheme = gguf_q4_k, granularity = block>, down_quant = #llm.quant<bits = 6, group = 256, scheme = gguf_q6_k, granularity = block>} : tensor<?x256xf32>, tensor<8x256xf32>, tensor<8x96x256xi4>, tensor<8x256x96xi6>
+  return
+}
+
+// -----
+
+func.func @moe_down_quant_alone(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %wg: tensor<8x96x64xf32>, %wd: tensor<8x64x96xf32>) {
+  // expected-error @+1 {{down_quant needs expert_quant}}
+  %0 = llm.moe %x, %r, %wg, %wg, %wd routing topk_softmax {top_k = 2 : i64, down_quant = #llm.quant<bits = 8, group = 32, scheme = gguf_q8_0, granularity = block>} : tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x96x64xf32>, tensor<8x64x96xf32>
   return
 }
 

@@ -64,22 +64,38 @@ K_STORED = [("Q4_K_M", "Q4_K", Q4_K_M, False, None, K_SMALL3),
              "x86-64-v3", K_SMALL3),
             ("IQ4_NL/Q5_0", "IQ4_NL", {"ffn_down": "Q5_0"},
              False, None, K_SMALL3)]
+# Mixtral-style MoE layers (4 experts, top 2) whose stacked experts run as
+# stored: Q4_K gate/up with Q6_K down (llm.moe's down_quant, as Q4_K_M
+# writes ffn_down_exps), IQ4_NL; the router in F32.
+MOE = [("MoE Q4_K experts, Q6_K down", "Q4_K",
+        {"ffn_down_exps": "Q6_K", "ffn_gate_inp": "F32"}, K_SMALL3),
+       ("MoE IQ4_NL experts", "IQ4_NL", {"ffn_gate_inp": "F32"}, K_SMALL)]
 # Rows of whole blocks of 32 but not of 256 (hidden 64): no kernel reads
 # them interleaved, so they are decoded per call (exact f32 weights).
 NARROW = [("Q5_0 rows of 64", "Q5_0"), ("IQ4_NL rows of 64", "IQ4_NL")]
 
 
-def reference_model(expected, c=modelgen.SMALL):
+def reference_model(expected, c=modelgen.SMALL, a8=None):
+    """The reference of a modelgen.write_gguf model; MoE layers (Mixtral's
+    routing, top 2) quantize their experts' inputs with `a8`."""
     d, h = c["hidden"], c["heads"]
     w = {"embed": expected["token_embd.weight"], "norm": expected["output_norm.weight"]}
     w["out"] = expected.get("output.weight", w["embed"])
     w["layers"] = []
     for l in range(c["layers"]):
         b = f"blk.{l}."
+        moe = b + "ffn_gate_inp.weight" in expected
         w["layers"].append({k: expected[b + g + ".weight"] for k, g in (
             ("attn_norm", "attn_norm"), ("wq", "attn_q"), ("wk", "attn_k"), ("wv", "attn_v"),
-            ("wo", "attn_output"), ("ffn_norm", "ffn_norm"), ("w1", "ffn_gate"),
-            ("w3", "ffn_up"), ("w2", "ffn_down"))})
+            ("wo", "attn_output"), ("ffn_norm", "ffn_norm")) + (() if moe else (
+            ("w1", "ffn_gate"), ("w3", "ffn_up"), ("w2", "ffn_down")))})
+        if moe:
+            w["layers"][-1]["moe"] = dict(
+                router=expected[b + "ffn_gate_inp.weight"],
+                w1=expected[b + "ffn_gate_exps.weight"],
+                w3=expected[b + "ffn_up_exps.weight"],
+                w2=expected[b + "ffn_down_exps.weight"],
+                top_k=2, renorm=True, act_quant=a8)
     cfg = dict(dim=d, hidden=c["inter"], layers=c["layers"], heads=h, kv_heads=c["kv"],
                vocab=c["vocab"], seq=256, head_dim=d // h, eps=1e-5, theta=10000.0,
                rope="interleaved")
@@ -194,6 +210,16 @@ def main():
                               reference_model(expected, shape),
                               ["--cpu", cpu] if cpu else [],
                               reference.quantize_q8_blocks,
+                              note="run as stored; ", seed=2)
+    for i, (name, dtype, mix, shape) in enumerate(MOE):
+        path = os.path.join(work, f"llama-moe-{i}.gguf")
+        expected = modelgen.write_gguf(path, "llama", dtype, experts=4, seed=5,
+                                       small=shape, dtypes=mix)
+        failures += run_model(rt, llmc, path,
+                              os.path.join(work, f"llama-moe-{i}.llmc"), name,
+                              reference_model(expected, shape,
+                                              reference.quantize_q8_blocks),
+                              a8=reference.quantize_q8_blocks,
                               note="run as stored; ", seed=2)
     for i, (name, dtype) in enumerate(NARROW):
         path = os.path.join(work, f"llama-narrow-{i}.gguf")

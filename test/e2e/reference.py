@@ -254,10 +254,13 @@ def forward(m, tokens, act_quant=None, kv_quant=None, on_hidden=None):
         p = s / s.sum(-1, keepdims=True)
         o = np.einsum("hts,shd->thd", p, v).reshape(T, H * hd)
         x = x + aq(o, "wo") @ L["wo"].T
-        h = aq(rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64), "w1")
+        h = rmsnorm(x, L["ffn_norm"], c["eps"]).astype(np.float64)
         if "moe" in L:
+            # The router reads h in float; the experts quantize their inputs
+            # themselves (the layer's act_quant).
             x = x + moe_ffn(h, L["moe"])
             continue
+        h = aq(h, "w1")
         g = h @ L["w1"].T
         u = h @ L["w3"].T
         x = x + aq((g / (1 + np.exp(-g))) * u, "w2") @ L["w2"].T

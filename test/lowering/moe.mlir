@@ -125,6 +125,26 @@ func.func @q4_0(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>) -> tensor<?x64xf32> 
 
 // -----
 
+// K-quant experts (Q4_K gate/up, Q6_K down: down_quant) run on their
+// super-blocks interleaved by 8 rows ("rows8", as the K-quant linears'):
+// gate's 4 x 256 rows of one 144-byte super-block, expert e's 32 units of
+// 8 x 144 bytes at e * 36864; down's Q6_K super-blocks of 210 bytes.
+// CHECK-LABEL: func.func @q4_k
+// CHECK: %[[GATE:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x256x256xi4> to tensor<147456xi8> {llm.block_layout = "rows8"}
+// CHECK: builtin.unrealized_conversion_cast %{{.*}} : tensor<4x256x256xi6> to tensor<215040xi8> {llm.block_layout = "rows8"}
+// CHECK: scf.for %[[EX:.*]] = %c0 to %c4
+// CHECK: %[[AT:.*]] = arith.muli %[[EX]], %c36864
+// CHECK: tensor.extract_slice %[[GATE]][%[[AT]]] [36864] [1] : tensor<147456xi8> to tensor<36864xi8>
+func.func @q4_k(%x: tensor<?x256xf32>, %r: tensor<4x256xf32>) -> tensor<?x256xf32> {
+  %g = llm.param "g" {quant = #llm.quant<bits = 4, group = 256, scheme = gguf_q4_k, granularity = block>} : tensor<4x256x256xi4>
+  %u = llm.param "u" {quant = #llm.quant<bits = 4, group = 256, scheme = gguf_q4_k, granularity = block>} : tensor<4x256x256xi4>
+  %d = llm.param "d" {quant = #llm.quant<bits = 6, group = 256, scheme = gguf_q6_k, granularity = block>} : tensor<4x256x256xi6>
+  %y = llm.moe %x, %r, %g, %u, %d routing topk_softmax {top_k = 2 : i64, expert_quant = #llm.quant<bits = 4, group = 256, scheme = gguf_q4_k, granularity = block>, down_quant = #llm.quant<bits = 6, group = 256, scheme = gguf_q6_k, granularity = block>} : tensor<?x256xf32>, tensor<4x256xf32>, tensor<4x256x256xi4>, tensor<4x256x256xi6>
+  return %y : tensor<?x256xf32>
+}
+
+// -----
+
 // f16 activations have no lowering yet: one diagnostic, no crash.
 func.func @f16(%x: tensor<?x64xf16>, %r: tensor<4x64xf16>, %g: tensor<4x96x64xf16>,
                %u: tensor<4x96x64xf16>, %d: tensor<4x64x96xf16>) -> tensor<?x64xf16> {

@@ -370,13 +370,17 @@ Error llmc::planWeights(const ModelSource &source, mlir::ArrayAttr weightTable,
       auto shape = d.getAs<mlir::ArrayAttr>("shape");
       tile = blockLayoutTile(layout.getValue());
       rows8 = blockFormatNamed(dtype.str());
-      if (!tile || shape.size() != 2 || !rows8)
+      if (!tile || shape.size() < 2 || shape.size() > 3 || !rows8)
         return fileError(input, "weight '" + name + "' has layout '" +
                                     layout.getValue() +
                                     "' (only q8_0 / q4_0 / q2_k .. q6_k / q5_0 / "
-                                    "q5_1 / iq4_nl rows8 / rows64)");
-      rows = cast<mlir::IntegerAttr>(shape[0]).getInt();
-      cols = cast<mlir::IntegerAttr>(shape[1]).getInt();
+                                    "q5_1 / iq4_nl rows8 / rows64, 2-D or "
+                                    "stacked experts)");
+      // Stacked experts [E, rows, cols] interleave as E * rows rows.
+      rows = 1;
+      for (mlir::Attribute dim : shape.getValue().drop_back())
+        rows *= cast<mlir::IntegerAttr>(dim).getInt();
+      cols = cast<mlir::IntegerAttr>(shape[shape.size() - 1]).getInt();
       int64_t n = blockElements(*rows8);
       if (rows % (8 * tile) || cols % n ||
           uint64_t(rows * cols / n * blockBytes(*rows8)) != bytes)
