@@ -342,8 +342,12 @@ def CPUVNNI : Pass<"llm-cpu-vnni", "mlir::func::FuncOp"> {
     by a constant, `ori` of such, or a `vector.from_elements` of elements
     extracted from a constant table (bounded by its largest entry: IQ4_NL's
     lookup); q4_0 / Q4_K nibbles, Q5_0's 5-bit quants, IQ4_NL's magnitudes
-    and Q6_K's 6-bit quants qualify, q8_0's `xor 0x80` bytes do not (they keep the portable
-    form, which LLVM widens to 32-bit multiplies). A chain of such dot
+    and Q6_K's 6-bit quants qualify. Bytes that may reach 128 (q8_0's `xor
+    0x80` bytes) are split first, exactly: a chain of such dot products,
+    each the accumulator of the next, becomes a chain over the low nibbles
+    from `acc` plus 16 times a chain over the high nibbles (`u & 15`, `u >>
+    4`), both bounded; LLVM would widen them to 32-bit multiplies (q8_0
+    decode at 0.35x llama.cpp on x86-64-v3). A chain of such dot
     products, each the accumulator of the next (a block's 4-byte words
     into one sum), keeps the `vpmaddubsw` pair sums in i16 (`vpaddw`) while
     their bounds prove they fit (|pair| <= 2 x bound(u) x 128 per product,

@@ -7,9 +7,11 @@
 // (operands in either order).
 // CHECK-LABEL: func.func @dot
 // With isa=avx2 the unsigned bytes here are arguments (any value up to 255):
-// vpmaddubsw could saturate, so the portable form stays.
+// vpmaddubsw could saturate on them, so the 8-lane product takes their
+// nibbles (two vpmaddubsw); the 4-lane one keeps the portable form.
 // AVX2-LABEL: func.func @dot
-// AVX2-NOT: llvm.call_intrinsic
+// AVX2-COUNT-2: llvm.x86.avx2.pmadd.ub.sw
+// AVX2: vector.multi_reduction <add>, %{{.*}} : vector<4x4xi32> to vector<4xi32>
 // AVX2: return
 // CHECK-SAME: (%[[ACC:.*]]: vector<8xi32>, %[[U:.*]]: vector<32xi8>, %[[S:.*]]: vector<32xi8>, %[[ACC4:.*]]: vector<4xi32>, %[[U4:.*]]: vector<16xi8>, %[[S4:.*]]: vector<16xi8>)
 // CHECK: %[[R:.*]] = llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"(%[[ACC]], %[[U]], %[[S]]) : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
@@ -56,18 +58,26 @@ func.func @not_dot(%acc: vector<8xi32>, %u: vector<32xi8>, %s: vector<32xi8>, %a
 
 // isa=avx2: unsigned bytes below 128 (nibbles: a mask of 15 and a shift by 4;
 // Q6_K's 6-bit quants: an or of masks) become vpmaddubsw + vpmaddwd with
-// ones, added to the accumulator; bytes that may reach 128 (xor 0x80) stay.
-// With VNNI all three are vpdpbusd.
+// ones, added to the accumulator; bytes that may reach 128 (xor 0x80) are
+// split into their nibbles first: the low nibbles' product from acc, plus
+// 16 times the high nibbles'. With VNNI all four are vpdpbusd.
 // CHECK-LABEL: func.func @bounded
-// CHECK-COUNT-3: llvm.x86.avx512.vpdpbusd.256
+// CHECK-COUNT-4: llvm.x86.avx512.vpdpbusd.256
 // AVX2-LABEL: func.func @bounded
 // AVX2: %[[LO:.*]] = arith.andi
 // AVX2: %[[P:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[LO]], %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
 // AVX2: %[[Q:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%[[P]], %{{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
 // AVX2: arith.addi %{{.*}}, %[[Q]] : vector<8xi32>
 // AVX2-COUNT-2: llvm.x86.avx2.pmadd.ub.sw
-// AVX2-NOT: llvm.x86.avx2.pmadd.ub.sw
-// AVX2: vector.multi_reduction <add>
+// AVX2: %[[XL:.*]] = arith.andi %[[X:.*]], %{{.*}} : vector<32xi8>
+// AVX2: %[[XH:.*]] = arith.shrui %[[X]], %{{.*}} : vector<32xi8>
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[XL]], %{{.*}})
+// AVX2: %[[LOW:.*]] = arith.addi
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[XH]], %{{.*}})
+// AVX2: %[[HIGH:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
+// AVX2: %[[SH:.*]] = arith.shli %[[HIGH]], %{{.*}} : vector<8xi32>
+// AVX2: arith.addi %[[LOW]], %[[SH]] : vector<8xi32>
+// AVX2-NOT: vector.multi_reduction
 func.func @bounded(%acc: vector<8xi32>, %w: vector<32xi8>, %h: vector<32xi8>, %s: vector<32xi8>) -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>) {
   %c15 = arith.constant dense<15> : vector<32xi8>
   %c4 = arith.constant dense<4> : vector<32xi8>
@@ -102,11 +112,16 @@ func.func @bounded(%acc: vector<8xi32>, %w: vector<32xi8>, %h: vector<32xi8>, %s
 
 // isa=avx2: bytes looked up in a constant table (IQ4_NL's magnitudes: a
 // byte shuffle once LLVM sees the extracts) are bounded by its largest
-// entry: below 128 they take vpmaddubsw, a table reaching 200 stays.
+// entry: below 128 they take vpmaddubsw as they are, a table reaching 200
+// is split into nibbles first (two more).
 // AVX2-LABEL: func.func @lookup
-// AVX2-COUNT-1: llvm.x86.avx2.pmadd.ub.sw
-// AVX2-NOT: llvm.x86.avx2.pmadd.ub.sw
-// AVX2: vector.multi_reduction <add>
+// AVX2: %[[U:.*]] = vector.from_elements
+// AVX2: %[[V:.*]] = vector.from_elements
+// AVX2: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[U]], %{{.*}})
+// AVX2: arith.andi %[[V]]
+// AVX2: arith.shrui %[[V]]
+// AVX2-COUNT-2: llvm.x86.avx2.pmadd.ub.sw
+// AVX2-NOT: vector.multi_reduction
 func.func @lookup(%acc: vector<8xi32>, %i: index, %s: vector<32xi8>) -> (vector<8xi32>, vector<8xi32>) {
   %small = arith.constant dense<[127, 104, 83, 65, 49, 35, 22, 10, 1, 13, 25, 38, 53, 69, 89, 113]> : vector<16xi8>
   %big = arith.constant dense<[127, 104, 83, 65, 49, 35, 22, 10, 1, 13, 25, 38, 53, 69, 89, -56]> : vector<16xi8>
