@@ -147,6 +147,39 @@ Value portableDot(OpBuilder &b, Location l, Value acc, Value u, Value s) {
       b, l, q, acc, ArrayRef<bool>{false, true}, vector::CombiningKind::ADD);
 }
 
+using DotChain = SmallVector<vector::MultiDimReductionOp>;
+
+/// The maximal chains, in order, of the dot products in `f` that satisfy
+/// `member`, each the accumulator of the next (acc_{i+1} = acc_i +
+/// dot(u_i, s_i), the accumulator used once, in one block).
+SmallVector<DotChain>
+dotChains(func::FuncOp f,
+          function_ref<bool(vector::MultiDimReductionOp)> member) {
+  auto prevOf = [&](vector::MultiDimReductionOp op) {
+    auto prev = op.getAcc().getDefiningOp<vector::MultiDimReductionOp>();
+    return prev && prev->hasOneUse() && prev->getBlock() == op->getBlock() &&
+                   member(prev)
+               ? prev
+               : vector::MultiDimReductionOp();
+  };
+  SmallVector<DotChain> chains;
+  f.walk([&](vector::MultiDimReductionOp op) {
+    if (!member(op))
+      return;
+    // Only chain ends start a chain: an op whose result feeds another
+    // member's accumulator is part of that one's chain.
+    if (op->hasOneUse())
+      if (auto next = dyn_cast<vector::MultiDimReductionOp>(*op->user_begin()))
+        if (member(next) && prevOf(next) == op)
+          return;
+    DotChain chain{op};
+    for (auto prev = prevOf(op); prev; prev = prevOf(prev))
+      chain.push_back(prev);
+    chains.push_back(DotChain(llvm::reverse(chain)));
+  });
+  return chains;
+}
+
 /// AVX2: a chain of 8-lane dot products whose unsigned bytes may reach 128
 /// (q8_0's bytes xor 0x80), each the accumulator of the next, becomes two
 /// chains over the bytes' nibbles, which vpmaddubsw takes (exact):
@@ -155,33 +188,13 @@ Value portableDot(OpBuilder &b, Location l, Value acc, Value u, Value s) {
 /// Widening the bytes to 32-bit multiplies instead cost ~4x the
 /// instructions (q8_0 decode at 0.35x llama.cpp on x86-64-v3).
 void splitWideDotChains(func::FuncOp f) {
-  auto wide = [](vector::MultiDimReductionOp op) {
-    std::optional<DotBytes> d = dotBytesOf(op);
-    return d && d->lanes == 8 && unsignedBound(d->u) > 127;
-  };
-  auto prevOf = [&](vector::MultiDimReductionOp op) {
-    auto prev = op.getAcc().getDefiningOp<vector::MultiDimReductionOp>();
-    return prev && prev->hasOneUse() && prev->getBlock() == op->getBlock() &&
-                   wide(prev)
-               ? prev
-               : vector::MultiDimReductionOp();
-  };
-  SmallVector<SmallVector<vector::MultiDimReductionOp>> chains;
-  f.walk([&](vector::MultiDimReductionOp op) {
-    if (!wide(op))
-      return;
-    if (op->hasOneUse())
-      if (auto next = dyn_cast<vector::MultiDimReductionOp>(*op->user_begin()))
-        if (wide(next) && prevOf(next) == op)
-          return; // not the chain's end
-    SmallVector<vector::MultiDimReductionOp> chain{op};
-    for (auto prev = prevOf(op); prev; prev = prevOf(prev))
-      chain.push_back(prev);
-    chains.push_back(
-        SmallVector<vector::MultiDimReductionOp>(llvm::reverse(chain)));
-  });
+  SmallVector<DotChain> chains =
+      dotChains(f, [](vector::MultiDimReductionOp op) {
+        std::optional<DotBytes> d = dotBytesOf(op);
+        return d && d->lanes == 8 && unsignedBound(d->u) > 127;
+      });
   OpBuilder b(f.getContext());
-  for (auto &chain : chains) {
+  for (DotChain &chain : chains) {
     Location l = chain.back().getLoc();
     Value lo = chain.front().getAcc(), hi;
     auto bytes = cast<VectorType>(dotBytesOf(chain.front())->u.getType());
@@ -219,32 +232,11 @@ void splitWideDotChains(func::FuncOp f) {
 /// 1 vpaddd instead of 8 of each. Each vpmaddubsw stays where its dot
 /// product was, so the unpacked bytes live as briefly as before.
 void lowerAVX2DotChains(func::FuncOp f) {
-  auto link = [](vector::MultiDimReductionOp op) -> vector::MultiDimReductionOp {
-    auto prev = op.getAcc().getDefiningOp<vector::MultiDimReductionOp>();
-    if (!prev || !prev->hasOneUse() || prev->getBlock() != op->getBlock())
-      return {};
-    return prev;
-  };
-  auto usable = [](vector::MultiDimReductionOp op) {
-    std::optional<DotBytes> d = dotBytesOf(op);
-    return d && d->lanes == 8 && unsignedBound(d->u) <= 127;
-  };
-  SmallVector<SmallVector<vector::MultiDimReductionOp>> chains;
-  f.walk([&](vector::MultiDimReductionOp op) {
-    if (!usable(op))
-      return;
-    // Only chain ends start a chain: an op whose result feeds another
-    // usable dot product's accumulator is part of that one's chain.
-    if (op->hasOneUse())
-      if (auto next = dyn_cast<vector::MultiDimReductionOp>(*op->user_begin()))
-        if (usable(next) && link(next) == op)
-          return;
-    SmallVector<vector::MultiDimReductionOp> chain{op};
-    for (auto prev = link(op); prev && usable(prev); prev = link(prev))
-      chain.push_back(prev);
-    chains.push_back(
-        SmallVector<vector::MultiDimReductionOp>(llvm::reverse(chain)));
-  });
+  SmallVector<DotChain> chains =
+      dotChains(f, [](vector::MultiDimReductionOp op) {
+        std::optional<DotBytes> d = dotBytesOf(op);
+        return d && d->lanes == 8 && unsignedBound(d->u) <= 127;
+      });
   OpBuilder b(f.getContext());
   auto i16x16 = VectorType::get({16}, b.getI16Type());
   auto i32x8 = VectorType::get({8}, b.getI32Type());
