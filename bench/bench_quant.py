@@ -37,8 +37,9 @@ Per scheme: prefill (--prompt tokens) and decode (--decode steps after
 it) tokens/s, median and [min, max] of --runs rounds, llmc and llama.cpp
 taking turns; the ratio of the medians llmc / llama.cpp; the weight bytes one decode token reads (the
 artifact's weights minus the embedding table, of which one row is read),
-and the roofline = measured bandwidth (`llmc roofline --hardware host`) /
-those bytes, with each engine's fraction of it.
+and the roofline = measured bandwidth (`llmc roofline --hardware host`,
+once per round; median and spread) / those bytes, with each engine's
+fraction of it.
 
 Artifacts are cached in --workdir and rebuilt when older than the llmc
 binary or their model file (1.1B compiles take minutes).
@@ -189,7 +190,14 @@ def main():
             r["llmc_weights_bytes_per_token"] = nbytes
             ours, theirs = {cpu: [] for cpu in cpus}, []
             anchor = ggufs.get(ANCHOR[scheme])
+            # The bandwidth once per round too: on a shared VM it moved
+            # between 34 and 78 GB/s within an hour (2026-12-07).
+            bws = []
             for _ in range(a.runs):
+                if bw:
+                    fresh = host_bandwidth(a.llmc, bin_path, fresh=True)
+                    if fresh:
+                        bws.append(fresh)
                 for cpu in cpus:
                     log(f"{name} {scheme}: llmc --cpu {cpu}")
                     ours[cpu].append(bench_llmc(rt, arts[cpu], vocab, a.prompt,
@@ -223,9 +231,11 @@ def main():
                         for cpu, v in per_cpu.items()}
             else:
                 r["llama_cpp"] = "not installed (pip install llama-cpp-python)"
-            if bw:
-                roof = bw * 1e9 / nbytes
-                r["roofline"] = {"bandwidth_gbs": round(bw, 2),
+            if bws:
+                roof = float(np.median(bws)) * 1e9 / nbytes
+                r["roofline"] = {"bandwidth_gbs": round(float(np.median(bws)), 2),
+                                 "bandwidth_spread_gbs": [round(min(bws), 2),
+                                                          round(max(bws), 2)],
                                  "decode_tok_s": round(roof, 2),
                                  "llmc_fraction": round(best["decode_tok_s"] / roof, 3)}
                 if ref_best:
