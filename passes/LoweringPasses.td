@@ -75,7 +75,10 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
     tokens per register tile, 8-lane i32 byte dot products per block scaled
     into f32 accumulators; `--llm-cpu-vnni` makes those vpdpbusd) computes
     the product;
-    see lowering/LLMToLinalg/BlockDot.cpp. q4_1 is dequantized to f32 first,
+    see lowering/LLMToLinalg/BlockDot.cpp. The K-quants (q2_k .. q6_k) and
+    q5_0 / q5_1 / iq4_nl (8 blocks of 32 as one super-block) run the same
+    way on super-blocks interleaved by 8 rows (KQuantDot.cpp), as do
+    `llm.moe`'s experts in those formats. q4_1 is dequantized to f32 first,
     then the f32 linear runs (correct, not fast).
     An `llm.qlinear` over symmetric/asymmetric 8- or 4-bit integers
     (`--llm-quantize`) dequantizes in registers inside the contraction:
