@@ -129,6 +129,12 @@ def ConvertLLMToLinalg : Pass<"convert-llm-to-linalg", "mlir::ModuleOp"> {
            "Bracket every op with calls to llmc_profile_enter/exit(id) (the "
            "runtime's per-op timers) and list the ops as module attribute "
            "llm.profile">,
+    Option<"dotIsa", "dot-isa", "std::string", /*default=*/"\"\"",
+           "The target's byte dot product, as llm-cpu-vnni's isa (vnni, avx2, "
+           "neon-dot, neon-i8mm; empty: unknown), recorded as module attribute "
+           "llm.dot_isa for the block kernels whose best form differs per "
+           "ISA (IQ4_NL's table: offset by 128 where unsigned bytes up to 255 "
+           "are free, vnni and neon-i8mm)">,
   ];
   let dependentDialects = [
     "::mlir::llm::LLMDialect", "::mlir::linalg::LinalgDialect",

@@ -285,4 +285,13 @@ Value inverseStep(OpBuilder &b, Location l, Value amax) {
       zero, arith::DivFOp::create(b, l, fconst(b, l, f32, 1.0), d));
 }
 
+bool hasWideUnsignedDots(OpBuilder &b) {
+  Operation *at = b.getInsertionBlock()->getParentOp();
+  auto module = isa<ModuleOp>(at) ? cast<ModuleOp>(at)
+                                  : at->getParentOfType<ModuleOp>();
+  auto isa = module ? module->getAttrOfType<StringAttr>(kDotIsaAttr)
+                    : StringAttr();
+  return isa && (isa.getValue() == "vnni" || isa.getValue() == "neon-i8mm");
+}
+
 } // namespace mlir::llm::lowering

@@ -100,6 +100,13 @@ bool isBlockDotLinear(QLinearOp op);
 /// units of each group together, "rows64" with those of 8 groups per
 /// block column together.
 inline constexpr llvm::StringLiteral kBlockLayoutAttr = "llm.block_layout";
+/// The module attribute naming the target's byte dot product
+/// (convert-llm-to-linalg's dot-isa: vnni, avx2, neon-dot, neon-i8mm).
+inline constexpr llvm::StringLiteral kDotIsaAttr = "llm.dot_isa";
+/// Whether the module holding `b`'s insertion point targets a byte dot
+/// product that takes unsigned bytes up to 255 at no extra cost (vnni's
+/// vpdpbusd, i8mm's usdot; AVX2's vpmaddubsw saturates, sdot is signed).
+bool hasWideUnsignedDots(OpBuilder &b);
 /// (The names and their tiles: llmc::blockLayoutName / blockLayoutTile,
 /// dialects/llm/BlockLayout.h.)
 /// Groups of 8 rows per tile of the interleaved layout the block kernel

@@ -29,8 +29,9 @@
 //   Q5_0 / Q5_1 / IQ4_NL (blocks of 32, 8 of them a super-block): one chain
 //         per block scaled by d a_j; Q5_0's -16 folds into where the chain
 //         starts, Q5_1's min is Q4_K's without the 6-bit scale, IQ4_NL's
-//         table is a byte shuffle of the nibbles (magnitudes, the signs
-//         moved to the activations).
+//         table is a byte shuffle of the nibbles (values + 128 where the
+//         target's dot product takes unsigned bytes up to 255, else
+//         magnitudes with the signs moved to the activations).
 //
 // Scales and quants are unpacked with byte-wise and/shift/or on 8 rows at
 // once; nothing is decoded to memory.
@@ -85,8 +86,15 @@ ActivationFactors activationFactors(OpBuilder &b, Location l,
     a.startSpan = kBlock;
     return a;
   }
-  if (is(f, kq::kIQ4NLFormat))
+  if (is(f, kq::kIQ4NLFormat)) {
+    // Wide unsigned dots: the table offset by 128, the chain starting at
+    // -128 sum(xq) per block (blocks32Group).
+    if (hasWideUnsignedDots(b)) {
+      a.start = blockSums(b, l, qb.q, in, kBlock, -128);
+      a.startSpan = kBlock;
+    }
     return a;
+  }
   if (is(f, kq::kQ6KFormat) || is(f, kq::kQ3KFormat)) {
     a.start = blockSums(b, l, qb.q, in, 16, is(f, kq::kQ6KFormat) ? -32 : -4);
     return a;
@@ -495,17 +503,21 @@ struct KernelBuilder {
     return andI(arith::ExtSIOp::create(b, l, t, set), 16);
   }
 
-  /// IQ4_NL: the magnitudes |kIQ4NLValues[q]| of the nibbles `q` (a
-  /// lookup a byte shuffle does: vpshufb, tbl) and where the values are
-  /// negative (q < 8), so that the byte dot product's unsigned side stays
-  /// below 128: the signs go to the activations (withSigns).
-  std::pair<Value, Value> iq4nlMagnitudes(Value q) {
+  /// IQ4_NL: the nibbles `q` looked up in a table (a byte shuffle:
+  /// vpshufb, vpermb, tbl). Where unsigned bytes up to 255 are free
+  /// (`offset`: vpdpbusd, usdot), the values + 128 (the chain starts at
+  /// -128 sum(xq)); otherwise their magnitudes, which keep the byte dot
+  /// product's unsigned side below 128 (vpmaddubsw, sdot), and where the
+  /// values are negative (q < 8): the signs go to the activations
+  /// (withSigns).
+  std::pair<Value, Value> iq4nlLookup(Value q, bool offset) {
     VectorType t = vec(kBlock, i8());
-    SmallVector<int8_t> magnitudes;
+    SmallVector<int8_t> entries;
     for (int8_t v : kq::kIQ4NLValues)
-      magnitudes.push_back(int8_t(v < 0 ? -v : v));
+      entries.push_back(offset ? int8_t(uint8_t(v + 128))
+                               : int8_t(v < 0 ? -v : v));
     Value table = arith::ConstantOp::create(
-        b, l, DenseElementsAttr::get(vec(16, i8()), ArrayRef<int8_t>(magnitudes)));
+        b, l, DenseElementsAttr::get(vec(16, i8()), ArrayRef<int8_t>(entries)));
     SmallVector<Value> looked;
     for (int64_t i = 0; i < kBlock; ++i) {
       Value n = vector::ExtractOp::create(b, l, q, ArrayRef<int64_t>{i});
@@ -514,6 +526,8 @@ struct KernelBuilder {
           vector::ExtractOp::create(b, l, table, ArrayRef<OpFoldResult>{at}));
     }
     Value u = vector::FromElementsOp::create(b, l, t, looked);
+    if (offset)
+      return {u, Value()};
     Value negative = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, q,
                                            splat(t, 8));
     return {u, negative};
@@ -552,7 +566,7 @@ struct KernelBuilder {
           if (qh)
             q = orI(q, fifthBits(qh, c, h));
           if (iq4)
-            std::tie(q, negative) = iq4nlMagnitudes(q);
+            std::tie(q, negative) = iq4nlLookup(q, !steps[0].start.empty());
           for (auto [t, st] : llvm::enumerate(steps)) {
             Value x = word(st, 8 * j + 4 * h + c);
             if (negative)

@@ -591,6 +591,8 @@ struct ConvertLLMToLinalg
 
     if (profile)
       instrument(module);
+    if (!dotIsa.empty())
+      module->setAttr(kDotIsaAttr, StringAttr::get(ctx, dotIsa));
     numberPagedExperts(module);
     bool observes = false;
     module.walk([&](ObserveOp) { observes = true; });

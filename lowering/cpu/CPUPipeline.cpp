@@ -52,9 +52,8 @@ LogicalResult mlir::llm::buildLLMToCPUPipeline(OpPassManager &pm,
   // Per-op profiling counts each layer's ops apart: no outlining then.
   if (stage != CPUPipelineStage::FromBufferABI)
     os << (o.outlineLayers && !o.profile ? "llm-outline-layers," : "")
-       << (o.profile ? "convert-llm-to-linalg{profile=true}"
-                     : "convert-llm-to-linalg")
-       << ",llm-buffer-abi";
+       << "convert-llm-to-linalg{profile=" << (o.profile ? "true" : "false")
+       << " dot-isa=" << o.dotIsa << "},llm-buffer-abi";
   if (stage == CPUPipelineStage::ToBufferABI)
     return parsePassPipeline(p, pm);
   if (stage == CPUPipelineStage::All)

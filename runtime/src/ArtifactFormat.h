@@ -31,7 +31,11 @@ constexpr const char *kEntryABI = "llmc-buffer-v1";
 constexpr const char *kCheckedX86Features[] = {
     "sse4.2", "sse4a", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "popcnt",
     "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512vnni",
-    "avx512bf16", "avxvnni"};
+    "avx512bf16", "avxvnni",
+    // LLVM uses these unasked: vpermb (VBMI) for a byte table lookup such as
+    // IQ4_NL's, FP16 arithmetic for f16 values.
+    "avx512vbmi", "avx512vbmi2", "avx512ifma", "avx512bitalg",
+    "avx512vpopcntdq", "avx512fp16"};
 
 /// Executables built with `llmc compile --emit exe` carry their artifact
 /// after the ELF image, at an offset aligned to kExeAlignment (a multiple of

@@ -12,6 +12,8 @@ CANDIDATES = [
     ("znver3", "sse4a", "sse4a"),
     ("sapphirerapids", "avxvnni", "avx_vnni"),
     ("znver4", "avx512bf16", "avx512_bf16"),
+    # Zen 5 has all of the above (sse4a, AVX-512, AVX-VNNI, BF16).
+    ("sapphirerapids", "avx512fp16", "avx512_fp16"),
 ]
 
 

@@ -1,6 +1,7 @@
 // RUN: llmc-opt %s --convert-llm-to-linalg --split-input-file | FileCheck %s
 // RUN: llmc-opt %s --convert-llm-to-linalg --llm-buffer-abi --split-input-file | FileCheck %s --check-prefix=ABI
 // RUN: llmc-opt %s --convert-llm-to-linalg --split-input-file | FileCheck %s --check-prefix=PREFETCH
+// RUN: llmc-opt %s --convert-llm-to-linalg="dot-isa=vnni" --split-input-file | FileCheck %s --check-prefix=VNNI
 
 // The one-token kernel's super-block loop is marked for llm-cpu-prefetch
 // (2 KiB ahead); the 4-token kernel's is not.
@@ -138,5 +139,29 @@ func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x8xf32> {
 func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x8xf32> {
   %p = llm.param "p" {quant = #llm.quant<bits = 2, group = 256, scheme = gguf_q2_k, granularity = block>} : tensor<8x256xi2>
   %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 2, group = 256, scheme = gguf_q2_k, granularity = block>} : tensor<?x256xf32>, tensor<8x256xi2> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// IQ4_NL (8 blocks of 32 as one super-block): the nibbles are looked up in a
+// 16-byte table (32 extracts, one byte shuffle for LLVM): its magnitudes,
+// the signs moved to the activations (arith.select), so that vpmaddubsw's /
+// sdot's unsigned side stays below 128; with dot-isa=vnni (vpdpbusd takes
+// bytes up to 255) the values + 128, each block's chain starting at -128
+// times its activation sum, no selects.
+// CHECK-LABEL: func.func @forward
+// CHECK: {llm.block_layout = "rows8"}
+// CHECK: arith.constant dense<[127, 104, 83, 65, 49, 35, 22, 10, 1, 13, 25, 38, 53, 69, 89, 113]> : vector<16xi8>
+// CHECK: vector.from_elements
+// CHECK: arith.select {{.*}} : vector<32xi1>, vector<32xi8>
+// VNNI: module attributes {llm.dot_isa = "vnni"}
+// VNNI: arith.constant -128 : i32
+// VNNI: arith.constant dense<[1, 24, 45, 63, 79, 93, 106, 118, -127, -115, -103, -90, -75, -59, -39, -15]> : vector<16xi8>
+// VNNI-NOT: arith.select {{.*}} : vector<32xi1>, vector<32xi8>
+// VNNI: return
+func.func @forward(%x: tensor<?x256xf32>) -> tensor<?x8xf32> {
+  %p = llm.param "p" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_iq4_nl, granularity = block>} : tensor<8x256xi4>
+  %y = llm.qlinear %x, %p {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_iq4_nl, granularity = block>} : tensor<?x256xf32>, tensor<8x256xi4> -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }

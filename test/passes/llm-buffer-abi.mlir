@@ -86,7 +86,7 @@ func.func @forward(%tokens: tensor<?xi32>) -> tensor<4x4xf32> {
 // -----
 
 func.func @forward(%tokens: tensor<?xi32>) -> tensor<4x4xf32> {
-  // expected-error @+1 {{block layout "rows64" needs q8_0 / q4_0 / q2_k .. q6_k rows in groups of 8 (rows8) or 64 (rows64)}}
+  // expected-error @+1 {{block layout "rows64" needs q8_0 / q4_0 / q2_k .. q6_k / q5_0 / q5_1 / iq4_nl rows in groups of 8 (rows8) or 64 (rows64)}}
   %w = llm.param "w" {quant = #llm.quant<bits = 4, group = 32, scheme = gguf_q4_0, granularity = block>} : tensor<16x32xi4>
   %b = builtin.unrealized_conversion_cast %w : tensor<16x32xi4> to tensor<288xi8> {llm.block_layout = "rows64"}
   %z = "test.use"(%b) : (tensor<288xi8>) -> tensor<4x4xf32>

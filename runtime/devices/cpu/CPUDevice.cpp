@@ -118,7 +118,10 @@ bool hostHas(const std::string &f) {
   LLMC_FEATURE("popcnt") LLMC_FEATURE("avx512f") LLMC_FEATURE("avx512bw")
   LLMC_FEATURE("avx512vl") LLMC_FEATURE("avx512dq") LLMC_FEATURE("avx512cd")
   LLMC_FEATURE("avx512vnni") LLMC_FEATURE("avx512bf16")
-  LLMC_FEATURE("avxvnni") LLMC_FEATURE("f16c")
+  LLMC_FEATURE("avxvnni") LLMC_FEATURE("f16c") LLMC_FEATURE("avx512vbmi")
+  LLMC_FEATURE("avx512vbmi2") LLMC_FEATURE("avx512ifma")
+  LLMC_FEATURE("avx512bitalg") LLMC_FEATURE("avx512vpopcntdq")
+  LLMC_FEATURE("avx512fp16")
 #undef LLMC_FEATURE
 #endif
   return false;
