@@ -60,7 +60,7 @@ namespace {
 /// (where each 16's dot product starts), Q2_K: -a_j sum(xq) per 16.
 struct ActivationFactors {
   Value q, scale, minX, start, minX16;
-  int64_t startSpan = 16; ///< weights per `start` (32 for Q5_0)
+  int64_t startSpan = 16; ///< weights per `start` (32 for Q5_0, IQ4_NL)
 };
 
 bool is(const kq::Format &f, const kq::Format &g) { return &f == &g; }
@@ -133,8 +133,9 @@ struct TokenStep {
   Value q, t, x0;             ///< the activations, the token, the first column
   SmallVector<Value> scale;   ///< a_j = amax / 127 per block of 32, scalar f32
   SmallVector<Value> minX;    ///< Q4_K / Q5_K / Q5_1: -a_j * sum xq (the min's factor)
-  SmallVector<Value> start;   ///< Q6_K / Q3_K: -o * sum xq per 16 (Q5_0: -16
-                              ///< * sum xq per 32), broadcast i32
+  SmallVector<Value> start;   ///< Q6_K / Q3_K: -o * sum xq per 16 (Q5_0: -16,
+                              ///< IQ4_NL's + 128 table: -128, * sum xq per
+                              ///< 32), broadcast i32
   SmallVector<Value> minX16;  ///< Q2_K: -a_j * sum xq per 16, broadcast f32
 };
 
