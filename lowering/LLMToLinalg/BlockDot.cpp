@@ -381,26 +381,38 @@ static bool isKQuantLinear(QLinearOp q) {
          w.getDimSize(0) % 8 == 0;
 }
 
+/// Whether every reader of the stacked [experts, rows, cols] `weight` is
+/// llm.moe's per-expert kernels (MoE.cpp), each expert's rows a matrix of
+/// its own, or a byte cast already made interleaved.
+static bool readOnlyAsExperts(Value weight) {
+  return llvm::all_of(weight.getUsers(), [&](Operation *u) {
+    if (auto moe = dyn_cast<MoEOp>(u))
+      return moe.getInput() != weight && moe.getRouter() != weight;
+    return isa<UnrealizedConversionCastOp>(u) && u->hasAttr(kBlockLayoutAttr);
+  });
+}
+
+int64_t mlir::llm::lowering::stackedExpertTile(Value weight, QuantAttr q) {
+  if (kquantFormat(q.getScheme()))
+    return kquantTile(weight);
+  auto w = dyn_cast<RankedTensorType>(weight.getType());
+  bool interleavable = q.getScheme() == QuantScheme::gguf_q8_0 ||
+                       q.getScheme() == QuantScheme::gguf_q4_0;
+  return interleavable && w && w.getRank() == 3 && w.hasStaticShape() &&
+                 w.getDimSize(1) % 8 == 0 && w.getDimSize(2) % kBlock == 0 &&
+                 readOnlyAsExperts(weight)
+             ? 1
+             : 0;
+}
+
 int64_t mlir::llm::lowering::kquantTile(Value weight) {
   auto w = dyn_cast<RankedTensorType>(weight.getType());
   if (!w || w.getRank() < 2 || w.getRank() > 3 || !w.hasStaticShape() ||
       w.getDimSize(w.getRank() - 2) % 8 ||
       w.getDimSize(w.getRank() - 1) % llmc::kquant::kSuperBlock)
     return 0;
-  // Stacked [experts, rows, cols] expert weights: read by llm.moe's
-  // per-expert kernels (MoE.cpp), each expert's rows as a matrix of its own.
   if (w.getRank() == 3)
-    return llvm::all_of(weight.getUsers(),
-                        [&](Operation *u) {
-                          auto moe = dyn_cast<MoEOp>(u);
-                          if (moe)
-                            return moe.getInput() != weight &&
-                                   moe.getRouter() != weight;
-                          return isa<UnrealizedConversionCastOp>(u) &&
-                                 u->hasAttr(kBlockLayoutAttr);
-                        })
-               ? 1
-               : 0;
+    return readOnlyAsExperts(weight) ? 1 : 0;
   // Every reader must read the interleaved units: the K-quant kernel, an
   // embedding gather (it decodes the rows it looks up from either layout,
   // blockElementAt), or a byte cast already made so.

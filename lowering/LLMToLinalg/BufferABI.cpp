@@ -436,7 +436,7 @@ struct BufferABI : llm::impl::BufferABIBase<BufferABI> {
           int64_t rank = type.getRank(),
                   rows = rank >= 2 ? type.getNumElements() / type.getShape().back()
                                    : 0;
-          if (!tile || rank < 2 || rank > 3 || (rank == 3 && !kquant) ||
+          if (!tile || rank < 2 || rank > 3 || (rank == 3 && tile != 1) ||
               rows % (8 * tile) ||
               (dtype != "q8_0" && dtype != "q4_0" && !kquant) ||
               (kquant && type.getShape().back() % 256))

@@ -89,6 +89,10 @@ const llmc::kquant::Format *kquantFormat(QuantScheme s);
 /// of a stacked [experts, rows, cols] weight, or a shape the kernel does
 /// not take).
 int64_t kquantTile(Value weight);
+/// The same for a stacked [experts, rows, cols] weight of GGUF blocks `q`
+/// read only by llm.moe: K-quants (and Q5_0 / Q5_1 / IQ4_NL) as kquantTile,
+/// q8_0 / q4_0 in groups of 8 rows (1, "rows8"), else 0 (row-major blocks).
+int64_t stackedExpertTile(Value weight, QuantAttr q);
 /// The [rows, cols] f32 values of GGUF blocks given as their flat bytes.
 Value dequantizeBlockBytes(OpBuilder &b, Location loc, Value bytes, QuantAttr q,
                            RankedTensorType resultType);

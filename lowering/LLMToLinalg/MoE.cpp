@@ -42,10 +42,10 @@ using namespace mlir::llm::lowering;
 namespace {
 /// A stacked [experts, rows, cols] weight: floats, or GGUF blocks read as
 /// their flat bytes (one cast for all experts, which --llm-buffer-abi binds).
-/// K-quant (and Q5_0 / Q5_1 / IQ4_NL) experts whose rows hold whole
-/// super-blocks, 8 rows at a time, are interleaved by 8 rows as the
-/// K-quant linears' weights (kquantTile): expert e's units are then bytes
-/// [e * per, (e + 1) * per) as in the row-major blocks.
+/// Experts whose rows come 8 at a time (and for the K-quants, Q5_0, Q5_1,
+/// IQ4_NL hold whole super-blocks) are interleaved by 8 rows as the
+/// linears' weights are (stackedExpertTile): expert e's units are then
+/// bytes [e * per, (e + 1) * per) as in the row-major blocks.
 struct StackedWeight {
   Value floats;      ///< [E, rows, cols] floats, or null
   Value bytes;       ///< GGUF blocks: [E * bytes per expert] i8
@@ -58,8 +58,8 @@ struct StackedWeight {
     rows = t.getDimSize(1);
     cols = t.getDimSize(2);
     if (q) {
-      bytes = ggufBytes(b, loc, w, q);
-      tile = kquantFormat(q.getScheme()) ? kquantTile(w) : 0;
+      tile = stackedExpertTile(w, q);
+      bytes = ggufBytes(b, loc, w, q, tile);
     } else {
       floats = w;
     }
@@ -89,11 +89,9 @@ struct StackedWeight {
         b, loc, RankedTensorType::get({per}, b.getIntegerType(8)), bytes,
         ArrayRef<OpFoldResult>{first}, ArrayRef<OpFoldResult>{b.getIndexAttr(per)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-    if (tile)
-      return buildBlockDotLinear(b, loc, x, mine, quant, rows, Value(), tile);
-    if (quant.getScheme() == QuantScheme::gguf_q8_0 ||
+    if (tile || quant.getScheme() == QuantScheme::gguf_q8_0 ||
         quant.getScheme() == QuantScheme::gguf_q4_0)
-      return buildBlockDotLinear(b, loc, x, mine, quant, rows);
+      return buildBlockDotLinear(b, loc, x, mine, quant, rows, Value(), tile);
     // q4_1, or rows no kernel reads: this expert's weight dequantized, then
     // the float kernels.
     Value w = dequantizeBlockBytes(b, loc, mine, quant,

@@ -107,10 +107,12 @@ func.func @shared(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %g: tensor<4x96x64
 // -----
 
 // GGUF q4_0 experts run on their blocks: one flat byte view of all experts
-// (bound by --llm-buffer-abi), expert e's 96 * 64 / 32 * 18 = 3456 bytes
-// sliced at e * 3456, then the block kernel on 8-bit activations.
+// (bound by --llm-buffer-abi), interleaved by 8 rows as the linears' blocks
+// are ("rows8": expert e's rows are whole units), expert e's 96 * 64 / 32 *
+// 18 = 3456 bytes sliced at e * 3456, then the block kernel on 8-bit
+// activations.
 // CHECK-LABEL: func.func @q4_0
-// CHECK: %[[BYTES:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x96x64xi4> to tensor<13824xi8>
+// CHECK: %[[BYTES:.*]] = builtin.unrealized_conversion_cast %{{.*}} : tensor<4x96x64xi4> to tensor<13824xi8> {llm.block_layout = "rows8"}
 // CHECK: scf.for %[[EX:.*]] = %c0 to %c4
 // CHECK: %[[AT:.*]] = arith.muli %[[EX]], %c3456
 // CHECK: %[[MINE:.*]] = tensor.extract_slice %[[BYTES]][%[[AT]]] [3456] [1] : tensor<13824xi8> to tensor<3456xi8>
