@@ -1,8 +1,10 @@
-"""GGUF models with Q8_0 / Q4_0 / Q4_1 blocks (written by the `gguf`
-package), compiled and run through the runtime C API, against the numpy
-reference fed with gguf's own dequantization of the same tensors.
+"""GGUF models with Q8_0 / Q4_0 / Q4_1, K-quant and Q5_0 / Q5_1 / IQ4_NL
+blocks (written by the `gguf` package; random valid blocks where it cannot
+quantize), dense and MoE, compiled and run through the runtime C API,
+against the numpy reference fed with gguf's own dequantization of the same
+tensors.
 
-Q8_0 / Q4_0 linears run on the blocks as stored with 8-bit activations
+Linears (and MoE experts) on blocks run as stored with 8-bit activations
 (llama.cpp's q8_0 activation blocks), so their reference quantizes each
 matmul input the same way (reference.quantize_q8_blocks); the integer dot
 products are exact, leaving only float rounding.
