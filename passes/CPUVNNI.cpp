@@ -130,23 +130,6 @@ Value callIntrinsic(OpBuilder &b, Location l, Type type, StringRef name,
       .getResult(0);
 }
 
-/// The dot product `acc + dot(u, s)` in the portable form.
-Value portableDot(OpBuilder &b, Location l, Value acc, Value u, Value s) {
-  auto bytes = cast<VectorType>(u.getType());
-  auto wide = VectorType::get(bytes.getShape(), b.getI32Type());
-  Value p = arith::MulIOp::create(b, l, arith::ExtUIOp::create(b, l, wide, u),
-                                  arith::ExtSIOp::create(b, l, wide, s));
-  auto accType = cast<VectorType>(acc.getType());
-  Value q = vector::ShapeCastOp::create(
-      b, l,
-      VectorType::get({accType.getDimSize(0), bytes.getDimSize(0) /
-                                                  accType.getDimSize(0)},
-                      b.getI32Type()),
-      p);
-  return vector::MultiDimReductionOp::create(
-      b, l, q, acc, ArrayRef<bool>{false, true}, vector::CombiningKind::ADD);
-}
-
 using DotChain = SmallVector<vector::MultiDimReductionOp>;
 
 /// The maximal chains, in order, of the dot products in `f` that satisfy
@@ -196,22 +179,22 @@ void splitWideDotChains(func::FuncOp f) {
   OpBuilder b(f.getContext());
   for (DotChain &chain : chains) {
     Location l = chain.back().getLoc();
-    Value lo = chain.front().getAcc(), hi;
-    auto bytes = cast<VectorType>(dotBytesOf(chain.front())->u.getType());
     auto splat = [&](Type t, int64_t v) -> Value {
       auto vt = cast<VectorType>(t);
       return arith::ConstantOp::create(
           b, l, DenseElementsAttr::get(vt, b.getIntegerAttr(vt.getElementType(), v)));
     };
+    auto bytes = cast<VectorType>(dotBytesOf(chain.front())->u.getType());
+    b.setInsertionPoint(chain.front());
+    Value lo = chain.front().getAcc(),
+          hi = splat(chain.front().getAcc().getType(), 0);
     for (vector::MultiDimReductionOp op : chain) {
       DotBytes d = *dotBytesOf(op);
       b.setInsertionPoint(op);
-      if (!hi)
-        hi = splat(op.getAcc().getType(), 0);
       Value low = arith::AndIOp::create(b, l, d.u, splat(bytes, 15));
       Value high = arith::ShRUIOp::create(b, l, d.u, splat(bytes, 4));
-      lo = portableDot(b, l, lo, low, d.s);
-      hi = portableDot(b, l, hi, high, d.s);
+      lo = llm::buildByteDot(b, l, lo, low, d.s);
+      hi = llm::buildByteDot(b, l, hi, high, d.s);
     }
     Value sum = arith::AddIOp::create(
         b, l, lo,
@@ -357,3 +340,15 @@ struct CPUVNNI : llm::impl::CPUVNNIBase<CPUVNNI> {
   }
 };
 } // namespace
+
+Value mlir::llm::buildByteDot(OpBuilder &b, Location l, Value acc, Value u,
+                              Value s) {
+  int64_t n = cast<VectorType>(u.getType()).getDimSize(0);
+  auto wide = VectorType::get({n}, b.getI32Type());
+  Value p = arith::MulIOp::create(b, l, arith::ExtUIOp::create(b, l, wide, u),
+                                  arith::ExtSIOp::create(b, l, wide, s));
+  Value quads = vector::ShapeCastOp::create(
+      b, l, VectorType::get({n / 4, 4}, b.getI32Type()), p);
+  return vector::MultiDimReductionOp::create(
+      b, l, quads, acc, ArrayRef<bool>{false, true}, vector::CombiningKind::ADD);
+}

@@ -57,6 +57,12 @@ std::optional<double> parseByteAmount(StringRef text, bool rate = false);
 FailureOr<SmallVector<int64_t>> readSkipPlan(StringRef path, int64_t count,
                                              std::string &error);
 
+/// acc[k] + sum over q < 4 of zext(u[4k + q]) * sext(s[4k + q]) for i8
+/// vectors u, s of 4 bytes per i32 lane of acc: the portable byte dot
+/// product the block kernels build and `--llm-cpu-vnni` recognizes and
+/// rewrites (vpdpbusd, vpmaddubsw, sdot / usdot; CPUVNNI.cpp).
+Value buildByteDot(OpBuilder &b, Location l, Value acc, Value u, Value s);
+
 /// Gives every !llm.kv_cache value under `root` (block arguments, results,
 /// function signatures) the type `retype` returns for it.
 void retypeKVCaches(Operation *root, function_ref<Type(KVCacheType)> retype);

@@ -122,6 +122,12 @@ inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35,
                                             -22,  -10,  1,   13,  25,  38,
                                             53,   69,   89,  113};
 
+/// Where region `kind` (of Format::block32) of block of 32 number `j`
+/// starts in a unit.
+constexpr int64_t block32UnitStart(const Region &kind, int64_t j) {
+  return kind.unitStart + j * 8 * kind.length;
+}
+
 /// The regions of 8 blocks of 32 in unit order (block by block).
 template <size_t K>
 constexpr std::array<Region, K * kBlocksPerSuperBlock>
@@ -131,7 +137,7 @@ blocksOf32(const Region (&kinds)[K], int64_t blockBytes) {
     for (size_t k = 0; k < K; ++k)
       out[j * K + k] = {int64_t(j) * blockBytes + kinds[k].rawStart,
                         kinds[k].length, kinds[k].width,
-                        kinds[k].unitStart + int64_t(j) * 8 * kinds[k].length};
+                        block32UnitStart(kinds[k], int64_t(j))};
   return out;
 }
 inline constexpr auto kQ5_0 = blocksOf32(kQ5_0Block, 22);

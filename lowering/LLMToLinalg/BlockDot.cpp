@@ -201,13 +201,13 @@ Value blockKernel(OpBuilder &b, Location l, const Kernel &k,
           for (int64_t t = 0; t < tokens; ++t) {
             Value d;
             if (k.q4) {
-              d = dotBytes(b, l, start[t], w, xq[t]);
+              d = llm::buildByteDot(b, l, start[t], w, xq[t]);
             } else {
               Value neg = arith::CmpIOp::create(
                   b, l, arith::CmpIPredicate::slt, xs[t], zero8);
               Value sw8 = arith::SelectOp::create(
                   b, l, neg, arith::SubIOp::create(b, l, zero8, w), w);
-              d = dotBytes(b, l, zero32, xq[t], sw8);
+              d = llm::buildByteDot(b, l, zero32, xq[t], sw8);
             }
             Value df = arith::SIToFPOp::create(b, l, accType, d);
             Value s = vector::BroadcastOp::create(
@@ -347,8 +347,8 @@ Value interleavedKernel(OpBuilder &b, Location l, const Kernel &k,
             // Two independent chains of 4 dot products.
             Value d0 = start[t], d1 = zeroDot;
             for (int64_t j = 0; j < kBlock / 4; j += 2) {
-              d0 = dotBytes(b, l, d0, w[j], xw[t][j]);
-              d1 = dotBytes(b, l, d1, w[j + 1], xw[t][j + 1]);
+              d0 = llm::buildByteDot(b, l, d0, w[j], xw[t][j]);
+              d1 = llm::buildByteDot(b, l, d1, w[j + 1], xw[t][j + 1]);
             }
             Value d = arith::AddIOp::create(b, l, d0, d1);
             Value df = arith::SIToFPOp::create(b, l, accType, d);

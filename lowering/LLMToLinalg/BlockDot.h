@@ -10,6 +10,7 @@
 #define LLMC_LOWERING_LLMTOLINALG_BLOCKDOT_H
 
 #include "dialects/llm/BlockLayout.h"
+#include "passes/Passes.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -29,11 +30,6 @@ Value read(OpBuilder &b, Location l, VectorType t, Value src, ValueRange idx);
 /// Q4_0 +5 %; 1.1 KiB gained less, 2.5-3.4 KiB less still, prefetchnta lost
 /// 30 %). Loops over several tokens are compute-bound: not marked.
 void markForPrefetch(OpBuilder &b, Operation *loop);
-
-/// acc[k] += sum over q < 4 of u[4k + q] (unsigned) * s[4k + q] (signed), for
-/// 32 bytes u and s, in the portable form `--llm-cpu-vnni` turns into one
-/// vpdpbusd.
-Value dotBytes(OpBuilder &b, Location l, Value acc, Value u, Value s);
 
 /// The activation bytes x..x+3 of token `t` of `q`, repeated in all 8 lanes:
 /// the signed side of one dot product over 8 interleaved rows.

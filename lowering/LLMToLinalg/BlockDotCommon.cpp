@@ -36,17 +36,6 @@ Value read(OpBuilder &b, Location l, VectorType t, Value src,
                                         ArrayRef<bool>{true});
 }
 
-Value dotBytes(OpBuilder &b, Location l, Value acc, Value u, Value s) {
-  Type i32 = b.getI32Type();
-  Value p = arith::MulIOp::create(
-      b, l, arith::ExtUIOp::create(b, l, vec(kBlock, i32), u),
-      arith::ExtSIOp::create(b, l, vec(kBlock, i32), s));
-  Value p2 = vector::ShapeCastOp::create(
-      b, l, VectorType::get({kLanes, kBlock / kLanes}, i32), p);
-  return vector::MultiDimReductionOp::create(
-      b, l, p2, acc, ArrayRef<bool>{false, true}, vector::CombiningKind::ADD);
-}
-
 Value broadcastWord(OpBuilder &b, Location l, Value q, Value t, Value x) {
   Value four = read(b, l, vec(4, b.getI8Type()), q, {t, x});
   Value word = vector::ExtractOp::create(

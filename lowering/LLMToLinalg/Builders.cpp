@@ -287,11 +287,13 @@ Value inverseStep(OpBuilder &b, Location l, Value amax) {
 
 bool hasWideUnsignedDots(OpBuilder &b) {
   Operation *at = b.getInsertionBlock()->getParentOp();
-  auto module = isa<ModuleOp>(at) ? cast<ModuleOp>(at)
-                                  : at->getParentOfType<ModuleOp>();
-  auto isa = module ? module->getAttrOfType<StringAttr>(kDotIsaAttr)
-                    : StringAttr();
-  return isa && (isa.getValue() == "vnni" || isa.getValue() == "neon-i8mm");
+  auto module = dyn_cast<ModuleOp>(at);
+  if (!module)
+    module = at->getParentOfType<ModuleOp>();
+  auto dotIsa = module ? module->getAttrOfType<StringAttr>(kDotIsaAttr)
+                       : StringAttr();
+  return dotIsa &&
+         (dotIsa.getValue() == "vnni" || dotIsa.getValue() == "neon-i8mm");
 }
 
 } // namespace mlir::llm::lowering

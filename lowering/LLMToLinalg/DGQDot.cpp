@@ -168,7 +168,7 @@ Value dgqTiles(OpBuilder &b, Location l, const TokenActivations &a,
           for (int64_t t = 0; t < tokens; ++t) {
             Value d = start[t];
             for (int64_t c = 0; c < chunks; ++c)
-              d = dotBytes(b, l, d, w[c], xq[t][c]);
+              d = llm::buildByteDot(b, l, d, w[c], xq[t][c]);
             next.push_back(arith::AddIOp::create(
                 b, l, accs[r * tokens + t],
                 arith::MulIOp::create(b, l, d, s2v)));

@@ -39,6 +39,17 @@ std::optional<BlockLayout> ggufBlockLayout(QuantAttr q) {
 
 bool isKQuant(QuantAttr q) { return kquantFormat(q.getScheme()) != nullptr; }
 
+/// The little-endian f16 of the bytes `lo`, `hi` (i8 scalars) as f32.
+Value halfOfBytes(OpBuilder &b, Location l, Value lo, Value hi) {
+  Type i16 = b.getIntegerType(16);
+  Value bits = arith::OrIOp::create(
+      b, l, arith::ExtUIOp::create(b, l, i16, lo),
+      arith::ShLIOp::create(b, l, arith::ExtUIOp::create(b, l, i16, hi),
+                            arith::ConstantIntOp::create(b, l, i16, 8)));
+  Value h = arith::BitcastOp::create(b, l, b.getF16Type(), bits);
+  return arith::ExtFOp::create(b, l, b.getF32Type(), h);
+}
+
 /// Weight `e` (< 32) of a Q5_0 / Q5_1 / IQ4_NL block of 32, as f32, its
 /// bytes read by `byte(kind, i)` (byte i of region `kind` of the block, in
 /// Format::block32's order): the nibble of qs[e % 16] (the high one for
@@ -47,17 +58,11 @@ bool isKQuant(QuantAttr q) { return kquantFormat(q.getScheme()) != nullptr; }
 /// _iq4_nl of ggml-quants.c).
 Value block32Element(OpBuilder &b, Location l, const kq::Format &f, Value e,
                      function_ref<Value(int64_t, Value)> byte) {
-  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i16 = b.getIntegerType(16);
+  Type f32 = b.getF32Type(), i8 = b.getI8Type();
   auto i8c = [&](int64_t v) { return arith::ConstantIntOp::create(b, l, i8, v); };
-  auto half = [&](int64_t kind) -> Value {
-    Value lo = arith::ExtUIOp::create(b, l, i16, byte(kind, iconst(b, l, 0)));
-    Value hi = arith::ExtUIOp::create(b, l, i16, byte(kind, iconst(b, l, 1)));
-    Value bits = arith::OrIOp::create(
-        b, l, lo,
-        arith::ShLIOp::create(b, l, hi,
-                              arith::ConstantIntOp::create(b, l, i16, 8)));
-    Value h = arith::BitcastOp::create(b, l, b.getF16Type(), bits);
-    return arith::ExtFOp::create(b, l, f32, h);
+  auto half = [&](int64_t kind) {
+    return halfOfBytes(b, l, byte(kind, iconst(b, l, 0)),
+                       byte(kind, iconst(b, l, 1)));
   };
   bool q51 = &f == &kq::kQ5_1Format, iq4 = &f == &kq::kIQ4NLFormat;
   int64_t qsKind = f.numBlock32 - 1;
@@ -165,16 +170,8 @@ Value mlir::llm::lowering::blockElement(OpBuilder &nb, Location l, Value bytes,
   };
   // Little-endian f16 at `offset` within the block.
   auto half = [&](int64_t offset) {
-    Type i16 = nb.getIntegerType(16);
-    Value lo = arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset)));
-    Value hi =
-        arith::ExtUIOp::create(nb, l, i16, byteAt(iconst(nb, l, offset + 1)));
-    Value bits = arith::OrIOp::create(
-        nb, l, lo,
-        arith::ShLIOp::create(nb, l, hi,
-                              arith::ConstantIntOp::create(nb, l, i16, 8)));
-    Value h = arith::BitcastOp::create(nb, l, nb.getF16Type(), bits);
-    return arith::ExtFOp::create(nb, l, f32, h).getResult();
+    return halfOfBytes(nb, l, byteAt(iconst(nb, l, offset)),
+                       byteAt(iconst(nb, l, offset + 1)));
   };
   Value d = half(0);
   if (scheme == QuantScheme::gguf_q8_0) {
@@ -247,15 +244,7 @@ struct SuperBlockReader {
   }
   /// The little-endian f16 of region `g` as f32.
   Value half(const kq::Region &g) {
-    Type i16 = b.getIntegerType(16);
-    Value lo = arith::ExtUIOp::create(b, l, i16, byte(g, 0));
-    Value hi = arith::ExtUIOp::create(b, l, i16, byte(g, 1));
-    Value bits = arith::OrIOp::create(
-        b, l, lo,
-        arith::ShLIOp::create(b, l, hi,
-                              arith::ConstantIntOp::create(b, l, i16, 8)));
-    Value h = arith::BitcastOp::create(b, l, b.getF16Type(), bits);
-    return arith::ExtFOp::create(b, l, b.getF32Type(), h);
+    return halfOfBytes(b, l, byte(g, 0), byte(g, 1));
   }
 };
 

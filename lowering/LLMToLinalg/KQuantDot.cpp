@@ -255,9 +255,9 @@ struct KernelBuilder {
     Value zero = splat(vec(kLanes, i32()), 0);
     Value d0 = start, d1 = zero;
     for (int64_t c = c0; c < c1; c += 2) {
-      d0 = dotBytes(b, l, d0, w[c], word(st, base + c));
+      d0 = llm::buildByteDot(b, l, d0, w[c], word(st, base + c));
       if (c + 1 < c1)
-        d1 = dotBytes(b, l, d1, w[c + 1], word(st, base + c + 1));
+        d1 = llm::buildByteDot(b, l, d1, w[c + 1], word(st, base + c + 1));
     }
     return add(d0, d1);
   }
@@ -337,7 +337,7 @@ struct KernelBuilder {
         Value chain[2] = {zero, zero};
         for (int64_t c = 0; c < 8; ++c)
           for (int64_t h = 0; h < 2; ++h)
-            chain[h] = dotBytes(b, l, chain[h], nibble(c, h),
+            chain[h] = llm::buildByteDot(b, l, chain[h], nibble(c, h),
                                 word(steps[0], 8 * (2 * p + h) + c));
         isums[0] = {chain[0], chain[1]};
       } else {
@@ -462,7 +462,7 @@ struct KernelBuilder {
           std::array<Value, 4> w = weights(c);
           for (int64_t k = 0; k < 4; ++k) {
             Value &ch = chain[k][c / 4];
-            ch = dotBytes(b, l, ch, w[k], word(st, 8 * (4 * h + k) + c));
+            ch = llm::buildByteDot(b, l, ch, w[k], word(st, 8 * (4 * h + k) + c));
           }
         }
         for (int64_t k = 0; k < 4; ++k)
@@ -549,19 +549,18 @@ struct KernelBuilder {
                      MutableArrayRef<Value> accs) {
     bool q51 = is(f, kq::kQ5_1Format), iq4 = is(f, kq::kIQ4NLFormat);
     const kq::Region *kind = f.block32;
-    const kq::Region &qsKind = kind[f.numBlock32 - 1];
     Value zero = splat(vec(kLanes, i32()), 0);
     for (int64_t j = 0; j < kq::kBlocksPerSuperBlock; ++j) {
-      Value d = halves(add(unit, kind[0].unitStart + 16 * j));
+      auto at = [&](int64_t k) { return kq::block32UnitStart(kind[k], j); };
+      Value d = halves(add(unit, at(0)));
       Value qh;
       if (!iq4)
-        qh = read(b, l, vec(kBlock, i8()), bytes,
-                  {add(unit, kind[q51 ? 2 : 1].unitStart + 32 * j)});
+        qh = read(b, l, vec(kBlock, i8()), bytes, {add(unit, at(q51 ? 2 : 1))});
       SmallVector<Value> chains;
       for (const TokenStep &st : steps)
         chains.push_back(st.start.empty() ? zero : st.start[j]);
       for (int64_t c = 0; c < 4; ++c) {
-        Value v = chunk(unit, qsKind.unitStart + 128 * j, c);
+        Value v = chunk(unit, at(f.numBlock32 - 1), c);
         for (int64_t h = 0; h < 2; ++h) {
           Value q = h ? shr(v, 4) : andI(v, 15), negative;
           if (qh)
@@ -572,12 +571,11 @@ struct KernelBuilder {
             Value x = word(st, 8 * j + 4 * h + c);
             if (negative)
               x = withSigns(x, negative);
-            chains[t] = dotBytes(b, l, chains[t], q, x);
+            chains[t] = llm::buildByteDot(b, l, chains[t], q, x);
           }
         }
       }
-      Value m = q51 ? arith::NegFOp::create(
-                          b, l, halves(add(unit, kind[1].unitStart + 16 * j)))
+      Value m = q51 ? arith::NegFOp::create(b, l, halves(add(unit, at(1))))
                     : Value();
       for (auto [t, st] : llvm::enumerate(steps)) {
         accs[t] = fma(toF32(chains[t], true),
